@@ -1,0 +1,114 @@
+//! The application state shared by every request: configuration, database, templates,
+//! password hasher and signing key.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use sqlx::Row;
+
+use crate::auth::csrf::SigningKey;
+use crate::auth::password::Hasher;
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::ui::Ui;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("templates: {0}")]
+    Templates(String),
+}
+
+pub struct AppInner {
+    pub config: Config,
+    pub db: Db,
+    pub ui: Ui,
+    pub hasher: Hasher,
+    pub key: SigningKey,
+    users_exist: AtomicBool,
+    facility_name: RwLock<String>,
+}
+
+/// Cheap to clone: one `Arc`.
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+impl Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// What the binary adds to the platform: templates of its screens and modules, and the
+/// version of each static file (for cache-busting URLs).
+#[derive(Default)]
+pub struct Parts {
+    pub templates: Vec<(String, String)>,
+    pub asset_versions: HashMap<String, String>,
+}
+
+impl App {
+    /// Opens (creating and migrating) the database and builds the state.
+    pub async fn start(config: Config, parts: Parts) -> Result<Self, StartError> {
+        let db = Db::open(&config.effective_database_url()).await?;
+        Self::with_db(config, db, parts).await
+    }
+
+    pub async fn with_db(config: Config, db: Db, parts: Parts) -> Result<Self, StartError> {
+        let key = SigningKey::load_or_create(&db).await?;
+        let ui = Ui::new(parts.templates, parts.asset_versions)
+            .map_err(|e| StartError::Templates(format!("{e:?}")))?;
+        let hasher = tokio::task::spawn_blocking(Hasher::new)
+            .await
+            .map_err(|e| StartError::Templates(e.to_string()))?;
+        let app = App(Arc::new(AppInner {
+            config,
+            db,
+            ui,
+            hasher,
+            key,
+            users_exist: AtomicBool::new(false),
+            facility_name: RwLock::new(String::new()),
+        }));
+        app.refresh_facility().await?;
+        Ok(app)
+    }
+
+    /// True once any user exists. Users are never deleted, so once true it stays true and
+    /// costs no query.
+    pub async fn users_exist(&self) -> Result<bool, DbError> {
+        if self.users_exist.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let exists = crate::auth::users::any_exist(&self.db).await?;
+        if exists {
+            self.users_exist.store(true, Ordering::Relaxed);
+            self.refresh_facility().await?;
+        }
+        Ok(exists)
+    }
+
+    pub fn facility_name(&self) -> String {
+        self.facility_name
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_default()
+    }
+
+    /// Re-reads facility settings (after setup or a settings change).
+    pub async fn refresh_facility(&self) -> Result<(), DbError> {
+        let name: Option<String> =
+            sqlx::query("SELECT value FROM settings WHERE key = 'facility_name'")
+                .fetch_optional(self.db.read())
+                .await?
+                .map(|r| r.get(0));
+        if let (Some(name), Ok(mut slot)) = (name, self.facility_name.write()) {
+            *slot = name;
+        }
+        Ok(())
+    }
+}

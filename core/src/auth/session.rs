@@ -1,0 +1,158 @@
+//! Server-side sessions in the database, so several app servers can share PostgreSQL. The
+//! cookie holds a random 256-bit id; the database keeps only its SHA-256. A page view reads the
+//! session (one indexed read) and writes nothing, except the last-seen refresh about once a
+//! minute; logout and disabling a user delete the row, so the next request is refused at once.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::auth::{random_token, token_hash};
+use crate::db::{Db, DbError, Tx};
+
+pub const COOKIE: &str = "hms_session";
+
+/// How often, at most, a session's last-seen time is written.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub idle_ms: i64,
+    pub absolute_ms: i64,
+}
+
+impl Timeouts {
+    pub fn new(idle_minutes: u64, absolute_hours: u64) -> Self {
+        Self {
+            idle_ms: idle_minutes as i64 * 60_000,
+            absolute_ms: absolute_hours as i64 * 3_600_000,
+        }
+    }
+}
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionUser {
+    #[serde(skip)]
+    pub session_hash: String,
+    #[serde(skip)]
+    pub csrf_token: String,
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+    pub roles: Vec<crate::auth::users::Role>,
+}
+
+impl SessionUser {
+    pub fn has_role(&self, name: &str) -> bool {
+        self.roles.iter().any(|r| r.name == name)
+    }
+}
+
+/// A new session for a user; returns the cookie value (the id itself, never stored).
+pub async fn create(
+    tx: &mut Tx,
+    user_id: i64,
+    client_addr: &str,
+    now_ms: i64,
+    timeouts: Timeouts,
+) -> Result<String, DbError> {
+    // Sweep expired sessions while the write lock is held anyway.
+    sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+        .bind(now_ms - timeouts.idle_ms)
+        .bind(now_ms - timeouts.absolute_ms)
+        .execute(&mut **tx)
+        .await?;
+    let token = random_token();
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_epoch, created_at, last_seen_at, \
+         client_addr) SELECT $1, id, $2, auth_epoch, $3, $3, $4 FROM users WHERE id = $5",
+    )
+    .bind(token_hash(&token))
+    .bind(random_token())
+    .bind(now_ms)
+    .bind(client_addr)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(token)
+}
+
+/// The user of a session cookie, if the session is live. Expired sessions are deleted.
+pub async fn load(
+    db: &Db,
+    token: &str,
+    now_ms: i64,
+    timeouts: Timeouts,
+) -> Result<Option<SessionUser>, DbError> {
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let hash = token_hash(token);
+    let row = sqlx::query(
+        "SELECT s.user_id, s.csrf_token, s.created_at, s.last_seen_at, u.username, u.full_name \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id_hash = $1 AND u.is_active = 1 AND u.auth_epoch = s.auth_epoch",
+    )
+    .bind(&hash)
+    .fetch_optional(db.read())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let created: i64 = row.get(2);
+    let last_seen: i64 = row.get(3);
+    if now_ms - last_seen > timeouts.idle_ms || now_ms - created > timeouts.absolute_ms {
+        delete(db, &hash).await?;
+        return Ok(None);
+    }
+    if now_ms - last_seen > TOUCH_EVERY_MS {
+        let mut tx = db.begin().await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(now_ms)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    let user_id: i64 = row.get(0);
+    let roles = sqlx::query(
+        "SELECT r.name, r.title FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 ORDER BY r.id",
+    )
+    .bind(user_id)
+    .fetch_all(db.read())
+    .await?
+    .into_iter()
+    .map(|r| crate::auth::users::Role {
+        name: r.get(0),
+        title: r.get(1),
+    })
+    .collect();
+    Ok(Some(SessionUser {
+        session_hash: hash,
+        csrf_token: row.get(1),
+        id: user_id,
+        username: row.get(4),
+        full_name: row.get(5),
+        roles,
+    }))
+}
+
+async fn delete(db: &Db, hash: &str) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends one session inside a transaction (logout).
+pub async fn end(tx: &mut Tx, session_hash: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(session_hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,428 @@
+//! Configuration: defaults < config file < `HMS_*` environment < command-line flags.
+//! Every value remembers where it came from so `hms config` can say so.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => write!(f, "default"),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Env(name) => write!(f, "environment {name}"),
+            Source::Flag => write!(f, "command line"),
+        }
+    }
+}
+
+/// A network (address and prefix length) whose X-Forwarded-For headers are believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl TrustedNet {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("'{text}' is not an IP address or network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("'{text}' has an invalid prefix length"))?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for TrustedNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the server listens on.
+    pub bind: String,
+    /// Directory for the SQLite database, backups and other local state.
+    pub data_dir: PathBuf,
+    /// Explicit database URL; `None` means SQLite at `data_dir/hms.db`.
+    pub database_url: Option<String>,
+    /// Mark cookies Secure (set when HMS is served over HTTPS).
+    pub cookie_secure: bool,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<TrustedNet>,
+    pub session_idle_minutes: u64,
+    pub session_absolute_hours: u64,
+    /// tracing filter, e.g. `info` or `hms=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./hms-data"),
+            database_url: None,
+            cookie_secure: false,
+            trusted_proxies: Vec::new(),
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The database URL in force: the configured one, or SQLite in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("hms.db").display()),
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    cookie_secure: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
+    session_idle_minutes: Option<u64>,
+    session_absolute_hours: Option<u64>,
+    log: Option<String>,
+}
+
+/// The effective configuration and where each value came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub sources: BTreeMap<&'static str, Source>,
+    pub file: Option<PathBuf>,
+}
+
+impl Loaded {
+    /// Lines for `hms config`: key, value (secrets redacted) and source.
+    pub fn describe(&self) -> Vec<(&'static str, String, String)> {
+        let c = &self.config;
+        let proxies = c
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let db = redact_url(&c.effective_database_url());
+        let rows: Vec<(&'static str, String)> = vec![
+            ("bind", c.bind.clone()),
+            ("data_dir", c.data_dir.display().to_string()),
+            ("database_url", db),
+            ("cookie_secure", c.cookie_secure.to_string()),
+            ("trusted_proxies", proxies),
+            ("session_idle_minutes", c.session_idle_minutes.to_string()),
+            ("session_absolute_hours", c.session_absolute_hours.to_string()),
+            ("log", c.log.clone()),
+        ];
+        rows.into_iter()
+            .map(|(k, v)| {
+                let src = self.sources.get(k).cloned().unwrap_or(Source::Default);
+                let src = if k == "database_url" && c.database_url.is_none() {
+                    format!("{src} (SQLite in data_dir)")
+                } else {
+                    src.to_string()
+                };
+                (k, v, src)
+            })
+            .collect()
+    }
+}
+
+/// Hides the password in a database URL (`postgres://user:secret@host/db`).
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.rsplit_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// Loads the configuration from the process environment.
+pub fn load(overrides: &Overrides) -> Result<Loaded, ConfigError> {
+    load_from(overrides, |k| std::env::var(k).ok())
+}
+
+/// Loads the configuration with an explicit environment lookup (tests pass their own).
+pub fn load_from(
+    overrides: &Overrides,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Loaded, ConfigError> {
+    let mut c = Config::default();
+    let mut sources: BTreeMap<&'static str, Source> = BTreeMap::new();
+
+    let file = overrides
+        .config_file
+        .clone()
+        .or_else(|| env("HMS_CONFIG").map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from("hms.toml")).filter(|p| p.exists()));
+    if let Some(path) = &file {
+        let fc = read_file(path)?;
+        let src = || Source::File(path.clone());
+        macro_rules! take {
+            ($field:ident, $key:literal) => {
+                if let Some(v) = fc.$field {
+                    c.$field = v;
+                    sources.insert($key, src());
+                }
+            };
+        }
+        take!(bind, "bind");
+        take!(data_dir, "data_dir");
+        take!(cookie_secure, "cookie_secure");
+        take!(session_idle_minutes, "session_idle_minutes");
+        take!(session_absolute_hours, "session_absolute_hours");
+        take!(log, "log");
+        if let Some(v) = fc.database_url {
+            c.database_url = Some(v);
+            sources.insert("database_url", src());
+        }
+        if let Some(list) = fc.trusted_proxies {
+            c.trusted_proxies = parse_proxies(list.iter().map(String::as_str))?;
+            sources.insert("trusted_proxies", src());
+        }
+    }
+
+    let mut from_env = |key: &'static str, var: &'static str| -> Option<String> {
+        let v = env(var).filter(|v| !v.trim().is_empty())?;
+        sources.insert(key, Source::Env(var));
+        Some(v.trim().to_string())
+    };
+    if let Some(v) = from_env("bind", "HMS_BIND") {
+        c.bind = v;
+    }
+    if let Some(v) = from_env("data_dir", "HMS_DATA_DIR") {
+        c.data_dir = PathBuf::from(v);
+    }
+    if let Some(v) = from_env("database_url", "HMS_DATABASE_URL") {
+        c.database_url = Some(v);
+    }
+    if let Some(v) = from_env("cookie_secure", "HMS_COOKIE_SECURE") {
+        c.cookie_secure = parse_bool("HMS_COOKIE_SECURE", &v)?;
+    }
+    if let Some(v) = from_env("trusted_proxies", "HMS_TRUSTED_PROXIES") {
+        c.trusted_proxies = parse_proxies(v.split(','))?;
+    }
+    if let Some(v) = from_env("session_idle_minutes", "HMS_SESSION_IDLE_MINUTES") {
+        c.session_idle_minutes = parse_num("HMS_SESSION_IDLE_MINUTES", &v)?;
+    }
+    if let Some(v) = from_env("session_absolute_hours", "HMS_SESSION_ABSOLUTE_HOURS") {
+        c.session_absolute_hours = parse_num("HMS_SESSION_ABSOLUTE_HOURS", &v)?;
+    }
+    if let Some(v) = from_env("log", "HMS_LOG") {
+        c.log = v;
+    }
+
+    if let Some(v) = &overrides.bind {
+        c.bind = v.clone();
+        sources.insert("bind", Source::Flag);
+    }
+    if let Some(v) = &overrides.data_dir {
+        c.data_dir = v.clone();
+        sources.insert("data_dir", Source::Flag);
+    }
+    if let Some(v) = &overrides.database_url {
+        c.database_url = Some(v.clone());
+        sources.insert("database_url", Source::Flag);
+    }
+
+    validate(&c)?;
+    Ok(Loaded {
+        config: c,
+        sources,
+        file,
+    })
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.message().to_string(),
+    })
+}
+
+fn parse_bool(key: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            key,
+            message: format!("'{v}' is not one of 1, 0, true, false"),
+        }),
+    }
+}
+
+fn parse_num(key: &'static str, v: &str) -> Result<u64, ConfigError> {
+    v.parse().map_err(|_| ConfigError::Invalid {
+        key,
+        message: format!("'{v}' is not a whole number"),
+    })
+}
+
+fn parse_proxies<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<TrustedNet>, ConfigError> {
+    items
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            TrustedNet::parse(s).map_err(|message| ConfigError::Invalid {
+                key: "trusted_proxies",
+                message,
+            })
+        })
+        .collect()
+}
+
+fn validate(c: &Config) -> Result<(), ConfigError> {
+    if c.bind.parse::<std::net::SocketAddr>().is_err() {
+        return Err(ConfigError::Invalid {
+            key: "bind",
+            message: format!("'{}' is not an address like 127.0.0.1:8080", c.bind),
+        });
+    }
+    if let Some(url) = &c.database_url {
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid {
+                key: "database_url",
+                message: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+    }
+    if c.session_idle_minutes == 0 || c.session_absolute_hours == 0 {
+        return Err(ConfigError::Invalid {
+            key: "session timeouts",
+            message: "must be at least 1".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_beats_default_and_flag_beats_env() {
+        let env = |k: &str| match k {
+            "HMS_BIND" => Some("0.0.0.0:9000".to_string()),
+            "HMS_COOKIE_SECURE" => Some("1".to_string()),
+            _ => None,
+        };
+        let loaded = load_from(&Overrides::default(), env).unwrap();
+        assert_eq!(loaded.config.bind, "0.0.0.0:9000");
+        assert!(loaded.config.cookie_secure);
+        assert_eq!(loaded.sources["bind"], Source::Env("HMS_BIND"));
+
+        let flags = Overrides {
+            bind: Some("127.0.0.1:7000".into()),
+            ..Default::default()
+        };
+        let loaded = load_from(&flags, env).unwrap();
+        assert_eq!(loaded.config.bind, "127.0.0.1:7000");
+        assert_eq!(loaded.sources["bind"], Source::Flag);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_named() {
+        let env = |k: &str| (k == "HMS_BIND").then(|| "not-an-address".to_string());
+        let err = load_from(&Overrides::default(), env).unwrap_err();
+        assert!(err.to_string().starts_with("bind:"), "{err}");
+    }
+
+    #[test]
+    fn trusted_networks_match_addresses() {
+        let net = TrustedNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.20.30.40".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        let one = TrustedNet::parse("127.0.0.1").unwrap();
+        assert!(one.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(TrustedNet::parse("10.0.0.0/40").is_err());
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://hms:s3cret@db:5432/hms"),
+            "postgres://hms:***@db:5432/hms"
+        );
+        assert_eq!(redact_url("sqlite://./hms-data/hms.db"), "sqlite://./hms-data/hms.db");
+    }
+}

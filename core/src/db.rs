@@ -1,0 +1,339 @@
+//! The database: SQLite (embedded default) or PostgreSQL, chosen by URL, through one `AnyPool`
+//! code path. On SQLite all writes go through a single writer connection and reads through a
+//! reader pool, so writers queue in-process instead of sleeping in busy-timeout back-offs.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rust_embed::RustEmbed;
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+pub type Tx = Transaction<'static, Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("unsupported database URL (use sqlite://... or postgres://...)")]
+    UnsupportedUrl,
+    #[error("SQLite setting {name} is {actual}, expected {expected}")]
+    Pragma {
+        name: &'static str,
+        actual: String,
+        expected: &'static str,
+    },
+    #[error("migration {0} was changed after it was applied; restore the original file")]
+    MigrationChanged(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(DbError::UnsupportedUrl)
+        }
+    }
+
+    fn migrations_dir(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite/",
+            Backend::Postgres => "postgres/",
+        }
+    }
+}
+
+#[derive(RustEmbed)]
+#[folder = "../migrations/"]
+struct Migrations;
+
+/// SQLite settings applied to every connection and checked at start.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub backend: Backend,
+    writer: AnyPool,
+    reader: AnyPool,
+}
+
+impl Db {
+    /// Connects, creating the SQLite file (and its directory) when needed, then applies
+    /// the pending migrations.
+    pub async fn open(url: &str) -> Result<Self, DbError> {
+        let db = Self::connect(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(url);
+                if let Some(dir) = Path::new(&path).parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir {
+                            path: dir.display().to_string(),
+                            source,
+                        })?;
+                    }
+                }
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let opts = AnyConnectOptions::from_str(&url)?;
+                let writer = sqlite_pool(1).connect_with(opts.clone()).await?;
+                let readers = std::thread::available_parallelism()
+                    .map(|n| n.get() * 2)
+                    .unwrap_or(4)
+                    .max(4) as u32;
+                let reader = sqlite_pool(readers).connect_with(opts).await?;
+                let db = Db {
+                    backend,
+                    writer,
+                    reader,
+                };
+                db.verify_sqlite().await?;
+                Ok(db)
+            }
+            Backend::Postgres => {
+                let opts = AnyConnectOptions::from_str(url)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Db {
+                    backend,
+                    writer: pool.clone(),
+                    reader: pool,
+                })
+            }
+        }
+    }
+
+    /// Pool for queries that only read.
+    pub fn read(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
+    /// so a read-then-write inside it cannot fail half-way with SQLITE_BUSY.
+    pub async fn begin(&self) -> Result<Tx, DbError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        })
+    }
+
+    pub async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn verify_sqlite(&self) -> Result<(), DbError> {
+        for pool in [&self.writer, &self.reader] {
+            let mut conn = pool.acquire().await?;
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
+                .await?;
+            expect("journal_mode", mode.to_lowercase(), "wal")?;
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await?;
+            expect("synchronous", sync.to_string(), "2")?;
+            let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *conn)
+                .await?;
+            expect("foreign_keys", fk.to_string(), "1")?;
+            let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut *conn)
+                .await?;
+            expect("busy_timeout", busy.to_string(), "5000")?;
+        }
+        Ok(())
+    }
+
+    /// Applies pending migrations of this backend's stream, each in its own transaction.
+    /// A migration already applied whose file changed is an error, never silently re-run.
+    pub async fn migrate(&self) -> Result<usize, DbError> {
+        let mut conn = self.writer.acquire().await?;
+        if self.backend == Backend::Postgres {
+            // Several app servers may start at once: one migrates, the others wait.
+            sqlx::query("SELECT pg_advisory_lock(7301001)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let result = self.migrate_on(&mut conn).await;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock(7301001)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        result
+    }
+
+    async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<usize, DbError> {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                checksum TEXT NOT NULL,
+                applied_at TEXT NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await?;
+        let applied: Vec<(String, String)> =
+            sqlx::query("SELECT version, checksum FROM schema_migrations")
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+                .collect();
+        let mut count = 0;
+        for m in migrations(self.backend) {
+            match applied.iter().find(|(v, _)| *v == m.version) {
+                Some((_, sum)) if *sum == m.checksum => continue,
+                Some(_) => return Err(DbError::MigrationChanged(m.name)),
+                None => {}
+            }
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql.clone()))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&m.version)
+            .bind(&m.name)
+            .bind(&m.checksum)
+            .bind(crate::clock::now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::info!(migration = %m.name, "applied migration");
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+/// One migration file of a backend's stream.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: String,
+    pub name: String,
+    pub sql: String,
+    pub checksum: String,
+}
+
+/// The embedded migrations of a backend, in order.
+pub fn migrations(backend: Backend) -> Vec<Migration> {
+    let dir = backend.migrations_dir();
+    let mut names: Vec<String> = Migrations::iter()
+        .filter(|n| n.starts_with(dir) && n.ends_with(".sql"))
+        .map(|n| n.to_string())
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|path| {
+            let file = Migrations::get(&path)?;
+            let sql = String::from_utf8_lossy(&file.data).into_owned();
+            let name = path.trim_start_matches(dir).trim_end_matches(".sql").to_string();
+            let version = name.split('_').next().unwrap_or(&name).to_string();
+            let checksum = hex::encode(Sha256::digest(sql.as_bytes()));
+            Some(Migration {
+                version,
+                name,
+                sql,
+                checksum,
+            })
+        })
+        .collect()
+}
+
+fn sqlite_pool(size: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await?;
+                Ok(())
+            })
+        })
+}
+
+/// The file path of a `sqlite://path?options` URL.
+pub fn sqlite_path(url: &str) -> String {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    rest.split('?').next().unwrap_or(rest).to_string()
+}
+
+fn expect(name: &'static str, actual: String, expected: &'static str) -> Result<(), DbError> {
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(DbError::Pragma {
+            name,
+            actual,
+            expected,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_streams_have_the_same_migration_versions() {
+        let names = |b| {
+            migrations(b)
+                .into_iter()
+                .map(|m| m.name)
+                .collect::<Vec<_>>()
+        };
+        let sqlite = names(Backend::Sqlite);
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, names(Backend::Postgres));
+    }
+
+    #[test]
+    fn sqlite_paths_are_read_from_urls() {
+        assert_eq!(sqlite_path("sqlite://./hms-data/hms.db"), "./hms-data/hms.db");
+        assert_eq!(sqlite_path("sqlite:///var/lib/hms/hms.db?mode=rwc"), "/var/lib/hms/hms.db");
+    }
+}

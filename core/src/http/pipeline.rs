@@ -1,0 +1,216 @@
+//! The middleware every request passes: request id, client address, security headers, the
+//! first-run redirect, the session, error pages and the access log line.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use poem::http::header::{self, HeaderValue};
+use poem::http::StatusCode;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+
+use super::ctx::{CtxInner, Flash};
+use super::{parse_cookies, respond, Ctx, CSRF_COOKIE, FLASH_COOKIE};
+use crate::app::App;
+use crate::auth::session::{self, Timeouts};
+use crate::error::AppError;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// Wraps the router with the platform pipeline.
+pub struct Platform<E> {
+    app: App,
+    inner: E,
+}
+
+impl<E: Endpoint> Platform<E> {
+    pub fn new(app: App, inner: E) -> Self {
+        Self { app, inner }
+    }
+}
+
+impl<E: Endpoint> Endpoint for Platform<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let mut id = [0u8; 8];
+        rand::fill(&mut id);
+        let request_id = hex::encode(id);
+        let span = tracing::info_span!("request", id = %request_id);
+        let started = Instant::now();
+        let method = req.method().clone();
+        // Paths only: query strings can carry search text (patient names).
+        let path = req.uri().path().to_string();
+        async move {
+            let mut resp = self.handle(req, request_id).await;
+            secure_headers(&mut resp, &path);
+            let status = resp.status().as_u16();
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            tracing::info!(%method, %path, status, ms = format_args!("{ms:.1}"), "served");
+            Ok(resp)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl<E: Endpoint> Platform<E> {
+    async fn handle(&self, mut req: Request, request_id: String) -> Response {
+        let app = &self.app;
+        let path = req.uri().path().to_string();
+        let always_open = path == "/healthz" || path.starts_with("/static/") || path == "/favicon.ico";
+        let htmx = req.header("HX-Request").is_some();
+
+        if !always_open && path != "/setup" {
+            match app.users_exist().await {
+                Ok(true) => {}
+                Ok(false) => return respond::redirect_to(htmx, "/setup"),
+                Err(e) => return respond::error_page(app, None, &AppError::from(e)),
+            }
+        }
+
+        let cookies = req
+            .header(header::COOKIE)
+            .map(parse_cookies)
+            .unwrap_or_default();
+        let cookie = |name: &str| {
+            cookies
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+
+        let mut user = None;
+        if !always_open {
+            if let Some(token) = cookie(session::COOKIE) {
+                let timeouts = Timeouts::new(
+                    app.config.session_idle_minutes,
+                    app.config.session_absolute_hours,
+                );
+                match session::load(&app.db, token, crate::clock::now_ms(), timeouts).await {
+                    Ok(u) => user = u,
+                    Err(e) => return respond::error_page(app, None, &AppError::from(e)),
+                }
+            }
+        }
+        let anon_csrf = cookie(CSRF_COOKIE).and_then(|c| app.key.verify("csrf", c));
+        let flash: Vec<Flash> = cookie(FLASH_COOKIE)
+            .and_then(|c| app.key.verify("flash", c))
+            .and_then(|hexed| hex::decode(hexed).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let had_flash = !flash.is_empty();
+
+        let cx = Ctx(Arc::new(CtxInner {
+            app: app.clone(),
+            request_id,
+            client_addr: client_addr(&req, app),
+            path: path.clone(),
+            path_and_query: req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| path.clone()),
+            htmx,
+            history_restore: req.header("HX-History-Restore-Request").is_some(),
+            user,
+            anon_csrf: Mutex::new(anon_csrf),
+            incoming_flash: Mutex::new(flash),
+            outgoing_flash: Mutex::new(Vec::new()),
+            set_cookies: Mutex::new(Vec::new()),
+        }));
+        req.extensions_mut().insert(cx.clone());
+
+        let mut resp = match self.inner.call(req).await {
+            Ok(out) => out.into_response(),
+            Err(err) => {
+                let app_err = match err.downcast_ref::<AppError>() {
+                    Some(e) => clone_error(e),
+                    None if err.status() == StatusCode::NOT_FOUND => AppError::NotFound,
+                    None if err.status() == StatusCode::METHOD_NOT_ALLOWED => AppError::NotFound,
+                    None if err.status().is_client_error() => {
+                        AppError::BadRequest(err.status().canonical_reason().unwrap_or("").into())
+                    }
+                    None => AppError::Internal(err.to_string()),
+                };
+                respond::error_page(app, Some(&cx), &app_err)
+            }
+        };
+
+        // Flash: carry new messages forward; clear ones shown on this page.
+        let outgoing = std::mem::take(&mut *cx.0.outgoing_flash.lock().unwrap_or_else(|e| e.into_inner()));
+        let secure = app.config.cookie_secure;
+        if !outgoing.is_empty() {
+            let json = serde_json::to_vec(&outgoing).unwrap_or_default();
+            let signed = app.key.sign("flash", &hex::encode(json));
+            cx.add_cookie(respond::cookie_header(FLASH_COOKIE, &signed, None, secure));
+        } else if had_flash && cx.0.incoming_flash.lock().map(|f| f.is_empty()).unwrap_or(false) {
+            cx.add_cookie(respond::cookie_header(FLASH_COOKIE, "", Some(0), secure));
+        }
+        for c in cx.0.set_cookies.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if let Ok(v) = HeaderValue::from_str(c) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        resp
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
+/// X-Forwarded-For that is not itself a trusted proxy.
+fn client_addr(req: &Request, app: &App) -> String {
+    let peer: Option<IpAddr> = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let Some(peer) = peer else {
+        return "unknown".into();
+    };
+    let trusted = |ip: IpAddr| app.config.trusted_proxies.iter().any(|n| n.contains(ip));
+    if !trusted(peer) {
+        return peer.to_string();
+    }
+    let Some(xff) = req.header("X-Forwarded-For") else {
+        return peer.to_string();
+    };
+    let mut chosen = peer;
+    for hop in xff.rsplit(',') {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                chosen = ip;
+                if !trusted(ip) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    chosen.to_string()
+}
+
+fn clone_error(e: &AppError) -> AppError {
+    match e {
+        AppError::NotFound => AppError::NotFound,
+        AppError::Forbidden => AppError::Forbidden,
+        AppError::Csrf => AppError::Csrf,
+        AppError::Unauthenticated => AppError::Unauthenticated,
+        AppError::BadRequest(m) => AppError::BadRequest(m.clone()),
+        AppError::PayloadTooLarge => AppError::PayloadTooLarge,
+        AppError::UnsupportedMediaType => AppError::UnsupportedMediaType,
+        AppError::TooManyRequests(m) => AppError::TooManyRequests(m.clone()),
+        AppError::Internal(m) => AppError::Internal(m.clone()),
+    }
+}
+
+fn secure_headers(resp: &mut Response, path: &str) {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.append(header::VARY, HeaderValue::from_static("HX-Request"));
+    let is_static = path.starts_with("/static/") || path == "/favicon.ico";
+    if !is_static {
+        // Pages carry patient data: never kept by the browser or a proxy.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}

@@ -1,0 +1,165 @@
+//! Responses: rendering a page or its HTMX fragment, redirects, cookies and error pages.
+
+use poem::http::header::{self, HeaderValue};
+use poem::http::StatusCode;
+use poem::Response;
+
+use super::Ctx;
+use crate::app::App;
+use crate::error::{AppError, AppResult};
+
+/// Renders a page with 200.
+pub fn render(cx: &Ctx, template: &str, context: tera::Context) -> AppResult<Response> {
+    render_status(cx, StatusCode::OK, template, context)
+}
+
+/// Renders a page, or only its `content` block for an HTMX request (the whole page when HTMX
+/// restores history, since it keeps no history cache).
+pub fn render_status(
+    cx: &Ctx,
+    status: StatusCode,
+    template: &str,
+    mut context: tera::Context,
+) -> AppResult<Response> {
+    add_base(&mut context, cx.app(), Some(cx));
+    let tera = &cx.app().ui.tera;
+    let html = if cx.wants_fragment() {
+        tera.render_block(template, "content", &context)?
+    } else {
+        tera.render(template, &context)?
+    };
+    Ok(html_response(status, html))
+}
+
+fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
+    context.insert("facility_name", &app.facility_name());
+    match cx {
+        Some(cx) => {
+            context.insert("user", &cx.user());
+            context.insert("csrf_token", &cx.csrf_token());
+            context.insert("flash", &cx.take_incoming_flash());
+            context.insert("path", cx.path());
+        }
+        None => {
+            context.insert("user", &None::<()>);
+            context.insert("csrf_token", "");
+            context.insert("flash", &Vec::<()>::new());
+            context.insert("path", "");
+        }
+    }
+}
+
+fn html_response(status: StatusCode, html: String) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+/// 303 See Other to a local path (after a successful full-page POST).
+pub fn see_other(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, location)
+        .finish()
+}
+
+/// Redirect after a POST: 303 for a page, `HX-Redirect` for an HTMX request (a followed 303
+/// would swap the next page into a fragment).
+pub fn hx_or_see_other(cx: &Ctx, location: &str) -> Response {
+    redirect_to(cx.is_htmx(), location)
+}
+
+pub(crate) fn redirect_to(htmx: bool, location: &str) -> Response {
+    if htmx {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("HX-Redirect", location)
+            .finish()
+    } else {
+        see_other(location)
+    }
+}
+
+/// A `Set-Cookie` header value: HttpOnly, SameSite=Lax, Path=/, Secure when configured.
+pub fn cookie_header(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// The friendly page (or fragment) for an error. Internal details go to the log only.
+pub(crate) fn error_page(app: &App, cx: Option<&Ctx>, err: &AppError) -> Response {
+    let htmx = cx.is_some_and(|c| c.is_htmx());
+    if let AppError::Unauthenticated = err {
+        if htmx {
+            return Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .header("HX-Redirect", "/login")
+                .finish();
+        }
+        let next = cx.map(|c| c.path_and_query()).unwrap_or("/");
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", next)
+            .finish();
+        return see_other(&format!("/login?{query}"));
+    }
+    if let AppError::Internal(detail) = err {
+        tracing::error!(error = %detail, "request failed");
+    } else {
+        tracing::debug!(error = %err, "request refused");
+    }
+    let (title, message) = describe(err);
+    let mut context = tera::Context::new();
+    context.insert("status", &err.status().as_u16());
+    context.insert("title_key", title);
+    context.insert("message", &message);
+    add_base(&mut context, app, cx);
+    let tera = &app.ui.tera;
+    let rendered = if cx.is_some_and(|c| c.wants_fragment()) {
+        tera.render_block("error.html", "content", &context)
+    } else {
+        tera.render("error.html", &context)
+    };
+    let html = rendered.unwrap_or_else(|e| {
+        tracing::error!(error = ?e, "error page failed to render");
+        "<!doctype html><title>Error</title><p>Something went wrong. Please try again.</p>".into()
+    });
+    let mut resp = html_response(err.status(), html);
+    if htmx {
+        // Error fragments replace the main area, whatever the form targeted.
+        resp.headers_mut()
+            .insert("HX-Retarget", HeaderValue::from_static("#main"));
+        resp.headers_mut()
+            .insert("HX-Reswap", HeaderValue::from_static("innerHTML"));
+    }
+    resp
+}
+
+/// Title key and message for each error.
+fn describe(err: &AppError) -> (&'static str, String) {
+    use crate::i18n::t;
+    match err {
+        AppError::NotFound => ("error.not_found_title", t("error.not_found")),
+        AppError::Forbidden => ("error.forbidden_title", t("error.forbidden")),
+        AppError::Csrf => ("error.csrf_title", t("error.csrf")),
+        AppError::Unauthenticated => ("error.forbidden_title", t("error.forbidden")),
+        AppError::BadRequest(detail) => ("error.bad_request_title", {
+            let base = t("error.bad_request");
+            if detail.is_empty() {
+                base
+            } else {
+                format!("{base} ({detail})")
+            }
+        }),
+        AppError::PayloadTooLarge => ("error.too_large_title", t("error.too_large")),
+        AppError::UnsupportedMediaType => ("error.bad_request_title", t("error.media_type")),
+        AppError::TooManyRequests(m) => ("error.too_many_title", m.clone()),
+        AppError::Internal(_) => ("error.internal_title", t("error.internal")),
+    }
+}

@@ -1,0 +1,208 @@
+//! Routes are declared as specs (method, path, access, endpoint); the platform builds the poem
+//! router from them and wraps every endpoint in the access check, body limit and CSRF guard.
+//! Specs, unlike a built poem `Route`, can be listed: tests walk every route.
+
+use std::collections::BTreeMap;
+
+use poem::http::Method;
+use poem::{Endpoint, EndpointExt, FromRequest, IntoEndpoint, Request, RequestBody, Response, Route, RouteMethod};
+
+use super::Ctx;
+use crate::error::AppError;
+
+/// Bodies larger than this are refused unless a route says otherwise.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Who may call a route. There is no default: every spec names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (setup, login, health check, static files).
+    Public,
+    /// Any signed-in user.
+    Authenticated,
+}
+
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub body_limit: usize,
+    endpoint: poem::endpoint::BoxEndpoint<'static, Response>,
+}
+
+impl RouteSpec {
+    pub fn new<E>(method: Method, path: &'static str, access: Access, endpoint: E) -> Self
+    where
+        E: IntoEndpoint,
+        E::Endpoint: 'static,
+    {
+        Self {
+            method,
+            path,
+            access,
+            body_limit: DEFAULT_BODY_LIMIT,
+            endpoint: endpoint.into_endpoint().map_to_response().boxed(),
+        }
+    }
+
+    pub fn get<E>(path: &'static str, access: Access, endpoint: E) -> Self
+    where
+        E: IntoEndpoint,
+        E::Endpoint: 'static,
+    {
+        Self::new(Method::GET, path, access, endpoint)
+    }
+
+    pub fn post<E>(path: &'static str, access: Access, endpoint: E) -> Self
+    where
+        E: IntoEndpoint,
+        E::Endpoint: 'static,
+    {
+        Self::new(Method::POST, path, access, endpoint)
+    }
+
+    /// Raises (or lowers) the body limit of this route.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+}
+
+/// Builds the router; every endpoint is wrapped in its guard.
+pub fn build_router(specs: Vec<RouteSpec>) -> Route {
+    let mut by_path: BTreeMap<&'static str, RouteMethod> = BTreeMap::new();
+    for spec in specs {
+        let guarded = Guard {
+            access: spec.access,
+            body_limit: spec.body_limit,
+            inner: spec.endpoint,
+        };
+        let rm = by_path.remove(spec.path).unwrap_or_default();
+        let rm = rm.method(spec.method, guarded);
+        by_path.insert(spec.path, rm);
+    }
+    let mut route = Route::new();
+    for (path, rm) in by_path {
+        route = route.at(path, rm);
+    }
+    route
+}
+
+struct Guard {
+    access: Access,
+    body_limit: usize,
+    inner: poem::endpoint::BoxEndpoint<'static, Response>,
+}
+
+fn is_unsafe(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl Endpoint for Guard {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let cx = req
+            .extensions()
+            .get::<Ctx>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal("request context missing".into()))?;
+        if self.access == Access::Authenticated && cx.user().is_none() {
+            return Err(AppError::Unauthenticated.into());
+        }
+        if is_unsafe(req.method()) {
+            let form = read_form(&mut req, self.body_limit).await?;
+            let sent = req
+                .header("X-CSRF-Token")
+                .map(str::to_string)
+                .or_else(|| form.get_opt("csrf_token").map(str::to_string));
+            let expected = match cx.user() {
+                Some(u) => Some(u.csrf_token.clone()),
+                None => cx.anon_csrf_from_cookie(),
+            };
+            let ok = match (sent, expected) {
+                (Some(s), Some(e)) => crate::auth::constant_time_eq(s.as_bytes(), e.as_bytes()),
+                _ => false,
+            };
+            if !ok {
+                tracing::warn!("request refused: missing or wrong CSRF token");
+                return Err(AppError::Csrf.into());
+            }
+            req.extensions_mut().insert(form);
+        }
+        self.inner.call(req).await
+    }
+}
+
+async fn read_form(req: &mut Request, limit: usize) -> Result<Form, AppError> {
+    let declared: Option<usize> = req
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let content_type = req
+        .content_type()
+        .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let body = req
+        .take_body()
+        .into_bytes_limit(limit)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => AppError::PayloadTooLarge,
+            other => AppError::BadRequest(other.to_string()),
+        })?;
+    if body.is_empty() {
+        return Ok(Form::default());
+    }
+    match content_type.as_deref() {
+        Some("application/x-www-form-urlencoded") => {}
+        _ => return Err(AppError::UnsupportedMediaType),
+    }
+    if std::str::from_utf8(&body).is_err() {
+        return Err(AppError::BadRequest("the form was not valid UTF-8 text".into()));
+    }
+    let mut fields = Vec::new();
+    for (k, v) in form_urlencoded::parse(&body) {
+        // parse() replaces bad percent-escapes with U+FFFD; refuse instead of storing garbage.
+        if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
+            return Err(AppError::BadRequest("the form was not valid UTF-8 text".into()));
+        }
+        fields.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(Form(fields))
+}
+
+/// The fields of a submitted form (parsed once by the guard, which also checked its CSRF token).
+#[derive(Debug, Clone, Default)]
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub fn get_opt(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The field's value, or "" when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.get_opt(name).unwrap_or("")
+    }
+
+    /// Every value of a repeated field (checkboxes, multi-selects).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl<'a> FromRequest<'a> for Form {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(req.extensions().get::<Form>().cloned().unwrap_or_default())
+    }
+}
+

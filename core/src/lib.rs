@@ -1,0 +1,17 @@
+//! hms-core: the platform every HMS department module builds on: configuration, the database
+//! (SQLite or PostgreSQL through one code path), users and roles, sessions, CSRF, the request
+//! pipeline, rendering, flash messages, translations and the audit log.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod i18n;
+pub mod ui;
+
+pub use app::App;
+pub use error::{AppError, AppResult};
