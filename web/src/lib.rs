@@ -1,1 +1,56 @@
-pub fn x(){}
+//! hms-web: assembles the platform and its screens into the `hms` server, and the command line.
+
+pub mod assets;
+pub mod cli;
+pub mod pages;
+pub mod server;
+
+use hms_core::app::Parts;
+use hms_core::config::Config;
+use hms_core::db::Db;
+use hms_core::http::{build_router, Access, Platform, RouteSpec};
+use hms_core::App;
+use poem::Endpoint;
+
+use pages::{account, health, home, login, setup};
+
+/// Every route of the binary. Each names its access; the platform adds the guard.
+pub fn routes() -> Vec<RouteSpec> {
+    use Access::*;
+    vec![
+        RouteSpec::get("/healthz", Public, health::healthz),
+        RouteSpec::get("/static/*name", Public, assets::static_file),
+        RouteSpec::get("/favicon.ico", Public, assets::favicon),
+        RouteSpec::get("/setup", Public, setup::show),
+        RouteSpec::post("/setup", Public, setup::submit),
+        RouteSpec::get("/login", Public, login::show),
+        RouteSpec::post("/login", Public, login::submit),
+        RouteSpec::post("/logout", Authenticated, login::logout),
+        RouteSpec::get("/", Authenticated, home::dashboard),
+        RouteSpec::get("/account/password", Authenticated, account::password_form),
+        RouteSpec::post("/account/password", Authenticated, account::password_submit),
+    ]
+}
+
+/// Templates and static file versions the platform needs from this crate.
+pub fn parts() -> Parts {
+    Parts {
+        templates: Vec::new(),
+        asset_versions: assets::versions(),
+    }
+}
+
+/// Opens the configured database (creating and migrating it) and builds the application.
+pub async fn start(config: Config) -> Result<App, hms_core::app::StartError> {
+    App::start(config, parts()).await
+}
+
+/// Builds the application on an already open database (tests use this).
+pub async fn start_with_db(config: Config, db: Db) -> Result<App, hms_core::app::StartError> {
+    App::with_db(config, db, parts()).await
+}
+
+/// The whole HTTP application: the router behind the platform pipeline.
+pub fn endpoint(app: App) -> impl Endpoint<Output = poem::Response> {
+    Platform::new(app, build_router(routes()))
+}
