@@ -97,25 +97,19 @@ async fn walk_through(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDr
     screenshot(driver, shots, "dashboard-again.png").await?;
     assert_clean_console(driver, "dashboard after signing in again").await?;
 
-    // The console check must be able to fail: a missing page is reported as an error.
-    driver.goto(format!("{base_url}/no-such-page")).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let entries = driver.browser_log().await?;
-    for e in &entries {
-        eprintln!("console on missing page: [{}] {}", e.level, e.message);
-    }
-    assert!(
-        entries.iter().any(|e| e.level == "SEVERE"),
-        "a 404 page should log a console error; the browser log capture seems broken"
-    );
-    Ok(())
+    assert_console_capture_works(driver, base_url).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Page helpers
 
 async fn assert_on_dashboard(driver: &WebDriver) -> WebDriverResult<()> {
-    let h1 = driver.query(By::Css("main h1")).first().await?.text().await?;
+    let h1 = driver
+        .query(By::Css("main h1"))
+        .first()
+        .await?
+        .text()
+        .await?;
     assert!(
         h1.starts_with("Good ") && h1.contains(FULL_NAME),
         "the dashboard greets the user by name; its heading is {h1:?}"
@@ -133,7 +127,12 @@ async fn assert_on_dashboard(driver: &WebDriver) -> WebDriverResult<()> {
 }
 
 async fn assert_heading_contains(driver: &WebDriver, expected: &str) -> WebDriverResult<()> {
-    let h1 = driver.query(By::Css("main h1")).first().await?.text().await?;
+    let h1 = driver
+        .query(By::Css("main h1"))
+        .first()
+        .await?
+        .text()
+        .await?;
     assert!(
         h1.contains(expected),
         "page heading {h1:?} should contain {expected:?}"
@@ -211,6 +210,22 @@ async fn assert_clean_console(driver: &WebDriver, page: &str) -> WebDriverResult
     Ok(())
 }
 
+/// Guards the console checks against passing vacuously: a page that answers 404 must show up
+/// as a SEVERE entry, or the browser log is not being captured at all.
+async fn assert_console_capture_works(driver: &WebDriver, base_url: &str) -> WebDriverResult<()> {
+    driver.goto(format!("{base_url}/no-such-page")).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let entries = driver.browser_log().await?;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.level == "SEVERE" && e.message.contains("404")),
+        "a missing page should log a 404 console error; got {entries:?} \
+         (is goog:loggingPrefs honoured?)"
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Browser and driver processes
 
@@ -226,41 +241,51 @@ impl BrowserTools {
         let chromium = find_binary("HMS_CHROMIUM", "/usr/bin/chromium", "chromium");
         let chromedriver = find_binary("HMS_CHROMEDRIVER", "/usr/bin/chromedriver", "chromedriver");
         match (chromium, chromedriver) {
-            (Some(chromium), Some(chromedriver)) => Some(BrowserTools {
+            (Ok(chromium), Ok(chromedriver)) => Some(BrowserTools {
                 chromium,
                 chromedriver,
             }),
             (chromium, chromedriver) => {
-                let mut missing = Vec::new();
-                if chromium.is_none() {
-                    missing.push("chromium (set HMS_CHROMIUM)");
-                }
-                if chromedriver.is_none() {
-                    missing.push("chromedriver (set HMS_CHROMEDRIVER)");
-                }
-                let missing = missing.join(" and ");
+                let missing: Vec<String> = [chromium.err(), chromedriver.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let missing = missing.join("; ");
                 if std::env::var("HMS_REQUIRE_BROWSER").as_deref() == Ok("1") {
-                    panic!("HMS_REQUIRE_BROWSER=1 but {missing} cannot be found");
+                    panic!("HMS_REQUIRE_BROWSER=1 but the browser test cannot run: {missing}");
                 }
-                eprintln!("skipped: browser test needs {missing}");
+                eprintln!("skipped: browser test needs a browser: {missing}");
                 None
             }
         }
     }
 }
 
-/// The binary named by `env_var`, else `default` if it exists, else the one on `PATH`.
-fn find_binary(env_var: &str, default: &str, name: &str) -> Option<PathBuf> {
+/// The binary named by `env_var`, else `default` if it exists, else `name` on `PATH`.
+/// The error says what was looked for.
+fn find_binary(env_var: &str, default: &str, name: &str) -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os(env_var).filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
-        return path.is_file().then_some(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("{env_var}={} is not a file", path.display()))
+        };
     }
     if Path::new(default).is_file() {
-        return Some(PathBuf::from(default));
+        return Ok(PathBuf::from(default));
     }
-    let out = Command::new("which").arg(name).output().ok()?;
+    let not_found = || format!("{name} is neither at {default} nor on PATH (set {env_var})");
+    let out = Command::new("which")
+        .arg(name)
+        .output()
+        .map_err(|_| not_found())?;
     let found = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !found.is_empty()).then(|| PathBuf::from(found))
+    if out.status.success() && !found.is_empty() {
+        Ok(PathBuf::from(found))
+    } else {
+        Err(not_found())
+    }
 }
 
 fn chrome_capabilities(chromium: &Path, profile: &Path) -> ChromeCapabilities {

@@ -365,7 +365,10 @@ async fn sqlite_and_postgres_schemas_have_the_same_tables_and_columns() {
     for t in tables {
         let table: String = t.get(0);
         let cols = sqlx::query("SELECT name FROM pragma_table_info($1)")
-            .bind(&table).fetch_all(lite.db().read()).await.unwrap();
+            .bind(&table)
+            .fetch_all(lite.db().read())
+            .await
+            .unwrap();
         for c in cols {
             sqlite_cols.push((table.clone(), c.get(0)));
         }

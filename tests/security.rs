@@ -104,32 +104,63 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
     app.setup_admin().await;
     let c = app.client_from("203.0.113.5:1000");
     c.get("/login").await;
-    c.send(Method::POST, "/login", &[
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("X-Forwarded-For", "10.9.9.9"),
-    ], format!("csrf_token={}&username=admin&password=wrong-password-1", c.csrf_token().unwrap()).into_bytes()).await;
+    c.send(
+        Method::POST,
+        "/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Forwarded-For", "10.9.9.9"),
+        ],
+        format!(
+            "csrf_token={}&username=admin&password=wrong-password-1",
+            c.csrf_token().unwrap()
+        )
+        .into_bytes(),
+    )
+    .await;
     let addrs = throttle_addrs(&app).await;
     assert_eq!(addrs, ["203.0.113.5"]);
 
     // Behind a trusted proxy, the client's own address is used.
     let app = TestApp::start_with(Backend::Sqlite, |c| {
         c.trusted_proxies = vec![hms_core::config::TrustedNet::parse("203.0.113.0/24").unwrap()];
-    }).await.unwrap();
+    })
+    .await
+    .unwrap();
     app.setup_admin().await;
     let proxy = app.client_from("203.0.113.5:1000");
     proxy.get("/login").await;
-    proxy.send(Method::POST, "/login", &[
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("X-Forwarded-For", "198.51.100.1, 10.1.2.3, 203.0.113.9"),
-    ], format!("csrf_token={}&username=admin&password=wrong-password-1", proxy.csrf_token().unwrap()).into_bytes()).await;
-    assert_eq!(throttle_addrs(&app).await, ["10.1.2.3"], "nearest untrusted hop");
+    proxy
+        .send(
+            Method::POST,
+            "/login",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("X-Forwarded-For", "198.51.100.1, 10.1.2.3, 203.0.113.9"),
+            ],
+            format!(
+                "csrf_token={}&username=admin&password=wrong-password-1",
+                proxy.csrf_token().unwrap()
+            )
+            .into_bytes(),
+        )
+        .await;
+    assert_eq!(
+        throttle_addrs(&app).await,
+        ["10.1.2.3"],
+        "nearest untrusted hop"
+    );
 }
 
 async fn throttle_addrs(app: &TestApp) -> Vec<String> {
     use sqlx::Row;
     sqlx::query("SELECT client_addr FROM login_throttle")
-        .fetch_all(app.db().read()).await.unwrap()
-        .into_iter().map(|r| r.get(0)).collect()
+        .fetch_all(app.db().read())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 #[derive(Clone, Default)]
@@ -169,9 +200,22 @@ async fn logs_carry_request_ids_and_never_secrets_or_query_strings() {
     .with_subscriber(subscriber)
     .await;
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("request{id="), "request ids on lines:\n{logs}");
+    assert!(
+        logs.contains("request{id="),
+        "request ids on lines:\n{logs}"
+    );
     assert!(logs.contains("path=/no-such-page"), "paths are logged");
-    for secret in [PASSWORD, "wrong password typed here", &session, &csrf, "Wambui", secret_query] {
-        assert!(!logs.contains(secret), "the log contains a secret ({secret}):\n{logs}");
+    for secret in [
+        PASSWORD,
+        "wrong password typed here",
+        &session,
+        &csrf,
+        "Wambui",
+        secret_query,
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "the log contains a secret ({secret}):\n{logs}"
+        );
     }
 }

@@ -185,7 +185,10 @@ impl Loaded {
             ("cookie_secure", c.cookie_secure.to_string()),
             ("trusted_proxies", proxies),
             ("session_idle_minutes", c.session_idle_minutes.to_string()),
-            ("session_absolute_hours", c.session_absolute_hours.to_string()),
+            (
+                "session_absolute_hours",
+                c.session_absolute_hours.to_string(),
+            ),
             ("log", c.log.clone()),
         ];
         rows.into_iter()
@@ -359,7 +362,10 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         });
     }
     if let Some(url) = &c.database_url {
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(ConfigError::Invalid {
                 key: "database_url",
                 message: "must start with sqlite:// or postgres://".into(),
@@ -423,6 +429,9 @@ mod tests {
             redact_url("postgres://hms:s3cret@db:5432/hms"),
             "postgres://hms:***@db:5432/hms"
         );
-        assert_eq!(redact_url("sqlite://./hms-data/hms.db"), "sqlite://./hms-data/hms.db");
+        assert_eq!(
+            redact_url("sqlite://./hms-data/hms.db"),
+            "sqlite://./hms-data/hms.db"
+        );
     }
 }

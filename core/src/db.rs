@@ -268,7 +268,10 @@ pub fn migrations(backend: Backend) -> Vec<Migration> {
         .filter_map(|path| {
             let file = Migrations::get(&path)?;
             let sql = String::from_utf8_lossy(&file.data).into_owned();
-            let name = path.trim_start_matches(dir).trim_end_matches(".sql").to_string();
+            let name = path
+                .trim_start_matches(dir)
+                .trim_end_matches(".sql")
+                .to_string();
             let version = name.split('_').next().unwrap_or(&name).to_string();
             let checksum = hex::encode(Sha256::digest(sql.as_bytes()));
             Some(Migration {
@@ -333,7 +336,13 @@ mod tests {
 
     #[test]
     fn sqlite_paths_are_read_from_urls() {
-        assert_eq!(sqlite_path("sqlite://./hms-data/hms.db"), "./hms-data/hms.db");
-        assert_eq!(sqlite_path("sqlite:///var/lib/hms/hms.db?mode=rwc"), "/var/lib/hms/hms.db");
+        assert_eq!(
+            sqlite_path("sqlite://./hms-data/hms.db"),
+            "./hms-data/hms.db"
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/hms/hms.db?mode=rwc"),
+            "/var/lib/hms/hms.db"
+        );
     }
 }

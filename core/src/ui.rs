@@ -63,10 +63,13 @@ impl Ui {
             })
             .collect();
         templates.extend(extra);
-        tera.register_function("t", |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
-            let key: &str = kwargs.must_get("key")?;
-            Ok(crate::i18n::t(key))
-        });
+        tera.register_function(
+            "t",
+            |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
+                let key: &str = kwargs.must_get("key")?;
+                Ok(crate::i18n::t(key))
+            },
+        );
         tera.register_function(
             "static_url",
             move |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
@@ -97,7 +100,11 @@ pub fn shared_translation_keys() -> Vec<(String, String)> {
     for name in SharedTemplates::iter() {
         if let Some(file) = SharedTemplates::get(&name) {
             let text = String::from_utf8_lossy(&file.data);
-            keys.extend(translation_keys(&text).into_iter().map(|k| (name.to_string(), k)));
+            keys.extend(
+                translation_keys(&text)
+                    .into_iter()
+                    .map(|k| (name.to_string(), k)),
+            );
         }
     }
     keys

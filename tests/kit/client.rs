@@ -95,7 +95,11 @@ impl Client {
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        if !body.is_empty() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+        if !body.is_empty()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        {
             builder = builder.header(header::CONTENT_LENGTH, body.len().to_string());
         }
         let (parts, ()) = builder.body(()).expect("request").into_parts();

@@ -99,8 +99,11 @@ impl TestApp {
         let db = Db::open(&config.effective_database_url())
             .await
             .expect("test database opens");
-        let app = hms_web::start_with_db(config, db).await.expect("app starts");
-        let endpoint: SharedEndpoint = Arc::from(poem::EndpointExt::boxed(hms_web::endpoint(app.clone())));
+        let app = hms_web::start_with_db(config, db)
+            .await
+            .expect("app starts");
+        let endpoint: SharedEndpoint =
+            Arc::from(poem::EndpointExt::boxed(hms_web::endpoint(app.clone())));
         Some(TestApp {
             app,
             backend,

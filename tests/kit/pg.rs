@@ -41,8 +41,12 @@ async fn template(admin: &str) -> &'static str {
                 hasher.update(m.checksum.as_bytes());
             }
             let name = format!("hms_tpl_{}", &hex::encode(hasher.finalize())[..16]);
-            let mut conn = PgConnection::connect(admin).await.expect("connect to PostgreSQL");
-            conn.execute("SELECT pg_advisory_lock(7301002)").await.expect("lock");
+            let mut conn = PgConnection::connect(admin)
+                .await
+                .expect("connect to PostgreSQL");
+            conn.execute("SELECT pg_advisory_lock(7301002)")
+                .await
+                .expect("lock");
             let exists = sqlx::query("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
                 .bind(&name)
                 .fetch_one(&mut conn)
@@ -55,15 +59,21 @@ async fn template(admin: &str) -> &'static str {
                 let drop = format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)");
                 conn.execute(sqlx::AssertSqlSafe(drop)).await.expect("drop");
                 let create = format!("CREATE DATABASE {building}");
-                conn.execute(sqlx::AssertSqlSafe(create)).await.expect("create");
+                conn.execute(sqlx::AssertSqlSafe(create))
+                    .await
+                    .expect("create");
                 let db = Db::open(&with_database(admin, &building))
                     .await
                     .expect("migrate template");
                 db.close().await;
                 let rename = format!("ALTER DATABASE {building} RENAME TO {name}");
-                conn.execute(sqlx::AssertSqlSafe(rename)).await.expect("rename");
+                conn.execute(sqlx::AssertSqlSafe(rename))
+                    .await
+                    .expect("rename");
             }
-            conn.execute("SELECT pg_advisory_unlock(7301002)").await.expect("unlock");
+            conn.execute("SELECT pg_advisory_unlock(7301002)")
+                .await
+                .expect("unlock");
             let _ = conn.close().await;
             name
         })
@@ -80,7 +90,9 @@ impl TestDatabase {
     pub async fn create(admin: &str) -> Self {
         let template = template(admin).await;
         let name = format!("hms_test_{}", super::unique_name());
-        let mut conn = PgConnection::connect(admin).await.expect("connect to PostgreSQL");
+        let mut conn = PgConnection::connect(admin)
+            .await
+            .expect("connect to PostgreSQL");
         // Names are generated here from hex digits: safe to splice.
         let sql = format!("CREATE DATABASE {name} TEMPLATE {template}");
         let mut tries = 0;

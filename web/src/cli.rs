@@ -12,7 +12,11 @@ use hms_core::config::{self, Loaded, Overrides};
 use hms_core::db::Db;
 
 #[derive(Debug, Parser)]
-#[command(name = "hms", version, about = "HMS hospital management system: server and administration")]
+#[command(
+    name = "hms",
+    version,
+    about = "HMS hospital management system: server and administration"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -158,7 +162,11 @@ async fn user_on(cmd: UserCommand, db: &Db) -> Result<(), Failure> {
             users::check_username(&username).map_err(Failure::from)?;
             let full_name = full_name.unwrap_or_else(|| username.clone());
             users::check_full_name(&full_name).map_err(Failure::from)?;
-            let known: Vec<String> = users::all_roles(db).await?.into_iter().map(|r| r.name).collect();
+            let known: Vec<String> = users::all_roles(db)
+                .await?
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
             if let Some(bad) = roles.iter().find(|r| !known.contains(r)) {
                 return Err(Failure(format!(
                     "unknown role '{bad}'; roles are: {}",
@@ -166,7 +174,9 @@ async fn user_on(cmd: UserCommand, db: &Db) -> Result<(), Failure> {
                 )));
             }
             if users::id_by_username(db, &username).await?.is_some() {
-                return Err(Failure(format!("the username '{username}' is already taken")));
+                return Err(Failure(format!(
+                    "the username '{username}' is already taken"
+                )));
             }
             let pw = read_new_password(&username)?;
             let hash = hms_core::auth::password::Hasher::new().hash(&pw).await?;
@@ -250,7 +260,9 @@ fn read_new_password(username: &str) -> Result<String, Failure> {
         let first = rpassword::prompt_password("New password: ")?;
         let second = rpassword::prompt_password("Type it again: ")?;
         if first != second {
-            return Err(Failure("the two passwords are not the same; nothing changed".into()));
+            return Err(Failure(
+                "the two passwords are not the same; nothing changed".into(),
+            ));
         }
         first
     } else {

@@ -16,7 +16,11 @@ fn main() -> ExitCode {
     };
     let serving = matches!(cli.command, None | Some(Command::Serve));
     // Commands print their own results; only the server logs at the configured level.
-    let level = if serving { loaded.config.log.as_str() } else { "warn" };
+    let level = if serving {
+        loaded.config.log.as_str()
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_new(format!("{level},sqlx=warn"))
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     tracing_subscriber::fmt()

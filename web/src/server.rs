@@ -29,7 +29,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let db = app.db.clone();
     let result = Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(crate::endpoint(app), shutdown, Some(Duration::from_secs(30)))
+        .run_with_graceful_shutdown(
+            crate::endpoint(app),
+            shutdown,
+            Some(Duration::from_secs(30)),
+        )
         .await;
     db.close().await;
     result

@@ -96,29 +96,63 @@ fn users_are_added_listed_given_passwords_and_disabled_with_clear_errors() {
     let dir = DataDir::new();
     let add = hms(
         &dir,
-        &["user", "add", "Mwangi", "--role", "doctor", "--role", "nurse", "--full-name", "Peter Mwangi"],
+        &[
+            "user",
+            "add",
+            "Mwangi",
+            "--role",
+            "doctor",
+            "--role",
+            "nurse",
+            "--full-name",
+            "Peter Mwangi",
+        ],
         Some(&format!("{PW}\n")),
     );
     assert!(add.status.success(), "{}", text(&add));
 
-    let dup = hms(&dir, &["user", "add", "mwangi", "--role", "doctor"], Some(&format!("{PW}\n")));
+    let dup = hms(
+        &dir,
+        &["user", "add", "mwangi", "--role", "doctor"],
+        Some(&format!("{PW}\n")),
+    );
     assert_eq!(dup.status.code(), Some(1));
     assert!(text(&dup).contains("already taken"), "{}", text(&dup));
 
-    let role = hms(&dir, &["user", "add", "kamau", "--role", "surgeon"], Some(&format!("{PW}\n")));
+    let role = hms(
+        &dir,
+        &["user", "add", "kamau", "--role", "surgeon"],
+        Some(&format!("{PW}\n")),
+    );
     assert_eq!(role.status.code(), Some(1));
-    assert!(text(&role).contains("unknown role 'surgeon'"), "{}", text(&role));
+    assert!(
+        text(&role).contains("unknown role 'surgeon'"),
+        "{}",
+        text(&role)
+    );
 
-    let weak = hms(&dir, &["user", "add", "kamau", "--role", "nurse"], Some("password123\n"));
+    let weak = hms(
+        &dir,
+        &["user", "add", "kamau", "--role", "nurse"],
+        Some("password123\n"),
+    );
     assert_eq!(weak.status.code(), Some(1));
     assert!(text(&weak).contains("too common"), "{}", text(&weak));
 
     let list = hms(&dir, &["user", "list"], None);
     let listed = text(&list);
-    assert!(listed.contains("mwangi") && listed.contains("Peter Mwangi") && listed.contains("doctor,nurse"));
+    assert!(
+        listed.contains("mwangi")
+            && listed.contains("Peter Mwangi")
+            && listed.contains("doctor,nurse")
+    );
     assert!(!listed.contains("kamau"), "failed adds changed nothing");
 
-    let setpw = hms(&dir, &["user", "set-password", "mwangi"], Some("another long passphrase\n"));
+    let setpw = hms(
+        &dir,
+        &["user", "set-password", "mwangi"],
+        Some("another long passphrase\n"),
+    );
     assert!(setpw.status.success(), "{}", text(&setpw));
     let missing = hms(&dir, &["user", "disable", "nobody"], None);
     assert_eq!(missing.status.code(), Some(1));
@@ -132,17 +166,26 @@ fn users_are_added_listed_given_passwords_and_disabled_with_clear_errors() {
     let db = dir.path().join("hms.db");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let actions: Vec<String> = rt.block_on(async {
-        let db = hms_core::db::Db::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT action, client_addr FROM audit_log ORDER BY id",
-        )
-        .fetch_all(db.read())
-        .await
-        .unwrap();
+        let db = hms_core::db::Db::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT action, client_addr FROM audit_log ORDER BY id")
+                .fetch_all(db.read())
+                .await
+                .unwrap();
         assert!(rows.iter().all(|(_, addr)| addr == "cli"));
         rows.into_iter().map(|(a, _)| a).collect()
     });
-    assert_eq!(actions, ["user.create", "user.set_password", "user.disable", "auth.throttle_clear"]);
+    assert_eq!(
+        actions,
+        [
+            "user.create",
+            "user.set_password",
+            "user.disable",
+            "auth.throttle_clear"
+        ]
+    );
 }
 
 #[test]
@@ -157,11 +200,23 @@ fn config_prints_values_and_their_sources_with_secrets_redacted() {
         .unwrap();
     let printed = text(&out);
     assert!(out.status.success(), "{printed}");
-    assert!(printed.contains("bind = 0.0.0.0:9090    # command line"), "{printed}");
-    assert!(printed.contains("cookie_secure = true    # environment HMS_COOKIE_SECURE"), "{printed}");
-    assert!(printed.contains("postgres://hms:***@db.local/hms"), "{printed}");
+    assert!(
+        printed.contains("bind = 0.0.0.0:9090    # command line"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("cookie_secure = true    # environment HMS_COOKIE_SECURE"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("postgres://hms:***@db.local/hms"),
+        "{printed}"
+    );
     assert!(!printed.contains("s3cret"));
-    assert!(printed.contains("session_idle_minutes = 30    # default"), "{printed}");
+    assert!(
+        printed.contains("session_idle_minutes = 30    # default"),
+        "{printed}"
+    );
 }
 
 #[test]
@@ -196,7 +251,8 @@ fn the_server_starts_answers_and_stops_cleanly_on_sigterm() {
     for _ in 0..100 {
         if let Ok(mut s) = std::net::TcpStream::connect(&bind) {
             use std::io::Read;
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
             let mut resp = String::new();
             let _ = s.read_to_string(&mut resp);
             answered = resp.starts_with("HTTP/1.1 200") && resp.ends_with("ok");
@@ -204,7 +260,10 @@ fn the_server_starts_answers_and_stops_cleanly_on_sigterm() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
     assert!(answered, "the health check answered ok");

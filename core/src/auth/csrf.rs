@@ -50,7 +50,8 @@ impl SigningKey {
     pub fn verify(&self, purpose: &str, signed: &str) -> Option<String> {
         let (value, sig) = signed.rsplit_once('.')?;
         let expected = self.mac(purpose, value);
-        crate::auth::constant_time_eq(expected.as_bytes(), sig.as_bytes()).then(|| value.to_string())
+        crate::auth::constant_time_eq(expected.as_bytes(), sig.as_bytes())
+            .then(|| value.to_string())
     }
 }
 

@@ -56,7 +56,9 @@ impl Hasher {
             return false;
         };
         let known = hash.is_some();
-        let hash = hash.map(str::to_string).unwrap_or_else(|| (*self.dummy).clone());
+        let hash = hash
+            .map(str::to_string)
+            .unwrap_or_else(|| (*self.dummy).clone());
         let password = password.to_string();
         let ok = tokio::task::spawn_blocking(move || {
             Argon2::default()
@@ -80,7 +82,9 @@ fn hash_blocking(password: &str) -> Result<String, AppError> {
 pub fn check(password: &str, username: &str) -> Result<(), &'static str> {
     let len = password.chars().count();
     if len < MIN_LEN {
-        return Err("Password must be at least 10 characters long. A few words together make a good one.");
+        return Err(
+            "Password must be at least 10 characters long. A few words together make a good one.",
+        );
     }
     if len > MAX_LEN {
         return Err("Password must be at most 128 characters long.");
@@ -92,7 +96,10 @@ pub fn check(password: &str, username: &str) -> Result<(), &'static str> {
     if is_common(&lower) {
         return Err("This password is too common and easy to guess. Choose another one.");
     }
-    if lower.chars().all(|c| c == lower.chars().next().unwrap_or(' ')) {
+    if lower
+        .chars()
+        .all(|c| c == lower.chars().next().unwrap_or(' '))
+    {
         return Err("Password must not be one character repeated.");
     }
     Ok(())

@@ -80,11 +80,13 @@ pub async fn clear(tx: &mut Tx, username: &str, client_addr: &str) -> Result<(),
 
 /// Clears every delay of a username (an administrator's act). Returns how many were cleared.
 pub async fn clear_user(tx: &mut Tx, username: &str) -> Result<u64, DbError> {
-    Ok(sqlx::query("DELETE FROM login_throttle WHERE username = $1")
-        .bind(username)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM login_throttle WHERE username = $1")
+            .bind(username)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
 }
 
 #[cfg(test)]

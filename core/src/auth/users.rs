@@ -57,7 +57,7 @@ pub fn normalize_username(raw: &str) -> String {
 
 pub fn check_username(username: &str) -> Result<(), &'static str> {
     let len = username.chars().count();
-    if len < 3 || len > 32 {
+    if !(3..=32).contains(&len) {
         return Err("Username must be 3 to 32 characters long.");
     }
     if !username
@@ -66,7 +66,11 @@ pub fn check_username(username: &str) -> Result<(), &'static str> {
     {
         return Err("Username may use only letters, digits, dot, dash and underscore (no spaces).");
     }
-    if !username.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+    if !username
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+    {
         return Err("Username must start with a letter or digit.");
     }
     Ok(())
@@ -253,7 +257,12 @@ pub async fn set_password(
         .bind(keep_session.unwrap_or(""))
         .execute(&mut **tx)
         .await?;
-    audit::record(tx, actor, Event::new("user.set_password", "user", Some(user_id))).await?;
+    audit::record(
+        tx,
+        actor,
+        Event::new("user.set_password", "user", Some(user_id)),
+    )
+    .await?;
     Ok(())
 }
 

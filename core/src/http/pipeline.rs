@@ -60,7 +60,8 @@ impl<E: Endpoint> Platform<E> {
     async fn handle(&self, mut req: Request, request_id: String) -> Response {
         let app = &self.app;
         let path = req.uri().path().to_string();
-        let always_open = path == "/healthz" || path.starts_with("/static/") || path == "/favicon.ico";
+        let always_open =
+            path == "/healthz" || path.starts_with("/static/") || path == "/favicon.ico";
         let htmx = req.header("HX-Request").is_some();
 
         if !always_open && path != "/setup" {
@@ -140,16 +141,34 @@ impl<E: Endpoint> Platform<E> {
         };
 
         // Flash: carry new messages forward; clear ones shown on this page.
-        let outgoing = std::mem::take(&mut *cx.0.outgoing_flash.lock().unwrap_or_else(|e| e.into_inner()));
+        let outgoing = std::mem::take(
+            &mut *cx
+                .0
+                .outgoing_flash
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
         let secure = app.config.cookie_secure;
         if !outgoing.is_empty() {
             let json = serde_json::to_vec(&outgoing).unwrap_or_default();
             let signed = app.key.sign("flash", &hex::encode(json));
             cx.add_cookie(respond::cookie_header(FLASH_COOKIE, &signed, None, secure));
-        } else if had_flash && cx.0.incoming_flash.lock().map(|f| f.is_empty()).unwrap_or(false) {
+        } else if had_flash
+            && cx
+                .0
+                .incoming_flash
+                .lock()
+                .map(|f| f.is_empty())
+                .unwrap_or(false)
+        {
             cx.add_cookie(respond::cookie_header(FLASH_COOKIE, "", Some(0), secure));
         }
-        for c in cx.0.set_cookies.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for c in
+            cx.0.set_cookies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+        {
             if let Ok(v) = HeaderValue::from_str(c) {
                 resp.headers_mut().append(header::SET_COOKIE, v);
             }
@@ -203,9 +222,18 @@ fn clone_error(e: &AppError) -> AppError {
 
 fn secure_headers(resp: &mut Response, path: &str) {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.append(header::VARY, HeaderValue::from_static("HX-Request"));
     let is_static = path.starts_with("/static/") || path == "/favicon.ico";

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use poem::http::Method;
-use poem::{Endpoint, EndpointExt, FromRequest, IntoEndpoint, Request, RequestBody, Response, Route, RouteMethod};
+use poem::{
+    Endpoint, EndpointExt, FromRequest, IntoEndpoint, Request, RequestBody, Response, Route,
+    RouteMethod,
+};
 
 use super::Ctx;
 use crate::error::AppError;
@@ -141,9 +144,13 @@ async fn read_form(req: &mut Request, limit: usize) -> Result<Form, AppError> {
     if declared.is_some_and(|n| n > limit) {
         return Err(AppError::PayloadTooLarge);
     }
-    let content_type = req
-        .content_type()
-        .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let content_type = req.content_type().map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
     let body = req
         .take_body()
         .into_bytes_limit(limit)
@@ -160,13 +167,17 @@ async fn read_form(req: &mut Request, limit: usize) -> Result<Form, AppError> {
         _ => return Err(AppError::UnsupportedMediaType),
     }
     if std::str::from_utf8(&body).is_err() {
-        return Err(AppError::BadRequest("the form was not valid UTF-8 text".into()));
+        return Err(AppError::BadRequest(
+            "the form was not valid UTF-8 text".into(),
+        ));
     }
     let mut fields = Vec::new();
     for (k, v) in form_urlencoded::parse(&body) {
         // parse() replaces bad percent-escapes with U+FFFD; refuse instead of storing garbage.
         if k.contains('\u{FFFD}') || v.contains('\u{FFFD}') {
-            return Err(AppError::BadRequest("the form was not valid UTF-8 text".into()));
+            return Err(AppError::BadRequest(
+                "the form was not valid UTF-8 text".into(),
+            ));
         }
         fields.push((k.into_owned(), v.into_owned()));
     }
@@ -205,4 +216,3 @@ impl<'a> FromRequest<'a> for Form {
         Ok(req.extensions().get::<Form>().cloned().unwrap_or_default())
     }
 }
-

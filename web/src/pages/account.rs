@@ -39,14 +39,25 @@ pub async fn password_submit(cx: Ctx, form: Form) -> AppResult<Response> {
     if !errors.is_empty() {
         let mut context = tera::Context::new();
         context.insert("errors", &errors);
-        return render_status(&cx, StatusCode::UNPROCESSABLE_ENTITY, "account_password.html", context);
+        return render_status(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "account_password.html",
+            context,
+        );
     }
 
     let new_hash = app.hasher.hash(new).await?;
     let mut tx = app.db.begin().await?;
-    users::set_password(&mut tx, user.id, &new_hash, Some(&user.session_hash), &cx.actor())
-        .await
-        .map_err(AppError::internal)?;
+    users::set_password(
+        &mut tx,
+        user.id,
+        &new_hash,
+        Some(&user.session_hash),
+        &cx.actor(),
+    )
+    .await
+    .map_err(AppError::internal)?;
     tx.commit().await?;
     cx.flash(FlashKind::Success, t("account.password_changed"));
     Ok(see_other("/"))

@@ -10,7 +10,9 @@ use serde_json::json;
 use hms_core::audit::{self, Actor, Event};
 use hms_core::auth::session::{self, Timeouts};
 use hms_core::auth::{throttle, users};
-use hms_core::http::{cookie_header, render, render_status, safe_next, see_other, Ctx, FlashKind, Form};
+use hms_core::http::{
+    cookie_header, render, render_status, safe_next, see_other, Ctx, FlashKind, Form,
+};
 use hms_core::i18n::t;
 use hms_core::{clock, AppResult};
 
@@ -58,7 +60,13 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
     let username = users::normalize_username(form.get("username"));
     let pw = form.get("password");
     if username.is_empty() || pw.is_empty() {
-        return login_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &username, Some(t("login.missing")), next);
+        return login_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &username,
+            Some(t("login.missing")),
+            next,
+        );
     }
     // Over-long input is never a real account: answer like a wrong password, without hashing it.
     let username: String = username.chars().take(64).collect();
@@ -78,7 +86,13 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
         tx.commit().await?;
         tracing::info!(wait_seconds = seconds, "sign-in attempt refused: throttled");
         let message = t("login.throttled").replace("{seconds}", &seconds.to_string());
-        return login_page(&cx, StatusCode::TOO_MANY_REQUESTS, &username, Some(message), next);
+        return login_page(
+            &cx,
+            StatusCode::TOO_MANY_REQUESTS,
+            &username,
+            Some(message),
+            next,
+        );
     }
 
     let creds = users::find_credentials(&app.db, &username).await?;
@@ -103,10 +117,20 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
                 user_id: Some(user_id),
                 ..cx.actor()
             };
-            audit::record(&mut tx, &actor, Event::new("auth.login", "user", Some(user_id))).await?;
+            audit::record(
+                &mut tx,
+                &actor,
+                Event::new("auth.login", "user", Some(user_id)),
+            )
+            .await?;
             tx.commit().await?;
             tracing::info!(user_id, "signed in");
-            cx.add_cookie(cookie_header(session::COOKIE, &token, None, app.config.cookie_secure));
+            cx.add_cookie(cookie_header(
+                session::COOKIE,
+                &token,
+                None,
+                app.config.cookie_secure,
+            ));
             Ok(see_other(next.unwrap_or("/")))
         }
         creds => {
@@ -116,16 +140,28 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
             audit::record(
                 &mut tx,
                 &cx.actor(),
-                Event::new("auth.login_failed", "user", creds.as_ref().map(|c| c.0)).detail(json!({
-                    "username": username,
-                    "reason": if disabled { "disabled" } else { "bad_credentials" },
-                })),
+                Event::new("auth.login_failed", "user", creds.as_ref().map(|c| c.0)).detail(
+                    json!({
+                        "username": username,
+                        "reason": if disabled { "disabled" } else { "bad_credentials" },
+                    }),
+                ),
             )
             .await?;
             tx.commit().await?;
             tracing::info!(disabled, "sign-in attempt failed");
-            let message = if disabled { t("login.disabled") } else { t("login.failed") };
-            login_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &username, Some(message), next)
+            let message = if disabled {
+                t("login.disabled")
+            } else {
+                t("login.failed")
+            };
+            login_page(
+                &cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &username,
+                Some(message),
+                next,
+            )
         }
     }
 }
@@ -136,10 +172,20 @@ pub async fn logout(cx: Ctx) -> AppResult<Response> {
     let user = cx.require_user()?;
     let mut tx = app.db.begin().await?;
     session::end(&mut tx, &user.session_hash).await?;
-    audit::record(&mut tx, &cx.actor(), Event::new("auth.logout", "user", Some(user.id))).await?;
+    audit::record(
+        &mut tx,
+        &cx.actor(),
+        Event::new("auth.logout", "user", Some(user.id)),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user_id = user.id, "signed out");
-    cx.add_cookie(cookie_header(session::COOKIE, "", Some(0), app.config.cookie_secure));
+    cx.add_cookie(cookie_header(
+        session::COOKIE,
+        "",
+        Some(0),
+        app.config.cookie_secure,
+    ));
     cx.flash(FlashKind::Info, t("login.signed_out"));
     Ok(see_other("/login"))
 }

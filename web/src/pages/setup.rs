@@ -6,9 +6,9 @@ use poem::{handler, Response};
 use serde_json::json;
 
 use hms_core::audit::{self, Actor, Event};
+use hms_core::auth::password;
 use hms_core::auth::session::{self, Timeouts};
 use hms_core::auth::users::{self, NewUser};
-use hms_core::auth::password;
 use hms_core::http::{cookie_header, render, render_status, see_other, Ctx, Form};
 use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
@@ -20,7 +20,10 @@ pub async fn show(cx: Ctx) -> AppResult<Response> {
         return Err(AppError::NotFound);
     }
     let mut context = tera::Context::new();
-    context.insert("values", &json!({"facility_name": "", "full_name": "", "username": ""}));
+    context.insert(
+        "values",
+        &json!({"facility_name": "", "full_name": "", "username": ""}),
+    );
     context.insert("errors", &FormErrors::new());
     render(&cx, "setup.html", context)
 }
@@ -86,7 +89,14 @@ pub async fn submit(cx: Ctx, form: Form) -> AppResult<Response> {
         app.config.session_idle_minutes,
         app.config.session_absolute_hours,
     );
-    let token = session::create(&mut tx, user_id, cx.client_addr(), clock::now_ms(), timeouts).await?;
+    let token = session::create(
+        &mut tx,
+        user_id,
+        cx.client_addr(),
+        clock::now_ms(),
+        timeouts,
+    )
+    .await?;
     let actor = Actor {
         user_id: Some(user_id),
         ..actor
@@ -102,6 +112,11 @@ pub async fn submit(cx: Ctx, form: Form) -> AppResult<Response> {
     app.users_exist().await?;
     app.refresh_facility().await?;
     tracing::info!(user_id, "first-run setup completed");
-    cx.add_cookie(cookie_header(session::COOKIE, &token, None, app.config.cookie_secure));
+    cx.add_cookie(cookie_header(
+        session::COOKIE,
+        &token,
+        None,
+        app.config.cookie_secure,
+    ));
     Ok(see_other("/"))
 }
