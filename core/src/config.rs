@@ -407,6 +407,39 @@ mod tests {
     }
 
     #[test]
+    fn the_file_sits_between_defaults_and_environment() {
+        let path = std::env::temp_dir().join(format!("hms-config-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "bind = \"0.0.0.0:8081\"\nsession_idle_minutes = 15\ntrusted_proxies = [\"10.0.0.1\"]\n",
+        )
+        .unwrap();
+        let file = path.display().to_string();
+        let env = |k: &str| match k {
+            "HMS_CONFIG" => Some(file.clone()),
+            "HMS_SESSION_IDLE_MINUTES" => Some("20".to_string()),
+            _ => None,
+        };
+        let loaded = load_from(&Overrides::default(), env).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(loaded.config.bind, "0.0.0.0:8081");
+        assert_eq!(loaded.sources["bind"], Source::File(path.clone()));
+        assert_eq!(loaded.config.session_idle_minutes, 20, "environment beats the file");
+        assert_eq!(loaded.config.trusted_proxies.len(), 1);
+        assert_eq!(loaded.config.session_absolute_hours, 12, "default kept");
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let path = std::env::temp_dir().join(format!("hms-config-bad-{}.toml", std::process::id()));
+        std::fs::write(&path, "bnd = \"0.0.0.0:8081\"\n").unwrap();
+        let file = path.display().to_string();
+        let err = load_from(&Overrides::default(), |k| (k == "HMS_CONFIG").then(|| file.clone()));
+        std::fs::remove_file(&path).unwrap();
+        assert!(err.is_err());
+    }
+
+    #[test]
     fn bad_values_are_refused_with_the_key_named() {
         let env = |k: &str| (k == "HMS_BIND").then(|| "not-an-address".to_string());
         let err = load_from(&Overrides::default(), env).unwrap_err();
