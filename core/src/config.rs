@@ -110,6 +110,10 @@ pub struct Config {
     pub session_absolute_hours: u64,
     /// tracing filter, e.g. `info` or `hms=debug`.
     pub log: String,
+    /// Folder for the daily automatic backups; must be outside the data directory.
+    pub backup_dir: PathBuf,
+    /// Compiled modules switched off at this facility.
+    pub modules_disabled: Vec<String>,
 }
 
 impl Default for Config {
@@ -123,6 +127,8 @@ impl Default for Config {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             log: "info".into(),
+            backup_dir: PathBuf::from("./hms-backups"),
+            modules_disabled: Vec::new(),
         }
     }
 }
@@ -157,6 +163,8 @@ struct FileConfig {
     session_idle_minutes: Option<u64>,
     session_absolute_hours: Option<u64>,
     log: Option<String>,
+    backup_dir: Option<PathBuf>,
+    modules_disabled: Option<Vec<String>>,
 }
 
 /// The effective configuration and where each value came from.
@@ -190,6 +198,8 @@ impl Loaded {
                 c.session_absolute_hours.to_string(),
             ),
             ("log", c.log.clone()),
+            ("backup_dir", c.backup_dir.display().to_string()),
+            ("modules_disabled", c.modules_disabled.join(",")),
         ];
         rows.into_iter()
             .map(|(k, v)| {
@@ -252,6 +262,8 @@ pub fn load_from(
         take!(session_idle_minutes, "session_idle_minutes");
         take!(session_absolute_hours, "session_absolute_hours");
         take!(log, "log");
+        take!(backup_dir, "backup_dir");
+        take!(modules_disabled, "modules_disabled");
         if let Some(v) = fc.database_url {
             c.database_url = Some(v);
             sources.insert("database_url", src());
@@ -290,6 +302,16 @@ pub fn load_from(
     }
     if let Some(v) = from_env("log", "HMS_LOG") {
         c.log = v;
+    }
+    if let Some(v) = from_env("backup_dir", "HMS_BACKUP_DIR") {
+        c.backup_dir = PathBuf::from(v);
+    }
+    if let Some(v) = from_env("modules_disabled", "HMS_MODULES_DISABLED") {
+        c.modules_disabled = v
+            .split(',')
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect();
     }
 
     if let Some(v) = &overrides.bind {
@@ -424,7 +446,10 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert_eq!(loaded.config.bind, "0.0.0.0:8081");
         assert_eq!(loaded.sources["bind"], Source::File(path.clone()));
-        assert_eq!(loaded.config.session_idle_minutes, 20, "environment beats the file");
+        assert_eq!(
+            loaded.config.session_idle_minutes, 20,
+            "environment beats the file"
+        );
         assert_eq!(loaded.config.trusted_proxies.len(), 1);
         assert_eq!(loaded.config.session_absolute_hours, 12, "default kept");
     }
@@ -434,7 +459,9 @@ mod tests {
         let path = std::env::temp_dir().join(format!("hms-config-bad-{}.toml", std::process::id()));
         std::fs::write(&path, "bnd = \"0.0.0.0:8081\"\n").unwrap();
         let file = path.display().to_string();
-        let err = load_from(&Overrides::default(), |k| (k == "HMS_CONFIG").then(|| file.clone()));
+        let err = load_from(&Overrides::default(), |k| {
+            (k == "HMS_CONFIG").then(|| file.clone())
+        });
         std::fs::remove_file(&path).unwrap();
         assert!(err.is_err());
     }
