@@ -5,12 +5,15 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod i18n;
+pub mod module;
+pub mod rbac;
 pub mod ui;
 
 pub use app::App;

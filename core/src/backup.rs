@@ -1,0 +1,1 @@
+//! Backups of the SQLite database (filled in by the backup work).

@@ -1,0 +1,1 @@
+//! Department modules: the contract and the registry.
