@@ -12,6 +12,8 @@ use crate::auth::csrf::SigningKey;
 use crate::auth::password::Hasher;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::module::{Module, Registry};
+use crate::rbac::Rbac;
 use crate::ui::Ui;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,8 @@ pub struct AppInner {
     pub ui: Ui,
     pub hasher: Hasher,
     pub key: SigningKey,
+    pub modules: Registry,
+    pub rbac: Rbac,
     users_exist: AtomicBool,
     facility_name: RwLock<String>,
 }
@@ -47,6 +51,7 @@ impl Deref for App {
 /// version of each static file (for cache-busting URLs).
 #[derive(Default)]
 pub struct Parts {
+    pub modules: Vec<Arc<dyn Module>>,
     pub templates: Vec<(String, String)>,
     pub asset_versions: HashMap<String, String>,
 }
@@ -60,7 +65,14 @@ impl App {
 
     pub async fn with_db(config: Config, db: Db, parts: Parts) -> Result<Self, StartError> {
         let key = SigningKey::load_or_create(&db).await?;
-        let ui = Ui::new(parts.templates, parts.asset_versions)
+        let modules = Registry::new(parts.modules, &config.modules_disabled);
+        let seeded = crate::rbac::seed_new_modules(&db, &modules).await?;
+        if !seeded.is_empty() {
+            tracing::info!(modules = ?seeded, "default grants seeded for new modules");
+        }
+        let mut templates = parts.templates;
+        templates.extend(modules.templates());
+        let ui = Ui::new(templates, parts.asset_versions)
             .map_err(|e| StartError::Templates(format!("{e:?}")))?;
         let hasher = tokio::task::spawn_blocking(Hasher::new)
             .await
@@ -71,6 +83,8 @@ impl App {
             ui,
             hasher,
             key,
+            modules,
+            rbac: Rbac::default(),
             users_exist: AtomicBool::new(false),
             facility_name: RwLock::new(String::new()),
         }));

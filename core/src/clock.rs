@@ -20,3 +20,33 @@ pub fn nairobi() -> FixedOffset {
 pub fn to_local(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.with_timezone(&nairobi())
 }
+
+/// Epoch milliseconds as Nairobi time for people: `25 Nov 2026, 20:31`.
+pub fn display_ms(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| to_local(t).format("%d %b %Y, %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// Stored RFC 3339 UTC text as Nairobi time for people.
+pub fn display_rfc3339(text: &str) -> String {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| {
+            to_local(t.with_timezone(&Utc))
+                .format("%d %b %Y, %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_shown_in_nairobi() {
+        assert_eq!(
+            super::display_rfc3339("2026-11-25T17:31:00.000Z"),
+            "25 Nov 2026, 20:31"
+        );
+        assert_eq!(super::display_ms(0), "01 Jan 1970, 03:00");
+    }
+}

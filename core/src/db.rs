@@ -2,7 +2,7 @@
 //! code path. On SQLite all writes go through a single writer connection and reads through a
 //! reader pool, so writers queue in-process instead of sleeping in busy-timeout back-offs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -72,6 +72,8 @@ pub struct Db {
     pub backend: Backend,
     writer: AnyPool,
     reader: AnyPool,
+    /// The database file on SQLite.
+    sqlite_file: Option<PathBuf>,
 }
 
 impl Db {
@@ -114,6 +116,7 @@ impl Db {
                     backend,
                     writer,
                     reader,
+                    sqlite_file: Some(PathBuf::from(path)),
                 };
                 db.verify_sqlite().await?;
                 Ok(db)
@@ -129,6 +132,7 @@ impl Db {
                     backend,
                     writer: pool.clone(),
                     reader: pool,
+                    sqlite_file: None,
                 })
             }
         }
@@ -150,6 +154,33 @@ impl Db {
 
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    /// The database file on SQLite (as given in the URL); `None` on PostgreSQL.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.sqlite_file.as_deref()
+    }
+
+    /// SQLite only: writes a consistent copy of the whole database to `path` with
+    /// `VACUUM INTO`, which must not exist yet. It runs on a plain reader connection, outside
+    /// any transaction (VACUUM cannot run inside one); in WAL mode writers carry on meanwhile.
+    pub async fn vacuum_into(&self, path: &Path) -> Result<(), DbError> {
+        if self.backend != Backend::Sqlite {
+            return Err(DbError::Sqlx(sqlx::Error::Configuration(
+                "VACUUM INTO is only for SQLite".into(),
+            )));
+        }
+        let path = path.to_str().ok_or_else(|| {
+            DbError::Sqlx(sqlx::Error::Configuration(
+                "the backup file name must be valid UTF-8".into(),
+            ))
+        })?;
+        let mut conn = self.reader.acquire().await?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 

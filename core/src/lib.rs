@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod i18n;
 pub mod module;
+pub mod phone;
 pub mod rbac;
 pub mod ui;
 

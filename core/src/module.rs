@@ -1,1 +1,205 @@
-//! Department modules: the contract and the registry.
+//! Department modules: the contract every module crate implements, and the registry that gathers
+//! their routes, permissions, menus, templates and dashboard cards. A module disabled by
+//! configuration (and, later, not covered by the licence) answers 404, shows no menu items and
+//! grants no permissions; the same per-request gate serves both.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::http::RouteSpec;
+
+/// A permission a module defines, e.g. `admin.users.manage`.
+#[derive(Debug, Clone, Copy)]
+pub struct Permission {
+    pub code: &'static str,
+    pub description: &'static str,
+}
+
+/// An entry of the side menu.
+#[derive(Debug, Clone, Copy)]
+pub struct MenuItem {
+    /// Translation key of the label.
+    pub label: &'static str,
+    pub href: &'static str,
+    pub permission: &'static str,
+    /// Position in the menu, lower first.
+    pub order: i32,
+}
+
+/// A dashboard card: a small fragment loaded on its own (`hx-trigger="load"`), so a slow card
+/// never delays the page.
+#[derive(Debug, Clone, Copy)]
+pub struct DashboardCard {
+    pub id: &'static str,
+    /// Translation key of the title.
+    pub title: &'static str,
+    /// URL of the fragment; also a full page for browsers without JavaScript.
+    pub href: &'static str,
+    pub permission: &'static str,
+    pub order: i32,
+}
+
+pub trait Module: Send + Sync + 'static {
+    /// URL prefix, template namespace and permission prefix.
+    fn id(&self) -> &'static str;
+    /// Translation key of the module's name.
+    fn title(&self) -> &'static str;
+    /// Modules this one builds on (by id).
+    fn requires(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn permissions(&self) -> &'static [Permission];
+    /// (role, permission) pairs granted the first time the module is seen.
+    fn default_grants(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    fn menu(&self) -> &'static [MenuItem] {
+        &[]
+    }
+    /// Templates as (name, text); names start with `<id>/`.
+    fn templates(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn routes(&self) -> Vec<RouteSpec>;
+    fn dashboard_cards(&self) -> &'static [DashboardCard] {
+        &[]
+    }
+}
+
+/// Why a module is or is not enabled (for `hms modules` and the admin screens).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleState {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub enabled: bool,
+    pub reason: String,
+}
+
+/// The compiled modules and which are enabled.
+pub struct Registry {
+    modules: Vec<Arc<dyn Module>>,
+    enabled: HashMap<&'static str, ModuleState>,
+}
+
+impl Registry {
+    /// Builds the registry; `disabled` are module ids switched off by configuration. A module
+    /// whose required module is not enabled is disabled too.
+    pub fn new(modules: Vec<Arc<dyn Module>>, disabled: &[String]) -> Self {
+        let mut enabled: HashMap<&'static str, ModuleState> = HashMap::new();
+        for m in &modules {
+            let off = disabled.iter().any(|d| d == m.id());
+            enabled.insert(
+                m.id(),
+                ModuleState {
+                    id: m.id(),
+                    title: m.title(),
+                    enabled: !off,
+                    reason: if off {
+                        "disabled by configuration (modules_disabled)".into()
+                    } else {
+                        "compiled in and enabled".into()
+                    },
+                },
+            );
+        }
+        // Requirements: repeat until stable (chains of requirements).
+        loop {
+            let mut changed = false;
+            for m in &modules {
+                if !enabled[m.id()].enabled {
+                    continue;
+                }
+                let missing = m
+                    .requires()
+                    .iter()
+                    .find(|r| !enabled.get(*r).is_some_and(|s| s.enabled));
+                if let Some(req) = missing {
+                    let state = enabled.get_mut(m.id()).expect("registered");
+                    state.enabled = false;
+                    state.reason =
+                        format!("disabled: needs the '{req}' module, which is not enabled");
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        Self { modules, enabled }
+    }
+
+    pub fn all(&self) -> &[Arc<dyn Module>] {
+        &self.modules
+    }
+
+    pub fn is_enabled(&self, id: &str) -> bool {
+        self.enabled.get(id).is_some_and(|s| s.enabled)
+    }
+
+    pub fn enabled(&self) -> impl Iterator<Item = &Arc<dyn Module>> {
+        self.modules.iter().filter(|m| self.is_enabled(m.id()))
+    }
+
+    pub fn states(&self) -> Vec<ModuleState> {
+        self.modules
+            .iter()
+            .map(|m| self.enabled[m.id()].clone())
+            .collect()
+    }
+
+    /// Every permission of every compiled module.
+    pub fn all_permissions(&self) -> Vec<Permission> {
+        self.modules
+            .iter()
+            .flat_map(|m| m.permissions().iter().copied())
+            .collect()
+    }
+
+    /// The module owning a permission code (by prefix).
+    pub fn owner_of(&self, permission: &str) -> Option<&'static str> {
+        self.modules
+            .iter()
+            .find(|m| m.permissions().iter().any(|p| p.code == permission))
+            .map(|m| m.id())
+    }
+
+    /// Module templates, for the template environment.
+    pub fn templates(&self) -> Vec<(String, String)> {
+        self.modules.iter().flat_map(|m| m.templates()).collect()
+    }
+
+    /// Every module's routes, each tagged with its module for the per-request gate.
+    pub fn routes(&self) -> Vec<RouteSpec> {
+        self.modules
+            .iter()
+            .flat_map(|m| {
+                let id = m.id();
+                m.routes().into_iter().map(move |r| r.in_module(id))
+            })
+            .collect()
+    }
+
+    /// Menu entries of enabled modules the user may use, in order.
+    pub fn menu_for(&self, can: impl Fn(&str) -> bool) -> Vec<MenuItem> {
+        let mut items: Vec<MenuItem> = self
+            .enabled()
+            .flat_map(|m| m.menu().iter().copied())
+            .filter(|i| can(i.permission))
+            .collect();
+        items.sort_by_key(|i| i.order);
+        items
+    }
+
+    /// Dashboard cards of enabled modules the user may see, in order.
+    pub fn cards_for(&self, can: impl Fn(&str) -> bool) -> Vec<DashboardCard> {
+        let mut cards: Vec<DashboardCard> = self
+            .enabled()
+            .flat_map(|m| m.dashboard_cards().iter().copied())
+            .filter(|c| can(c.permission))
+            .collect();
+        cards.sort_by_key(|c| c.order);
+        cards
+    }
+}

@@ -159,6 +159,8 @@ impl TestApp {
                 full_name: format!("{username} Test"),
                 password_hash: hash,
                 roles: roles.iter().map(|r| r.to_string()).collect(),
+                details: Default::default(),
+                must_change_password: false,
             },
             &hms_core::audit::Actor::cli(None),
             false,

@@ -1,15 +1,16 @@
 //! The `hms` command line. Command and flag names are a contract: scripts and checks rely on them.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
 use hms_core::audit::Actor;
 use hms_core::auth::{password, throttle, users};
+use hms_core::backup;
 use hms_core::config::{self, Loaded, Overrides};
-use hms_core::db::Db;
+use hms_core::db::{sqlite_path, Backend, Db};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,6 +52,12 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Write a checked copy of the database to FILE (SQLite; safe while the server runs).
+    /// FILE must be outside the data directory and must not exist yet.
+    Backup { file: PathBuf },
+    /// Replace the database with the backup FILE (SQLite). Refused while a server uses the
+    /// data directory: stop it first.
+    Restore { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +113,8 @@ pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
         }
         Command::Migrate => migrate(&loaded).await,
         Command::User(cmd) => user(cmd, &loaded).await,
+        Command::Backup { file } => backup(&loaded, &file).await,
+        Command::Restore { file } => restore(&loaded, &file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,6 +149,41 @@ async fn migrate(loaded: &Loaded) -> Result<(), Failure> {
     let applied = db.migrate().await?;
     db.close().await;
     println!("database is up to date ({applied} migration(s) applied)");
+    Ok(())
+}
+
+async fn backup(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
+    let url = loaded.config.effective_database_url();
+    if Backend::from_url(&url)? == Backend::Postgres {
+        return Err(Failure(backup::POSTGRES_BACKUP_HELP.into()));
+    }
+    let database = sqlite_path(&url);
+    if !Path::new(&database).is_file() {
+        return Err(Failure(format!(
+            "there is no database at {database}; nothing to back up"
+        )));
+    }
+    // As it is: no migrations, so the copy is the database the server uses.
+    let db = Db::connect(&url).await?;
+    let result = backup::backup_now(&db, &loaded.config.data_dir, file, &Actor::cli(None)).await;
+    db.close().await;
+    let done = result?;
+    println!("{}: {}", done.file.unwrap_or_default(), done.message);
+    Ok(())
+}
+
+async fn restore(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
+    let url = loaded.config.effective_database_url();
+    if Backend::from_url(&url)? == Backend::Postgres {
+        return Err(Failure(backup::POSTGRES_RESTORE_HELP.into()));
+    }
+    let restored = backup::restore(&loaded.config, file).await?;
+    println!(
+        "restored {} into {} ({} user(s)); start HMS again with `hms serve`",
+        file.display(),
+        restored.database.display(),
+        restored.users
+    );
     Ok(())
 }
 
@@ -186,6 +230,8 @@ async fn user_on(cmd: UserCommand, db: &Db) -> Result<(), Failure> {
                 full_name,
                 password_hash: hash,
                 roles,
+                details: Default::default(),
+                must_change_password: false,
             };
             users::create(&mut tx, &new, &actor, false).await?;
             tx.commit().await?;
@@ -212,7 +258,7 @@ async fn user_on(cmd: UserCommand, db: &Db) -> Result<(), Failure> {
             let pw = read_new_password(&username)?;
             let hash = hms_core::auth::password::Hasher::new().hash(&pw).await?;
             let mut tx = db.begin().await?;
-            users::set_password(&mut tx, id, &hash, None, &actor).await?;
+            users::set_password(&mut tx, id, &hash, None, false, &actor).await?;
             tx.commit().await?;
             println!("password of '{username}' changed; their sessions have ended");
         }

@@ -8,14 +8,34 @@ pub mod server;
 use hms_core::app::Parts;
 use hms_core::config::Config;
 use hms_core::db::Db;
+use std::sync::Arc;
+
 use hms_core::http::{build_router, Access, Platform, RouteSpec};
+use hms_core::module::Module;
 use hms_core::App;
 use poem::Endpoint;
 
 use pages::{account, health, home, login, setup};
 
-/// Every route of the binary. Each names its access; the platform adds the guard.
-pub fn routes() -> Vec<RouteSpec> {
+/// The department modules compiled into this binary, one Cargo feature each.
+pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
+    #[allow(unused_mut)]
+    let mut list: Vec<Arc<dyn Module>> = Vec::new();
+    #[cfg(feature = "admin")]
+    list.push(Arc::new(hms_admin::AdminModule));
+    list
+}
+
+/// Every route: the platform's own and every compiled module's (disabled modules answer 404
+/// through the gate). Each names its access; the platform adds the guard.
+pub fn routes(app: &App) -> Vec<RouteSpec> {
+    let mut all = platform_routes();
+    all.extend(app.modules.routes());
+    all
+}
+
+/// The platform's own screens.
+pub fn platform_routes() -> Vec<RouteSpec> {
     use Access::*;
     vec![
         RouteSpec::get("/healthz", Public, health::healthz),
@@ -35,6 +55,7 @@ pub fn routes() -> Vec<RouteSpec> {
 /// Templates and static file versions the platform needs from this crate.
 pub fn parts() -> Parts {
     Parts {
+        modules: compiled_modules(),
         templates: Vec::new(),
         asset_versions: assets::versions(),
     }
@@ -52,5 +73,6 @@ pub async fn start_with_db(config: Config, db: Db) -> Result<App, hms_core::app:
 
 /// The whole HTTP application: the router behind the platform pipeline.
 pub fn endpoint(app: App) -> impl Endpoint<Output = poem::Response> {
-    Platform::new(app, build_router(routes()))
+    let router = build_router(routes(&app));
+    Platform::new(app, router)
 }

@@ -47,6 +47,14 @@ fn main() -> ExitCode {
 async fn serve(loaded: hms_core::config::Loaded) -> ExitCode {
     let config = loaded.config;
     let bind = config.bind.clone();
+    // Held until the process ends: `hms restore` and a second server keep off meanwhile.
+    let _lock = match hms_web::server::lock_data_dir(&config) {
+        Ok(lock) => lock,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
     let app = match hms_web::start(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -62,7 +70,10 @@ async fn serve(loaded: hms_core::config::Loaded) -> ExitCode {
         }
     };
     tracing::info!("HMS is running at http://{bind}/ (press Ctrl-C to stop)");
-    match hms_web::server::serve(app, acceptor, hms_web::server::shutdown_signal()).await {
+    let backups = hms_web::server::start_backups(&app);
+    let shutdown =
+        hms_web::server::shutdown_with_backups(hms_web::server::shutdown_signal(), backups);
+    match hms_web::server::serve(app, acceptor, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -7,6 +7,9 @@ use std::time::Duration;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::Server;
 
+use hms_core::backup::{self, BackupError, DailyBackups, DataDirLock};
+use hms_core::config::Config;
+use hms_core::db::Backend;
 use hms_core::App;
 
 /// Binds the address; returns the acceptor (its `local_addr` tells the port when binding `:0`).
@@ -60,4 +63,39 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Takes the data directory's lock file (`DATA_DIR/hms.lock`) for the life of the server, so
+/// that `hms restore` and a second server keep off. SQLite only: PostgreSQL app servers may
+/// share a data directory. The message says why when another server holds it.
+pub fn lock_data_dir(config: &Config) -> Result<Option<DataDirLock>, String> {
+    match Backend::from_url(&config.effective_database_url()) {
+        Ok(Backend::Sqlite) => {}
+        _ => return Ok(None),
+    }
+    match backup::lock_data_dir(&config.data_dir) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(BackupError::Busy(dir)) => Err(format!(
+            "another HMS server is using {dir} (it holds {}); stop it first, or start this one \
+             with another --data-dir",
+            backup::LOCK_FILE
+        )),
+        Err(e) => Err(format!("cannot lock the data directory: {e}")),
+    }
+}
+
+/// Starts the daily automatic backup (checked at once, then every hour).
+pub fn start_backups(app: &App) -> DailyBackups {
+    DailyBackups::spawn(
+        app.db.clone(),
+        app.config.data_dir.clone(),
+        app.config.backup_dir.clone(),
+    )
+}
+
+/// `shutdown`, then the backup task stopped (a backup under way may finish first, up to a
+/// minute), before the server stops taking requests.
+pub async fn shutdown_with_backups(shutdown: impl Future<Output = ()>, backups: DailyBackups) {
+    shutdown.await;
+    backups.stop(Duration::from_secs(60)).await;
 }

@@ -40,11 +40,19 @@ pub struct SessionUser {
     pub username: String,
     pub full_name: String,
     pub roles: Vec<crate::auth::users::Role>,
+    /// Set after an administrator reset the password: every page leads to the change form.
+    pub must_change_password: bool,
+    #[serde(skip)]
+    pub policy_version: i64,
 }
 
 impl SessionUser {
     pub fn has_role(&self, name: &str) -> bool {
         self.roles.iter().any(|r| r.name == name)
+    }
+
+    pub fn role_names(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.name.clone()).collect()
     }
 }
 
@@ -89,7 +97,9 @@ pub async fn load(
     }
     let hash = token_hash(token);
     let row = sqlx::query(
-        "SELECT s.user_id, s.csrf_token, s.created_at, s.last_seen_at, u.username, u.full_name \
+        "SELECT s.user_id, s.csrf_token, s.created_at, s.last_seen_at, u.username, u.full_name, \
+         u.must_change_password, \
+         (SELECT value FROM settings WHERE key = 'policy_version') \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id_hash = $1 AND u.is_active = 1 AND u.auth_epoch = s.auth_epoch",
     )
@@ -135,6 +145,11 @@ pub async fn load(
         username: row.get(4),
         full_name: row.get(5),
         roles,
+        must_change_password: row.get::<i64, _>(6) == 1,
+        policy_version: row
+            .get::<Option<String>, _>(7)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     }))
 }
 

@@ -30,6 +30,18 @@ pub struct NewUser {
     pub full_name: String,
     pub password_hash: String,
     pub roles: Vec<String>,
+    pub details: StaffDetails,
+    /// The password was set by someone else: the user must choose their own at first sign-in.
+    pub must_change_password: bool,
+}
+
+/// Professional and contact details of a staff member, printed on clinical documents.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StaffDetails {
+    pub cadre: Option<String>,
+    pub registration_no: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,12 +220,18 @@ pub async fn create(
     let now = crate::clock::now_rfc3339();
     let id: i64 = sqlx::query(
         "INSERT INTO users (username, full_name, password_hash, password_changed_at, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $4, $4) RETURNING id",
+         updated_at, cadre, registration_no, phone, email, must_change_password) \
+         VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(&user.username)
     .bind(user.full_name.trim())
     .bind(&user.password_hash)
     .bind(&now)
+    .bind(user.details.cadre.as_deref())
+    .bind(user.details.registration_no.as_deref())
+    .bind(user.details.phone.as_deref())
+    .bind(user.details.email.as_deref())
+    .bind(i64::from(user.must_change_password))
     .fetch_one(&mut **tx)
     .await?
     .get(0);
@@ -227,29 +245,37 @@ pub async fn create(
     audit::record(
         tx,
         actor,
-        Event::new("user.create", "user", Some(id))
-            .detail(json!({"after": {"username": user.username, "roles": user.roles}})),
+        Event::new("user.create", "user", Some(id)).detail(json!({"after": {
+            "username": user.username,
+            "full_name": user.full_name.trim(),
+            "roles": user.roles,
+            "details": user.details,
+        }})),
     )
     .await?;
     Ok(Some(id))
 }
 
-/// Sets a new password and ends every session of the user except `keep_session`.
+/// Sets a new password and ends every session of the user except `keep_session`. With
+/// `must_change`, the user must choose a new password at their next sign-in (a reset by an
+/// administrator or from the command line).
 pub async fn set_password(
     tx: &mut Tx,
     user_id: i64,
     password_hash: &str,
     keep_session: Option<&str>,
+    must_change: bool,
     actor: &Actor,
 ) -> Result<(), UserError> {
     let now = crate::clock::now_rfc3339();
     sqlx::query(
-        "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 \
-         WHERE id = $3",
+        "UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2, \
+         must_change_password = $4 WHERE id = $3",
     )
     .bind(password_hash)
     .bind(&now)
     .bind(user_id)
+    .bind(i64::from(must_change))
     .execute(&mut **tx)
     .await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")

@@ -1,6 +1,7 @@
 //! The per-request context handed to handlers: who is asking, from where, and what the response
 //! must carry back (cookies, flash messages).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use poem::{FromRequest, Request, RequestBody};
@@ -35,6 +36,8 @@ pub(crate) struct CtxInner {
     pub htmx: bool,
     pub history_restore: bool,
     pub user: Option<SessionUser>,
+    /// The user's permissions (empty when signed out).
+    pub permissions: Arc<HashSet<String>>,
     /// Anonymous CSRF token from a valid signed cookie, or one made for this response.
     pub anon_csrf: Mutex<Option<String>>,
     /// Flash messages that arrived with the request (consumed when a page renders).
@@ -72,6 +75,11 @@ impl Ctx {
     }
     pub fn user(&self) -> Option<&SessionUser> {
         self.0.user.as_ref()
+    }
+
+    /// Whether the signed-in user holds a permission (a set lookup).
+    pub fn can(&self, permission: &str) -> bool {
+        self.0.permissions.contains(permission)
     }
 
     /// The signed-in user; handlers behind `Access::Authenticated` always have one.

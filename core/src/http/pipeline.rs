@@ -96,6 +96,17 @@ impl<E: Endpoint> Platform<E> {
                 }
             }
         }
+        let permissions = match &user {
+            Some(u) => match app
+                .rbac
+                .permissions(&app.db, &app.modules, u.policy_version, &u.role_names())
+                .await
+            {
+                Ok(set) => set,
+                Err(e) => return respond::error_page(app, None, &AppError::internal(e)),
+            },
+            None => Arc::new(Default::default()),
+        };
         let anon_csrf = cookie(CSRF_COOKIE).and_then(|c| app.key.verify("csrf", c));
         let flash: Vec<Flash> = cookie(FLASH_COOKIE)
             .and_then(|c| app.key.verify("flash", c))
@@ -117,6 +128,7 @@ impl<E: Endpoint> Platform<E> {
             htmx,
             history_restore: req.header("HX-History-Restore-Request").is_some(),
             user,
+            permissions,
             anon_csrf: Mutex::new(anon_csrf),
             incoming_flash: Mutex::new(flash),
             outgoing_flash: Mutex::new(Vec::new()),

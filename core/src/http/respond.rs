@@ -35,18 +35,41 @@ fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
     context.insert("facility_name", &app.facility_name());
     match cx {
         Some(cx) => {
+            let menu: Vec<MenuEntry> = match cx.user() {
+                Some(_) => app
+                    .modules
+                    .menu_for(|p| cx.can(p))
+                    .into_iter()
+                    .map(|m| MenuEntry {
+                        label: crate::i18n::t(m.label),
+                        current: cx.path() == m.href
+                            || (m.href != "/" && cx.path().starts_with(&format!("{}/", m.href))),
+                        href: m.href,
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            context.insert("menu", &menu);
             context.insert("user", &cx.user());
             context.insert("csrf_token", &cx.csrf_token());
             context.insert("flash", &cx.take_incoming_flash());
             context.insert("path", cx.path());
         }
         None => {
+            context.insert("menu", &Vec::<()>::new());
             context.insert("user", &None::<()>);
             context.insert("csrf_token", "");
             context.insert("flash", &Vec::<()>::new());
             context.insert("path", "");
         }
     }
+}
+
+#[derive(serde::Serialize)]
+struct MenuEntry {
+    label: String,
+    href: &'static str,
+    current: bool,
 }
 
 fn html_response(status: StatusCode, html: String) -> Response {

@@ -21,14 +21,19 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 pub enum Access {
     /// Anyone, signed in or not (setup, login, health check, static files).
     Public,
-    /// Any signed-in user.
+    /// Any signed-in user (their own dashboard, password, sign out).
     Authenticated,
+    /// Signed-in users whose roles hold this permission.
+    Permission(&'static str),
 }
 
 pub struct RouteSpec {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    /// The module the route belongs to (its enabled state gates the route); `None` for the
+    /// platform's own routes.
+    pub module: Option<&'static str>,
     pub body_limit: usize,
     endpoint: poem::endpoint::BoxEndpoint<'static, Response>,
 }
@@ -43,6 +48,7 @@ impl RouteSpec {
             method,
             path,
             access,
+            module: None,
             body_limit: DEFAULT_BODY_LIMIT,
             endpoint: endpoint.into_endpoint().map_to_response().boxed(),
         }
@@ -64,6 +70,12 @@ impl RouteSpec {
         Self::new(Method::POST, path, access, endpoint)
     }
 
+    /// Tags the route with its module (the registry does this for module routes).
+    pub fn in_module(mut self, id: &'static str) -> Self {
+        self.module = Some(id);
+        self
+    }
+
     /// Raises (or lowers) the body limit of this route.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -77,6 +89,7 @@ pub fn build_router(specs: Vec<RouteSpec>) -> Route {
     for spec in specs {
         let guarded = Guard {
             access: spec.access,
+            module: spec.module,
             body_limit: spec.body_limit,
             inner: spec.endpoint,
         };
@@ -93,6 +106,7 @@ pub fn build_router(specs: Vec<RouteSpec>) -> Route {
 
 struct Guard {
     access: Access,
+    module: Option<&'static str>,
     body_limit: usize,
     inner: poem::endpoint::BoxEndpoint<'static, Response>,
 }
@@ -110,8 +124,33 @@ impl Endpoint for Guard {
             .get::<Ctx>()
             .cloned()
             .ok_or_else(|| AppError::Internal("request context missing".into()))?;
-        if self.access == Access::Authenticated && cx.user().is_none() {
-            return Err(AppError::Unauthenticated.into());
+        // A module that is not enabled does not exist, for everyone.
+        if let Some(module) = self.module {
+            if !cx.app().modules.is_enabled(module) {
+                return Err(AppError::NotFound.into());
+            }
+        }
+        match self.access {
+            Access::Public => {}
+            Access::Authenticated | Access::Permission(_) => {
+                let Some(user) = cx.user() else {
+                    return Err(AppError::Unauthenticated.into());
+                };
+                // After a password reset, the new password comes first.
+                if user.must_change_password
+                    && !matches!(cx.path(), "/account/password" | "/logout")
+                {
+                    return Ok(super::respond::redirect_to(
+                        cx.is_htmx(),
+                        "/account/password",
+                    ));
+                }
+                if let Access::Permission(p) = self.access {
+                    if !cx.can(p) {
+                        return Err(AppError::Forbidden.into());
+                    }
+                }
+            }
         }
         if is_unsafe(req.method()) {
             let form = read_form(&mut req, self.body_limit).await?;

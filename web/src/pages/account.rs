@@ -54,6 +54,7 @@ pub async fn password_submit(cx: Ctx, form: Form) -> AppResult<Response> {
         user.id,
         &new_hash,
         Some(&user.session_hash),
+        false,
         &cx.actor(),
     )
     .await

@@ -2,6 +2,7 @@ use chrono::{Timelike, Utc};
 use poem::{handler, Response};
 
 use hms_core::http::{render, Ctx};
+use hms_core::i18n::t;
 use hms_core::{clock, AppResult};
 
 /// `GET /`: the signed-in user's dashboard. Department modules add their cards here.
@@ -16,6 +17,13 @@ pub async fn dashboard(cx: Ctx) -> AppResult<Response> {
     };
     let mut context = tera::Context::new();
     context.insert("greeting_key", greeting);
-    context.insert("cards", &Vec::<serde_json::Value>::new());
+    let cards: Vec<serde_json::Value> = cx
+        .app()
+        .modules
+        .cards_for(|p| cx.can(p))
+        .into_iter()
+        .map(|c| serde_json::json!({"id": c.id, "title": t(c.title), "href": c.href}))
+        .collect();
+    context.insert("cards", &cards);
     render(&cx, "home.html", context)
 }

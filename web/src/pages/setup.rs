@@ -67,6 +67,8 @@ pub async fn submit(cx: Ctx, form: Form) -> AppResult<Response> {
         full_name,
         password_hash: hash,
         roles: vec!["admin".into()],
+        details: Default::default(),
+        must_change_password: false,
     };
     let actor = cx.actor();
     let created = users::create(&mut tx, &new, &actor, true)

@@ -1,0 +1,361 @@
+//! Screens of the administration module.
+
+use poem::http::StatusCode;
+use poem::web::{Path, Query};
+use poem::{handler, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use hms_core::auth::password;
+use hms_core::auth::session::Timeouts;
+use hms_core::auth::users::{self, NewUser};
+use hms_core::http::{render, render_status, see_other, Ctx, FlashKind, Form};
+use hms_core::i18n::t;
+use hms_core::ui::FormErrors;
+use hms_core::{AppError, AppResult};
+
+use crate::model::{AccountForm, CADRES};
+use crate::repo::{self, AdminError};
+use crate::USERS_MANAGE;
+
+const PAGE_SIZE: i64 = 25;
+
+impl From<AdminError> for AppError {
+    fn from(e: AdminError) -> Self {
+        AppError::internal(e)
+    }
+}
+
+fn idle_ms(cx: &Ctx) -> i64 {
+    Timeouts::new(
+        cx.app().config.session_idle_minutes,
+        cx.app().config.session_absolute_hours,
+    )
+    .idle_ms
+}
+
+async fn role_names(cx: &Ctx) -> AppResult<Vec<String>> {
+    Ok(users::all_roles(&cx.app().db)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect())
+}
+
+/// Roles and cadres every account form needs.
+async fn form_context(cx: &Ctx) -> AppResult<tera::Context> {
+    let mut c = tera::Context::new();
+    c.insert("all_roles", &users::all_roles(&cx.app().db).await?);
+    c.insert("cadres", CADRES);
+    c.insert("can_manage", &cx.can(USERS_MANAGE));
+    Ok(c)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+}
+
+#[handler]
+pub async fn users_list(cx: Ctx, Query(query): Query<ListQuery>) -> AppResult<Response> {
+    let q: String = query.q.trim().chars().take(64).collect();
+    let (rows, next) = repo::search(&cx.app().db, &q, &query.after, PAGE_SIZE).await?;
+    let titles: std::collections::HashMap<String, String> = users::all_roles(&cx.app().db)
+        .await?
+        .into_iter()
+        .map(|r| (r.name, r.title))
+        .collect();
+    let mut c = tera::Context::new();
+    c.insert("role_titles", &titles);
+    c.insert("users", &rows);
+    c.insert("q", &q);
+    c.insert("after", &query.after);
+    c.insert("next", &next);
+    c.insert("can_manage", &cx.can(USERS_MANAGE));
+    render(&cx, "admin/users.html", c)
+}
+
+#[handler]
+pub async fn user_new(cx: Ctx) -> AppResult<Response> {
+    let mut c = form_context(&cx).await?;
+    c.insert("values", &AccountForm::default());
+    c.insert("errors", &FormErrors::new());
+    render(&cx, "admin/user_new.html", c)
+}
+
+#[handler]
+pub async fn user_create(cx: Ctx, form: Form) -> AppResult<Response> {
+    let app = cx.app();
+    let values = AccountForm::from_form(&form);
+    let temp = form.get("password");
+    let mut errors = FormErrors::new();
+    errors.check("username", users::check_username(&values.username));
+    if errors.get("username").is_none()
+        && users::id_by_username(&app.db, &values.username)
+            .await?
+            .is_some()
+    {
+        errors.add("username", t("admin.error_username_taken"));
+    }
+    let details = values.validate(&role_names(&cx).await?, &mut errors);
+    errors.check("password", password::check(temp, &values.username));
+    let Some(details) = details.filter(|_| errors.is_empty()) else {
+        let mut c = form_context(&cx).await?;
+        c.insert("values", &values);
+        c.insert("errors", &errors);
+        return render_status(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin/user_new.html",
+            c,
+        );
+    };
+    let hash = app.hasher.hash(temp).await?;
+    let mut tx = app.db.begin().await?;
+    let new = NewUser {
+        username: values.username.clone(),
+        full_name: values.full_name.clone(),
+        password_hash: hash,
+        roles: values.roles.clone(),
+        details,
+        must_change_password: true,
+    };
+    let id = match users::create(&mut tx, &new, &cx.actor(), false).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return Err(AppError::internal("user not created")),
+        Err(users::UserError::Duplicate(_)) => {
+            drop(tx);
+            errors.add("username", t("admin.error_username_taken"));
+            let mut c = form_context(&cx).await?;
+            c.insert("values", &values);
+            c.insert("errors", &errors);
+            return render_status(&cx, StatusCode::CONFLICT, "admin/user_new.html", c);
+        }
+        Err(e) => return Err(AppError::internal(e)),
+    };
+    tx.commit().await?;
+    cx.flash(
+        FlashKind::Success,
+        t("admin.created").replace("{name}", &values.full_name),
+    );
+    Ok(see_other(&format!("/admin/users/{id}")))
+}
+
+async fn show_user(
+    cx: &Ctx,
+    id: i64,
+    status: StatusCode,
+    values: Option<AccountForm>,
+    errors: FormErrors,
+    problem: Option<String>,
+) -> AppResult<Response> {
+    let app = cx.app();
+    let user = repo::get(&app.db, id).await?.ok_or(AppError::NotFound)?;
+    let values = values.unwrap_or_else(|| AccountForm {
+        username: user.username.clone(),
+        full_name: user.full_name.clone(),
+        roles: user.roles.clone(),
+        cadre: user.details.cadre.clone().unwrap_or_default(),
+        registration_no: user.details.registration_no.clone().unwrap_or_default(),
+        phone: user.phone_display.clone().unwrap_or_default(),
+        email: user.details.email.clone().unwrap_or_default(),
+    });
+    let mut c = form_context(cx).await?;
+    c.insert("sessions", &repo::sessions(&app.db, id, idle_ms(cx)).await?);
+    c.insert(
+        "throttles",
+        &repo::throttles(&app.db, &user.username).await?,
+    );
+    c.insert("is_self", &cx.user().is_some_and(|u| u.id == id));
+    c.insert("account", &user);
+    c.insert("values", &values);
+    c.insert("errors", &errors);
+    c.insert("problem", &problem);
+    render_status(cx, status, "admin/user.html", c)
+}
+
+#[handler]
+pub async fn user_show(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    show_user(&cx, id, StatusCode::OK, None, FormErrors::new(), None).await
+}
+
+#[handler]
+pub async fn user_update(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
+    let app = cx.app();
+    let values = AccountForm::from_form(&form);
+    let mut errors = FormErrors::new();
+    let details = values.validate(&role_names(&cx).await?, &mut errors);
+    let Some(details) = details else {
+        return show_user(
+            &cx,
+            id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(values),
+            errors,
+            None,
+        )
+        .await;
+    };
+    let mut tx = app.db.begin().await?;
+    match repo::update(
+        &mut tx,
+        id,
+        &values.full_name,
+        &details,
+        &values.roles,
+        &cx.actor(),
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(AppError::NotFound),
+        Err(AdminError::LastAdmin) => {
+            drop(tx);
+            let problem = Some(t("admin.error_last_admin"));
+            return show_user(&cx, id, StatusCode::CONFLICT, Some(values), errors, problem).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    cx.flash(FlashKind::Success, t("admin.saved"));
+    Ok(see_other(&format!("/admin/users/{id}")))
+}
+
+/// Runs one account action in a transaction, then returns to the account with a message.
+async fn account_action<F>(cx: &Ctx, id: i64, done: &str, action: F) -> AppResult<Response>
+where
+    F: for<'t> FnOnce(
+        &'t mut hms_core::db::Tx,
+        hms_core::audit::Actor,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<bool, AdminError>> + Send + 't>,
+    >,
+{
+    let app = cx.app();
+    if repo::get(&app.db, id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let mut tx = app.db.begin().await?;
+    match action(&mut tx, cx.actor()).await {
+        Ok(_) => {
+            tx.commit().await?;
+            cx.flash(FlashKind::Success, t(done));
+            Ok(see_other(&format!("/admin/users/{id}")))
+        }
+        Err(AdminError::LastAdmin) => {
+            drop(tx);
+            show_user(
+                cx,
+                id,
+                StatusCode::CONFLICT,
+                None,
+                FormErrors::new(),
+                Some(t("admin.error_last_admin")),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[handler]
+pub async fn user_disable(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    account_action(&cx, id, "admin.disabled", |tx, actor| {
+        Box::pin(async move { repo::disable(tx, id, &actor).await })
+    })
+    .await
+}
+
+#[handler]
+pub async fn user_enable(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    account_action(&cx, id, "admin.enabled", |tx, actor| {
+        Box::pin(async move { repo::enable(tx, id, &actor).await })
+    })
+    .await
+}
+
+#[handler]
+pub async fn user_end_sessions(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    account_action(&cx, id, "admin.sessions_ended", |tx, actor| {
+        Box::pin(async move { repo::end_sessions(tx, id, &actor).await.map(|_| true) })
+    })
+    .await
+}
+
+#[handler]
+pub async fn user_clear_throttle(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    let user = repo::get(&cx.app().db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    account_action(&cx, id, "admin.throttle_cleared", move |tx, actor| {
+        Box::pin(async move {
+            repo::clear_throttle(tx, id, &user.username, &actor)
+                .await
+                .map(|_| true)
+        })
+    })
+    .await
+}
+
+#[handler]
+pub async fn user_reset_password(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
+    let app = cx.app();
+    let user = repo::get(&app.db, id).await?.ok_or(AppError::NotFound)?;
+    let temp = form.get("password");
+    if let Err(message) = password::check(temp, &user.username) {
+        let mut errors = FormErrors::new();
+        errors.add("reset_password", message);
+        return show_user(
+            &cx,
+            id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            errors,
+            None,
+        )
+        .await;
+    }
+    let hash = app.hasher.hash(temp).await?;
+    let mut tx = app.db.begin().await?;
+    users::set_password(&mut tx, id, &hash, None, true, &cx.actor())
+        .await
+        .map_err(AppError::internal)?;
+    tx.commit().await?;
+    cx.flash(
+        FlashKind::Success,
+        t("admin.password_reset").replace("{name}", &user.full_name),
+    );
+    Ok(see_other(&format!("/admin/users/{id}")))
+}
+
+#[handler]
+pub async fn card_users(cx: Ctx) -> AppResult<Response> {
+    let counts = repo::counts(&cx.app().db, idle_ms(&cx)).await?;
+    let mut c = tera::Context::new();
+    c.insert("counts", &counts);
+    c.insert("detail", &json!({}));
+    render(&cx, "admin/card_users.html", c)
+}
+
+#[handler]
+pub async fn card_backup(cx: Ctx) -> AppResult<Response> {
+    let app = cx.app();
+    let postgres = app.db.backend == hms_core::db::Backend::Postgres;
+    let last = hms_core::backup::last_result(&app.db).await?;
+    let overdue = !postgres && hms_core::backup::is_overdue(&last, chrono::Utc::now());
+    let mut c = tera::Context::new();
+    c.insert("postgres", &postgres);
+    c.insert("overdue", &overdue);
+    c.insert(
+        "last_at",
+        &last
+            .as_ref()
+            .map(|l| hms_core::clock::display_rfc3339(&l.at)),
+    );
+    c.insert("last", &last);
+    c.insert("backup_dir", &app.config.backup_dir.display().to_string());
+    render(&cx, "admin/card_backup.html", c)
+}
