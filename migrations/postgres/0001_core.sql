@@ -26,7 +26,7 @@ INSERT INTO roles (name, title, description, builtin, created_at) VALUES
 
 CREATE TABLE users (
     id BIGSERIAL PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
+    username TEXT COLLATE "C" NOT NULL UNIQUE,
     full_name TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     cadre TEXT,

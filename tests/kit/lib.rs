@@ -216,6 +216,7 @@ impl TestApp {
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
             "settings" => "SELECT COUNT(*) FROM settings",
             "login_throttle" => "SELECT COUNT(*) FROM login_throttle",
+            "role_grants_rows" => "SELECT COUNT(*) FROM role_grants",
             other => panic!("count: unknown table {other}"),
         };
         sqlx::query(sql)

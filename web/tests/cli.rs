@@ -243,6 +243,8 @@ fn the_server_starts_answers_and_stops_cleanly_on_sigterm() {
         .args(["serve", "--bind", &bind, "--data-dir"])
         .arg(dir.path())
         .env_remove("HMS_DATABASE_URL")
+        // Inside the data directory: the automatic backup is refused, nothing lands in ./
+        .env("HMS_BACKUP_DIR", dir.path().join("backups"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,0 +1,254 @@
+//! Access control over every route: each route with each seeded role gets exactly what the
+//! stored policy grants. The routes come from the running application, so routes of modules
+//! added later are covered without editing this file.
+
+use std::collections::HashSet;
+
+use hms_core::http::{Access, RouteSpec};
+use hms_testkit::{each_backend, Backend, TestApp};
+use poem::http::Method;
+use sqlx::Row;
+
+/// The only routes anyone may call without signing in.
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/static/*name",
+    "/favicon.ico",
+    "/setup",
+    "/login",
+];
+
+fn concrete(path: &str, target_id: i64) -> String {
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with(':') {
+                target_id.to_string()
+            } else if seg.starts_with('*') {
+                "hms.css".to_string()
+            } else {
+                seg.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+async fn granted(app: &TestApp, role: &str) -> HashSet<String> {
+    sqlx::query("SELECT permission FROM role_grants WHERE role_name = $1")
+        .bind(role)
+        .fetch_all(app.db().read())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// A fingerprint of everything a refused request must not change.
+async fn state(app: &TestApp) -> (i64, i64, Vec<(i64, i64, String)>) {
+    let users = sqlx::query("SELECT id, is_active, updated_at FROM users ORDER BY id")
+        .fetch_all(app.db().read())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    (
+        app.count("audit_log").await,
+        app.count("role_grants_rows").await,
+        users,
+    )
+}
+
+fn routes(app: &TestApp) -> Vec<RouteSpec> {
+    let mut specs = hms_web::routes(&app.app);
+    // Signing out ends the client's session: walk it last.
+    specs.sort_by_key(|s| s.path == "/logout");
+    specs
+}
+
+each_backend! {
+    async fn every_route_answers_each_role_as_the_policy_says(app) {
+        app.setup_admin().await;
+        let target = app.add_user("target.nurse", &["nurse"]).await;
+        let roles = ["admin", "receptionist", "doctor", "nurse", "lab_tech", "pharmacist", "accountant"];
+        for role in roles {
+            app.add_user(&format!("walk.{role}"), &[role]).await;
+        }
+        let specs = routes(&app);
+        assert!(specs.len() >= 20, "platform and module routes are listed");
+
+        // Public is explicit and rare; everything else needs a signed-in user.
+        let anonymous = app.client();
+        for spec in &specs {
+            let path = concrete(spec.path, target);
+            match spec.access {
+                Access::Public => assert!(PUBLIC.contains(&spec.path), "{} {} is public but not on the list", spec.method, spec.path),
+                _ => {
+                    let r = if spec.method == Method::GET {
+                        anonymous.get(&path).await
+                    } else {
+                        anonymous.post_form(&path, &[]).await
+                    };
+                    assert!(r.status == 303 || r.status == 403, "{} {} without a session: {}", spec.method, spec.path, r.status);
+                    if r.status == 303 {
+                        assert!(r.location().unwrap().starts_with("/login"), "{} {}", spec.method, spec.path);
+                    }
+                }
+            }
+        }
+
+        let (mut allowed_seen, mut denied_seen) = (0, 0);
+        for role in roles {
+            let grants = granted(&app, role).await;
+            let client = app.login(&format!("walk.{role}")).await;
+            for spec in specs.iter().filter(|s| s.access != Access::Public) {
+                let path = concrete(spec.path, target);
+                let allowed = match spec.access {
+                    Access::Permission(p) => grants.contains(p),
+                    _ => true,
+                };
+                let before = state(&app).await;
+                let r = if spec.method == Method::GET {
+                    client.get(&path).await
+                } else {
+                    client.post_form(&path, &[]).await
+                };
+                if allowed {
+                    allowed_seen += 1;
+                    assert_ne!(r.status, 403, "{role} may {} {}", spec.method, spec.path);
+                } else {
+                    denied_seen += 1;
+                    assert_eq!(r.status, 403, "{role} may not {} {}", spec.method, spec.path);
+                    assert!(r.body.contains("Not allowed"), "friendly 403 page");
+                    assert!(!r.body.contains("target.nurse"), "no data in a refusal");
+                    assert_eq!(state(&app).await, before, "{role} {} {} changed something", spec.method, spec.path);
+                }
+            }
+        }
+        assert!(allowed_seen > 20 && denied_seen > 20, "both outcomes walked: {allowed_seen} allowed, {denied_seen} denied");
+    }
+
+    async fn modules_switched_off_answer_404_and_leave_menus_and_permissions(app) {
+        let backend = app.backend;
+        drop(app);
+        let Some(app) = TestApp::start_with(backend, |c| c.modules_disabled = vec!["admin".into()]).await else {
+            return;
+        };
+        let admin = app.setup_admin().await;
+        assert_eq!(admin.get("/admin/users").await.status, 404);
+        assert_eq!(admin.get("/admin/cards/users").await.status, 404);
+        let home = admin.get("/").await;
+        assert!(!home.body.contains("Staff accounts"), "no menu item or card");
+        assert!(home.body.contains("No department modules yet"));
+        assert!(app.app.modules.states().iter().any(|s| s.id == "admin" && !s.enabled));
+    }
+}
+
+/// For every role and permission, the set a request would use and Casbin's enforce agree.
+async fn agree(app: &TestApp, version: i64) {
+    use casbin::CoreApi;
+    let db = app.db();
+    let registry = &app.app.modules;
+    let policy = app.app.rbac.policy(db, registry, version).await.unwrap();
+    let roles = hms_core::auth::users::all_roles(db).await.unwrap();
+    for role in &roles {
+        let set = app
+            .app
+            .rbac
+            .permissions(db, registry, version, std::slice::from_ref(&role.name))
+            .await
+            .unwrap();
+        for p in registry.all_permissions() {
+            let enforced = policy
+                .enforcer
+                .enforce((role.name.as_str(), p.code))
+                .unwrap();
+            assert_eq!(set.contains(p.code), enforced, "{} {}", role.name, p.code);
+        }
+    }
+    // A user with several roles holds the union.
+    let set = app
+        .app
+        .rbac
+        .permissions(db, registry, version, &["nurse".into(), "admin".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        set.contains("admin.users.manage"),
+        policy
+            .enforcer
+            .enforce(("admin", "admin.users.manage"))
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn set_lookups_agree_with_casbin_enforce_for_every_role_and_permission() {
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    let db = app.db();
+    let registry = &app.app.modules;
+    let v1 = hms_core::rbac::current_version(db).await.unwrap();
+    agree(&app, v1).await;
+    let before = app
+        .app
+        .rbac
+        .permissions(db, registry, v1, &["admin".into()])
+        .await
+        .unwrap();
+    assert!(before.contains("admin.users.view"));
+
+    // A change moves the version; the new set and Casbin agree again.
+    let mut tx = db.begin().await.unwrap();
+    hms_core::rbac::revoke(&mut tx, "admin", "admin.users.view")
+        .await
+        .unwrap();
+    hms_core::rbac::grant(&mut tx, "receptionist", "admin.users.view")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let v2 = hms_core::rbac::current_version(db).await.unwrap();
+    assert!(v2 > v1);
+    agree(&app, v2).await;
+    let after = app
+        .app
+        .rbac
+        .permissions(db, registry, v2, &["admin".into()])
+        .await
+        .unwrap();
+    assert!(!after.contains("admin.users.view"));
+    assert!(app
+        .app
+        .rbac
+        .permissions(db, registry, v2, &["receptionist".into()])
+        .await
+        .unwrap()
+        .contains("admin.users.view"));
+}
+
+#[tokio::test]
+async fn default_grants_are_seeded_once_so_an_admins_revocation_survives_restarts() {
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    let mut tx = app.db().begin().await.unwrap();
+    hms_core::rbac::revoke(&mut tx, "admin", "admin.backups.view")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Restart: the app is built again on the same database.
+    let again = hms_web::start_with_db(app.app.config.clone(), app.db().clone())
+        .await
+        .unwrap();
+    let seeded = hms_core::rbac::seed_new_modules(&again.db, &again.modules)
+        .await
+        .unwrap();
+    assert!(seeded.is_empty(), "nothing seeded twice");
+    let granted = sqlx::query("SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin' AND permission = 'admin.backups.view'")
+        .fetch_one(again.db.read()).await.unwrap().get::<i64, _>(0);
+    assert_eq!(granted, 0, "the revocation stands");
+    let others = sqlx::query("SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin'")
+        .fetch_one(again.db.read())
+        .await
+        .unwrap()
+        .get::<i64, _>(0);
+    assert_eq!(others, 2);
+}
