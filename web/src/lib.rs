@@ -19,10 +19,10 @@ use pages::{account, health, home, login, setup};
 
 /// The department modules compiled into this binary, one Cargo feature each.
 pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
-    #[allow(unused_mut)]
-    let mut list: Vec<Arc<dyn Module>> = Vec::new();
-    #[cfg(feature = "admin")]
-    list.push(Arc::new(hms_admin::AdminModule));
+    let list: Vec<Arc<dyn Module>> = vec![
+        #[cfg(feature = "admin")]
+        Arc::new(hms_admin::AdminModule),
+    ];
     list
 }
 
