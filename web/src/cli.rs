@@ -47,6 +47,8 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// List the compiled department modules, whether each is enabled and why.
+    Modules,
     /// Print the effective configuration and where each value came from.
     Config,
     /// Manage user accounts.
@@ -107,6 +109,10 @@ pub fn load_config(global: &GlobalArgs) -> Result<Loaded, Failure> {
 pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
     let result = match command {
         Command::Serve => unreachable_serve(),
+        Command::Modules => {
+            print_modules(&loaded);
+            Ok(())
+        }
         Command::Config => {
             print_config(&loaded);
             Ok(())
@@ -127,6 +133,24 @@ pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
 
 fn unreachable_serve() -> Result<(), Failure> {
     Err(Failure("serve is handled by main".into()))
+}
+
+fn print_modules(loaded: &Loaded) {
+    let registry =
+        hms_core::module::Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
+    let states = registry.states();
+    if states.is_empty() {
+        println!("no modules are compiled into this binary");
+    }
+    for m in states {
+        println!(
+            "{:<14} {:<24} {:<9} {}",
+            m.id,
+            hms_core::i18n::t(m.title),
+            if m.enabled { "enabled" } else { "disabled" },
+            m.reason
+        );
+    }
 }
 
 fn print_config(loaded: &Loaded) {

@@ -220,6 +220,31 @@ fn config_prints_values_and_their_sources_with_secrets_redacted() {
 }
 
 #[test]
+fn modules_are_listed_with_whether_and_why_they_are_enabled() {
+    let on = Command::new(BIN)
+        .arg("modules")
+        .env_remove("HMS_MODULES_DISABLED")
+        .output()
+        .unwrap();
+    let listed = text(&on);
+    assert!(on.status.success(), "{listed}");
+    assert!(
+        listed.contains("admin") && listed.contains("enabled") && listed.contains("compiled in"),
+        "{listed}"
+    );
+    let off = Command::new(BIN)
+        .arg("modules")
+        .env("HMS_MODULES_DISABLED", "admin")
+        .output()
+        .unwrap();
+    let listed = text(&off);
+    assert!(
+        listed.contains("disabled") && listed.contains("modules_disabled"),
+        "{listed}"
+    );
+}
+
+#[test]
 fn bad_configuration_is_reported_with_exit_code_1() {
     let out = Command::new(BIN)
         .args(["config"])
