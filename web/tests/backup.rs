@@ -1,84 +1,16 @@
 //! Backups and restores with the real `hms` binary: `hms backup` while the server runs,
 //! `hms restore` into a new data directory, the refusals, and the lock a running server holds.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+use common::*;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::Connection;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hms");
-const PW: &str = "green mango season 2026";
-
-/// A fresh folder under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "hms-backup-test-{tag}-{}-{nanos}-{n}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `hms ARGS --data-dir DATA`, with automatic backups (if a server runs) going to `backups`.
-fn command(args: &[&str], data: &Path, backups: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env_remove("HMS_DATABASE_URL")
-        .env_remove("HMS_CONFIG")
-        .env_remove("HMS_BIND")
-        .env_remove("HMS_DATA_DIR")
-        .env("HMS_BACKUP_DIR", backups);
-    cmd
-}
-
-fn hms(args: &[&str], data: &Path, backups: &Path, stdin: Option<&str>) -> Output {
-    let mut child = command(args, data, backups)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hms runs");
-    {
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -295,72 +227,6 @@ fn backups_into_the_data_directory_or_over_a_file_are_refused() {
     assert_eq!(back.status.code(), Some(1));
     assert!(text(&back).contains("pg_restore"), "{}", text(&back));
     assert_eq!(file_names(out.path()), ["taken.db"]);
-}
-
-/// A server on a free port; SIGTERM on drop if still running.
-#[cfg(unix)]
-struct Server {
-    child: Child,
-    bind: String,
-}
-
-#[cfg(unix)]
-impl Server {
-    fn start(data: &Path, backups: &Path) -> Server {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let bind = format!("127.0.0.1:{port}");
-        let child = command(&["serve", "--bind", &bind], data, backups)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut server = Server { child, bind };
-        server.wait_healthy();
-        server
-    }
-
-    fn wait_healthy(&mut self) {
-        use std::io::Read;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(&self.bind) {
-                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    .unwrap();
-                let mut resp = String::new();
-                let _ = s.read_to_string(&mut resp);
-                if resp.starts_with("HTTP/1.1 200") {
-                    return;
-                }
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the server exited early: {status}");
-            }
-            assert!(Instant::now() < deadline, "the server did not answer");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        self.child.wait().unwrap()
-    }
-}
-
-#[cfg(unix)]
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.terminate();
-        }
-    }
 }
 
 #[cfg(unix)]

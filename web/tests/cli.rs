@@ -1,64 +1,18 @@
 //! The `hms` command line, run as a real process on a fresh data directory.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hms");
-const PW: &str = "green mango season 2026";
+use std::process::Command;
 
-struct DataDir(PathBuf);
+use common::{text, TempDir, BIN, PW};
 
-impl DataDir {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("hms-cli-{}-{nanos}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        DataDir(dir)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn hms(dir: &DataDir, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env_remove("HMS_DATABASE_URL")
-        .env_remove("HMS_CONFIG")
-        .env_remove("HMS_BIND")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("hms runs");
-    {
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+/// `hms ARGS` on the data folder of `site` (backups, if any, beside it).
+fn hms(site: &TempDir, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    common::hms(
+        args,
+        &site.path().join("data"),
+        &site.path().join("backups"),
+        stdin,
     )
 }
 
@@ -76,13 +30,13 @@ fn version_and_help_answer() {
 
 #[test]
 fn migrate_creates_only_the_one_database_file() {
-    let dir = DataDir::new();
+    let dir = TempDir::new("cli");
     let out = hms(&dir, &["migrate"], None);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(dir.path().join("hms.db").exists());
+    assert!(dir.path().join("data/hms.db").exists());
     let again = hms(&dir, &["migrate"], None);
     assert!(text(&again).contains("0 migration"), "{}", text(&again));
-    let stray: Vec<_> = std::fs::read_dir(dir.path())
+    let stray: Vec<_> = std::fs::read_dir(dir.path().join("data"))
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().to_string())
@@ -93,7 +47,7 @@ fn migrate_creates_only_the_one_database_file() {
 
 #[test]
 fn users_are_added_listed_given_passwords_and_disabled_with_clear_errors() {
-    let dir = DataDir::new();
+    let dir = TempDir::new("cli");
     let add = hms(
         &dir,
         &[
@@ -163,7 +117,7 @@ fn users_are_added_listed_given_passwords_and_disabled_with_clear_errors() {
     assert!(clear.status.success(), "{}", text(&clear));
 
     // Every change made here is audited like a change made on screen.
-    let db = dir.path().join("hms.db");
+    let db = dir.path().join("data/hms.db");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let actions: Vec<String> = rt.block_on(async {
         let db = hms_core::db::Db::connect(&format!("sqlite://{}", db.display()))
@@ -190,7 +144,7 @@ fn users_are_added_listed_given_passwords_and_disabled_with_clear_errors() {
 
 #[test]
 fn config_prints_values_and_their_sources_with_secrets_redacted() {
-    let dir = DataDir::new();
+    let dir = TempDir::new("cli");
     let out = Command::new(BIN)
         .args(["config", "--bind", "0.0.0.0:9090"])
         .env("HMS_DATABASE_URL", "postgres://hms:s3cret@db.local/hms")
@@ -258,41 +212,8 @@ fn bad_configuration_is_reported_with_exit_code_1() {
 #[cfg(unix)]
 #[test]
 fn the_server_starts_answers_and_stops_cleanly_on_sigterm() {
-    let dir = DataDir::new();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--bind", &bind, "--data-dir"])
-        .arg(dir.path())
-        .env_remove("HMS_DATABASE_URL")
-        // Inside the data directory: the automatic backup is refused, nothing lands in ./
-        .env("HMS_BACKUP_DIR", dir.path().join("backups"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut answered = false;
-    for _ in 0..100 {
-        if let Ok(mut s) = std::net::TcpStream::connect(&bind) {
-            use std::io::Read;
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut resp = String::new();
-            let _ = s.read_to_string(&mut resp);
-            answered = resp.starts_with("HTTP/1.1 200") && resp.ends_with("ok");
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    assert!(answered, "the health check answered ok");
+    let dir = TempDir::new("serve");
+    let mut server = common::Server::start(&dir.path().join("data"), &dir.path().join("backups"));
+    let status = server.terminate();
     assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
 }
