@@ -1,36 +1,86 @@
-//! A real browser walks through the first minutes of HMS: first-run setup, the dashboard,
-//! signing out and signing in again. Headless Chromium is driven by chromedriver over
+//! A real browser walks through HMS as staff use it: first-run setup, the dashboard, signing out
+//! and signing in again; and an administrator adding a receptionist, who then chooses her own
+//! password and sees only her own menu. Headless Chromium is driven by chromedriver over
 //! WebDriver; the console must stay free of errors and Content Security Policy violations.
 //!
-//! Needs `chromium` and `chromedriver` (Debian packages). Without them the test prints
-//! "skipped" and passes, unless `HMS_REQUIRE_BROWSER=1` (then it fails). `HMS_CHROMIUM` and
+//! Needs `chromium` and `chromedriver` (Debian packages). Without them the tests print
+//! "skipped" and pass, unless `HMS_REQUIRE_BROWSER=1` (then they fail). `HMS_CHROMIUM` and
 //! `HMS_CHROMEDRIVER` point at other binaries. Screenshots land in `target/browser/`.
 
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use hms_testkit::{Backend, TestApp};
+use thirtyfour::components::SelectElement;
 use thirtyfour::prelude::*;
 use thirtyfour::{BrowserLogEntry, ChromeCapabilities, LoggingPrefsLogLevel};
 
+/// The facility and administrator that `TestApp::setup_admin` creates (the first test types
+/// the same facility and name into the setup screen).
 const FACILITY: &str = "Mwangaza Health Centre";
 const FULL_NAME: &str = "Amina Wanjiku";
 const USERNAME: &str = "amina";
+/// The administrator's username from `TestApp::setup_admin`.
+const KIT_ADMIN: &str = "admin";
+
+const NEW_USERNAME: &str = "mary.atieno";
+const NEW_FULL_NAME: &str = "Mary Atieno";
+const TEMP_PASSWORD: &str = "kitale maize harvest";
+const NEW_PASSWORD: &str = "mombasa road traffic jam";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_member_sets_up_signs_out_and_signs_in_again_in_a_real_browser() {
     let Some(tools) = BrowserTools::find() else {
         return;
     };
-    let shots = screenshot_dir();
-    let app = hms_testkit::TestApp::start(hms_testkit::Backend::Sqlite)
+    let app = TestApp::start(Backend::Sqlite)
         .await
         .expect("SQLite test app starts");
+    in_browser(
+        &tools,
+        &app,
+        "setup",
+        |driver, base_url, shots| async move { walk_through(&driver, &base_url, &shots).await },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrator_adds_a_receptionist_who_chooses_her_password_and_sees_only_her_menu() {
+    let Some(tools) = BrowserTools::find() else {
+        return;
+    };
+    let app = TestApp::start(Backend::Sqlite)
+        .await
+        .expect("SQLite test app starts");
+    app.setup_admin().await;
+    in_browser(
+        &tools,
+        &app,
+        "admin",
+        |driver, base_url, shots| async move { administer_users(&driver, &base_url, &shots).await },
+    )
+    .await;
+}
+
+/// Serves `app` over TCP, opens headless Chromium through a chromedriver of its own and runs
+/// `walk` with the browser, the base URL and the screenshot directory. The browser is closed
+/// and the server stopped afterwards, also when the walk panics. `label` names the
+/// chromedriver log (`target/browser/chromedriver-LABEL.log`).
+async fn in_browser<F, Fut>(tools: &BrowserTools, app: &TestApp, label: &str, walk: F)
+where
+    F: FnOnce(WebDriver, String, PathBuf) -> Fut,
+    Fut: Future<Output = WebDriverResult<()>>,
+{
+    let shots = screenshot_dir();
     let (base_url, stop_server) = app.serve().await;
 
-    let profile = TempDir::new("hms-chromium-profile");
-    let chromedriver = ChromeDriver::start(&tools.chromedriver, &shots.join("chromedriver.log"));
+    let profile = TempDir::new(&format!("hms-chromium-profile-{label}"));
+    let log = shots.join(format!("chromedriver-{label}.log"));
+    let chromedriver = ChromeDriver::start(&tools.chromedriver, &log);
     let driver = WebDriver::new(
         chromedriver.url(),
         chrome_capabilities(&tools.chromium, profile.path()),
@@ -40,7 +90,7 @@ async fn staff_member_sets_up_signs_out_and_signs_in_again_in_a_real_browser() {
 
     // `run_and_quit` closes the browser even when an assertion in the walk panics.
     let outcome = driver
-        .run_and_quit(|driver| async move { walk_through(&driver, &base_url, &shots).await })
+        .run_and_quit(|driver| walk(driver, base_url, shots))
         .await;
     if let Err(e) = outcome {
         panic!("browser walk-through failed: {e}");
@@ -49,7 +99,6 @@ async fn staff_member_sets_up_signs_out_and_signs_in_again_in_a_real_browser() {
     let _ = stop_server.send(());
     drop(chromedriver);
     drop(profile);
-    drop(app);
 }
 
 /// The user's journey; every step checks what the user sees and that the console stayed clean.
@@ -65,22 +114,17 @@ async fn walk_through(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDr
     fill(driver, "password_confirm", hms_testkit::PASSWORD).await?;
     screenshot(driver, shots, "setup.png").await?;
     assert_clean_console(driver, "setup page").await?;
-    click(driver, "main form button[type=submit]").await?;
+    submit(driver).await?;
 
     // Setup signs the new administrator in and shows the dashboard.
     wait_for_path(driver, "/").await?;
-    assert_on_dashboard(driver).await?;
+    assert_on_dashboard(driver, FULL_NAME, "Administrator").await?;
     screenshot(driver, shots, "dashboard.png").await?;
     assert_clean_console(driver, "dashboard after setup").await?;
 
     // Sign out from the top bar.
-    click(driver, "form[action='/logout'] button[type=submit]").await?;
-    wait_for_path(driver, "/login").await?;
+    sign_out(driver).await?;
     let text = page_text(driver).await?;
-    assert!(
-        text.contains("You have signed out."),
-        "the sign-in page confirms the sign-out; it shows:\n{text}"
-    );
     assert!(
         !text.contains(FULL_NAME),
         "after signing out the page must not show the user's name; it shows:\n{text}"
@@ -89,21 +133,172 @@ async fn walk_through(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDr
     assert_clean_console(driver, "sign-in page after sign-out").await?;
 
     // Sign in again with the same credentials.
-    fill(driver, "username", USERNAME).await?;
-    fill(driver, "password", hms_testkit::PASSWORD).await?;
-    click(driver, "main form button[type=submit]").await?;
+    sign_in(driver, USERNAME, hms_testkit::PASSWORD).await?;
     wait_for_path(driver, "/").await?;
-    assert_on_dashboard(driver).await?;
+    assert_on_dashboard(driver, FULL_NAME, "Administrator").await?;
     screenshot(driver, shots, "dashboard-again.png").await?;
     assert_clean_console(driver, "dashboard after signing in again").await?;
 
     assert_console_capture_works(driver, base_url).await
 }
 
+/// The administrator adds a receptionist through the staff screens; she signs in with the
+/// temporary password, must choose her own, and then sees only what reception may use.
+async fn administer_users(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDriverResult<()> {
+    // The administrator (made by the test kit) signs in.
+    driver.goto(format!("{base_url}/login")).await?;
+    wait_for_path(driver, "/login").await?;
+    sign_in(driver, KIT_ADMIN, hms_testkit::PASSWORD).await?;
+    wait_for_path(driver, "/").await?;
+    assert_on_dashboard(driver, FULL_NAME, "Administrator").await?;
+    assert_clean_console(driver, "administrator's dashboard").await?;
+
+    // Side menu → Staff accounts → Add a staff account.
+    click_menu_item(driver, "Staff accounts").await?;
+    wait_for_path(driver, "/admin/users").await?;
+    assert_heading_contains(driver, "Staff accounts").await?;
+    assert_clean_console(driver, "staff accounts list").await?;
+    driver
+        .find(By::LinkText("Add a staff account"))
+        .await?
+        .click()
+        .await?;
+    wait_for_path(driver, "/admin/users/new").await?;
+    assert_heading_contains(driver, "Add a staff account").await?;
+    fill(driver, "username", NEW_USERNAME).await?;
+    fill(driver, "full_name", NEW_FULL_NAME).await?;
+    let receptionist = driver.find(By::Id("role-receptionist")).await?;
+    receptionist.click().await?;
+    assert!(
+        receptionist.is_selected().await?,
+        "the Receptionist checkbox is ticked"
+    );
+    let cadre = driver.find(By::Id("cadre")).await?;
+    SelectElement::new(&cadre)
+        .await?
+        .select_by_exact_text("Health records officer")
+        .await?;
+    fill(driver, "phone", "0722 111 222").await?;
+    fill(driver, "password", TEMP_PASSWORD).await?;
+    screenshot_fits(driver, shots, "admin-user-new.png").await?;
+    assert_clean_console(driver, "add staff account form").await?;
+    submit(driver).await?;
+
+    // The new account's page confirms it.
+    wait_until_path(driver, "the new account's page", |p| {
+        p.strip_prefix("/admin/users/")
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    })
+    .await?;
+    assert_heading_contains(driver, NEW_FULL_NAME).await?;
+    let text = page_text(driver).await?;
+    assert!(
+        text.contains(&format!("Account created for {NEW_FULL_NAME}")),
+        "the account page confirms the new account; it shows:\n{text}"
+    );
+    screenshot_fits(driver, shots, "admin-user.png").await?;
+    assert_clean_console(driver, "new account's page").await?;
+
+    // Back to the list, which now shows her.
+    driver
+        .find(By::LinkText("← Staff accounts"))
+        .await?
+        .click()
+        .await?;
+    wait_for_path(driver, "/admin/users").await?;
+    let list = driver.find(By::Css("#user-results")).await?.text().await?;
+    assert!(
+        list.contains(NEW_FULL_NAME)
+            && list.contains(NEW_USERNAME)
+            && list.contains("Receptionist"),
+        "the list shows the new receptionist; it shows:\n{list}"
+    );
+    screenshot_fits(driver, shots, "admin-users.png").await?;
+    assert_clean_console(driver, "staff accounts list with the new account").await?;
+
+    // The dashboard's cards load by themselves (htmx, hx-trigger="load").
+    click_menu_item(driver, "Dashboard").await?;
+    wait_for_path(driver, "/").await?;
+    let users_card =
+        wait_for_card(driver, "admin-users", |t| t.contains("active accounts")).await?;
+    assert!(
+        users_card.contains("2 active accounts"),
+        "the Staff accounts card counts the administrator and Mary; it shows:\n{users_card}"
+    );
+    wait_for_card(driver, "admin-backup", |t| {
+        !t.is_empty() && !t.contains("Loading…")
+    })
+    .await?;
+    screenshot_fits(driver, shots, "admin-dashboard.png").await?;
+    assert_clean_console(driver, "administrator's dashboard with its cards").await?;
+
+    // Mary signs in with the temporary password and must choose her own first.
+    sign_out(driver).await?;
+    assert_clean_console(driver, "sign-in page after the administrator signed out").await?;
+    sign_in(driver, NEW_USERNAME, TEMP_PASSWORD).await?;
+    wait_for_path(driver, "/account/password").await?;
+    assert_heading_contains(driver, "Change your password").await?;
+    assert_clean_console(driver, "first sign-in: change password").await?;
+    fill(driver, "current_password", TEMP_PASSWORD).await?;
+    fill(driver, "password", NEW_PASSWORD).await?;
+    fill(driver, "password_confirm", NEW_PASSWORD).await?;
+    screenshot_fits(driver, shots, "receptionist-password.png").await?;
+    submit(driver).await?;
+    wait_for_path(driver, "/").await?;
+    assert_on_dashboard(driver, NEW_FULL_NAME, "Receptionist").await?;
+    let text = page_text(driver).await?;
+    assert!(
+        text.contains("Your password has been changed."),
+        "the dashboard confirms the new password; it shows:\n{text}"
+    );
+
+    // Her menu holds only what a receptionist may use.
+    let menu = driver
+        .find(By::Css("nav[aria-label='Main menu']"))
+        .await?
+        .text()
+        .await?;
+    for item in ["Dashboard", "Change password"] {
+        assert!(
+            menu.contains(item),
+            "the receptionist's menu has {item:?}; it shows:\n{menu}"
+        );
+    }
+    assert!(
+        !menu.contains("Staff accounts"),
+        "the receptionist's menu must not offer Staff accounts; it shows:\n{menu}"
+    );
+    screenshot_fits(driver, shots, "receptionist.png").await?;
+    assert_clean_console(driver, "receptionist's dashboard").await?;
+
+    // Typing the address of the staff screens shows the friendly refusal. The browser logs the
+    // 403 answer as a failed load; that one entry is expected, nothing else.
+    driver.goto(format!("{base_url}/admin/users")).await?;
+    wait_for_path(driver, "/admin/users").await?;
+    assert_heading_contains(driver, "Not allowed").await?;
+    let text = page_text(driver).await?;
+    assert!(
+        !text.contains(FULL_NAME) && !text.contains("Add a staff account"),
+        "the refusal must not show the staff accounts; it shows:\n{text}"
+    );
+    screenshot_fits(driver, shots, "receptionist-not-allowed.png").await?;
+    let problems = console_problems(driver, "Not allowed page").await?;
+    assert!(
+        problems.len() == 1 && problems[0].level == "SEVERE" && problems[0].message.contains("403"),
+        "the Not allowed page should log exactly its own 403, nothing else; got:\n{}",
+        describe(&problems)
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Page helpers
 
-async fn assert_on_dashboard(driver: &WebDriver) -> WebDriverResult<()> {
+async fn assert_on_dashboard(
+    driver: &WebDriver,
+    full_name: &str,
+    role: &str,
+) -> WebDriverResult<()> {
     let h1 = driver
         .query(By::Css("main h1"))
         .first()
@@ -111,13 +306,13 @@ async fn assert_on_dashboard(driver: &WebDriver) -> WebDriverResult<()> {
         .text()
         .await?;
     assert!(
-        h1.starts_with("Good ") && h1.contains(FULL_NAME),
+        h1.starts_with("Good ") && h1.contains(full_name),
         "the dashboard greets the user by name; its heading is {h1:?}"
     );
     let text = page_text(driver).await?;
     assert!(
-        text.contains("Administrator"),
-        "the dashboard shows the Administrator role; it shows:\n{text}"
+        text.contains(role),
+        "the dashboard shows the {role} role; it shows:\n{text}"
     );
     assert!(
         text.contains(FACILITY),
@@ -140,6 +335,57 @@ async fn assert_heading_contains(driver: &WebDriver, expected: &str) -> WebDrive
     Ok(())
 }
 
+/// Signs in through the form of the sign-in page the browser shows.
+async fn sign_in(driver: &WebDriver, username: &str, password: &str) -> WebDriverResult<()> {
+    fill(driver, "username", username).await?;
+    fill(driver, "password", password).await?;
+    submit(driver).await
+}
+
+/// Signs out from the top bar and checks the sign-in page confirms it.
+async fn sign_out(driver: &WebDriver) -> WebDriverResult<()> {
+    click(driver, "form[action='/logout'] button[type=submit]").await?;
+    wait_for_path(driver, "/login").await?;
+    let text = page_text(driver).await?;
+    assert!(
+        text.contains("You have signed out."),
+        "the sign-in page confirms the sign-out; it shows:\n{text}"
+    );
+    Ok(())
+}
+
+/// Follows the side menu's link called `label`.
+async fn click_menu_item(driver: &WebDriver, label: &str) -> WebDriverResult<()> {
+    driver
+        .find(By::Css("nav[aria-label='Main menu']"))
+        .await?
+        .find(By::LinkText(label))
+        .await?
+        .click()
+        .await
+}
+
+/// Waits until the body of dashboard card `id` shows text that satisfies `loaded`; returns it.
+async fn wait_for_card(
+    driver: &WebDriver,
+    id: &str,
+    loaded: impl Fn(&str) -> bool,
+) -> WebDriverResult<String> {
+    let css = format!("section[aria-labelledby='card-{id}'] .dash-card-body");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = driver.find(By::Css(css.as_str())).await?.text().await?;
+        if loaded(&text) {
+            return Ok(text);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard card {id} did not finish loading; it shows:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Types `value` into the (emptied) input with id `id`.
 async fn fill(driver: &WebDriver, id: &str, value: &str) -> WebDriverResult<()> {
     let input = driver.query(By::Id(id)).first().await?;
@@ -152,6 +398,11 @@ async fn click(driver: &WebDriver, css: &str) -> WebDriverResult<()> {
     driver.query(By::Css(css)).first().await?.click().await
 }
 
+/// Presses the submit button of the page's form (the one in the main area).
+async fn submit(driver: &WebDriver) -> WebDriverResult<()> {
+    click(driver, "main form button[type=submit]").await
+}
+
 /// The visible text of the whole page.
 async fn page_text(driver: &WebDriver) -> WebDriverResult<String> {
     driver.find(By::Tag("body")).await?.text().await
@@ -159,10 +410,20 @@ async fn page_text(driver: &WebDriver) -> WebDriverResult<String> {
 
 /// Waits until the browser shows `path` and the document has finished loading.
 async fn wait_for_path(driver: &WebDriver, path: &str) -> WebDriverResult<()> {
+    wait_until_path(driver, path, |p| p == path).await
+}
+
+/// Waits until the browser's path satisfies `wanted` (described as `what`) and the document
+/// has finished loading.
+async fn wait_until_path(
+    driver: &WebDriver,
+    what: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> WebDriverResult<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let url = driver.current_url().await?;
-        if url.path() == path {
+        if wanted(url.path()) {
             let ready = driver.execute("return document.readyState", vec![]).await?;
             if ready.json().as_str() == Some("complete") {
                 return Ok(());
@@ -170,7 +431,7 @@ async fn wait_for_path(driver: &WebDriver, path: &str) -> WebDriverResult<()> {
         }
         assert!(
             Instant::now() < deadline,
-            "expected the browser on {path}, but it stayed on {url}"
+            "expected the browser on {what}, but it stayed on {url}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -185,27 +446,58 @@ async fn screenshot(driver: &WebDriver, dir: &Path, name: &str) -> WebDriverResu
     Ok(())
 }
 
-/// Drains the browser console and fails on errors (SEVERE: script errors, failed loads such as
-/// a missing favicon) and on any Content Security Policy report.
-async fn assert_clean_console(driver: &WebDriver, page: &str) -> WebDriverResult<()> {
+/// Like `screenshot`, and fails when the page is wider than the window (a horizontal
+/// scrollbar on a 1366-pixel laptop screen).
+async fn screenshot_fits(driver: &WebDriver, dir: &Path, name: &str) -> WebDriverResult<()> {
+    screenshot(driver, dir, name).await?;
+    let widths = driver
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+            vec![],
+        )
+        .await?;
+    let widths: Vec<u64> = widths.convert()?;
+    assert!(
+        widths[0] <= widths[1],
+        "{name}: the page is {} pixels wide but the window shows {}",
+        widths[0],
+        widths[1]
+    );
+    Ok(())
+}
+
+/// Drains the browser console and returns its errors (SEVERE: script errors, failed loads
+/// such as a missing favicon or a page answered with an error status) and every Content
+/// Security Policy report; everything is printed.
+async fn console_problems(driver: &WebDriver, page: &str) -> WebDriverResult<Vec<BrowserLogEntry>> {
     // Late requests (favicon) report shortly after the load event.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let entries = driver.browser_log().await?;
     for e in &entries {
         eprintln!("console on {page}: [{}] {}", e.level, e.message);
     }
-    let bad: Vec<&BrowserLogEntry> = entries
-        .iter()
+    Ok(entries
+        .into_iter()
         .filter(|e| e.level == "SEVERE" || e.message.contains("Content Security Policy"))
-        .collect();
+        .collect())
+}
+
+fn describe(entries: &[BrowserLogEntry]) -> String {
+    entries
+        .iter()
+        .map(|e| format!("  [{}] {}", e.level, e.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Drains the browser console and fails on any error or Content Security Policy report.
+async fn assert_clean_console(driver: &WebDriver, page: &str) -> WebDriverResult<()> {
+    let bad = console_problems(driver, page).await?;
     assert!(
         bad.is_empty(),
         "the browser console on the {page} has {} error(s) or CSP violation(s):\n{}",
         bad.len(),
-        bad.iter()
-            .map(|e| format!("  [{}] {}", e.level, e.message))
-            .collect::<Vec<_>>()
-            .join("\n")
+        describe(&bad)
     );
     Ok(())
 }
@@ -319,11 +611,13 @@ fn chrome_capabilities(chromium: &Path, profile: &Path) -> ChromeCapabilities {
 struct ChromeDriver {
     child: Child,
     port: u16,
+    log: PathBuf,
 }
 
 impl ChromeDriver {
     fn start(binary: &Path, log: &Path) -> ChromeDriver {
         let port = free_port();
+        let log_path = log.to_path_buf();
         let log = std::fs::File::create(log).expect("chromedriver log file");
         let child = Command::new(binary)
             .arg(format!("--port={port}"))
@@ -332,7 +626,11 @@ impl ChromeDriver {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let mut driver = ChromeDriver { child, port };
+        let mut driver = ChromeDriver {
+            child,
+            port,
+            log: log_path,
+        };
         driver.wait_until_listening(Duration::from_secs(10));
         driver
     }
@@ -346,7 +644,10 @@ impl ChromeDriver {
         let deadline = Instant::now() + timeout;
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("chromedriver exited early ({status}); see target/browser/chromedriver.log");
+                panic!(
+                    "chromedriver exited early ({status}); see {}",
+                    self.log.display()
+                );
             }
             assert!(
                 Instant::now() < deadline,

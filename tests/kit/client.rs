@@ -14,7 +14,9 @@ use crate::SharedEndpoint;
 pub struct TestResponse {
     pub status: u16,
     pub headers: HeaderMap,
+    /// The body as text (lossy for binary bodies; see `bytes`).
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl TestResponse {
@@ -116,12 +118,14 @@ impl Client {
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.into_body().into_string().await.unwrap_or_default();
+        let bytes = resp.into_body().into_vec().await.unwrap_or_default();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         self.remember(&headers, &body);
         TestResponse {
             status,
             headers,
             body,
+            bytes,
         }
     }
 

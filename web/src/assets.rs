@@ -17,8 +17,18 @@ struct Files;
 
 struct Asset {
     bytes: Vec<u8>,
+    /// The gzip form, when it is worth sending (text files): small clinics share slow links.
+    gzipped: Option<Vec<u8>>,
     version: String,
     content_type: &'static str,
+}
+
+fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).ok()?;
+    let out = enc.finish().ok()?;
+    (out.len() < bytes.len() * 9 / 10).then_some(out)
 }
 
 fn assets() -> &'static HashMap<String, Asset> {
@@ -29,10 +39,12 @@ fn assets() -> &'static HashMap<String, Asset> {
                 let file = Files::get(&name)?;
                 let bytes = file.data.into_owned();
                 let version = hex::encode(&Sha256::digest(&bytes)[..8]);
+                let gzipped = gzip(&bytes);
                 Some((
                     name.to_string(),
                     Asset {
                         bytes,
+                        gzipped,
                         version,
                         content_type: content_type(&name),
                     },
@@ -79,7 +91,14 @@ fn serve(name: &str, req: &Request) -> Response {
             .content_type("text/plain; charset=utf-8")
             .body("not found");
     };
-    let etag = format!("\"{}\"", asset.version);
+    let accepts_gzip = req
+        .header(header::ACCEPT_ENCODING)
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let gzipped = asset.gzipped.as_ref().filter(|_| accepts_gzip);
+    let etag = match gzipped {
+        Some(_) => format!("\"{}-gz\"", asset.version),
+        None => format!("\"{}\"", asset.version),
+    };
     let versioned = req
         .uri()
         .query()
@@ -92,13 +111,19 @@ fn serve(name: &str, req: &Request) -> Response {
     let matches = req
         .header(header::IF_NONE_MATCH)
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let builder = Response::builder()
+    let mut builder = Response::builder()
         .header(header::ETAG, etag.as_str())
-        .header(header::CACHE_CONTROL, cache);
+        .header(header::CACHE_CONTROL, cache)
+        .header(header::VARY, "Accept-Encoding");
     if matches {
         return builder.status(StatusCode::NOT_MODIFIED).finish();
     }
-    builder
-        .content_type(asset.content_type)
-        .body(asset.bytes.clone())
+    let body = match gzipped {
+        Some(gz) => {
+            builder = builder.header(header::CONTENT_ENCODING, "gzip");
+            gz.clone()
+        }
+        None => asset.bytes.clone(),
+    };
+    builder.content_type(asset.content_type).body(body)
 }
