@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use sqlx::Row;
 
+use crate::audit::AuditReads;
 use crate::auth::csrf::SigningKey;
 use crate::auth::password::Hasher;
 use crate::config::Config;
@@ -32,6 +33,8 @@ pub struct AppInner {
     pub key: SigningKey,
     pub modules: Registry,
     pub rbac: Rbac,
+    /// Writer of read-audit rows (group commit).
+    pub audit_reads: AuditReads,
     users_exist: AtomicBool,
     facility_name: RwLock<String>,
 }
@@ -79,12 +82,13 @@ impl App {
             .map_err(|e| StartError::Templates(e.to_string()))?;
         let app = App(Arc::new(AppInner {
             config,
-            db,
+            db: db.clone(),
             ui,
             hasher,
             key,
             modules,
             rbac: Rbac::default(),
+            audit_reads: AuditReads::start(db.clone()),
             users_exist: AtomicBool::new(false),
             facility_name: RwLock::new(String::new()),
         }));

@@ -575,6 +575,12 @@ pub async fn restore(config: &Config, src: &Path) -> Result<Restored, BackupErro
         )
         .await?;
         tx.commit().await?;
+        // The restored chain is the chain now: record its head outside the database, so a
+        // later verification compares against it and not against the replaced database.
+        let head = audit::head(&db).await?;
+        if let Err(e) = audit::write_head_file(&config.data_dir, &head) {
+            tracing::warn!(error = %e, "cannot write the audit head file");
+        }
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(db.read())
             .await?;

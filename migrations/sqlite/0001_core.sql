@@ -63,6 +63,17 @@ CREATE TABLE login_throttle (
     PRIMARY KEY (username, client_addr)
 );
 
+-- The audit log is a hash chain: each row's hash covers the previous row's hash and the row
+-- itself, and ids are assigned by the application one after another (no gaps). The chain head is
+-- one row, locked by every append so appends never fork the chain.
+CREATE TABLE audit_head (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    last_id BIGINT NOT NULL,
+    last_hash TEXT NOT NULL
+);
+INSERT INTO audit_head (singleton, last_id, last_hash)
+    VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
 CREATE TABLE audit_log (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -74,8 +85,8 @@ CREATE TABLE audit_log (
     detail TEXT NOT NULL,
     client_addr TEXT,
     request_id TEXT,
-    prev_hash TEXT,
-    hash TEXT
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
 );
 CREATE INDEX audit_log_user_id ON audit_log (user_id, id);
 CREATE INDEX audit_log_patient_id ON audit_log (patient_id, id);

@@ -51,6 +51,9 @@ pub enum Command {
     Modules,
     /// Print the effective configuration and where each value came from.
     Config,
+    /// Check or show the audit trail's hash chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -60,6 +63,18 @@ pub enum Command {
     /// Replace the database with the backup FILE (SQLite). Refused while a server uses the
     /// data directory: stop it first.
     Restore { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the whole chain; exit 0 when intact, 2 naming the first broken row otherwise.
+    Verify {
+        /// A head recorded earlier, as ID:HASH (from `hms audit head`); may be repeated.
+        #[arg(long = "head", value_name = "ID:HASH")]
+        heads: Vec<String>,
+    },
+    /// Print the chain head (last row id and hash) to keep somewhere else.
+    Head,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +134,10 @@ pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
         }
         Command::Migrate => migrate(&loaded).await,
         Command::User(cmd) => user(cmd, &loaded).await,
+        Command::Audit(AuditCommand::Head) => audit_head(&loaded).await,
+        Command::Audit(AuditCommand::Verify { heads }) => {
+            return audit_verify(&loaded, &heads).await;
+        }
         Command::Backup { file } => backup(&loaded, &file).await,
         Command::Restore { file } => restore(&loaded, &file).await,
     };
@@ -190,7 +209,9 @@ async fn backup(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
     // As it is: no migrations, so the copy is the database the server uses.
     let db = Db::connect(&url).await?;
     let result = backup::backup_now(&db, &loaded.config.data_dir, file, &Actor::cli(None)).await;
+    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
     db.close().await;
+    synced?;
     let done = result?;
     println!("{}: {}", done.file.unwrap_or_default(), done.message);
     Ok(())
@@ -214,8 +235,64 @@ async fn restore(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
 async fn user(cmd: UserCommand, loaded: &Loaded) -> Result<(), Failure> {
     let db = open_db(loaded).await?;
     let result = user_on(cmd, &db).await;
+    // Changes made here are audited: keep the head file current as the server does.
+    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
     db.close().await;
-    result
+    result?;
+    synced?;
+    Ok(())
+}
+
+async fn audit_head(loaded: &Loaded) -> Result<(), Failure> {
+    let db = open_db(loaded).await?;
+    let head = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
+    db.close().await;
+    let (id, hash) = head?;
+    println!("{id}:{hash}");
+    Ok(())
+}
+
+/// Exit codes: 0 intact, 2 broken, 1 could not check.
+async fn audit_verify(loaded: &Loaded, given: &[String]) -> ExitCode {
+    let mut heads = Vec::new();
+    for h in given {
+        match h
+            .split_once(':')
+            .and_then(|(id, hash)| Some((id.parse::<i64>().ok()?, hash.to_string())))
+        {
+            Some(head) => heads.push(head),
+            None => {
+                eprintln!("error: --head must look like 1234:<64 hex digits>, as `hms audit head` prints it");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Some(file_head) = hms_core::audit::read_head_file(&loaded.config.data_dir) {
+        heads.push(file_head);
+    }
+    let db = match open_db(loaded).await {
+        Ok(db) => db,
+        Err(Failure(m)) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
+    };
+    let verdict = hms_core::audit::verify(&db, &heads).await;
+    db.close().await;
+    match verdict {
+        Ok(hms_core::audit::Verdict::Intact { rows, head }) => {
+            println!("audit trail intact: {rows} row(s), head {head}");
+            ExitCode::SUCCESS
+        }
+        Ok(hms_core::audit::Verdict::Broken { row, reason }) => {
+            println!("audit trail BROKEN at row {row}: {reason}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 async fn user_on(cmd: UserCommand, db: &Db) -> Result<(), Failure> {

@@ -31,6 +31,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let db = app.db.clone();
+    let reads = app.audit_reads.clone();
+    let data_dir = app.config.data_dir.clone();
+    let keeper = hms_core::audit::spawn_head_keeper(db.clone(), data_dir.clone());
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             crate::endpoint(app),
@@ -38,6 +41,12 @@ pub async fn serve(
             Some(Duration::from_secs(30)),
         )
         .await;
+    // Requests have finished: commit the reads they queued and record the final head.
+    reads.flush().await;
+    keeper.abort();
+    if let Err(e) = hms_core::audit::sync_head_file(&db, &data_dir).await {
+        tracing::warn!(error = %e, "cannot record the audit head at shutdown");
+    }
     db.close().await;
     result
 }

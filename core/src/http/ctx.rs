@@ -96,6 +96,11 @@ impl Ctx {
         }
     }
 
+    /// Records a read of patient data by this request's user (group-committed; see `audit`).
+    pub async fn audit_read(&self, event: crate::audit::Event) {
+        self.app().audit_reads.read(self.actor(), event).await;
+    }
+
     /// The CSRF token forms must carry: the session's, or the anonymous double-submit token
     /// (made and set as a signed cookie on first use).
     pub fn csrf_token(&self) -> String {
