@@ -144,3 +144,87 @@ each_backend! {
         assert!(matches!(verdict(&app, &[]).await, Verdict::Intact { .. }));
     }
 }
+
+async fn record_as(app: &TestApp, user_id: Option<i64>, event: Event) {
+    let mut tx = app.db().begin().await.unwrap();
+    let actor = Actor {
+        user_id,
+        client_addr: Some("10.1.1.1".into()),
+        request_id: None,
+    };
+    audit::record(&mut tx, &actor, event).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+each_backend! {
+    async fn the_viewer_filters_pages_and_is_for_those_allowed(app) {
+        let admin = app.setup_admin().await;
+        let nurse = app.add_user("nurse.wambui", &["nurse"]).await;
+        for n in 0..60 {
+            record_as(&app, Some(nurse), Event::new("patient.view", "patient", Some(n % 3)).patient(n % 3)).await;
+        }
+        record_as(&app, Some(nurse), Event::new("patient.update", "patient", Some(7)).patient(7)).await;
+
+        let page = admin.get("/audit?user=nurse.wambui&action=patient.").await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.body.matches("<tr>").count(), 51, "a page of 50 rows plus the header");
+        assert!(page.body.contains("Older entries"));
+        let older = page.body.split("before=").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let second = admin.get(&format!("/audit?user=nurse.wambui&action=patient.&before={older}")).await;
+        assert_eq!(second.body.matches("<tr>").count(), 12, "the remaining 11 rows plus the header");
+
+        let one = admin.get("/audit?patient=7").await;
+        assert!(one.body.contains("patient.update") && !one.body.contains("patient.view"));
+        let bad = admin.get("/audit?patient=x&from=25/11/2026").await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("whole number") && bad.body.contains("2026-11-25"));
+        let today = hms_core::clock::to_local(chrono::Utc::now()).format("%Y-%m-%d").to_string();
+        let dated = admin.get(&format!("/audit?action=patient.update&from={today}&to={today}")).await;
+        assert!(dated.body.contains("patient.update"));
+        let past = admin.get("/audit?action=patient.update&from=2020-01-01&to=2020-01-02").await;
+        assert!(past.body.contains("No entries match"));
+
+        let n = app.login("nurse.wambui").await;
+        assert_eq!(n.get("/audit").await.status, 403);
+        assert_eq!(n.get("/audit/export.csv").await.status, 403);
+        assert_eq!(n.get("/audit/patients/7").await.status, 403);
+    }
+
+    async fn the_export_is_a_safe_spreadsheet_and_is_itself_recorded(app) {
+        let admin = app.setup_admin().await;
+        record_as(&app, None, Event {
+            action: "test.formula",
+            entity: "test",
+            entity_id: Some("=HYPERLINK(\"http://evil\",\"x\")".into()),
+            patient_id: None,
+            detail: json!({"note": "+254 700 000 000", "q": "say \"hi\""}),
+        }).await;
+        let csv = admin.get("/audit/export.csv?action=test.formula").await;
+        assert_eq!(csv.status, 200);
+        assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+        assert!(csv.header("content-disposition").unwrap().contains("attachment"));
+        let text = csv.body.trim_start_matches('\u{feff}');
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().starts_with("id,time_utc"));
+        let row = lines.next().unwrap();
+        assert!(row.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""), "{row}");
+        assert!(lines.next().is_none(), "only the filtered row");
+        assert_eq!(app.audit_count("audit.export").await, 1);
+    }
+
+    async fn a_patients_access_report_lists_who_opened_the_record_and_is_itself_audited(app) {
+        let admin = app.setup_admin().await;
+        let doctor = app.add_user("dr.otieno", &["doctor"]).await;
+        record_as(&app, Some(doctor), Event::new("patient.view", "patient", Some(42)).patient(42)).await;
+        record_as(&app, Some(doctor), Event::new("patient.view", "patient", Some(43)).patient(43)).await;
+        let report = admin.get("/audit/patients/42").await;
+        assert_eq!(report.status, 200);
+        assert!(report.body.contains("dr.otieno Test") && report.body.contains("patient.view"));
+        assert!(report.body.contains("data-print"), "printable");
+        assert!(report.body.contains("Mwangaza Health Centre"));
+        assert_eq!(report.body.matches("<tr>").count(), 2, "one entry plus the header");
+        app.app.audit_reads.flush().await;
+        assert_eq!(app.audit_count("audit.patient_report").await, 1);
+        assert!(matches!(verdict(&app, &[]).await, Verdict::Intact { .. }));
+    }
+}

@@ -22,6 +22,8 @@ pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
     let list: Vec<Arc<dyn Module>> = vec![
         #[cfg(feature = "admin")]
         Arc::new(hms_admin::AdminModule),
+        #[cfg(feature = "audit")]
+        Arc::new(hms_audit::AuditModule),
     ];
     list
 }

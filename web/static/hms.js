@@ -42,3 +42,11 @@ window.addEventListener("pageshow", function () {
     b.disabled = false;
   });
 });
+
+// <button data-print> prints the page (reports).
+document.addEventListener("click", function (event) {
+  var target = event.target;
+  if (target instanceof Element && target.closest("[data-print]")) {
+    window.print();
+  }
+});

@@ -1,0 +1,87 @@
+//! The audit trail on screen: who did what and when, filtered and exported, and the access report
+//! a patient may ask for under Kenya's Data Protection Act ("who opened my record, and when").
+//! The log itself (hash chain, triggers, verification) lives in `hms_core::audit`.
+
+mod repo;
+mod routes;
+
+use hms_core::http::{Access, RouteSpec};
+use hms_core::module::{MenuItem, Module, Permission};
+use rust_embed::RustEmbed;
+
+pub use repo::csv_cell;
+
+pub const VIEW: &str = "audit.view";
+pub const EXPORT: &str = "audit.export";
+pub const PATIENT_REPORT: &str = "audit.patient_report";
+
+const PERMISSIONS: &[Permission] = &[
+    Permission {
+        code: VIEW,
+        description: "See the audit trail: who did what, when and from which computer",
+    },
+    Permission {
+        code: EXPORT,
+        description: "Download the audit trail (filtered) as a spreadsheet file",
+    },
+    Permission {
+        code: PATIENT_REPORT,
+        description: "Print a patient's access report for a data-protection request",
+    },
+];
+
+const MENU: &[MenuItem] = &[MenuItem {
+    label: "audit.menu",
+    href: "/audit",
+    permission: VIEW,
+    order: 910,
+}];
+
+#[derive(RustEmbed)]
+#[folder = "templates/"]
+struct Templates;
+
+pub struct AuditModule;
+
+impl Module for AuditModule {
+    fn id(&self) -> &'static str {
+        "audit"
+    }
+
+    fn title(&self) -> &'static str {
+        "audit.title"
+    }
+
+    fn permissions(&self) -> &'static [Permission] {
+        PERMISSIONS
+    }
+
+    // The administrator's grants are in policies/policy.csv.
+
+    fn menu(&self) -> &'static [MenuItem] {
+        MENU
+    }
+
+    fn templates(&self) -> Vec<(String, String)> {
+        Templates::iter()
+            .filter(|n| n.ends_with(".html"))
+            .filter_map(|n| {
+                let f = Templates::get(&n)?;
+                Some((n.to_string(), String::from_utf8_lossy(&f.data).into_owned()))
+            })
+            .collect()
+    }
+
+    fn routes(&self) -> Vec<RouteSpec> {
+        use Access::Permission as P;
+        vec![
+            RouteSpec::get("/audit", P(VIEW), routes::log),
+            RouteSpec::get("/audit/export.csv", P(EXPORT), routes::export),
+            RouteSpec::get(
+                "/audit/patients/:id",
+                P(PATIENT_REPORT),
+                routes::patient_report,
+            ),
+        ]
+    }
+}

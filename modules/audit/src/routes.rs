@@ -1,0 +1,164 @@
+//! Screens of the audit trail.
+
+use poem::http::{header, StatusCode};
+use poem::web::{Path, Query};
+use poem::{handler, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use hms_core::audit::{self, Event};
+use hms_core::http::{render, render_status, Ctx};
+use hms_core::{clock, AppError, AppResult};
+
+use crate::repo::{self, Filters};
+use crate::EXPORT;
+
+const PAGE_SIZE: i64 = 50;
+/// More rows than this in one export are refused: narrow the filters instead.
+const EXPORT_MAX: usize = 200_000;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogQuery {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    patient: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    before: String,
+}
+
+impl LogQuery {
+    fn filters(&self) -> Filters {
+        Filters {
+            user: self.user.chars().take(64).collect(),
+            patient: self.patient.chars().take(20).collect(),
+            action: self.action.chars().take(64).collect(),
+            from: self.from.chars().take(10).collect(),
+            to: self.to.chars().take(10).collect(),
+        }
+    }
+
+    /// The filters as a query string, for page links and the export link.
+    fn query_string(&self) -> String {
+        let f = self.filters();
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("user", &f.user)
+            .append_pair("patient", &f.patient)
+            .append_pair("action", &f.action)
+            .append_pair("from", &f.from)
+            .append_pair("to", &f.to)
+            .finish()
+    }
+}
+
+fn errors_map(errors: Vec<(&'static str, &'static str)>) -> hms_core::ui::FormErrors {
+    let mut map = hms_core::ui::FormErrors::new();
+    for (field, message) in errors {
+        map.add(field, message);
+    }
+    map
+}
+
+#[handler]
+pub async fn log(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
+    let filters = q.filters();
+    let mut c = tera::Context::new();
+    c.insert("filters", &filters);
+    c.insert("query", &q.query_string());
+    c.insert("can_export", &cx.can(EXPORT));
+    let bounds = match filters.bounds() {
+        Ok(b) => b,
+        Err(errors) => {
+            c.insert("errors", &errors_map(errors));
+            c.insert("rows", &Vec::<repo::AuditRow>::new());
+            c.insert("next", &None::<i64>);
+            c.insert("first_page", &true);
+            return render_status(&cx, StatusCode::UNPROCESSABLE_ENTITY, "audit/log.html", c);
+        }
+    };
+    let before: i64 = q.before.trim().parse().unwrap_or(0).max(0);
+    let mut rows = repo::page(&cx.app().db, &bounds, before, PAGE_SIZE + 1).await?;
+    let next = if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    c.insert("errors", &hms_core::ui::FormErrors::new());
+    c.insert("rows", &rows);
+    c.insert("next", &next);
+    c.insert("first_page", &(before == 0));
+    render(&cx, "audit/log.html", c)
+}
+
+#[handler]
+pub async fn export(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
+    let app = cx.app();
+    let filters = q.filters();
+    let bounds = filters.bounds().map_err(|e| {
+        AppError::BadRequest(e.iter().map(|(_, m)| *m).collect::<Vec<_>>().join(" "))
+    })?;
+    let mut out = String::from("\u{feff}");
+    out.push_str(repo::CSV_HEADER);
+    let mut before = 0;
+    let mut count = 0usize;
+    loop {
+        let rows = repo::page(&app.db, &bounds, before, 5000).await?;
+        let Some(last) = rows.last() else { break };
+        before = last.id;
+        count += rows.len();
+        if count > EXPORT_MAX {
+            return Err(AppError::BadRequest(format!(
+                "more than {EXPORT_MAX} rows match; narrow the filters (dates, user or action)"
+            )));
+        }
+        for r in &rows {
+            out.push_str(&repo::csv_line(r));
+        }
+    }
+    // An export of the trail is itself recorded.
+    let mut tx = app.db.begin().await?;
+    audit::record(
+        &mut tx,
+        &cx.actor(),
+        Event::new("audit.export", "audit_log", None)
+            .detail(json!({"filters": filters, "rows": count})),
+    )
+    .await?;
+    tx.commit().await?;
+    let name = format!(
+        "hms-audit-{}.csv",
+        clock::to_local(chrono::Utc::now()).format("%Y%m%d-%H%M")
+    );
+    Ok(Response::builder()
+        .content_type("text/csv; charset=utf-8")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
+        .body(out))
+}
+
+#[handler]
+pub async fn patient_report(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    if id <= 0 {
+        return Err(AppError::NotFound);
+    }
+    let rows = repo::for_patient(&cx.app().db, id, 5000).await?;
+    cx.audit_read(Event::new("audit.patient_report", "patient", Some(id)).patient(id))
+        .await;
+    let mut c = tera::Context::new();
+    c.insert("patient_id", &id);
+    c.insert("rows", &rows);
+    c.insert(
+        "generated_at",
+        &clock::display_rfc3339(&clock::now_rfc3339()),
+    );
+    render(&cx, "audit/patient_report.html", c)
+}
