@@ -55,22 +55,6 @@ async fn template(admin: &str) -> &'static str {
                 .get::<i64, _>(0)
                 == 1;
             if !exists {
-                // Templates of older migration sets are of no further use.
-                let stale: Vec<String> = sqlx::query(
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'hms\\_tpl\\_%' AND datname <> $1",
-                )
-                .bind(&name)
-                .fetch_all(&mut conn)
-                .await
-                .expect("list templates")
-                .into_iter()
-                .map(|r| r.get::<String, _>(0))
-                .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-                .collect();
-                for old in stale {
-                    let drop = format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)");
-                    let _ = conn.execute(sqlx::AssertSqlSafe(drop)).await;
-                }
                 let building = format!("{name}_building");
                 let drop = format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)");
                 conn.execute(sqlx::AssertSqlSafe(drop)).await.expect("drop");
