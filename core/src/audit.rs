@@ -15,6 +15,8 @@
 //! at most 1 s, when a batch is capped at 2,000 rows under very heavy load).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -204,7 +206,7 @@ struct ReadEvent {
 }
 
 enum Message {
-    Read(ReadEvent),
+    Read(Box<ReadEvent>),
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -216,27 +218,44 @@ const MAX_BATCH: usize = 2000;
 #[derive(Clone)]
 pub struct AuditReads {
     tx: mpsc::Sender<Message>,
+    stats: Arc<Stats>,
+}
+
+/// Counters of the read writer (for benchmarks and monitoring).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commits: AtomicU64,
+    pub rows: AtomicU64,
 }
 
 impl AuditReads {
     /// Starts the writer task on `db`.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(20_000);
-        tokio::spawn(writer(db, rx));
-        Self { tx }
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(writer(db, rx, stats.clone()));
+        Self { tx, stats }
     }
 
     /// Records a read of patient data (a chart view, a search without its typed text, a print,
     /// an export). Returns once queued; the row is durable within the documented window.
     pub async fn read(&self, actor: Actor, event: Event) {
-        let msg = Message::Read(ReadEvent {
+        let msg = Message::Read(Box::new(ReadEvent {
             actor,
             event,
             at: crate::clock::now_rfc3339(),
-        });
+        }));
         if self.tx.send(msg).await.is_err() {
             tracing::error!("audit read writer has stopped; a read was not recorded");
         }
+    }
+
+    /// Group commits made and read rows written so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.commits.load(Ordering::Relaxed),
+            self.stats.rows.load(Ordering::Relaxed),
+        )
     }
 
     /// Waits until every read queued so far is committed (shutdown, tests).
@@ -248,14 +267,14 @@ impl AuditReads {
     }
 }
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<Message>) {
+async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, stats: Arc<Stats>) {
     let mut batch: Vec<ReadEvent> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Message::Read(r) => batch.push(r),
+                Message::Read(r) => batch.push(*r),
                 Message::Flush(w) => waiters.push(w),
             }
             if batch.len() >= MAX_BATCH {
@@ -267,7 +286,11 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Message>) {
             let mut tries = 0;
             loop {
                 match write_batch(&db, &batch).await {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        stats.commits.fetch_add(1, Ordering::Relaxed);
+                        stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        break;
+                    }
                     Err(e) if tries < 5 => {
                         tries += 1;
                         tracing::warn!(error = %e, rows = batch.len(), "audit read batch failed; retrying");
