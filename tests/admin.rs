@@ -204,7 +204,7 @@ each_backend! {
         assert!(home.body.contains("hx-get=\"/admin/cards/backup\""));
         assert!(home.body.contains("Staff accounts"), "menu item");
         let users = admin.get_htmx("/admin/cards/users").await;
-        assert!(users.body.contains("active accounts") && !users.body.contains("<html"));
+        assert!(users.body.contains("Active accounts") && !users.body.contains("<html"));
         let backup = admin.get_htmx("/admin/cards/backup").await;
         if app.backend == hms_testkit::Backend::Sqlite {
             assert!(backup.body.contains("backup-alert"), "no backup yet: shown in red");
