@@ -349,13 +349,31 @@ pub fn read_head_file(data_dir: &Path) -> Option<(i64, String)> {
     Some((id.parse().ok()?, hash.to_string()))
 }
 
-/// Copies the database's head to the head file when it moved; returns the head.
+/// Moves the head file forward to the database's head; returns the database's head. The file
+/// only moves forward along the chain: when the row it names no longer has its recorded hash
+/// (rows were removed or rewritten), the file is left as it is, as evidence for `verify`.
 pub async fn sync_head_file(db: &Db, data_dir: &Path) -> Result<(i64, String), DbError> {
     let current = head(db).await?;
-    if read_head_file(data_dir).as_ref() != Some(&current) {
-        if let Err(e) = write_head_file(data_dir, &current) {
-            tracing::warn!(error = %e, "cannot write the audit head file");
+    let recorded = read_head_file(data_dir);
+    if recorded.as_ref() == Some(&current) {
+        return Ok(current);
+    }
+    if let Some((id, hash)) = &recorded {
+        let stored: Option<String> = sqlx::query("SELECT hash FROM audit_log WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.read())
+            .await?
+            .map(|r| r.get(0));
+        if *id > 0 && stored.as_deref() != Some(hash.as_str()) {
+            tracing::error!(
+                row = id,
+                "the audit log no longer holds the recorded head; run `hms audit verify`"
+            );
+            return Ok(current);
         }
+    }
+    if let Err(e) = write_head_file(data_dir, &current) {
+        tracing::warn!(error = %e, "cannot write the audit head file");
     }
     Ok(current)
 }

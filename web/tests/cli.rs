@@ -217,3 +217,57 @@ fn the_server_starts_answers_and_stops_cleanly_on_sigterm() {
     let status = server.terminate();
     assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
 }
+
+#[test]
+fn audit_verify_passes_an_intact_chain_and_names_the_first_tampered_row() {
+    let dir = TempDir::new("audit");
+    for name in ["wanjiru", "otieno", "akinyi"] {
+        let add = hms(
+            &dir,
+            &["user", "add", name, "--role", "nurse"],
+            Some(&format!("{PW}\n")),
+        );
+        assert!(add.status.success(), "{}", text(&add));
+    }
+    let ok = hms(&dir, &["audit", "verify"], None);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("intact: 3 row(s)"), "{}", text(&ok));
+    let head = hms(&dir, &["audit", "head"], None);
+    let head = text(&head).trim().to_string();
+    assert!(head.starts_with("3:") && head.len() == 2 + 64, "{head}");
+    assert!(
+        std::fs::read_to_string(dir.path().join("data/audit-head"))
+            .unwrap()
+            .starts_with("3 "),
+        "the head is also kept in a file"
+    );
+
+    // Someone with the database file removes the last row and rewinds the head table.
+    let db = dir.path().join("data/hms.db");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = hms_core::db::Db::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        for sql in [
+            "DROP TRIGGER audit_log_no_delete",
+            "DELETE FROM audit_log WHERE id = 3",
+            "UPDATE audit_head SET last_id = 2, last_hash = (SELECT hash FROM audit_log WHERE id = 2)",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        db.close().await;
+    });
+    // Commands run after the tampering do not overwrite the evidence in the head file.
+    let list = hms(&dir, &["user", "list"], None);
+    assert!(list.status.success());
+    let broken = hms(&dir, &["audit", "verify"], None);
+    assert_eq!(broken.status.code(), Some(2), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("BROKEN at row 3"),
+        "{}",
+        text(&broken)
+    );
+    let bad_arg = hms(&dir, &["audit", "verify", "--head", "nonsense"], None);
+    assert_eq!(bad_arg.status.code(), Some(1));
+}
