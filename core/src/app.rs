@@ -13,6 +13,7 @@ use crate::auth::csrf::SigningKey;
 use crate::auth::password::Hasher;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::licence::{Clock, Licensing, SystemClock};
 use crate::module::{Module, Registry};
 use crate::rbac::Rbac;
 use crate::ui::Ui;
@@ -35,6 +36,7 @@ pub struct AppInner {
     pub rbac: Rbac,
     /// Writer of read-audit rows (group commit).
     pub audit_reads: AuditReads,
+    pub licensing: Licensing,
     users_exist: AtomicBool,
     facility_name: RwLock<String>,
 }
@@ -55,6 +57,10 @@ impl Deref for App {
 #[derive(Default)]
 pub struct Parts {
     pub modules: Vec<Arc<dyn Module>>,
+    /// Replaces the compiled licence key: for the test kit only (code, never configuration).
+    pub licence_key: Option<ed25519_dalek::VerifyingKey>,
+    /// The clock licences are judged by (tests move it); the system clock by default.
+    pub clock: Option<Arc<dyn Clock>>,
     pub templates: Vec<(String, String)>,
     pub asset_versions: HashMap<String, String>,
 }
@@ -77,6 +83,11 @@ impl App {
         templates.extend(modules.templates());
         let ui = Ui::new(templates, parts.asset_versions)
             .map_err(|e| StartError::Templates(format!("{e:?}")))?;
+        let licensing = Licensing::new(
+            parts.licence_key.or_else(crate::licence::compiled_key),
+            parts.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        );
+        licensing.ensure_first_start(&db).await?;
         let hasher = tokio::task::spawn_blocking(Hasher::new)
             .await
             .map_err(|e| StartError::Templates(e.to_string()))?;
@@ -89,6 +100,7 @@ impl App {
             modules,
             rbac: Rbac::default(),
             audit_reads: AuditReads::start(db.clone()),
+            licensing,
             users_exist: AtomicBool::new(false),
             facility_name: RwLock::new(String::new()),
         }));

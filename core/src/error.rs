@@ -11,6 +11,9 @@ pub enum AppError {
     NotFound,
     #[error("not allowed")]
     Forbidden,
+    /// Administrative work paused: the licence ran out past its grace period.
+    #[error("administrative work is paused until a licence is installed")]
+    LicencePaused,
     #[error("the form has expired or did not come from this site")]
     Csrf,
     #[error("sign in required")]
@@ -31,7 +34,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Csrf | AppError::LicencePaused => StatusCode::FORBIDDEN,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

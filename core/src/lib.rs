@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod i18n;
+pub mod licence;
 pub mod module;
 pub mod phone;
 pub mod rbac;

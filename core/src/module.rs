@@ -15,6 +15,9 @@ use crate::http::RouteSpec;
 pub struct Permission {
     pub code: &'static str,
     pub description: &'static str,
+    /// Administrative work (adding users, settings, reports, finance exports): paused when the
+    /// licence has run out past its grace period. Patient care is never administrative.
+    pub administrative: bool,
 }
 
 /// An entry of the side menu.
@@ -81,6 +84,8 @@ pub struct ModuleState {
 pub struct Registry {
     modules: Vec<Arc<dyn Module>>,
     enabled: HashMap<&'static str, ModuleState>,
+    /// Each permission with its module.
+    permissions: HashMap<&'static str, (&'static str, Permission)>,
 }
 
 impl Registry {
@@ -127,7 +132,20 @@ impl Registry {
                 break;
             }
         }
-        Self { modules, enabled }
+        let permissions = modules
+            .iter()
+            .flat_map(|m| m.permissions().iter().map(move |p| (p.code, (m.id(), *p))))
+            .collect();
+        Self {
+            modules,
+            enabled,
+            permissions,
+        }
+    }
+
+    /// A permission and the module that defines it.
+    pub fn permission(&self, code: &str) -> Option<(&'static str, Permission)> {
+        self.permissions.get(code).copied()
     }
 
     pub fn all(&self) -> &[Arc<dyn Module>] {
@@ -157,12 +175,9 @@ impl Registry {
             .collect()
     }
 
-    /// The module owning a permission code (by prefix).
+    /// The module owning a permission code.
     pub fn owner_of(&self, permission: &str) -> Option<&'static str> {
-        self.modules
-            .iter()
-            .find(|m| m.permissions().iter().any(|p| p.code == permission))
-            .map(|m| m.id())
+        self.permission(permission).map(|(m, _)| m)
     }
 
     /// Module templates, for the template environment.

@@ -29,12 +29,18 @@ pub fn default_policy() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Seeds the default grants of every module not seen before, in one transaction. Returns the
-/// ids of the modules seeded now. Grants an administrator revoked later are never re-added,
-/// because a module is seeded only once.
+/// Seeds default grants (module defaults and `policy.csv`) of every permission not seen
+/// before, in one transaction; returns the ids of modules seen for the first time. Grants an
+/// administrator revoked later are never re-added: a permission is seeded only once.
 pub async fn seed_new_modules(db: &Db, registry: &Registry) -> Result<Vec<&'static str>, DbError> {
     let mut tx = db.begin().await?;
-    let seen: HashSet<String> = sqlx::query("SELECT module_id FROM modules_seen")
+    let seen_modules: HashSet<String> = sqlx::query("SELECT module_id FROM modules_seen")
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    let seen: HashSet<String> = sqlx::query("SELECT permission FROM permissions_seen")
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
@@ -42,44 +48,56 @@ pub async fn seed_new_modules(db: &Db, registry: &Registry) -> Result<Vec<&'stat
         .collect();
     let file = default_policy();
     let now = crate::clock::now_rfc3339();
-    let mut seeded = Vec::new();
+    let mut new_modules = Vec::new();
+    let mut changed = false;
     for module in registry.all() {
-        if seen.contains(module.id()) {
-            continue;
+        for permission in module.permissions() {
+            if seen.contains(permission.code) {
+                continue;
+            }
+            let grants: BTreeSet<&str> = module
+                .default_grants()
+                .iter()
+                .filter(|(_, p)| *p == permission.code)
+                .map(|(r, _)| *r)
+                .chain(
+                    file.iter()
+                        .filter(|(_, p)| p == permission.code)
+                        .map(|(r, _)| r.as_str()),
+                )
+                .collect();
+            for role in grants {
+                sqlx::query(
+                    "INSERT INTO role_grants (role_name, permission, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (role_name, permission) DO NOTHING",
+                )
+                .bind(role)
+                .bind(permission.code)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("INSERT INTO permissions_seen (permission, first_seen_at) VALUES ($1, $2)")
+                .bind(permission.code)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            changed = true;
         }
-        let mut grants: BTreeSet<(String, String)> = module
-            .default_grants()
-            .iter()
-            .map(|(r, p)| (r.to_string(), p.to_string()))
-            .collect();
-        grants.extend(
-            file.iter()
-                .filter(|(_, p)| registry.owner_of(p) == Some(module.id()))
-                .cloned(),
-        );
-        for (role, permission) in &grants {
-            sqlx::query(
-                "INSERT INTO role_grants (role_name, permission, created_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (role_name, permission) DO NOTHING",
-            )
-            .bind(role)
-            .bind(permission)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
+        if !seen_modules.contains(module.id()) {
+            sqlx::query("INSERT INTO modules_seen (module_id, first_seen_at) VALUES ($1, $2)")
+                .bind(module.id())
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            new_modules.push(module.id());
         }
-        sqlx::query("INSERT INTO modules_seen (module_id, first_seen_at) VALUES ($1, $2)")
-            .bind(module.id())
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        seeded.push(module.id());
     }
-    if !seeded.is_empty() {
+    if changed {
         bump_version(&mut tx).await?;
     }
     tx.commit().await?;
-    Ok(seeded)
+    Ok(new_modules)
 }
 
 /// Marks the policy as changed so every server reloads it on its next request.

@@ -12,6 +12,13 @@ CREATE TABLE modules_seen (
     first_seen_at TEXT NOT NULL
 );
 
+-- A permission's default grants are seeded the first time the permission is seen (a module's
+-- new version may bring new permissions); an administrator's later changes are never undone.
+CREATE TABLE permissions_seen (
+    permission TEXT PRIMARY KEY,
+    first_seen_at TEXT NOT NULL
+);
+
 ALTER TABLE users ADD COLUMN phone TEXT;
 ALTER TABLE users ADD COLUMN email TEXT;
 ALTER TABLE users ADD COLUMN must_change_password BIGINT NOT NULL DEFAULT 0;

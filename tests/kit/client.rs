@@ -183,6 +183,35 @@ impl Client {
         .await
     }
 
+    /// Posts a file-upload form (multipart) with the current CSRF token.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        field: &str,
+        file_name: &str,
+        data: &[u8],
+    ) -> TestResponse {
+        let token = self.csrf_token().unwrap_or_default();
+        let boundary = "hms-test-boundary-7d3f";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n").as_bytes(),
+        );
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/json\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.send(
+            Method::POST,
+            path,
+            &[("Content-Type", content_type.as_str())],
+            body,
+        )
+        .await
+    }
+
     /// Signs in through the login form.
     pub async fn login(&self, username: &str, password: &str) -> TestResponse {
         self.get("/login").await;

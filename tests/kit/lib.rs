@@ -3,6 +3,7 @@
 //! cookies and sends CSRF tokens like a browser.
 
 mod client;
+pub mod licensing;
 mod pg;
 
 use std::path::PathBuf;
@@ -76,6 +77,16 @@ impl TestApp {
 
     /// Like `start`, with a chance to adjust the configuration first.
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        Self::start_custom(backend, adjust, |_| {}).await
+    }
+
+    /// Like `start_with`, and with a chance to adjust the application's parts: stand-in
+    /// modules, the test licence key, a test clock.
+    pub async fn start_custom(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Config),
+        parts: impl FnOnce(&mut hms_core::app::Parts),
+    ) -> Option<TestApp> {
         let data_dir = std::env::temp_dir().join(format!("hms-test-{}", unique_name()));
         std::fs::create_dir_all(&data_dir).expect("temp data dir");
         let mut config = Config {
@@ -99,7 +110,9 @@ impl TestApp {
         let db = Db::open(&config.effective_database_url())
             .await
             .expect("test database opens");
-        let app = hms_web::start_with_db(config, db)
+        let mut app_parts = hms_web::parts();
+        parts(&mut app_parts);
+        let app = hms_web::start_with_parts(config, db, app_parts)
             .await
             .expect("app starts");
         let endpoint: SharedEndpoint =
@@ -146,6 +159,21 @@ impl TestApp {
             .await;
         assert_eq!(r.status, 303, "setup answers with a redirect: {}", r.body);
         c
+    }
+
+    /// An app with the stand-in departments, the test licence key and a clock set to `now`.
+    pub async fn start_licensed(backend: Backend, clock: &licensing::TestClock) -> Option<TestApp> {
+        let clock = clock.clone();
+        Self::start_custom(
+            backend,
+            |_| {},
+            move |p| {
+                p.modules.extend(licensing::departments());
+                p.licence_key = Some(licensing::signing_key().verifying_key());
+                p.clock = Some(std::sync::Arc::new(clock));
+            },
+        )
+        .await
     }
 
     /// Adds a user directly (as the CLI does); returns the id.

@@ -51,6 +51,9 @@ pub enum Command {
     Modules,
     /// Print the effective configuration and where each value came from.
     Config,
+    /// Show or install the licence.
+    #[command(subcommand)]
+    Licence(LicenceCommand),
     /// Check or show the audit trail's hash chain.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -63,6 +66,14 @@ pub enum Command {
     /// Replace the database with the backup FILE (SQLite). Refused while a server uses the
     /// data directory: stop it first.
     Restore { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenceCommand {
+    /// Show the licence, its state and the modules it switches on.
+    Show,
+    /// Check and install a licence file from the supplier (takes effect at once).
+    Install { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +146,7 @@ pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
         Command::Migrate => migrate(&loaded).await,
         Command::User(cmd) => user(cmd, &loaded).await,
         Command::Audit(AuditCommand::Head) => audit_head(&loaded).await,
+        Command::Licence(cmd) => licence(cmd, &loaded).await,
         Command::Audit(AuditCommand::Verify { heads }) => {
             return audit_verify(&loaded, &heads).await;
         }
@@ -236,6 +248,77 @@ async fn user(cmd: UserCommand, loaded: &Loaded) -> Result<(), Failure> {
     let db = open_db(loaded).await?;
     let result = user_on(cmd, &db).await;
     // Changes made here are audited: keep the head file current as the server does.
+    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
+    db.close().await;
+    result?;
+    synced?;
+    Ok(())
+}
+
+async fn licence(cmd: LicenceCommand, loaded: &Loaded) -> Result<(), Failure> {
+    use hms_core::licence::{self, Licensing, Standing, SystemClock};
+    let db = open_db(loaded).await?;
+    let licensing = Licensing::new(licence::compiled_key(), std::sync::Arc::new(SystemClock));
+    let result = async {
+        licensing.ensure_first_start(&db).await?;
+        if let LicenceCommand::Install { file } = &cmd {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| Failure(format!("cannot read {}: {e}", file.display())))?;
+            match licence::install(&db, &licensing, &text, &Actor::cli(None)).await {
+                Ok(p) => println!(
+                    "licence installed: {} ({}), valid until {}",
+                    p.facility_name, p.facility_code, p.expires
+                ),
+                Err(licence::InstallError::Refused(e)) => {
+                    return Err(Failure(format!("{e} Nothing was changed.")))
+                }
+                Err(licence::InstallError::Db(e)) => return Err(e.into()),
+            }
+        }
+        let current = licensing.loaded(&db).await?;
+        let verdict = current.verdict(licensing.today());
+        match &verdict.licence {
+            Some(p) => {
+                println!("facility: {} (code {})", p.facility_name, p.facility_code);
+                println!(
+                    "tier:     {:?}{}",
+                    p.tier,
+                    if p.modules.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" + {}", p.modules.join(", "))
+                    }
+                );
+                println!("branches: {}", p.branches);
+                println!("expires:  {}", p.expires);
+            }
+            None => println!(
+                "no licence installed: evaluation since {}",
+                current.first_start
+            ),
+        }
+        let state = match verdict.standing {
+            Standing::Evaluation { days_left } => format!("evaluation, {days_left} day(s) left"),
+            Standing::Valid { days_left } => format!("valid, {days_left} day(s) left"),
+            Standing::Grace { days_left } => {
+                format!("expired: grace, administrative work pauses in {days_left} day(s)")
+            }
+            Standing::ReadOnly => {
+                "expired: administrative work paused; patient care continues".into()
+            }
+        };
+        println!("state:    {state}");
+        let registry = hms_core::module::Registry::new(
+            crate::compiled_modules(),
+            &loaded.config.modules_disabled,
+        );
+        for m in registry.states() {
+            let on = m.enabled && verdict.covers(m.id);
+            println!("module:   {:<14} {}", m.id, if on { "on" } else { "off" });
+        }
+        Ok::<(), Failure>(())
+    }
+    .await;
     let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
     db.close().await;
     result?;

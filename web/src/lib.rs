@@ -54,10 +54,13 @@ pub fn platform_routes() -> Vec<RouteSpec> {
     ]
 }
 
-/// Templates and static file versions the platform needs from this crate.
+/// The compiled modules, templates and static file versions; the compiled licence key and the
+/// system clock.
 pub fn parts() -> Parts {
     Parts {
         modules: compiled_modules(),
+        licence_key: None,
+        clock: None,
         templates: Vec::new(),
         asset_versions: assets::versions(),
     }
@@ -71,6 +74,16 @@ pub async fn start(config: Config) -> Result<App, hms_core::app::StartError> {
 /// Builds the application on an already open database (tests use this).
 pub async fn start_with_db(config: Config, db: Db) -> Result<App, hms_core::app::StartError> {
     App::with_db(config, db, parts()).await
+}
+
+/// Builds the application from explicit parts (the test kit adds test modules, a test licence
+/// key and a movable clock this way).
+pub async fn start_with_parts(
+    config: Config,
+    db: Db,
+    parts: Parts,
+) -> Result<App, hms_core::app::StartError> {
+    App::with_db(config, db, parts).await
 }
 
 /// The whole HTTP application: the router behind the platform pipeline.

@@ -38,6 +38,8 @@ pub(crate) struct CtxInner {
     pub user: Option<SessionUser>,
     /// The user's permissions (empty when signed out).
     pub permissions: Arc<HashSet<String>>,
+    /// The licence as it stands for this request.
+    pub licence: crate::licence::Verdict,
     /// Anonymous CSRF token from a valid signed cookie, or one made for this response.
     pub anon_csrf: Mutex<Option<String>>,
     /// Flash messages that arrived with the request (consumed when a page renders).
@@ -77,9 +79,28 @@ impl Ctx {
         self.0.user.as_ref()
     }
 
-    /// Whether the signed-in user holds a permission (a set lookup).
+    /// Whether the signed-in user may use a permission now: they hold it (a set lookup), its
+    /// module is on (configuration and licence), and, when the licence has run out past its
+    /// grace period, it is not administrative.
     pub fn can(&self, permission: &str) -> bool {
-        self.0.permissions.contains(permission)
+        if !self.0.permissions.contains(permission) {
+            return false;
+        }
+        match self.app().modules.permission(permission) {
+            Some((module, p)) => {
+                self.module_on(module) && !(p.administrative && self.licence().standing.read_only())
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a module is on for this request: enabled by configuration and licensed.
+    pub fn module_on(&self, module: &str) -> bool {
+        self.app().modules.is_enabled(module) && self.0.licence.covers(module)
+    }
+
+    pub fn licence(&self) -> &crate::licence::Verdict {
+        &self.0.licence
     }
 
     /// The signed-in user; handlers behind `Access::Authenticated` always have one.

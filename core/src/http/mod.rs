@@ -9,7 +9,7 @@ mod routes;
 pub use ctx::{Ctx, Flash, FlashKind};
 pub use pipeline::Platform;
 pub use respond::{cookie_header, hx_or_see_other, render, render_status, see_other};
-pub use routes::{build_router, Access, Form, RouteSpec, DEFAULT_BODY_LIMIT};
+pub use routes::{build_router, Access, Form, RouteSpec, UploadedFile, DEFAULT_BODY_LIMIT};
 
 /// Cookie with the anonymous double-submit CSRF token (signed).
 pub const CSRF_COOKIE: &str = "hms_csrf";

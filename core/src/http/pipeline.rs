@@ -107,6 +107,10 @@ impl<E: Endpoint> Platform<E> {
             },
             None => Arc::new(Default::default()),
         };
+        let licence = match app.licensing.loaded(&app.db).await {
+            Ok(loaded) => loaded.verdict(app.licensing.today()),
+            Err(e) => return respond::error_page(app, None, &AppError::from(e)),
+        };
         let anon_csrf = cookie(CSRF_COOKIE).and_then(|c| app.key.verify("csrf", c));
         let flash: Vec<Flash> = cookie(FLASH_COOKIE)
             .and_then(|c| app.key.verify("flash", c))
@@ -129,6 +133,7 @@ impl<E: Endpoint> Platform<E> {
             history_restore: req.header("HX-History-Restore-Request").is_some(),
             user,
             permissions,
+            licence,
             anon_csrf: Mutex::new(anon_csrf),
             incoming_flash: Mutex::new(flash),
             outgoing_flash: Mutex::new(Vec::new()),
@@ -222,6 +227,7 @@ fn clone_error(e: &AppError) -> AppError {
     match e {
         AppError::NotFound => AppError::NotFound,
         AppError::Forbidden => AppError::Forbidden,
+        AppError::LicencePaused => AppError::LicencePaused,
         AppError::Csrf => AppError::Csrf,
         AppError::Unauthenticated => AppError::Unauthenticated,
         AppError::BadRequest(m) => AppError::BadRequest(m.clone()),

@@ -50,18 +50,54 @@ fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
                 None => Vec::new(),
             };
             context.insert("menu", &menu);
+            context.insert("licence_banner", &licence_banner(cx));
             context.insert("user", &cx.user());
             context.insert("csrf_token", &cx.csrf_token());
             context.insert("flash", &cx.take_incoming_flash());
             context.insert("path", cx.path());
         }
         None => {
+            context.insert("licence_banner", &None::<()>);
             context.insert("menu", &Vec::<()>::new());
             context.insert("user", &None::<()>);
             context.insert("csrf_token", "");
             context.insert("flash", &Vec::<()>::new());
             context.insert("path", "");
         }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Banner {
+    level: &'static str,
+    text: String,
+}
+
+/// The licence banner for this user, if any: evaluation and near expiry for those who manage the
+/// licence; grace and read-only for everyone.
+fn licence_banner(cx: &Ctx) -> Option<Banner> {
+    use crate::licence::{Standing, WARN_DAYS};
+    cx.user()?;
+    let manager = cx.can(crate::licence::MANAGE_PERMISSION);
+    let days = |key: &str, d: i64| crate::i18n::t(key).replace("{days}", &d.to_string());
+    match cx.licence().standing {
+        Standing::Evaluation { days_left } if manager => Some(Banner {
+            level: "info",
+            text: days("licence.banner_evaluation", days_left),
+        }),
+        Standing::Valid { days_left } if manager && days_left < WARN_DAYS => Some(Banner {
+            level: "warning",
+            text: days("licence.banner_expiring", days_left),
+        }),
+        Standing::Grace { days_left } => Some(Banner {
+            level: "warning",
+            text: days("licence.banner_grace", days_left),
+        }),
+        Standing::ReadOnly => Some(Banner {
+            level: "danger",
+            text: crate::i18n::t("licence.banner_read_only"),
+        }),
+        _ => None,
     }
 }
 
@@ -170,6 +206,7 @@ fn describe(err: &AppError) -> (&'static str, String) {
     match err {
         AppError::NotFound => ("error.not_found_title", t("error.not_found")),
         AppError::Forbidden => ("error.forbidden_title", t("error.forbidden")),
+        AppError::LicencePaused => ("error.licence_title", t("error.licence_paused")),
         AppError::Csrf => ("error.csrf_title", t("error.csrf")),
         AppError::Unauthenticated => ("error.forbidden_title", t("error.forbidden")),
         AppError::BadRequest(detail) => ("error.bad_request_title", {

@@ -126,7 +126,7 @@ impl Endpoint for Guard {
             .ok_or_else(|| AppError::Internal("request context missing".into()))?;
         // A module that is not enabled does not exist, for everyone.
         if let Some(module) = self.module {
-            if !cx.app().modules.is_enabled(module) {
+            if !cx.module_on(module) {
                 return Err(AppError::NotFound.into());
             }
         }
@@ -147,7 +147,19 @@ impl Endpoint for Guard {
                 }
                 if let Access::Permission(p) = self.access {
                     if !cx.can(p) {
-                        return Err(AppError::Forbidden.into());
+                        let paused = cx.licence().standing.read_only()
+                            && cx
+                                .app()
+                                .modules
+                                .permission(p)
+                                .is_some_and(|(_, d)| d.administrative)
+                            && cx.0.permissions.contains(p);
+                        return Err(if paused {
+                            AppError::LicencePaused
+                        } else {
+                            AppError::Forbidden
+                        }
+                        .into());
                     }
                 }
             }
@@ -203,6 +215,10 @@ async fn read_form(req: &mut Request, limit: usize) -> Result<Form, AppError> {
     }
     match content_type.as_deref() {
         Some("application/x-www-form-urlencoded") => {}
+        Some("multipart/form-data") => {
+            let header = req.content_type().unwrap_or_default().to_string();
+            return read_multipart(&header, body).await;
+        }
         _ => return Err(AppError::UnsupportedMediaType),
     }
     if std::str::from_utf8(&body).is_err() {
@@ -220,16 +236,59 @@ async fn read_form(req: &mut Request, limit: usize) -> Result<Form, AppError> {
         }
         fields.push((k.into_owned(), v.into_owned()));
     }
-    Ok(Form(fields))
+    Ok(Form {
+        fields,
+        files: Vec::new(),
+    })
+}
+
+/// Parses a file-upload form: text fields become fields, files are kept with their names.
+async fn read_multipart(content_type: &str, body: bytes::Bytes) -> Result<Form, AppError> {
+    let bad = |m: String| AppError::BadRequest(m);
+    let boundary = multer::parse_boundary(content_type).map_err(|e| bad(e.to_string()))?;
+    let mut parts = multer::Multipart::with_reader(std::io::Cursor::new(body), boundary);
+    let mut form = Form::default();
+    while let Some(field) = parts.next_field().await.map_err(|e| bad(e.to_string()))? {
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(file_name) => {
+                let data = field.bytes().await.map_err(|e| bad(e.to_string()))?;
+                form.files.push(UploadedFile {
+                    field: name,
+                    file_name,
+                    data: data.to_vec(),
+                });
+            }
+            None => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|_| bad("the form was not valid UTF-8 text".into()))?;
+                form.fields.push((name, text));
+            }
+        }
+    }
+    Ok(form)
+}
+
+/// A file sent with a form.
+#[derive(Debug, Clone)]
+pub struct UploadedFile {
+    pub field: String,
+    pub file_name: String,
+    pub data: Vec<u8>,
 }
 
 /// The fields of a submitted form (parsed once by the guard, which also checked its CSRF token).
 #[derive(Debug, Clone, Default)]
-pub struct Form(Vec<(String, String)>);
+pub struct Form {
+    fields: Vec<(String, String)>,
+    files: Vec<UploadedFile>,
+}
 
 impl Form {
     pub fn get_opt(&self, name: &str) -> Option<&str> {
-        self.0
+        self.fields
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -242,11 +301,20 @@ impl Form {
 
     /// Every value of a repeated field (checkboxes, multi-selects).
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0
+        self.fields
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .collect()
+    }
+}
+
+impl Form {
+    /// The file sent in a field, if one was chosen.
+    pub fn file(&self, field: &str) -> Option<&UploadedFile> {
+        self.files
+            .iter()
+            .find(|f| f.field == field && !(f.file_name.is_empty() && f.data.is_empty()))
     }
 }
 

@@ -15,29 +15,47 @@ pub use model::CADRES;
 pub const USERS_VIEW: &str = "admin.users.view";
 pub const USERS_MANAGE: &str = "admin.users.manage";
 pub const BACKUPS_VIEW: &str = "admin.backups.view";
+pub const LICENCE_MANAGE: &str = hms_core::licence::MANAGE_PERMISSION;
 
 const PERMISSIONS: &[Permission] = &[
     Permission {
         code: USERS_VIEW,
         description: "See staff accounts, their roles and their sessions",
+        administrative: false,
     },
     Permission {
         code: USERS_MANAGE,
         description: "Add staff accounts, change roles and details, disable accounts, reset \
                       passwords, end sessions and clear sign-in delays",
+        administrative: true,
+    },
+    Permission {
+        code: LICENCE_MANAGE,
+        description: "See the licence and install a new one (always allowed, even when the \
+                      licence has expired)",
+        administrative: false,
     },
     Permission {
         code: BACKUPS_VIEW,
         description: "See whether the automatic backups are working",
+        administrative: false,
     },
 ];
 
-const MENU: &[MenuItem] = &[MenuItem {
-    label: "admin.menu_users",
-    href: "/admin/users",
-    permission: USERS_VIEW,
-    order: 900,
-}];
+const MENU: &[MenuItem] = &[
+    MenuItem {
+        label: "admin.menu_users",
+        href: "/admin/users",
+        permission: USERS_VIEW,
+        order: 900,
+    },
+    MenuItem {
+        label: "admin.menu_licence",
+        href: "/admin/licence",
+        permission: LICENCE_MANAGE,
+        order: 920,
+    },
+];
 
 const CARDS: &[DashboardCard] = &[
     DashboardCard {
@@ -117,6 +135,9 @@ impl Module for AdminModule {
                 P(USERS_MANAGE),
                 user_clear_throttle,
             ),
+            RouteSpec::get("/admin/licence", P(LICENCE_MANAGE), licence_show),
+            RouteSpec::post("/admin/licence", P(LICENCE_MANAGE), licence_install)
+                .body_limit(64 * 1024),
             RouteSpec::get("/admin/cards/users", P(USERS_VIEW), card_users),
             RouteSpec::get("/admin/cards/backup", P(BACKUPS_VIEW), card_backup),
         ]

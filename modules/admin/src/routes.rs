@@ -359,3 +359,60 @@ pub async fn card_backup(cx: Ctx) -> AppResult<Response> {
     c.insert("backup_dir", &app.config.backup_dir.display().to_string());
     render(&cx, "admin/card_backup.html", c)
 }
+
+async fn licence_page(cx: &Ctx, status: StatusCode, error: Option<String>) -> AppResult<Response> {
+    let app = cx.app();
+    let verdict = cx.licence().clone();
+    let modules: Vec<serde_json::Value> = app
+        .modules
+        .states()
+        .into_iter()
+        .map(|m| json!({"id": m.id, "title": t(m.title), "on": cx.module_on(m.id)}))
+        .collect();
+    let mut c = tera::Context::new();
+    c.insert("standing", &verdict.standing);
+    c.insert("licence", &verdict.licence);
+    c.insert("modules", &modules);
+    c.insert("has_key", &app.licensing.key().is_some());
+    c.insert("error", &error);
+    render_status(cx, status, "admin/licence.html", c)
+}
+
+#[handler]
+pub async fn licence_show(cx: Ctx) -> AppResult<Response> {
+    licence_page(&cx, StatusCode::OK, None).await
+}
+
+/// Installs an uploaded (or pasted) licence file after checking it; nothing changes otherwise.
+#[handler]
+pub async fn licence_install(cx: Ctx, form: Form) -> AppResult<Response> {
+    let app = cx.app();
+    let text = match form.file("licence") {
+        Some(f) => match String::from_utf8(f.data.clone()) {
+            Ok(t) => t,
+            Err(_) => {
+                let msg = Some(t("admin.licence_not_text"));
+                return licence_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, msg).await;
+            }
+        },
+        None => form.get("licence_text").to_string(),
+    };
+    if text.trim().is_empty() {
+        let msg = Some(t("admin.licence_missing"));
+        return licence_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, msg).await;
+    }
+    let payload = match hms_core::licence::install(&app.db, &app.licensing, &text, &cx.actor())
+        .await
+    {
+        Ok(p) => p,
+        Err(hms_core::licence::InstallError::Refused(e)) => {
+            return licence_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, Some(e.to_string())).await
+        }
+        Err(hms_core::licence::InstallError::Db(e)) => return Err(e.into()),
+    };
+    cx.flash(
+        FlashKind::Success,
+        t("admin.licence_installed").replace("{date}", &payload.expires),
+    );
+    Ok(see_other("/admin/licence"))
+}

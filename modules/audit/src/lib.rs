@@ -19,14 +19,17 @@ const PERMISSIONS: &[Permission] = &[
     Permission {
         code: VIEW,
         description: "See the audit trail: who did what, when and from which computer",
+        administrative: false,
     },
     Permission {
         code: EXPORT,
         description: "Download the audit trail (filtered) as a spreadsheet file",
+        administrative: false,
     },
     Permission {
         code: PATIENT_REPORT,
         description: "Print a patient's access report for a data-protection request",
+        administrative: false,
     },
 ];
 

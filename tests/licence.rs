@@ -1,0 +1,286 @@
+//! Licences: each tier switches on exactly its modules, bad files change nothing, and an expired
+//! licence pauses administrative work but never patient care. The clock is the test's.
+
+use hms_core::licence::Tier;
+use hms_testkit::licensing::{licence_text, TestClock};
+use hms_testkit::{Backend, Client, TestApp};
+
+const NOW: &str = "2026-06-01T09:00:00+03:00";
+
+async fn install(admin: &Client, text: &str) -> hms_testkit::TestResponse {
+    admin.get("/admin/licence").await;
+    admin
+        .post_file("/admin/licence", "licence", "licence.json", text.as_bytes())
+        .await
+}
+
+async fn statuses(c: &Client) -> Vec<(&'static str, u16)> {
+    let mut out = Vec::new();
+    for m in ["patients", "pharmacy", "laboratory", "reports", "sync"] {
+        out.push((m, c.get(&format!("/{m}")).await.status));
+    }
+    out
+}
+
+async fn licensed(backend: Backend) -> Option<(TestApp, TestClock, Client)> {
+    let clock = TestClock::at(NOW);
+    let app = TestApp::start_licensed(backend, &clock).await?;
+    let admin = app.setup_admin().await;
+    Some((app, clock, admin))
+}
+
+async fn each_tier_switches_on_exactly_its_modules(backend: Backend) {
+    let Some((_app, _clock, admin)) = licensed(backend).await else {
+        return;
+    };
+    let all_on = vec![
+        ("patients", 200),
+        ("pharmacy", 200),
+        ("laboratory", 200),
+        ("reports", 200),
+        ("sync", 200),
+    ];
+    assert_eq!(
+        statuses(&admin).await,
+        all_on,
+        "evaluation: every compiled module"
+    );
+
+    let r = install(
+        &admin,
+        &licence_text(Tier::Clinic, "12345", "2027-05-31", &[]),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        statuses(&admin).await,
+        vec![
+            ("patients", 200),
+            ("pharmacy", 200),
+            ("laboratory", 404),
+            ("reports", 404),
+            ("sync", 404)
+        ],
+        "clinic tier"
+    );
+    let home = admin.get("/").await;
+    assert!(
+        home.body.contains("href=\"/pharmacy\"") && !home.body.contains("href=\"/laboratory\""),
+        "menu follows the licence"
+    );
+    assert!(admin
+        .get("/admin/licence")
+        .await
+        .body
+        .contains("Not licensed"));
+
+    install(
+        &admin,
+        &licence_text(Tier::Clinic, "12345", "2027-05-31", &["laboratory"]),
+    )
+    .await;
+    assert_eq!(
+        admin.get("/laboratory").await.status,
+        200,
+        "an extra module"
+    );
+    install(
+        &admin,
+        &licence_text(Tier::Hospital, "12345", "2027-05-31", &[]),
+    )
+    .await;
+    assert_eq!(
+        statuses(&admin).await,
+        vec![
+            ("patients", 200),
+            ("pharmacy", 200),
+            ("laboratory", 200),
+            ("reports", 200),
+            ("sync", 404)
+        ],
+        "hospital tier"
+    );
+    install(
+        &admin,
+        &licence_text(Tier::Enterprise, "12345", "2027-05-31", &[]),
+    )
+    .await;
+    assert_eq!(statuses(&admin).await, all_on, "enterprise tier");
+}
+
+async fn bad_licence_files_are_explained_and_change_nothing(backend: Backend) {
+    let Some((app, _clock, admin)) = licensed(backend).await else {
+        return;
+    };
+    assert_eq!(
+        install(
+            &admin,
+            &licence_text(Tier::Clinic, "12345", "2027-05-31", &[])
+        )
+        .await
+        .status,
+        303
+    );
+    let good = licence_text(Tier::Clinic, "12345", "2027-05-31", &[]);
+    let audit_before = app.audit_count("licence.install").await;
+
+    let tampered = good.replace("\"clinic\"", "\"enterprise\"");
+    let other_key = {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+        let payload: serde_json::Value = serde_json::from_str(&good).unwrap();
+        let payload: hms_core::licence::Payload =
+            serde_json::from_value(payload["licence"].clone()).unwrap();
+        serde_json::to_string(&hms_core::licence::sign(&key, payload)).unwrap()
+    };
+    let cases = [
+        (tampered, "signature is not valid"),
+        (other_key, "signature is not valid"),
+        (
+            licence_text(Tier::Hospital, "99999", "2027-05-31", &[]),
+            "another facility",
+        ),
+        (
+            licence_text(Tier::Hospital, "12345", "2026-05-01", &[]),
+            "already expired",
+        ),
+        ("not a licence at all".to_string(), "not an HMS licence"),
+    ];
+    for (text, message) in cases {
+        let r = install(&admin, &text).await;
+        assert_eq!(r.status, 422, "{message}");
+        assert!(r.body.contains(message), "{message}: {}", r.body);
+        assert!(r.body.contains("Nothing was changed."));
+    }
+    let empty = install(&admin, "").await;
+    assert_eq!(empty.status, 422);
+    assert_eq!(app.audit_count("licence.install").await, audit_before);
+    assert_eq!(
+        admin.get("/laboratory").await.status,
+        404,
+        "still the clinic licence"
+    );
+}
+
+async fn an_expired_licence_pauses_administration_but_never_patient_care(backend: Backend) {
+    let Some((app, clock, admin)) = licensed(backend).await else {
+        return;
+    };
+    app.add_user("reception", &["receptionist"]).await;
+    let desk = app.login("reception").await;
+
+    // Evaluation: a banner for whoever manages the licence, none at the desk.
+    assert!(admin
+        .get("/")
+        .await
+        .body
+        .contains("running in evaluation: 59 days left"));
+    assert!(!desk.get("/").await.body.contains("licence-banner"));
+
+    // Evaluation over: grace, with a banner for everyone; everything still works.
+    clock.advance_days(60);
+    assert!(desk
+        .get("/")
+        .await
+        .body
+        .contains("Administrative work will pause in 29 days"));
+    assert_eq!(admin.get("/admin/users/new").await.status, 200);
+
+    // Past grace: administrative work is paused, care goes on.
+    clock.advance_days(30);
+    let paused = admin.get("/admin/users/new").await;
+    assert_eq!(paused.status, 403);
+    assert!(
+        paused.body.contains("Licence expired") && paused.body.contains("Patient care carries on")
+    );
+    admin.get("/admin/users").await;
+    let add = admin
+        .post_form(
+            "/admin/users",
+            &[
+                ("username", "late"),
+                ("full_name", "Late Hire"),
+                ("roles", "nurse"),
+                ("password", "kitale maize harvest"),
+            ],
+        )
+        .await;
+    assert_eq!(add.status, 403, "no new users");
+    assert_eq!(
+        admin.get("/reports").await.status,
+        403,
+        "reports are administrative"
+    );
+    assert_eq!(
+        admin.get("/admin/users").await.status,
+        200,
+        "looking is not paused"
+    );
+    assert!(
+        !admin
+            .get("/admin/users")
+            .await
+            .body
+            .contains("Add a staff account"),
+        "buttons for paused work are hidden"
+    );
+    for c in [&desk, &admin] {
+        assert_eq!(
+            c.get("/patients").await.status,
+            200,
+            "patient care is never paused"
+        );
+        c.get("/").await;
+        assert_eq!(
+            c.post_form("/patients", &[]).await.status,
+            200,
+            "and care can still write"
+        );
+    }
+    assert!(desk
+        .get("/")
+        .await
+        .body
+        .contains("Administrative work is paused"));
+
+    // A new licence lifts the pause at once.
+    assert_eq!(
+        admin.get("/admin/licence").await.status,
+        200,
+        "the licence can always be replaced"
+    );
+    let r = install(
+        &admin,
+        &licence_text(Tier::Hospital, "12345", "2027-12-31", &[]),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(admin.get("/admin/users/new").await.status, 200);
+    assert!(!desk.get("/").await.body.contains("licence-banner"));
+
+    // Thirty days before expiry: a banner for the administrator only.
+    clock.set("2027-12-21T09:00:00+03:00");
+    let home = admin.get("/").await;
+    assert!(
+        home.body.contains("licence expires in 10 days"),
+        "{}",
+        home.body
+    );
+    assert!(!desk.get("/").await.body.contains("licence-banner"));
+}
+
+macro_rules! both {
+    ($($name:ident),*) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(hms_testkit::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name(hms_testkit::Backend::Postgres).await }
+        }
+    )*};
+}
+
+both!(
+    each_tier_switches_on_exactly_its_modules,
+    bad_licence_files_are_explained_and_change_nothing,
+    an_expired_licence_pauses_administration_but_never_patient_care
+);
