@@ -271,3 +271,89 @@ fn audit_verify_passes_an_intact_chain_and_names_the_first_tampered_row() {
     let bad_arg = hms(&dir, &["audit", "verify", "--head", "nonsense"], None);
     assert_eq!(bad_arg.status.code(), Some(1));
 }
+
+#[test]
+fn resellers_make_keys_and_issue_licences_that_verify() {
+    const TOOL: &str = env!("CARGO_BIN_EXE_hms-licence");
+    let dir = TempDir::new("reseller");
+    let keys = dir.path().join("keys");
+    let keygen = Command::new(TOOL)
+        .args(["keygen", "--out"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", text(&keygen));
+    let again = Command::new(TOOL)
+        .args(["keygen", "--out"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "an existing key pair is never overwritten"
+    );
+
+    let issue = |tier: &str, expires: &str| {
+        Command::new(TOOL)
+            .args(["issue", "--key"])
+            .arg(keys.join("licence-signing.key"))
+            .args([
+                "--facility",
+                "Mwangaza Health Centre",
+                "--code",
+                "12345",
+                "--tier",
+                tier,
+            ])
+            .args([
+                "--expires",
+                expires,
+                "--module",
+                "laboratory",
+                "--branches",
+                "2",
+            ])
+            .output()
+            .unwrap()
+    };
+    let issued = issue("clinic", "2027-12-31");
+    assert!(issued.status.success(), "{}", text(&issued));
+    let licence_json = String::from_utf8(issued.stdout).unwrap();
+    let public = std::fs::read_to_string(keys.join("licence-verifying.key")).unwrap();
+    let key = hms_core::licence::parse_verifying_key(&public).unwrap();
+    let payload = hms_core::licence::verify(&licence_json, Some(&key)).unwrap();
+    assert_eq!(payload.tier, hms_core::licence::Tier::Clinic);
+    assert_eq!(payload.modules, ["laboratory"]);
+    assert_eq!(payload.branches, 2);
+    assert_eq!(
+        issue("gold", "2027-12-31").status.code(),
+        Some(1),
+        "unknown tier"
+    );
+    assert_eq!(
+        issue("clinic", "31/12/2027").status.code(),
+        Some(1),
+        "bad date"
+    );
+
+    // This build has no licence key: it says so, changes nothing and keeps evaluating.
+    let file = dir.path().join("licence.json");
+    std::fs::write(&file, &licence_json).unwrap();
+    let site = TempDir::new("licensed");
+    let install = hms(&site, &["licence", "install", file.to_str().unwrap()], None);
+    assert_eq!(install.status.code(), Some(1), "{}", text(&install));
+    assert!(
+        text(&install).contains("no licence key"),
+        "{}",
+        text(&install)
+    );
+    let show = hms(&site, &["licence", "show"], None);
+    assert!(show.status.success(), "{}", text(&show));
+    assert!(
+        text(&show).contains("evaluation, 59 day(s) left"),
+        "{}",
+        text(&show)
+    );
+    assert!(text(&show).contains("module:   admin"), "{}", text(&show));
+}
