@@ -71,6 +71,20 @@ pub trait Module: Send + Sync + 'static {
     }
 }
 
+/// The `.html` files of an embedded template folder as (name, text), for `Module::templates`.
+pub fn embedded_templates<E: rust_embed::RustEmbed>() -> Vec<(String, String)> {
+    E::iter()
+        .filter(|name| name.ends_with(".html"))
+        .filter_map(|name| {
+            let file = E::get(&name)?;
+            Some((
+                name.to_string(),
+                String::from_utf8_lossy(&file.data).into_owned(),
+            ))
+        })
+        .collect()
+}
+
 /// Why a module is or is not enabled (for `hms modules` and the admin screens).
 #[derive(Debug, Clone, Serialize)]
 pub struct ModuleState {

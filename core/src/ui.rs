@@ -52,16 +52,7 @@ impl Ui {
         asset_versions: HashMap<String, String>,
     ) -> Result<Self, tera::Error> {
         let mut tera = Tera::default();
-        let mut templates: Vec<(String, String)> = SharedTemplates::iter()
-            .filter(|name| name.ends_with(".html"))
-            .filter_map(|name| {
-                let file = SharedTemplates::get(&name)?;
-                Some((
-                    name.to_string(),
-                    String::from_utf8_lossy(&file.data).into_owned(),
-                ))
-            })
-            .collect();
+        let mut templates = crate::module::embedded_templates::<SharedTemplates>();
         templates.extend(extra);
         tera.register_function(
             "t",

@@ -66,13 +66,7 @@ impl Module for AuditModule {
     }
 
     fn templates(&self) -> Vec<(String, String)> {
-        Templates::iter()
-            .filter(|n| n.ends_with(".html"))
-            .filter_map(|n| {
-                let f = Templates::get(&n)?;
-                Some((n.to_string(), String::from_utf8_lossy(&f.data).into_owned()))
-            })
-            .collect()
+        hms_core::module::embedded_templates::<Templates>()
     }
 
     fn routes(&self) -> Vec<RouteSpec> {
