@@ -39,6 +39,7 @@ pub struct AppInner {
     pub licensing: Licensing,
     users_exist: AtomicBool,
     facility_name: RwLock<String>,
+    default_language: RwLock<&'static str>,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -103,6 +104,7 @@ impl App {
             licensing,
             users_exist: AtomicBool::new(false),
             facility_name: RwLock::new(String::new()),
+            default_language: RwLock::new("en"),
         }));
         app.refresh_facility().await?;
         Ok(app)
@@ -129,15 +131,30 @@ impl App {
             .unwrap_or_default()
     }
 
+    /// The facility's default language.
+    pub fn default_language(&self) -> &'static str {
+        self.default_language.read().map(|l| *l).unwrap_or("en")
+    }
+
     /// Re-reads facility settings (after setup or a settings change).
     pub async fn refresh_facility(&self) -> Result<(), DbError> {
-        let name: Option<String> =
-            sqlx::query("SELECT value FROM settings WHERE key = 'facility_name'")
-                .fetch_optional(self.db.read())
-                .await?
-                .map(|r| r.get(0));
-        if let (Some(name), Ok(mut slot)) = (name, self.facility_name.write()) {
-            *slot = name;
+        let rows = sqlx::query(
+            "SELECT key, value FROM settings WHERE key IN ('facility_name', 'default_language')",
+        )
+        .fetch_all(self.db.read())
+        .await?;
+        for r in rows {
+            let key: String = r.get(0);
+            let value: String = r.get(1);
+            if key == "facility_name" {
+                if let Ok(mut slot) = self.facility_name.write() {
+                    *slot = value;
+                }
+            } else if let (Some(lang), Ok(mut slot)) =
+                (crate::i18n::resolve(&value), self.default_language.write())
+            {
+                *slot = lang;
+            }
         }
         Ok(())
     }

@@ -1,18 +1,33 @@
-//! Translation lookup. Every user-facing string in templates goes through `t(key="...")`.
-//! English is the catalogue today; Swahili is added as a second catalogue with the same keys.
+//! Translation lookup. Every user-facing string in templates goes through `t(key="...")`, and
+//! every message made in code through `t("...")`. The language is the request's: the user's
+//! choice, else the language switch cookie, else the facility's default, else English. It is
+//! carried in a task-local for the request, so handlers and templates need not pass it along.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::OnceLock;
 
 const EN: &str = include_str!("../locales/en.toml");
+const SW: &str = include_str!("../locales/sw.toml");
 
-fn catalogue() -> &'static HashMap<String, String> {
-    static CATALOGUE: OnceLock<HashMap<String, String>> = OnceLock::new();
-    CATALOGUE.get_or_init(|| parse(EN))
+/// The languages HMS speaks: code and name (in that language).
+pub const LANGUAGES: &[(&str, &str)] = &[("en", "English"), ("sw", "Kiswahili")];
+
+tokio::task_local! {
+    static LANGUAGE: &'static str;
+}
+
+fn catalogue(lang: &str) -> &'static HashMap<String, String> {
+    static EN_CAT: OnceLock<HashMap<String, String>> = OnceLock::new();
+    static SW_CAT: OnceLock<HashMap<String, String>> = OnceLock::new();
+    match lang {
+        "sw" => SW_CAT.get_or_init(|| parse(SW)),
+        _ => EN_CAT.get_or_init(|| parse(EN)),
+    }
 }
 
 fn parse(text: &str) -> HashMap<String, String> {
-    let table: toml::Table = toml::from_str(text).expect("the English catalogue is valid TOML");
+    let table: toml::Table = toml::from_str(text).expect("a catalogue is valid TOML");
     let mut out = HashMap::new();
     flatten("", &table, &mut out);
     out
@@ -35,9 +50,35 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>)
     }
 }
 
-/// The text for `key`; a missing key shows as the key itself (and a test catches it).
+/// A supported language code, as a static string.
+pub fn resolve(code: &str) -> Option<&'static str> {
+    LANGUAGES
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(code.trim()))
+        .map(|(c, _)| *c)
+}
+
+/// The language of the current request (English outside a request).
+pub fn current() -> &'static str {
+    LANGUAGE.try_with(|l| *l).unwrap_or("en")
+}
+
+/// Runs `fut` with `lang` as the request's language.
+pub async fn scope<F: Future>(lang: &'static str, fut: F) -> F::Output {
+    LANGUAGE.scope(lang, fut).await
+}
+
+/// The text for `key` in the request's language (English when the key is missing there); a key
+/// missing everywhere shows as the key itself (and a test catches it).
 pub fn t(key: &str) -> String {
-    match catalogue().get(key) {
+    t_in(current(), key)
+}
+
+pub fn t_in(lang: &str, key: &str) -> String {
+    if let Some(s) = catalogue(lang).get(key) {
+        return s.clone();
+    }
+    match catalogue("en").get(key) {
         Some(s) => s.clone(),
         None => {
             tracing::warn!(key, "missing translation");
@@ -47,5 +88,12 @@ pub fn t(key: &str) -> String {
 }
 
 pub fn has(key: &str) -> bool {
-    catalogue().contains_key(key)
+    catalogue("en").contains_key(key)
+}
+
+/// Every key of a language's catalogue (for the parity test).
+pub fn keys(lang: &str) -> Vec<String> {
+    let mut keys: Vec<String> = catalogue(lang).keys().cloned().collect();
+    keys.sort();
+    keys
 }

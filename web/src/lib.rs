@@ -15,7 +15,7 @@ use hms_core::module::Module;
 use hms_core::App;
 use poem::Endpoint;
 
-use pages::{account, health, home, login, setup};
+use pages::{account, health, home, language, login, setup};
 
 /// The department modules compiled into this binary, one Cargo feature each.
 pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
@@ -48,6 +48,7 @@ pub fn platform_routes() -> Vec<RouteSpec> {
         RouteSpec::get("/login", Public, login::show),
         RouteSpec::post("/login", Public, login::submit),
         RouteSpec::post("/logout", Authenticated, login::logout),
+        RouteSpec::post("/language", Public, language::switch),
         RouteSpec::get("/", Authenticated, home::dashboard),
         RouteSpec::get("/account/password", Authenticated, account::password_form),
         RouteSpec::post("/account/password", Authenticated, account::password_submit),

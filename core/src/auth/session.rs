@@ -42,6 +42,8 @@ pub struct SessionUser {
     pub roles: Vec<crate::auth::users::Role>,
     /// Set after an administrator reset the password: every page leads to the change form.
     pub must_change_password: bool,
+    /// The user's chosen language (None: the facility's default).
+    pub language: Option<String>,
     #[serde(skip)]
     pub policy_version: i64,
 }
@@ -98,7 +100,7 @@ pub async fn load(
     let hash = token_hash(token);
     let row = sqlx::query(
         "SELECT s.user_id, s.csrf_token, s.created_at, s.last_seen_at, u.username, u.full_name, \
-         u.must_change_password, \
+         u.must_change_password, u.language, \
          (SELECT value FROM settings WHERE key = 'policy_version') \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id_hash = $1 AND u.is_active = 1 AND u.auth_epoch = s.auth_epoch",
@@ -146,8 +148,9 @@ pub async fn load(
         full_name: row.get(5),
         roles,
         must_change_password: row.get::<i64, _>(6) == 1,
+        language: row.get(7),
         policy_version: row
-            .get::<Option<String>, _>(7)
+            .get::<Option<String>, _>(8)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
     }))

@@ -13,6 +13,8 @@ pub use routes::{build_router, Access, Form, RouteSpec, UploadedFile, DEFAULT_BO
 
 /// Cookie with the anonymous double-submit CSRF token (signed).
 pub const CSRF_COOKIE: &str = "hms_csrf";
+/// Cookie with the language chosen on the sign-in page (before anyone is signed in).
+pub const LANG_COOKIE: &str = "hms_lang";
 /// Cookie with flash messages for the next page (signed).
 pub const FLASH_COOKIE: &str = "hms_flash";
 

@@ -64,7 +64,7 @@ impl<E: Endpoint> Platform<E> {
             path == "/healthz" || path.starts_with("/static/") || path == "/favicon.ico";
         let htmx = req.header("HX-Request").is_some();
 
-        if !always_open && path != "/setup" {
+        if !always_open && path != "/setup" && path != "/language" {
             match app.users_exist().await {
                 Ok(true) => {}
                 Ok(false) => return respond::redirect_to(htmx, "/setup"),
@@ -141,7 +141,16 @@ impl<E: Endpoint> Platform<E> {
         }));
         req.extensions_mut().insert(cx.clone());
 
-        let mut resp = match self.inner.call(req).await {
+        // The request's language: the user's choice, the switch on the login page, the
+        // facility's default.
+        let lang = cx
+            .user()
+            .and_then(|u| u.language.as_deref())
+            .and_then(crate::i18n::resolve)
+            .or_else(|| cookie(super::LANG_COOKIE).and_then(crate::i18n::resolve))
+            .unwrap_or_else(|| app.default_language());
+        let outcome = crate::i18n::scope(lang, self.inner.call(req)).await;
+        let mut resp = match outcome {
             Ok(out) => out.into_response(),
             Err(err) => {
                 let app_err = match err.downcast_ref::<AppError>() {
@@ -153,7 +162,10 @@ impl<E: Endpoint> Platform<E> {
                     }
                     None => AppError::Internal(err.to_string()),
                 };
-                respond::error_page(app, Some(&cx), &app_err)
+                crate::i18n::scope(lang, async {
+                    respond::error_page(app, Some(&cx), &app_err)
+                })
+                .await
             }
         };
 

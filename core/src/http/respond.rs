@@ -33,6 +33,14 @@ pub fn render_status(
 
 fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
     context.insert("facility_name", &app.facility_name());
+    context.insert("lang", crate::i18n::current());
+    context.insert(
+        "languages",
+        &crate::i18n::LANGUAGES
+            .iter()
+            .map(|(code, name)| serde_json::json!({"code": code, "name": name}))
+            .collect::<Vec<_>>(),
+    );
     match cx {
         Some(cx) => {
             let menu: Vec<MenuEntry> = match cx.user() {

@@ -4,5 +4,6 @@
 pub mod account;
 pub mod health;
 pub mod home;
+pub mod language;
 pub mod login;
 pub mod setup;
