@@ -116,10 +116,12 @@ each_backend! {
         assert_eq!(r.status, 409);
         assert_eq!(admin.get("/admin/users").await.status, 200, "still an administrator");
 
-        // With a second administrator, the first may step down.
+        // With a second administrator, the second may take the role from the first.
         let second = app.add_user("second.admin", &["admin"]).await;
         assert!(second > 0);
-        let r = admin.post_form(&format!("/admin/users/{admin_id}"), &[
+        let other = app.login("second.admin").await;
+        other.get(&format!("/admin/users/{admin_id}")).await;
+        let r = other.post_form(&format!("/admin/users/{admin_id}"), &[
             ("full_name", "Amina Wanjiku"), ("roles", "doctor"),
         ]).await;
         assert_eq!(r.status, 303);
@@ -217,5 +219,90 @@ each_backend! {
         let n = app.login("nurse.only").await;
         let home = n.get("/").await;
         assert!(!home.body.contains("/admin/cards/"), "no admin cards for a nurse");
+    }
+}
+
+each_backend! {
+    async fn an_admin_grants_a_permission_and_the_receptionist_has_it_on_her_next_page(app) {
+        let admin = app.setup_admin().await;
+        app.add_user("desk", &["receptionist"]).await;
+        let desk = app.login("desk").await;
+        assert!(!desk.get("/").await.body.contains("Staff accounts"));
+
+        let matrix = admin.get("/admin/roles").await;
+        assert_eq!(matrix.status, 200, "{}", matrix.body);
+        assert!(matrix.body.contains("admin.users.view") && matrix.body.contains("See staff accounts"));
+        // Keep every current grant and add one.
+        let mut grants: Vec<String> = matrix.body.match_indices("name=\"grant\" value=\"")
+            .filter_map(|(i, _)| {
+                let rest = &matrix.body[i + 20..];
+                let value = &rest[..rest.find('"')?];
+                let tag_end = rest.find('>')?;
+                rest[..tag_end].contains(" checked").then(|| value.to_string())
+            })
+            .collect();
+        grants.push("receptionist|admin.users.view".into());
+        let mut fields: Vec<(&str, &str)> = grants.iter().map(|g| ("grant", g.as_str())).collect();
+        fields.push(("matrix", "1"));
+        let r = admin.post_form("/admin/roles", &fields).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let home = desk.get("/").await;
+        assert!(home.body.contains("Staff accounts"), "the new menu item appears without signing in again");
+        assert_eq!(desk.get("/admin/users").await.status, 200);
+        let detail = audit_detail(&app, "roles.permissions").await;
+        assert_eq!(detail["granted"], serde_json::json!([["receptionist", "admin.users.view"]]));
+
+        // Unticking everything leaves the administrator with this screen.
+        assert_eq!(admin.post_form("/admin/roles", &[]).await.status, 400, "an incomplete form changes nothing");
+        assert_eq!(desk.get("/admin/users").await.status, 200);
+        let r = admin.post_form("/admin/roles", &[("matrix", "1")]).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(admin.get("/admin/roles").await.status, 200, "admin.roles.manage is kept");
+        assert_eq!(desk.get("/admin/users").await.status, 403);
+        let bogus = admin.post_form("/admin/roles", &[("matrix", "1"), ("grant", "nobody|admin.users.view")]).await;
+        assert_eq!(bogus.status, 400);
+    }
+
+    async fn custom_roles_are_added_and_removed_only_when_nobody_holds_them(app) {
+        let admin = app.setup_admin().await;
+        admin.get("/admin/roles/new").await;
+        let bad = admin.post_form("/admin/roles/new", &[("name", "Records Clerk"), ("title", "R")]).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Short name:") && bad.body.contains("Title:"));
+        let ok = admin.post_form("/admin/roles/new", &[("name", "records_clerk"), ("title", "Records clerk"), ("description", "Files and retrieves records")]).await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        let dup = admin.post_form("/admin/roles/new", &[("name", "records_clerk"), ("title", "Again")]).await;
+        assert_eq!(dup.status, 422);
+        assert!(admin.get("/admin/roles").await.body.contains("Records clerk"));
+
+        app.add_user("clerk", &["records_clerk"]).await;
+        let in_use = admin.post_form("/admin/roles/records_clerk/delete", &[]).await;
+        assert_eq!(in_use.status, 409);
+        assert!(in_use.body.contains("held by 1 people"));
+        let builtin = admin.post_form("/admin/roles/nurse/delete", &[]).await;
+        assert_eq!(builtin.status, 409);
+
+        let clerk_id: i64 = sqlx::query("SELECT id FROM users WHERE username = 'clerk'")
+            .fetch_one(app.db().read()).await.unwrap().get(0);
+        admin.get(&format!("/admin/users/{clerk_id}")).await;
+        let r = admin.post_form(&format!("/admin/users/{clerk_id}"), &[("full_name", "Clerk Test"), ("roles", "receptionist")]).await;
+        assert_eq!(r.status, 303);
+        let gone = admin.post_form("/admin/roles/records_clerk/delete", &[]).await;
+        assert_eq!(gone.status, 303);
+        assert!(!admin.get("/admin/roles").await.body.contains("<strong>Records clerk</strong>"));
+        assert_eq!(app.audit_count("role.create").await, 1);
+        assert_eq!(app.audit_count("role.delete").await, 1);
+    }
+
+    async fn an_administrator_cannot_take_the_admin_role_from_themselves(app) {
+        let admin = app.setup_admin().await;
+        app.add_user("second.admin", &["admin"]).await;
+        let me: i64 = sqlx::query("SELECT id FROM users WHERE username = 'admin'")
+            .fetch_one(app.db().read()).await.unwrap().get(0);
+        admin.get(&format!("/admin/users/{me}")).await;
+        let r = admin.post_form(&format!("/admin/users/{me}"), &[("full_name", "Amina Wanjiku"), ("roles", "doctor")]).await;
+        assert_eq!(r.status, 409);
+        assert!(r.body.contains("from yourself"));
+        assert_eq!(admin.get("/admin/users").await.status, 200);
     }
 }

@@ -39,6 +39,8 @@ pub struct AppInner {
     pub licensing: Licensing,
     users_exist: AtomicBool,
     facility_name: RwLock<String>,
+    /// ETag of the facility's logo, when one is stored.
+    facility_logo: RwLock<Option<String>>,
     default_language: RwLock<&'static str>,
 }
 
@@ -104,6 +106,7 @@ impl App {
             licensing,
             users_exist: AtomicBool::new(false),
             facility_name: RwLock::new(String::new()),
+            facility_logo: RwLock::new(None),
             default_language: RwLock::new("en"),
         }));
         app.refresh_facility().await?;
@@ -136,8 +139,17 @@ impl App {
         self.default_language.read().map(|l| *l).unwrap_or("en")
     }
 
+    /// The ETag of the facility's logo, when there is one (for the top bar).
+    pub fn facility_logo(&self) -> Option<String> {
+        self.facility_logo.read().ok().and_then(|l| l.clone())
+    }
+
     /// Re-reads facility settings (after setup or a settings change).
     pub async fn refresh_facility(&self) -> Result<(), DbError> {
+        let logo = crate::settings::logo_etag(&self.db).await?;
+        if let Ok(mut slot) = self.facility_logo.write() {
+            *slot = logo;
+        }
         let rows = sqlx::query(
             "SELECT key, value FROM settings WHERE key IN ('facility_name', 'default_language')",
         )

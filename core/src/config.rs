@@ -114,6 +114,9 @@ pub struct Config {
     pub backup_dir: PathBuf,
     /// Compiled modules switched off at this facility.
     pub modules_disabled: Vec<String>,
+    /// SMTP server for outgoing email (`smtp://`, `smtps://` or `smtp://...?tls=required`);
+    /// `None`: emails stay in the outbox.
+    pub smtp_url: Option<String>,
 }
 
 impl Default for Config {
@@ -129,6 +132,7 @@ impl Default for Config {
             log: "info".into(),
             backup_dir: PathBuf::from("./hms-backups"),
             modules_disabled: Vec::new(),
+            smtp_url: None,
         }
     }
 }
@@ -165,6 +169,7 @@ struct FileConfig {
     log: Option<String>,
     backup_dir: Option<PathBuf>,
     modules_disabled: Option<Vec<String>>,
+    smtp_url: Option<String>,
 }
 
 /// The effective configuration and where each value came from.
@@ -200,6 +205,10 @@ impl Loaded {
             ("log", c.log.clone()),
             ("backup_dir", c.backup_dir.display().to_string()),
             ("modules_disabled", c.modules_disabled.join(",")),
+            (
+                "smtp_url",
+                c.smtp_url.as_deref().map(redact_url).unwrap_or_default(),
+            ),
         ];
         rows.into_iter()
             .map(|(k, v)| {
@@ -264,6 +273,10 @@ pub fn load_from(
         take!(log, "log");
         take!(backup_dir, "backup_dir");
         take!(modules_disabled, "modules_disabled");
+        if let Some(v) = fc.smtp_url {
+            c.smtp_url = Some(v);
+            sources.insert("smtp_url", src());
+        }
         if let Some(v) = fc.database_url {
             c.database_url = Some(v);
             sources.insert("database_url", src());
@@ -312,6 +325,10 @@ pub fn load_from(
             .map(|m| m.trim().to_string())
             .filter(|m| !m.is_empty())
             .collect();
+    }
+
+    if let Some(v) = from_env("smtp_url", "HMS_SMTP_URL") {
+        c.smtp_url = Some(v);
     }
 
     if let Some(v) = &overrides.bind {
@@ -391,6 +408,14 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::Invalid {
                 key: "database_url",
                 message: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+    }
+    if let Some(url) = &c.smtp_url {
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            return Err(ConfigError::Invalid {
+                key: "smtp_url",
+                message: "must start with smtp:// or smtps://".into(),
             });
         }
     }
@@ -488,6 +513,10 @@ mod tests {
         assert_eq!(
             redact_url("postgres://hms:s3cret@db:5432/hms"),
             "postgres://hms:***@db:5432/hms"
+        );
+        assert_eq!(
+            redact_url("smtps://clinic%40mail.example:p4ss@mail.example:465"),
+            "smtps://clinic%40mail.example:***@mail.example:465"
         );
         assert_eq!(
             redact_url("sqlite://./hms-data/hms.db"),

@@ -97,3 +97,96 @@ pub fn keys(lang: &str) -> Vec<String> {
     keys.sort();
     keys
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The `{name}` placeholders in a catalogue value.
+    fn placeholders(text: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut rest = text;
+        while let Some(start) = rest.find('{') {
+            rest = &rest[start + 1..];
+            match rest.find('}') {
+                Some(end) => {
+                    let name = &rest[..end];
+                    if !name.is_empty()
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        out.insert(format!("{{{name}}}"));
+                    }
+                    rest = &rest[end + 1..];
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn i18n_catalogues_have_the_same_keys() {
+        let en: BTreeSet<String> = keys("en").into_iter().collect();
+        let sw: BTreeSet<String> = keys("sw").into_iter().collect();
+        assert!(en.len() > 100, "the English catalogue parses");
+        let missing_in_sw: Vec<_> = en.difference(&sw).collect();
+        let missing_in_en: Vec<_> = sw.difference(&en).collect();
+        if !missing_in_sw.is_empty() {
+            println!("keys in en.toml but not in sw.toml: {missing_in_sw:#?}");
+        }
+        if !missing_in_en.is_empty() {
+            println!("keys in sw.toml but not in en.toml: {missing_in_en:#?}");
+        }
+        assert!(
+            missing_in_sw.is_empty() && missing_in_en.is_empty(),
+            "catalogues differ: missing in sw {missing_in_sw:?}; missing in en {missing_in_en:?}"
+        );
+    }
+
+    #[test]
+    fn i18n_placeholders_are_kept() {
+        let mut bad = Vec::new();
+        for key in keys("en") {
+            let Some(sw) = catalogue("sw").get(&key) else {
+                continue; // the parity test reports it
+            };
+            let en = &catalogue("en")[&key];
+            let (want, got) = (placeholders(en), placeholders(sw));
+            if want != got {
+                bad.push(format!("{key}: en {want:?}, sw {got:?}"));
+            }
+        }
+        assert!(bad.is_empty(), "placeholders differ:\n{}", bad.join("\n"));
+    }
+
+    #[test]
+    fn i18n_no_empty_values() {
+        for lang in ["en", "sw"] {
+            let empty: Vec<_> = catalogue(lang)
+                .iter()
+                .filter(|(_, v)| v.trim().is_empty())
+                .map(|(k, _)| k)
+                .collect();
+            assert!(empty.is_empty(), "{lang}: empty values for {empty:?}");
+        }
+    }
+
+    #[test]
+    fn i18n_swahili_is_used() {
+        assert_ne!(t_in("sw", "login.title"), t_in("en", "login.title"));
+        assert_eq!(t_in("sw", "login.title"), "Ingia");
+        // An unknown language falls back to English.
+        assert_eq!(t_in("xx", "login.title"), t_in("en", "login.title"));
+    }
+
+    #[test]
+    fn i18n_placeholder_scanner() {
+        let got = placeholders("Wait {seconds} s; {days} days, {not a name} {}");
+        let want: BTreeSet<String> = ["{seconds}", "{days}"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(got, want);
+    }
+}

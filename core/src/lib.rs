@@ -14,8 +14,10 @@ pub mod http;
 pub mod i18n;
 pub mod licence;
 pub mod module;
+pub mod outbox;
 pub mod phone;
 pub mod rbac;
+pub mod settings;
 pub mod ui;
 
 pub use app::App;

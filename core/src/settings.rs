@@ -95,16 +95,16 @@ pub struct Logo {
 }
 
 pub async fn logo(db: &Db) -> Result<Option<Logo>, DbError> {
-    Ok(sqlx::query(
-        "SELECT content_type, data, etag FROM facility_logo WHERE singleton = 1",
+    Ok(
+        sqlx::query("SELECT content_type, data, etag FROM facility_logo WHERE singleton = 1")
+            .fetch_optional(db.read())
+            .await?
+            .map(|r| Logo {
+                content_type: r.get(0),
+                data: r.get(1),
+                etag: r.get(2),
+            }),
     )
-    .fetch_optional(db.read())
-    .await?
-    .map(|r| Logo {
-        content_type: r.get(0),
-        data: r.get(1),
-        etag: r.get(2),
-    }))
 }
 
 /// The ETag of the stored logo, if there is one (cheap: no image bytes are read).

@@ -15,7 +15,7 @@ use hms_core::module::Module;
 use hms_core::App;
 use poem::Endpoint;
 
-use pages::{account, health, home, language, login, setup};
+use pages::{account, health, home, language, login, logo, setup};
 
 /// The department modules compiled into this binary, one Cargo feature each.
 pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
@@ -49,6 +49,7 @@ pub fn platform_routes() -> Vec<RouteSpec> {
         RouteSpec::post("/login", Public, login::submit),
         RouteSpec::post("/logout", Authenticated, login::logout),
         RouteSpec::post("/language", Public, language::switch),
+        RouteSpec::get("/facility/logo", Authenticated, logo::show),
         RouteSpec::get("/", Authenticated, home::dashboard),
         RouteSpec::get("/account/password", Authenticated, account::password_form),
         RouteSpec::post("/account/password", Authenticated, account::password_submit),

@@ -34,6 +34,7 @@ pub async fn serve(
     let reads = app.audit_reads.clone();
     let data_dir = app.config.data_dir.clone();
     let keeper = hms_core::audit::spawn_head_keeper(db.clone(), data_dir.clone());
+    let outbox = start_outbox(&app);
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             crate::endpoint(app),
@@ -41,6 +42,9 @@ pub async fn serve(
             Some(Duration::from_secs(30)),
         )
         .await;
+    if let Some(sender) = outbox {
+        sender.stop(Duration::from_secs(10)).await;
+    }
     // Requests have finished: commit the reads they queued and record the final head.
     reads.flush().await;
     keeper.abort();
@@ -49,6 +53,22 @@ pub async fn serve(
     }
     db.close().await;
     result
+}
+
+/// Starts the email sender when an SMTP server is configured (`smtp_url`); without one,
+/// emails wait in the outbox.
+pub fn start_outbox(app: &App) -> Option<hms_core::outbox::SenderTask> {
+    let url = app.config.smtp_url.as_deref()?;
+    match hms_core::outbox::Sender::new(app.db.clone(), url, Default::default()) {
+        Ok(sender) => {
+            tracing::info!(sender = sender.id(), "email sender started");
+            Some(sender.spawn())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "email sender not started; emails stay in the outbox");
+            None
+        }
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C.

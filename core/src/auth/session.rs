@@ -128,7 +128,7 @@ pub async fn load(
     }
     let user_id: i64 = row.get(0);
     let roles = sqlx::query(
-        "SELECT r.name, r.title FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+        "SELECT r.name, r.title, r.builtin FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id = $1 ORDER BY r.id",
     )
     .bind(user_id)
@@ -138,6 +138,7 @@ pub async fn load(
     .map(|r| crate::auth::users::Role {
         name: r.get(0),
         title: r.get(1),
+        builtin: r.get::<i64, _>(2) == 1,
     })
     .collect();
     Ok(Some(SessionUser {

@@ -11,6 +11,8 @@ use crate::db::{Db, DbError, Tx};
 pub struct Role {
     pub name: String,
     pub title: String,
+    /// One of the seven roles HMS ships with (cannot be removed).
+    pub builtin: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,15 +129,18 @@ pub async fn id_by_username(db: &Db, username: &str) -> Result<Option<i64>, DbEr
 }
 
 pub async fn all_roles(db: &Db) -> Result<Vec<Role>, DbError> {
-    Ok(sqlx::query("SELECT name, title FROM roles ORDER BY id")
-        .fetch_all(db.read())
-        .await?
-        .into_iter()
-        .map(|r| Role {
-            name: r.get(0),
-            title: r.get(1),
-        })
-        .collect())
+    Ok(
+        sqlx::query("SELECT name, title, builtin FROM roles ORDER BY id")
+            .fetch_all(db.read())
+            .await?
+            .into_iter()
+            .map(|r| Role {
+                name: r.get(0),
+                title: r.get(1),
+                builtin: r.get::<i64, _>(2) == 1,
+            })
+            .collect(),
+    )
 }
 
 /// Every user with their role names, by username.

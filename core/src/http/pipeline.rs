@@ -266,7 +266,9 @@ fn secure_headers(resp: &mut Response, path: &str) {
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.append(header::VARY, HeaderValue::from_static("HX-Request"));
-    let is_static = path.starts_with("/static/") || path == "/favicon.ico";
+    // The logo sets its own (private) caching.
+    let is_static =
+        path.starts_with("/static/") || path == "/favicon.ico" || path == "/facility/logo";
     if !is_static {
         // Pages carry patient data: never kept by the browser or a proxy.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

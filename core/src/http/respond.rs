@@ -33,6 +33,7 @@ pub fn render_status(
 
 fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
     context.insert("facility_name", &app.facility_name());
+    context.insert("facility_logo", &app.facility_logo());
     context.insert("lang", crate::i18n::current());
     context.insert(
         "languages",

@@ -3,8 +3,11 @@
 //! module, so the module mechanism is exercised before any department exists.
 
 mod model;
+mod outbox;
 mod repo;
+mod roles;
 mod routes;
+mod settings;
 
 use hms_core::http::{Access, RouteSpec};
 use hms_core::module::{DashboardCard, MenuItem, Module, Permission};
@@ -16,6 +19,9 @@ pub const USERS_VIEW: &str = "admin.users.view";
 pub const USERS_MANAGE: &str = "admin.users.manage";
 pub const BACKUPS_VIEW: &str = "admin.backups.view";
 pub const LICENCE_MANAGE: &str = hms_core::licence::MANAGE_PERMISSION;
+pub const SETTINGS_MANAGE: &str = "admin.settings.manage";
+pub const OUTBOX_VIEW: &str = "admin.outbox.view";
+pub const ROLES_MANAGE: &str = "admin.roles.manage";
 
 const PERMISSIONS: &[Permission] = &[
     Permission {
@@ -30,6 +36,11 @@ const PERMISSIONS: &[Permission] = &[
         administrative: true,
     },
     Permission {
+        code: ROLES_MANAGE,
+        description: "Decide which roles hold which permissions, and add or remove custom roles",
+        administrative: true,
+    },
+    Permission {
         code: LICENCE_MANAGE,
         description: "See the licence and install a new one (always allowed, even when the \
                       licence has expired)",
@@ -38,6 +49,17 @@ const PERMISSIONS: &[Permission] = &[
     Permission {
         code: BACKUPS_VIEW,
         description: "See whether the automatic backups are working",
+        administrative: false,
+    },
+    Permission {
+        code: SETTINGS_MANAGE,
+        description: "Change the facility's settings (name, KMHFL code, level, contacts, \
+                      language, working days, email sender, logo) and send a test email",
+        administrative: true,
+    },
+    Permission {
+        code: OUTBOX_VIEW,
+        description: "See emails waiting to be sent or that failed, and send failed ones again",
         administrative: false,
     },
 ];
@@ -50,10 +72,28 @@ const MENU: &[MenuItem] = &[
         order: 900,
     },
     MenuItem {
+        label: "admin.menu_roles",
+        href: "/admin/roles",
+        permission: ROLES_MANAGE,
+        order: 905,
+    },
+    MenuItem {
         label: "admin.menu_licence",
         href: "/admin/licence",
         permission: LICENCE_MANAGE,
         order: 920,
+    },
+    MenuItem {
+        label: "settings.menu",
+        href: "/admin/settings",
+        permission: SETTINGS_MANAGE,
+        order: 930,
+    },
+    MenuItem {
+        label: "outbox.menu",
+        href: "/admin/outbox",
+        permission: OUTBOX_VIEW,
+        order: 940,
     },
 ];
 
@@ -129,9 +169,41 @@ impl Module for AdminModule {
                 P(USERS_MANAGE),
                 user_clear_throttle,
             ),
+            RouteSpec::get("/admin/roles", P(ROLES_MANAGE), roles::matrix),
+            RouteSpec::post("/admin/roles", P(ROLES_MANAGE), roles::save_matrix),
+            RouteSpec::get("/admin/roles/new", P(ROLES_MANAGE), roles::new_role),
+            RouteSpec::post("/admin/roles/new", P(ROLES_MANAGE), roles::create_role),
+            RouteSpec::post(
+                "/admin/roles/:name/delete",
+                P(ROLES_MANAGE),
+                roles::delete_role,
+            ),
             RouteSpec::get("/admin/licence", P(LICENCE_MANAGE), licence_show),
             RouteSpec::post("/admin/licence", P(LICENCE_MANAGE), licence_install)
                 .body_limit(64 * 1024),
+            RouteSpec::get(
+                "/admin/settings",
+                P(SETTINGS_MANAGE),
+                settings::settings_show,
+            ),
+            // The logo (at most 256 KiB) and the fields; larger files get a message, not 413.
+            RouteSpec::post(
+                "/admin/settings",
+                P(SETTINGS_MANAGE),
+                settings::settings_save,
+            )
+            .body_limit(2 * hms_core::settings::LOGO_MAX_BYTES),
+            RouteSpec::post(
+                "/admin/settings/test-email",
+                P(SETTINGS_MANAGE),
+                settings::settings_test_email,
+            ),
+            RouteSpec::get("/admin/outbox", P(OUTBOX_VIEW), outbox::outbox_list),
+            RouteSpec::post(
+                "/admin/outbox/:id/retry",
+                P(OUTBOX_VIEW),
+                outbox::outbox_retry,
+            ),
             RouteSpec::get("/admin/cards/users", P(USERS_VIEW), card_users),
             RouteSpec::get("/admin/cards/backup", P(BACKUPS_VIEW), card_backup),
         ]

@@ -199,6 +199,12 @@ pub async fn user_update(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<
         )
         .await;
     };
+    let is_self = cx.user().is_some_and(|u| u.id == id);
+    let dropping_admin = !values.roles.iter().any(|r| r == "admin");
+    if is_self && dropping_admin && cx.user().is_some_and(|u| u.has_role("admin")) {
+        let problem = Some(t("admin.error_own_admin"));
+        return show_user(&cx, id, StatusCode::CONFLICT, Some(values), errors, problem).await;
+    }
     let mut tx = app.db.begin().await?;
     match repo::update(
         &mut tx,

@@ -6,4 +6,5 @@ pub mod health;
 pub mod home;
 pub mod language;
 pub mod login;
+pub mod logo;
 pub mod setup;
