@@ -391,3 +391,36 @@ async fn sqlite_and_postgres_schemas_have_the_same_tables_and_columns() {
     assert!(sqlite_cols.len() > 20);
     assert_eq!(sqlite_cols, pg_cols);
 }
+
+each_backend! {
+    async fn staff_choose_english_or_kiswahili_and_the_choice_sticks(app) {
+        app.setup_admin().await;
+        app.add_user("amani", &["nurse"]).await;
+        let sw_title = hms_core::i18n::t_in("sw", "login.title");
+        assert_ne!(sw_title, hms_core::i18n::t_in("en", "login.title"));
+
+        // Before signing in: the switch on the sign-in page, kept in a cookie.
+        let c = app.client();
+        let page = c.get("/login").await;
+        assert!(page.body.contains("<html lang=\"en\">"));
+        let r = c.post_form("/language", &[("lang", "sw"), ("next", "/login")]).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(r.location(), Some("/login"));
+        let page = c.get("/login").await;
+        assert!(page.body.contains("<html lang=\"sw\">"));
+        assert!(page.body.contains(&sw_title), "the sign-in page in Kiswahili");
+
+        // Signed in: the choice is kept on the account, on any device.
+        assert_eq!(c.login("amani", PASSWORD).await.status, 303);
+        c.get("/").await;
+        c.post_form("/language", &[("lang", "sw"), ("next", "/")]).await;
+        let other_device = app.login("amani").await;
+        let home = other_device.get("/").await;
+        assert!(home.body.contains("<html lang=\"sw\">"), "the account remembers");
+        assert_eq!(app.audit_count("user.language").await, 1);
+        let r = other_device.post_form("/language", &[("lang", "fr"), ("next", "/")]).await;
+        assert_eq!(r.status, 400, "only the languages HMS speaks");
+        let r = other_device.post_form("/language", &[("lang", "en"), ("next", "https://evil.example/")]).await;
+        assert_eq!(r.location(), Some("/"), "never off-site");
+    }
+}
