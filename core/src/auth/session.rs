@@ -135,11 +135,7 @@ pub async fn load(
     .fetch_all(db.read())
     .await?
     .into_iter()
-    .map(|r| crate::auth::users::Role {
-        name: r.get(0),
-        title: r.get(1),
-        builtin: r.get::<i64, _>(2) == 1,
-    })
+    .map(|r| crate::auth::users::Role::from_row(r.get(0), r.get(1), r.get::<i64, _>(2) == 1))
     .collect();
     Ok(Some(SessionUser {
         session_hash: hash,

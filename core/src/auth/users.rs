@@ -15,6 +15,22 @@ pub struct Role {
     pub builtin: bool,
 }
 
+impl Role {
+    /// A role as shown: built-in roles in the request's language, custom ones as named.
+    pub fn from_row(name: String, title: String, builtin: bool) -> Self {
+        let title = if builtin {
+            crate::i18n::t(&format!("role.{name}"))
+        } else {
+            title
+        };
+        Role {
+            name,
+            title,
+            builtin,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
     pub id: i64,

@@ -107,6 +107,19 @@ impl<E: Endpoint> Platform<E> {
             },
             None => Arc::new(Default::default()),
         };
+        // The request's language: the user's choice, the switch on the login page, the
+        // facility's default.
+        let lang = user
+            .as_ref()
+            .and_then(|u| u.language.as_deref())
+            .and_then(crate::i18n::resolve)
+            .or_else(|| cookie(super::LANG_COOKIE).and_then(crate::i18n::resolve))
+            .unwrap_or_else(|| app.default_language());
+        if let Some(u) = user.as_mut() {
+            for role in u.roles.iter_mut().filter(|r| r.builtin) {
+                role.title = crate::i18n::t_in(lang, &format!("role.{}", role.name));
+            }
+        }
         let licence = match app.licensing.loaded(&app.db).await {
             Ok(loaded) => loaded.verdict(app.licensing.today()),
             Err(e) => return respond::error_page(app, None, &AppError::from(e)),
@@ -141,14 +154,6 @@ impl<E: Endpoint> Platform<E> {
         }));
         req.extensions_mut().insert(cx.clone());
 
-        // The request's language: the user's choice, the switch on the login page, the
-        // facility's default.
-        let lang = cx
-            .user()
-            .and_then(|u| u.language.as_deref())
-            .and_then(crate::i18n::resolve)
-            .or_else(|| cookie(super::LANG_COOKIE).and_then(crate::i18n::resolve))
-            .unwrap_or_else(|| app.default_language());
         let outcome = crate::i18n::scope(lang, self.inner.call(req)).await;
         let mut resp = match outcome {
             Ok(out) => out.into_response(),
