@@ -66,6 +66,78 @@ async fn administrator_adds_a_receptionist_who_chooses_her_password_and_sees_onl
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_permission_appears_on_the_next_page_and_the_dashboard_speaks_kiswahili() {
+    let Some(tools) = BrowserTools::find() else {
+        return;
+    };
+    let app = TestApp::start(Backend::Sqlite)
+        .await
+        .expect("SQLite test app starts");
+    let admin = app.setup_admin().await;
+    app.add_user("desk", &["receptionist"]).await;
+    let admin = std::sync::Arc::new(admin);
+    in_browser(&tools, &app, "language", move |driver, base_url, shots| {
+        let admin = admin.clone();
+        async move { grant_then_kiswahili(&driver, &base_url, &shots, &admin).await }
+    })
+    .await;
+}
+
+/// The receptionist is signed in; an administrator grants her role a permission; her next page
+/// has the new menu item. Then she switches the language to Kiswahili.
+async fn grant_then_kiswahili(
+    driver: &WebDriver,
+    base_url: &str,
+    shots: &Path,
+    admin: &hms_testkit::Client,
+) -> WebDriverResult<()> {
+    driver.goto(format!("{base_url}/login")).await?;
+    sign_in(driver, "desk", hms_testkit::PASSWORD).await?;
+    wait_for_path(driver, "/").await?;
+    let menu = menu_text(driver).await?;
+    assert!(
+        !menu.contains("Staff accounts"),
+        "not yet granted; the menu shows:\n{menu}"
+    );
+
+    let r = admin
+        .grant_on_screen("receptionist", "admin.users.view")
+        .await;
+    assert_eq!(r.status, 303, "the administrator saves the permission");
+
+    click_menu_item(driver, "Dashboard").await?;
+    wait_for_path(driver, "/").await?;
+    let menu = menu_text(driver).await?;
+    assert!(
+        menu.contains("Staff accounts"),
+        "the new item on the next page; the menu shows:\n{menu}"
+    );
+    assert_clean_console(driver, "dashboard after the grant").await?;
+    screenshot(driver, shots, "granted.png").await?;
+
+    click(driver, "form.language-switch button[value='sw']").await?;
+    wait_for_path(driver, "/").await?;
+    driver.find(By::Css("html[lang='sw']")).await?;
+    let text = page_text(driver).await?;
+    for key in ["nav.sign_out", "home.signed_in_as", "admin.menu_users"] {
+        let sw = hms_core::i18n::t_in("sw", key);
+        assert_ne!(sw, hms_core::i18n::t_in("en", key), "{key} is translated");
+        assert!(
+            text.contains(&sw),
+            "the dashboard in Kiswahili shows {sw:?}; it shows:\n{text}"
+        );
+    }
+    assert_clean_console(driver, "dashboard in Kiswahili").await?;
+    screenshot(driver, shots, "dashboard-sw.png").await?;
+    Ok(())
+}
+
+/// The side menu's text.
+async fn menu_text(driver: &WebDriver) -> WebDriverResult<String> {
+    driver.find(By::Css("nav.sidemenu")).await?.text().await
+}
+
 /// Serves `app` over TCP, opens headless Chromium through a chromedriver of its own and runs
 /// `walk` with the browser, the base URL and the screenshot directory. The browser is closed
 /// and the server stopped afterwards, also when the walk panics. `label` names the

@@ -212,6 +212,27 @@ impl Client {
         .await
     }
 
+    /// Ticks one more box on the roles-and-permissions screen and saves it, as an administrator
+    /// would (every box already ticked stays ticked).
+    pub async fn grant_on_screen(&self, role: &str, permission: &str) -> TestResponse {
+        let matrix = self.get("/admin/roles").await;
+        let marker = "name=\"grant\" value=\"";
+        let mut grants: Vec<String> = matrix
+            .body
+            .match_indices(marker)
+            .filter_map(|(i, _)| {
+                let rest = &matrix.body[i + marker.len()..];
+                let value = &rest[..rest.find('"')?];
+                let tag = &rest[..rest.find('>')?];
+                tag.contains(" checked").then(|| value.to_string())
+            })
+            .collect();
+        grants.push(format!("{role}|{permission}"));
+        let mut fields: Vec<(&str, &str)> = grants.iter().map(|g| ("grant", g.as_str())).collect();
+        fields.push(("matrix", "1"));
+        self.post_form("/admin/roles", &fields).await
+    }
+
     /// Signs in through the login form.
     pub async fn login(&self, username: &str, password: &str) -> TestResponse {
         self.get("/login").await;
