@@ -5,6 +5,7 @@
 mod client;
 pub mod licensing;
 mod pg;
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -95,9 +95,9 @@ impl SettingsForm {
         out.insert("facility_name", self.facility_name.clone());
 
         let code = &self.facility_code;
-        if !code.is_empty()
-            && !((4..=6).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()))
-        {
+        let code_ok = code.is_empty()
+            || ((4..=6).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()));
+        if !code_ok {
             errors.add("facility_code", t("settings.error_code"));
         } else if let Some(fixed) = locked_code.filter(|f| *f != code) {
             errors.add(
@@ -238,7 +238,7 @@ async fn page(cx: &Ctx, status: StatusCode, p: Page) -> AppResult<Response> {
     c.insert("errors", &p.errors);
     c.insert("levels", LEVELS);
     c.insert("days", &days);
-    c.insert("languages", &languages);
+    c.insert("language_choices", &languages);
     c.insert("code_locked", &locked_code(cx).await?.is_some());
     c.insert("logo", &app.facility_logo());
     c.insert("logo_max_kib", &(LOGO_MAX_BYTES / 1024));
