@@ -58,7 +58,15 @@ impl Ui {
             "t",
             |kwargs: Kwargs, _: &State| -> tera::TeraResult<String> {
                 let key: &str = kwargs.must_get("key")?;
-                Ok(crate::i18n::t(key))
+                // Other arguments fill placeholders: t(key="admin.licence_days_left", days=30).
+                let mut text = crate::i18n::t(key);
+                for (name, value) in kwargs.iter() {
+                    let name = name.to_string();
+                    if name != "key" {
+                        text = text.replace(&format!("{{{name}}}"), &value.to_string());
+                    }
+                }
+                Ok(text)
             },
         );
         tera.register_function(
