@@ -102,6 +102,9 @@ each_backend! {
         assert_eq!(setting(&app, "working_days").await.as_deref(), Some("mon,tue,sat"));
         assert_eq!(setting(&app, "mail_from").await.as_deref(), Some("records@mwangaza.co.ke"));
         assert_eq!(app.app.facility_name(), "Mwangaza Sub-County Hospital", "cached name refreshed");
+        assert_eq!(app.app.default_language(), "sw", "the default language applies at once");
+        let visitor = app.client().get("/login").await;
+        assert!(visitor.body.contains("<html lang=\"sw\">"), "a new visitor sees the facility's language");
 
         let text: String = sqlx::query("SELECT detail FROM audit_log WHERE action = 'settings.update' ORDER BY id DESC LIMIT 1")
             .fetch_one(app.db().read()).await.unwrap().get(0);
