@@ -1,5 +1,6 @@
 //! Kenyan phone numbers. Mobile national numbers are 9 digits (7xx xxxxxx, or 1xx xxxxxx in the
-//! newer ranges 100-108, 110-117, 120, 121, 124 and 130), written 07.., 01.., +2547.. or +2541..
+//! newer ranges 100-108, 110-117, 120, 121, 124 and 130), written 07.., 01.., +2547.., +2541..
+//! or without the leading 0
 //! (ITU numbering as carried in libphonenumber's Kenya metadata). Stored as +254 and 9 digits.
 
 /// Normalises a Kenyan mobile number to `+254XXXXXXXXX`, or explains what is wrong.
@@ -15,6 +16,9 @@ pub fn normalize_mobile(raw: &str) -> Result<String, &'static str> {
         rest
     } else if let Some(rest) = compact.strip_prefix('0') {
         rest
+    } else if compact.len() == 9 {
+        // Written without the leading 0, as people often do: 712 345 678.
+        compact.as_str()
     } else {
         return Err(MESSAGE);
     };

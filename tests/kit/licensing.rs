@@ -59,6 +59,7 @@ impl Clock for TestClock {
     }
 }
 
+/// (Patients is a real module now; the stand-ins cover departments not yet built.)
 /// A stand-in department module: one page at `/<id>`, one care permission `<id>.use` granted
 /// to every seeded role, and (for `reports`) an administrative permission.
 pub struct Department {
@@ -94,7 +95,6 @@ macro_rules! department {
     };
 }
 
-department!(PATIENTS, "patients", false);
 department!(PHARMACY, "pharmacy", false);
 department!(LABORATORY, "laboratory", false);
 department!(REPORTS, "reports", true);
@@ -103,7 +103,6 @@ department!(SYNC, "sync", false);
 /// Every stand-in department.
 pub fn departments() -> Vec<Arc<dyn Module>> {
     vec![
-        Arc::new(PATIENTS),
         Arc::new(PHARMACY),
         Arc::new(LABORATORY),
         Arc::new(REPORTS),

@@ -24,6 +24,8 @@ pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(hms_admin::AdminModule),
         #[cfg(feature = "audit")]
         Arc::new(hms_audit::AuditModule),
+        #[cfg(feature = "patients")]
+        Arc::new(hms_patients::PatientsModule),
     ];
     list
 }

@@ -1,0 +1,120 @@
+//! Patients: registration with Kenyan identifiers, duplicate checks, instant search and the
+//! patient chart. Reception registers and finds patients; every clinical module hangs its work on
+//! the patient found here.
+
+mod model;
+mod repo;
+mod routes;
+
+use hms_core::http::{Access, RouteSpec};
+use hms_core::module::{MenuItem, Module, Permission};
+use rust_embed::RustEmbed;
+
+pub use model::{name_tokens, query_tokens};
+
+pub const VIEW: &str = "patients.view";
+pub const REGISTER: &str = "patients.register";
+pub const EDIT: &str = "patients.edit";
+pub const MERGE: &str = "patients.merge";
+pub const IMPORT: &str = "patients.import";
+
+const PERMISSIONS: &[Permission] = &[
+    Permission {
+        code: VIEW,
+        description: "Find patients and open their charts",
+        administrative: false,
+    },
+    Permission {
+        code: REGISTER,
+        description: "Register new patients",
+        administrative: false,
+    },
+    Permission {
+        code: EDIT,
+        description: "Correct a patient's details, or mark the record inactive",
+        administrative: false,
+    },
+    Permission {
+        code: MERGE,
+        description: "Merge two records of the same person",
+        administrative: false,
+    },
+    Permission {
+        code: IMPORT,
+        description: "Import patients from a spreadsheet file",
+        administrative: true,
+    },
+];
+
+const GRANTS: &[(&str, &str)] = &[
+    ("receptionist", VIEW),
+    ("nurse", VIEW),
+    ("doctor", VIEW),
+    ("lab_tech", VIEW),
+    ("pharmacist", VIEW),
+    ("accountant", VIEW),
+    ("admin", VIEW),
+    ("receptionist", REGISTER),
+    ("admin", REGISTER),
+    ("receptionist", EDIT),
+    ("admin", EDIT),
+    ("admin", MERGE),
+    ("admin", IMPORT),
+];
+
+const MENU: &[MenuItem] = &[
+    MenuItem {
+        label: "patients.menu_find",
+        href: "/patients",
+        permission: VIEW,
+        order: 10,
+    },
+    MenuItem {
+        label: "patients.menu_register",
+        href: "/patients/new",
+        permission: REGISTER,
+        order: 11,
+    },
+];
+
+#[derive(RustEmbed)]
+#[folder = "templates/"]
+struct Templates;
+
+pub struct PatientsModule;
+
+impl Module for PatientsModule {
+    fn id(&self) -> &'static str {
+        "patients"
+    }
+
+    fn title(&self) -> &'static str {
+        "patients.title"
+    }
+
+    fn permissions(&self) -> &'static [Permission] {
+        PERMISSIONS
+    }
+
+    fn default_grants(&self) -> &'static [(&'static str, &'static str)] {
+        GRANTS
+    }
+
+    fn menu(&self) -> &'static [MenuItem] {
+        MENU
+    }
+
+    fn templates(&self) -> Vec<(String, String)> {
+        hms_core::module::embedded_templates::<Templates>()
+    }
+
+    fn routes(&self) -> Vec<RouteSpec> {
+        use Access::Permission as P;
+        vec![
+            RouteSpec::get("/patients", P(VIEW), routes::find),
+            RouteSpec::get("/patients/new", P(REGISTER), routes::new),
+            RouteSpec::post("/patients", P(REGISTER), routes::register),
+            RouteSpec::get("/patients/:id", P(VIEW), routes::chart),
+        ]
+    }
+}
