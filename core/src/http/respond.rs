@@ -45,17 +45,22 @@ fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
     match cx {
         Some(cx) => {
             let menu: Vec<MenuEntry> = match cx.user() {
-                Some(_) => app
-                    .modules
-                    .menu_for(|p| cx.can(p))
-                    .into_iter()
-                    .map(|m| MenuEntry {
-                        label: crate::i18n::t(m.label),
-                        current: cx.path() == m.href
-                            || (m.href != "/" && cx.path().starts_with(&format!("{}/", m.href))),
-                        href: m.href,
-                    })
-                    .collect(),
+                Some(_) => {
+                    let items = app.modules.menu_for(|p| cx.can(p));
+                    // The item for this page; else the item whose section holds it.
+                    let exact = items.iter().any(|m| m.href == cx.path());
+                    items
+                        .into_iter()
+                        .map(|m| MenuEntry {
+                            label: crate::i18n::t(m.label),
+                            current: cx.path() == m.href
+                                || (!exact
+                                    && m.href != "/"
+                                    && cx.path().starts_with(&format!("{}/", m.href))),
+                            href: m.href,
+                        })
+                        .collect()
+                }
                 None => Vec::new(),
             };
             context.insert("menu", &menu);
