@@ -41,13 +41,22 @@ fn shown(f: Found) -> Shown {
         id: f.id,
         number: f.number,
         name: f.name,
-        sex: f.sex,
+        sex: sex_label(&f.sex),
         age,
         phone: f
             .phone
             .as_deref()
             .map(model::mask_phone)
             .unwrap_or_default(),
+    }
+}
+
+/// "Female"/"Male" in the request's language.
+fn sex_label(sex: &str) -> String {
+    match sex {
+        "female" => t("patients.sex_female"),
+        "male" => t("patients.sex_male"),
+        other => other.to_string(),
     }
 }
 
@@ -333,6 +342,7 @@ pub async fn chart(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
             .map(|c| c.name),
     );
     c.insert("id_types", model::ID_TYPES);
+    c.insert("sex", &sex_label(&chart.sex));
     c.insert("patient", &chart);
     c.insert("can_report", &cx.can("audit.patient_report"));
     render(&cx, "patients/chart.html", c)
