@@ -56,7 +56,7 @@ pub fn generate_keypair() -> (String, String) {
     )
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Clinic,
@@ -74,41 +74,31 @@ impl Tier {
         }
     }
 
-    /// The department modules of the tier (the seed's pricing guide). Ids of modules not yet
-    /// built are simply absent from the binary.
-    pub fn modules(self) -> &'static [&'static str] {
-        const CLINIC: &[&str] = &["patients", "appointments", "consultations", "pharmacy"];
-        const HOSPITAL: &[&str] = &[
-            "patients",
-            "appointments",
-            "consultations",
-            "pharmacy",
-            "laboratory",
-            "billing",
-            "reports",
-            "inpatient",
-        ];
-        const ENTERPRISE: &[&str] = &[
-            "patients",
-            "appointments",
-            "consultations",
-            "pharmacy",
-            "laboratory",
-            "billing",
-            "reports",
-            "inpatient",
-            "api",
-            "branches",
-            "sync",
-            "offsite_backups",
-        ];
-        match self {
-            Tier::Clinic => CLINIC,
-            Tier::Hospital => HOSPITAL,
-            Tier::Enterprise => ENTERPRISE,
-        }
+    /// Whether the tier includes a department module (the seed's pricing guide: each tier has
+    /// the modules of the tiers below it). Ids of modules not yet built are simply absent from
+    /// the binary.
+    pub fn includes(self, module: &str) -> bool {
+        TIER_MODULES
+            .iter()
+            .any(|(m, tier)| *m == module && *tier <= self)
     }
 }
+
+/// Each department module and the smallest tier that has it.
+const TIER_MODULES: &[(&str, Tier)] = &[
+    ("patients", Tier::Clinic),
+    ("appointments", Tier::Clinic),
+    ("consultations", Tier::Clinic),
+    ("pharmacy", Tier::Clinic),
+    ("laboratory", Tier::Hospital),
+    ("billing", Tier::Hospital),
+    ("reports", Tier::Hospital),
+    ("inpatient", Tier::Hospital),
+    ("api", Tier::Enterprise),
+    ("branches", Tier::Enterprise),
+    ("sync", Tier::Enterprise),
+    ("offsite_backups", Tier::Enterprise),
+];
 
 /// What a licence says. Field order is the signed encoding's order: do not reorder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +134,7 @@ impl Payload {
 
     pub fn covers(&self, module: &str) -> bool {
         PLATFORM_MODULES.contains(&module)
-            || self.tier.modules().contains(&module)
+            || self.tier.includes(module)
             || self.modules.iter().any(|m| m == module)
     }
 }
@@ -528,8 +518,9 @@ mod tests {
         let p = payload("2027-12-31");
         assert!(p.covers("pharmacy") && p.covers("admin") && p.covers("laboratory"));
         assert!(!p.covers("billing"));
-        assert!(Tier::Hospital.modules().contains(&"billing"));
-        assert!(Tier::Enterprise.modules().contains(&"sync"));
+        assert!(Tier::Hospital.includes("billing") && Tier::Hospital.includes("pharmacy"));
+        assert!(!Tier::Hospital.includes("sync"));
+        assert!(Tier::Enterprise.includes("sync") && Tier::Enterprise.includes("patients"));
     }
 
     #[test]

@@ -7,6 +7,14 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
+/// The columns of a patient summary row, read by `found_at`.
+macro_rules! summary_columns {
+    () => {
+        "p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth, \
+         p.dob_estimated, p.phone"
+    };
+}
+
 /// What registration stores.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewPatient {
@@ -27,11 +35,8 @@ pub struct NewPatient {
 /// An existing patient that a new registration may duplicate.
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
-    pub id: i64,
-    pub number: String,
-    pub name: String,
-    pub sex: String,
-    pub date_of_birth: String,
+    #[serde(flatten)]
+    pub patient: Found,
     pub why: &'static str,
 }
 
@@ -46,11 +51,12 @@ fn full_name(first: &str, middle: Option<&str>, last: &str) -> String {
 
 /// The patient already holding an identifier (type and number), if any.
 pub async fn holder_of(db: &Db, id_type: &str, value: &str) -> Result<Option<Candidate>, DbError> {
-    let row = sqlx::query(
-        "SELECT p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth \
-         FROM patient_identifiers i JOIN patients p ON p.id = i.patient_id \
-         WHERE i.id_type = $1 AND i.value = $2",
-    )
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        summary_columns!(),
+        " FROM patient_identifiers i JOIN patients p ON p.id = i.patient_id \
+             WHERE i.id_type = $1 AND i.value = $2"
+    ))
     .bind(id_type)
     .bind(value)
     .fetch_optional(db.read())
@@ -60,15 +66,7 @@ pub async fn holder_of(db: &Db, id_type: &str, value: &str) -> Result<Option<Can
 
 fn candidate(r: &sqlx::any::AnyRow, why: &'static str) -> Candidate {
     Candidate {
-        id: r.get(0),
-        number: r.get(1),
-        name: full_name(
-            &r.get::<String, _>(2),
-            r.get::<Option<String>, _>(3).as_deref(),
-            &r.get::<String, _>(4),
-        ),
-        sex: r.get(5),
-        date_of_birth: r.get(6),
+        patient: found_at(r, 0),
         why,
     }
 }
@@ -83,10 +81,11 @@ pub async fn likely_matches(
 ) -> Result<Vec<Candidate>, DbError> {
     let mut out: Vec<Candidate> = Vec::new();
     if let Some(phone) = phone {
-        for r in sqlx::query(
-            "SELECT id, number, first_name, middle_name, last_name, sex, date_of_birth FROM patients \
-             WHERE phone = $1 AND merged_into IS NULL ORDER BY id LIMIT 10",
-        )
+        for r in sqlx::query(concat!(
+            "SELECT ",
+            summary_columns!(),
+            " FROM patients p WHERE p.phone = $1 AND p.merged_into IS NULL ORDER BY p.id LIMIT 10"
+        ))
         .bind(phone)
         .fetch_all(db.read())
         .await?
@@ -94,18 +93,19 @@ pub async fn likely_matches(
             out.push(candidate(&r, "same phone number"));
         }
     }
-    for r in sqlx::query(
-        "SELECT p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth \
-         FROM patients p WHERE p.date_of_birth = $1 AND p.sex = $2 AND p.merged_into IS NULL \
-         ORDER BY p.id LIMIT 50",
-    )
+    for r in sqlx::query(concat!(
+        "SELECT ",
+        summary_columns!(),
+        " FROM patients p WHERE p.date_of_birth = $1 AND p.sex = $2 AND p.merged_into IS NULL \
+             ORDER BY p.id LIMIT 50"
+    ))
     .bind(date_of_birth)
     .bind(sex)
     .fetch_all(db.read())
     .await?
     {
         let id: i64 = r.get(0);
-        if out.iter().any(|c| c.id == id) {
+        if out.iter().any(|c| c.patient.id == id) {
             continue;
         }
         let theirs = crate::model::name_tokens(&[
@@ -277,19 +277,20 @@ pub struct Found {
     pub phone: Option<String>,
 }
 
-fn found(r: &sqlx::any::AnyRow) -> Found {
+/// A summary row whose `summary_columns!()` start at column `at`.
+fn found_at(r: &sqlx::any::AnyRow, at: usize) -> Found {
     Found {
-        id: r.get(0),
-        number: r.get(1),
+        id: r.get(at),
+        number: r.get(at + 1),
         name: full_name(
-            &r.get::<String, _>(2),
-            r.get::<Option<String>, _>(3).as_deref(),
-            &r.get::<String, _>(4),
+            &r.get::<String, _>(at + 2),
+            r.get::<Option<String>, _>(at + 3).as_deref(),
+            &r.get::<String, _>(at + 4),
         ),
-        sex: r.get(5),
-        date_of_birth: r.get(6),
-        dob_estimated: r.get::<i64, _>(7) == 1,
-        phone: r.get(8),
+        sex: r.get(at + 5),
+        date_of_birth: r.get(at + 6),
+        dob_estimated: r.get::<i64, _>(at + 7) == 1,
+        phone: r.get(at + 8),
     }
 }
 
@@ -300,19 +301,19 @@ pub async fn exact(
     phone: Option<&str>,
     id_value: &str,
 ) -> Result<Vec<Found>, DbError> {
-    let rows = sqlx::query(
-        "SELECT p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth, \
-         p.dob_estimated, p.phone FROM patients p \
-         WHERE p.merged_into IS NULL AND (p.number = $1 OR p.phone = $2 OR p.id IN \
-           (SELECT patient_id FROM patient_identifiers WHERE value = $3)) \
-         ORDER BY p.id LIMIT 20",
-    )
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        summary_columns!(),
+        " FROM patients p WHERE p.merged_into IS NULL AND (p.number = $1 OR p.phone = $2 \
+             OR p.id IN (SELECT patient_id FROM patient_identifiers WHERE value = $3)) \
+             ORDER BY p.id LIMIT 20"
+    ))
     .bind(number)
     .bind(phone.unwrap_or(""))
     .bind(id_value)
     .fetch_all(db.read())
     .await?;
-    Ok(rows.iter().map(found).collect())
+    Ok(rows.iter().map(|r| found_at(r, 0)).collect())
 }
 
 /// Name search: every typed token must prefix one of the patient's name tokens. The longest
@@ -338,15 +339,17 @@ pub async fn by_names(
         after
     };
     let rows = sqlx::query(
-        "SELECT t.token, p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, \
-         p.date_of_birth, p.dob_estimated, p.phone \
-         FROM patient_name_tokens t JOIN patients p ON p.id = t.patient_id \
+        concat!(
+            "SELECT t.token, ",
+            summary_columns!(),
+            " FROM patient_name_tokens t JOIN patients p ON p.id = t.patient_id \
          WHERE t.token >= $1 AND t.token < $3 AND (t.token > $1 OR t.patient_id > $2) \
            AND p.merged_into IS NULL \
            AND ($4 = '' OR EXISTS (SELECT 1 FROM patient_name_tokens x WHERE x.patient_id = t.patient_id AND x.token >= $4 AND x.token < $5)) \
            AND ($6 = '' OR EXISTS (SELECT 1 FROM patient_name_tokens x WHERE x.patient_id = t.patient_id AND x.token >= $6 AND x.token < $7)) \
            AND ($8 = '' OR EXISTS (SELECT 1 FROM patient_name_tokens x WHERE x.patient_id = t.patient_id AND x.token >= $8 AND x.token < $9)) \
-         ORDER BY t.token, t.patient_id LIMIT $10",
+         ORDER BY t.token, t.patient_id LIMIT $10"
+        ),
     )
     .bind(start_token)
     .bind(start_id)
@@ -374,31 +377,20 @@ pub async fn by_names(
         if out.iter().any(|f| f.id == id) {
             continue;
         }
-        out.push(Found {
-            id,
-            number: r.get(2),
-            name: full_name(
-                &r.get::<String, _>(3),
-                r.get::<Option<String>, _>(4).as_deref(),
-                &r.get::<String, _>(5),
-            ),
-            sex: r.get(6),
-            date_of_birth: r.get(7),
-            dob_estimated: r.get::<i64, _>(8) == 1,
-            phone: r.get(9),
-        });
+        out.push(found_at(r, 1));
     }
     Ok((out, next))
 }
 
 /// The newest patients, for the list before anything is typed.
 pub async fn newest(db: &Db, limit: i64) -> Result<Vec<Found>, DbError> {
-    let rows = sqlx::query(
-        "SELECT p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth, \
-         p.dob_estimated, p.phone FROM patients p WHERE p.merged_into IS NULL ORDER BY p.id DESC LIMIT $1",
-    )
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        summary_columns!(),
+        " FROM patients p WHERE p.merged_into IS NULL ORDER BY p.id DESC LIMIT $1"
+    ))
     .bind(limit)
     .fetch_all(db.read())
     .await?;
-    Ok(rows.iter().map(found).collect())
+    Ok(rows.iter().map(|r| found_at(r, 0)).collect())
 }

@@ -235,7 +235,8 @@ pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
         errors.add("county_code", t("patients.error_county"));
         None
     };
-    let (Some(sex), Some(birth)) = (sex, birth) else {
+    let valid = errors.is_empty();
+    let (Some(sex), Some(birth)) = (sex.filter(|_| valid), birth.filter(|_| valid)) else {
         return form_page(
             &cx,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -245,16 +246,6 @@ pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
             false,
         );
     };
-    if !errors.is_empty() {
-        return form_page(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &v,
-            &errors,
-            &[],
-            false,
-        );
-    }
     let dob = birth.date.format("%Y-%m-%d").to_string();
     let tokens = model::name_tokens(&[&v.first_name, &v.middle_name, &v.last_name]);
 
