@@ -111,10 +111,10 @@ impl Module for PatientsModule {
     fn routes(&self) -> Vec<RouteSpec> {
         use Access::Permission as P;
         vec![
-            RouteSpec::get("/patients", P(VIEW), routes::find),
-            RouteSpec::get("/patients/new", P(REGISTER), routes::new),
-            RouteSpec::post("/patients", P(REGISTER), routes::register),
-            RouteSpec::get("/patients/:id", P(VIEW), routes::chart),
+            RouteSpec::get("/patients", P(VIEW), routes::find::find),
+            RouteSpec::get("/patients/new", P(REGISTER), routes::register::new),
+            RouteSpec::post("/patients", P(REGISTER), routes::register::register),
+            RouteSpec::get("/patients/:id", P(VIEW), routes::chart::chart),
         ]
     }
 }

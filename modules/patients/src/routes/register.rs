@@ -1,125 +1,18 @@
-//! Screens of the patients module.
+//! Registering a patient.
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use poem::http::StatusCode;
-use poem::web::{Path, Query};
 use poem::{handler, Response};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Serialize;
 
-use hms_core::audit::Event;
-use hms_core::http::{render, render_status, see_other, Ctx, FlashKind, Form};
+use hms_core::http::{render_status, see_other, Ctx, FlashKind, Form};
 use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
-use hms_core::{clock, phone, AppError, AppResult};
+use hms_core::{phone, AppResult};
 
+use super::today;
 use crate::model::{self, Sex};
-use crate::repo::{self, Found, NewPatient};
-
-const PAGE_SIZE: i64 = 25;
-
-fn today() -> chrono::NaiveDate {
-    clock::to_local(Utc::now()).date_naive()
-}
-
-/// A search result as shown: age instead of the date, the phone partly masked.
-#[derive(Serialize)]
-struct Shown {
-    id: i64,
-    number: String,
-    name: String,
-    sex: String,
-    age: String,
-    phone: String,
-}
-
-fn shown(f: Found) -> Shown {
-    let age = chrono::NaiveDate::parse_from_str(&f.date_of_birth, "%Y-%m-%d")
-        .map(|d| model::age_text(d, f.dob_estimated, today()))
-        .unwrap_or_default();
-    Shown {
-        id: f.id,
-        number: f.number,
-        name: f.name,
-        sex: sex_label(&f.sex),
-        age,
-        phone: f
-            .phone
-            .as_deref()
-            .map(model::mask_phone)
-            .unwrap_or_default(),
-    }
-}
-
-/// "Female"/"Male" in the request's language.
-fn sex_label(sex: &str) -> String {
-    match sex {
-        "female" => t("patients.sex_female"),
-        "male" => t("patients.sex_male"),
-        other => other.to_string(),
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct FindQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    after: String,
-}
-
-#[handler]
-pub async fn find(cx: Ctx, Query(query): Query<FindQuery>) -> AppResult<Response> {
-    let db = &cx.app().db;
-    let q: String = query.q.trim().chars().take(80).collect();
-    let mut next = None;
-    let results: Vec<Found> = if q.is_empty() {
-        repo::newest(db, PAGE_SIZE).await?
-    } else {
-        let compact: String = q.chars().filter(|c| !c.is_whitespace()).collect();
-        let phone = phone::normalize_mobile(&q).ok();
-        let mut exact = repo::exact(
-            db,
-            &compact.to_uppercase(),
-            phone.as_deref(),
-            &compact.to_uppercase(),
-        )
-        .await?;
-        let tokens = model::query_tokens(&q);
-        let after = query
-            .after
-            .rsplit_once(':')
-            .and_then(|(tok, id)| Some((tok.to_string(), id.parse::<i64>().ok()?)));
-        let after_ref = after
-            .as_ref()
-            .map(|(t, i)| (t.as_str(), *i))
-            .unwrap_or(("", 0));
-        if !tokens.is_empty() {
-            let (by_name, more) = repo::by_names(db, &tokens, after_ref, PAGE_SIZE).await?;
-            for f in by_name {
-                if !exact.iter().any(|e| e.id == f.id) {
-                    exact.push(f);
-                }
-            }
-            next = more.map(|(tok, id)| format!("{tok}:{id}"));
-        }
-        // One audit row per search, without the typed text (it may be a name).
-        cx.audit_read(
-            Event::new("patient.search", "patient", None).detail(json!({"results": exact.len()})),
-        )
-        .await;
-        exact
-    };
-    let mut c = tera::Context::new();
-    c.insert("q", &q);
-    c.insert(
-        "results",
-        &results.into_iter().map(shown).collect::<Vec<_>>(),
-    );
-    c.insert("next", &next);
-    c.insert("can_register", &cx.can(crate::REGISTER));
-    render(&cx, "patients/find.html", c)
-}
+use crate::repo::{self, NewPatient};
 
 /// The registration form's fields as typed.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -298,43 +191,3 @@ pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
     Ok(see_other(&format!("/patients/{id}")))
 }
 
-#[handler]
-pub async fn chart(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
-    let chart = repo::chart(&cx.app().db, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if chart.id != id {
-        // A merged record: the survivor is the chart.
-        return Ok(see_other(&format!("/patients/{}", chart.id)));
-    }
-    cx.audit_read(Event::new("patient.view", "patient", Some(chart.id)).patient(chart.id))
-        .await;
-    let dob = chrono::NaiveDate::parse_from_str(&chart.date_of_birth, "%Y-%m-%d").ok();
-    let mut c = tera::Context::new();
-    c.insert(
-        "age",
-        &dob.map(|d| model::age_text(d, chart.dob_estimated, today()))
-            .unwrap_or_default(),
-    );
-    c.insert(
-        "phone",
-        &chart
-            .phone
-            .as_deref()
-            .map(phone::display)
-            .unwrap_or_default(),
-    );
-    c.insert(
-        "county",
-        &chart
-            .county_code
-            .as_deref()
-            .and_then(model::county)
-            .map(|c| c.name),
-    );
-    c.insert("id_types", model::ID_TYPES);
-    c.insert("sex", &sex_label(&chart.sex));
-    c.insert("patient", &chart);
-    c.insert("can_report", &cx.can("audit.patient_report"));
-    render(&cx, "patients/chart.html", c)
-}
