@@ -1,4 +1,5 @@
-//! All SQL of the patients module.
+//! All SQL of the patients module: registration, chart and search here, one file per further
+//! area beside it.
 
 use hms_core::audit::{self, Actor, Event};
 use hms_core::clock;
