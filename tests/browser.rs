@@ -780,3 +780,318 @@ fn screenshot_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("screenshot directory");
     dir
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reception: registering, the duplicate warning, live search and printing
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receptionist_registers_a_patient_is_warned_of_a_likely_duplicate_and_finds_the_chart() {
+    let Some(tools) = BrowserTools::find() else {
+        return;
+    };
+    let app = TestApp::start(Backend::Sqlite)
+        .await
+        .expect("SQLite test app starts");
+    app.setup_admin().await;
+    app.add_user("desk", &["receptionist"]).await;
+    in_browser(
+        &tools,
+        &app,
+        "reception",
+        |driver, base_url, shots| async move { reception(&driver, &base_url, &shots).await },
+    )
+    .await;
+}
+
+/// The receptionist registers Wanjiru; registering Baraka with the same phone warns of a
+/// likely duplicate (family members share phones, so she registers him anyway); then she finds
+/// Wanjiru by typing part of her name, opens the chart and prints her card and file label.
+async fn reception(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDriverResult<()> {
+    driver.goto(format!("{base_url}/login")).await?;
+    sign_in(driver, "desk", hms_testkit::PASSWORD).await?;
+    wait_for_path(driver, "/").await?;
+
+    // Register Wanjiru.
+    click_menu_item(driver, "Register a patient").await?;
+    wait_for_path(driver, "/patients/new").await?;
+    assert_heading_contains(driver, "Register a patient").await?;
+    fill(driver, "first_name", "Wanjiru").await?;
+    fill(driver, "last_name", "Kamau").await?;
+    driver.find(By::Id("sex-female")).await?.click().await?;
+    type_date(driver, "date_of_birth", "1990-05-31").await?;
+    fill(driver, "phone", "0722 456 789").await?;
+    select_value(driver, "id_type", "national_id").await?;
+    fill(driver, "id_number", "23456789").await?;
+    screenshot_fits(driver, shots, "patient-new.png").await?;
+    assert_clean_console(driver, "registration form").await?;
+    submit(driver).await?;
+    let wanjiru = wait_for_chart(driver).await?;
+    assert_heading_contains(driver, "Wanjiru Kamau").await?;
+    let text = page_text(driver).await?;
+    assert!(
+        text.contains("Patient registered with number P-"),
+        "the chart confirms the registration; it shows:\n{text}"
+    );
+    let number = driver
+        .find(By::Css(".patient-banner .lead strong"))
+        .await?
+        .text()
+        .await?;
+    assert!(number.starts_with("P-"), "the patient number: {number:?}");
+    screenshot_fits(driver, shots, "patient-chart.png").await?;
+    assert_clean_console(driver, "new patient's chart").await?;
+
+    // Baraka shares his mother's phone: the form warns of a likely duplicate.
+    click_menu_item(driver, "Register a patient").await?;
+    wait_for_path(driver, "/patients/new").await?;
+    fill(driver, "first_name", "Baraka").await?;
+    fill(driver, "last_name", "Otieno").await?;
+    driver.find(By::Id("sex-male")).await?.click().await?;
+    type_date(driver, "date_of_birth", "2015-02-14").await?;
+    fill(driver, "phone", "0722456789").await?;
+    select_value(driver, "id_type", "none").await?;
+    submit(driver).await?;
+    wait_for_path(driver, "/patients").await?;
+    let warning = driver
+        .find(By::Css("main .alert-warning"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        warning.contains("may be a patient who is already registered")
+            && warning.contains("Wanjiru Kamau")
+            && warning.contains(&number),
+        "the warning names the likely duplicate; it shows:\n{warning}"
+    );
+    let anyway = driver.find(By::Id("register_anyway")).await?;
+    assert!(!anyway.is_selected().await?, "not ticked for her");
+    assert_eq!(
+        driver
+            .find(By::Id("first_name"))
+            .await?
+            .value()
+            .await?
+            .as_deref(),
+        Some("Baraka"),
+        "what she typed is kept"
+    );
+    screenshot_fits(driver, shots, "patient-duplicate.png").await?;
+    // The 409 answer is logged as a failed load; that one entry is expected, nothing else.
+    let problems = console_problems(driver, "duplicate warning").await?;
+    assert!(
+        problems.len() == 1 && problems[0].message.contains("409"),
+        "the warning page should log exactly its own 409; got:\n{}",
+        describe(&problems)
+    );
+    anyway.click().await?;
+    submit(driver).await?;
+    let baraka = wait_for_chart(driver).await?;
+    assert_ne!(baraka, wanjiru);
+    assert_heading_contains(driver, "Baraka Otieno").await?;
+    assert_clean_console(driver, "second patient's chart").await?;
+
+    // Find Wanjiru by part of her name: results arrive as she types (htmx), no Enter.
+    click_menu_item(driver, "Find a patient").await?;
+    wait_for_path(driver, "/patients").await?;
+    driver
+        .execute("window.hmsSamePage = true; return true", vec![])
+        .await?;
+    driver.find(By::Id("q")).await?.send_keys("wanj").await?;
+    let results = wait_for_text(driver, "#patient-results", |t| {
+        t.contains("Wanjiru Kamau") && !t.contains("Baraka")
+    })
+    .await?;
+    assert!(
+        results.contains(&number),
+        "the result shows the number:\n{results}"
+    );
+    let same_page = driver
+        .execute("return window.hmsSamePage === true", vec![])
+        .await?;
+    assert_eq!(
+        same_page.json().as_bool(),
+        Some(true),
+        "the results were swapped into the page, not loaded as a new page"
+    );
+    assert_eq!(
+        driver.current_url().await?.query(),
+        Some("q=wanj"),
+        "the address keeps the search (Back returns to it)"
+    );
+    screenshot_fits(driver, shots, "patient-search.png").await?;
+    assert_clean_console(driver, "live search").await?;
+    driver
+        .find(By::Css("#patient-results"))
+        .await?
+        .find(By::LinkText("Wanjiru Kamau"))
+        .await?
+        .click()
+        .await?;
+    assert_eq!(wait_for_chart(driver).await?, wanjiru);
+    assert_heading_contains(driver, "Wanjiru Kamau").await?;
+    assert_clean_console(driver, "chart opened from the search").await?;
+
+    // Print her card on A4, then on the receipt printer; and the file label.
+    click(
+        driver,
+        &format!("a[href='/patients/{wanjiru}/card?layout=a4']"),
+    )
+    .await?;
+    wait_for_path(driver, &format!("/patients/{wanjiru}/card")).await?;
+    check_print_page(driver, &number, "Patient card").await?;
+    screenshot(driver, shots, "patient-card-a4.png").await?;
+    assert_clean_console(driver, "patient card, A4").await?;
+    driver
+        .find(By::LinkText("80 mm receipt printer"))
+        .await?
+        .click()
+        .await?;
+    wait_until_path(driver, "the thermal card", |p| p.ends_with("/card")).await?;
+    check_print_page(driver, &number, "Patient card").await?;
+    screenshot(driver, shots, "patient-card-thermal.png").await?;
+    for layout in ["a5", "thermal"] {
+        driver
+            .goto(format!(
+                "{base_url}/patients/{wanjiru}/label?layout={layout}"
+            ))
+            .await?;
+        wait_for_path(driver, &format!("/patients/{wanjiru}/label")).await?;
+        check_print_page(driver, &number, "File label").await?;
+        screenshot(driver, shots, &format!("patient-label-{layout}.png")).await?;
+        assert_clean_console(driver, "file label").await?;
+    }
+    // As it comes out of the printer: the controls are not printed.
+    emulate_media(driver, "print").await?;
+    assert!(
+        !driver
+            .find(By::Css(".print-toolbar"))
+            .await?
+            .is_displayed()
+            .await?,
+        "the controls are hidden on paper"
+    );
+    screenshot(driver, shots, "patient-label-thermal-print.png").await?;
+    emulate_media(driver, "").await?;
+    driver
+        .find(By::LinkText("← Back to the chart"))
+        .await?
+        .click()
+        .await?;
+    assert_eq!(wait_for_chart(driver).await?, wanjiru);
+    Ok(())
+}
+
+/// Waits for a patient's chart (`/patients/ID`); returns the id.
+async fn wait_for_chart(driver: &WebDriver) -> WebDriverResult<i64> {
+    wait_until_path(driver, "a patient's chart", |p| {
+        p.strip_prefix("/patients/")
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+    })
+    .await?;
+    let url = driver.current_url().await?;
+    Ok(url.path()["/patients/".len()..]
+        .parse()
+        .expect("a chart address"))
+}
+
+/// The print page shows the number in large text above a barcode as wide as a scanner needs,
+/// and a Print button.
+async fn check_print_page(driver: &WebDriver, number: &str, title: &str) -> WebDriverResult<()> {
+    assert_heading_contains(driver, title).await?;
+    let shown = driver.find(By::Css(".sheet-number")).await?;
+    assert_eq!(shown.text().await?, number);
+    let size = shown.css_value("font-size").await?;
+    let px: f64 = size.trim_end_matches("px").parse().unwrap_or(0.0);
+    assert!(px >= 28.0, "the number is large: {size}");
+    let barcode = driver
+        .find(By::Css(".sheet-barcode svg[role='img']"))
+        .await?;
+    assert_eq!(
+        barcode.attr("aria-label").await?.unwrap_or_default(),
+        format!("Barcode of patient number {number}")
+    );
+    let rect = barcode.rect().await?;
+    // At least 0.25 mm (about 1 px at 96 dpi) per module of the 165.
+    assert!(
+        rect.width >= 165.0 && rect.height >= 40.0,
+        "barcode size {rect:?}"
+    );
+    assert!(
+        driver
+            .find(By::Css("button[data-print]"))
+            .await?
+            .is_displayed()
+            .await?
+    );
+    Ok(())
+}
+
+/// Types a date into a date input as a person would (the browser shows mm/dd/yyyy in English),
+/// then checks the value the form will send.
+async fn type_date(driver: &WebDriver, id: &str, iso: &str) -> WebDriverResult<()> {
+    let input = driver.find(By::Id(id)).await?;
+    let (y, rest) = iso.split_once('-').expect("YYYY-MM-DD");
+    let (m, d) = rest.split_once('-').expect("YYYY-MM-DD");
+    input.send_keys(format!("{m}{d}{y}")).await?;
+    assert_eq!(
+        input.value().await?.as_deref(),
+        Some(iso),
+        "the date typed into {id}"
+    );
+    Ok(())
+}
+
+async fn select_value(driver: &WebDriver, id: &str, value: &str) -> WebDriverResult<()> {
+    let select = driver.find(By::Id(id)).await?;
+    SelectElement::new(&select)
+        .await?
+        .select_by_value(value)
+        .await
+}
+
+/// Waits until the element at `css` shows text that satisfies `ready`; returns the text.
+async fn wait_for_text(
+    driver: &WebDriver,
+    css: &str,
+    ready: impl Fn(&str) -> bool,
+) -> WebDriverResult<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = driver.find(By::Css(css)).await?.text().await?;
+        if ready(&text) {
+            return Ok(text);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} did not show what was expected; it shows:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Makes the page render as for `media` ("print"), or as usual (""), through chromedriver's
+/// DevTools endpoint (thirtyfour's own CDP helper is behind a feature the workspace leaves off).
+async fn emulate_media(driver: &WebDriver, media: &str) -> WebDriverResult<()> {
+    driver
+        .handle()
+        .cmd(DevTools(
+            "Emulation.setEmulatedMedia",
+            serde_json::json!({ "media": media }),
+        ))
+        .await?;
+    Ok(())
+}
+
+/// A Chrome DevTools Protocol command sent through chromedriver.
+#[derive(Debug)]
+struct DevTools(&'static str, serde_json::Value);
+
+impl thirtyfour::common::command::FormatRequestData for DevTools {
+    fn format_request(&self, session_id: &thirtyfour::SessionId) -> thirtyfour::RequestData {
+        thirtyfour::RequestData::new(
+            poem::http::Method::POST,
+            format!("/session/{session_id}/goog/cdp/execute"),
+        )
+        .add_body(serde_json::json!({ "cmd": self.0, "params": self.1 }))
+    }
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::db::{Db, DbError};
 use crate::http::RouteSpec;
 
 /// A permission a module defines, e.g. `admin.users.manage`.
@@ -44,6 +45,28 @@ pub struct DashboardCard {
     pub order: i32,
 }
 
+/// One entry of a patient's chart timeline, contributed by a module (a visit, an appointment, a
+/// result, a dispense). The patients module shows the entries of every enabled module together,
+/// newest first, each only to users holding its `permission`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    /// When it happened, RFC 3339 UTC (sorts as text).
+    pub at: String,
+    /// Translation key of the kind of entry ("appointments.visit").
+    pub kind: &'static str,
+    /// What to show, already in the reader's language.
+    pub title: String,
+    pub detail: Option<String>,
+    /// Where the entry leads, if it has its own page.
+    pub href: Option<String>,
+    pub permission: &'static str,
+}
+
+/// What [`Module::chart_timeline`] returns.
+pub type TimelineFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<TimelineEntry>, DbError>> + Send + 'a>,
+>;
+
 pub trait Module: Send + Sync + 'static {
     /// URL prefix, template namespace and permission prefix.
     fn id(&self) -> &'static str;
@@ -68,6 +91,17 @@ pub trait Module: Send + Sync + 'static {
     fn routes(&self) -> Vec<RouteSpec>;
     fn dashboard_cards(&self) -> &'static [DashboardCard] {
         &[]
+    }
+    /// The patient's entries from this module for the chart timeline, newest first, at most
+    /// `limit`. `patients` holds the chart's patient id first, then the ids of records merged
+    /// into it, since other modules' rows keep the id they were written with.
+    fn chart_timeline<'a>(
+        &'a self,
+        _db: &'a Db,
+        _patients: &'a [i64],
+        _limit: i64,
+    ) -> TimelineFuture<'a> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
@@ -219,6 +253,31 @@ impl Registry {
             .collect();
         items.sort_by_key(|i| i.order);
         items
+    }
+
+    /// A patient's chart timeline from every module that is on (`on`, the per-request gate)
+    /// with the entries the user may see (`can`), newest first, at most `limit`. A module whose
+    /// read fails is left out (and logged) rather than failing the chart.
+    pub async fn timeline(
+        &self,
+        db: &Db,
+        patients: &[i64],
+        limit: i64,
+        on: impl Fn(&str) -> bool,
+        can: impl Fn(&str) -> bool,
+    ) -> Vec<TimelineEntry> {
+        let mut entries = Vec::new();
+        for module in self.enabled().filter(|m| on(m.id())) {
+            match module.chart_timeline(db, patients, limit).await {
+                Ok(found) => entries.extend(found.into_iter().filter(|e| can(e.permission))),
+                Err(e) => {
+                    tracing::warn!(module = module.id(), error = %e, "chart timeline read failed")
+                }
+            }
+        }
+        entries.sort_by(|a, b| b.at.cmp(&a.at));
+        entries.truncate(usize::try_from(limit).unwrap_or(0));
+        entries
     }
 
     /// Dashboard cards of enabled modules the user may see, in order.

@@ -88,6 +88,10 @@ impl TestApp {
         adjust: impl FnOnce(&mut Config),
         parts: impl FnOnce(&mut hms_core::app::Parts),
     ) -> Option<TestApp> {
+        if std::env::var_os("HMS_TEST_LOG").is_some() {
+            // Server log lines (errors behind a 500) on the test's output, when asked for.
+            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        }
         let data_dir = std::env::temp_dir().join(format!("hms-test-{}", unique_name()));
         std::fs::create_dir_all(&data_dir).expect("temp data dir");
         let mut config = Config {

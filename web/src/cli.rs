@@ -66,6 +66,10 @@ pub enum Command {
     /// Replace the database with the backup FILE (SQLite). Refused while a server uses the
     /// data directory: stop it first.
     Restore { file: PathBuf },
+    /// Fill the database with a synthetic Kenyan facility (staff for every role, patients):
+    /// for demonstrations, training and benchmarks. Refused on a database that holds patients
+    /// unless --force.
+    DemoData(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +156,7 @@ pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
         }
         Command::Backup { file } => backup(&loaded, &file).await,
         Command::Restore { file } => restore(&loaded, &file).await,
+        Command::DemoData(args) => crate::demo::run(args, &loaded).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

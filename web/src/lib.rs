@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod cli;
+pub mod demo;
 pub mod pages;
 pub mod server;
 

@@ -31,6 +31,22 @@ pub fn render_status(
     Ok(html_response(status, html))
 }
 
+/// Like [`render`], but an HTMX request gets only `block` (a list's results as the user types,
+/// smaller than the whole `content` block).
+pub fn render_part(
+    cx: &Ctx,
+    template: &str,
+    block: &str,
+    mut context: tera::Context,
+) -> AppResult<Response> {
+    if !cx.wants_fragment() {
+        return render(cx, template, context);
+    }
+    add_base(&mut context, cx.app(), Some(cx));
+    let html = cx.app().ui.tera.render_block(template, block, &context)?;
+    Ok(html_response(StatusCode::OK, html))
+}
+
 fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
     context.insert("facility_name", &app.facility_name());
     context.insert("facility_logo", &app.facility_logo());

@@ -2,6 +2,8 @@
 //! patient chart. Reception registers and finds patients; every clinical module hangs its work on
 //! the patient found here.
 
+mod barcode;
+mod form;
 mod model;
 mod repo;
 mod routes;
@@ -11,6 +13,8 @@ use hms_core::module::{MenuItem, Module, Permission};
 use rust_embed::RustEmbed;
 
 pub use model::{name_tokens, query_tokens};
+/// Bulk loading of generated patients, for `hms demo-data` and benchmarks.
+pub use repo::demo;
 
 pub const VIEW: &str = "patients.view";
 pub const REGISTER: &str = "patients.register";
@@ -115,6 +119,57 @@ impl Module for PatientsModule {
             RouteSpec::get("/patients/new", P(REGISTER), routes::register::new),
             RouteSpec::post("/patients", P(REGISTER), routes::register::register),
             RouteSpec::get("/patients/:id", P(VIEW), routes::chart::chart),
+            RouteSpec::get("/patients/:id/merge", P(MERGE), routes::merge::pick),
+            RouteSpec::get(
+                "/patients/:id/merge/:other",
+                P(MERGE),
+                routes::merge::confirm,
+            ),
+            RouteSpec::post("/patients/:id/merge/:other", P(MERGE), routes::merge::merge),
+            RouteSpec::get(
+                "/patients/:id/merges/:merge/undo",
+                P(MERGE),
+                routes::merge::undo_confirm,
+            ),
+            RouteSpec::post(
+                "/patients/:id/merges/:merge/undo",
+                P(MERGE),
+                routes::merge::undo,
+            ),
+            RouteSpec::post("/patients/:id", P(EDIT), routes::edit::update),
+            RouteSpec::get("/patients/:id/edit", P(EDIT), routes::edit::edit),
+            RouteSpec::get(
+                "/patients/:id/deactivate",
+                P(EDIT),
+                routes::edit::deactivate_form,
+            ),
+            RouteSpec::post(
+                "/patients/:id/deactivate",
+                P(EDIT),
+                routes::edit::deactivate,
+            ),
+            RouteSpec::post(
+                "/patients/:id/reactivate",
+                P(EDIT),
+                routes::edit::reactivate,
+            ),
+            RouteSpec::post(
+                "/patients/:id/identifiers",
+                P(EDIT),
+                routes::edit::add_identifier,
+            ),
+            RouteSpec::get(
+                "/patients/:id/identifiers/remove",
+                P(EDIT),
+                routes::edit::remove_identifier_form,
+            ),
+            RouteSpec::post(
+                "/patients/:id/identifiers/remove",
+                P(EDIT),
+                routes::edit::remove_identifier,
+            ),
+            RouteSpec::get("/patients/:id/card", P(VIEW), routes::print::card),
+            RouteSpec::get("/patients/:id/label", P(VIEW), routes::print::label),
         ]
     }
 }

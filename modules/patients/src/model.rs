@@ -18,6 +18,27 @@ pub const ID_TYPES: &[(&str, &str)] = &[
     ("none", "None (newborn or unknown)"),
 ];
 
+/// Further identifiers a patient may carry besides the identity document, as (type, label):
+/// insurance and registry numbers, and numbers of older systems and clinics. A patient has at
+/// most one of each type; more types can be added here without a schema change.
+pub const OTHER_ID_TYPES: &[(&str, &str)] = &[
+    ("sha_number", "SHA member number"),
+    ("nupi", "NUPI (client registry)"),
+    ("file_number", "Old file number"),
+    ("ccc_number", "CCC number (HIV clinic)"),
+    ("anc_number", "ANC number"),
+];
+
+/// The label of any identifier type, document or other.
+pub fn id_type_label(id_type: &str) -> &'static str {
+    ID_TYPES
+        .iter()
+        .chain(OTHER_ID_TYPES)
+        .find(|(v, _)| *v == id_type)
+        .map(|(_, label)| *label)
+        .unwrap_or("Identifier")
+}
+
 // ---------------------------------------------------------------------------------------------
 // Counties
 // ---------------------------------------------------------------------------------------------
@@ -119,6 +140,27 @@ pub fn normalize_id(id_type: &str, raw: &str) -> Result<String, &'static str> {
                 Ok(upper)
             } else {
                 Err("Refugee ID numbers use letters, digits and / only, 3 to 30 characters.")
+            }
+        }
+        "sha_number" => check_alnum(
+            upper,
+            len,
+            alnum,
+            "SHA numbers use letters and digits only, 4 to 20 characters, e.g. CR1569230130821.",
+        ),
+        "nupi" => {
+            if (1..=14).contains(&len) && upper.chars().all(alnum) {
+                Ok(upper)
+            } else {
+                Err("A NUPI is letters and digits only, at most 14 characters.")
+            }
+        }
+        // Clinic and old-register numbers are written with "/" (e.g. 13939/2019/00012).
+        "file_number" | "ccc_number" | "anc_number" => {
+            if (1..=30).contains(&len) && upper.chars().all(|c| alnum(c) || c == '/') {
+                Ok(upper)
+            } else {
+                Err("Use letters, digits and / only, at most 30 characters.")
             }
         }
         _ => Err("Choose the kind of identity document from the list."),

@@ -8,29 +8,17 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
+use crate::form::{Details, Valid};
+
+pub mod demo;
+pub mod merge;
+
 /// The columns of a patient summary row, read by `found_at`.
 macro_rules! summary_columns {
     () => {
         "p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth, \
          p.dob_estimated, p.phone"
     };
-}
-
-/// What registration stores.
-#[derive(Debug, Clone, Serialize)]
-pub struct NewPatient {
-    pub first_name: String,
-    pub middle_name: Option<String>,
-    pub last_name: String,
-    pub sex: &'static str,
-    pub date_of_birth: String,
-    pub dob_estimated: bool,
-    pub phone: Option<String>,
-    pub id_type: String,
-    pub id_number: String,
-    pub county_code: Option<String>,
-    pub allergies: Option<String>,
-    pub tokens: Vec<String>,
 }
 
 /// An existing patient that a new registration may duplicate.
@@ -139,64 +127,387 @@ async fn next_number(tx: &mut Tx, prefix: &str, year: i32) -> Result<String, DbE
     Ok(crate::model::patient_number(prefix, year, seq))
 }
 
-/// Registers a patient: number, demographics, identifier, search tokens and the audit row, in
+/// Registers a patient: number, demographics, identifiers, search tokens and the audit row, in
 /// one transaction. Returns (id, number).
 pub async fn register(
     tx: &mut Tx,
-    p: &NewPatient,
+    p: &Valid,
     prefix: &str,
     year: i32,
     actor: &Actor,
 ) -> Result<(i64, String), DbError> {
     let number = next_number(tx, prefix, year).await?;
     let now = clock::now_rfc3339();
+    let d = &p.details;
     let id: i64 = sqlx::query(
         "INSERT INTO patients (number, first_name, middle_name, last_name, sex, date_of_birth, \
-         dob_estimated, phone, county_code, allergies, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+         dob_estimated, phone, email, county_code, sub_county, ward, kin_name, kin_relationship, \
+         kin_phone, allergies, blood_group, consent_contact, consent_at, created_by, created_at, \
+         updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20, $21, $21) RETURNING id",
     )
     .bind(&number)
-    .bind(&p.first_name)
-    .bind(&p.middle_name)
-    .bind(&p.last_name)
-    .bind(p.sex)
-    .bind(&p.date_of_birth)
-    .bind(i64::from(p.dob_estimated))
-    .bind(&p.phone)
-    .bind(&p.county_code)
-    .bind(&p.allergies)
+    .bind(&d.first_name)
+    .bind(&d.middle_name)
+    .bind(&d.last_name)
+    .bind(d.sex)
+    .bind(&d.date_of_birth)
+    .bind(i64::from(d.dob_estimated))
+    .bind(&d.phone)
+    .bind(&d.email)
+    .bind(&d.county_code)
+    .bind(&d.sub_county)
+    .bind(&d.ward)
+    .bind(&d.kin_name)
+    .bind(&d.kin_relationship)
+    .bind(&d.kin_phone)
+    .bind(&d.allergies)
+    .bind(&d.blood_group)
+    .bind(i64::from(d.consent_contact))
+    .bind(d.consent_contact.then_some(now.as_str()))
     .bind(actor.user_id)
     .bind(&now)
     .fetch_one(&mut **tx)
     .await?
     .get(0);
-    if p.id_type != "none" {
-        sqlx::query(
-            "INSERT INTO patient_identifiers (patient_id, id_type, value, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(&p.id_type)
-        .bind(&p.id_number)
-        .bind(&now)
-        .execute(&mut **tx)
-        .await?;
+    for (id_type, value) in &p.identifiers {
+        insert_identifier(tx, id, id_type, value, &now).await?;
     }
-    for token in &p.tokens {
-        sqlx::query("INSERT INTO patient_name_tokens (token, patient_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(token)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
+    insert_tokens(tx, id, &d.tokens()).await?;
     audit::record(
         tx,
         actor,
         Event::new("patient.register", "patient", Some(id))
             .patient(id)
-            .detail(json!({"after": p, "number": number})),
+            .detail(json!({"after": d, "identifiers": p.identifiers, "number": number})),
     )
     .await?;
     Ok((id, number))
+}
+
+async fn insert_identifier(
+    tx: &mut Tx,
+    patient: i64,
+    id_type: &str,
+    value: &str,
+    now: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO patient_identifiers (patient_id, id_type, value, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(patient)
+    .bind(id_type)
+    .bind(value)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_tokens(tx: &mut Tx, patient: i64, tokens: &[String]) -> Result<(), DbError> {
+    for token in tokens {
+        sqlx::query(
+            "INSERT INTO patient_name_tokens (token, patient_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(token)
+        .bind(patient)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Why a change to a record was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Someone else saved the record since the form was opened.
+    #[error("the record changed meanwhile")]
+    Stale,
+    /// The identifier is already held by another patient.
+    #[error("identifier taken")]
+    Taken,
+}
+
+impl From<sqlx::Error> for ChangeError {
+    fn from(e: sqlx::Error) -> Self {
+        ChangeError::Db(DbError::Sqlx(e))
+    }
+}
+
+/// Corrects a patient's demographics and their SHA/NUPI numbers. The update is guarded by the
+/// `updated_at` the form was opened with, so two desks cannot overwrite each other unseen. The
+/// audit row holds the fields before and after.
+pub async fn update(
+    tx: &mut Tx,
+    id: i64,
+    seen: &str,
+    p: &Valid,
+    actor: &Actor,
+) -> Result<(), ChangeError> {
+    let before = details_of(tx, id).await?.ok_or(ChangeError::Stale)?;
+    let d = &p.details;
+    let now = clock::now_rfc3339();
+    let consent_at = match (before.0.consent_contact, d.consent_contact) {
+        (false, true) => Some(now.clone()),
+        (true, true) => before.1.clone(),
+        _ => None,
+    };
+    let changed = sqlx::query(
+        "UPDATE patients SET first_name = $1, middle_name = $2, last_name = $3, sex = $4, \
+         date_of_birth = $5, dob_estimated = $6, phone = $7, email = $8, county_code = $9, \
+         sub_county = $10, ward = $11, kin_name = $12, kin_relationship = $13, kin_phone = $14, \
+         allergies = $15, blood_group = $16, consent_contact = $17, consent_at = $18, \
+         updated_at = $19 WHERE id = $20 AND updated_at = $21 AND merged_into IS NULL",
+    )
+    .bind(&d.first_name)
+    .bind(&d.middle_name)
+    .bind(&d.last_name)
+    .bind(d.sex)
+    .bind(&d.date_of_birth)
+    .bind(i64::from(d.dob_estimated))
+    .bind(&d.phone)
+    .bind(&d.email)
+    .bind(&d.county_code)
+    .bind(&d.sub_county)
+    .bind(&d.ward)
+    .bind(&d.kin_name)
+    .bind(&d.kin_relationship)
+    .bind(&d.kin_phone)
+    .bind(&d.allergies)
+    .bind(&d.blood_group)
+    .bind(i64::from(d.consent_contact))
+    .bind(&consent_at)
+    .bind(&now)
+    .bind(id)
+    .bind(seen)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Err(ChangeError::Stale);
+    }
+    let before_ids = identifiers_of(tx, id).await?;
+    for kind in ["sha_number", "nupi"] {
+        let old = before_ids.iter().find(|(t, _)| t == kind).map(|(_, v)| v);
+        let new = p
+            .identifiers
+            .iter()
+            .find(|(t, _)| t == kind)
+            .map(|(_, v)| v);
+        if old == new {
+            continue;
+        }
+        sqlx::query("DELETE FROM patient_identifiers WHERE patient_id = $1 AND id_type = $2")
+            .bind(id)
+            .bind(kind)
+            .execute(&mut **tx)
+            .await?;
+        if let Some(value) = new {
+            if holder(tx, kind, value).await?.is_some() {
+                return Err(ChangeError::Taken);
+            }
+            insert_identifier(tx, id, kind, value, &now).await?;
+        }
+    }
+    if before.0.tokens() != d.tokens() {
+        sqlx::query("DELETE FROM patient_name_tokens WHERE patient_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        insert_tokens(tx, id, &d.tokens()).await?;
+    }
+    audit::record(
+        tx,
+        actor,
+        Event::new("patient.edit", "patient", Some(id))
+            .patient(id)
+            .detail(json!({
+                "before": before.0, "after": d,
+                "identifiers_before": before_ids, "identifiers_after": p.identifiers,
+            })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The patient holding an identifier, inside a transaction.
+async fn holder(tx: &mut Tx, id_type: &str, value: &str) -> Result<Option<i64>, DbError> {
+    Ok(
+        sqlx::query("SELECT patient_id FROM patient_identifiers WHERE id_type = $1 AND value = $2")
+            .bind(id_type)
+            .bind(value)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.get(0)),
+    )
+}
+
+async fn identifiers_of(tx: &mut Tx, id: i64) -> Result<Vec<(String, String)>, DbError> {
+    Ok(sqlx::query(
+        "SELECT id_type, value FROM patient_identifiers WHERE patient_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect())
+}
+
+/// The columns read into [`Details`] by `details_at`.
+macro_rules! details_columns {
+    () => {
+        "first_name, middle_name, last_name, sex, date_of_birth, dob_estimated, phone, email, \
+         county_code, sub_county, ward, kin_name, kin_relationship, kin_phone, allergies, \
+         blood_group, consent_contact, consent_at"
+    };
+}
+
+/// [`Details`] from a row whose `details_columns!()` start at column `at`, and the consent date.
+fn details_at(r: &sqlx::any::AnyRow, at: usize) -> (Details, Option<String>) {
+    let sex: String = r.get(at + 3);
+    (
+        Details {
+            first_name: r.get(at),
+            middle_name: r.get(at + 1),
+            last_name: r.get(at + 2),
+            sex: crate::model::Sex::parse(&sex).map_or("", |s| s.as_str()),
+            date_of_birth: r.get(at + 4),
+            dob_estimated: r.get::<i64, _>(at + 5) == 1,
+            phone: r.get(at + 6),
+            email: r.get(at + 7),
+            county_code: r.get(at + 8),
+            sub_county: r.get(at + 9),
+            ward: r.get(at + 10),
+            kin_name: r.get(at + 11),
+            kin_relationship: r.get(at + 12),
+            kin_phone: r.get(at + 13),
+            allergies: r.get(at + 14),
+            blood_group: r.get(at + 15),
+            consent_contact: r.get::<i64, _>(at + 16) == 1,
+        },
+        r.get(at + 17),
+    )
+}
+
+async fn details_of(tx: &mut Tx, id: i64) -> Result<Option<(Details, Option<String>)>, DbError> {
+    Ok(sqlx::query(concat!(
+        "SELECT ",
+        details_columns!(),
+        " FROM patients WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| details_at(&r, 0)))
+}
+
+/// Marks a record inactive (e.g. the patient died) with a reason and date, or active again
+/// (`reason` None). Guarded on the current state; audited with before and after.
+pub async fn set_active(
+    tx: &mut Tx,
+    id: i64,
+    inactive: Option<(&str, &str)>,
+    actor: &Actor,
+) -> Result<(), ChangeError> {
+    let now = clock::now_rfc3339();
+    let (from, to) = if inactive.is_some() { (1, 0) } else { (0, 1) };
+    let changed = sqlx::query(
+        "UPDATE patients SET is_active = $1, inactive_reason = $2, inactive_on = $3, \
+         updated_at = $4 WHERE id = $5 AND is_active = $6 AND merged_into IS NULL",
+    )
+    .bind(to)
+    .bind(inactive.map(|(reason, _)| reason))
+    .bind(inactive.map(|(_, on)| on))
+    .bind(&now)
+    .bind(id)
+    .bind(from)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Err(ChangeError::Stale);
+    }
+    let (action, detail) = match inactive {
+        Some((reason, on)) => (
+            "patient.deactivate",
+            json!({"before": {"active": true}, "after": {"active": false, "reason": reason, "on": on}}),
+        ),
+        None => (
+            "patient.reactivate",
+            json!({"before": {"active": false}, "after": {"active": true}}),
+        ),
+    };
+    audit::record(
+        tx,
+        actor,
+        Event::new(action, "patient", Some(id))
+            .patient(id)
+            .detail(detail),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds one further identifier (old file number, CCC, ANC...). A patient holds one of each type.
+pub async fn add_identifier(
+    tx: &mut Tx,
+    id: i64,
+    id_type: &str,
+    value: &str,
+    actor: &Actor,
+) -> Result<(), ChangeError> {
+    if holder(tx, id_type, value).await?.is_some() {
+        return Err(ChangeError::Taken);
+    }
+    if identifiers_of(tx, id)
+        .await?
+        .iter()
+        .any(|(t, _)| t == id_type)
+    {
+        return Err(ChangeError::Stale);
+    }
+    insert_identifier(tx, id, id_type, value, &clock::now_rfc3339()).await?;
+    audit::record(
+        tx,
+        actor,
+        Event::new("patient.identifier_add", "patient", Some(id))
+            .patient(id)
+            .detail(json!({"after": {"type": id_type, "value": value}})),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes one identifier (a number typed wrongly); the audit row keeps what it was.
+pub async fn remove_identifier(
+    tx: &mut Tx,
+    id: i64,
+    id_type: &str,
+    actor: &Actor,
+) -> Result<(), ChangeError> {
+    let Some(value) = sqlx::query(
+        "DELETE FROM patient_identifiers WHERE patient_id = $1 AND id_type = $2 RETURNING value",
+    )
+    .bind(id)
+    .bind(id_type)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.get::<String, _>(0)) else {
+        return Err(ChangeError::Stale);
+    };
+    audit::record(
+        tx,
+        actor,
+        Event::new("patient.identifier_remove", "patient", Some(id))
+            .patient(id)
+            .detail(json!({"before": {"type": id_type, "value": value}})),
+    )
+    .await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -204,33 +515,35 @@ pub struct Chart {
     pub id: i64,
     pub number: String,
     pub name: String,
-    pub first_name: String,
-    pub sex: String,
-    pub date_of_birth: String,
-    pub dob_estimated: bool,
-    pub phone: Option<String>,
-    pub county_code: Option<String>,
-    pub allergies: Option<String>,
+    #[serde(flatten)]
+    pub details: Details,
+    pub consent_at: Option<String>,
     pub is_active: bool,
+    pub inactive_reason: Option<String>,
+    pub inactive_on: Option<String>,
     pub identifiers: Vec<(String, String)>,
     pub created_at: String,
+    /// The `updated_at` stamp that guards an edit.
+    pub version: String,
 }
 
 /// A patient's chart data; a merged record leads to the survivor.
 pub async fn chart(db: &Db, id: i64) -> Result<Option<Chart>, DbError> {
     let mut id = id;
     for _ in 0..8 {
-        let Some(r) = sqlx::query(
-            "SELECT id, number, first_name, middle_name, last_name, sex, date_of_birth, dob_estimated, \
-             phone, county_code, allergies, is_active, created_at, merged_into FROM patients WHERE id = $1",
-        )
+        let Some(r) = sqlx::query(concat!(
+            "SELECT id, number, is_active, inactive_reason, inactive_on, created_at, updated_at, \
+             merged_into, ",
+            details_columns!(),
+            " FROM patients WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(db.read())
         .await?
         else {
             return Ok(None);
         };
-        if let Some(next) = r.get::<Option<i64>, _>(13) {
+        if let Some(next) = r.get::<Option<i64>, _>(7) {
             id = next;
             continue;
         }
@@ -243,28 +556,41 @@ pub async fn chart(db: &Db, id: i64) -> Result<Option<Chart>, DbError> {
         .into_iter()
         .map(|i| (i.get(0), i.get(1)))
         .collect();
-        let first: String = r.get(2);
+        let (details, consent_at) = details_at(&r, 8);
         return Ok(Some(Chart {
             id,
             number: r.get(1),
             name: full_name(
-                &first,
-                r.get::<Option<String>, _>(3).as_deref(),
-                &r.get::<String, _>(4),
+                &details.first_name,
+                details.middle_name.as_deref(),
+                &details.last_name,
             ),
-            first_name: first,
-            sex: r.get(5),
-            date_of_birth: r.get(6),
-            dob_estimated: r.get::<i64, _>(7) == 1,
-            phone: r.get(8),
-            county_code: r.get(9),
-            allergies: r.get(10),
-            is_active: r.get::<i64, _>(11) == 1,
+            details,
+            consent_at: consent_at.as_deref().map(clock::display_rfc3339),
+            is_active: r.get::<i64, _>(2) == 1,
+            inactive_reason: r.get(3),
+            inactive_on: r.get(4),
             identifiers,
-            created_at: clock::display_rfc3339(&r.get::<String, _>(12)),
+            created_at: clock::display_rfc3339(&r.get::<String, _>(5)),
+            version: r.get(6),
         }));
     }
     Ok(None)
+}
+
+/// Ids of the records merged into `survivor`, directly or through a record merged later.
+pub async fn merged_ids(db: &Db, survivor: i64) -> Result<Vec<i64>, DbError> {
+    Ok(sqlx::query(
+        "WITH RECURSIVE m(id) AS (SELECT id FROM patients WHERE merged_into = $1 \
+         UNION SELECT p.id FROM patients p JOIN m ON p.merged_into = m.id) \
+         SELECT id FROM m LIMIT 100",
+    )
+    .bind(survivor)
+    .fetch_all(db.read())
+    .await?
+    .into_iter()
+    .map(|r| r.get(0))
+    .collect())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -305,8 +631,14 @@ pub async fn exact(
     let rows = sqlx::query(concat!(
         "SELECT ",
         summary_columns!(),
-        " FROM patients p WHERE p.merged_into IS NULL AND (p.number = $1 OR p.phone = $2 \
-             OR p.id IN (SELECT patient_id FROM patient_identifiers WHERE value = $3)) \
+        // One index lookup per kind of key (an OR across them scans the table). A merged
+        // record's number, phone or document finds its survivor: one step, as merges refuse
+        // chains.
+        " FROM patients p WHERE p.merged_into IS NULL AND p.id IN ( \
+             SELECT COALESCE(merged_into, id) FROM patients WHERE number = $1 \
+             UNION SELECT COALESCE(merged_into, id) FROM patients WHERE phone = $2 \
+             UNION SELECT COALESCE(x.merged_into, x.id) FROM patient_identifiers i \
+                   JOIN patients x ON x.id = i.patient_id WHERE i.value = $3) \
              ORDER BY p.id LIMIT 20"
     ))
     .bind(number)

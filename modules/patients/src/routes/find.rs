@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use hms_core::audit::Event;
-use hms_core::http::{render, Ctx};
+use hms_core::http::{render_part, Ctx};
 use hms_core::{phone, AppResult};
 
 use super::{shown, PAGE_SIZE};
@@ -71,6 +71,5 @@ pub async fn find(cx: Ctx, Query(query): Query<FindQuery>) -> AppResult<Response
     );
     c.insert("next", &next);
     c.insert("can_register", &cx.can(crate::REGISTER));
-    render(&cx, "patients/find.html", c)
+    render_part(&cx, "patients/find.html", "results", c)
 }
-

@@ -1,7 +1,10 @@
 //! Screens of the patients module, one file per screen; shared display helpers here.
 
 pub mod chart;
+pub mod edit;
 pub mod find;
+pub mod merge;
+pub mod print;
 pub mod register;
 
 use chrono::Utc;
@@ -10,6 +13,9 @@ use serde::Serialize;
 use hms_core::clock;
 use hms_core::i18n::t;
 
+use hms_core::ui::FormErrors;
+
+use crate::form::{Typed, BLOOD_GROUPS, KIN_RELATIONSHIPS};
 use crate::model;
 use crate::repo::Found;
 
@@ -49,6 +55,42 @@ pub(crate) fn shown(f: Found) -> Shown {
     }
 }
 
+/// The context every patient form (registration, correction) is drawn from: what was typed, the
+/// messages, and the choices of each list.
+pub(crate) fn form_context(values: &Typed, errors: &FormErrors) -> tera::Context {
+    let mut c = tera::Context::new();
+    c.insert("values", values);
+    c.insert("errors", errors);
+    c.insert("id_types", model::ID_TYPES);
+    c.insert("counties", model::counties());
+    c.insert(
+        "blood_groups",
+        &BLOOD_GROUPS.iter().map(|b| (*b, *b)).collect::<Vec<_>>(),
+    );
+    c.insert(
+        "kin_relationships",
+        &KIN_RELATIONSHIPS
+            .iter()
+            .map(|r| (*r, kin_label(r)))
+            .collect::<Vec<_>>(),
+    );
+    c
+}
+
+/// A next-of-kin relationship in the request's language.
+pub(crate) fn kin_label(relationship: &str) -> String {
+    match relationship {
+        "parent" => t("patients.kin_parent"),
+        "spouse" => t("patients.kin_spouse"),
+        "child" => t("patients.kin_child"),
+        "sibling" => t("patients.kin_sibling"),
+        "guardian" => t("patients.kin_guardian"),
+        "relative" => t("patients.kin_relative"),
+        "friend" => t("patients.kin_friend"),
+        _ => t("patients.kin_other"),
+    }
+}
+
 /// "Female"/"Male" in the request's language.
 pub(crate) fn sex_label(sex: &str) -> String {
     match sex {
@@ -57,4 +99,3 @@ pub(crate) fn sex_label(sex: &str) -> String {
         other => other.to_string(),
     }
 }
-

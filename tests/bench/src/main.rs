@@ -1,0 +1,425 @@
+//! HMS benchmark: a demo facility of N patients (made by `hms demo-data`, cached between runs),
+//! the real server started on a fresh copy of it, and concurrent HTTP load over loopback for
+//! named scenarios. Prints per scenario the operations, errors, rate, p50/p95/p99 latency and
+//! the rate as a share of `/healthz` in the same run, plus the server's start-up time, idle and
+//! peak memory and the database size.
+//!
+//!     cargo run --release -p hms-bench -- --patients 1000000 --clients 16 --seconds 10
+//!     cargo run --release -p hms-bench -- --patients 1000000 \
+//!         --database postgres://postgres@127.0.0.1:5432/postgres --json pg.json
+//!
+//! The server is this same program run as `hms` (`hms-bench --as-hms serve ...`: the code of
+//! the `hms` binary, so its memory is the server's own), or a built `hms` with `--server PATH`.
+
+mod http;
+mod scenarios;
+mod seed;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Serialize;
+
+use scenarios::{Figures, Limits, Scenario, Shared};
+use seed::{Hms, Server};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hms-bench",
+    about = "Benchmark HMS: demo data, the real server, concurrent HTTP load per scenario"
+)]
+struct Args {
+    /// Patients in the demo facility.
+    #[arg(long, default_value_t = 10_000)]
+    patients: u64,
+    /// Seed of the demo data and of the load.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Simulated people working at once (one connection each).
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Measured seconds per scenario.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Seconds of load before measuring, per scenario.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// At most this many operations per scenario.
+    #[arg(long, default_value_t = 5_000_000)]
+    max_requests: u64,
+    /// Scenarios to run, comma-separated: healthz, login, dashboard, search, chart, register
+    /// (healthz always runs first: the other rates are given as a share of it).
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// PostgreSQL server to use instead of SQLite, as a URL of a database to connect to; the
+    /// benchmark creates its own databases there (a cached template and one per run).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Write the figures as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Run this `hms` executable instead of this program's built-in copy of it.
+    #[arg(long, value_name = "PATH")]
+    server: Option<PathBuf>,
+    /// Working folder: the cached demo data sets and each run's copy.
+    #[arg(long, value_name = "DIR")]
+    work: Option<PathBuf>,
+    /// Make the demo data again even when a cached copy exists.
+    #[arg(long)]
+    fresh: bool,
+    /// Keep this run's data directory (and server log) afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Machine {
+    cpus: usize,
+    cpu_model: String,
+    memory_mb: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    backend: &'static str,
+    patients: u64,
+    seed: u64,
+    clients: usize,
+    seconds: f64,
+    warmup: f64,
+    machine: Machine,
+    /// Seconds `hms demo-data` took in this run; absent when the cached data set was used.
+    demo_data_seconds: Option<f64>,
+    startup_ms: f64,
+    idle_rss_mb: f64,
+    peak_rss_mb: f64,
+    database_mb_before: f64,
+    database_mb_after: f64,
+    scenarios: Vec<Figures>,
+    errors: u64,
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    Machine {
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        cpu_model: cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default(),
+        memory_mb: meminfo
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            / 1024,
+    }
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--as-hms") {
+        return as_hms(argv[2..].to_vec());
+    }
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(bench(args)) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// This program as `hms`: the same command line, configuration and server as the `hms` binary.
+fn as_hms(args: Vec<String>) -> ExitCode {
+    use hms_web::cli::{self, Cli, Command};
+    let cli = Cli::parse_from(std::iter::once("hms".to_string()).chain(args));
+    let loaded = match cli::load_config(&cli.global) {
+        Ok(l) => l,
+        Err(cli::Failure(m)) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
+    };
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    let level = if serving {
+        loaded.config.log.clone()
+    } else {
+        "warn".to_string()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{level},sqlx=warn"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        return ExitCode::from(1);
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            None | Some(Command::Serve) => serve(loaded).await,
+            Some(command) => cli::run(command, loaded).await,
+        }
+    })
+}
+
+/// What `hms serve` does (web/src/main.rs).
+async fn serve(loaded: hms_core::config::Loaded) -> ExitCode {
+    let config = loaded.config;
+    let bind = config.bind.clone();
+    let _lock = match hms_web::server::lock_data_dir(&config) {
+        Ok(lock) => lock,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(1);
+        }
+    };
+    let app = match hms_web::start(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let acceptor = match hms_web::server::bind(&bind).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: cannot listen on {bind}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let backups = hms_web::server::start_backups(&app);
+    let shutdown =
+        hms_web::server::shutdown_with_backups(hms_web::server::shutdown_signal(), backups);
+    match hms_web::server::serve(app, acceptor, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn mb(kb_or_bytes: f64, div: f64) -> f64 {
+    (kb_or_bytes / div * 10.0).round() / 10.0
+}
+
+/// Runs the benchmark; returns the number of errors.
+async fn bench(args: Args) -> Result<u64, String> {
+    let mut chosen: Vec<Scenario> = vec![Scenario::Healthz];
+    let names: Vec<String> = if args.scenarios.is_empty() {
+        scenarios::ALL
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect()
+    } else {
+        args.scenarios.clone()
+    };
+    for name in &names {
+        let s = Scenario::parse(name).ok_or_else(|| {
+            format!(
+                "unknown scenario '{name}'; scenarios are: {}",
+                scenarios::ALL
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        if !chosen.contains(&s) {
+            chosen.push(s);
+        }
+    }
+    if args.clients == 0 || args.seconds <= 0.0 || args.warmup < 0.0 {
+        return Err("--clients and --seconds must be positive".into());
+    }
+    let hms = match &args.server {
+        Some(path) => Hms {
+            exe: path
+                .canonicalize()
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+            prefix: Vec::new(),
+        },
+        None => Hms {
+            exe: std::env::current_exe().map_err(|e| e.to_string())?,
+            prefix: vec!["--as-hms".into()],
+        },
+    };
+    let work = match &args.work {
+        Some(w) => w.clone(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data"),
+    };
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let work = work.canonicalize().map_err(|e| e.to_string())?;
+    let backend = if args.database.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let machine = machine();
+    println!(
+        "HMS benchmark: {} patients on {backend}, {} clients, {} s per scenario after {} s of \
+         warm-up; {} CPUs ({}), {} MB RAM",
+        args.patients,
+        args.clients,
+        args.seconds,
+        args.warmup,
+        machine.cpus,
+        machine.cpu_model,
+        machine.memory_mb
+    );
+
+    let prepared = seed::prepare(
+        &hms,
+        &work,
+        args.database.as_deref(),
+        args.patients,
+        args.seed,
+        args.fresh,
+    )
+    .await?;
+    match prepared.generated_in {
+        Some(s) => println!("demo data made in {s:.1} s (cached as {})", prepared.key),
+        None => println!("demo data: cached {}", prepared.key),
+    }
+    let result = measure(&args, &hms, &prepared, &chosen, machine).await;
+    if !args.keep {
+        prepared.remove().await;
+    } else {
+        println!("kept {}", prepared.data_dir.display());
+    }
+    let report = result?;
+    print_report(&report);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(report.errors)
+}
+
+async fn measure(
+    args: &Args,
+    hms: &Hms,
+    prepared: &seed::Prepared,
+    chosen: &[Scenario],
+    machine: Machine,
+) -> Result<Report, String> {
+    let database_before = prepared.database_bytes().await;
+    // The search queries come from real patients of the data set.
+    let url = prepared
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", prepared.data_dir.join("hms.db").display()));
+    let db = hms_core::db::Db::connect(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (queries, max_patient_id) = scenarios::queries(&db, args.seed, 2_000).await?;
+    db.close().await;
+
+    let mut server = Server::start(hms, prepared).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (idle_kb, _) = server.memory_kb();
+    println!(
+        "server: serving {:.0} ms after start, {:.1} MB resident when idle",
+        server.startup.as_secs_f64() * 1000.0,
+        mb(idle_kb as f64, 1024.0)
+    );
+
+    let shared = Arc::new(Shared {
+        addr: server.addr,
+        accounts: prepared.accounts.clone(),
+        queries,
+        max_patient_id,
+        seed: args.seed,
+        registered: AtomicU64::new(0),
+    });
+    let limits = Limits {
+        clients: args.clients,
+        warmup: Duration::from_secs_f64(args.warmup),
+        seconds: Duration::from_secs_f64(args.seconds),
+        max_requests: args.max_requests,
+    };
+    let mut figures: Vec<Figures> = Vec::new();
+    let mut failure = None;
+    for s in chosen {
+        match scenarios::run(*s, shared.clone(), &limits).await {
+            Ok(f) => {
+                println!(
+                    "  {:<10} {:>9} ops {:>6} errors {:>9.0}/s  p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
+                    f.scenario, f.requests, f.errors, f.per_second, f.p50_ms, f.p95_ms, f.p99_ms
+                );
+                if let Some(e) = &f.first_error {
+                    println!("             first error: {e}");
+                }
+                figures.push(f);
+            }
+            Err(e) => {
+                failure = Some(format!("scenario {}: {e}", s.name()));
+                break;
+            }
+        }
+        if !server.alive() {
+            failure = Some("the server stopped during the benchmark".into());
+            break;
+        }
+    }
+    let (_, peak_kb) = server.memory_kb();
+    server.stop();
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    let database_after = prepared.database_bytes().await;
+    let floor = figures
+        .iter()
+        .find(|f| f.scenario == "healthz")
+        .map(|f| f.per_second)
+        .unwrap_or(0.0);
+    for f in &mut figures {
+        if floor > 0.0 {
+            f.vs_healthz = Some((f.per_second / floor * 1000.0).round() / 1000.0);
+        }
+    }
+    let errors = figures.iter().map(|f| f.errors).sum();
+    Ok(Report {
+        backend: if args.database.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        patients: args.patients,
+        seed: args.seed,
+        clients: args.clients,
+        seconds: args.seconds,
+        warmup: args.warmup,
+        machine,
+        demo_data_seconds: prepared.generated_in,
+        startup_ms: (server_startup_ms(&figures, prepared, args)).unwrap_or(0.0),
+        idle_rss_mb: mb(idle_kb as f64, 1024.0),
+        peak_rss_mb: mb(peak_kb as f64, 1024.0),
+        database_mb_before: mb(database_before as f64, 1_048_576.0),
+        database_mb_after: mb(database_after as f64, 1_048_576.0),
+        scenarios: figures,
+        errors,
+    })
+}

@@ -1,0 +1,430 @@
+//! The scenarios: what staff do all day, each as one operation a simulated person repeats as
+//! fast as the server lets them, on their own keep-alive connection.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::http::Client;
+use crate::seed::Account;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// `GET /healthz`: the floor (routing, pipeline, one `SELECT 1`).
+    Healthz,
+    /// The sign-in form and sign-in (argon2 verification).
+    Login,
+    /// The dashboard page of an administrator.
+    Dashboard,
+    /// Live search at reception: an htmx request for the result fragment.
+    Search,
+    /// A doctor opens a patient's chart (audited read).
+    Chart,
+    /// Reception registers a new patient: form, post, likely-match step when shown, chart.
+    Register,
+}
+
+pub const ALL: &[Scenario] = &[
+    Scenario::Healthz,
+    Scenario::Login,
+    Scenario::Dashboard,
+    Scenario::Search,
+    Scenario::Chart,
+    Scenario::Register,
+];
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Healthz => "healthz",
+            Scenario::Login => "login",
+            Scenario::Dashboard => "dashboard",
+            Scenario::Search => "search",
+            Scenario::Chart => "chart",
+            Scenario::Register => "register",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Scenario> {
+        ALL.iter().copied().find(|s| s.name() == name.trim())
+    }
+
+    /// The role whose session the scenario runs in.
+    fn role(self) -> Option<&'static str> {
+        match self {
+            Scenario::Healthz | Scenario::Login => None,
+            Scenario::Dashboard => Some("admin"),
+            Scenario::Search | Scenario::Register => Some("receptionist"),
+            Scenario::Chart => Some("doctor"),
+        }
+    }
+}
+
+/// What every simulated person shares.
+pub struct Shared {
+    pub addr: SocketAddr,
+    pub accounts: Vec<Account>,
+    /// Search boxes as people type them, made from real patients.
+    pub queries: Vec<String>,
+    pub max_patient_id: i64,
+    pub seed: u64,
+    /// Makes every registered document number unique.
+    pub registered: AtomicU64,
+}
+
+impl Shared {
+    fn account(&self, role: &str) -> Result<&Account, String> {
+        self.accounts
+            .iter()
+            .find(|a| a.role == role)
+            .ok_or_else(|| format!("no demo account with the role {role}"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub scenario: &'static str,
+    pub requests: u64,
+    pub errors: u64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// This scenario's rate over the rate of `/healthz` in the same run.
+    pub vs_healthz: Option<f64>,
+    /// HTTP requests per operation (registration is several).
+    pub http_per_op: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+pub struct Limits {
+    pub clients: usize,
+    pub warmup: Duration,
+    pub seconds: Duration,
+    pub max_requests: u64,
+}
+
+/// Builds the search queries from a sample of stored patients: partial names in any order
+/// ("wanj kam"), whole names, phones as people say them, patient numbers and ID numbers.
+pub async fn queries(
+    db: &hms_core::db::Db,
+    seed: u64,
+    n: usize,
+) -> Result<(Vec<String>, i64), String> {
+    let pool = db.read();
+    let max_id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM patients")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| e.to_string())?
+        .get(0);
+    if max_id == 0 {
+        return Err("the demo database holds no patients".into());
+    }
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let mut out = Vec::with_capacity(n);
+    let mut tries = 0;
+    while out.len() < n && tries < n * 4 {
+        tries += 1;
+        let id = rng.random_range(1..=max_id);
+        let Some(p) = sqlx::query(
+            "SELECT number, first_name, middle_name, last_name, phone FROM patients WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        let number: String = p.get(0);
+        let names: Vec<String> = [
+            Some(p.get::<String, _>(1)),
+            p.get::<Option<String>, _>(2),
+            Some(p.get::<String, _>(3)),
+        ]
+        .into_iter()
+        .flatten()
+        .flat_map(|n| {
+            n.to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|t| t.len() >= 2)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let phone: Option<String> = p.get(4);
+        let prefix = |t: &str, rng: &mut StdRng| -> String {
+            let len = t.chars().count();
+            let keep = if len <= 3 {
+                len
+            } else {
+                rng.random_range(3..=len.min(6))
+            };
+            t.chars().take(keep).collect()
+        };
+        let pick = |rng: &mut StdRng| names[rng.random_range(0..names.len())].clone();
+        let u: f64 = rng.random();
+        let q = if u < 0.35 {
+            // Two partial names, in either order: "wanj kam".
+            let (a, b) = (pick(&mut rng), names[names.len() - 1].clone());
+            let (a, b) = if rng.random_bool(0.5) { (a, b) } else { (b, a) };
+            format!("{} {}", prefix(&a, &mut rng), prefix(&b, &mut rng))
+        } else if u < 0.55 {
+            prefix(&pick(&mut rng), &mut rng)
+        } else if u < 0.70 {
+            let (a, b) = (names[0].clone(), names[names.len() - 1].clone());
+            format!("{a} {b}")
+        } else if u < 0.80 {
+            match phone {
+                // Said over the counter as 07xx xxx xxx.
+                Some(p) if p.len() == 13 => {
+                    format!("0{} {} {}", &p[4..7], &p[7..10], &p[10..])
+                }
+                _ => number.clone(),
+            }
+        } else if u < 0.90 {
+            if rng.random_bool(0.3) {
+                number.to_lowercase()
+            } else {
+                number.clone()
+            }
+        } else {
+            let value: Option<String> = sqlx::query(
+                "SELECT value FROM patient_identifiers WHERE patient_id = $1 ORDER BY id LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|r| r.get(0));
+            value.unwrap_or(number.clone())
+        };
+        out.push(q);
+    }
+    Ok((out, max_id))
+}
+
+fn encode(q: &str) -> String {
+    form_urlencoded::byte_serialize(q.as_bytes()).collect()
+}
+
+fn expect(r: &crate::http::Response, status: u16, what: &str) -> Result<(), String> {
+    if r.status == status {
+        Ok(())
+    } else {
+        let body = r.text();
+        let snippet: String = body.chars().take(200).collect();
+        Err(format!(
+            "{what}: expected {status}, got {} ({snippet})",
+            r.status
+        ))
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Amina", "Brian", "Cynthia", "David", "Esther", "Felix", "Grace", "Hassan", "Irene", "James",
+    "Kevin", "Lucy", "Mercy", "Nelson", "Otieno", "Purity", "Wanjiru", "Chebet", "Mwende", "Kadzo",
+];
+const LAST: &[&str] = &[
+    "Kamau", "Otieno", "Wafula", "Koech", "Mutua", "Onyancha", "Mwenda", "Kazungu", "Abdi",
+    "Saitoti", "Njoroge", "Ochieng", "Wekesa", "Rotich", "Musyoka", "Nyakundi", "Kirimi", "Charo",
+];
+
+/// One operation of the scenario.
+async fn operation(
+    s: Scenario,
+    c: &mut Client,
+    shared: &Shared,
+    rng: &mut StdRng,
+) -> Result<(), String> {
+    match s {
+        Scenario::Healthz => {
+            let r = c.get("/healthz").await?;
+            expect(&r, 200, "/healthz")
+        }
+        Scenario::Login => {
+            let account = shared.account("nurse")?;
+            c.clear_cookies();
+            let page = c.get("/login").await?;
+            expect(&page, 200, "GET /login")?;
+            let r = c
+                .post_form(
+                    "/login",
+                    &[
+                        ("username", account.username.as_str()),
+                        ("password", account.password.as_str()),
+                    ],
+                )
+                .await?;
+            expect(&r, 303, "POST /login")
+        }
+        Scenario::Dashboard => {
+            let r = c.get("/").await?;
+            expect(&r, 200, "GET /")
+        }
+        Scenario::Search => {
+            let q = &shared.queries[rng.random_range(0..shared.queries.len())];
+            let r = c.get_htmx(&format!("/patients?q={}", encode(q))).await?;
+            expect(&r, 200, "search")
+        }
+        Scenario::Chart => {
+            let id = rng.random_range(1..=shared.max_patient_id);
+            let r = c.get(&format!("/patients/{id}")).await?;
+            expect(&r, 200, "chart")
+        }
+        Scenario::Register => {
+            let form = c.get("/patients/new").await?;
+            expect(&form, 200, "GET /patients/new")?;
+            let n = shared.registered.fetch_add(1, Ordering::Relaxed);
+            // National IDs of 9 digits: the demo's have 8, so these never collide.
+            let id_number = format!("{}", 900_000_000 + n);
+            let phone = format!(
+                "07{:02} {:03} {:03}",
+                rng.random_range(0..30u32),
+                rng.random_range(0..1000u32),
+                rng.random_range(0..1000u32)
+            );
+            let dob = format!(
+                "{}-{:02}-{:02}",
+                rng.random_range(1950..2024u32),
+                rng.random_range(1..=12u32),
+                rng.random_range(1..=28u32)
+            );
+            let county = format!("{:03}", rng.random_range(1..=47u32));
+            let sex = if rng.random_bool(0.55) {
+                "female"
+            } else {
+                "male"
+            };
+            let mut fields = vec![
+                ("first_name", FIRST[rng.random_range(0..FIRST.len())]),
+                ("last_name", LAST[rng.random_range(0..LAST.len())]),
+                ("sex", sex),
+                ("date_of_birth", dob.as_str()),
+                ("phone", phone.as_str()),
+                ("id_type", "national_id"),
+                ("id_number", id_number.as_str()),
+                ("county_code", county.as_str()),
+            ];
+            let mut r = c.post_form("/patients", &fields).await?;
+            if r.status == 409 {
+                // A likely match is shown: the receptionist checks it and registers anyway.
+                fields.push(("register_anyway", "1"));
+                r = c.post_form("/patients", &fields).await?;
+            }
+            expect(&r, 303, "POST /patients")?;
+            let chart = r
+                .location
+                .clone()
+                .ok_or("registration answered 303 without a Location")?;
+            let page = c.get(&chart).await?;
+            expect(&page, 200, "the new chart")
+        }
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    f64::from(sorted[i]) / 1000.0
+}
+
+/// Runs one scenario: every person signs in first (not measured), then all repeat the
+/// operation for the warm-up and the measured seconds, or until `max_requests` operations.
+pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Figures, String> {
+    let mut clients = Vec::with_capacity(limits.clients);
+    for _ in 0..limits.clients {
+        let mut c = Client::new(shared.addr);
+        if let Some(role) = s.role() {
+            let a = shared.account(role)?;
+            c.login(&a.username, &a.password).await?;
+        }
+        clients.push(c);
+    }
+    let started = Instant::now();
+    let measure_from = started + limits.warmup;
+    let until = measure_from + limits.seconds;
+    let done = Arc::new(AtomicU64::new(0));
+    let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let mut tasks = Vec::new();
+    for (k, mut c) in clients.into_iter().enumerate() {
+        let shared = shared.clone();
+        let done = done.clone();
+        let first_error = first_error.clone();
+        let max = limits.max_requests;
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(shared.seed.wrapping_mul(1000) + k as u64);
+            let mut latencies: Vec<u32> = Vec::with_capacity(16_384);
+            let mut errors = 0u64;
+            loop {
+                let t = Instant::now();
+                if t >= until || done.load(Ordering::Relaxed) >= max {
+                    break;
+                }
+                let result = operation(s, &mut c, &shared, &mut rng).await;
+                let end = Instant::now();
+                if let Err(e) = result {
+                    errors += 1;
+                    let mut first = first_error.lock().expect("not poisoned");
+                    if first.is_none() {
+                        *first = Some(e);
+                    }
+                } else if t >= measure_from && end <= until {
+                    latencies
+                        .push(end.duration_since(t).as_micros().min(u128::from(u32::MAX)) as u32);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies: Vec<u32> = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.map_err(|e| e.to_string())?;
+        latencies.extend(l);
+        errors += e;
+    }
+    // Stopped early by the request cap: the window was shorter.
+    let window = Instant::now()
+        .min(until)
+        .saturating_duration_since(measure_from)
+        .as_secs_f64()
+        .max(1e-3);
+    latencies.sort_unstable();
+    let requests = latencies.len() as u64;
+    let first_error = first_error.lock().expect("not poisoned").clone();
+    Ok(Figures {
+        scenario: s.name(),
+        requests,
+        errors,
+        per_second: requests as f64 / window,
+        p50_ms: percentile(&latencies, 0.50),
+        p95_ms: percentile(&latencies, 0.95),
+        p99_ms: percentile(&latencies, 0.99),
+        max_ms: latencies
+            .last()
+            .map(|m| f64::from(*m) / 1000.0)
+            .unwrap_or(0.0),
+        vs_healthz: None,
+        http_per_op: match s {
+            Scenario::Login => 2,
+            Scenario::Register => 3,
+            _ => 1,
+        },
+        first_error,
+    })
+}
