@@ -930,6 +930,12 @@ async fn reception(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDrive
     assert_eq!(wait_for_chart(driver).await?, wanjiru);
     assert_heading_contains(driver, "Wanjiru Kamau").await?;
     assert_clean_console(driver, "chart opened from the search").await?;
+    driver
+        .find(By::Id("print-title"))
+        .await?
+        .scroll_into_view()
+        .await?;
+    driver.screenshot(&shots.join("patient-chart-print.png")).await?;
 
     // Print her card on A4, then on the receipt printer; and the file label.
     click(

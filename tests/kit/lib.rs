@@ -250,6 +250,8 @@ impl TestApp {
             "settings" => "SELECT COUNT(*) FROM settings",
             "login_throttle" => "SELECT COUNT(*) FROM login_throttle",
             "role_grants_rows" => "SELECT COUNT(*) FROM role_grants",
+            "patients" => "SELECT COUNT(*) FROM patients",
+            "patient_identifiers" => "SELECT COUNT(*) FROM patient_identifiers",
             other => panic!("count: unknown table {other}"),
         };
         sqlx::query(sql)

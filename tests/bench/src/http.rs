@@ -59,10 +59,6 @@ impl Client {
         }
     }
 
-    pub fn csrf(&self) -> Option<&str> {
-        self.csrf.as_deref()
-    }
-
     /// Forgets cookies and token, as a new browser would start (the connection stays).
     pub fn clear_cookies(&mut self) {
         self.cookies.clear();

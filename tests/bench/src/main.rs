@@ -385,6 +385,7 @@ async fn measure(
         }
     }
     let (_, peak_kb) = server.memory_kb();
+    let startup_ms = (server.startup.as_secs_f64() * 10_000.0).round() / 10.0;
     server.stop();
     if let Some(f) = failure {
         return Err(f);
@@ -414,7 +415,7 @@ async fn measure(
         warmup: args.warmup,
         machine,
         demo_data_seconds: prepared.generated_in,
-        startup_ms: (server_startup_ms(&figures, prepared, args)).unwrap_or(0.0),
+        startup_ms,
         idle_rss_mb: mb(idle_kb as f64, 1024.0),
         peak_rss_mb: mb(peak_kb as f64, 1024.0),
         database_mb_before: mb(database_before as f64, 1_048_576.0),
@@ -422,4 +423,42 @@ async fn measure(
         scenarios: figures,
         errors,
     })
+}
+
+fn print_report(r: &Report) {
+    println!();
+    println!(
+        "{} patients on {}, {} clients, {} s per scenario ({} CPUs, {})",
+        r.patients, r.backend, r.clients, r.seconds, r.machine.cpus, r.machine.cpu_model
+    );
+    println!(
+        "{:<10} {:>10} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "scenario", "ops", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms", "/healthz"
+    );
+    for f in &r.scenarios {
+        println!(
+            "{:<10} {:>10} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8}",
+            f.scenario,
+            f.requests,
+            f.errors,
+            f.per_second,
+            f.p50_ms,
+            f.p95_ms,
+            f.p99_ms,
+            f.vs_healthz
+                .map(|v| format!("{:.0}%", v * 100.0))
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "server: start-up {:.0} ms, idle {:.1} MB, peak {:.1} MB resident; database {:.1} MB \
+         ({:.1} MB after the run)",
+        r.startup_ms, r.idle_rss_mb, r.peak_rss_mb, r.database_mb_before, r.database_mb_after
+    );
+    if let Some(s) = r.demo_data_seconds {
+        println!("demo data: made in {s:.1} s");
+    }
+    if r.errors > 0 {
+        println!("{} error(s): see above", r.errors);
+    }
 }
