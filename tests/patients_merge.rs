@@ -417,6 +417,41 @@ each_backend! {
         assert_eq!(app.audit_count("patient.merge").await, 2);
     }
 
+    async fn concurrent_merges_never_make_a_chain_or_a_cycle(app) {
+        let admin = app.setup_admin().await;
+        let x = amina(&admin).await;
+        let y = amina_again(&admin).await;
+        let z = otieno(&admin).await;
+        let pairs = [(x, y), (y, z), (z, x), (y, x), (x, z), (z, y)];
+        let mut tasks = Vec::new();
+        for (survivor, merged) in pairs {
+            let c = app.login("admin").await;
+            c.get("/patients").await;
+            tasks.push(tokio::spawn(async move {
+                c.post_form(&format!("/patients/{survivor}/merge/{merged}"), &[("reason", "race")]).await.status
+            }));
+        }
+        let mut merged_ok = 0;
+        for t in tasks {
+            let status = t.await.unwrap();
+            assert!(status == 303 || status == 422, "refused cleanly, never an error: {status}");
+            merged_ok += i64::from(status == 303);
+        }
+        assert!(merged_ok >= 1);
+        let mut pointed = 0;
+        for id in [x, y, z] {
+            if let Some(survivor) = merged_into(&app, id).await {
+                pointed += 1;
+                assert_eq!(merged_into(&app, survivor).await, None, "{id} -> {survivor} is one step");
+            }
+        }
+        assert_eq!(pointed, merged_ok, "one pointer per merge that went through");
+        let active: i64 = sqlx::query("SELECT COUNT(*) FROM patient_merges WHERE undone_at IS NULL")
+            .fetch_one(app.db().read()).await.unwrap().get(0);
+        assert_eq!(active, merged_ok);
+        assert_eq!(app.audit_count("patient.merge").await, 2 * merged_ok);
+    }
+
     async fn merging_or_undoing_without_the_csrf_token_is_refused(app) {
         let admin = app.setup_admin().await;
         let kept = amina(&admin).await;

@@ -51,6 +51,7 @@ pub fn display(stored: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::RngExt;
 
     #[test]
     fn common_ways_of_writing_a_number_are_accepted() {
@@ -78,6 +79,70 @@ mod tests {
             "",
         ] {
             assert!(normalize_mobile(raw).is_err(), "{raw}");
+        }
+    }
+
+    /// A valid 9-digit national mobile number, drawn at random from the 7xx and 1xx ranges.
+    fn random_national(rng: &mut impl RngExt) -> String {
+        const ONES: &[&str] = &[
+            "100", "101", "102", "103", "104", "105", "106", "107", "108", "110", "111", "112",
+            "113", "114", "115", "116", "117", "120", "121", "124", "130",
+        ];
+        let prefix = if rng.random_bool(0.7) {
+            format!("7{:02}", rng.random_range(0..100))
+        } else {
+            ONES[rng.random_range(0..ONES.len())].to_string()
+        };
+        format!("{prefix}{:06}", rng.random_range(0..1_000_000))
+    }
+
+    /// Writes `digits` the way people do: groups split by spaces, dashes or nothing.
+    fn scatter(digits: &str, rng: &mut impl RngExt) -> String {
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && rng.random_bool(0.25) {
+                out.push([' ', '-', ' '][rng.random_range(0..3)]);
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// Property: every way of writing the same number (0.., +254.., 254.., bare 9 digits, with
+    /// any grouping) normalises to one stored form, which shows and normalises back to itself.
+    #[test]
+    fn every_format_of_a_number_normalises_to_the_same_stored_form() {
+        let mut rng = rand::rng();
+        for _ in 0..5_000 {
+            let national = random_national(&mut rng);
+            let stored = format!("+254{national}");
+            for written in [
+                format!("0{national}"),
+                format!("+254{national}"),
+                format!("254{national}"),
+                national.clone(),
+            ] {
+                let typed = scatter(&written, &mut rng);
+                assert_eq!(normalize_mobile(&typed).as_deref(), Ok(stored.as_str()), "{typed}");
+            }
+            assert_eq!(normalize_mobile(&display(&stored)).as_deref(), Ok(stored.as_str()));
+            assert_eq!(display(&stored).len(), 12, "0XXX XXX XXX");
+        }
+    }
+
+    /// Property: a digit more or less, or a letter anywhere, is always refused.
+    #[test]
+    fn a_digit_too_many_or_too_few_or_a_letter_is_always_refused() {
+        let mut rng = rand::rng();
+        for _ in 0..5_000 {
+            let national = random_national(&mut rng);
+            let longer = format!("0{national}{}", rng.random_range(0..10));
+            let shorter = format!("+254{}", &national[..8]);
+            let at = rng.random_range(1..national.len());
+            let lettered = format!("0{}x{}", &national[..at], &national[at + 1..]);
+            for bad in [longer, shorter, lettered] {
+                assert!(normalize_mobile(&bad).is_err(), "{bad}");
+            }
         }
     }
 }
