@@ -935,7 +935,9 @@ async fn reception(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDrive
         .await?
         .scroll_into_view()
         .await?;
-    driver.screenshot(&shots.join("patient-chart-print.png")).await?;
+    driver
+        .screenshot(&shots.join("patient-chart-print.png"))
+        .await?;
 
     // Print her card on A4, then on the receipt printer; and the file label.
     click(

@@ -50,16 +50,25 @@ fn id_of(r: &TestResponse) -> i64 {
 
 /// The hidden `version` of the edit form.
 fn version_of(edit: &TestResponse) -> String {
-    let at = edit.body.find("name=\"version\" value=\"").expect("version field") + 22;
-    edit.body[at..].split('"').next().unwrap_or_default().to_string()
+    let at = edit
+        .body
+        .find("name=\"version\" value=\"")
+        .expect("version field")
+        + 22;
+    edit.body[at..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 async fn last_detail(app: &TestApp, action: &str) -> serde_json::Value {
-    let row = sqlx::query("SELECT detail FROM audit_log WHERE action = $1 ORDER BY id DESC LIMIT 1")
-        .bind(action)
-        .fetch_one(app.db().read())
-        .await
-        .expect("an audit row");
+    let row =
+        sqlx::query("SELECT detail FROM audit_log WHERE action = $1 ORDER BY id DESC LIMIT 1")
+            .bind(action)
+            .fetch_one(app.db().read())
+            .await
+            .expect("an audit row");
     serde_json::from_str(&row.get::<String, _>(0)).expect("json detail")
 }
 
@@ -277,7 +286,12 @@ impl Module for Visits {
     fn routes(&self) -> Vec<RouteSpec> {
         Vec::new()
     }
-    fn chart_timeline<'a>(&'a self, _db: &'a Db, patients: &'a [i64], _limit: i64) -> TimelineFuture<'a> {
+    fn chart_timeline<'a>(
+        &'a self,
+        _db: &'a Db,
+        patients: &'a [i64],
+        _limit: i64,
+    ) -> TimelineFuture<'a> {
         let patient = patients[0];
         Box::pin(async move {
             Ok(vec![
@@ -303,16 +317,24 @@ impl Module for Visits {
 }
 
 async fn chart_timeline_shows_what_other_modules_contribute(backend: Backend) {
-    let Some(app) = TestApp::start_custom(backend, |_| {}, |p| p.modules.push(Arc::new(Visits))).await else {
+    let Some(app) =
+        TestApp::start_custom(backend, |_| {}, |p| p.modules.push(Arc::new(Visits))).await
+    else {
         return;
     };
     let admin = app.setup_admin().await;
     let id = id_of(&register(&admin, &wanjiru()).await);
     let chart = admin.get(&format!("/patients/{id}")).await;
     let newer = chart.body.find("Newer visit").expect("the newer entry");
-    let older = chart.body.find(&format!("Older visit of patient {id} &lt;i&gt;")).expect("escaped older entry");
+    let older = chart
+        .body
+        .find(&format!("Older visit of patient {id} &lt;i&gt;"))
+        .expect("escaped older entry");
     assert!(newer < older, "newest first");
-    assert!(chart.body.contains("01 Mar 2026, 10:30"), "shown in Nairobi time");
+    assert!(
+        chart.body.contains("01 Mar 2026, 10:30"),
+        "shown in Nairobi time"
+    );
     assert!(!chart.body.contains("No visits yet"));
 
     // Entries need their permission: a receptionist without visits.view sees the empty state.

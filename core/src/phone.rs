@@ -123,9 +123,16 @@ mod tests {
                 national.clone(),
             ] {
                 let typed = scatter(&written, &mut rng);
-                assert_eq!(normalize_mobile(&typed).as_deref(), Ok(stored.as_str()), "{typed}");
+                assert_eq!(
+                    normalize_mobile(&typed).as_deref(),
+                    Ok(stored.as_str()),
+                    "{typed}"
+                );
             }
-            assert_eq!(normalize_mobile(&display(&stored)).as_deref(), Ok(stored.as_str()));
+            assert_eq!(
+                normalize_mobile(&display(&stored)).as_deref(),
+                Ok(stored.as_str())
+            );
             assert_eq!(display(&stored).len(), 12, "0XXX XXX XXX");
         }
     }

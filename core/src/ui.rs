@@ -93,6 +93,19 @@ impl Ui {
     }
 }
 
+/// One CSV cell: quoted, quotes doubled, and text a spreadsheet would run as a formula
+/// (starting with = + - @, tab or carriage return) prefixed with an apostrophe. Every CSV export
+/// of patient or audit data writes its cells through here.
+pub fn csv_cell(value: &str) -> String {
+    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let text = if risky {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
 /// Every `t(key="...")` used by the shared templates, for the catalogue test.
 pub fn shared_translation_keys() -> Vec<(String, String)> {
     let mut keys = Vec::new();

@@ -208,17 +208,8 @@ pub async fn for_patient(db: &Db, patient_id: i64, limit: i64) -> Result<Vec<Aud
     page(db, &b, 0, limit).await
 }
 
-/// One CSV cell: quoted, quotes doubled, and text a spreadsheet would run as a formula
-/// (starting with = + - @, tab or carriage return) prefixed with an apostrophe.
-pub fn csv_cell(value: &str) -> String {
-    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let text = if risky {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
+/// One CSV cell, formulas defused (shared with every CSV export: it lives in core).
+pub use hms_core::ui::csv_cell;
 
 pub const CSV_HEADER: &str = "id,time_utc,time_nairobi,username,full_name,action,entity,entity_id,patient_id,client_addr,request_id,detail,hash\r\n";
 

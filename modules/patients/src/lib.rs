@@ -4,6 +4,7 @@
 
 mod barcode;
 mod form;
+mod import;
 mod model;
 mod repo;
 mod routes;
@@ -79,6 +80,12 @@ const MENU: &[MenuItem] = &[
         permission: REGISTER,
         order: 11,
     },
+    MenuItem {
+        label: "patients_import.menu",
+        href: "/patients/import",
+        permission: IMPORT,
+        order: 12,
+    },
 ];
 
 #[derive(RustEmbed)]
@@ -117,6 +124,22 @@ impl Module for PatientsModule {
         vec![
             RouteSpec::get("/patients", P(VIEW), routes::find::find),
             RouteSpec::get("/patients/new", P(REGISTER), routes::register::new),
+            RouteSpec::get("/patients/import", P(IMPORT), routes::import::upload_form),
+            // The file (at most 5 MB) and the form; a larger file gets a message, not 413.
+            RouteSpec::post("/patients/import", P(IMPORT), routes::import::upload)
+                .body_limit(2 * import::MAX_BYTES),
+            RouteSpec::get(
+                "/patients/import/template.csv",
+                P(IMPORT),
+                routes::import::template,
+            ),
+            RouteSpec::get("/patients/import/:id", P(IMPORT), routes::import::show),
+            RouteSpec::post("/patients/import/:id", P(IMPORT), routes::import::run),
+            RouteSpec::get(
+                "/patients/import/:id/report.csv",
+                P(IMPORT),
+                routes::import::report_csv,
+            ),
             RouteSpec::post("/patients", P(REGISTER), routes::register::register),
             RouteSpec::get("/patients/:id", P(VIEW), routes::chart::chart),
             RouteSpec::get("/patients/:id/merge", P(MERGE), routes::merge::pick),

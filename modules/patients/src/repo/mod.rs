@@ -11,6 +11,7 @@ use sqlx::Row;
 use crate::form::{Details, Valid};
 
 pub mod demo;
+pub mod import;
 pub mod merge;
 
 /// The columns of a patient summary row, read by `found_at`.

@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod edit;
 pub mod find;
+pub mod import;
 pub mod merge;
 pub mod print;
 pub mod register;
