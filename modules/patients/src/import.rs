@@ -542,11 +542,38 @@ pub fn check(row: &FileRow, headers: &HashMap<&'static str, String>, today: Naiv
             let map = serde_json::to_value(&form_errors).unwrap_or_default();
             let date_unread = !typed.date_of_birth.is_empty()
                 && NaiveDate::parse_from_str(&typed.date_of_birth, "%Y-%m-%d").is_err();
+            let known_id_type = model::ID_TYPES.iter().any(|(v, _)| *v == typed.id_type);
             for (field, message) in map.as_object().into_iter().flatten() {
-                let message = if field == "date_of_birth" && date_unread {
-                    t("patients_import.error_date")
-                } else {
-                    message.as_str().unwrap_or_default().to_string()
+                // The form's "choose from the list" means little in a spreadsheet: say what
+                // to write instead.
+                let (field, message) = match field.as_str() {
+                    "date_of_birth" if date_unread => {
+                        (field.as_str(), t("patients_import.error_date"))
+                    }
+                    "sex" => ("sex", t("patients_import.error_sex")),
+                    "county_code" => ("county_code", t("patients_import.error_county")),
+                    "kin_relationship" => (
+                        "kin_relationship",
+                        t("patients_import.error_kin_relationship")
+                            .replace("{values}", &form::KIN_RELATIONSHIPS.join(", ")),
+                    ),
+                    "blood_group" => (
+                        "blood_group",
+                        t("patients_import.error_blood_group")
+                            .replace("{values}", &form::BLOOD_GROUPS.join(", ")),
+                    ),
+                    "id_number" if !known_id_type => (
+                        "id_type",
+                        t("patients_import.error_id_type").replace(
+                            "{values}",
+                            &model::ID_TYPES
+                                .iter()
+                                .map(|(v, _)| *v)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                    ),
+                    other => (other, message.as_str().unwrap_or_default().to_string()),
                 };
                 errors.push(CellError {
                     column: column(field),
@@ -809,11 +836,7 @@ pub fn summarise(rows: &[ReportRow]) -> Summary {
 /// most 120 characters.
 pub fn clean_filename(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let clean: String = last
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(120)
-        .collect();
+    let clean: String = last.chars().filter(|c| !c.is_control()).take(120).collect();
     let clean = clean.trim().to_string();
     if clean.is_empty() {
         "patients.csv".to_string()
@@ -848,7 +871,10 @@ mod tests {
     fn headers_are_matched_by_name_and_alias() {
         assert_eq!(column_of(" First_Name "), Some("first_name"));
         assert_eq!(column_of("Date of birth"), Some("date_of_birth"));
-        assert_eq!(column_of("Date of birth (DD/MM/YYYY)"), Some("date_of_birth"));
+        assert_eq!(
+            column_of("Date of birth (DD/MM/YYYY)"),
+            Some("date_of_birth")
+        );
         assert_eq!(column_of("DOB"), Some("date_of_birth"));
         assert_eq!(column_of("Phone number"), Some("phone"));
         assert_eq!(column_of("Phone No."), Some("phone"));
@@ -859,7 +885,11 @@ mod tests {
         assert_eq!(column_of("Next of kin"), Some("kin_name"));
         assert_eq!(column_of("File No"), Some("file_number"));
         assert_eq!(column_of("Gender"), Some("sex"));
-        assert_eq!(column_of("id"), None, "another system's row id is not an ID number");
+        assert_eq!(
+            column_of("id"),
+            None,
+            "another system's row id is not an ID number"
+        );
         assert_eq!(column_of("Remarks"), None);
         assert_eq!(header_key("  Sub-County  "), "sub_county");
         for c in COLUMNS {
@@ -916,7 +946,8 @@ mod tests {
 
     #[test]
     fn a_bom_and_semicolons_from_excel_are_read() {
-        let text = "\u{feff}First name;Surname;Sex;DOB;County\r\nAmina;Kamau;F;31/05/1990;Nairobi\r\n";
+        let text =
+            "\u{feff}First name;Surname;Sex;DOB;County\r\nAmina;Kamau;F;31/05/1990;Nairobi\r\n";
         let parsed = parse(text.as_bytes()).expect("parses");
         assert!(!parsed.text.starts_with('\u{feff}'));
         assert_eq!(parsed.rows.len(), 1);
@@ -967,12 +998,16 @@ mod tests {
 
     #[test]
     fn ignored_columns_blank_rows_and_extra_cells() {
-        let parsed =
-            parse(b"first_name,last_name,sex,age_years,Remarks\nA,B,F,3,x\n,,,,\n\nC,D,M,4,y,extra\n")
-                .unwrap();
+        let parsed = parse(
+            b"first_name,last_name,sex,age_years,Remarks\nA,B,F,3,x\n,,,,\n\nC,D,M,4,y,extra\n",
+        )
+        .unwrap();
         assert_eq!(parsed.ignored, ["Remarks"]);
         assert_eq!(parsed.rows.len(), 2, "blank rows are skipped");
-        assert_eq!(parsed.rows[1].line, 5, "rows keep their spreadsheet numbers");
+        assert_eq!(
+            parsed.rows[1].line, 5,
+            "rows keep their spreadsheet numbers"
+        );
         let c = check(&parsed.rows[1], &parsed.headers, today());
         let errors = c.result.unwrap_err();
         assert_eq!(errors.len(), 1);
@@ -1153,7 +1188,10 @@ mod tests {
 
     #[test]
     fn file_names_are_cleaned_and_the_template_lists_every_column() {
-        assert_eq!(clean_filename("C:\\Users\\desk\\register.csv"), "register.csv");
+        assert_eq!(
+            clean_filename("C:\\Users\\desk\\register.csv"),
+            "register.csv"
+        );
         assert_eq!(clean_filename("a/b/reg\u{7}.csv"), "reg.csv");
         assert_eq!(clean_filename(""), "patients.csv");
         let template = template_csv();

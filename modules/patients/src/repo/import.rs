@@ -11,7 +11,9 @@ use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use crate::form::Valid;
-use crate::import::{decide, summarise, Checked, Existing, Lookup, Outcome, ReportRow, Seen, Summary};
+use crate::import::{
+    decide, summarise, Checked, Existing, Lookup, Outcome, ReportRow, Seen, Summary,
+};
 
 /// Rows registered per transaction: large enough to be quick, small enough that a receptionist
 /// registering at the same time waits a moment at most (each batch holds the number counter and

@@ -73,15 +73,15 @@ fn shown(r: &ReportRow) -> RowShown {
         } => {
             let possible = matches!(r.outcome, Outcome::Possible { .. });
             row.status = "off";
-            row.outcome = match (possible, other) {
-                (false, Some(line)) => t("patients_import.outcome_duplicate_row")
-                    .replace("{row}", &line.to_string()),
-                (true, Some(line)) => {
-                    t("patients_import.outcome_possible_row").replace("{row}", &line.to_string())
-                }
-                (false, None) => t("patients_import.outcome_duplicate"),
-                (true, None) => t("patients_import.outcome_possible"),
-            };
+            row.outcome =
+                match (possible, other) {
+                    (false, Some(line)) => t("patients_import.outcome_duplicate_row")
+                        .replace("{row}", &line.to_string()),
+                    (true, Some(line)) => t("patients_import.outcome_possible_row")
+                        .replace("{row}", &line.to_string()),
+                    (false, None) => t("patients_import.outcome_duplicate"),
+                    (true, None) => t("patients_import.outcome_possible"),
+                };
             row.patient = patient.clone();
             row.detail = why_text(*why);
         }
@@ -98,7 +98,12 @@ fn shown(r: &ReportRow) -> RowShown {
     row
 }
 
-fn upload_page(cx: &Ctx, status: StatusCode, error: Option<String>, recent: &[repo::import::Staged]) -> AppResult<Response> {
+fn upload_page(
+    cx: &Ctx,
+    status: StatusCode,
+    error: Option<String>,
+    recent: &[repo::import::Staged],
+) -> AppResult<Response> {
     let mut c = tera::Context::new();
     c.insert("error", &error);
     c.insert("recent", recent);
@@ -107,7 +112,11 @@ fn upload_page(cx: &Ctx, status: StatusCode, error: Option<String>, recent: &[re
     render_status(cx, status, "patients/import.html", c)
 }
 
-async fn upload_page_with(cx: &Ctx, status: StatusCode, error: Option<String>) -> AppResult<Response> {
+async fn upload_page_with(
+    cx: &Ctx,
+    status: StatusCode,
+    error: Option<String>,
+) -> AppResult<Response> {
     let recent = repo::import::recent(&cx.app().db, 10).await?;
     upload_page(cx, status, error, &recent)
 }
@@ -194,8 +203,12 @@ pub async fn show(cx: Ctx, Path(id): Path<i64>, Query(q): Query<ShowQuery>) -> A
         .await?
         .ok_or(AppError::NotFound)?;
     let report = repo::import::report(&app.db, id).await?.unwrap_or_default();
-    cx.audit_read(Event::new("patient.import_view", "patient_import", Some(id)))
-        .await;
+    cx.audit_read(Event::new(
+        "patient.import_view",
+        "patient_import",
+        Some(id),
+    ))
+    .await;
     let problems_only = q.show == "problems";
     let matching: Vec<&ReportRow> = report
         .iter()
@@ -240,12 +253,16 @@ pub async fn run(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
         cx.flash(FlashKind::Warning, text);
         return Ok(see_other(&here));
     }
-    let content = repo::import::content(&app.db, id).await?.unwrap_or_default();
+    let content = repo::import::content(&app.db, id)
+        .await?
+        .unwrap_or_default();
     let parsed = match import::parse(content.as_bytes()) {
         Ok(p) => p,
         Err(_) => {
             repo::import::abandon(&app.db, id).await?;
-            return Err(AppError::Internal("a staged import file cannot be read".into()));
+            return Err(AppError::Internal(
+                "a staged import file cannot be read".into(),
+            ));
         }
     };
     let today = today();
@@ -271,7 +288,11 @@ pub async fn run(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
     };
     let task = tokio::spawn(hms_core::i18n::scope(hms_core::i18n::current(), work));
     let summary = task.await.map_err(AppError::internal)??;
-    tracing::info!(import = id, created = summary.created, "patients imported from a file");
+    tracing::info!(
+        import = id,
+        created = summary.created,
+        "patients imported from a file"
+    );
     cx.flash(
         FlashKind::Success,
         t("patients_import.imported").replace("{count}", &summary.created.to_string()),
@@ -286,8 +307,12 @@ pub async fn report_csv(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let report = repo::import::report(&app.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    cx.audit_read(Event::new("patient.import_report", "patient_import", Some(id)))
-        .await;
+    cx.audit_read(Event::new(
+        "patient.import_report",
+        "patient_import",
+        Some(id),
+    ))
+    .await;
     let mut out = String::from("\u{feff}");
     let head = [
         t("patients_import.col_row"),
@@ -325,7 +350,10 @@ pub async fn report_csv(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
             ],
         );
     }
-    Ok(csv_response(&format!("patient-import-{id}-report.csv"), out))
+    Ok(csv_response(
+        &format!("patient-import-{id}-report.csv"),
+        out,
+    ))
 }
 
 fn push_line(out: &mut String, cells: &[String]) {
