@@ -27,6 +27,8 @@ pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(hms_audit::AuditModule),
         #[cfg(feature = "patients")]
         Arc::new(hms_patients::PatientsModule),
+        #[cfg(feature = "appointments")]
+        Arc::new(hms_appointments::AppointmentsModule),
     ];
     list
 }

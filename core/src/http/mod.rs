@@ -8,7 +8,9 @@ mod routes;
 
 pub use ctx::{Ctx, Flash, FlashKind};
 pub use pipeline::Platform;
-pub use respond::{cookie_header, hx_or_see_other, render, render_part, render_status, see_other};
+pub use respond::{
+    cookie_header, csv_attachment, hx_or_see_other, render, render_part, render_status, see_other,
+};
 pub use routes::{build_router, Access, Form, RouteSpec, UploadedFile, DEFAULT_BODY_LIMIT};
 
 /// Cookie with the anonymous double-submit CSRF token (signed).

@@ -47,6 +47,22 @@ pub fn render_part(
     Ok(html_response(StatusCode::OK, html))
 }
 
+/// A CSV file to download (rows built with [`crate::ui::csv_cell`]), named `stem-YYYYMMDD-HHMM.csv`
+/// in facility time.
+pub fn csv_attachment(stem: &str, body: String) -> Response {
+    let name = format!(
+        "{stem}-{}.csv",
+        crate::clock::to_local(chrono::Utc::now()).format("%Y%m%d-%H%M")
+    );
+    Response::builder()
+        .content_type("text/csv; charset=utf-8")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
+        .body(body)
+}
+
 fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
     context.insert("facility_name", &app.facility_name());
     context.insert("facility_logo", &app.facility_logo());
@@ -63,16 +79,25 @@ fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
             let menu: Vec<MenuEntry> = match cx.user() {
                 Some(_) => {
                     let items = app.modules.menu_for(|p| cx.can(p));
-                    // The item for this page; else the item whose section holds it.
-                    let exact = items.iter().any(|m| m.href == cx.path());
+                    // The item for this page; else the item whose section holds it (the
+                    // deepest: /patients/import/7 is under "Import", not "Find a patient").
+                    let holds =
+                        |href: &str| href != "/" && cx.path().starts_with(&format!("{href}/"));
+                    let current = items
+                        .iter()
+                        .find(|m| m.href == cx.path())
+                        .or_else(|| {
+                            items
+                                .iter()
+                                .filter(|m| holds(m.href))
+                                .max_by_key(|m| m.href.len())
+                        })
+                        .map(|m| m.href);
                     items
                         .into_iter()
                         .map(|m| MenuEntry {
                             label: crate::i18n::t(m.label),
-                            current: cx.path() == m.href
-                                || (!exact
-                                    && m.href != "/"
-                                    && cx.path().starts_with(&format!("{}/", m.href))),
+                            current: current == Some(m.href),
                             href: m.href,
                         })
                         .collect()

@@ -1,6 +1,162 @@
 //! Appointments, visits and queues: reception books patients into clinicians' slots or clinic
 //! days, checks them in as visits, and each service point (triage, consultation, laboratory,
-//! pharmacy, cashier) calls them from its queue. Other modules hang their work on the visit.
+//! pharmacy, cashier) calls them from its queue. Other modules hang their work on the visit
+//! through [`visits`], the public contract (declare `requires() = ["appointments"]`).
 
 pub mod holidays;
+mod repo;
+mod routes;
 pub mod schedule;
+pub mod visits;
+
+use hms_core::db::Db;
+use hms_core::http::RouteSpec;
+use hms_core::module::{DashboardCard, MenuItem, Module, Permission, TimelineFuture};
+use rust_embed::RustEmbed;
+
+pub const VIEW: &str = "appointments.view";
+pub const BOOK: &str = "appointments.book";
+pub const MANAGE: &str = "appointments.manage";
+pub const CHECKIN: &str = "queue.checkin";
+pub const CALL: &str = "queue.call";
+pub const SCHEDULES: &str = "schedules.manage";
+
+const PERMISSIONS: &[Permission] = &[
+    Permission {
+        code: VIEW,
+        description: "See appointments and day lists",
+        administrative: false,
+    },
+    Permission {
+        code: BOOK,
+        description: "Book, reschedule and cancel appointments",
+        administrative: false,
+    },
+    Permission {
+        code: MANAGE,
+        description: "Mark no-shows and follow up missed appointments",
+        administrative: false,
+    },
+    Permission {
+        code: CHECKIN,
+        description: "Check patients in and put them in a queue",
+        administrative: false,
+    },
+    Permission {
+        code: CALL,
+        description: "Call, serve and send on patients from a service point's queue",
+        administrative: false,
+    },
+    Permission {
+        code: SCHEDULES,
+        description: "Set up clinics, working hours, days off, holidays and waiting-room displays",
+        administrative: true,
+    },
+];
+
+const GRANTS: &[(&str, &str)] = &[
+    ("receptionist", VIEW),
+    ("nurse", VIEW),
+    ("doctor", VIEW),
+    ("admin", VIEW),
+    ("receptionist", BOOK),
+    ("admin", BOOK),
+    ("receptionist", MANAGE),
+    ("admin", MANAGE),
+    ("receptionist", CHECKIN),
+    ("nurse", CHECKIN),
+    ("nurse", CALL),
+    ("doctor", CALL),
+    ("lab_tech", CALL),
+    ("pharmacist", CALL),
+    ("accountant", CALL),
+    ("admin", SCHEDULES),
+];
+
+const MENU: &[MenuItem] = &[
+    MenuItem {
+        label: "appointments.menu_book",
+        href: "/appointments/book",
+        permission: BOOK,
+        order: 20,
+    },
+    MenuItem {
+        label: "appointments.menu_day",
+        href: "/appointments",
+        permission: VIEW,
+        order: 21,
+    },
+    MenuItem {
+        label: "appointments.menu_missed",
+        href: "/appointments/missed",
+        permission: MANAGE,
+        order: 22,
+    },
+    MenuItem {
+        label: "appointments.menu_schedules",
+        href: "/schedules",
+        permission: SCHEDULES,
+        order: 60,
+    },
+];
+
+const CARDS: &[DashboardCard] = &[DashboardCard {
+    id: "appointments-today",
+    title: "appointments.card_today",
+    href: "/appointments/cards/today",
+    permission: VIEW,
+    order: 20,
+}];
+
+#[derive(RustEmbed)]
+#[folder = "templates/"]
+struct Templates;
+
+pub struct AppointmentsModule;
+
+impl Module for AppointmentsModule {
+    fn id(&self) -> &'static str {
+        "appointments"
+    }
+
+    fn title(&self) -> &'static str {
+        "appointments.title"
+    }
+
+    fn requires(&self) -> &'static [&'static str] {
+        &["patients"]
+    }
+
+    fn permissions(&self) -> &'static [Permission] {
+        PERMISSIONS
+    }
+
+    fn default_grants(&self) -> &'static [(&'static str, &'static str)] {
+        GRANTS
+    }
+
+    fn menu(&self) -> &'static [MenuItem] {
+        MENU
+    }
+
+    fn templates(&self) -> Vec<(String, String)> {
+        hms_core::module::embedded_templates::<Templates>()
+    }
+
+    fn routes(&self) -> Vec<RouteSpec> {
+        routes::all()
+    }
+
+    fn dashboard_cards(&self) -> &'static [DashboardCard] {
+        CARDS
+    }
+
+    fn chart_timeline<'a>(
+        &'a self,
+        db: &'a Db,
+        patients: &'a [i64],
+        limit: i64,
+    ) -> TimelineFuture<'a> {
+        Box::pin(repo::timeline(db, patients, limit))
+    }
+}

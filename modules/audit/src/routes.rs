@@ -1,13 +1,13 @@
 //! Screens of the audit trail.
 
-use poem::http::{header, StatusCode};
+use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use hms_core::audit::{self, Event};
-use hms_core::http::{render, render_status, Ctx};
+use hms_core::http::{csv_attachment, render, render_status, Ctx};
 use hms_core::{clock, AppError, AppResult};
 
 use crate::repo::{self, Filters};
@@ -132,17 +132,7 @@ pub async fn export(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     )
     .await?;
     tx.commit().await?;
-    let name = format!(
-        "hms-audit-{}.csv",
-        clock::to_local(chrono::Utc::now()).format("%Y%m%d-%H%M")
-    );
-    Ok(Response::builder()
-        .content_type("text/csv; charset=utf-8")
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        )
-        .body(out))
+    Ok(csv_attachment("hms-audit", out))
 }
 
 #[handler]

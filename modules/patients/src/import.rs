@@ -308,6 +308,22 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FileError> {
     }
 
     let mut rows = Vec::new();
+    // Lines counted from byte offsets: the reader's own count does not match a spreadsheet's
+    // row numbers. A record's position is where the previous line ended: skip line breaks.
+    let mut counted = (0usize, 1u64);
+    let mut line_at = |byte: usize| {
+        let (from, line) = counted;
+        let mut byte = byte.clamp(from, text.len());
+        while matches!(text.as_bytes().get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        let more = text.as_bytes()[from..byte]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        counted = (byte, line + more);
+        line + more
+    };
     for record in records {
         let record = record.map_err(|e| FileError::Malformed(error_line(&e)))?;
         if record.iter().all(|cell| cell.trim().is_empty()) {
@@ -327,8 +343,9 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FileError> {
                 None => extra_cells |= !cell.trim().is_empty(),
             }
         }
+        let line = line_at(record.position().map_or(0, |p| p.byte() as usize));
         rows.push(FileRow {
-            line: record.position().map_or(0, |p| p.line()),
+            line,
             cells,
             extra_cells,
         });
@@ -514,23 +531,26 @@ pub fn check(row: &FileRow, headers: &HashMap<&'static str, String>, today: Naiv
         .cloned()
         .collect::<Vec<_>>()
         .join(" ");
-    let column = |field: &str| {
-        headers
-            .get(field)
-            .cloned()
-            .unwrap_or_else(|| field.to_string())
+    // Messages name the column as the file does, in the file's column order.
+    let mut errors: Vec<(usize, CellError)> = Vec::new();
+    let mut add = |field: &str, message: String| {
+        let order = COLUMNS
+            .iter()
+            .position(|c| *c == field)
+            .unwrap_or(usize::MAX);
+        let column = match field {
+            "" => String::new(),
+            f => headers.get(f).cloned().unwrap_or_else(|| f.to_string()),
+        };
+        errors.push((order, CellError { column, message }));
     };
-    let mut errors: Vec<CellError> = Vec::new();
     let file_id = if file_number.is_empty() {
         None
     } else {
         match model::normalize_id("file_number", &file_number) {
             Ok(n) => Some(n),
             Err(m) => {
-                errors.push(CellError {
-                    column: column("file_number"),
-                    message: m.to_string(),
-                });
+                add("file_number", m.to_string());
                 None
             }
         }
@@ -575,20 +595,16 @@ pub fn check(row: &FileRow, headers: &HashMap<&'static str, String>, today: Naiv
                     ),
                     other => (other, message.as_str().unwrap_or_default().to_string()),
                 };
-                errors.push(CellError {
-                    column: column(field),
-                    message,
-                });
+                add(field, message);
             }
             None
         }
     };
     if row.extra_cells {
-        errors.push(CellError {
-            column: String::new(),
-            message: t("patients_import.error_extra_cells"),
-        });
+        add("", t("patients_import.error_extra_cells"));
     }
+    errors.sort_by_key(|(order, _)| *order);
+    let errors: Vec<CellError> = errors.into_iter().map(|(_, e)| e).collect();
     let result = match (valid.take(), errors.is_empty()) {
         (Some(mut v), true) => {
             if let Some(n) = file_id {
@@ -696,13 +712,17 @@ pub struct Lookup {
     pub likely: Option<Existing>,
 }
 
+/// A row's line and the search tokens of its names.
+type Named = (u64, Vec<String>);
+
 /// Rows of the file that will be (or were) registered, to find a later row that repeats one.
 #[derive(Debug, Default)]
 pub struct Seen {
     keys: HashMap<String, u64>,
     identifiers: HashMap<(String, String), u64>,
     phones: HashMap<String, u64>,
-    people: HashMap<(String, &'static str), Vec<(u64, Vec<String>)>>,
+    /// By (date of birth, sex): each row's line and name tokens.
+    people: HashMap<(String, &'static str), Vec<Named>>,
 }
 
 impl Seen {
@@ -1018,7 +1038,7 @@ mod tests {
     fn invalid_rows_carry_the_form_messages_by_column() {
         let rows = checked(
             "First name,Surname,Sex,Date of birth,Phone number,File No\n\
-             Amina,K4mau,X,31/13/1990,0812000000,A B/1\n",
+             Amina,K4mau,X,31/13/1990,0812000000,A#1\n",
         );
         let errors = rows[0].result.clone().unwrap_err();
         let by = |column: &str| {
@@ -1028,6 +1048,10 @@ mod tests {
                 .map(|e| e.message.clone())
                 .unwrap_or_else(|| panic!("{column} has a message: {errors:?}"))
         };
+        assert_eq!(
+            errors[0].column, "File No",
+            "in the order of the form's columns"
+        );
         assert!(by("Surname").contains("Names may use"));
         assert!(!by("Sex").is_empty());
         assert!(by("Date of birth").contains("DD/MM/YYYY"));

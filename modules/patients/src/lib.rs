@@ -8,6 +8,7 @@ mod import;
 mod model;
 mod repo;
 mod routes;
+pub mod search;
 
 use hms_core::http::{Access, RouteSpec};
 use hms_core::module::{MenuItem, Module, Permission};

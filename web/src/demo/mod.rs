@@ -263,8 +263,17 @@ async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
     );
     let started = Instant::now();
     let mut stored = Stored::default();
+    let mut first = true;
     while let Some(batch) = batches.recv().await {
         let mut tx = db.begin().await?;
+        if first && db.backend == Backend::Sqlite {
+            first = false;
+            if let Ok(kb) = std::env::var("XX_CACHE_KB") {
+                sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = -{kb}")))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         let s = demo::insert(&mut tx, &batch, NUMBER_PREFIX, receptionist).await?;
         tx.commit().await?;
         stored.patients += s.patients;

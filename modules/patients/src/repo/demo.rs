@@ -4,7 +4,8 @@
 //! `patient_counters` in blocks, so registrations made afterwards continue the sequence.
 //!
 //! The only SQL built at run time is the fixed shape of a VALUES list of bind parameters
-//! (`($1, $2, ...), (...)`) for a constant column list; values are always bound.
+//! (`($1, $2, ...), (...)`, or `(?, ?, ...)` on SQLite) for a constant column list; values are
+//! always bound.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -55,8 +56,17 @@ const IDENTIFIER_ROWS: usize = 1000;
 const TOKEN_WIDTH: usize = 2;
 const TOKEN_ROWS: usize = 1000;
 
-/// `head` followed by `rows` groups of `width` numbered parameters, then `tail`.
-fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> String {
+/// How parameters are written: numbered (`$1`, PostgreSQL) or anonymous (`?`, SQLite, where
+/// sqlx looks a numbered parameter's name up with a linear scan per bind, so a statement of
+/// 6,500 numbered parameters spends most of its time finding them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    Numbered,
+    Anonymous,
+}
+
+/// `head` followed by `rows` groups of `width` parameters, then `tail`.
+fn values_sql(p: Placeholders, head: &str, width: usize, rows: usize, tail: &str) -> String {
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 7);
     sql.push_str(head);
     let mut n = 1;
@@ -66,8 +76,13 @@ fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> String {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
-            sql.push_str(&n.to_string());
+            match p {
+                Placeholders::Numbered => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                Placeholders::Anonymous => sql.push('?'),
+            }
             n += 1;
         }
         sql.push(')');
@@ -76,8 +91,9 @@ fn values_sql(head: &str, width: usize, rows: usize, tail: &str) -> String {
     sql
 }
 
-fn patients_sql(rows: usize) -> String {
+fn patients_sql(p: Placeholders, rows: usize) -> String {
     values_sql(
+        p,
         &format!("INSERT INTO patients ({PATIENT_COLUMNS}) VALUES "),
         PATIENT_WIDTH,
         rows,
@@ -85,9 +101,10 @@ fn patients_sql(rows: usize) -> String {
     )
 }
 
-fn identifiers_sql(rows: usize) -> String {
+fn identifiers_sql(p: Placeholders, rows: usize) -> String {
     // A number already held (a second run with --force) is skipped, never an error.
     values_sql(
+        p,
         "INSERT INTO patient_identifiers (patient_id, id_type, value, created_at) VALUES ",
         IDENTIFIER_WIDTH,
         rows,
@@ -95,8 +112,9 @@ fn identifiers_sql(rows: usize) -> String {
     )
 }
 
-fn tokens_sql(rows: usize) -> String {
+fn tokens_sql(p: Placeholders, rows: usize) -> String {
     values_sql(
+        p,
         "INSERT INTO patient_name_tokens (token, patient_id) VALUES ",
         TOKEN_WIDTH,
         rows,
@@ -104,18 +122,20 @@ fn tokens_sql(rows: usize) -> String {
     )
 }
 
-/// The statement for a full chunk is built once and kept, so each connection prepares it once
-/// and reuses it; a shorter last chunk gets its own.
+/// The statement for a full chunk is built once per kind of placeholder and kept, so each
+/// connection prepares it once and reuses it; a shorter last chunk gets its own.
 fn statement(
-    cell: &'static OnceLock<Arc<str>>,
+    cells: &'static [OnceLock<Arc<str>>; 2],
+    p: Placeholders,
     full: usize,
     rows: usize,
-    build: fn(usize) -> String,
+    build: fn(Placeholders, usize) -> String,
 ) -> sqlx::AssertSqlSafe<Arc<str>> {
     if rows == full {
-        sqlx::AssertSqlSafe(cell.get_or_init(|| build(full).into()).clone())
+        let cell = &cells[usize::from(p == Placeholders::Anonymous)];
+        sqlx::AssertSqlSafe(cell.get_or_init(|| build(p, full).into()).clone())
     } else {
-        sqlx::AssertSqlSafe(build(rows).into())
+        sqlx::AssertSqlSafe(build(p, rows).into())
     }
 }
 
@@ -159,9 +179,15 @@ pub async fn insert(
     prefix: &str,
     created_by: Option<i64>,
 ) -> Result<Stored, DbError> {
-    static PATIENTS: OnceLock<Arc<str>> = OnceLock::new();
-    static IDENTIFIERS: OnceLock<Arc<str>> = OnceLock::new();
-    static TOKENS: OnceLock<Arc<str>> = OnceLock::new();
+    static PATIENTS: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
+    static IDENTIFIERS: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
+    static TOKENS: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
+    let conn: &mut sqlx::AnyConnection = tx;
+    let p = if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        Placeholders::Numbered
+    } else {
+        Placeholders::Anonymous
+    };
 
     let mut per_year: BTreeMap<i32, i64> = BTreeMap::new();
     for r in rows {
@@ -186,6 +212,7 @@ pub async fn insert(
     for (chunk, chunk_numbers) in rows.chunks(PATIENT_ROWS).zip(numbers.chunks(PATIENT_ROWS)) {
         let mut q = sqlx::query(statement(
             &PATIENTS,
+            p,
             PATIENT_ROWS,
             chunk.len(),
             patients_sql,
@@ -236,6 +263,7 @@ pub async fn insert(
     for chunk in identifiers.chunks(IDENTIFIER_ROWS) {
         let mut q = sqlx::query(statement(
             &IDENTIFIERS,
+            p,
             IDENTIFIER_ROWS,
             chunk.len(),
             identifiers_sql,
@@ -252,7 +280,7 @@ pub async fn insert(
         .flat_map(|(p, id)| p.tokens.iter().map(move |t| (t.as_str(), *id)))
         .collect();
     for chunk in tokens.chunks(TOKEN_ROWS) {
-        let mut q = sqlx::query(statement(&TOKENS, TOKEN_ROWS, chunk.len(), tokens_sql));
+        let mut q = sqlx::query(statement(&TOKENS, p, TOKEN_ROWS, chunk.len(), tokens_sql));
         for (token, id) in chunk {
             q = q.bind(*token).bind(*id);
         }
@@ -267,11 +295,22 @@ mod tests {
 
     #[test]
     fn values_lists_number_their_parameters_in_order() {
+        let n = Placeholders::Numbered;
         assert_eq!(
-            values_sql("INSERT INTO t (a, b) VALUES ", 2, 3, " RETURNING a"),
+            values_sql(n, "INSERT INTO t (a, b) VALUES ", 2, 3, " RETURNING a"),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6) RETURNING a"
         );
-        let sql = patients_sql(PATIENT_ROWS);
+        assert_eq!(
+            values_sql(
+                Placeholders::Anonymous,
+                "INSERT INTO t (a) VALUES ",
+                1,
+                2,
+                ""
+            ),
+            "INSERT INTO t (a) VALUES (?), (?)"
+        );
+        let sql = patients_sql(n, PATIENT_ROWS);
         assert!(sql.contains(&format!("${}", PATIENT_ROWS * PATIENT_WIDTH)));
         assert!(!sql.contains(&format!("${}", PATIENT_ROWS * PATIENT_WIDTH + 1)));
         assert_eq!(

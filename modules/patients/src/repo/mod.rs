@@ -716,6 +716,29 @@ pub async fn by_names(
     Ok((out, next))
 }
 
+/// A patient's summary row by id; a merged record leads to the survivor.
+pub async fn summary(db: &Db, id: i64) -> Result<Option<Found>, DbError> {
+    let mut id = id;
+    for _ in 0..8 {
+        let Some(r) = sqlx::query(concat!(
+            "SELECT ",
+            summary_columns!(),
+            ", p.merged_into FROM patients p WHERE p.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db.read())
+        .await?
+        else {
+            return Ok(None);
+        };
+        match r.get::<Option<i64>, _>(9) {
+            Some(next) => id = next,
+            None => return Ok(Some(found_at(&r, 0))),
+        }
+    }
+    Ok(None)
+}
+
 /// The newest patients, for the list before anything is typed.
 pub async fn newest(db: &Db, limit: i64) -> Result<Vec<Found>, DbError> {
     let rows = sqlx::query(concat!(

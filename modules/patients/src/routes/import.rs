@@ -4,14 +4,14 @@
 //! import reads the file staged at upload, not a second copy from the browser.
 
 use chrono::Datelike;
-use poem::http::{header, StatusCode};
+use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use hms_core::audit::Event;
-use hms_core::http::{render_status, see_other, Ctx, FlashKind, Form};
+use hms_core::http::{csv_attachment, render_status, see_other, Ctx, FlashKind, Form};
 use hms_core::i18n::t;
 use hms_core::ui::csv_cell;
 use hms_core::{AppError, AppResult};
@@ -130,20 +130,10 @@ pub async fn upload_form(cx: Ctx) -> AppResult<Response> {
 /// An empty file with the column names, to fill in a spreadsheet.
 #[handler]
 pub async fn template(_cx: Ctx) -> AppResult<Response> {
-    Ok(csv_response(
-        "patients-import-template.csv",
+    Ok(csv_attachment(
+        "patients-import-template",
         import::template_csv(),
     ))
-}
-
-fn csv_response(filename: &str, body: String) -> Response {
-    Response::builder()
-        .content_type("text/csv; charset=utf-8")
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        )
-        .body(body)
 }
 
 /// Reads the uploaded file, checks every row and stages it with its preview.
@@ -350,10 +340,7 @@ pub async fn report_csv(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
             ],
         );
     }
-    Ok(csv_response(
-        &format!("patient-import-{id}-report.csv"),
-        out,
-    ))
+    Ok(csv_attachment(&format!("patient-import-{id}-report"), out))
 }
 
 fn push_line(out: &mut String, cells: &[String]) {

@@ -29,16 +29,16 @@ pub(crate) fn today() -> chrono::NaiveDate {
 
 /// A search result as shown: age instead of the date, the phone partly masked.
 #[derive(Serialize)]
-pub(crate) struct Shown {
-    id: i64,
-    number: String,
-    name: String,
-    sex: String,
-    age: String,
-    phone: String,
+pub struct Shown {
+    pub id: i64,
+    pub number: String,
+    pub name: String,
+    pub sex: String,
+    pub age: String,
+    pub phone: String,
 }
 
-pub(crate) fn shown(f: Found) -> Shown {
+pub fn shown(f: Found) -> Shown {
     let age = chrono::NaiveDate::parse_from_str(&f.date_of_birth, "%Y-%m-%d")
         .map(|d| model::age_text(d, f.dob_estimated, today()))
         .unwrap_or_default();

@@ -1,0 +1,88 @@
+//! All SQL of the appointments module: scheduling and bookings here, visits and queues in
+//! `queue.rs`.
+
+pub mod booking;
+pub mod queue;
+pub mod schedules;
+
+use chrono::{NaiveDate, TimeZone};
+use hms_core::clock;
+use hms_core::db::{Db, DbError};
+use hms_core::i18n::t;
+use hms_core::module::TimelineEntry;
+use sqlx::Row;
+
+/// Nairobi wall-clock `day` + `minute` as RFC 3339 UTC, the timeline's sort key.
+pub fn local_to_rfc3339(day: &str, minute: Option<i64>) -> String {
+    let Ok(date) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
+        return String::new();
+    };
+    let minute = u32::try_from(minute.unwrap_or(0)).unwrap_or(0);
+    let local = date
+        .and_hms_opt(minute / 60 % 24, minute % 60, 0)
+        .and_then(|t| clock::nairobi().from_local_datetime(&t).single());
+    local
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
+        .unwrap_or_default()
+}
+
+/// The patient's appointments and visits for the chart timeline, newest first. `patients` is the
+/// chart's id and the ids merged into it (a handful at most), read one by one.
+pub async fn timeline(
+    db: &Db,
+    patients: &[i64],
+    limit: i64,
+) -> Result<Vec<TimelineEntry>, DbError> {
+    let mut out = Vec::new();
+    for patient in patients {
+        for r in sqlx::query(
+            "SELECT a.day, a.start_minute, a.status, c.name, u.full_name FROM appointments a \
+             JOIN clinics c ON c.id = a.clinic_id LEFT JOIN users u ON u.id = a.clinician_id \
+             WHERE a.patient_id = $1 ORDER BY a.day DESC, a.start_minute DESC LIMIT $2",
+        )
+        .bind(patient)
+        .bind(limit)
+        .fetch_all(db.read())
+        .await?
+        {
+            let day: String = r.get(0);
+            let start: Option<i64> = r.get(1);
+            let status: String = r.get(2);
+            let clinician: Option<String> = r.get(4);
+            out.push(TimelineEntry {
+                at: local_to_rfc3339(&day, start),
+                kind: "appointments.timeline_appointment",
+                title: match clinician {
+                    Some(c) => format!("{} · {c}", r.get::<String, _>(3)),
+                    None => r.get(3),
+                },
+                detail: Some(crate::routes::status_label(&status)),
+                href: Some(format!("/appointments?day={day}")),
+                permission: crate::VIEW,
+            });
+        }
+        for r in sqlx::query(
+            "SELECT checked_in_at, token, payer, status, day FROM visits WHERE patient_id = $1 \
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(patient)
+        .bind(limit)
+        .fetch_all(db.read())
+        .await?
+        {
+            out.push(TimelineEntry {
+                at: r.get(0),
+                kind: "appointments.timeline_visit",
+                title: t("appointments.visit_token")
+                    .replace("{token}", &r.get::<i64, _>(1).to_string()),
+                detail: Some(crate::routes::payer_label(&r.get::<String, _>(2))),
+                href: None,
+                permission: crate::VIEW,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,605 @@
+//! Booking (reception): pick the patient, the clinic and a clinician's free slot or a clinic day
+//! with places left; reschedule, cancel, mark no-shows; day and week lists; missed appointments
+//! for follow-up; the reception's dashboard card.
+
+use chrono::{Datelike, Duration, NaiveDate};
+use poem::http::StatusCode;
+use poem::web::{Path, Query};
+use poem::{handler, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use hms_core::audit::Event;
+use hms_core::http::{
+    csv_attachment, render, render_part, render_status, see_other, Access, Ctx, FlashKind, Form,
+    RouteSpec,
+};
+use hms_core::i18n::t;
+use hms_core::ui::{csv_cell, FormErrors};
+use hms_core::{phone, AppError, AppResult};
+use hms_patients::search::{self, PatientRow};
+
+use super::{minute_now, status_label, today};
+use crate::repo::booking::{self, BookError, Booked, Request};
+use crate::repo::schedules::{self, Clinic};
+use crate::schedule::{self as rules, clock_text};
+use crate::{BOOK, MANAGE, VIEW};
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Access::Permission as P;
+    vec![
+        RouteSpec::get("/appointments", P(VIEW), day_list),
+        RouteSpec::get("/appointments/book", P(BOOK), book_form),
+        RouteSpec::post("/appointments", P(BOOK), book),
+        RouteSpec::get("/appointments/missed", P(MANAGE), missed),
+        RouteSpec::get("/appointments/cards/today", P(VIEW), card_today),
+        RouteSpec::get("/appointments/:id", P(VIEW), show),
+        RouteSpec::post("/appointments/:id/cancel", P(BOOK), cancel),
+        RouteSpec::post("/appointments/:id/no-show", P(MANAGE), no_show),
+    ]
+}
+
+fn day_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+/// What the booking form has chosen so far (from the query or the posted form).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct Choice {
+    #[serde(default)]
+    patient: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    clinic: String,
+    #[serde(default)]
+    clinician: String,
+    #[serde(default)]
+    day: String,
+    #[serde(default)]
+    slot: String,
+    #[serde(default)]
+    reason: String,
+    /// The appointment being moved, when rescheduling.
+    #[serde(default)]
+    reschedule: String,
+    /// Which part of the page an HTMX request wants: "patients" (the search results) or the
+    /// availability.
+    #[serde(default)]
+    part: String,
+}
+
+impl Choice {
+    fn from_form(f: &Form) -> Self {
+        let g = |k: &str| f.get(k).trim().to_string();
+        Choice {
+            patient: g("patient"),
+            q: String::new(),
+            clinic: g("clinic"),
+            clinician: g("clinician"),
+            day: g("day"),
+            slot: g("slot"),
+            reason: f.get("reason").trim().chars().take(200).collect(),
+            reschedule: g("reschedule"),
+            part: String::new(),
+        }
+    }
+    fn id(value: &str) -> Option<i64> {
+        value.parse::<i64>().ok().filter(|v| *v > 0)
+    }
+}
+
+/// What can be booked for the chosen clinic (and clinician) on the chosen day.
+#[derive(Debug, Default, Serialize)]
+struct Availability {
+    /// The day is closed (holiday the clinic closes for, not one of its weekdays, day off).
+    closed: Option<String>,
+    /// Free slots as (minute, "08:30").
+    slots: Vec<(u32, String)>,
+    /// A clinic day (places) rather than slots.
+    is_day: bool,
+    /// Places left on a clinic day.
+    places_left: Option<i64>,
+}
+
+async fn availability(
+    cx: &Ctx,
+    clinic: &Clinic,
+    clinician: Option<i64>,
+    day: NaiveDate,
+) -> AppResult<Availability> {
+    let db = &cx.app().db;
+    let mut a = Availability::default();
+    if day < today() {
+        a.closed = Some(t("appointments.closed_past"));
+        return Ok(a);
+    }
+    let declared = schedules::declared_holidays(db).await?;
+    if let Some(h) = crate::holidays::holiday_on(day, &declared) {
+        if !clinic.opens_on_holidays {
+            a.closed = Some(t("appointments.closed_holiday").replace("{name}", &h.name));
+            return Ok(a);
+        }
+    }
+    let day_s = day_text(day);
+    if clinic.booking == "day" {
+        let weekday = i64::from(day.weekday().number_from_monday());
+        if !clinic.weekdays.contains(&weekday) {
+            a.closed = Some(t("appointments.closed_weekday"));
+            return Ok(a);
+        }
+        let taken = booking::day_booked(db, clinic.id, &day_s).await?;
+        a.is_day = true;
+        a.places_left = Some((clinic.daily_capacity - taken).max(0));
+        return Ok(a);
+    }
+    let Some(clinician) = clinician else {
+        return Ok(a);
+    };
+    if schedules::is_day_off(db, clinician, &day_s).await? {
+        a.closed = Some(t("appointments.closed_day_off"));
+        return Ok(a);
+    }
+    let weekday = day.weekday().number_from_monday();
+    let hours = schedules::hours_of(db, clinic.id, clinician, weekday).await?;
+    let taken = booking::taken_starts(db, clinician, &day_s).await?;
+    let minutes = u32::try_from(clinic.slot_minutes).unwrap_or(15);
+    let free = rules::free_slots(
+        day,
+        &hours,
+        minutes,
+        true,
+        false,
+        &taken,
+        Some((today(), minute_now())),
+    );
+    if free.is_empty() {
+        a.closed = Some(t("appointments.no_free_slots"));
+    }
+    a.slots = free.into_iter().map(|m| (m, clock_text(m))).collect();
+    Ok(a)
+}
+
+async fn form_page(
+    cx: &Ctx,
+    status: StatusCode,
+    choice: &Choice,
+    errors: &FormErrors,
+) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let mut c = tera::Context::new();
+    let patient = match Choice::id(&choice.patient) {
+        Some(id) => search::summary(db, id).await?,
+        None => None,
+    };
+    if patient.is_none() && !choice.q.trim().is_empty() {
+        let (found, _) = search::search(db, &choice.q, "", 10).await?;
+        cx.audit_read(
+            Event::new("patient.search", "patient", None).detail(json!({"results": found.len()})),
+        )
+        .await;
+        c.insert(
+            "found",
+            &found
+                .into_iter()
+                .map(search::row)
+                .collect::<Vec<PatientRow>>(),
+        );
+    }
+    let clinics: Vec<Clinic> = schedules::clinics(db)
+        .await?
+        .into_iter()
+        .filter(|c| c.is_active)
+        .collect();
+    let clinic = Choice::id(&choice.clinic).and_then(|id| clinics.iter().find(|c| c.id == id));
+    let clinicians = match clinic {
+        Some(c) if c.booking == "slots" => schedules::clinicians_of(db, c.id).await?,
+        _ => Vec::new(),
+    };
+    let clinician =
+        Choice::id(&choice.clinician).filter(|id| clinicians.iter().any(|(c, _)| c == id));
+    let day = parse_day(&choice.day);
+    let avail = match (clinic, day) {
+        (Some(clinic), Some(day)) => Some(availability(cx, clinic, clinician, day).await?),
+        _ => None,
+    };
+    let moving = match Choice::id(&choice.reschedule) {
+        Some(id) => booking::get(db, id).await?,
+        None => None,
+    };
+    c.insert("patient", &patient);
+    c.insert("clinics", &clinics);
+    c.insert("clinic", &clinic);
+    c.insert("clinicians", &clinicians);
+    c.insert("availability", &avail);
+    c.insert("choice", choice);
+    c.insert("moving", &moving);
+    c.insert("errors", errors);
+    c.insert("min_day", &day_text(today()));
+    c.insert("chosen_clinician", &clinician.unwrap_or(0));
+    c.insert(
+        "chosen_slot",
+        &choice.slot.parse::<u32>().unwrap_or(u32::MAX),
+    );
+    if status == StatusCode::OK {
+        let part = if choice.part == "patients" {
+            "patients"
+        } else {
+            "availability"
+        };
+        render_part(cx, "appointments/book.html", part, c)
+    } else {
+        render_status(cx, status, "appointments/book.html", c)
+    }
+}
+
+#[handler]
+pub async fn book_form(cx: Ctx, Query(choice): Query<Choice>) -> AppResult<Response> {
+    form_page(&cx, StatusCode::OK, &choice, &FormErrors::new()).await
+}
+
+#[handler]
+pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let choice = Choice::from_form(&form);
+    let mut errors = FormErrors::new();
+    let patient = match Choice::id(&choice.patient) {
+        Some(id) => search::summary(db, id).await?,
+        None => None,
+    };
+    if patient.is_none() {
+        errors.add("patient", t("appointments.error_patient"));
+    }
+    let clinic = match Choice::id(&choice.clinic) {
+        Some(id) => schedules::clinic(db, id).await?.filter(|c| c.is_active),
+        None => None,
+    };
+    if clinic.is_none() {
+        errors.add("clinic", t("appointments.error_choose"));
+    }
+    let day = parse_day(&choice.day);
+    if day.is_none() {
+        errors.add("day", t("appointments.error_day"));
+    }
+    let clinician = Choice::id(&choice.clinician);
+    let (Some(patient), Some(clinic), Some(day), true) = (patient, clinic, day, errors.is_empty())
+    else {
+        return form_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &choice, &errors).await;
+    };
+    let avail = availability(&cx, &clinic, clinician, day).await?;
+    let start_minute = if clinic.booking == "slots" {
+        if clinician.is_none() {
+            errors.add("clinician", t("appointments.error_choose"));
+        }
+        let slot = choice.slot.parse::<u32>().ok();
+        match slot {
+            Some(s) if avail.slots.iter().any(|(m, _)| *m == s) => Some(i64::from(s)),
+            Some(_) if avail.closed.is_none() => {
+                // Offered when the form was drawn, gone now: someone else took it.
+                errors.add("slot", t("appointments.slot_taken"));
+                None
+            }
+            _ => {
+                errors.add(
+                    "slot",
+                    avail
+                        .closed
+                        .clone()
+                        .unwrap_or_else(|| t("appointments.error_slot")),
+                );
+                None
+            }
+        }
+    } else {
+        if let Some(closed) = &avail.closed {
+            errors.add("day", closed.clone());
+        }
+        None
+    };
+    if !errors.is_empty() {
+        let status = if errors.get("slot") == Some(t("appointments.slot_taken").as_str()) {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        return form_page(&cx, status, &choice, &errors).await;
+    }
+    let request = Request {
+        patient_id: patient.id,
+        clinic_id: clinic.id,
+        clinician_id: if clinic.booking == "slots" {
+            clinician
+        } else {
+            None
+        },
+        day: day_text(day),
+        start_minute,
+        reason: Some(choice.reason.clone()).filter(|r| !r.is_empty()),
+        capacity: clinic.daily_capacity,
+        rescheduled_from: Choice::id(&choice.reschedule),
+    };
+    let mut tx = db.begin().await?;
+    let outcome = async {
+        if let Some(old) = request.rescheduled_from {
+            booking::close(&mut tx, old, "cancelled", Some("rescheduled"), &cx.actor()).await?;
+        }
+        booking::book(&mut tx, &request, &cx.actor()).await
+    }
+    .await;
+    let (field, message, status) = match outcome {
+        Ok(id) => {
+            tx.commit().await?;
+            cx.flash(FlashKind::Success, t("appointments.booked"));
+            return Ok(see_other(&format!("/appointments/{id}")));
+        }
+        Err(BookError::Db(e)) => return Err(e.into()),
+        Err(BookError::Taken) => ("slot", t("appointments.slot_taken"), StatusCode::CONFLICT),
+        Err(BookError::Full) => ("day", t("appointments.day_full"), StatusCode::CONFLICT),
+        Err(BookError::AlreadyBooked) => (
+            "patient",
+            t("appointments.already_booked"),
+            StatusCode::CONFLICT,
+        ),
+        Err(BookError::Stale) => (
+            "reschedule",
+            t("appointments.error_changed"),
+            StatusCode::CONFLICT,
+        ),
+    };
+    drop(tx);
+    errors.add(field, message);
+    form_page(&cx, status, &choice, &errors).await
+}
+
+async fn load(cx: &Ctx, id: i64) -> AppResult<Booked> {
+    let found = booking::get(&cx.app().db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    cx.audit_read(
+        Event::new("appointment.view", "appointment", Some(id)).patient(found.patient_id),
+    )
+    .await;
+    Ok(found)
+}
+
+#[derive(Serialize)]
+struct Row {
+    #[serde(flatten)]
+    booked: Booked,
+    time: String,
+    status_text: String,
+    phone_text: String,
+}
+
+fn row(b: Booked) -> Row {
+    Row {
+        time: b
+            .start_minute
+            .and_then(|m| u32::try_from(m).ok())
+            .map(clock_text)
+            .unwrap_or_default(),
+        status_text: status_label(&b.status),
+        phone_text: b.phone.as_deref().map(phone::display).unwrap_or_default(),
+        booked: b,
+    }
+}
+
+#[handler]
+pub async fn show(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    let b = load(&cx, id).await?;
+    let mut c = tera::Context::new();
+    c.insert("can_book", &cx.can(BOOK));
+    c.insert("can_manage", &cx.can(MANAGE));
+    c.insert("can_checkin", &cx.can(crate::CHECKIN));
+    c.insert("is_today", &(b.day == day_text(today())));
+    c.insert("a", &row(b));
+    render(&cx, "appointments/show.html", c)
+}
+
+#[handler]
+pub async fn cancel(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
+    let reason: String = form.get("cancel_reason").trim().chars().take(200).collect();
+    if reason.is_empty() {
+        let b = load(&cx, id).await?;
+        let mut errors = FormErrors::new();
+        errors.add("cancel_reason", t("appointments.error_cancel_reason"));
+        let mut c = tera::Context::new();
+        c.insert("can_book", &cx.can(BOOK));
+        c.insert("can_manage", &cx.can(MANAGE));
+        c.insert("can_checkin", &cx.can(crate::CHECKIN));
+        c.insert("is_today", &(b.day == day_text(today())));
+        c.insert("a", &row(b));
+        c.insert("errors", &errors);
+        return render_status(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "appointments/show.html",
+            c,
+        );
+    }
+    close(
+        &cx,
+        id,
+        "cancelled",
+        Some(&reason),
+        "appointments.cancelled",
+    )
+    .await
+}
+
+#[handler]
+pub async fn no_show(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    let b = booking::get(&cx.app().db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if parse_day(&b.day).is_some_and(|d| d > today()) {
+        cx.flash(FlashKind::Warning, t("appointments.no_show_future"));
+        return Ok(see_other(&format!("/appointments/{id}")));
+    }
+    close(&cx, id, "no_show", None, "appointments.marked_no_show").await
+}
+
+async fn close(
+    cx: &Ctx,
+    id: i64,
+    status: &str,
+    reason: Option<&str>,
+    done: &str,
+) -> AppResult<Response> {
+    let mut tx = cx.app().db.begin().await?;
+    match booking::close(&mut tx, id, status, reason, &cx.actor()).await {
+        Ok(()) => {
+            tx.commit().await?;
+            cx.flash(FlashKind::Success, t(done));
+        }
+        Err(BookError::Db(e)) => return Err(e.into()),
+        Err(_) => cx.flash(FlashKind::Warning, t("appointments.error_changed")),
+    }
+    Ok(see_other(&format!("/appointments/{id}")))
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    day: String,
+    #[serde(default)]
+    clinic: String,
+    #[serde(default)]
+    clinician: String,
+    /// "week" for the seven days from Monday of `day`'s week.
+    #[serde(default)]
+    view: String,
+}
+
+#[handler]
+pub async fn day_list(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let day = parse_day(&q.day).unwrap_or_else(today);
+    let week = q.view == "week";
+    let (from, to) = if week {
+        let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+        (monday, monday + Duration::days(6))
+    } else {
+        (day, day)
+    };
+    let clinic = Choice::id(&q.clinic);
+    let clinician = Choice::id(&q.clinician);
+    let rows =
+        booking::between(db, &day_text(from), &day_text(to), clinic, clinician, 1000).await?;
+    cx.audit_read(
+        Event::new("appointment.list", "appointment", None).detail(json!({
+            "from": day_text(from), "to": day_text(to), "rows": rows.len(),
+        })),
+    )
+    .await;
+    let mut days: Vec<(String, Vec<Row>)> = Vec::new();
+    for b in rows {
+        let label = parse_day(&b.day)
+            .map(|d| d.format("%a %d %b %Y").to_string())
+            .unwrap_or_default();
+        match days.last_mut() {
+            Some((l, list)) if *l == label => list.push(row(b)),
+            _ => days.push((label, vec![row(b)])),
+        }
+    }
+    let step = if week { 7 } else { 1 };
+    let mut c = tera::Context::new();
+    c.insert("days", &days);
+    c.insert("day", &day_text(day));
+    c.insert("title_day", &day.format("%A %d %B %Y").to_string());
+    c.insert("week", &week);
+    c.insert("from", &day_text(from));
+    c.insert("to", &day_text(to));
+    c.insert("prev", &day_text(day - Duration::days(step)));
+    c.insert("next", &day_text(day + Duration::days(step)));
+    c.insert("clinics", &schedules::clinics(db).await?);
+    c.insert("clinicians", &schedules::clinicians(db).await?);
+    c.insert("sel_clinic", &clinic.unwrap_or(0));
+    c.insert("sel_clinician", &clinician.unwrap_or(0));
+    c.insert("q", &q);
+    c.insert("can_book", &cx.can(BOOK));
+    render(&cx, "appointments/day.html", c)
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct MissedQuery {
+    #[serde(default)]
+    clinic: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    format: String,
+}
+
+#[handler]
+pub async fn missed(cx: Ctx, Query(q): Query<MissedQuery>) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let to = parse_day(&q.to).unwrap_or_else(today);
+    let from = parse_day(&q.from).unwrap_or(to - Duration::days(30));
+    let clinic = Choice::id(&q.clinic);
+    let rows = booking::missed(
+        db,
+        &day_text(from),
+        &day_text(to),
+        &day_text(today()),
+        clinic,
+        5000,
+    )
+    .await?;
+    let csv = q.format == "csv";
+    cx.audit_read(
+        Event::new(
+            if csv {
+                "appointment.missed_export"
+            } else {
+                "appointment.missed_list"
+            },
+            "appointment",
+            None,
+        )
+        .detail(json!({"from": day_text(from), "to": day_text(to), "rows": rows.len()})),
+    )
+    .await;
+    if csv {
+        let mut out = String::from("day,clinic,patient_number,name,phone,status\r\n");
+        for b in &rows {
+            let cells = [
+                b.day.as_str(),
+                b.clinic.as_str(),
+                b.number.as_str(),
+                b.name.as_str(),
+                &b.phone.as_deref().map(phone::display).unwrap_or_default(),
+                &status_label(&b.status),
+            ]
+            .map(csv_cell);
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        return Ok(csv_attachment("hms-missed-appointments", out));
+    }
+    let mut c = tera::Context::new();
+    c.insert("rows", &rows.into_iter().map(row).collect::<Vec<_>>());
+    c.insert("from", &day_text(from));
+    c.insert("to", &day_text(to));
+    c.insert("clinics", &schedules::clinics(db).await?);
+    c.insert("sel_clinic", &clinic.unwrap_or(0));
+    c.insert("q", &q);
+    render(&cx, "appointments/missed.html", c)
+}
+
+#[handler]
+pub async fn card_today(cx: Ctx) -> AppResult<Response> {
+    let (booked, arrived, no_shows) = booking::day_counts(&cx.app().db, &day_text(today())).await?;
+    let mut c = tera::Context::new();
+    c.insert("booked", &booked);
+    c.insert("arrived", &arrived);
+    c.insert("no_shows", &no_shows);
+    c.insert("day", &day_text(today()));
+    render(&cx, "appointments/card_today.html", c)
+}

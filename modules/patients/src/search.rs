@@ -1,0 +1,60 @@
+//! Finding patients, for every screen that picks one (the patient list, merging, booking,
+//! check-in): by patient number, phone in any written form, identifier number, or any part of
+//! the names in any order. The caller records the search in the audit trail.
+
+use hms_core::db::{Db, DbError};
+use hms_core::phone;
+
+use crate::model;
+use crate::repo::{self, Found};
+pub use crate::routes::{shown as row, Shown as PatientRow};
+
+/// One page of matches for `q` and the key of the next page (pass it back as `after`). Exact
+/// matches (number, phone, identifier) come first, then name matches in index order. An empty
+/// `q` gives the newest registrations.
+pub async fn search(
+    db: &Db,
+    q: &str,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<Found>, Option<String>), DbError> {
+    let q: String = q.trim().chars().take(80).collect();
+    if q.is_empty() {
+        return Ok((repo::newest(db, limit).await?, None));
+    }
+    let after = after
+        .rsplit_once(':')
+        .and_then(|(tok, id)| Some((tok.to_string(), id.parse::<i64>().ok()?)));
+    // Exact matches belong on the first page only.
+    let mut found = if after.is_none() {
+        let compact: String = q
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase();
+        let phone = phone::normalize_mobile(&q).ok();
+        repo::exact(db, &compact, phone.as_deref(), &compact).await?
+    } else {
+        Vec::new()
+    };
+    let tokens = model::query_tokens(&q);
+    if tokens.is_empty() {
+        return Ok((found, None));
+    }
+    let after_ref = after
+        .as_ref()
+        .map(|(t, i)| (t.as_str(), *i))
+        .unwrap_or(("", 0));
+    let (by_name, more) = repo::by_names(db, &tokens, after_ref, limit).await?;
+    for f in by_name {
+        if !found.iter().any(|e| e.id == f.id) {
+            found.push(f);
+        }
+    }
+    Ok((found, more.map(|(tok, id)| format!("{tok}:{id}"))))
+}
+
+/// The patient's summary row by id, following a merge to the surviving record.
+pub async fn summary(db: &Db, id: i64) -> Result<Option<PatientRow>, DbError> {
+    Ok(repo::summary(db, id).await?.map(row))
+}
