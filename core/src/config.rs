@@ -117,6 +117,10 @@ pub struct Config {
     /// SMTP server for outgoing email (`smtp://`, `smtps://` or `smtp://...?tls=required`);
     /// `None`: emails stay in the outbox.
     pub smtp_url: Option<String>,
+    /// Appointment reminders go out this many days before the appointment (0: the same day).
+    pub reminder_days_before: u64,
+    /// Local (Nairobi) hour of the day from which the day's reminders are queued, 0-23.
+    pub reminder_hour: u64,
 }
 
 impl Default for Config {
@@ -133,6 +137,8 @@ impl Default for Config {
             backup_dir: PathBuf::from("./hms-backups"),
             modules_disabled: Vec::new(),
             smtp_url: None,
+            reminder_days_before: 1,
+            reminder_hour: 9,
         }
     }
 }
@@ -170,6 +176,8 @@ struct FileConfig {
     backup_dir: Option<PathBuf>,
     modules_disabled: Option<Vec<String>>,
     smtp_url: Option<String>,
+    reminder_days_before: Option<u64>,
+    reminder_hour: Option<u64>,
 }
 
 /// The effective configuration and where each value came from.
@@ -209,6 +217,8 @@ impl Loaded {
                 "smtp_url",
                 c.smtp_url.as_deref().map(redact_url).unwrap_or_default(),
             ),
+            ("reminder_days_before", c.reminder_days_before.to_string()),
+            ("reminder_hour", c.reminder_hour.to_string()),
         ];
         rows.into_iter()
             .map(|(k, v)| {
@@ -273,6 +283,8 @@ pub fn load_from(
         take!(log, "log");
         take!(backup_dir, "backup_dir");
         take!(modules_disabled, "modules_disabled");
+        take!(reminder_days_before, "reminder_days_before");
+        take!(reminder_hour, "reminder_hour");
         if let Some(v) = fc.smtp_url {
             c.smtp_url = Some(v);
             sources.insert("smtp_url", src());
@@ -329,6 +341,12 @@ pub fn load_from(
 
     if let Some(v) = from_env("smtp_url", "HMS_SMTP_URL") {
         c.smtp_url = Some(v);
+    }
+    if let Some(v) = from_env("reminder_days_before", "HMS_REMINDER_DAYS_BEFORE") {
+        c.reminder_days_before = parse_num("HMS_REMINDER_DAYS_BEFORE", &v)?;
+    }
+    if let Some(v) = from_env("reminder_hour", "HMS_REMINDER_HOUR") {
+        c.reminder_hour = parse_num("HMS_REMINDER_HOUR", &v)?;
     }
 
     if let Some(v) = &overrides.bind {
@@ -419,6 +437,18 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             });
         }
     }
+    if c.reminder_days_before > 30 {
+        return Err(ConfigError::Invalid {
+            key: "reminder_days_before",
+            message: format!("{} is more than 30 days", c.reminder_days_before),
+        });
+    }
+    if c.reminder_hour > 23 {
+        return Err(ConfigError::Invalid {
+            key: "reminder_hour",
+            message: format!("{} is not an hour from 0 to 23", c.reminder_hour),
+        });
+    }
     if c.session_idle_minutes == 0 || c.session_absolute_hours == 0 {
         return Err(ConfigError::Invalid {
             key: "session timeouts",
@@ -496,6 +526,28 @@ mod tests {
         let env = |k: &str| (k == "HMS_BIND").then(|| "not-an-address".to_string());
         let err = load_from(&Overrides::default(), env).unwrap_err();
         assert!(err.to_string().starts_with("bind:"), "{err}");
+    }
+
+    #[test]
+    fn reminder_timing_has_defaults_and_is_checked() {
+        let loaded = load_from(&Overrides::default(), |_| None).unwrap();
+        assert_eq!(
+            (
+                loaded.config.reminder_days_before,
+                loaded.config.reminder_hour
+            ),
+            (1, 9)
+        );
+        let env = |k: &str| (k == "HMS_REMINDER_HOUR").then(|| "7".to_string());
+        let loaded = load_from(&Overrides::default(), env).unwrap();
+        assert_eq!(loaded.config.reminder_hour, 7);
+        assert!(loaded
+            .describe()
+            .iter()
+            .any(|(k, v, src)| *k == "reminder_hour" && v == "7" && src.contains("HMS_REMINDER_HOUR")));
+        let env = |k: &str| (k == "HMS_REMINDER_HOUR").then(|| "24".to_string());
+        let err = load_from(&Overrides::default(), env).unwrap_err();
+        assert!(err.to_string().starts_with("reminder_hour:"), "{err}");
     }
 
     #[test]

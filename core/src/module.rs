@@ -67,6 +67,13 @@ pub type TimelineFuture<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Vec<TimelineEntry>, DbError>> + Send + 'a>,
 >;
 
+/// A module's background work (see [`Module::background`]): runs until told to stop.
+pub type BackgroundFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Turns true when the server is stopping; background work finishes the unit in hand (one
+/// transaction) and returns.
+pub type StopSignal = tokio::sync::watch::Receiver<bool>;
+
 pub trait Module: Send + Sync + 'static {
     /// URL prefix, template namespace and permission prefix.
     fn id(&self) -> &'static str;
@@ -102,6 +109,15 @@ pub trait Module: Send + Sync + 'static {
         _limit: i64,
     ) -> TimelineFuture<'a> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Work this module does in the background while the server runs (appointment reminders).
+    /// Design: core never depends on a module, so rather than the server knowing each
+    /// module's jobs, a module hands its job over here and the server (`hms_web::server`)
+    /// starts it for every enabled module, then stops it through `stop` at shutdown. Several
+    /// app servers may share a database, so a job must be safe to run on all of them at once
+    /// (guarded updates, as the outbox sender does), and run as often as it likes.
+    fn background(&self, _app: crate::App, _stop: StopSignal) -> Option<BackgroundFuture> {
+        None
     }
 }
 

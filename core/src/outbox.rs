@@ -10,6 +10,9 @@
 //! Statuses: `queued` (waiting for its `next_attempt_at`), `sending` (claimed), `sent`,
 //! `failed` (permanent refusal, bad address, or `max_attempts` used up; "retry now" on the
 //! admin screen queues it again). Times are epoch milliseconds.
+//!
+//! Each message has a `channel` ([`CHANNELS`]): the SMTP [`Sender`] only takes `email` rows, so
+//! messages on another channel (`sms`) wait for the sender of that channel, once there is one.
 
 use std::time::Duration;
 
@@ -29,6 +32,8 @@ pub enum OutboxError {
     BadAddress(String),
     #[error("SMTP server URL: {0}")]
     SmtpUrl(String),
+    #[error("'{0}' is not an outbox channel")]
+    UnknownChannel(String),
 }
 
 impl From<sqlx::Error> for OutboxError {
@@ -42,22 +47,45 @@ pub fn valid_address(text: &str) -> bool {
     text.trim().parse::<Address>().is_ok()
 }
 
-/// Queues a message inside the caller's transaction; returns its id. It is sent after COMMIT,
+/// The email channel, the one the SMTP [`Sender`] delivers.
+pub const EMAIL: &str = "email";
+/// Text messages: queued rows wait until an SMS gateway sender exists.
+pub const SMS: &str = "sms";
+/// The channels a message can be queued on.
+pub const CHANNELS: &[&str] = &[EMAIL, SMS];
+
+/// Queues an email inside the caller's transaction; returns its id. It is sent after COMMIT,
 /// and never if the transaction rolls back.
 pub async fn enqueue(tx: &mut Tx, to: &str, subject: &str, body: &str) -> Result<i64, OutboxError> {
+    enqueue_on(tx, EMAIL, to, subject, body).await
+}
+
+/// Queues a message on `channel` ([`CHANNELS`]) inside the caller's transaction, like
+/// [`enqueue`]. Email addresses are checked here; other channels' addresses by their sender.
+pub async fn enqueue_on(
+    tx: &mut Tx,
+    channel: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<i64, OutboxError> {
+    let Some(channel) = CHANNELS.iter().find(|c| **c == channel) else {
+        return Err(OutboxError::UnknownChannel(channel.to_string()));
+    };
     let to = to.trim();
-    if !valid_address(to) {
+    if *channel == EMAIL && !valid_address(to) {
         return Err(OutboxError::BadAddress(to.to_string()));
     }
     let now = crate::clock::now_ms();
     let id: i64 = sqlx::query(
         "INSERT INTO outbox (to_address, subject, body_text, status, attempts, next_attempt_at, \
-         created_at) VALUES ($1, $2, $3, 'queued', 0, $4, $4) RETURNING id",
+         created_at, channel) VALUES ($1, $2, $3, 'queued', 0, $4, $4, $5) RETURNING id",
     )
     .bind(to)
     .bind(subject)
     .bind(body)
     .bind(now)
+    .bind(*channel)
     .fetch_one(&mut **tx)
     .await?
     .get(0);
@@ -68,6 +96,7 @@ pub async fn enqueue(tx: &mut Tx, to: &str, subject: &str, body: &str) -> Result
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     pub id: i64,
+    pub channel: String,
     pub to_address: String,
     pub subject: String,
     pub status: String,
@@ -82,7 +111,7 @@ pub struct Entry {
 pub async fn unsent(db: &Db, limit: i64) -> Result<Vec<Entry>, DbError> {
     let rows = sqlx::query(
         "SELECT id, to_address, subject, status, attempts, next_attempt_at, last_error, \
-         created_at FROM outbox WHERE status IN ('queued', 'sending', 'failed') \
+         created_at, channel FROM outbox WHERE status IN ('queued', 'sending', 'failed') \
          ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
@@ -94,6 +123,7 @@ pub async fn unsent(db: &Db, limit: i64) -> Result<Vec<Entry>, DbError> {
             let next: i64 = r.get(5);
             Entry {
                 id: r.get(0),
+                channel: r.get(8),
                 to_address: r.get(1),
                 subject: r.get(2),
                 status: r.get(3),
@@ -231,8 +261,9 @@ impl Sender {
         &self.id
     }
 
-    /// Sends every message that is due now; returns how many were attempted. Without a
-    /// from-address (setting `mail_from`) nothing is sent and messages stay queued.
+    /// Sends every email that is due now; returns how many were attempted. Without a
+    /// from-address (setting `mail_from`) nothing is sent and messages stay queued. Messages on
+    /// other channels are left alone.
     pub async fn run_once(&self) -> Result<usize, OutboxError> {
         let Some(from) = crate::settings::get(&self.db, "mail_from")
             .await?
@@ -252,8 +283,9 @@ impl Sender {
         let now = crate::clock::now_ms();
         let stale = now - self.options.stale_after.as_millis() as i64;
         let ids: Vec<i64> = sqlx::query(
-            "SELECT id FROM outbox WHERE (status = 'queued' AND next_attempt_at <= $1) \
-             OR (status = 'sending' AND claimed_at < $2) ORDER BY next_attempt_at, id LIMIT $3",
+            "SELECT id FROM outbox WHERE channel = 'email' AND \
+             ((status = 'queued' AND next_attempt_at <= $1) \
+              OR (status = 'sending' AND claimed_at < $2)) ORDER BY next_attempt_at, id LIMIT $3",
         )
         .bind(now)
         .bind(stale)
@@ -290,7 +322,7 @@ impl Sender {
         let mut tx = self.db.begin().await?;
         let done = sqlx::query(
             "UPDATE outbox SET status = 'sending', claimed_by = $1, claimed_at = $2, \
-             attempts = attempts + 1 WHERE id = $3 AND \
+             attempts = attempts + 1 WHERE id = $3 AND channel = 'email' AND \
              ((status = 'queued' AND next_attempt_at <= $2) OR \
               (status = 'sending' AND claimed_at < $4))",
         )

@@ -70,6 +70,22 @@ pub enum Command {
     /// for demonstrations, training and benchmarks. Refused on a database that holds patients
     /// unless --force.
     DemoData(crate::demo::DemoArgs),
+    /// Appointment reminders (the server queues them by itself each day).
+    #[cfg(feature = "appointments")]
+    #[command(subcommand)]
+    Reminders(RemindersCommand),
+}
+
+#[cfg(feature = "appointments")]
+#[derive(Debug, Subcommand)]
+pub enum RemindersCommand {
+    /// Queue the email reminders of one day's appointments now and print how many. Safe to
+    /// repeat: an appointment's reminder is queued once.
+    Run {
+        /// The appointments' day, YYYY-MM-DD [default: today + reminder_days_before].
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        day: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +173,8 @@ pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
         Command::Backup { file } => backup(&loaded, &file).await,
         Command::Restore { file } => restore(&loaded, &file).await,
         Command::DemoData(args) => crate::demo::run(args, &loaded).await,
+        #[cfg(feature = "appointments")]
+        Command::Reminders(RemindersCommand::Run { day }) => reminders(&loaded, day).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -246,6 +264,40 @@ async fn restore(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
         restored.database.display(),
         restored.users
     );
+    Ok(())
+}
+
+/// `hms reminders run`: queues the day's appointment reminders once.
+#[cfg(feature = "appointments")]
+async fn reminders(loaded: &Loaded, day: Option<chrono::NaiveDate>) -> Result<(), Failure> {
+    use hms_appointments::reminders::{self, Facility};
+    let registry =
+        hms_core::module::Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
+    if !registry.is_enabled("appointments") {
+        return Err(Failure(
+            "the appointments module is disabled (modules_disabled); nothing was queued".into(),
+        ));
+    }
+    let day = match day {
+        Some(day) => day,
+        None => reminders::default_day(loaded.config.reminder_days_before)
+            .ok_or_else(|| Failure("reminder_days_before leads past the calendar".into()))?,
+    };
+    let db = open_db(loaded).await?;
+    let result = async {
+        let facility = Facility::from_settings(&db).await?;
+        Ok::<_, Failure>(reminders::queue_reminders(&db, day, &facility, &Actor::cli(None)).await?)
+    }
+    .await;
+    // Each reminder is audited: keep the head file current as the server does.
+    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
+    db.close().await;
+    let queued = result?;
+    synced?;
+    println!("{queued} reminder(s) queued for appointments on {day}");
+    if loaded.config.smtp_url.is_none() {
+        println!("no email server is configured (smtp_url): the emails wait in the outbox");
+    }
     Ok(())
 }
 

@@ -35,6 +35,7 @@ pub async fn serve(
     let data_dir = app.config.data_dir.clone();
     let keeper = hms_core::audit::spawn_head_keeper(db.clone(), data_dir.clone());
     let outbox = start_outbox(&app);
+    let background = start_background(&app);
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             crate::endpoint(app),
@@ -42,6 +43,7 @@ pub async fn serve(
             Some(Duration::from_secs(30)),
         )
         .await;
+    background.stop(Duration::from_secs(10)).await;
     if let Some(sender) = outbox {
         sender.stop(Duration::from_secs(10)).await;
     }
@@ -67,6 +69,42 @@ pub fn start_outbox(app: &App) -> Option<hms_core::outbox::SenderTask> {
         Err(e) => {
             tracing::error!(error = %e, "email sender not started; emails stay in the outbox");
             None
+        }
+    }
+}
+
+/// The modules' background work ([`hms_core::module::Module::background`]), running.
+pub struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+}
+
+/// Starts the background work of every enabled module (appointment reminders).
+pub fn start_background(app: &App) -> Background {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = app
+        .modules
+        .enabled()
+        .filter_map(|m| {
+            let job = m.background(app.clone(), stopped.clone())?;
+            tracing::info!(module = m.id(), "background work started");
+            Some((m.id(), tokio::spawn(job)))
+        })
+        .collect();
+    Background { stop, tasks }
+}
+
+impl Background {
+    /// Asks every job to stop; a job still busy after `wait` is cut off (its transaction in
+    /// hand rolls back).
+    pub async fn stop(self, wait: Duration) {
+        let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + wait;
+        for (module, mut task) in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!(module, "background work did not stop in time; stopping it");
+                task.abort();
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! through [`visits`], the public contract (declare `requires() = ["appointments"]`).
 
 pub mod holidays;
+pub mod reminders;
 mod repo;
 mod routes;
 pub mod schedule;
@@ -98,15 +99,42 @@ const MENU: &[MenuItem] = &[
         permission: SCHEDULES,
         order: 60,
     },
+    MenuItem {
+        label: "appointments_queue.menu_checkin",
+        href: "/visits/checkin",
+        permission: CHECKIN,
+        order: 15,
+    },
+    MenuItem {
+        label: "appointments_queue.menu_queues",
+        href: "/queues",
+        permission: CALL,
+        order: 16,
+    },
+    MenuItem {
+        label: "appointments_queue.menu_displays",
+        href: "/displays",
+        permission: SCHEDULES,
+        order: 61,
+    },
 ];
 
-const CARDS: &[DashboardCard] = &[DashboardCard {
-    id: "appointments-today",
-    title: "appointments.card_today",
-    href: "/appointments/cards/today",
-    permission: VIEW,
-    order: 20,
-}];
+const CARDS: &[DashboardCard] = &[
+    DashboardCard {
+        id: "appointments-today",
+        title: "appointments.card_today",
+        href: "/appointments/cards/today",
+        permission: VIEW,
+        order: 20,
+    },
+    DashboardCard {
+        id: "queue-waiting",
+        title: "appointments_queue.card_title",
+        href: "/cards/queues",
+        permission: CALL,
+        order: 15,
+    },
+];
 
 #[derive(RustEmbed)]
 #[folder = "templates/"]
@@ -158,5 +186,14 @@ impl Module for AppointmentsModule {
         limit: i64,
     ) -> TimelineFuture<'a> {
         Box::pin(repo::timeline(db, patients, limit))
+    }
+
+    /// Reminders the day before (see [`reminders`]).
+    fn background(
+        &self,
+        app: hms_core::App,
+        stop: hms_core::module::StopSignal,
+    ) -> Option<hms_core::module::BackgroundFuture> {
+        Some(Box::pin(reminders::run_in_background(app, stop)))
     }
 }

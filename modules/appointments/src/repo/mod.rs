@@ -3,6 +3,7 @@
 
 pub mod booking;
 pub mod queue;
+pub mod reminders;
 pub mod schedules;
 
 use chrono::{NaiveDate, TimeZone};

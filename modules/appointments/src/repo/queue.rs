@@ -599,7 +599,6 @@ pub async fn end_entry(
 #[derive(Debug, Clone)]
 pub struct QueueLine {
     pub entry_id: i64,
-    pub visit_id: i64,
     pub patient_id: i64,
     pub token: i64,
     pub number: String,
@@ -609,7 +608,6 @@ pub struct QueueLine {
     pub sex: String,
     pub date_of_birth: String,
     pub state: String,
-    pub priority: i64,
     pub priority_reason: Option<String>,
     pub enqueued_at: String,
     pub called_at: Option<String>,
@@ -621,8 +619,8 @@ pub struct QueueLine {
 /// call first), then the waiting in calling order. At most `limit`.
 pub async fn point_lines(db: &Db, point_id: i64, limit: i64) -> Result<Vec<QueueLine>, DbError> {
     let rows = sqlx::query(
-        "SELECT e.id, e.visit_id, v.patient_id, v.token, p.number, p.first_name, p.middle_name, \
-         p.last_name, p.sex, p.date_of_birth, e.state, e.priority, e.priority_reason, \
+        "SELECT e.id, v.patient_id, v.token, p.number, p.first_name, p.middle_name, \
+         p.last_name, p.sex, p.date_of_birth, e.state, e.priority_reason, \
          e.enqueued_at, e.called_at, u.full_name, v.payer \
          FROM queue_entries e JOIN visits v ON v.id = e.visit_id \
          JOIN patients p ON p.id = v.patient_id LEFT JOIN users u ON u.id = e.called_by \
@@ -639,22 +637,20 @@ pub async fn point_lines(db: &Db, point_id: i64, limit: i64) -> Result<Vec<Queue
         .iter()
         .map(|r| QueueLine {
             entry_id: r.get(0),
-            visit_id: r.get(1),
-            patient_id: r.get(2),
-            token: r.get(3),
-            number: r.get(4),
-            first_name: r.get(5),
-            middle_name: r.get(6),
-            last_name: r.get(7),
-            sex: r.get(8),
-            date_of_birth: r.get(9),
-            state: r.get(10),
-            priority: r.get(11),
-            priority_reason: r.get(12),
-            enqueued_at: r.get(13),
-            called_at: r.get(14),
-            called_by: r.get(15),
-            payer: r.get(16),
+            patient_id: r.get(1),
+            token: r.get(2),
+            number: r.get(3),
+            first_name: r.get(4),
+            middle_name: r.get(5),
+            last_name: r.get(6),
+            sex: r.get(7),
+            date_of_birth: r.get(8),
+            state: r.get(9),
+            priority_reason: r.get(10),
+            enqueued_at: r.get(11),
+            called_at: r.get(12),
+            called_by: r.get(13),
+            payer: r.get(14),
         })
         .collect())
 }

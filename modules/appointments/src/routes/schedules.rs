@@ -81,7 +81,8 @@ async fn overview_page(
     let mut shown: Vec<HolidayShown> = Vec::new();
     for y in [year, year + 1] {
         for h in holidays::holidays(y, &declared) {
-            if h.date >= today() {
+            // The coming twelve months.
+            if h.date >= today() && h.date <= today() + chrono::Duration::days(365) {
                 shown.push(HolidayShown {
                     day: h.date.format("%Y-%m-%d").to_string(),
                     declared: declared.contains(&h),
