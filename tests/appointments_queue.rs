@@ -122,6 +122,11 @@ each_backend! {
         let amina = patient(&desk, "Amina", "Kamau", "1990-05-31").await;
         let baraka = patient(&desk, "Baraka", "Otieno", "1985-01-10").await;
 
+        // Reception finds her by name as it types; the results link to her check-in form.
+        let found = desk.get_htmx("/visits/checkin?q=kamau").await;
+        assert!(found.body.trim_start().starts_with("<div id=\"checkin-results\""), "{}", found.body);
+        assert!(found.body.contains(&format!("/visits/checkin?patient={amina}")) && !found.body.contains("Otieno"));
+
         let form = desk.get(&format!("/visits/checkin?patient={amina}")).await;
         assert_eq!(form.status, 200);
         assert!(form.body.contains("Amina Kamau") && form.body.contains("M-Pesa") && form.body.contains("SHA"));
@@ -183,6 +188,32 @@ each_backend! {
         let waiting: i64 = sqlx::query("SELECT COUNT(*) FROM queue_entries WHERE state = 'waiting'")
             .fetch_one(app.db().read()).await.unwrap().get(0);
         assert_eq!(waiting, 10);
+    }
+
+    async fn five_desks_checking_in_the_same_patient_at_once_make_one_visit(app) {
+        let (desk, _) = desk_and_nurse(&app).await;
+        let p = patient(&desk, "Wairimu", "Kinyua", "1983-03-13").await;
+        let mut tasks = Vec::new();
+        for _ in 0..5 {
+            let c = app.login("desk").await;
+            c.get(&format!("/visits/checkin?patient={p}")).await;
+            tasks.push(tokio::spawn(async move {
+                let r = c.post_form("/visits", &[("patient", &p.to_string()), ("payer", "cash"), ("point", "triage"), ("priority", "")]).await;
+                (r.status, r.body.contains("already checked in today") || r.body.contains("checked in a moment ago"))
+            }));
+        }
+        let mut made = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                (303, _) => made += 1,
+                (409, true) => {}
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        assert_eq!(made, 1);
+        let visits: i64 = sqlx::query("SELECT COUNT(*) FROM visits").fetch_one(app.db().read()).await.unwrap().get(0);
+        assert_eq!(visits, 1);
+        assert_eq!(app.audit_count("visit.checkin").await, 1);
     }
 
     async fn call_next_takes_emergencies_then_other_priorities_then_the_longest_waiting(app) {
@@ -500,7 +531,10 @@ each_backend! {
 /// The display key in the "shown once" page.
 fn display_key(body: &str) -> String {
     let at = body.find("/display/").expect("the address is shown") + "/display/".len();
-    let key: String = body[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    let key: String = body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
     assert_eq!(key.len(), 64, "a 256-bit key");
     key
 }

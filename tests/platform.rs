@@ -80,7 +80,8 @@ each_backend! {
         assert_eq!(home.status, 200);
         assert!(home.body.contains("wanjiru Test"));
         assert!(home.body.contains("Nurse") && home.body.contains("Receptionist"));
-        assert!(home.body.contains("No department modules yet"), "honest empty state");
+        assert!(home.body.contains("/appointments/cards/today"), "her roles' cards");
+        assert!(!home.body.contains("/admin/cards/users"), "and no one else's");
         assert_eq!(app.audit_count("auth.login").await, 1);
 
         let out = c.post_form("/logout", &[]).await;

@@ -544,7 +544,9 @@ mod tests {
         assert!(loaded
             .describe()
             .iter()
-            .any(|(k, v, src)| *k == "reminder_hour" && v == "7" && src.contains("HMS_REMINDER_HOUR")));
+            .any(|(k, v, src)| *k == "reminder_hour"
+                && v == "7"
+                && src.contains("HMS_REMINDER_HOUR")));
         let env = |k: &str| (k == "HMS_REMINDER_HOUR").then(|| "24".to_string());
         let err = load_from(&Overrides::default(), env).unwrap_err();
         assert!(err.to_string().starts_with("reminder_hour:"), "{err}");

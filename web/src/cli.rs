@@ -561,3 +561,24 @@ fn read_new_password(username: &str) -> Result<String, Failure> {
     let _ = std::io::stdout().flush();
     Ok(pw)
 }
+
+#[cfg(all(test, feature = "appointments"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reminders_run_takes_an_optional_day() {
+        let cli = Cli::try_parse_from(["hms", "reminders", "run", "--day", "2026-05-12"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Reminders(RemindersCommand::Run { day: Some(d) }))
+                if d == chrono::NaiveDate::from_ymd_opt(2026, 5, 12).unwrap()
+        ));
+        let cli = Cli::try_parse_from(["hms", "reminders", "run"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Reminders(RemindersCommand::Run { day: None }))
+        ));
+        assert!(Cli::try_parse_from(["hms", "reminders", "run", "--day", "12/05/2026"]).is_err());
+    }
+}

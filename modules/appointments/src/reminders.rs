@@ -262,7 +262,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<FixedOffset> {
-        clock::nairobi().with_ymd_and_hms(y, m, d, h, 30, 0).unwrap()
+        clock::nairobi()
+            .with_ymd_and_hms(y, m, d, h, 30, 0)
+            .unwrap()
     }
 
     fn claimed(start_minute: Option<i64>) -> Claimed {
@@ -312,6 +314,9 @@ mod tests {
             body.contains("Jumanne 12/05/2026") && body.contains("kadi"),
             "{body}"
         );
-        assert!(!body.contains("appointments_reminders."), "every key has a text");
+        assert!(
+            !body.contains("appointments_reminders."),
+            "every key has a text"
+        );
     }
 }

@@ -267,7 +267,9 @@ async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
         // A larger page cache for this connection while loading: indexes grow by random
         // inserts (a million patients: about 90 s with SQLite's default 2 MB, 65 s with this).
         let mut tx = db.begin().await?;
-        sqlx::query("PRAGMA cache_size = -65536").execute(&mut *tx).await?;
+        sqlx::query("PRAGMA cache_size = -65536")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
     }
     while let Some(batch) = batches.recv().await {
@@ -300,7 +302,10 @@ async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
         loaded_in.as_secs_f64(),
         stored.patients as f64 / loaded_in.as_secs_f64().max(0.001),
         if db.backend == Backend::Postgres {
-            format!("; statistics updated in {:.1} s", analyzed.elapsed().as_secs_f64())
+            format!(
+                "; statistics updated in {:.1} s",
+                analyzed.elapsed().as_secs_f64()
+            )
         } else {
             String::new()
         },

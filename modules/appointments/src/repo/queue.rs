@@ -200,33 +200,6 @@ pub async fn patient_tx(tx: &mut Tx, id: i64) -> Result<Option<PatientRow>, DbEr
     Ok(row.as_ref().map(patient_at))
 }
 
-/// Patients for the check-in search: an exact patient number, or names whose tokens start with
-/// the longest typed word (the patients module's name index), at most `limit`.
-pub async fn find_patients(
-    db: &Db,
-    number: &str,
-    token: &str,
-    limit: i64,
-) -> Result<Vec<PatientRow>, DbError> {
-    let upper = format!("{token}\u{10FFFF}");
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        patient_columns!(),
-        " FROM patients p \
-         WHERE p.merged_into IS NULL AND (p.number = $1 OR p.id IN ( \
-             SELECT t.patient_id FROM patient_name_tokens t \
-             WHERE $2 <> '' AND t.token >= $2 AND t.token < $3)) \
-         ORDER BY p.id DESC LIMIT $4"
-    ))
-    .bind(number)
-    .bind(token)
-    .bind(&upper)
-    .bind(limit)
-    .fetch_all(db.read())
-    .await?;
-    Ok(rows.iter().map(patient_at).collect())
-}
-
 /// An appointment as check-in sees it: (patient, day, status, clinic name).
 pub async fn appointment(
     db: &Db,

@@ -164,7 +164,7 @@ async fn checkin_page(cx: &Ctx, status: StatusCode, page: CheckinPage<'_>) -> Ap
     c.insert("points", &point_choices(cx).await?);
     c.insert("priorities", &priority_choices());
     c.insert("q", "");
-    c.insert("results", &Vec::<PatientShown>::new());
+    c.insert("results", &Vec::<()>::new());
     render_status(cx, status, "appointments/checkin.html", c)
 }
 
@@ -222,25 +222,11 @@ async fn search_page(cx: &Ctx, typed: &str) -> AppResult<Response> {
     let q: String = typed.trim().chars().take(80).collect();
     let mut results = Vec::new();
     if !q.is_empty() {
-        let token: String = q
-            .split_whitespace()
-            .max_by_key(|w| w.chars().count())
-            .unwrap_or("")
-            .to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
-        let number: String = q
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_uppercase();
-        let today = visits::today();
-        results = q::find_patients(&cx.app().db, &number, &token, SEARCH_LIMIT)
-            .await?
-            .iter()
-            .map(|p| patient_shown(p, today))
-            .collect();
+        let (found, _) = hms_patients::search::search(&cx.app().db, &q, "", SEARCH_LIMIT).await?;
+        results = found
+            .into_iter()
+            .map(hms_patients::search::row)
+            .collect::<Vec<_>>();
         // One audit row per search, without the typed text (it may be a name).
         cx.audit_read(
             Event::new("patient.search", "patient", None)
