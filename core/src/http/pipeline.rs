@@ -48,7 +48,8 @@ impl<E: Endpoint> Endpoint for Platform<E> {
             secure_headers(&mut resp, &path);
             let status = resp.status().as_u16();
             let ms = started.elapsed().as_secs_f64() * 1000.0;
-            tracing::info!(%method, %path, status, ms = format_args!("{ms:.1}"), "served");
+            let logged = logged_path(&path);
+            tracing::info!(%method, path = %logged, status, ms = format_args!("{ms:.1}"), "served");
             Ok(resp)
         }
         .instrument(span)
@@ -255,6 +256,15 @@ fn clone_error(e: &AppError) -> AppError {
     }
 }
 
+/// The path as logged: secrets carried in a path (a waiting-room display's key) are cut off, so
+/// whoever reads the logs cannot open the screen.
+fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/display/") {
+        Some(rest) if !rest.is_empty() => "/display/…".into(),
+        _ => path.into(),
+    }
+}
+
 fn secure_headers(resp: &mut Response, path: &str) {
     let h = resp.headers_mut();
     h.insert(
@@ -277,5 +287,17 @@ fn secure_headers(resp: &mut Response, path: &str) {
     if !is_static {
         // Pages carry patient data: never kept by the browser or a proxy.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logged_path;
+
+    #[test]
+    fn display_keys_never_reach_the_log() {
+        assert_eq!(logged_path("/display/0123abcd"), "/display/…");
+        assert_eq!(logged_path("/patients/12"), "/patients/12");
+        assert_eq!(logged_path("/displays"), "/displays");
     }
 }

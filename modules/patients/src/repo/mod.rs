@@ -667,7 +667,7 @@ pub async fn by_names(
     limit: i64,
 ) -> Result<(Vec<Found>, Option<(String, i64)>), DbError> {
     let mut sorted: Vec<&String> = tokens.iter().collect();
-    sorted.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    sorted.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
     sorted.dedup();
     if sorted.is_empty() {
         return Ok((Vec::new(), None));
