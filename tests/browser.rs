@@ -1065,7 +1065,11 @@ async fn wait_for_text(
 ) -> WebDriverResult<String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let text = driver.find(By::Css(css)).await?.text().await?;
+        // HTMX may swap the element out between finding and reading it: read again.
+        let text = match driver.find(By::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
         if ready(&text) {
             return Ok(text);
         }
@@ -1102,4 +1106,185 @@ impl thirtyfour::common::command::FormatRequestData for DevTools {
         )
         .add_body(serde_json::json!({ "cmd": self.0, "params": self.1 }))
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receptionist_books_and_checks_in_a_patient_whom_the_nurse_sees_arrive_and_sends_on() {
+    let Some(tools) = BrowserTools::find() else {
+        return;
+    };
+    let app = TestApp::start(Backend::Sqlite)
+        .await
+        .expect("SQLite test app starts");
+    let admin = app.setup_admin().await;
+    app.add_user("desk", &["receptionist"]).await;
+    app.add_user("nurse1", &["nurse"]).await;
+    // An MCH clinic that runs every day (holidays too), and a registered mother.
+    admin.get("/schedules").await;
+    let r = admin
+        .post_form(
+            "/schedules/clinics",
+            &[
+                ("name", "MCH"),
+                ("booking", "day"),
+                ("daily_capacity", "30"),
+                ("opens_on_holidays", "1"),
+                ("weekday", "1"),
+                ("weekday", "2"),
+                ("weekday", "3"),
+                ("weekday", "4"),
+                ("weekday", "5"),
+                ("weekday", "6"),
+                ("weekday", "7"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let clinic = r
+        .location()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    admin.get("/patients/new").await;
+    let r = admin
+        .post_form(
+            "/patients",
+            &[
+                ("first_name", "Zawadi"),
+                ("last_name", "Achieng"),
+                ("sex", "female"),
+                ("age_years", "24"),
+                ("id_type", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    let shots = screenshot_dir();
+    let (base_url, stop_server) = app.serve().await;
+    let chromedriver =
+        ChromeDriver::start(&tools.chromedriver, &shots.join("chromedriver-queues.log"));
+    let desk_profile = TempDir::new("hms-chromium-profile-desk");
+    let nurse_profile = TempDir::new("hms-chromium-profile-nurse");
+    let desk = WebDriver::new(
+        chromedriver.url(),
+        chrome_capabilities(&tools.chromium, desk_profile.path()),
+    )
+    .await
+    .expect("chromedriver opens the receptionist's browser");
+    let nurse = WebDriver::new(
+        chromedriver.url(),
+        chrome_capabilities(&tools.chromium, nurse_profile.path()),
+    )
+    .await
+    .expect("chromedriver opens the nurse's browser");
+    let outcome = book_check_in_and_call(&desk, &nurse, &base_url, &clinic, &shots).await;
+    let _ = desk.quit().await;
+    let _ = nurse.quit().await;
+    let _ = stop_server.send(());
+    drop(chromedriver);
+    if let Err(e) = outcome {
+        panic!("browser walk-through failed: {e}");
+    }
+}
+
+/// The receptionist books today's MCH clinic and checks the mother in; the nurse, with the
+/// triage queue open all along, sees her arrive without reloading, calls, serves and sends her
+/// on to the consultation room.
+async fn book_check_in_and_call(
+    desk: &WebDriver,
+    nurse: &WebDriver,
+    base_url: &str,
+    clinic: &str,
+    shots: &Path,
+) -> WebDriverResult<()> {
+    nurse.goto(format!("{base_url}/login")).await?;
+    sign_in(nurse, "nurse1", hms_testkit::PASSWORD).await?;
+    wait_for_path(nurse, "/").await?;
+    nurse.goto(format!("{base_url}/queues/triage")).await?;
+    wait_for_path(nurse, "/queues/triage").await?;
+    assert!(!page_text(nurse).await?.contains("Zawadi"));
+    // Marks this page load: a reload would lose it.
+    nurse.execute("window.hmsSamePage = true", vec![]).await?;
+
+    desk.goto(format!("{base_url}/login")).await?;
+    sign_in(desk, "desk", hms_testkit::PASSWORD).await?;
+    wait_for_path(desk, "/").await?;
+    desk.goto(format!("{base_url}/appointments/book")).await?;
+    fill(desk, "q", "zawa").await?;
+    wait_for_text(desk, "#patient-choices", |t| t.contains("Zawadi Achieng")).await?;
+    click(desk, "#patient-choices a").await?;
+    wait_until_path(desk, "the booking form", |p| p == "/appointments/book").await?;
+    select_value(desk, "clinic", clinic).await?;
+    let today = hms_core::clock::to_local(chrono::Utc::now())
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    type_date(desk, "day", &today).await?;
+    wait_for_text(desk, "#availability", |t| {
+        t.contains("Places left that day: 30")
+    })
+    .await?;
+    screenshot(desk, shots, "queue-1-booking.png").await?;
+    click(desk, "#book-form button.btn-primary").await?;
+    wait_until_path(desk, "the appointment", |p| {
+        p.starts_with("/appointments/") && p != "/appointments/book"
+    })
+    .await?;
+    assert!(page_text(desk).await?.contains("Appointment booked."));
+    click(desk, "main a[href^='/visits/checkin?appointment=']").await?;
+    wait_until_path(desk, "the check-in form", |p| p == "/visits/checkin").await?;
+    let form = page_text(desk).await?;
+    assert!(
+        form.contains("Zawadi Achieng"),
+        "the check-in form shows:\n{form}"
+    );
+    click(desk, "#payer-mpesa").await?;
+    select_value(desk, "point", "triage").await?;
+    submit(desk).await?;
+    wait_until_path(desk, "the token slip", |p| p.ends_with("/slip")).await?;
+    screenshot(desk, shots, "queue-2-slip.png").await?;
+    assert_clean_console(desk, "token slip").await?;
+
+    // The nurse's screen shows her within a poll or two, without a reload.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let live = match nurse.find(By::Id("queue-live")).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if live.contains("Zawadi Achieng") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the triage queue did not show the new arrival; it shows:\n{live}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let same = nurse
+        .execute("return window.hmsSamePage === true", vec![])
+        .await?;
+    assert_eq!(
+        same.json().as_bool(),
+        Some(true),
+        "the page was not reloaded"
+    );
+    screenshot(nurse, shots, "queue-3-arrived.png").await?;
+
+    click(nurse, "form[action='/queues/triage/call'] button").await?;
+    wait_for_text(nurse, "main", |t| t.contains("Zawadi Achieng")).await?;
+    click(nurse, "button[id^='serve-']").await?;
+    wait_for_text(nurse, "main", |t| t.contains("Consultation")).await?;
+    click(nurse, "button[id$='-consultation']").await?;
+    wait_for_path(nurse, "/queues/triage").await?;
+    screenshot(nurse, shots, "queue-4-sent-on.png").await?;
+    nurse
+        .goto(format!("{base_url}/queues/consultation"))
+        .await?;
+    wait_for_text(nurse, "#queue-live", |t| t.contains("Zawadi Achieng")).await?;
+    assert_clean_console(nurse, "consultation queue").await?;
+    Ok(())
 }
