@@ -357,10 +357,10 @@ pub async fn check_in(
     if !is_payer(payer) {
         return Err(VisitError::UnknownPayer);
     }
-    let point = q::point_tx(tx, first_point)
+    let point = q::point(&mut **tx, first_point)
         .await?
         .ok_or(VisitError::UnknownPoint)?;
-    let patient = q::patient_tx(tx, patient_id)
+    let patient = q::patient(&mut **tx, patient_id)
         .await?
         .filter(|p| p.merged_into.is_none())
         .ok_or(VisitError::PatientNotFound)?;
@@ -368,7 +368,7 @@ pub async fn check_in(
         return Err(VisitError::PatientInactive);
     }
     let day = day_text(today());
-    if let Some(open) = q::open_visit_tx(tx, patient_id, &day).await? {
+    if let Some(open) = q::open_visit(&mut **tx, patient_id, &day).await? {
         return Err(VisitError::AlreadyOpen {
             visit_id: Some(open.id),
             token: Some(open.token),
@@ -453,23 +453,23 @@ pub async fn check_in(
 
 /// The patient's open visit of today, if any (for modules that attach work to the visit).
 pub async fn open_visit(db: &Db, patient_id: i64) -> Result<Option<Visit>, DbError> {
-    Ok(q::open_visit(db, patient_id, &day_text(today()))
+    Ok(q::open_visit(db.read(), patient_id, &day_text(today()))
         .await?
         .map(Visit::from))
 }
 
 /// A visit by id.
 pub async fn visit(db: &Db, visit_id: i64) -> Result<Option<Visit>, DbError> {
-    Ok(q::visit(db, visit_id).await?.map(Visit::from))
+    Ok(q::visit(db.read(), visit_id).await?.map(Visit::from))
 }
 
 /// A queue entry by id.
 pub async fn entry(db: &Db, entry_id: i64) -> Result<Option<QueueEntry>, DbError> {
-    Ok(q::entry(db, entry_id).await?.map(QueueEntry::from))
+    Ok(q::entry(db.read(), entry_id).await?.map(QueueEntry::from))
 }
 
 async fn open_visit_row(tx: &mut Tx, visit_id: i64) -> Result<q::VisitRow, VisitError> {
-    let v = q::visit_tx(tx, visit_id)
+    let v = q::visit(&mut **tx, visit_id)
         .await?
         .ok_or(VisitError::NotFound)?;
     if v.status != "open" {
@@ -509,7 +509,7 @@ pub async fn send_to(
     actor: &Actor,
 ) -> Result<QueueEntry, VisitError> {
     let visit = open_visit_row(tx, visit_id).await?;
-    let point = q::point_tx(tx, point_code)
+    let point = q::point(&mut **tx, point_code)
         .await?
         .ok_or(VisitError::UnknownPoint)?;
     let active = q::active_entry_tx(tx, visit_id).await?;
@@ -570,7 +570,7 @@ async fn enqueue(
 }
 
 async fn entry_in(tx: &mut Tx, id: i64) -> Result<QueueEntry, VisitError> {
-    q::entry_tx(tx, id)
+    q::entry(&mut **tx, id)
         .await?
         .map(QueueEntry::from)
         .ok_or(VisitError::NotFound)
@@ -584,7 +584,7 @@ pub async fn call_next(
     point_code: &str,
     actor: &Actor,
 ) -> Result<Option<QueueEntry>, VisitError> {
-    let point = q::point_tx(tx, point_code)
+    let point = q::point(&mut **tx, point_code)
         .await?
         .ok_or(VisitError::UnknownPoint)?;
     let now = clock::now_rfc3339();

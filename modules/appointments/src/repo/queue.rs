@@ -5,7 +5,7 @@
 
 use hms_core::db::{Db, DbError, Tx};
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Any, Executor, Row};
 
 // Column lists shared by the queries below (macros, so `concat!` makes one static string).
 macro_rules! point_columns {
@@ -64,27 +64,17 @@ pub async fn points(db: &Db) -> Result<Vec<PointRow>, DbError> {
 }
 
 /// An active service point by its code.
-pub async fn point(db: &Db, code: &str) -> Result<Option<PointRow>, DbError> {
+pub async fn point<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    code: &str,
+) -> Result<Option<PointRow>, DbError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         point_columns!(),
         " FROM service_points WHERE code = $1 AND is_active = 1"
     ))
     .bind(code)
-    .fetch_optional(db.read())
-    .await?;
-    Ok(row.as_ref().map(point_at))
-}
-
-/// An active service point by its code, inside a transaction.
-pub async fn point_tx(tx: &mut Tx, code: &str) -> Result<Option<PointRow>, DbError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        point_columns!(),
-        " FROM service_points WHERE code = $1 AND is_active = 1"
-    ))
-    .bind(code)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await?;
     Ok(row.as_ref().map(point_at))
 }
@@ -176,26 +166,17 @@ fn patient_at(r: &AnyRow) -> PatientRow {
     }
 }
 
-pub async fn patient(db: &Db, id: i64) -> Result<Option<PatientRow>, DbError> {
+pub async fn patient<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: i64,
+) -> Result<Option<PatientRow>, DbError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         patient_columns!(),
         " FROM patients p WHERE p.id = $1"
     ))
     .bind(id)
-    .fetch_optional(db.read())
-    .await?;
-    Ok(row.as_ref().map(patient_at))
-}
-
-pub async fn patient_tx(tx: &mut Tx, id: i64) -> Result<Option<PatientRow>, DbError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        patient_columns!(),
-        " FROM patients p WHERE p.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await?;
     Ok(row.as_ref().map(patient_at))
 }
@@ -269,47 +250,24 @@ fn visit_at(r: &AnyRow) -> VisitRow {
     }
 }
 
-pub async fn visit(db: &Db, id: i64) -> Result<Option<VisitRow>, DbError> {
+pub async fn visit<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: i64,
+) -> Result<Option<VisitRow>, DbError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         visit_columns!(),
         " FROM visits v WHERE v.id = $1"
     ))
     .bind(id)
-    .fetch_optional(db.read())
-    .await?;
-    Ok(row.as_ref().map(visit_at))
-}
-
-pub async fn visit_tx(tx: &mut Tx, id: i64) -> Result<Option<VisitRow>, DbError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        visit_columns!(),
-        " FROM visits v WHERE v.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await?;
     Ok(row.as_ref().map(visit_at))
 }
 
 /// The patient's open visit of `day`, if any.
-pub async fn open_visit(db: &Db, patient_id: i64, day: &str) -> Result<Option<VisitRow>, DbError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        visit_columns!(),
-        " FROM visits v \
-         WHERE v.patient_id = $1 AND v.day = $2 AND v.status = 'open'"
-    ))
-    .bind(patient_id)
-    .bind(day)
-    .fetch_optional(db.read())
-    .await?;
-    Ok(row.as_ref().map(visit_at))
-}
-
-pub async fn open_visit_tx(
-    tx: &mut Tx,
+pub async fn open_visit<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
     patient_id: i64,
     day: &str,
 ) -> Result<Option<VisitRow>, DbError> {
@@ -321,7 +279,7 @@ pub async fn open_visit_tx(
     ))
     .bind(patient_id)
     .bind(day)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await?;
     Ok(row.as_ref().map(visit_at))
 }
@@ -423,7 +381,10 @@ fn entry_at(r: &AnyRow) -> EntryRow {
     }
 }
 
-pub async fn entry_tx(tx: &mut Tx, id: i64) -> Result<Option<EntryRow>, DbError> {
+pub async fn entry<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: i64,
+) -> Result<Option<EntryRow>, DbError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         entry_columns!(),
@@ -431,20 +392,7 @@ pub async fn entry_tx(tx: &mut Tx, id: i64) -> Result<Option<EntryRow>, DbError>
          JOIN service_points s ON s.id = e.service_point_id WHERE e.id = $1"
     ))
     .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.as_ref().map(entry_at))
-}
-
-pub async fn entry(db: &Db, id: i64) -> Result<Option<EntryRow>, DbError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        entry_columns!(),
-        " FROM queue_entries e JOIN visits v ON v.id = e.visit_id \
-         JOIN service_points s ON s.id = e.service_point_id WHERE e.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db.read())
+    .fetch_optional(ex)
     .await?;
     Ok(row.as_ref().map(entry_at))
 }

@@ -117,7 +117,9 @@ pub async fn list(cx: Ctx) -> AppResult<Response> {
 #[handler]
 pub async fn new_key(cx: Ctx, Path(code): Path<String>, req: &Request) -> AppResult<Response> {
     let app = cx.app();
-    let point = q::point(&app.db, &code).await?.ok_or(AppError::NotFound)?;
+    let point = q::point(app.db.read(), &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let key = random_token();
     let mut tx = app.db.begin().await?;
     q::set_display_hash(&mut tx, point.id, Some(&token_hash(&key))).await?;
@@ -161,7 +163,9 @@ pub async fn new_key(cx: Ctx, Path(code): Path<String>, req: &Request) -> AppRes
 #[handler]
 pub async fn revoke(cx: Ctx, Path(code): Path<String>) -> AppResult<Response> {
     let app = cx.app();
-    let point = q::point(&app.db, &code).await?.ok_or(AppError::NotFound)?;
+    let point = q::point(app.db.read(), &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let mut tx = app.db.begin().await?;
     q::set_display_hash(&mut tx, point.id, None).await?;
     audit::record(

@@ -182,7 +182,7 @@ pub async fn checkin_form(cx: Ctx, Query(query): Query<CheckinQuery>) -> AppResu
     let Some(patient_id) = patient_id else {
         return search_page(&cx, &query.q).await;
     };
-    let patient = q::patient(db, patient_id)
+    let patient = q::patient(db.read(), patient_id)
         .await?
         .ok_or(AppError::NotFound)?;
     if let (Some(survivor), None) = (patient.merged_into, &appointment) {
@@ -256,7 +256,7 @@ pub async fn check_in(cx: Ctx, form: Form) -> AppResult<Response> {
                 .map_err(|_| AppError::BadRequest("appointment".into()))?,
         ),
     };
-    let patient = q::patient(&app.db, patient_id)
+    let patient = q::patient(app.db.read(), patient_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let appointment = match appointment_id {
@@ -278,7 +278,7 @@ pub async fn check_in(cx: Ctx, form: Form) -> AppResult<Response> {
     if priority.is_none() {
         errors.add("priority", t("appointments_queue.error_priority"));
     }
-    if q::point(&app.db, &values.point).await?.is_none() {
+    if q::point(app.db.read(), &values.point).await?.is_none() {
         errors.add("point", t("appointments_queue.error_point"));
     }
     let page = |values, errors, open_visit| CheckinPage {
@@ -342,7 +342,7 @@ pub async fn check_in(cx: Ctx, form: Form) -> AppResult<Response> {
 pub async fn slip(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let db = &cx.app().db;
     let visit = visits::visit(db, id).await?.ok_or(AppError::NotFound)?;
-    let patient = q::patient(db, visit.patient_id)
+    let patient = q::patient(db.read(), visit.patient_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let first = q::first_entry_point(db, visit.id).await?;
@@ -445,7 +445,7 @@ pub async fn card(cx: Ctx) -> AppResult<Response> {
         if !user.has_role(role) {
             continue;
         }
-        let Some(point) = q::point(db, code).await? else {
+        let Some(point) = q::point(db.read(), code).await? else {
             continue;
         };
         let tokens: Vec<TokenShown> = q::waiting_tokens(db, point.id, CARD_TOKENS)
@@ -499,7 +499,9 @@ pub async fn queue(
     Query(query): Query<QueueQuery>,
 ) -> AppResult<Response> {
     let db = &cx.app().db;
-    let point = q::point(db, &code).await?.ok_or(AppError::NotFound)?;
+    let point = q::point(db.read(), &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let now = Utc::now();
     let today = visits::today();
     let lines: Vec<LineShown> = q::point_lines(db, point.id, QUEUE_LIMIT)
@@ -584,7 +586,9 @@ fn refused(cx: &Ctx, code: &str, e: VisitError) -> AppResult<Response> {
 #[handler]
 pub async fn call_next(cx: Ctx, Path(code): Path<String>) -> AppResult<Response> {
     let app = cx.app();
-    let point = q::point(&app.db, &code).await?.ok_or(AppError::NotFound)?;
+    let point = q::point(app.db.read(), &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let mut tx = app.db.begin().await?;
     match visits::call_next(&mut tx, &point.code, &cx.actor()).await {
         Ok(Some(entry)) => {
@@ -636,7 +640,7 @@ async fn act(cx: &Ctx, code: &str, id: i64, action: Action<'_>) -> AppResult<Res
         Action::Serve => visits::serve(&mut tx, entry.id, &actor)
             .await
             .map(|_| t("appointments_queue.serving").replace("{token}", &token)),
-        Action::Send(to) => match q::point(&app.db, to).await? {
+        Action::Send(to) => match q::point(app.db.read(), to).await? {
             Some(p) => visits::finish(&mut tx, entry.id, Some(&p.code), &actor)
                 .await
                 .map(|_| {

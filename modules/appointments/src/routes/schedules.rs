@@ -196,22 +196,27 @@ fn taken_name(e: &hms_core::db::DbError) -> bool {
 
 #[handler]
 pub async fn create_clinic(cx: Ctx, form: Form) -> AppResult<Response> {
-    let values = typed(&form, CLINIC_KEYS);
-    let fields = match clinic_fields(&form) {
-        Ok(f) => f,
-        Err(errors) => {
-            return overview_page(
-                &cx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &errors,
-                &values,
-                &typed_weekdays(&form),
-            )
-            .await
+    save_clinic(&cx, None, &form).await
+}
+
+/// Saves the clinic form (a new clinic when `id` is None); a refused form is shown again where
+/// it was filled in: the overview for a new clinic, the clinic's page otherwise.
+async fn save_clinic(cx: &Ctx, id: Option<i64>, form: &Form) -> AppResult<Response> {
+    let refused = |status: StatusCode, errors: FormErrors| async move {
+        match id {
+            None => {
+                let values = typed(form, CLINIC_KEYS);
+                overview_page(cx, status, &errors, &values, &typed_weekdays(form)).await
+            }
+            Some(id) => clinic_view(cx, status, id, &errors, None).await,
         }
     };
+    let fields = match clinic_fields(form) {
+        Ok(f) => f,
+        Err(errors) => return refused(StatusCode::UNPROCESSABLE_ENTITY, errors).await,
+    };
     let mut tx = cx.app().db.begin().await?;
-    match repo::save_clinic(&mut tx, None, &fields, &cx.actor()).await {
+    match repo::save_clinic(&mut tx, id, &fields, &cx.actor()).await {
         Ok(id) => {
             tx.commit().await?;
             cx.flash(FlashKind::Success, t("appointments.clinic_saved"));
@@ -221,14 +226,7 @@ pub async fn create_clinic(cx: Ctx, form: Form) -> AppResult<Response> {
             drop(tx);
             let mut errors = FormErrors::new();
             errors.add("name", t("appointments.error_clinic_taken"));
-            overview_page(
-                &cx,
-                StatusCode::CONFLICT,
-                &errors,
-                &values,
-                &fields.weekdays,
-            )
-            .await
+            refused(StatusCode::CONFLICT, errors).await
         }
         Err(e) => Err(e.into()),
     }
@@ -295,27 +293,7 @@ pub async fn update_clinic(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResul
     if repo::clinic(&cx.app().db, id).await?.is_none() {
         return Err(AppError::NotFound);
     }
-    let fields = match clinic_fields(&form) {
-        Ok(f) => f,
-        Err(errors) => {
-            return clinic_view(&cx, StatusCode::UNPROCESSABLE_ENTITY, id, &errors, None).await
-        }
-    };
-    let mut tx = cx.app().db.begin().await?;
-    match repo::save_clinic(&mut tx, Some(id), &fields, &cx.actor()).await {
-        Ok(_) => {
-            tx.commit().await?;
-            cx.flash(FlashKind::Success, t("appointments.clinic_saved"));
-            Ok(see_other(&format!("/schedules/clinics/{id}")))
-        }
-        Err(e) if taken_name(&e) => {
-            drop(tx);
-            let mut errors = FormErrors::new();
-            errors.add("name", t("appointments.error_clinic_taken"));
-            clinic_view(&cx, StatusCode::CONFLICT, id, &errors, None).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    save_clinic(&cx, Some(id), &form).await
 }
 
 const HOURS_KEYS: &[&str] = &[

@@ -44,15 +44,7 @@ pub async fn side(db: &Db, id: i64) -> Result<Option<Side>, DbError> {
     else {
         return Ok(None);
     };
-    let identifiers = sqlx::query(
-        "SELECT id_type, value FROM patient_identifiers WHERE patient_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(db.read())
-    .await?
-    .into_iter()
-    .map(|i| (i.get(0), i.get(1)))
-    .collect();
+    let identifiers = super::identifiers_of(db.read(), id).await?;
     let absorbed: i64 = sqlx::query("SELECT COUNT(*) FROM patients WHERE merged_into = $1")
         .bind(id)
         .fetch_one(db.read())

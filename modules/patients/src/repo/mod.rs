@@ -140,7 +140,7 @@ pub async fn register(
     let number = next_number(tx, prefix, year).await?;
     let now = clock::now_rfc3339();
     let d = &p.details;
-    let id: i64 = sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO patients (number, first_name, middle_name, last_name, sex, date_of_birth, \
          dob_estimated, phone, email, county_code, sub_county, ward, kin_name, kin_relationship, \
          kin_phone, allergies, blood_group, consent_contact, consent_at, created_by, created_at, \
@@ -148,30 +148,14 @@ pub async fn register(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
          $19, $20, $21, $21) RETURNING id",
     )
-    .bind(&number)
-    .bind(&d.first_name)
-    .bind(&d.middle_name)
-    .bind(&d.last_name)
-    .bind(d.sex)
-    .bind(&d.date_of_birth)
-    .bind(i64::from(d.dob_estimated))
-    .bind(&d.phone)
-    .bind(&d.email)
-    .bind(&d.county_code)
-    .bind(&d.sub_county)
-    .bind(&d.ward)
-    .bind(&d.kin_name)
-    .bind(&d.kin_relationship)
-    .bind(&d.kin_phone)
-    .bind(&d.allergies)
-    .bind(&d.blood_group)
-    .bind(i64::from(d.consent_contact))
-    .bind(d.consent_contact.then_some(now.as_str()))
-    .bind(actor.user_id)
-    .bind(&now)
-    .fetch_one(&mut **tx)
-    .await?
-    .get(0);
+    .bind(&number);
+    let id: i64 = bind_details(insert, d)
+        .bind(d.consent_contact.then_some(now.as_str()))
+        .bind(actor.user_id)
+        .bind(&now)
+        .fetch_one(&mut **tx)
+        .await?
+        .get(0);
     for (id_type, value) in &p.identifiers {
         insert_identifier(tx, id, id_type, value, &now).await?;
     }
@@ -219,6 +203,31 @@ async fn insert_tokens(tx: &mut Tx, patient: i64, tokens: &[String]) -> Result<(
     Ok(())
 }
 
+/// Binds the demographics in the order both the INSERT and the UPDATE list them (first name
+/// to consent), so the two statements cannot drift apart.
+fn bind_details<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    d: &'q Details,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(&d.first_name)
+        .bind(&d.middle_name)
+        .bind(&d.last_name)
+        .bind(d.sex)
+        .bind(&d.date_of_birth)
+        .bind(i64::from(d.dob_estimated))
+        .bind(&d.phone)
+        .bind(&d.email)
+        .bind(&d.county_code)
+        .bind(&d.sub_county)
+        .bind(&d.ward)
+        .bind(&d.kin_name)
+        .bind(&d.kin_relationship)
+        .bind(&d.kin_phone)
+        .bind(&d.allergies)
+        .bind(&d.blood_group)
+        .bind(i64::from(d.consent_contact))
+}
+
 /// Why a change to a record was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
@@ -256,41 +265,25 @@ pub async fn update(
         (true, true) => before.1.clone(),
         _ => None,
     };
-    let changed = sqlx::query(
+    let update = sqlx::query(
         "UPDATE patients SET first_name = $1, middle_name = $2, last_name = $3, sex = $4, \
          date_of_birth = $5, dob_estimated = $6, phone = $7, email = $8, county_code = $9, \
          sub_county = $10, ward = $11, kin_name = $12, kin_relationship = $13, kin_phone = $14, \
          allergies = $15, blood_group = $16, consent_contact = $17, consent_at = $18, \
          updated_at = $19 WHERE id = $20 AND updated_at = $21 AND merged_into IS NULL",
-    )
-    .bind(&d.first_name)
-    .bind(&d.middle_name)
-    .bind(&d.last_name)
-    .bind(d.sex)
-    .bind(&d.date_of_birth)
-    .bind(i64::from(d.dob_estimated))
-    .bind(&d.phone)
-    .bind(&d.email)
-    .bind(&d.county_code)
-    .bind(&d.sub_county)
-    .bind(&d.ward)
-    .bind(&d.kin_name)
-    .bind(&d.kin_relationship)
-    .bind(&d.kin_phone)
-    .bind(&d.allergies)
-    .bind(&d.blood_group)
-    .bind(i64::from(d.consent_contact))
-    .bind(&consent_at)
-    .bind(&now)
-    .bind(id)
-    .bind(seen)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    );
+    let changed = bind_details(update, d)
+        .bind(&consent_at)
+        .bind(&now)
+        .bind(id)
+        .bind(seen)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
     if changed != 1 {
         return Err(ChangeError::Stale);
     }
-    let before_ids = identifiers_of(tx, id).await?;
+    let before_ids = identifiers_of(&mut **tx, id).await?;
     for kind in ["sha_number", "nupi"] {
         let old = before_ids.iter().find(|(t, _)| t == kind).map(|(_, v)| v);
         let new = p
@@ -346,12 +339,16 @@ async fn holder(tx: &mut Tx, id_type: &str, value: &str) -> Result<Option<i64>, 
     )
 }
 
-async fn identifiers_of(tx: &mut Tx, id: i64) -> Result<Vec<(String, String)>, DbError> {
+/// A patient's identifiers as (type, value), in the order they were added.
+pub(crate) async fn identifiers_of<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    id: i64,
+) -> Result<Vec<(String, String)>, DbError> {
     Ok(sqlx::query(
         "SELECT id_type, value FROM patient_identifiers WHERE patient_id = $1 ORDER BY id",
     )
     .bind(id)
-    .fetch_all(&mut **tx)
+    .fetch_all(ex)
     .await?
     .into_iter()
     .map(|r| (r.get(0), r.get(1)))
@@ -464,7 +461,7 @@ pub async fn add_identifier(
     if holder(tx, id_type, value).await?.is_some() {
         return Err(ChangeError::Taken);
     }
-    if identifiers_of(tx, id)
+    if identifiers_of(&mut **tx, id)
         .await?
         .iter()
         .any(|(t, _)| t == id_type)
@@ -548,15 +545,7 @@ pub async fn chart(db: &Db, id: i64) -> Result<Option<Chart>, DbError> {
             id = next;
             continue;
         }
-        let identifiers = sqlx::query(
-            "SELECT id_type, value FROM patient_identifiers WHERE patient_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(db.read())
-        .await?
-        .into_iter()
-        .map(|i| (i.get(0), i.get(1)))
-        .collect();
+        let identifiers = identifiers_of(db.read(), id).await?;
         let (details, consent_at) = details_at(&r, 8);
         return Ok(Some(Chart {
             id,
