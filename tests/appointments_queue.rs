@@ -459,9 +459,15 @@ each_backend! {
     async fn the_chart_timeline_shows_the_visit(app) {
         let (desk, _) = desk_and_nurse(&app).await;
         let p = patient(&desk, "Esther", "Nyambura", "1970-12-12").await;
+        let before = desk.get("/patients?q=nyambura").await;
+        assert!(before.body.contains("None yet"), "no visit yet in the search results");
         visit_of(&check_in(&desk, p, "triage", "").await);
         let chart = desk.get(&format!("/patients/{p}")).await;
         assert!(chart.body.contains("Visit, token 1"), "{}", chart.body);
+        // The search results show the day of the last visit.
+        let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
+        let found = desk.get("/patients?q=nyambura").await;
+        assert!(found.body.contains(&today.format("%d %b %Y").to_string()) && !found.body.contains("None yet"));
     }
 
     async fn names_are_escaped_on_the_queue_screen_and_reading_it_is_audited(app) {

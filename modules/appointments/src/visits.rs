@@ -414,6 +414,7 @@ pub async fn check_in(
         }
         Err(e) => return Err(e.into()),
     };
+    hms_patients::record_visit(tx, patient_id, &day).await?;
     q::enqueue(
         tx,
         id,

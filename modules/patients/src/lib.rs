@@ -17,6 +17,7 @@ use rust_embed::RustEmbed;
 pub use model::{name_tokens, query_tokens};
 /// Bulk loading of generated patients, for `hms demo-data` and benchmarks.
 pub use repo::demo;
+pub use repo::record_visit;
 
 pub const VIEW: &str = "patients.view";
 pub const REGISTER: &str = "patients.register";

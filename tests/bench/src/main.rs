@@ -71,6 +71,9 @@ struct Args {
     /// Make the demo data again even when a cached copy exists.
     #[arg(long)]
     fresh: bool,
+    /// Make the demo data for this run only, and keep no copy (tests).
+    #[arg(long, conflicts_with = "fresh")]
+    no_cache: bool,
     /// Keep this run's data directory (and server log) afterwards.
     #[arg(long)]
     keep: bool,
@@ -300,10 +303,17 @@ async fn bench(args: Args) -> Result<u64, String> {
         args.database.as_deref(),
         args.patients,
         args.seed,
-        args.fresh,
+        if args.no_cache {
+            seed::Cache::Off
+        } else if args.fresh {
+            seed::Cache::Renew
+        } else {
+            seed::Cache::Use
+        },
     )
     .await?;
     match prepared.generated_in {
+        Some(s) if args.no_cache => println!("demo data made in {s:.1} s"),
         Some(s) => println!("demo data made in {s:.1} s (cached as {})", prepared.key),
         None => println!("demo data: cached {}", prepared.key),
     }
@@ -376,10 +386,22 @@ async fn measure(
     let mut failure = None;
     for s in chosen {
         match scenarios::run(*s, shared.clone(), &limits).await {
-            Ok(f) => {
+            Ok(mut f) => {
+                let (rss, peak) = server.memory_kb();
+                f.rss_mb_after = mb(rss as f64, 1024.0);
+                f.peak_rss_mb_after = mb(peak as f64, 1024.0);
                 println!(
-                    "  {:<10} {:>9} ops {:>6} errors {:>9.0}/s  p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms",
-                    f.scenario, f.requests, f.errors, f.per_second, f.p50_ms, f.p95_ms, f.p99_ms
+                    "  {:<10} {:>9} ops {:>6} errors {:>9.0}/s  p50 {:>6.2} ms  p95 {:>6.2} ms  \
+                     p99 {:>6.2} ms  server {:.0} MB (peak {:.0} MB)",
+                    f.scenario,
+                    f.requests,
+                    f.errors,
+                    f.per_second,
+                    f.p50_ms,
+                    f.p95_ms,
+                    f.p99_ms,
+                    f.rss_mb_after,
+                    f.peak_rss_mb_after
                 );
                 if let Some(e) = &f.first_error {
                     println!("             first error: {e}");

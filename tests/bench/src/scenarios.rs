@@ -101,6 +101,9 @@ pub struct Figures {
     pub vs_healthz: Option<f64>,
     /// HTTP requests per operation (registration is several).
     pub http_per_op: u32,
+    /// The server's resident memory after the scenario, and its peak so far.
+    pub rss_mb_after: f64,
+    pub peak_rss_mb_after: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
 }
@@ -425,6 +428,8 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
             Scenario::Register => 3,
             _ => 1,
         },
+        rss_mb_after: 0.0,
+        peak_rss_mb_after: 0.0,
         first_error,
     })
 }

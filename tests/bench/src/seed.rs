@@ -171,6 +171,17 @@ fn copy_sqlite(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the demo facility is cached between runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cache {
+    /// Reuse a cached data set when there is one, otherwise make and keep it.
+    Use,
+    /// Make it again and keep it.
+    Renew,
+    /// Make it for this run only (tests).
+    Off,
+}
+
 /// Makes (or reuses) the demo facility and gives this run its own copy.
 pub async fn prepare(
     hms: &Hms,
@@ -178,7 +189,7 @@ pub async fn prepare(
     database: Option<&str>,
     patients: u64,
     seed: u64,
-    fresh: bool,
+    cache_mode: Cache,
 ) -> Result<Prepared, String> {
     let backend = if database.is_some() {
         Backend::Postgres
@@ -201,6 +212,39 @@ pub async fn prepare(
     std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
     let mut generated_in = None;
 
+    if cache_mode == Cache::Off {
+        let started = Instant::now();
+        let (database_url, pg) = match database {
+            None => (None, None),
+            Some(url) => {
+                let name = format!("hms_bench_run_{}", std::process::id());
+                let admin = sqlx::postgres::PgPool::connect(url)
+                    .await
+                    .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+                exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\"")).await?;
+                exec(&admin, &format!("CREATE DATABASE \"{name}\"")).await?;
+                admin.close().await;
+                (
+                    Some(with_database(url, &name)),
+                    Some(PgRun {
+                        admin_url: url.to_string(),
+                        database: name,
+                    }),
+                )
+            }
+        };
+        let accounts = demo_data(hms, &data_dir, database_url.as_deref(), patients, seed)?;
+        generated_in = Some(started.elapsed().as_secs_f64());
+        return Ok(Prepared {
+            data_dir,
+            database_url,
+            accounts,
+            generated_in,
+            key,
+            pg,
+        });
+    }
+    let fresh = cache_mode == Cache::Renew;
     match database {
         None => {
             let accounts = match load_accounts(&cached.join("users.txt")) {

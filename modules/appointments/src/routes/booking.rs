@@ -595,8 +595,23 @@ pub async fn missed(cx: Ctx, Query(q): Query<MissedQuery>) -> AppResult<Response
 
 #[handler]
 pub async fn card_today(cx: Ctx) -> AppResult<Response> {
-    let (booked, arrived, no_shows) = booking::day_counts(&cx.app().db, &day_text(today())).await?;
+    let db = &cx.app().db;
+    let (booked, arrived, no_shows) = booking::day_counts(db, &day_text(today())).await?;
+    // Queue lengths, so reception sees where patients are waiting.
+    let waiting = crate::repo::queue::waiting_counts(db).await?;
+    let queues: Vec<(String, i64)> = crate::repo::queue::points(db)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let n = waiting
+                .iter()
+                .find(|(id, _, _)| *id == p.id)
+                .map_or(0, |(_, n, _)| *n);
+            (p.name, n)
+        })
+        .collect();
     let mut c = tera::Context::new();
+    c.insert("queues", &queues);
     c.insert("booked", &booked);
     c.insert("arrived", &arrived);
     c.insert("no_shows", &no_shows);

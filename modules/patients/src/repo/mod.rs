@@ -18,7 +18,7 @@ pub mod merge;
 macro_rules! summary_columns {
     () => {
         "p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth, \
-         p.dob_estimated, p.phone"
+         p.dob_estimated, p.phone, p.last_visit_on"
     };
 }
 
@@ -592,6 +592,8 @@ pub struct Found {
     pub date_of_birth: String,
     pub dob_estimated: bool,
     pub phone: Option<String>,
+    /// Day of the last visit (YYYY-MM-DD), if the patient has been checked in.
+    pub last_visit_on: Option<String>,
 }
 
 /// A summary row whose `summary_columns!()` start at column `at`.
@@ -608,6 +610,7 @@ fn found_at(r: &sqlx::any::AnyRow, at: usize) -> Found {
         date_of_birth: r.get(at + 6),
         dob_estimated: r.get::<i64, _>(at + 7) == 1,
         phone: r.get(at + 8),
+        last_visit_on: r.get(at + 9),
     }
 }
 
@@ -729,6 +732,17 @@ pub async fn by_names(
         if out.iter().any(|f| f.id == id) {
             continue;
         }
+        // A patient with two names the driver prefixes ("k": Kamau and Kamande) has a row for
+        // each, possibly on different pages: list them at their first one only.
+        let names = crate::model::name_tokens(&[
+            r.get::<String, _>(3).as_str(),
+            r.get::<Option<String>, _>(4).unwrap_or_default().as_str(),
+            r.get::<String, _>(5).as_str(),
+        ]);
+        let first = names.iter().filter(|n| n.starts_with(driver)).min();
+        if first.is_some_and(|f| *f != token) {
+            continue;
+        }
         out.push(found_at(r, 1));
     }
     Ok((out, next))
@@ -749,12 +763,27 @@ pub async fn summary(db: &Db, id: i64) -> Result<Option<Found>, DbError> {
         else {
             return Ok(None);
         };
-        match r.get::<Option<i64>, _>(9) {
+        match r.get::<Option<i64>, _>(10) {
             Some(next) => id = next,
             None => return Ok(Some(found_at(&r, 0))),
         }
     }
     Ok(None)
+}
+
+/// Records that the patient was seen on `day` (a check-in), for the last-visit column of search
+/// results. Only moves forward; a merged record's visit counts for its survivor.
+pub async fn record_visit(tx: &mut Tx, patient: i64, day: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE patients SET last_visit_on = $1 WHERE id = COALESCE( \
+         (SELECT merged_into FROM patients WHERE id = $2), $2) \
+         AND (last_visit_on IS NULL OR last_visit_on < $1)",
+    )
+    .bind(day)
+    .bind(patient)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The newest patients, for the list before anything is typed.

@@ -36,6 +36,7 @@ pub struct Shown {
     pub sex: String,
     pub age: String,
     pub phone: String,
+    pub last_visit: String,
 }
 
 pub fn shown(f: Found) -> Shown {
@@ -52,6 +53,12 @@ pub fn shown(f: Found) -> Shown {
             .phone
             .as_deref()
             .map(model::mask_phone)
+            .unwrap_or_default(),
+        last_visit: f
+            .last_visit_on
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .map(|d| d.format("%d %b %Y").to_string())
             .unwrap_or_default(),
     }
 }
