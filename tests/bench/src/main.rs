@@ -88,6 +88,17 @@ struct Machine {
     cpus: usize,
     cpu_model: String,
     memory_mb: u64,
+    /// The 1-minute load average when the run started and when it ended: other work on the
+    /// machine takes CPU from the server and the clients alike.
+    load_before: f64,
+    load_after: f64,
+}
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 #[derive(Debug, Serialize)]
@@ -130,6 +141,8 @@ fn machine() -> Machine {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
             / 1024,
+        load_before: load_average(),
+        load_after: 0.0,
     }
 }
 
@@ -285,6 +298,13 @@ async fn bench(args: Args) -> Result<u64, String> {
         "sqlite"
     };
     let machine = machine();
+    if machine.load_before > 0.5 {
+        println!(
+            "note: the machine is busy (load average {:.2}); figures will be lower than on an \
+             idle machine",
+            machine.load_before
+        );
+    }
     println!(
         "HMS benchmark: {} patients on {backend}, {} clients, {} s per scenario after {} s of \
          warm-up; {} CPUs ({}), {} MB RAM",
@@ -337,7 +357,7 @@ async fn measure(
     hms: &Hms,
     prepared: &seed::Prepared,
     chosen: &[Scenario],
-    machine: Machine,
+    mut machine: Machine,
 ) -> Result<Report, String> {
     let database_before = prepared.database_bytes().await;
     // The search queries come from real patients of the data set.
@@ -418,6 +438,7 @@ async fn measure(
             break;
         }
     }
+    machine.load_after = load_average();
     let (_, peak_kb) = server.memory_kb();
     let startup_ms = (server.startup.as_secs_f64() * 10_000.0).round() / 10.0;
     server.stop();
@@ -462,8 +483,16 @@ async fn measure(
 fn print_report(r: &Report) {
     println!();
     println!(
-        "{} patients on {}, {} clients, {} s per scenario ({} CPUs, {})",
-        r.patients, r.backend, r.clients, r.seconds, r.machine.cpus, r.machine.cpu_model
+        "{} patients on {}, {} clients, {} s per scenario ({} CPUs, {}; load average {:.2} \
+         before, {:.2} after)",
+        r.patients,
+        r.backend,
+        r.clients,
+        r.seconds,
+        r.machine.cpus,
+        r.machine.cpu_model,
+        r.machine.load_before,
+        r.machine.load_after
     );
     println!(
         "{:<10} {:>10} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}",

@@ -12,7 +12,7 @@ use sqlx::Row;
 use hms_core::db::Backend;
 
 /// Bump when the demo generator changes what it makes, so cached data sets are made again.
-const GENERATOR_TAG: &str = "demo-1";
+const GENERATOR_TAG: &str = "demo-2";
 
 /// How to run `hms`: the bench binary itself (`--as-hms`, the same code as the `hms` binary)
 /// or a given `hms` executable.
@@ -171,6 +171,23 @@ fn copy_sqlite(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Removes cached data sets of the same size and seed made for an older schema or generator
+/// (a million patients take half a gigabyte).
+fn forget_stale(cache: &Path, key: &str) {
+    let Some((family, _)) = key.rsplit_once('-') else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(cache) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name != key && name.starts_with(&format!("{family}-")) && !name.contains(".tmp-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Whether the demo facility is cached between runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cache {
@@ -206,6 +223,9 @@ pub async fn prepare(
     );
     let cache = work.join("cache");
     let cached = cache.join(&key);
+    if cache_mode != Cache::Off {
+        forget_stale(&cache, &key);
+    }
     let run_dir = work.join(format!("run-{}", std::process::id()));
     let data_dir = run_dir.join("data");
     let _ = std::fs::remove_dir_all(&run_dir);
@@ -276,6 +296,22 @@ pub async fn prepare(
                 .await
                 .map_err(|e| format!("cannot connect to {url}: {e}"))?;
             let template = format!("hms_bench_tpl_{}", key.replace('-', "_"));
+            // Templates of the same size and seed for an older schema or generator go.
+            let family = format!("{}_", &template[..template.rfind('_').unwrap_or(0)]);
+            let stale: Vec<String> = sqlx::query(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2",
+            )
+            .bind(&family)
+            .bind(&template)
+            .fetch_all(&admin)
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+            for name in stale {
+                exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\"")).await?;
+            }
             let exists: bool = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
                 .bind(&template)
                 .fetch_optional(&admin)
