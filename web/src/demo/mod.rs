@@ -13,8 +13,6 @@ mod names;
 #[cfg(feature = "patients")]
 mod people;
 
-use std::time::Instant;
-
 use clap::Args;
 use serde_json::json;
 
@@ -22,7 +20,7 @@ use hms_core::audit::{self, Actor, Event};
 use hms_core::auth::password::Hasher;
 use hms_core::auth::users::{self, NewUser, StaffDetails};
 use hms_core::config::Loaded;
-use hms_core::db::{Backend, Db};
+use hms_core::db::Db;
 
 use crate::cli::Failure;
 
@@ -234,7 +232,9 @@ async fn create_staff(db: &Db, actor: &Actor) -> Result<(), Failure> {
 
 #[cfg(feature = "patients")]
 async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
+    use hms_core::db::Backend;
     use hms_patients::demo::{self, Stored};
+    use std::time::Instant;
 
     let receptionist = users::id_by_username(db, "demo.receptionist").await?;
     let before = demo::count(db).await?.max(0) as u64;

@@ -652,10 +652,11 @@ const SHORT_TOKEN: usize = 3;
 /// index in index order, so a page stops at the page size. Each longer token (rarer, as a rule)
 /// becomes the set of patients it prefixes, read once from the same index and checked per
 /// candidate in memory; a token of one or two letters is looked up per candidate instead.
-/// In a million patients this costs about 1 ms for "wanj kam", against 7 ms on average (and
-/// 50 ms and more at the tail) for an index lookup per candidate and per extra token.
+/// In a million patients two words cost 1.6 ms on average (SQLite), against 6.7 ms (13.5 ms
+/// for two whole names) with an index lookup per candidate and extra token (BENCHMARKS.md).
 /// `after` is the (token, id) key of the last row of the previous page; the driver depends on
-/// the typed tokens only, so every page continues the same scan. At most 5 tokens count.
+/// the typed tokens only, so every page continues the same scan. Beyond the driver, two sets
+/// and two lookups are checked; further tokens are ignored (they rarely narrow a search).
 pub async fn by_names(
     db: &Db,
     tokens: &[String],
