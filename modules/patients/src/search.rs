@@ -25,8 +25,9 @@ pub async fn search(
     let after = after
         .rsplit_once(':')
         .and_then(|(tok, id)| Some((tok.to_string(), id.parse::<i64>().ok()?)));
-    // Exact matches belong on the first page only.
-    let mut found = if after.is_none() {
+    // Exact matches belong on the first page only, and need a digit: every patient number,
+    // phone and identifier has one, and names never do (so a name costs no lookups here).
+    let mut found = if after.is_none() && q.chars().any(|c| c.is_ascii_digit()) {
         let compact: String = q
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -37,7 +38,11 @@ pub async fn search(
     } else {
         Vec::new()
     };
-    let tokens = model::query_tokens(&q);
+    // Names are letters: a typed number is not looked up among them.
+    let tokens: Vec<String> = model::query_tokens(&q)
+        .into_iter()
+        .filter(|t| t.chars().any(char::is_alphabetic))
+        .collect();
     if tokens.is_empty() {
         return Ok((found, None));
     }
