@@ -84,6 +84,30 @@ fn a_demo_facility_is_made_once_and_numbers_continue(data: &Path, database: Opti
         "SELECT value FROM settings WHERE key = 'facility_name'"
     )[0]
     .contains("Demo"));
+    // With the appointments module: clinics, a month of appointments and visits through the
+    // queues, and bookings ahead.
+    assert_eq!(count("SELECT CAST(COUNT(*) AS TEXT) FROM clinics"), 4);
+    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM appointments WHERE status = 'arrived'") > 50);
+    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM appointments WHERE status = 'no_show'") > 0);
+    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM appointments WHERE status = 'booked'") > 20);
+    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM visits WHERE status = 'completed'") > 200);
+    assert!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM queue_entries")
+            >= 2 * count("SELECT CAST(COUNT(*) AS TEXT) FROM visits"),
+        "every visit went through triage and consultation"
+    );
+    assert!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM patients WHERE last_visit_on IS NOT NULL") > 100
+    );
+    assert_eq!(
+        count(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM (SELECT clinician_id, day, start_minute FROM appointments \
+             WHERE status IN ('booked', 'arrived') AND start_minute IS NOT NULL \
+             GROUP BY clinician_id, day, start_minute HAVING COUNT(*) > 1) d"
+        ),
+        0,
+        "no slot booked twice"
+    );
 
     // A database that holds patients is refused, and nothing changes.
     let again = demo(data, database, &["--patients", "10"]);

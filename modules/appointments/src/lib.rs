@@ -3,6 +3,7 @@
 //! pharmacy, cashier) calls them from its queue. Other modules hang their work on the visit
 //! through [`visits`], the public contract (declare `requires() = ["appointments"]`).
 
+pub mod demo;
 pub mod holidays;
 pub mod reminders;
 mod repo;

@@ -176,6 +176,36 @@ async fn generate(args: &DemoArgs, loaded: &Loaded, db: &Db) -> Result<(), Failu
     }
     #[cfg(feature = "patients")]
     generate_patients(args, db).await?;
+    #[cfg(feature = "appointments")]
+    if registry.is_enabled("appointments") {
+        generate_appointments(args, db, &actor).await?;
+    }
+    Ok(())
+}
+
+/// Clinics, doctors' hours and `--days` of appointments, visits and queues, plus two weeks of
+/// bookings ahead.
+#[cfg(feature = "appointments")]
+async fn generate_appointments(args: &DemoArgs, db: &Db, actor: &Actor) -> Result<(), Failure> {
+    let staff = hms_appointments::demo::Staff {
+        doctors: users::id_by_username(db, "demo.doctor")
+            .await?
+            .into_iter()
+            .collect(),
+        receptionist: users::id_by_username(db, "demo.receptionist").await?,
+        nurse: users::id_by_username(db, "demo.nurse").await?,
+    };
+    let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
+    let started = std::time::Instant::now();
+    let written =
+        hms_appointments::demo::history(db, actor, &staff, args.seed, args.days, today).await?;
+    println!(
+        "{} appointments and {} visits over {} days in {:.1} s",
+        written.appointments,
+        written.visits,
+        args.days,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

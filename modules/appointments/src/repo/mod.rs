@@ -2,6 +2,7 @@
 //! `queue.rs`.
 
 pub mod booking;
+pub mod demo;
 pub mod queue;
 pub mod reminders;
 pub mod schedules;
