@@ -27,12 +27,39 @@ pub struct History {
     pub visits: u64,
 }
 
-/// (name, booking, slot minutes, daily capacity, opens on holidays, weekdays)
-const CLINICS: &[(&str, &str, i64, i64, bool, &[i64])] = &[
-    ("OPD", "slots", 15, 0, true, &[]),
-    ("Dental clinic", "slots", 20, 0, false, &[]),
-    ("MCH / child welfare clinic", "day", 15, 60, false, &[2, 4]),
-    (
+/// A clinic the demo facility runs.
+struct DemoClinic {
+    name: &'static str,
+    booking: &'static str,
+    slot_minutes: i64,
+    daily_capacity: i64,
+    opens_on_holidays: bool,
+    weekdays: &'static [i64],
+}
+
+const fn clinic(
+    name: &'static str,
+    booking: &'static str,
+    slot_minutes: i64,
+    daily_capacity: i64,
+    opens_on_holidays: bool,
+    weekdays: &'static [i64],
+) -> DemoClinic {
+    DemoClinic {
+        name,
+        booking,
+        slot_minutes,
+        daily_capacity,
+        opens_on_holidays,
+        weekdays,
+    }
+}
+
+const CLINICS: &[DemoClinic] = &[
+    clinic("OPD", "slots", 15, 0, true, &[]),
+    clinic("Dental clinic", "slots", 20, 0, false, &[]),
+    clinic("MCH / child welfare clinic", "day", 15, 60, false, &[2, 4]),
+    clinic(
         "Diabetes and hypertension clinic",
         "day",
         15,
@@ -75,22 +102,22 @@ pub async fn history(
     let existing = schedules::clinics(db).await?;
     let mut tx = db.begin().await?;
     let mut clinic_ids = Vec::new();
-    for (name, booking, slot, capacity, holidays, weekdays) in CLINICS {
-        if let Some(c) = existing.iter().find(|c| c.name == *name) {
-            clinic_ids.push(c.id);
+    for c in CLINICS {
+        if let Some(found) = existing.iter().find(|e| e.name == c.name) {
+            clinic_ids.push(found.id);
             continue;
         }
         let id = schedules::save_clinic(
             &mut tx,
             None,
             &schedules::ClinicFields {
-                name: name.to_string(),
-                booking: booking.to_string(),
-                slot_minutes: *slot,
-                daily_capacity: *capacity,
-                opens_on_holidays: *holidays,
+                name: c.name.to_string(),
+                booking: c.booking.to_string(),
+                slot_minutes: c.slot_minutes,
+                daily_capacity: c.daily_capacity,
+                opens_on_holidays: c.opens_on_holidays,
                 is_active: true,
-                weekdays: weekdays.to_vec(),
+                weekdays: c.weekdays.to_vec(),
             },
             actor,
         )
@@ -98,13 +125,13 @@ pub async fn history(
         // Doctors see OPD patients on weekdays and Saturday mornings; the first runs the dental
         // clinic on Tuesdays and Thursdays instead (a clinician is in one place at a time).
         let mut week: Vec<(i64, WorkingHours)> = Vec::new();
-        if *name == "OPD" {
+        if c.name == "OPD" {
             for (n, doctor) in staff.doctors.iter().enumerate() {
                 let days = (1..=5).filter(|d| n > 0 || ![2, 4].contains(d));
                 week.extend(days.map(|d| (*doctor, hours(d, 8, 17, true))));
                 week.push((*doctor, hours(6, 8, 12, false)));
             }
-        } else if *name == "Dental clinic" {
+        } else if c.name == "Dental clinic" {
             if let Some(doctor) = staff.doctors.first() {
                 week.extend([2, 4].map(|d| (*doctor, hours(d, 9, 16, true))));
             }
@@ -155,26 +182,26 @@ pub async fn history(
         let past = day < today;
         let mut tx = db.begin().await?;
         let mut arrived: Vec<(i64, i64, u32)> = Vec::new();
-        for (((_, booking, slot, capacity, on_holidays, weekdays), clinic), week) in
-            CLINICS.iter().zip(&clinic_ids).zip(&clinic_hours)
-        {
-            if holiday && !on_holidays {
+        for ((c, clinic), week) in CLINICS.iter().zip(&clinic_ids).zip(&clinic_hours) {
+            if holiday && !c.opens_on_holidays {
                 continue;
             }
             // (clinician, start minute) of each booking of the day at this clinic.
-            let bookings: Vec<(Option<i64>, Option<u32>)> = if *booking == "slots" {
+            let bookings: Vec<(Option<i64>, Option<u32>)> = if c.booking == "slots" {
                 let mut out = Vec::new();
                 for (doctor, h) in week.iter().filter(|(_, h)| h.weekday == weekday) {
                     let (doctor, h) = (*doctor, *h);
-                    for start in slot_starts(&[h], weekday, u32::try_from(*slot).unwrap_or(15)) {
+                    for start in
+                        slot_starts(&[h], weekday, u32::try_from(c.slot_minutes).unwrap_or(15))
+                    {
                         if rng.random_range(0..100) < 35 {
                             out.push((Some(doctor), Some(start)));
                         }
                     }
                 }
                 out
-            } else if weekdays.contains(&i64::from(weekday)) {
-                let n = rng.random_range(*capacity / 3..=*capacity * 4 / 5);
+            } else if c.weekdays.contains(&i64::from(weekday)) {
+                let n = rng.random_range(c.daily_capacity / 3..=c.daily_capacity * 4 / 5);
                 (0..n).map(|_| (None, None)).collect()
             } else {
                 Vec::new()
@@ -214,7 +241,7 @@ pub async fn history(
                     arrived.push((patient, id, start.unwrap_or(8 * 60)));
                 }
             }
-            if *booking == "day" && places > 0 {
+            if c.booking == "day" && places > 0 {
                 sql::day_places(&mut tx, *clinic, &day_s, places).await?;
             }
         }
