@@ -17,7 +17,7 @@ use hms_core::{phone, AppError, AppResult};
 use super::{sex_label, shown, PAGE_SIZE};
 use crate::model;
 use crate::repo::merge::{self as merging, MergeError, Refusal, Side};
-use crate::repo::{self, Found};
+use crate::repo::Found;
 
 /// Longest reason kept, in characters.
 const MAX_REASON: usize = 500;
@@ -115,22 +115,7 @@ pub async fn pick(
     let q: String = query.q.trim().chars().take(80).collect();
     let mut results: Vec<Found> = Vec::new();
     if !q.is_empty() {
-        let compact: String = q
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_uppercase();
-        let phone = phone::normalize_mobile(&q).ok();
-        results = repo::exact(db, &compact, phone.as_deref(), &compact).await?;
-        let tokens = model::query_tokens(&q);
-        if !tokens.is_empty() {
-            let (by_name, _) = repo::by_names(db, &tokens, ("", 0), PAGE_SIZE).await?;
-            for f in by_name {
-                if !results.iter().any(|e| e.id == f.id) {
-                    results.push(f);
-                }
-            }
-        }
+        results = crate::search::search(db, &q, "", PAGE_SIZE).await?.0;
         results.retain(|f| f.id != id);
         cx.audit_read(
             Event::new("patient.search", "patient", None)
