@@ -151,15 +151,7 @@ async fn queue_one(
 
 /// The weekday's name key (Monday first).
 fn weekday_key(day: NaiveDate) -> &'static str {
-    [
-        "appointments.mon",
-        "appointments.tue",
-        "appointments.wed",
-        "appointments.thu",
-        "appointments.fri",
-        "appointments.sat",
-        "appointments.sun",
-    ][day.weekday().num_days_from_monday() as usize]
+    crate::schedule::WEEKDAY_KEYS[day.weekday().num_days_from_monday() as usize]
 }
 
 /// Subject and plain-text body in the facility's language: facility, clinic, date, time (or

@@ -115,6 +115,17 @@ pub fn free_slots(
         .collect()
 }
 
+/// Translation keys of the weekday names, Monday first (ISO order).
+pub const WEEKDAY_KEYS: [&str; 7] = [
+    "appointments.mon",
+    "appointments.tue",
+    "appointments.wed",
+    "appointments.thu",
+    "appointments.fri",
+    "appointments.sat",
+    "appointments.sun",
+];
+
 /// "08:30" for 510 minutes.
 pub fn clock_text(minutes: u32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)

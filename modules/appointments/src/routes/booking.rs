@@ -391,13 +391,18 @@ fn row(b: Booked) -> Row {
 #[handler]
 pub async fn show(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let b = load(&cx, id).await?;
+    show_page(&cx, StatusCode::OK, b, &FormErrors::new())
+}
+
+fn show_page(cx: &Ctx, status: StatusCode, b: Booked, errors: &FormErrors) -> AppResult<Response> {
     let mut c = tera::Context::new();
     c.insert("can_book", &cx.can(BOOK));
     c.insert("can_manage", &cx.can(MANAGE));
     c.insert("can_checkin", &cx.can(crate::CHECKIN));
     c.insert("is_today", &(b.day == day_text(today())));
     c.insert("a", &row(b));
-    render(&cx, "appointments/show.html", c)
+    c.insert("errors", errors);
+    render_status(cx, status, "appointments/show.html", c)
 }
 
 #[handler]
@@ -407,19 +412,7 @@ pub async fn cancel(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
         let b = load(&cx, id).await?;
         let mut errors = FormErrors::new();
         errors.add("cancel_reason", t("appointments.error_cancel_reason"));
-        let mut c = tera::Context::new();
-        c.insert("can_book", &cx.can(BOOK));
-        c.insert("can_manage", &cx.can(MANAGE));
-        c.insert("can_checkin", &cx.can(crate::CHECKIN));
-        c.insert("is_today", &(b.day == day_text(today())));
-        c.insert("a", &row(b));
-        c.insert("errors", &errors);
-        return render_status(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "appointments/show.html",
-            c,
-        );
+        return show_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, b, &errors);
     }
     close(
         &cx,

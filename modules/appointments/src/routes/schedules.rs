@@ -38,19 +38,11 @@ pub fn routes() -> Vec<RouteSpec> {
 
 /// Weekdays as (ISO number, translated name).
 pub(crate) fn weekdays() -> Vec<(i64, String)> {
-    [
-        "appointments.mon",
-        "appointments.tue",
-        "appointments.wed",
-        "appointments.thu",
-        "appointments.fri",
-        "appointments.sat",
-        "appointments.sun",
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, key)| (i as i64 + 1, t(key)))
-    .collect()
+    crate::schedule::WEEKDAY_KEYS
+        .iter()
+        .enumerate()
+        .map(|(i, key)| (i as i64 + 1, t(key)))
+        .collect()
 }
 
 /// (id, name) pairs as text, for a select that compares with what was typed.
