@@ -377,6 +377,7 @@ async fn measure(
         tx.commit().await.map_err(|e| e.to_string())?;
     }
     let (queries, max_patient_id) = scenarios::queries(&db, args.seed, 2_000).await?;
+    let day_clinic = scenarios::day_clinic(&db).await?;
     db.close().await;
 
     let mut server = Server::start(hms, prepared).await?;
@@ -395,6 +396,7 @@ async fn measure(
         max_patient_id,
         seed: args.seed,
         registered: AtomicU64::new(0),
+        day_clinic,
     });
     let limits = Limits {
         clients: args.clients,

@@ -28,6 +28,10 @@ pub enum Scenario {
     Chart,
     /// Reception registers a new patient: form, post, likely-match step when shown, chart.
     Register,
+    /// Reception books a clinic day: the availability fragment, then the booking.
+    Book,
+    /// A nurse's triage queue refreshing itself (the htmx polling fragment).
+    Queue,
 }
 
 pub const ALL: &[Scenario] = &[
@@ -37,6 +41,8 @@ pub const ALL: &[Scenario] = &[
     Scenario::Search,
     Scenario::Chart,
     Scenario::Register,
+    Scenario::Book,
+    Scenario::Queue,
 ];
 
 impl Scenario {
@@ -48,6 +54,8 @@ impl Scenario {
             Scenario::Search => "search",
             Scenario::Chart => "chart",
             Scenario::Register => "register",
+            Scenario::Book => "book",
+            Scenario::Queue => "queue",
         }
     }
 
@@ -60,8 +68,9 @@ impl Scenario {
         match self {
             Scenario::Healthz | Scenario::Login => None,
             Scenario::Dashboard => Some("admin"),
-            Scenario::Search | Scenario::Register => Some("receptionist"),
+            Scenario::Search | Scenario::Register | Scenario::Book => Some("receptionist"),
             Scenario::Chart => Some("doctor"),
+            Scenario::Queue => Some("nurse"),
         }
     }
 }
@@ -76,6 +85,9 @@ pub struct Shared {
     pub seed: u64,
     /// Makes every registered document number unique.
     pub registered: AtomicU64,
+    /// A clinic booked by clinic day, and the weekdays it runs (1 = Monday), when the demo
+    /// data has one.
+    pub day_clinic: Option<(i64, Vec<u32>)>,
 }
 
 impl Shared {
@@ -113,6 +125,26 @@ pub struct Limits {
     pub warmup: Duration,
     pub seconds: Duration,
     pub max_requests: u64,
+}
+
+/// The first active clinic-day clinic of the demo data and its weekdays.
+pub async fn day_clinic(db: &hms_core::db::Db) -> Result<Option<(i64, Vec<u32>)>, String> {
+    let rows = sqlx::query(
+        "SELECT c.id, w.weekday FROM clinics c JOIN clinic_weekdays w ON w.clinic_id = c.id \
+         WHERE c.booking = 'day' AND c.is_active = 1 ORDER BY c.id, w.weekday",
+    )
+    .fetch_all(db.read())
+    .await
+    .map_err(|e| e.to_string())?;
+    let Some(first) = rows.first().map(|r| r.get::<i64, _>(0)) else {
+        return Ok(None);
+    };
+    let weekdays = rows
+        .iter()
+        .filter(|r| r.get::<i64, _>(0) == first)
+        .filter_map(|r| u32::try_from(r.get::<i64, _>(1)).ok())
+        .collect();
+    Ok(Some((first, weekdays)))
 }
 
 /// Builds the search queries from a sample of stored patients: partial names in any order
@@ -333,6 +365,55 @@ async fn operation(
                 .ok_or("registration answered 303 without a Location")?;
             let page = c.get(&chart).await?;
             expect(&page, 200, "the new chart")
+        }
+        Scenario::Book => {
+            let (clinic, weekdays) = shared
+                .day_clinic
+                .as_ref()
+                .ok_or("the demo data has no clinic-day clinic (is appointments on?)")?;
+            // A clinic day within the coming year, for a random patient.
+            let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
+            // From a random day within the coming year, the next day the clinic runs.
+            let from = today + chrono::Duration::days(rng.random_range(1..=365));
+            let day = (0..7)
+                .map(|n| from + chrono::Duration::days(n))
+                .find(|d| {
+                    use chrono::Datelike;
+                    weekdays.contains(&d.weekday().number_from_monday())
+                })
+                .ok_or("the clinic runs on no weekday")?
+                .format("%Y-%m-%d")
+                .to_string();
+            let patient = rng.random_range(1..=shared.max_patient_id).to_string();
+            let clinic = clinic.to_string();
+            let path = format!("/appointments/book?patient={patient}&clinic={clinic}&day={day}");
+            let form = c.get(&path).await?;
+            expect(&form, 200, "GET /appointments/book")?;
+            if !form.text().contains("Places left that day") {
+                // A holiday the clinic closes for: the desk sees it and picks another day.
+                return Ok(());
+            }
+            let r = c
+                .post_form(
+                    "/appointments",
+                    &[
+                        ("patient", patient.as_str()),
+                        ("clinic", clinic.as_str()),
+                        ("day", day.as_str()),
+                        ("reason", "Review"),
+                    ],
+                )
+                .await?;
+            // 409 is the answer a desk gets when the day is full or the patient already booked
+            // that day: a correct outcome of booking a contested place, not a failure.
+            if r.status == 409 {
+                return Ok(());
+            }
+            expect(&r, 303, "POST /appointments")
+        }
+        Scenario::Queue => {
+            let r = c.get_htmx("/queues/triage?live=1").await?;
+            expect(&r, 200, "the triage queue")
         }
     }
 }

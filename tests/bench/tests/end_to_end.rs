@@ -74,7 +74,9 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
             "dashboard",
             "search",
             "chart",
-            "register"
+            "register",
+            "book",
+            "queue"
         ]
     );
     for s in scenarios {
