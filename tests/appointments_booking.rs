@@ -144,7 +144,7 @@ each_backend! {
 
     async fn a_slot_is_booked_once_and_freed_by_cancelling(app) {
         let admin = app.setup_admin().await;
-        let (opd, _, doctor) = set_up(&app, &admin, "10").await;
+        let (opd, mch, doctor) = set_up(&app, &admin, "10").await;
         app.add_user("desk", &["receptionist"]).await;
         let desk = app.login("desk").await;
         let first = patient(&desk, "Achieng", "Odhiambo", "0722000001").await;
@@ -175,6 +175,12 @@ each_backend! {
         // The chart timeline shows the appointment.
         let chart = desk.get(&format!("/patients/{second}")).await;
         assert!(chart.body.contains("OPD") && !chart.body.contains("No visits yet"));
+        // The day list puts clinic-day bookings before the timed ones, on both databases.
+        let r = desk.post_form("/appointments", &[("patient", &first.to_string()), ("clinic", &mch.to_string()), ("day", &monday)]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let list = desk.get(&format!("/appointments?day={monday}")).await.body;
+        let (clinic_day, timed) = (list.find(">Clinic day<").expect("clinic day row"), list.find(">08:00<").expect("08:00 row"));
+        assert!(clinic_day < timed);
     }
 
     async fn twenty_desks_booking_one_slot_get_one_booking(app) {

@@ -43,7 +43,7 @@ pub async fn timeline(
         for r in sqlx::query(
             "SELECT a.day, a.start_minute, a.status, c.name, u.full_name FROM appointments a \
              JOIN clinics c ON c.id = a.clinic_id LEFT JOIN users u ON u.id = a.clinician_id \
-             WHERE a.patient_id = $1 ORDER BY a.day DESC, a.start_minute DESC LIMIT $2",
+             WHERE a.patient_id = $1 ORDER BY a.day DESC, COALESCE(a.start_minute, -1) DESC LIMIT $2",
         )
         .bind(patient)
         .bind(limit)
