@@ -142,6 +142,90 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// The `hms` program: parses `args` (the program name first), loads the configuration, sets up
+/// logging and runs the command, `serve` when none is given. The `hms` binary and the
+/// benchmark (which runs this same code as its server) both enter here.
+pub fn main<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    let loaded = match load_config(&cli.global) {
+        Ok(l) => l,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    // Commands print their own results; only the server logs at the configured level.
+    let level = if serving {
+        loaded.config.log.as_str()
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{level},sqlx=warn"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            None | Some(Command::Serve) => serve(loaded).await,
+            Some(command) => run(command, loaded).await,
+        }
+    })
+}
+
+/// `hms serve`: the web server until Ctrl-C.
+async fn serve(loaded: Loaded) -> ExitCode {
+    let config = loaded.config;
+    let bind = config.bind.clone();
+    // Held until the process ends: `hms restore` and a second server keep off meanwhile.
+    let _lock = match crate::server::lock_data_dir(&config) {
+        Ok(lock) => lock,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let app = match crate::start(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let acceptor = match crate::server::bind(&bind).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: cannot listen on {bind}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!("HMS is running at http://{bind}/ (press Ctrl-C to stop)");
+    let backups = crate::server::start_backups(&app);
+    let shutdown = crate::server::shutdown_with_backups(crate::server::shutdown_signal(), backups);
+    match crate::server::serve(app, acceptor, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 pub fn load_config(global: &GlobalArgs) -> Result<Loaded, Failure> {
     Ok(config::load(&Overrides {
         config_file: global.config.clone(),

@@ -171,74 +171,7 @@ fn main() -> ExitCode {
 
 /// This program as `hms`: the same command line, configuration and server as the `hms` binary.
 fn as_hms(args: Vec<String>) -> ExitCode {
-    use hms_web::cli::{self, Cli, Command};
-    let cli = Cli::parse_from(std::iter::once("hms".to_string()).chain(args));
-    let loaded = match cli::load_config(&cli.global) {
-        Ok(l) => l,
-        Err(cli::Failure(m)) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(1);
-        }
-    };
-    let serving = matches!(cli.command, None | Some(Command::Serve));
-    let level = if serving {
-        loaded.config.log.clone()
-    } else {
-        "warn".to_string()
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("{level},sqlx=warn"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
-    let Ok(runtime) = tokio::runtime::Runtime::new() else {
-        return ExitCode::from(1);
-    };
-    runtime.block_on(async move {
-        match cli.command {
-            None | Some(Command::Serve) => serve(loaded).await,
-            Some(command) => cli::run(command, loaded).await,
-        }
-    })
-}
-
-/// What `hms serve` does (web/src/main.rs).
-async fn serve(loaded: hms_core::config::Loaded) -> ExitCode {
-    let config = loaded.config;
-    let bind = config.bind.clone();
-    let _lock = match hms_web::server::lock_data_dir(&config) {
-        Ok(lock) => lock,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(1);
-        }
-    };
-    let app = match hms_web::start(config).await {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let acceptor = match hms_web::server::bind(&bind).await {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: cannot listen on {bind}: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let backups = hms_web::server::start_backups(&app);
-    let shutdown =
-        hms_web::server::shutdown_with_backups(hms_web::server::shutdown_signal(), backups);
-    match hms_web::server::serve(app, acceptor, shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    hms_web::cli::main(std::iter::once("hms".to_string()).chain(args))
 }
 
 fn mb(kb_or_bytes: f64, div: f64) -> f64 {

@@ -76,27 +76,10 @@ pub async fn clinics(db: &Db) -> Result<Vec<Clinic>, DbError> {
     Ok(out)
 }
 
+/// One clinic with its weekdays. A facility has tens of clinics at most: reading them all is one
+/// small query and keeps one way of reading a clinic.
 pub async fn clinic(db: &Db, id: i64) -> Result<Option<Clinic>, DbError> {
-    let Some(r) = sqlx::query(
-        "SELECT id, name, booking, slot_minutes, daily_capacity, opens_on_holidays, is_active \
-         FROM clinics WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db.read())
-    .await?
-    else {
-        return Ok(None);
-    };
-    let mut c = clinic_at(&r);
-    c.weekdays =
-        sqlx::query("SELECT weekday FROM clinic_weekdays WHERE clinic_id = $1 ORDER BY weekday")
-            .bind(id)
-            .fetch_all(db.read())
-            .await?
-            .into_iter()
-            .map(|r| r.get(0))
-            .collect();
-    Ok(Some(c))
+    Ok(clinics(db).await?.into_iter().find(|c| c.id == id))
 }
 
 /// Creates (`id` None) or changes a clinic; returns its id. A clinic name is unique.
