@@ -117,8 +117,16 @@ async fn grant_then_kiswahili(
     screenshot(driver, shots, "granted.png").await?;
 
     click(driver, "form.language-switch button[value='sw']").await?;
+    // The page reloads on the same path, so wait for the new page's language, not the path.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while driver.find(By::Css("html[lang='sw']")).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the page did not switch to Kiswahili"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     wait_for_path(driver, "/").await?;
-    driver.find(By::Css("html[lang='sw']")).await?;
     let text = page_text(driver).await?;
     for key in ["nav.sign_out", "home.signed_in_as", "admin.menu_users"] {
         let sw = hms_core::i18n::t_in("sw", key);
@@ -1275,11 +1283,11 @@ async fn book_check_in_and_call(
     screenshot(nurse, shots, "queue-3-arrived.png").await?;
 
     click(nurse, "form[action='/queues/triage/call'] button").await?;
-    wait_for_text(nurse, "main", |t| t.contains("Zawadi Achieng")).await?;
+    // The called patient gets a Serve button once the page is back.
     click(nurse, "button[id^='serve-']").await?;
     wait_for_text(nurse, "main", |t| t.contains("Consultation")).await?;
     click(nurse, "button[id$='-consultation']").await?;
-    wait_for_path(nurse, "/queues/triage").await?;
+    wait_for_text(nurse, "main", |t| t.contains("sent to Consultation")).await?;
     screenshot(nurse, shots, "queue-4-sent-on.png").await?;
     nurse
         .goto(format!("{base_url}/queues/consultation"))
