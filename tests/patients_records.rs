@@ -132,6 +132,18 @@ each_backend! {
         assert!(found.body.contains(&format!("/patients/{id}")));
         let old = desk.get("/patients?q=mwangi").await;
         assert!(!old.body.contains(&format!("/patients/{id}\"")), "the old name no longer finds her");
+        // So do the word pairs that answer two-word searches, in either order.
+        for q in ["grace njeri", "njer wanj", "wanjiru njeri grace"] {
+            let found = desk.get(&format!("/patients?q={}", q.replace(' ', "+"))).await;
+            assert!(found.body.contains(&format!("/patients/{id}\"")), "'{q}' finds her");
+        }
+        for q in ["grace mwangi", "mwan wanj"] {
+            let old = desk.get(&format!("/patients?q={}", q.replace(' ', "+"))).await;
+            assert!(!old.body.contains(&format!("/patients/{id}\"")), "'{q}' no longer finds her");
+        }
+        let pairs: i64 = sqlx::query("SELECT COUNT(*) FROM patient_name_pairs WHERE patient_id = $1")
+            .bind(id).fetch_one(app.db().read()).await.unwrap().get(0);
+        assert_eq!(pairs, 6, "three names make six ordered pairs, the old ones gone");
 
         // A second save from the same (now old) form is refused: someone changed the record.
         let r = desk.post_form(&format!("/patients/{id}"), &fields).await;

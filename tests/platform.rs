@@ -118,6 +118,8 @@ each_backend! {
         let mut tx = app.db().begin().await.unwrap();
         hms_core::auth::users::disable(&mut tx, id, &hms_core::audit::Actor::cli(None)).await.unwrap();
         tx.commit().await.unwrap();
+        // Disabled from the command line, another process: seen once the session cache lapses.
+        app.forget_cached_sessions();
 
         assert_eq!(c.get("/").await.status, 303, "session ended with the account");
         let again = app.client().login("kiprono", PASSWORD).await;
@@ -178,6 +180,7 @@ each_backend! {
         sqlx::query("UPDATE sessions SET created_at = $1 WHERE id_hash = $2")
             .bind(now - 13 * 3_600_000).bind(&long_hash).execute(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
+        app.forget_cached_sessions();
         assert_eq!(idle.get("/").await.status, 303, "idle timeout");
         assert_eq!(long.get("/").await.status, 303, "absolute timeout");
         let fresh = app.login("admin").await;
@@ -208,8 +211,35 @@ each_backend! {
         sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 120000 WHERE id_hash = $1")
             .bind(&hash).execute(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
+        app.forget_cached_sessions();
         c.get("/").await;
         assert!(seen(&app, hash).await >= before, "refreshed");
+    }
+
+    async fn page_views_reuse_a_session_for_seconds_and_forms_end_it_at_once(app) {
+        let admin = app.setup_admin().await;
+        let id = app.add_user("wanjiru", &["receptionist"]).await;
+        let desk = app.login("wanjiru").await;
+        assert_eq!(desk.get("/").await.status, 200);
+        // Another app server signs the receptionist out: this one still knows the session for
+        // a few seconds, then reads the database again and finds it gone.
+        let mut tx = app.db().begin().await.unwrap();
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(hms_core::auth::token_hash(&desk.cookie("hms_session").unwrap()))
+            .execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(desk.get("/").await.status, 200, "served from the cache");
+        app.forget_cached_sessions();
+        assert_eq!(desk.get("/").await.status, 303, "gone once the cache lapses");
+
+        // A change made through this server counts at once: the admin disables a user whose
+        // session was just cached.
+        let desk = app.login("wanjiru").await;
+        assert_eq!(desk.get("/").await.status, 200);
+        assert_eq!(admin.get(&format!("/admin/users/{id}")).await.status, 200);
+        let r = admin.post_form(&format!("/admin/users/{id}/disable"), &[]).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(desk.get("/").await.status, 303, "refused at the next page");
     }
 
     async fn showing_the_login_page_writes_nothing_to_the_database(app) {

@@ -37,6 +37,8 @@ pub struct AppInner {
     /// Writer of read-audit rows (group commit).
     pub audit_reads: AuditReads,
     pub licensing: Licensing,
+    /// Sessions read in the last few seconds (see `session::Cache`).
+    pub sessions: crate::auth::session::Cache,
     users_exist: AtomicBool,
     facility_name: RwLock<String>,
     /// ETag of the facility's logo, when one is stored.
@@ -104,6 +106,7 @@ impl App {
             rbac: Rbac::default(),
             audit_reads: AuditReads::start(db.clone()),
             licensing,
+            sessions: Default::default(),
             users_exist: AtomicBool::new(false),
             facility_name: RwLock::new(String::new()),
             facility_logo: RwLock::new(None),

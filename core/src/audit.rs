@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -214,6 +214,10 @@ enum Message {
 /// Rows per group commit, at most.
 const MAX_BATCH: usize = 2000;
 
+/// Read rows are committed at most this often (and at once when nothing was committed for
+/// this long): a read is durable within this time plus one commit.
+const COMMIT_EVERY: Duration = Duration::from_millis(50);
+
 /// The writer of read-audit rows: one task, group commit.
 #[derive(Clone)]
 pub struct AuditReads {
@@ -270,7 +274,17 @@ impl AuditReads {
 async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, stats: Arc<Stats>) {
     let mut batch: Vec<ReadEvent> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut last_commit: Option<Instant> = None;
     while let Some(first) = rx.recv().await {
+        // A busy server gathers reads for a moment after its last commit instead of committing
+        // each few: every commit costs an fsync, and makes each SQLite reader connection drop
+        // its page cache (the database changed), which then reads its pages again.
+        if let Some(at) = last_commit {
+            let quiet = at.elapsed();
+            if quiet < COMMIT_EVERY && !matches!(first, Message::Flush(_)) {
+                tokio::time::sleep(COMMIT_EVERY - quiet).await;
+            }
+        }
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
@@ -287,6 +301,7 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, stats: Arc<Stats>) {
             loop {
                 match write_batch(&db, &batch).await {
                     Ok(()) => {
+                        last_commit = Some(Instant::now());
                         stats.commits.fetch_add(1, Ordering::Relaxed);
                         stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
                         break;

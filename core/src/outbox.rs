@@ -112,7 +112,7 @@ pub async fn unsent(db: &Db, limit: i64) -> Result<Vec<Entry>, DbError> {
     let rows = sqlx::query(
         "SELECT id, to_address, subject, status, attempts, next_attempt_at, last_error, \
          created_at, channel FROM outbox WHERE status IN ('queued', 'sending', 'failed') \
-         ORDER BY id DESC LIMIT $1",
+         ORDER BY id DESC LIMIT CAST($1 AS BIGINT)",
     )
     .bind(limit)
     .fetch_all(db.read())
@@ -285,7 +285,8 @@ impl Sender {
         let ids: Vec<i64> = sqlx::query(
             "SELECT id FROM outbox WHERE channel = 'email' AND \
              ((status = 'queued' AND next_attempt_at <= $1) \
-              OR (status = 'sending' AND claimed_at < $2)) ORDER BY next_attempt_at, id LIMIT $3",
+              OR (status = 'sending' AND claimed_at < $2)) ORDER BY next_attempt_at, id \
+             LIMIT CAST($3 AS BIGINT)",
         )
         .bind(now)
         .bind(stale)

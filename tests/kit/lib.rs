@@ -135,6 +135,13 @@ impl TestApp {
         &self.app.db
     }
 
+    /// What another process or app server changes in sessions, users or roles directly in the
+    /// database shows here once the server's session cache lapses (a few seconds); a test that
+    /// makes such a change lapses it at once.
+    pub fn forget_cached_sessions(&self) {
+        self.app.sessions.clear();
+    }
+
     /// A new browser-like client (own cookie jar) talking to the real router.
     pub fn client(&self) -> Client {
         Client::new(self.endpoint.clone(), "192.0.2.10:50000".parse().unwrap())

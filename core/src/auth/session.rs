@@ -3,6 +3,11 @@
 //! session (one indexed read) and writes nothing, except the last-seen refresh about once a
 //! minute; logout and disabling a user delete the row, so the next request is refused at once.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 use sqlx::Row;
 
@@ -13,6 +18,62 @@ pub const COOKIE: &str = "hms_session";
 
 /// How often, at most, a session's last-seen time is written.
 const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// How long a session read from the database serves page views without reading it again.
+/// A change made through this server (any form it receives) empties the cache at once; one
+/// made by another process or app server (a user disabled, a session ended, a role changed) is
+/// seen within this time.
+pub const CACHE_FOR: Duration = Duration::from_secs(5);
+
+/// Sessions kept at most; beyond it the cache starts again empty.
+const CACHE_MAX: usize = 10_000;
+
+/// Sessions read in the last [`CACHE_FOR`], by the SHA-256 of their id: a page view then costs
+/// no query for the session, the user and the roles.
+#[derive(Default)]
+pub struct Cache {
+    entries: Mutex<HashMap<String, (Instant, SessionUser)>>,
+    /// Counts the clears: a session read before a clear is not put after it.
+    clears: AtomicU64,
+}
+
+impl Cache {
+    /// The cached user of a session cookie, while fresh.
+    pub fn get(&self, token: &str) -> Option<SessionUser> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, user) = entries.get(&token_hash(token))?;
+        (at.elapsed() < CACHE_FOR).then(|| user.clone())
+    }
+
+    /// The clear count to pass to [`Cache::put`], taken before reading the database.
+    pub fn epoch(&self) -> u64 {
+        self.clears.load(Ordering::SeqCst)
+    }
+
+    /// Keeps a session read from the database, unless the cache was cleared since `epoch`
+    /// (the read may predate the change that cleared it).
+    pub fn put(&self, user: &SessionUser, epoch: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if self.clears.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        if entries.len() >= CACHE_MAX {
+            entries.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
+            if entries.len() >= CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(user.session_hash.clone(), (Instant::now(), user.clone()));
+    }
+
+    /// Forgets every cached session: after any change this server makes, and when another
+    /// process is known to have changed sessions, users or roles.
+    pub fn clear(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.clears.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use poem::http::header::{self, HeaderValue};
-use poem::http::StatusCode;
+use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
@@ -84,16 +84,27 @@ impl<E: Endpoint> Platform<E> {
                 .map(|(_, v)| v.as_str())
         };
 
+        // A page view may use a session read in the last few seconds; a form (any other
+        // method) reads it afresh, and empties the cache once handled: it may have signed
+        // someone out, disabled a user or changed a role.
+        let reads_only = matches!(*req.method(), Method::GET | Method::HEAD);
         let mut user = None;
         if !always_open {
             if let Some(token) = cookie(session::COOKIE) {
-                let timeouts = Timeouts::new(
-                    app.config.session_idle_minutes,
-                    app.config.session_absolute_hours,
-                );
-                match session::load(&app.db, token, crate::clock::now_ms(), timeouts).await {
-                    Ok(u) => user = u,
-                    Err(e) => return respond::error_page(app, None, &AppError::from(e)),
+                user = reads_only.then(|| app.sessions.get(token)).flatten();
+                if user.is_none() {
+                    let epoch = app.sessions.epoch();
+                    let timeouts = Timeouts::new(
+                        app.config.session_idle_minutes,
+                        app.config.session_absolute_hours,
+                    );
+                    match session::load(&app.db, token, crate::clock::now_ms(), timeouts).await {
+                        Ok(u) => user = u,
+                        Err(e) => return respond::error_page(app, None, &AppError::from(e)),
+                    }
+                    if let (true, Some(u)) = (reads_only, &user) {
+                        app.sessions.put(u, epoch);
+                    }
                 }
             }
         }
@@ -174,6 +185,10 @@ impl<E: Endpoint> Platform<E> {
                 .await
             }
         };
+
+        if !reads_only {
+            app.sessions.clear();
+        }
 
         // Flash: carry new messages forward; clear ones shown on this page.
         let outgoing = std::mem::take(

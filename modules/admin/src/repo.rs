@@ -54,7 +54,7 @@ pub async fn search(
     let rows = sqlx::query(
         "SELECT id, username, full_name, is_active, cadre FROM users \
          WHERE username > $1 AND (username LIKE $2 ESCAPE '\\' OR LOWER(full_name) LIKE $2 ESCAPE '\\') \
-         ORDER BY username LIMIT $3",
+         ORDER BY username LIMIT CAST($3 AS BIGINT)",
     )
     .bind(after)
     .bind(&pattern)

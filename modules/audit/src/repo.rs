@@ -137,7 +137,7 @@ macro_rules! audit_query {
                AND ($5 = '' OR a.at >= $5) \
                AND ($6 = '' OR a.at < $6) \
                AND ($7 = 0 OR a.id < $7) \
-             ORDER BY a.id DESC LIMIT $8"
+             ORDER BY a.id DESC LIMIT CAST($8 AS BIGINT)"
         )
     };
 }

@@ -38,10 +38,12 @@ pub async fn search(
     } else {
         Vec::new()
     };
-    // Names are letters: a typed number is not looked up among them.
+    // Names are letters: a typed number is not looked up among them, nor the single letters
+    // of a number's prefix ("P" of P-25-000123) when digits were typed.
+    let digits = q.chars().any(|c| c.is_ascii_digit());
     let tokens: Vec<String> = model::query_tokens(&q)
         .into_iter()
-        .filter(|t| t.chars().any(char::is_alphabetic))
+        .filter(|t| t.chars().all(char::is_alphabetic) && (!digits || t.chars().count() > 1))
         .collect();
     if tokens.is_empty() {
         return Ok((found, None));

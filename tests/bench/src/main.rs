@@ -115,6 +115,8 @@ struct Report {
     startup_ms: f64,
     idle_rss_mb: f64,
     peak_rss_mb: f64,
+    /// The most of the server's own memory (without mapped database pages) seen after a scenario.
+    most_own_mb: f64,
     database_mb_before: f64,
     database_mb_after: f64,
     scenarios: Vec<Figures>,
@@ -315,7 +317,7 @@ async fn measure(
 
     let mut server = Server::start(hms, prepared).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (idle_kb, _) = server.memory_kb();
+    let (idle_kb, _, _) = server.memory_kb();
     println!(
         "server: serving {:.0} ms after start, {:.1} MB resident when idle",
         server.startup.as_secs_f64() * 1000.0,
@@ -339,15 +341,18 @@ async fn measure(
     };
     let mut figures: Vec<Figures> = Vec::new();
     let mut failure = None;
+    let mut most_own_kb = 0;
     for s in chosen {
         match scenarios::run(*s, shared.clone(), &limits).await {
             Ok(mut f) => {
-                let (rss, peak) = server.memory_kb();
+                let (rss, peak, own) = server.memory_kb();
                 f.rss_mb_after = mb(rss as f64, 1024.0);
+                f.own_mb_after = mb(own as f64, 1024.0);
                 f.peak_rss_mb_after = mb(peak as f64, 1024.0);
+                most_own_kb = most_own_kb.max(own);
                 println!(
                     "  {:<10} {:>9} ops {:>6} errors {:>9.0}/s  p50 {:>6.2} ms  p95 {:>6.2} ms  \
-                     p99 {:>6.2} ms  server {:.0} MB (peak {:.0} MB)",
+                     p99 {:>6.2} ms  server {:.0} MB, own {:.0} MB (peak {:.0} MB)",
                     f.scenario,
                     f.requests,
                     f.errors,
@@ -356,6 +361,7 @@ async fn measure(
                     f.p95_ms,
                     f.p99_ms,
                     f.rss_mb_after,
+                    f.own_mb_after,
                     f.peak_rss_mb_after
                 );
                 if let Some(e) = &f.first_error {
@@ -374,7 +380,7 @@ async fn measure(
         }
     }
     machine.load_after = load_average();
-    let (_, peak_kb) = server.memory_kb();
+    let (_, peak_kb, _) = server.memory_kb();
     let startup_ms = (server.startup.as_secs_f64() * 10_000.0).round() / 10.0;
     server.stop();
     if let Some(f) = failure {
@@ -408,6 +414,7 @@ async fn measure(
         startup_ms,
         idle_rss_mb: mb(idle_kb as f64, 1024.0),
         peak_rss_mb: mb(peak_kb as f64, 1024.0),
+        most_own_mb: mb(most_own_kb as f64, 1024.0),
         database_mb_before: mb(database_before as f64, 1_048_576.0),
         database_mb_after: mb(database_after as f64, 1_048_576.0),
         scenarios: figures,
@@ -449,9 +456,14 @@ fn print_report(r: &Report) {
         );
     }
     println!(
-        "server: start-up {:.0} ms, idle {:.1} MB, peak {:.1} MB resident; database {:.1} MB \
-         ({:.1} MB after the run)",
-        r.startup_ms, r.idle_rss_mb, r.peak_rss_mb, r.database_mb_before, r.database_mb_after
+        "server: start-up {:.0} ms, idle {:.1} MB, peak {:.1} MB resident (own memory at most \
+         {:.1} MB after a scenario); database {:.1} MB ({:.1} MB after the run)",
+        r.startup_ms,
+        r.idle_rss_mb,
+        r.peak_rss_mb,
+        r.most_own_mb,
+        r.database_mb_before,
+        r.database_mb_after
     );
     if let Some(s) = r.demo_data_seconds {
         println!("demo data: made in {s:.1} s");

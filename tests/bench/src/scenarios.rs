@@ -115,6 +115,8 @@ pub struct Figures {
     pub http_per_op: u32,
     /// The server's resident memory after the scenario, and its peak so far.
     pub rss_mb_after: f64,
+    /// The server's own memory after the scenario (resident without mapped file pages).
+    pub own_mb_after: f64,
     pub peak_rss_mb_after: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -510,6 +512,7 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
             _ => 1,
         },
         rss_mb_after: 0.0,
+        own_mb_after: 0.0,
         peak_rss_mb_after: 0.0,
         first_error,
     })

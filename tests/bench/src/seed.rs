@@ -489,8 +489,10 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Memory of the server process from /proc: (resident now, peak resident), in kB.
-    pub fn memory_kb(&self) -> (u64, u64) {
+    /// Memory of the server process from /proc, in kB: resident now, peak resident, and the
+    /// process's own part of the resident now (`RssAnon`: without the pages of the database
+    /// file that SQLite readers map, which are the kernel's shared page cache).
+    pub fn memory_kb(&self) -> (u64, u64, u64) {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         let field = |name: &str| {
@@ -501,7 +503,7 @@ impl Server {
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        (field("VmRSS:"), field("VmHWM:"))
+        (field("VmRSS:"), field("VmHWM:"), field("RssAnon:"))
     }
 
     /// SIGTERM, as a service manager stops it; killed if it has not finished within 30 s.

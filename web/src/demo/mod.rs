@@ -268,6 +268,7 @@ async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
 
     let receptionist = users::id_by_username(db, "demo.receptionist").await?;
     let before = demo::count(db).await?.max(0) as u64;
+    let last_before = demo::last_id(db).await?;
     let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
     let total = args.patients;
 
@@ -313,6 +314,9 @@ async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
     }
     bar.finish_and_clear();
     let _ = builder.join();
+    let mut tx = db.begin().await?;
+    let pairs = demo::pair_names(&mut tx, last_before).await?;
+    tx.commit().await?;
     let loaded_in = started.elapsed();
 
     // PostgreSQL's autovacuum vacuums and analyzes tables soon after a bulk load by itself: do
@@ -326,16 +330,18 @@ async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
             "VACUUM ANALYZE patients",
             "VACUUM ANALYZE patient_identifiers",
             "VACUUM ANALYZE patient_name_tokens",
+            "VACUUM ANALYZE patient_name_pairs",
             "VACUUM ANALYZE patient_counters",
         ] {
             sqlx::query(sql).execute(db.read()).await?;
         }
     }
     println!(
-        "{} patients ({} identity documents, {} name tokens) in {:.1} s, {:.0} patients/s{}",
+        "{} patients ({} identity documents, {} name tokens, {} name pairs) in {:.1} s, {:.0} patients/s{}",
         stored.patients,
         stored.identifiers,
         stored.tokens,
+        pairs,
         loaded_in.as_secs_f64(),
         stored.patients as f64 / loaded_in.as_secs_f64().max(0.001),
         if db.backend == Backend::Postgres {

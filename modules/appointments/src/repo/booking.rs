@@ -272,7 +272,7 @@ pub async fn between(
         booked_select!(),
         " WHERE a.day >= $1 AND a.day <= $2 \
          AND ($3 = 0 OR a.clinic_id = $3) AND ($4 = 0 OR a.clinician_id = $4) \
-         ORDER BY a.day, COALESCE(a.start_minute, -1), c.name, a.id LIMIT $5"
+         ORDER BY a.day, COALESCE(a.start_minute, -1), c.name, a.id LIMIT CAST($5 AS BIGINT)"
     ))
     .bind(from)
     .bind(to)
@@ -300,7 +300,7 @@ pub async fn missed(
         booked_select!(),
         " WHERE a.day >= $1 AND a.day <= $2 AND ($3 = 0 OR a.clinic_id = $3) \
          AND (a.status = 'no_show' OR (a.status = 'booked' AND a.day < $4)) \
-         ORDER BY a.day DESC, c.name, a.id LIMIT $5"
+         ORDER BY a.day DESC, c.name, a.id LIMIT CAST($5 AS BIGINT)"
     ))
     .bind(from)
     .bind(to)

@@ -43,7 +43,8 @@ pub async fn timeline(
         for r in sqlx::query(
             "SELECT a.day, a.start_minute, a.status, c.name, u.full_name FROM appointments a \
              JOIN clinics c ON c.id = a.clinic_id LEFT JOIN users u ON u.id = a.clinician_id \
-             WHERE a.patient_id = $1 ORDER BY a.day DESC, COALESCE(a.start_minute, -1) DESC LIMIT $2",
+             WHERE a.patient_id = $1 ORDER BY a.day DESC, COALESCE(a.start_minute, -1) DESC \
+             LIMIT CAST($2 AS BIGINT)",
         )
         .bind(patient)
         .bind(limit)
@@ -68,7 +69,7 @@ pub async fn timeline(
         }
         for r in sqlx::query(
             "SELECT checked_in_at, token, payer, status, day FROM visits WHERE patient_id = $1 \
-             ORDER BY id DESC LIMIT $2",
+             ORDER BY id DESC LIMIT CAST($2 AS BIGINT)",
         )
         .bind(patient)
         .bind(limit)

@@ -548,7 +548,7 @@ pub async fn point_lines(db: &Db, point_id: i64, limit: i64) -> Result<Vec<Queue
          WHERE e.service_point_id = $1 AND e.state IN ('waiting', 'called', 'serving') \
          ORDER BY CASE WHEN e.state = 'waiting' THEN 1 ELSE 0 END, e.called_at, \
                   e.priority DESC, e.enqueued_at, e.id \
-         LIMIT $2",
+         LIMIT CAST($2 AS BIGINT)",
     )
     .bind(point_id)
     .bind(limit)
@@ -589,7 +589,7 @@ pub async fn display_called(
          JOIN visits v ON v.id = e.visit_id \
          WHERE e.service_point_id = $1 AND e.called_at >= $2 \
            AND e.state IN ('called', 'serving') \
-         ORDER BY e.called_at DESC, e.id DESC LIMIT $3",
+         ORDER BY e.called_at DESC, e.id DESC LIMIT CAST($3 AS BIGINT)",
     )
     .bind(point_id)
     .bind(since)
@@ -613,7 +613,7 @@ pub async fn waiting_tokens(
         "SELECT v.token, e.enqueued_at, e.priority_reason FROM queue_entries e \
          JOIN visits v ON v.id = e.visit_id \
          WHERE e.service_point_id = $1 AND e.state = 'waiting' \
-         ORDER BY e.priority DESC, e.enqueued_at, e.id LIMIT $2",
+         ORDER BY e.priority DESC, e.enqueued_at, e.id LIMIT CAST($2 AS BIGINT)",
     )
     .bind(point_id)
     .bind(limit)

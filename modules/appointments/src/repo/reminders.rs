@@ -15,7 +15,7 @@ pub async fn due(db: &Db, day: &str, after: i64, limit: i64) -> Result<Vec<i64>,
          WHERE a.day = $1 AND a.status = 'booked' AND a.reminder_queued_at IS NULL \
          AND p.consent_contact = 1 AND p.is_active = 1 \
          AND p.email IS NOT NULL AND p.email <> '' AND a.id > $2 \
-         ORDER BY a.id LIMIT $3",
+         ORDER BY a.id LIMIT CAST($3 AS BIGINT)",
     )
     .bind(day)
     .bind(after)

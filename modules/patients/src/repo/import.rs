@@ -119,7 +119,7 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Staged>, DbError> {
         "SELECT ",
         staged_columns!(),
         " FROM patient_imports i LEFT JOIN users u ON u.id = i.created_by \
-          ORDER BY i.id DESC LIMIT $1"
+          ORDER BY i.id DESC LIMIT CAST($1 AS BIGINT)"
     ))
     .bind(limit)
     .fetch_all(db.read())
