@@ -93,9 +93,7 @@ impl App {
             parts.clock.unwrap_or_else(|| Arc::new(SystemClock)),
         );
         licensing.ensure_first_start(&db).await?;
-        let hasher = tokio::task::spawn_blocking(Hasher::new)
-            .await
-            .map_err(|e| StartError::Templates(e.to_string()))?;
+        let hasher = Hasher::new();
         let app = App(Arc::new(AppInner {
             config,
             db: db.clone(),

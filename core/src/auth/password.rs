@@ -1,7 +1,7 @@
 //! Password hashing (argon2id) off the async threads, and the password policy: 10 to 128
 //! characters, no composition rules, not a commonly used password.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -24,8 +24,9 @@ const COMMON: &str = include_str!("common-passwords.txt");
 pub struct Hasher {
     permits: Arc<Semaphore>,
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
-    /// Verified against when the username is unknown, so that case takes as long as a wrong password.
-    dummy: Arc<String>,
+    /// Verified against when the username is unknown, so that case takes as long as a wrong
+    /// password. Made at the first such sign-in, so that starting the server costs no hash.
+    dummy: Arc<OnceLock<String>>,
 }
 
 impl Default for Hasher {
@@ -39,13 +40,10 @@ impl Hasher {
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        // The dummy's work area is not kept: an idle server holds none.
-        let dummy = hash_blocking(&Mutex::new(Vec::new()), &crate::auth::random_token())
-            .unwrap_or_default();
         Self {
             permits: Arc::new(Semaphore::new(cpus)),
             memory: Arc::new(Mutex::new(Vec::new())),
-            dummy: Arc::new(dummy),
+            dummy: Arc::new(OnceLock::new()),
         }
     }
 
@@ -64,16 +62,20 @@ impl Hasher {
         let Ok(_permit) = self.permits.acquire().await else {
             return false;
         };
-        let known = hash.is_some();
-        let hash = hash
-            .map(str::to_string)
-            .unwrap_or_else(|| (*self.dummy).clone());
+        let known = hash.map(str::to_string);
         let password = password.to_string();
         let memory = self.memory.clone();
-        let ok = tokio::task::spawn_blocking(move || verify_blocking(&memory, &password, &hash))
-            .await
-            .unwrap_or(false);
-        ok && known
+        let dummy = self.dummy.clone();
+        tokio::task::spawn_blocking(move || {
+            let stored = known.as_deref().unwrap_or_else(|| {
+                dummy.get_or_init(|| {
+                    hash_blocking(&memory, &crate::auth::random_token()).unwrap_or_default()
+                })
+            });
+            verify_blocking(&memory, &password, stored) && known.is_some()
+        })
+        .await
+        .unwrap_or(false)
     }
 }
 
