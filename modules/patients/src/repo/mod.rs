@@ -202,15 +202,23 @@ async fn insert_identifier(
     Ok(())
 }
 
+/// Name tokens stored per statement: a registration is one round trip to the database for
+/// its tokens, not one per name, while it holds the single writer.
+const TOKENS_PER_STATEMENT: usize = 6;
+
 async fn insert_tokens(tx: &mut Tx, patient: i64, tokens: &[String]) -> Result<(), DbError> {
-    for token in tokens {
-        sqlx::query(
-            "INSERT INTO patient_name_tokens (token, patient_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
+        let mut q = sqlx::query(
+            "INSERT INTO patient_name_tokens (token, patient_id) \
+             SELECT t, $1 FROM (SELECT $2 AS t UNION ALL SELECT $3 UNION ALL SELECT $4 \
+               UNION ALL SELECT $5 UNION ALL SELECT $6 UNION ALL SELECT $7) v \
+             WHERE t <> '' ON CONFLICT DO NOTHING",
         )
-        .bind(token)
-        .bind(patient)
-        .execute(&mut **tx)
-        .await?;
+        .bind(patient);
+        for i in 0..TOKENS_PER_STATEMENT {
+            q = q.bind(chunk.get(i).map(String::as_str).unwrap_or(""));
+        }
+        q.execute(&mut **tx).await?;
     }
     sqlx::query(concat!(insert_name_pairs!(), " WHERE a.patient_id = $1"))
         .bind(patient)
