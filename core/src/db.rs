@@ -326,6 +326,9 @@ fn sqlite_pool(size: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .min_connections(0)
+        // A connection to a file in this process does not go stale: no ping (a round trip to
+        // the connection's thread) before every statement or transaction.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _meta| {
             Box::pin(async move {

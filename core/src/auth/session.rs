@@ -1,7 +1,8 @@
 //! Server-side sessions in the database, so several app servers can share PostgreSQL. The
 //! cookie holds a random 256-bit id; the database keeps only its SHA-256. A page view reads the
-//! session (one indexed read) and writes nothing, except the last-seen refresh about once a
-//! minute; logout and disabling a user delete the row, so the next request is refused at once.
+//! session (one indexed read, or none when this server read it in the last 5 seconds: see
+//! [`Cache`]) and writes nothing, except the last-seen refresh about once a minute; logout and
+//! disabling a user delete the row and empty the cache, so the next request is refused.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
