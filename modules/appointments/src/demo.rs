@@ -37,36 +37,39 @@ struct DemoClinic {
     weekdays: &'static [i64],
 }
 
-const fn clinic(
-    name: &'static str,
-    booking: &'static str,
-    slot_minutes: i64,
-    daily_capacity: i64,
-    opens_on_holidays: bool,
-    weekdays: &'static [i64],
-) -> DemoClinic {
-    DemoClinic {
-        name,
-        booking,
-        slot_minutes,
-        daily_capacity,
-        opens_on_holidays,
-        weekdays,
-    }
-}
-
 const CLINICS: &[DemoClinic] = &[
-    clinic("OPD", "slots", 15, 0, true, &[]),
-    clinic("Dental clinic", "slots", 20, 0, false, &[]),
-    clinic("MCH / child welfare clinic", "day", 15, 60, false, &[2, 4]),
-    clinic(
-        "Diabetes and hypertension clinic",
-        "day",
-        15,
-        40,
-        false,
-        &[3],
-    ),
+    DemoClinic {
+        name: "OPD",
+        booking: "slots",
+        slot_minutes: 15,
+        daily_capacity: 0,
+        opens_on_holidays: true,
+        weekdays: &[],
+    },
+    DemoClinic {
+        name: "Dental clinic",
+        booking: "slots",
+        slot_minutes: 20,
+        daily_capacity: 0,
+        opens_on_holidays: false,
+        weekdays: &[],
+    },
+    DemoClinic {
+        name: "MCH / child welfare clinic",
+        booking: "day",
+        slot_minutes: 15,
+        daily_capacity: 60,
+        opens_on_holidays: false,
+        weekdays: &[2, 4],
+    },
+    DemoClinic {
+        name: "Diabetes and hypertension clinic",
+        booking: "day",
+        slot_minutes: 15,
+        daily_capacity: 40,
+        opens_on_holidays: false,
+        weekdays: &[3],
+    },
 ];
 
 /// Payers with weights out of 100: SHA and cash dominate, as at a public facility.

@@ -27,7 +27,8 @@ pub async fn search(
         .and_then(|(tok, id)| Some((tok.to_string(), id.parse::<i64>().ok()?)));
     // Exact matches belong on the first page only, and need a digit: every patient number,
     // phone and identifier has one, and names never do (so a name costs no lookups here).
-    let mut found = if after.is_none() && q.chars().any(|c| c.is_ascii_digit()) {
+    let digits = q.chars().any(|c| c.is_ascii_digit());
+    let mut found = if after.is_none() && digits {
         let compact: String = q
             .chars()
             .filter(|c| !c.is_whitespace())
@@ -40,7 +41,6 @@ pub async fn search(
     };
     // Names are letters: a typed number is not looked up among them, nor the single letters
     // of a number's prefix ("P" of P-25-000123) when digits were typed.
-    let digits = q.chars().any(|c| c.is_ascii_digit());
     let tokens: Vec<String> = model::query_tokens(&q)
         .into_iter()
         .filter(|t| t.chars().all(char::is_alphabetic) && (!digits || t.chars().count() > 1))
