@@ -455,3 +455,101 @@ each_backend! {
         assert_eq!(r.location(), Some("/"), "never off-site");
     }
 }
+
+/// Inserts `value` into the scratch table of the group-commit test through [`Db::write`].
+async fn write_value(db: hms_core::db::Db, value: String) -> Result<String, String> {
+    db.write(move |tx| {
+        let value = value.clone();
+        Box::pin(async move {
+            sqlx::query("INSERT INTO group_scratch (v) VALUES ($1)")
+                .bind(&value)
+                .execute(&mut **tx)
+                .await?;
+            Ok(value)
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+each_backend! {
+    async fn writes_queued_together_share_a_commit_and_a_refused_one_takes_no_other_with_it(app) {
+        let db = app.db().clone();
+        sqlx::query("CREATE TABLE group_scratch (v TEXT PRIMARY KEY)")
+            .execute(db.read()).await.unwrap();
+        // Hold the writer so that the writes below queue up and are taken as groups.
+        let mut hold = db.begin().await.unwrap();
+        if app.backend == hms_testkit::Backend::Postgres {
+            sqlx::query("LOCK TABLE group_scratch IN EXCLUSIVE MODE")
+                .execute(&mut *hold).await.unwrap();
+        }
+        let mut writes = Vec::new();
+        for i in 0..40 {
+            // Two desks enter the same value (a document number) at the same moment.
+            let value = if i == 10 || i == 20 { "dup".to_string() } else { format!("v{i:02}") };
+            writes.push(tokio::spawn(write_value(db.clone(), value)));
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        hold.rollback().await.unwrap();
+        let mut done = Vec::new();
+        for w in writes {
+            done.push(w.await.unwrap());
+        }
+        let refused: Vec<&String> = done.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(refused.len(), 1, "only the second 'dup' is refused: {refused:?}");
+        assert!(refused[0].to_lowercase().contains("unique"), "{}", refused[0]);
+        let mut stored: Vec<String> = sqlx::query("SELECT v FROM group_scratch ORDER BY v")
+            .fetch_all(db.read()).await.unwrap()
+            .into_iter().map(|r| r.get(0)).collect();
+        assert_eq!(stored.len(), 39);
+        let mut returned: Vec<String> = done.into_iter().filter_map(Result::ok).collect();
+        returned.sort();
+        stored.sort();
+        assert_eq!(returned, stored, "each write returns its own result, once committed");
+        let (commits, jobs) = db.write_stats();
+        assert_eq!(jobs, 39);
+        // The first write alone, then groups of up to 16; the group that held the refused write
+        // ran again one write per commit (16), the rest shared theirs.
+        assert!(commits <= 19, "39 writes queued together took {commits} commits");
+        sqlx::query("DROP TABLE group_scratch").execute(db.read()).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_committed_pages_reach_the_database_file_without_the_writer_copying_them() {
+    let app = TestApp::start(hms_testkit::Backend::Sqlite).await.unwrap();
+    let db = app.db().clone();
+    let file = db.sqlite_file().unwrap().to_path_buf();
+    sqlx::query("CREATE TABLE wal_scratch (v TEXT)")
+        .execute(db.read())
+        .await
+        .unwrap();
+    // Let the checkpointer catch up with the set-up, then note the file's size.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let before = std::fs::metadata(&file).unwrap().len();
+    // About 400 pages: fewer than the writer's own checkpoint mark, so only the
+    // background checkpointer can copy them into the database file.
+    let mut tx = db.begin().await.unwrap();
+    for i in 0..400 {
+        sqlx::query("INSERT INTO wal_scratch (v) VALUES ($1)")
+            .bind(format!("{i:04}{}", "x".repeat(4000)))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let grown = before + 400 * 4000;
+    let mut size = 0;
+    for _ in 0..50 {
+        size = std::fs::metadata(&file).unwrap().len();
+        if size >= grown {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        size >= grown,
+        "database file {size} bytes, expected at least {grown}"
+    );
+}

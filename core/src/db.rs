@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rust_embed::RustEmbed;
@@ -74,6 +75,20 @@ struct Migrations;
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16384;";
 
+/// The writer copies the WAL back into the database file itself (a checkpoint, in the commit
+/// that crossed the mark, holding the only write lock) only when the WAL holds 8,192 pages
+/// (32 MB) instead of SQLite's 1,000: [`checkpoint_wal`] copies frames beside it as they come,
+/// so that checkpoint has little left to copy, and then the WAL starts again from its beginning.
+/// At a million patients the writer's own checkpoints had been about half of a registration's
+/// commit time. A WAL file that grew past 64 MB is cut back to that when it starts again.
+const SQLITE_WRITER_PRAGMAS: &str =
+    "PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;";
+
+/// How often the checkpointer looks for new WAL frames while writes are coming in, and while
+/// none are (an idle laptop is not woken ten times a second).
+const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
+const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
+
 #[derive(Clone, Debug)]
 pub struct Db {
     pub backend: Backend,
@@ -81,6 +96,11 @@ pub struct Db {
     reader: AnyPool,
     /// The database file on SQLite.
     sqlite_file: Option<PathBuf>,
+    /// SQLite: the connection that checkpoints the WAL; its task stops when every clone of
+    /// this `Db` is gone or [`Db::close`] is called.
+    checkpoints: Option<(AnyPool, Arc<()>)>,
+    /// The group writer's queue, started at the first [`Db::write`].
+    group: Arc<OnceLock<crate::group_commit::Queue>>,
 }
 
 impl Db {
@@ -113,17 +133,24 @@ impl Db {
                     format!("{url}?mode=rwc")
                 };
                 let opts = AnyConnectOptions::from_str(&url)?;
-                let writer = sqlite_pool(1).connect_with(opts.clone()).await?;
+                let writer = sqlite_pool(1, SQLITE_WRITER_PRAGMAS)
+                    .connect_with(opts.clone())
+                    .await?;
+                let checkpointer = sqlite_pool(1, "").connect_with(opts.clone()).await?;
+                let alive = Arc::new(());
+                tokio::spawn(checkpoint_wal(checkpointer.clone(), Arc::downgrade(&alive)));
                 let readers = std::thread::available_parallelism()
                     .map(|n| n.get() * 2)
                     .unwrap_or(4)
                     .max(4) as u32;
-                let reader = sqlite_pool(readers).connect_with(opts).await?;
+                let reader = sqlite_pool(readers, "").connect_with(opts).await?;
                 let db = Db {
                     backend,
                     writer,
                     reader,
                     sqlite_file: Some(PathBuf::from(path)),
+                    checkpoints: Some((checkpointer, alive)),
+                    group: Arc::default(),
                 };
                 db.verify_sqlite().await?;
                 Ok(db)
@@ -140,6 +167,8 @@ impl Db {
                     writer: pool.clone(),
                     reader: pool,
                     sqlite_file: None,
+                    checkpoints: None,
+                    group: Arc::default(),
                 })
             }
         }
@@ -157,6 +186,30 @@ impl Db {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.writer.begin().await?,
         })
+    }
+
+    /// Runs `work` in a write transaction shared with other writes queued at the same moment
+    /// (group commit, see [`crate::group_commit`]) and returns its result once committed. `work`
+    /// may run twice (again alone when another job of its group failed), so it must do nothing
+    /// but database work in `tx`.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut Tx) -> crate::group_commit::JobFuture<'c, T> + Send + 'static,
+    {
+        let queue = self.group.get_or_init(|| {
+            crate::group_commit::start(Db {
+                checkpoints: None,
+                group: Arc::default(),
+                ..self.clone()
+            })
+        });
+        crate::group_commit::submit(queue, work).await
+    }
+
+    /// Commits made and writes committed through [`Db::write`] so far.
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.group.get().map(|q| q.stats()).unwrap_or((0, 0))
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {
@@ -194,6 +247,9 @@ impl Db {
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+        if let Some((pool, _)) = &self.checkpoints {
+            pool.close().await;
+        }
     }
 
     async fn verify_sqlite(&self) -> Result<(), DbError> {
@@ -322,7 +378,44 @@ pub fn migrations(backend: Backend) -> Vec<Migration> {
         .collect()
 }
 
-fn sqlite_pool(size: u32) -> AnyPoolOptions {
+/// Copies committed WAL frames into the database file (`PRAGMA wal_checkpoint(PASSIVE)`, which
+/// never waits for the writer or readers), every [`CHECKPOINT_BUSY`] while frames keep coming
+/// and every [`CHECKPOINT_IDLE`] otherwise. Durability does not depend on it: every commit is in
+/// the WAL, fsynced, before it returns; this only keeps the writer's own checkpoints short.
+async fn checkpoint_wal(pool: AnyPool, alive: std::sync::Weak<()>) {
+    let mut pause = CHECKPOINT_IDLE;
+    let mut last_frames = -1;
+    loop {
+        tokio::time::sleep(pause).await;
+        if alive.strong_count() == 0 || pool.is_closed() {
+            break;
+        }
+        let result = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+            // (busy, frames in the WAL, frames copied back)
+            .and_then(|row| row.try_get::<i64, _>(1));
+        match result {
+            Ok(frames) => {
+                pause = if frames != last_frames {
+                    CHECKPOINT_BUSY
+                } else {
+                    CHECKPOINT_IDLE
+                };
+                last_frames = frames;
+            }
+            Err(_) if pool.is_closed() => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+                pause = CHECKPOINT_IDLE;
+            }
+        }
+    }
+    pool.close().await;
+}
+
+/// A pool of SQLite connections with [`SQLITE_PRAGMAS`] and then `extra` applied to each.
+fn sqlite_pool(size: u32, extra: &'static str) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .min_connections(0)
@@ -330,9 +423,12 @@ fn sqlite_pool(size: u32) -> AnyPoolOptions {
         // the connection's thread) before every statement or transaction.
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                sqlx::raw_sql(SQLITE_PRAGMAS).execute(conn).await?;
+                sqlx::raw_sql(SQLITE_PRAGMAS).execute(&mut *conn).await?;
+                if !extra.is_empty() {
+                    sqlx::raw_sql(extra).execute(conn).await?;
+                }
                 Ok(())
             })
         })

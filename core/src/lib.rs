@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod group_commit;
 pub mod http;
 pub mod i18n;
 pub mod licence;

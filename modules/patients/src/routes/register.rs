@@ -82,19 +82,25 @@ pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
         }
     }
 
-    let mut tx = app.db.begin().await?;
-    let registered = repo::register(&mut tx, &valid, "P", today().year(), &cx.actor()).await;
+    // Registrations from several desks at once share a commit (group commit).
+    let (actor, year) = (cx.actor(), today().year());
+    let job = std::sync::Arc::new(valid);
+    let registered = app
+        .db
+        .write(move |tx| {
+            let (valid, actor) = (job.clone(), actor.clone());
+            Box::pin(async move { repo::register(tx, &valid, "P", year, &actor).await })
+        })
+        .await;
     let (id, number) = match registered {
         Ok(r) => r,
         Err(e) if e.to_string().to_lowercase().contains("unique") => {
             // Someone registered the same document a moment ago.
-            drop(tx);
             errors.add("id_number", t("patients.error_id_taken"));
             return form_page(&cx, StatusCode::CONFLICT, &v, &errors, &[], true);
         }
         Err(e) => return Err(e.into()),
     };
-    tx.commit().await?;
     cx.flash(
         FlashKind::Success,
         t("patients.registered").replace("{number}", &number),

@@ -1,0 +1,173 @@
+//! Group commit for short write transactions that arrive together (registrations at a busy
+//! desk): one task takes every job waiting, runs them one after another in one transaction and
+//! commits once. Every commit costs an fsync and rewrites the pages it touched (at a million
+//! patients about 0.8 ms of the single SQLite writer's time, the jobs themselves about 1 ms), so
+//! sharing a commit lets more of them through.
+//!
+//! A job is a closure that may run more than once: when any job of a group fails, the group is
+//! rolled back and each of its jobs runs again in a transaction of its own, so one refused
+//! registration (a document registered a moment ago by another desk) never takes the others
+//! with it. A job returns its result only after the commit that holds its writes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{Db, DbError, Tx};
+
+/// The future a job returns, borrowing the transaction.
+pub type JobFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + Send + 'c>>;
+
+/// Jobs in one transaction, at most: bounds the time the first of them waits for its commit.
+const MAX_GROUP: usize = 16;
+
+/// A queued job with its result slot, type-erased for the queue.
+pub(crate) trait Job: Send {
+    fn run<'c>(&'c mut self, tx: &'c mut Tx) -> JobFuture<'c, ()>;
+    fn finish(self: Box<Self>, outcome: Result<(), DbError>);
+}
+
+struct Typed<T, F> {
+    work: F,
+    output: Option<T>,
+    done: oneshot::Sender<Result<T, DbError>>,
+}
+
+impl<T, F> Job for Typed<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> Fn(&'c mut Tx) -> JobFuture<'c, T> + Send + 'static,
+{
+    fn run<'c>(&'c mut self, tx: &'c mut Tx) -> JobFuture<'c, ()> {
+        Box::pin(async move {
+            self.output = Some((self.work)(tx).await?);
+            Ok(())
+        })
+    }
+
+    fn finish(self: Box<Self>, outcome: Result<(), DbError>) {
+        let Typed { output, done, .. } = *self;
+        let result = outcome.and_then(|()| {
+            output.ok_or_else(|| failed("the write finished without a result".into()))
+        });
+        let _ = done.send(result);
+    }
+}
+
+/// The queue of one database's group writer, and what it has done.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    jobs: mpsc::UnboundedSender<Box<dyn Job>>,
+    stats: Arc<Stats>,
+}
+
+/// Commits made and jobs committed by a group writer.
+#[derive(Debug, Default)]
+struct Stats {
+    commits: AtomicU64,
+    jobs: AtomicU64,
+}
+
+impl Stats {
+    fn committed(&self, jobs: usize) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.jobs.fetch_add(jobs as u64, Ordering::Relaxed);
+    }
+}
+
+/// Starts the group writer of `db` (a handle without its own queue, so the task ends when the
+/// last handle that can queue work is dropped).
+pub(crate) fn start(db: Db) -> Queue {
+    let (jobs, queued) = mpsc::unbounded_channel();
+    let stats = Arc::new(Stats::default());
+    tokio::spawn(writer(db, queued, stats.clone()));
+    Queue { jobs, stats }
+}
+
+impl Queue {
+    /// (commits, jobs committed) so far.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.commits.load(Ordering::Relaxed),
+            self.stats.jobs.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Queues `work` and waits for the commit that holds it.
+pub(crate) async fn submit<T, F>(queue: &Queue, work: F) -> Result<T, DbError>
+where
+    T: Send + 'static,
+    F: for<'c> Fn(&'c mut Tx) -> JobFuture<'c, T> + Send + 'static,
+{
+    let (done, result) = oneshot::channel();
+    let job: Box<dyn Job> = Box::new(Typed {
+        work,
+        output: None,
+        done,
+    });
+    queue
+        .jobs
+        .send(job)
+        .map_err(|_| failed("the database writer has stopped".into()))?;
+    result
+        .await
+        .unwrap_or_else(|_| Err(failed("the database writer has stopped".into())))
+}
+
+async fn writer(db: Db, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, stats: Arc<Stats>) {
+    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = queue.recv().await {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if group.len() > 1 {
+            match together(&db, &mut group).await {
+                Ok(()) => {
+                    stats.committed(group.len());
+                    for job in group.drain(..) {
+                        job.finish(Ok(()));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, jobs = group.len(), "group write failed; each job runs alone");
+                }
+            }
+        }
+        for mut job in group.drain(..) {
+            let outcome = alone(&db, job.as_mut()).await;
+            if outcome.is_ok() {
+                stats.committed(1);
+            }
+            job.finish(outcome);
+        }
+    }
+}
+
+async fn together(db: &Db, group: &mut [Box<dyn Job>]) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
+    for job in group.iter_mut() {
+        job.run(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn alone(db: &Db, job: &mut dyn Job) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
+    job.run(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn failed(message: String) -> DbError {
+    DbError::Sqlx(sqlx::Error::Protocol(message))
+}
