@@ -215,8 +215,11 @@ enum Message {
 const MAX_BATCH: usize = 2000;
 
 /// Read rows are committed at most this often (and at once when nothing was committed for
-/// this long): a read is durable within this time plus one commit.
-const COMMIT_EVERY: Duration = Duration::from_millis(50);
+/// this long): a read is durable within this time plus one commit, inside the ~1 s window
+/// ARCHITECTURE.md sets. Each commit makes every SQLite reader connection drop its page cache
+/// (WAL: the database changed), so fewer commits keep them warm: 500 ms instead of 50 ms gave
+/// the live search and the chart about 10% more at a million patients.
+const COMMIT_EVERY: Duration = Duration::from_millis(500);
 
 /// The writer of read-audit rows: one task, group commit.
 #[derive(Clone)]

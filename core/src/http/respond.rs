@@ -31,19 +31,27 @@ pub fn render_status(
     Ok(html_response(status, html))
 }
 
-/// Like [`render`], but an HTMX request gets only `block` (a list's results as the user types,
-/// smaller than the whole `content` block).
+/// Like [`render`], but an HTMX request gets only `part`: the partial template that `template`
+/// includes for the part of the page that changes (a list's results as the user types). The
+/// partial is rendered on its own: Tera renders a block only by running its whole page, menu
+/// and all, and throwing the rest away, so a live search paid for a full page each time.
 pub fn render_part(
     cx: &Ctx,
     template: &str,
-    block: &str,
+    part: &str,
     mut context: tera::Context,
 ) -> AppResult<Response> {
     if !cx.wants_fragment() {
         return render(cx, template, context);
     }
-    add_base(&mut context, cx.app(), Some(cx));
-    let html = cx.app().ui.tera.render_block(template, block, &context)?;
+    // The part replaces a piece of a page already shown: it gets what its forms need, not the
+    // menu, banner and languages of the page around it (nor the flash, which waits for the next
+    // full page).
+    context.insert("lang", crate::i18n::current());
+    context.insert("user", &cx.user());
+    context.insert("csrf_token", &cx.csrf_token());
+    context.insert("path", cx.path());
+    let html = cx.app().ui.tera.render(part, &context)?;
     Ok(html_response(StatusCode::OK, html))
 }
 

@@ -227,9 +227,9 @@ async fn form_page(
     );
     if status == StatusCode::OK {
         let part = if choice.part == "patients" {
-            "patients"
+            "appointments/_book_patients.html"
         } else {
-            "availability"
+            "appointments/_book_availability.html"
         };
         render_part(cx, "appointments/book.html", part, c)
     } else {

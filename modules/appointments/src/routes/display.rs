@@ -94,7 +94,12 @@ pub async fn show(
     c.insert("waiting", &waiting);
     c.insert("time", &clock::to_local(now).format("%H:%M").to_string());
     if query.live.is_some() {
-        render_part(&cx, "appointments/display.html", "live", c)
+        render_part(
+            &cx,
+            "appointments/display.html",
+            "appointments/_display_live.html",
+            c,
+        )
     } else {
         render(&cx, "appointments/display.html", c)
     }

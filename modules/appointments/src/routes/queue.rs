@@ -238,7 +238,12 @@ async fn search_page(cx: &Ctx, typed: &str) -> AppResult<Response> {
     c.insert("patient", &None::<()>);
     c.insert("q", &q);
     c.insert("results", &results);
-    render_part(cx, "appointments/checkin.html", "results", c)
+    render_part(
+        cx,
+        "appointments/checkin.html",
+        "appointments/_checkin_results.html",
+        c,
+    )
 }
 
 #[handler]
@@ -566,7 +571,12 @@ pub async fn queue(
         &clock::to_local(now).format("%H:%M:%S").to_string(),
     );
     if live {
-        render_part(&cx, "appointments/queue.html", "live", c)
+        render_part(
+            &cx,
+            "appointments/queue.html",
+            "appointments/_queue_live.html",
+            c,
+        )
     } else {
         render(&cx, "appointments/queue.html", c)
     }

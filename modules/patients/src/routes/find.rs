@@ -40,5 +40,5 @@ pub async fn find(cx: Ctx, Query(query): Query<FindQuery>) -> AppResult<Response
     );
     c.insert("next", &next);
     c.insert("can_register", &cx.can(crate::REGISTER));
-    render_part(&cx, "patients/find.html", "results", c)
+    render_part(&cx, "patients/find.html", "patients/_find_results.html", c)
 }
