@@ -340,6 +340,73 @@ impl Db {
     }
 }
 
+/// How the bound parameters of a statement built for many rows are written: numbered (`$1`,
+/// PostgreSQL) or anonymous (`?`, SQLite, where sqlx looks a numbered parameter's name up with a
+/// linear scan per bind, so a statement of thousands of numbered parameters spends most of its
+/// time finding them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    Numbered,
+    Anonymous,
+}
+
+impl Placeholders {
+    /// The kind the connection's database wants.
+    pub fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+            Placeholders::Numbered
+        } else {
+            Placeholders::Anonymous
+        }
+    }
+}
+
+/// `head` followed by `rows` groups of `width` parameters, then `tail`: the only SQL built at
+/// run time, the fixed shape of a VALUES list (`($1, $2, ...), (...)`) for a constant column
+/// list; values are always bound.
+pub fn values_sql(p: Placeholders, head: &str, width: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 7);
+    sql.push_str(head);
+    let mut n = 1;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..width {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match p {
+                Placeholders::Numbered => {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                Placeholders::Anonymous => sql.push('?'),
+            }
+            n += 1;
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// A multi-row statement for `rows` rows made by `build`: the one for a full chunk (`full`
+/// rows) is built once per kind of placeholder and kept in `cells`, so each connection prepares
+/// it once and reuses it; a shorter last chunk gets its own.
+pub fn values_statement(
+    cells: &'static [OnceLock<Arc<str>>; 2],
+    p: Placeholders,
+    full: usize,
+    rows: usize,
+    build: fn(Placeholders, usize) -> String,
+) -> sqlx::AssertSqlSafe<Arc<str>> {
+    if rows == full {
+        let cell = &cells[usize::from(p == Placeholders::Anonymous)];
+        sqlx::AssertSqlSafe(cell.get_or_init(|| build(p, full).into()).clone())
+    } else {
+        sqlx::AssertSqlSafe(build(p, rows).into())
+    }
+}
+
 /// One migration file of a backend's stream.
 #[derive(Debug, Clone)]
 pub struct Migration {
@@ -457,6 +524,30 @@ fn expect(name: &'static str, actual: String, expected: &'static str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_lists_number_their_parameters_in_order() {
+        assert_eq!(
+            values_sql(
+                Placeholders::Numbered,
+                "INSERT INTO t (a, b) VALUES ",
+                2,
+                3,
+                " RETURNING a"
+            ),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6) RETURNING a"
+        );
+        assert_eq!(
+            values_sql(
+                Placeholders::Anonymous,
+                "INSERT INTO t (a) VALUES ",
+                1,
+                2,
+                ""
+            ),
+            "INSERT INTO t (a) VALUES (?), (?)"
+        );
+    }
 
     #[test]
     fn both_streams_have_the_same_migration_versions() {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use hms_core::db::{Db, DbError, Tx};
+use hms_core::db::{values_sql, values_statement, Db, DbError, Placeholders, Tx};
 use sqlx::Row;
 
 /// One generated patient, ready to store. Rows of a batch are in registration order.
@@ -61,41 +61,6 @@ const IDENTIFIER_ROWS: usize = 1000;
 const TOKEN_WIDTH: usize = 2;
 const TOKEN_ROWS: usize = 1000;
 
-/// How parameters are written: numbered (`$1`, PostgreSQL) or anonymous (`?`, SQLite, where
-/// sqlx looks a numbered parameter's name up with a linear scan per bind, so a statement of
-/// 6,500 numbered parameters spends most of its time finding them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Placeholders {
-    Numbered,
-    Anonymous,
-}
-
-/// `head` followed by `rows` groups of `width` parameters, then `tail`.
-fn values_sql(p: Placeholders, head: &str, width: usize, rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * width * 7);
-    sql.push_str(head);
-    let mut n = 1;
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..width {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            match p {
-                Placeholders::Numbered => {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                }
-                Placeholders::Anonymous => sql.push('?'),
-            }
-            n += 1;
-        }
-        sql.push(')');
-    }
-    sql.push_str(tail);
-    sql
-}
-
 fn patients_sql(p: Placeholders, rows: usize) -> String {
     values_sql(
         p,
@@ -125,23 +90,6 @@ fn tokens_sql(p: Placeholders, rows: usize) -> String {
         rows,
         " ON CONFLICT DO NOTHING",
     )
-}
-
-/// The statement for a full chunk is built once per kind of placeholder and kept, so each
-/// connection prepares it once and reuses it; a shorter last chunk gets its own.
-fn statement(
-    cells: &'static [OnceLock<Arc<str>>; 2],
-    p: Placeholders,
-    full: usize,
-    rows: usize,
-    build: fn(Placeholders, usize) -> String,
-) -> sqlx::AssertSqlSafe<Arc<str>> {
-    if rows == full {
-        let cell = &cells[usize::from(p == Placeholders::Anonymous)];
-        sqlx::AssertSqlSafe(cell.get_or_init(|| build(p, full).into()).clone())
-    } else {
-        sqlx::AssertSqlSafe(build(p, rows).into())
-    }
 }
 
 /// Fills the word-pair index of names (see `by_names`) for the patients after `after_id`, the
@@ -210,12 +158,7 @@ pub async fn insert(
     static PATIENTS: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
     static IDENTIFIERS: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
     static TOKENS: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
-    let conn: &mut sqlx::AnyConnection = tx;
-    let p = if conn.backend_name().eq_ignore_ascii_case("postgresql") {
-        Placeholders::Numbered
-    } else {
-        Placeholders::Anonymous
-    };
+    let p = Placeholders::of(tx);
 
     let mut per_year: BTreeMap<i32, i64> = BTreeMap::new();
     for r in rows {
@@ -238,7 +181,7 @@ pub async fn insert(
     let mut stored = Stored::default();
     let mut ids: Vec<i64> = Vec::with_capacity(rows.len());
     for (chunk, chunk_numbers) in rows.chunks(PATIENT_ROWS).zip(numbers.chunks(PATIENT_ROWS)) {
-        let mut q = sqlx::query(statement(
+        let mut q = sqlx::query(values_statement(
             &PATIENTS,
             p,
             PATIENT_ROWS,
@@ -289,7 +232,7 @@ pub async fn insert(
         })
         .collect();
     for chunk in identifiers.chunks(IDENTIFIER_ROWS) {
-        let mut q = sqlx::query(statement(
+        let mut q = sqlx::query(values_statement(
             &IDENTIFIERS,
             p,
             IDENTIFIER_ROWS,
@@ -308,7 +251,13 @@ pub async fn insert(
         .flat_map(|(p, id)| p.tokens.iter().map(move |t| (t.as_str(), *id)))
         .collect();
     for chunk in tokens.chunks(TOKEN_ROWS) {
-        let mut q = sqlx::query(statement(&TOKENS, p, TOKEN_ROWS, chunk.len(), tokens_sql));
+        let mut q = sqlx::query(values_statement(
+            &TOKENS,
+            p,
+            TOKEN_ROWS,
+            chunk.len(),
+            tokens_sql,
+        ));
         for (token, id) in chunk {
             q = q.bind(*token).bind(*id);
         }
@@ -322,22 +271,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_lists_number_their_parameters_in_order() {
+    fn a_full_chunk_of_patients_binds_one_parameter_per_column() {
         let n = Placeholders::Numbered;
-        assert_eq!(
-            values_sql(n, "INSERT INTO t (a, b) VALUES ", 2, 3, " RETURNING a"),
-            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4), ($5, $6) RETURNING a"
-        );
-        assert_eq!(
-            values_sql(
-                Placeholders::Anonymous,
-                "INSERT INTO t (a) VALUES ",
-                1,
-                2,
-                ""
-            ),
-            "INSERT INTO t (a) VALUES (?), (?)"
-        );
         let sql = patients_sql(n, PATIENT_ROWS);
         assert!(sql.contains(&format!("${}", PATIENT_ROWS * PATIENT_WIDTH)));
         assert!(!sql.contains(&format!("${}", PATIENT_ROWS * PATIENT_WIDTH + 1)));
