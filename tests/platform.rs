@@ -553,3 +553,39 @@ async fn sqlite_committed_pages_reach_the_database_file_without_the_writer_copyi
         "database file {size} bytes, expected at least {grown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_unexpectedly_leaves_the_writer_working() {
+    let app = TestApp::start(hms_testkit::Backend::Sqlite).await.unwrap();
+    let db = app.db().clone();
+    sqlx::query("CREATE TABLE group_scratch (v TEXT PRIMARY KEY)")
+        .execute(db.read())
+        .await
+        .unwrap();
+    let broken = db
+        .write(|tx| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO group_scratch (v) VALUES ('half')")
+                    .execute(&mut **tx)
+                    .await?;
+                if true {
+                    panic!("a bug in a write");
+                }
+                Ok(())
+            })
+        })
+        .await;
+    assert!(broken.is_err());
+    assert_eq!(
+        write_value(db.clone(), "after".into()).await,
+        Ok("after".to_string())
+    );
+    let stored: Vec<String> = sqlx::query("SELECT v FROM group_scratch")
+        .fetch_all(db.read())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, ["after"], "the broken write left nothing behind");
+}

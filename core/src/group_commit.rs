@@ -119,8 +119,8 @@ where
 }
 
 async fn writer(db: Db, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, stats: Arc<Stats>) {
-    let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = queue.recv().await {
+        let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_GROUP);
         group.push(first);
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
@@ -128,27 +128,36 @@ async fn writer(db: Db, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, stats:
                 Err(_) => break,
             }
         }
-        if group.len() > 1 {
-            match together(&db, &mut group).await {
-                Ok(()) => {
-                    stats.committed(group.len());
-                    for job in group.drain(..) {
-                        job.finish(Ok(()));
-                    }
-                    continue;
+        // A group runs in a task of its own: should a job panic, its group's callers get an
+        // error (their result senders are dropped) and the writer goes on with the next group.
+        let run = tokio::spawn(run_group(db.clone(), group, stats.clone()));
+        if run.await.is_err() {
+            tracing::error!("a group of writes failed unexpectedly; its writes were not made");
+        }
+    }
+}
+
+async fn run_group(db: Db, mut group: Vec<Box<dyn Job>>, stats: Arc<Stats>) {
+    if group.len() > 1 {
+        match together(&db, &mut group).await {
+            Ok(()) => {
+                stats.committed(group.len());
+                for job in group {
+                    job.finish(Ok(()));
                 }
-                Err(e) => {
-                    tracing::debug!(error = %e, jobs = group.len(), "group write failed; each job runs alone");
-                }
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, jobs = group.len(), "group write failed; each job runs alone");
             }
         }
-        for mut job in group.drain(..) {
-            let outcome = alone(&db, job.as_mut()).await;
-            if outcome.is_ok() {
-                stats.committed(1);
-            }
-            job.finish(outcome);
+    }
+    for mut job in group {
+        let outcome = alone(&db, job.as_mut()).await;
+        if outcome.is_ok() {
+            stats.committed(1);
         }
+        job.finish(outcome);
     }
 }
 
