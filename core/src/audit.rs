@@ -186,10 +186,16 @@ fn insert_sql(p: Placeholders, rows: usize) -> String {
 }
 
 async fn insert(conn: &mut AnyConnection, rows: &[Chained]) -> Result<(), sqlx::Error> {
+    // Kept: a full chunk of read rows, and the one row of a change (every write has one).
     static INSERT: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
+    static INSERT_ONE: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
     let p = Placeholders::of(conn);
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let statement = values_statement(&INSERT, p, ROWS_PER_INSERT, chunk.len(), insert_sql);
+        let statement = if chunk.len() == 1 {
+            values_statement(&INSERT_ONE, p, 1, 1, insert_sql)
+        } else {
+            values_statement(&INSERT, p, ROWS_PER_INSERT, chunk.len(), insert_sql)
+        };
         let mut q = sqlx::query(statement);
         for r in chunk {
             let e = &r.entry;

@@ -47,10 +47,7 @@ pub fn render_part(
     // The part replaces a piece of a page already shown: it gets what its forms need, not the
     // menu, banner and languages of the page around it (nor the flash, which waits for the next
     // full page).
-    context.insert("lang", crate::i18n::current());
-    context.insert("user", &cx.user());
-    context.insert("csrf_token", &cx.csrf_token());
-    context.insert("path", cx.path());
+    add_request(&mut context, cx);
     let html = cx.app().ui.tera.render(part, &context)?;
     Ok(html_response(StatusCode::OK, html))
 }
@@ -71,10 +68,18 @@ pub fn csv_attachment(stem: &str, body: String) -> Response {
         .body(body)
 }
 
+/// What every template, whole page or part, may use of the request: its language, the signed-in
+/// user, the CSRF token for forms and the path.
+fn add_request(context: &mut tera::Context, cx: &Ctx) {
+    context.insert("lang", crate::i18n::current());
+    context.insert("user", &cx.user());
+    context.insert("csrf_token", &cx.csrf_token());
+    context.insert("path", cx.path());
+}
+
 fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
     context.insert("facility_name", &app.facility_name());
     context.insert("facility_logo", &app.facility_logo());
-    context.insert("lang", crate::i18n::current());
     context.insert(
         "languages",
         &crate::i18n::LANGUAGES
@@ -114,12 +119,11 @@ fn add_base(context: &mut tera::Context, app: &App, cx: Option<&Ctx>) {
             };
             context.insert("menu", &menu);
             context.insert("licence_banner", &licence_banner(cx));
-            context.insert("user", &cx.user());
-            context.insert("csrf_token", &cx.csrf_token());
             context.insert("flash", &cx.take_incoming_flash());
-            context.insert("path", cx.path());
+            add_request(context, cx);
         }
         None => {
+            context.insert("lang", crate::i18n::current());
             context.insert("licence_banner", &None::<()>);
             context.insert("menu", &Vec::<()>::new());
             context.insert("user", &None::<()>);
