@@ -84,6 +84,10 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FU
 const SQLITE_WRITER_PRAGMAS: &str =
     "PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;";
 
+/// Readers map the database file into memory: a page is read where the kernel keeps it, not
+/// copied into each connection's own cache first.
+const SQLITE_READER_PRAGMAS: &str = "PRAGMA mmap_size = 2147483648;";
+
 /// How often the checkpointer looks for new WAL frames while writes are coming in, and while
 /// none are (an idle laptop is not woken ten times a second).
 const CHECKPOINT_BUSY: Duration = Duration::from_millis(100);
@@ -143,7 +147,9 @@ impl Db {
                     .map(|n| n.get() * 2)
                     .unwrap_or(4)
                     .max(4) as u32;
-                let reader = sqlite_pool(readers, "").connect_with(opts).await?;
+                let reader = sqlite_pool(readers, SQLITE_READER_PRAGMAS)
+                    .connect_with(opts)
+                    .await?;
                 let db = Db {
                     backend,
                     writer,
