@@ -589,3 +589,50 @@ async fn a_write_that_fails_unexpectedly_leaves_the_writer_working() {
         .collect();
     assert_eq!(stored, ["after"], "the broken write left nothing behind");
 }
+
+each_backend! {
+    async fn a_read_dropped_halfway_leaves_every_reader_current_and_working(app) {
+        use futures_util::StreamExt;
+        let db = app.db().clone();
+        sqlx::query("CREATE TABLE read_scratch (v BIGINT NOT NULL)")
+            .execute(db.read()).await.unwrap();
+        // A long result read in part, then dropped (a request cancelled by the browser), three
+        // at a time, more often than there are connections.
+        for _ in 0..8 {
+            let mut partial = Vec::new();
+            for _ in 0..3 {
+                partial.push(sqlx::query(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+                     SELECT i FROM n",
+                ).fetch(db.read()));
+            }
+            for rows in partial.iter_mut() {
+                assert!(rows.next().await.unwrap().is_ok());
+            }
+            drop(partial);
+        }
+        // A write after them: every reader sees it (none is left inside an older snapshot).
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("INSERT INTO read_scratch (v) VALUES (42)").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let reads: Vec<_> = (0..24)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    sqlx::query("SELECT COUNT(*) FROM read_scratch WHERE v = 42")
+                        .fetch_one(db.read()).await.map(|r| r.get::<i64, _>(0))
+                })
+            })
+            .collect();
+        for r in reads {
+            assert_eq!(r.await.unwrap().unwrap(), 1, "a reader missed the committed row");
+        }
+        // A connection lent for several statements goes back for the next.
+        for _ in 0..20 {
+            let mut conn = db.read().acquire().await.unwrap();
+            let one: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM read_scratch").fetch_one(&mut *conn).await.unwrap();
+            assert_eq!(one, 1);
+        }
+        sqlx::query("DROP TABLE read_scratch").execute(db.read()).await.unwrap();
+    }
+}

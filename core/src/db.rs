@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+use crate::read_pool::ReadPool;
+
 pub type Tx = Transaction<'static, Any>;
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +99,7 @@ const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
 pub struct Db {
     pub backend: Backend,
     writer: AnyPool,
-    reader: AnyPool,
+    reader: ReadPool,
     /// The database file on SQLite.
     sqlite_file: Option<PathBuf>,
     /// SQLite: the connection that checkpoints the WAL; its task stops when every clone of
@@ -147,9 +149,12 @@ impl Db {
                     .map(|n| n.get() * 2)
                     .unwrap_or(4)
                     .max(4) as u32;
-                let reader = sqlite_pool(readers, SQLITE_READER_PRAGMAS)
-                    .connect_with(opts)
-                    .await?;
+                let reader = ReadPool::kept(
+                    sqlite_pool(readers, SQLITE_READER_PRAGMAS)
+                        .connect_with(opts)
+                        .await?,
+                    readers as usize,
+                );
                 let db = Db {
                     backend,
                     writer,
@@ -171,7 +176,7 @@ impl Db {
                 Ok(Db {
                     backend,
                     writer: pool.clone(),
-                    reader: pool,
+                    reader: ReadPool::checked(pool),
                     sqlite_file: None,
                     checkpoints: None,
                     group: Arc::default(),
@@ -180,8 +185,8 @@ impl Db {
         }
     }
 
-    /// Pool for queries that only read.
-    pub fn read(&self) -> &AnyPool {
+    /// Connections for queries that only read (a sqlx executor, see [`ReadPool`]).
+    pub fn read(&self) -> &ReadPool {
         &self.reader
     }
 
@@ -259,8 +264,9 @@ impl Db {
     }
 
     async fn verify_sqlite(&self) -> Result<(), DbError> {
-        for pool in [&self.writer, &self.reader] {
-            let mut conn = pool.acquire().await?;
+        let mut writer = self.writer.acquire().await?;
+        let mut reader = self.reader.acquire().await?;
+        for conn in [&mut *writer, &mut *reader] {
             let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
                 .fetch_one(&mut *conn)
                 .await?;

@@ -18,6 +18,7 @@ pub mod module;
 pub mod outbox;
 pub mod phone;
 pub mod rbac;
+pub mod read_pool;
 pub mod settings;
 pub mod ui;
 
