@@ -62,6 +62,7 @@ impl ReadPool {
             return Ok(Lent {
                 conn: Some(self.pool.acquire().await?),
                 back: None,
+                broken: false,
             });
         };
         let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, kept.permits.clone().acquire_owned())
@@ -77,6 +78,7 @@ impl ReadPool {
         Ok(Lent {
             conn: Some(conn),
             back: Some((kept.clone(), permit)),
+            broken: false,
         })
     }
 
@@ -102,6 +104,7 @@ impl ReadPool {
 pub struct Lent {
     conn: Option<PoolConnection<Any>>,
     back: Option<(Arc<Kept>, OwnedSemaphorePermit)>,
+    broken: bool,
 }
 
 impl Deref for Lent {
@@ -117,11 +120,26 @@ impl DerefMut for Lent {
     }
 }
 
+impl Lent {
+    /// After an error that leaves the connection unusable (its thread gone, the file
+    /// unreadable), it is closed instead of going back on the shelf; the next borrower
+    /// opens a new one.
+    fn check(&mut self, e: &sqlx::Error) {
+        if matches!(e, sqlx::Error::WorkerCrashed | sqlx::Error::Io(_)) {
+            if let Some(conn) = self.conn.as_mut() {
+                conn.close_on_drop();
+            }
+            tracing::warn!(error = %e, "a reader connection failed; it is replaced");
+            self.broken = true;
+        }
+    }
+}
+
 impl Drop for Lent {
     fn drop(&mut self) {
         if let (Some(conn), Some((kept, permit))) = (self.conn.take(), self.back.take()) {
-            if kept.permits.is_closed() {
-                // Closing: sqlx's pool closes it.
+            if kept.permits.is_closed() || self.broken {
+                // Closing, or unusable: sqlx's pool closes it.
                 drop(conn);
             } else {
                 kept.idle
@@ -150,9 +168,19 @@ impl<'p> Executor<'p> for &'_ ReadPool {
         let this = self.clone();
         Box::pin(sqlx_core::try_stream! {
             let mut conn = this.acquire().await?;
-            let mut rows = conn.fetch_many(query);
-            while let Some(v) = rows.try_next().await? {
-                r#yield!(v);
+            let failed = {
+                let mut rows = conn.fetch_many(query);
+                loop {
+                    match rows.try_next().await {
+                        Ok(Some(v)) => r#yield!(v),
+                        Ok(None) => break None,
+                        Err(e) => break Some(e),
+                    }
+                }
+            };
+            if let Some(e) = failed {
+                conn.check(&e);
+                return Err(e);
             }
             Ok(())
         })
@@ -166,7 +194,14 @@ impl<'p> Executor<'p> for &'_ ReadPool {
         E: 'q + Execute<'q, Any>,
     {
         let this = self.clone();
-        Box::pin(async move { this.acquire().await?.fetch_optional(query).await })
+        Box::pin(async move {
+            let mut conn = this.acquire().await?;
+            let row = conn.fetch_optional(query).await;
+            if let Err(e) = &row {
+                conn.check(e);
+            }
+            row
+        })
     }
 
     fn prepare_with<'e>(
@@ -178,6 +213,13 @@ impl<'p> Executor<'p> for &'_ ReadPool {
         'p: 'e,
     {
         let this = self.clone();
-        Box::pin(async move { this.acquire().await?.prepare_with(sql, parameters).await })
+        Box::pin(async move {
+            let mut conn = this.acquire().await?;
+            let statement = conn.prepare_with(sql, parameters).await;
+            if let Err(e) = &statement {
+                conn.check(e);
+            }
+            statement
+        })
     }
 }
