@@ -10,9 +10,9 @@
 //!
 //! Reads are many: they go through one writer task with group commit ([`AuditReads`]). What
 //! queued since the previous commit goes into the next transaction, at most every
-//! `COMMIT_EVERY` (at once while a backlog lasts), so one fsync covers many reads, inserted many
-//! rows to a statement (`rows_per_insert`). A page may be answered before its read row is durable: the window is at
-//! most `COMMIT_EVERY` plus one commit.
+//! `COMMIT_EVERY` (at once while a backlog lasts), so one fsync covers many reads, inserted
+//! many rows to a statement (`rows_per_insert`). A page may be answered before its read row is
+//! durable: the window is at most `COMMIT_EVERY` plus one commit.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -86,8 +86,10 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FU
 const SQLITE_WRITER_PRAGMAS: &str =
     "PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;";
 
-/// Readers map the database file into memory: a page is read where the kernel keeps it, not
-/// copied into each connection's own cache first.
+/// Readers map the database file into memory (its first 2 GB; beyond that pages are read as
+/// before): a page is read where the kernel keeps it, not copied into each connection's own
+/// cache first. The mapped pages are the kernel's file cache, shared and dropped under memory
+/// pressure, though they count in the process's resident size.
 const SQLITE_READER_PRAGMAS: &str = "PRAGMA mmap_size = 2147483648;";
 
 /// How often the checkpointer looks for new WAL frames while writes are coming in, and while
