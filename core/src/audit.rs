@@ -11,7 +11,7 @@
 //! Reads are many: they go through one writer task with group commit ([`AuditReads`]). What
 //! queued since the previous commit goes into the next transaction, at most every
 //! `COMMIT_EVERY` (at once while a backlog lasts), so one fsync covers many reads, inserted
-//! many rows to a statement (`rows_per_insert`). A page may be answered before its read row is
+//! 100 rows to a statement. A page may be answered before its read row is
 //! durable: the window is at most `COMMIT_EVERY` plus one commit.
 
 use std::path::{Path, PathBuf};
@@ -173,17 +173,8 @@ fn chain(head: &mut (i64, String), actor: &Actor, event: &Event, at: String) -> 
 const AUDIT_COLUMNS: usize = 12;
 
 /// Rows per INSERT: a batch of read rows is a few statements, not one round trip to the
-/// database per row while it holds the single writer. On PostgreSQL a statement's values
-/// travel in one message, and sqlx 0.9.0 leaves Nagle's algorithm on for its sockets: a
-/// message larger than a new socket's send buffer (16 KB) is sent in two parts, and the second
-/// waits about 40 ms for the server's delayed acknowledgement. 100 rows (about 30 KB) waited
-/// on every statement, 0.9 s for a batch of 2,000; 10 rows (about 3 KB) take 20 to 30 ms.
-fn rows_per_insert(p: Placeholders) -> usize {
-    match p {
-        Placeholders::Anonymous => 100,
-        Placeholders::Numbered => 10,
-    }
-}
+/// database per row while it holds the single writer.
+const ROWS_PER_INSERT: usize = 100;
 
 fn insert_sql(p: Placeholders, rows: usize) -> String {
     values_sql(
@@ -201,12 +192,11 @@ async fn insert(conn: &mut AnyConnection, rows: &[Chained]) -> Result<(), sqlx::
     static INSERT: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
     static INSERT_ONE: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
     let p = Placeholders::of(conn);
-    let full = rows_per_insert(p);
-    for chunk in rows.chunks(full) {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let statement = if chunk.len() == 1 {
             values_statement(&INSERT_ONE, p, 1, 1, insert_sql)
         } else {
-            values_statement(&INSERT, p, full, chunk.len(), insert_sql)
+            values_statement(&INSERT, p, ROWS_PER_INSERT, chunk.len(), insert_sql)
         };
         let mut q = sqlx::query(statement);
         for r in chunk {
