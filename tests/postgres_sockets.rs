@@ -27,14 +27,7 @@ async fn postgres_connections_send_without_delay() {
         .and_then(|(_, p)| p.parse().ok())
         .unwrap_or(5432);
     let mut checked = 0;
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
-        let Some(fd) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<libc::c_int>().ok())
-        else {
-            continue;
-        };
+    for fd in hms_core::db::socket_descriptors() {
         if peer_port(fd) != Some(port) {
             continue;
         }

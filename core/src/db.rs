@@ -511,37 +511,35 @@ async fn checkpoint_wal(pool: AnyPool, alive: std::sync::Weak<()>) {
 /// want it too), refused without effect on those that are not TCP.
 fn tcp_sockets_without_delay() {
     #[cfg(target_os = "linux")]
-    {
-        let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
-            return;
-        };
-        for entry in fds.flatten() {
-            let Some(fd) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<libc::c_int>().ok())
-            else {
-                continue;
-            };
-            let is_socket = std::fs::read_link(entry.path())
-                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-            if !is_socket {
-                continue;
-            }
-            let on: libc::c_int = 1;
-            // SAFETY: setsockopt only reads `on`, whose size is given; on a descriptor that is
-            // not a TCP socket (or was closed meanwhile) it fails and changes nothing.
-            unsafe {
-                libc::setsockopt(
-                    fd,
-                    libc::IPPROTO_TCP,
-                    libc::TCP_NODELAY,
-                    (&on as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                );
-            }
+    for fd in socket_descriptors() {
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt only reads `on`, whose size is given; on a descriptor that is not
+        // a TCP socket (or was closed meanwhile) it fails and changes nothing.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
         }
     }
+}
+
+/// The descriptors of this process that are sockets, as they are at the moment of the call.
+#[cfg(target_os = "linux")]
+pub fn socket_descriptors() -> Vec<libc::c_int> {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter(|entry| {
+            std::fs::read_link(entry.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        })
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// A pool of SQLite connections with [`SQLITE_PRAGMAS`] and then `extra` applied to each.
