@@ -153,7 +153,7 @@ async fn run_group(db: Db, mut group: Vec<Box<dyn Job>>, stats: Arc<Stats>) {
         }
     }
     for mut job in group {
-        let outcome = alone(&db, job.as_mut()).await;
+        let outcome = together(&db, std::slice::from_mut(&mut job)).await;
         if outcome.is_ok() {
             stats.committed(1);
         }
@@ -161,18 +161,12 @@ async fn run_group(db: Db, mut group: Vec<Box<dyn Job>>, stats: Arc<Stats>) {
     }
 }
 
+/// Runs the jobs of `group` in one transaction (a group of one: a job alone) and commits.
 async fn together(db: &Db, group: &mut [Box<dyn Job>]) -> Result<(), DbError> {
     let mut tx = db.begin().await?;
     for job in group.iter_mut() {
         job.run(&mut tx).await?;
     }
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn alone(db: &Db, job: &mut dyn Job) -> Result<(), DbError> {
-    let mut tx = db.begin().await?;
-    job.run(&mut tx).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -94,10 +94,6 @@ impl ReadPool {
         }
         self.pool.close().await;
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.pool.is_closed()
-    }
 }
 
 /// A lent connection: dereferences to the connection, goes back when dropped.
