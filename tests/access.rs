@@ -276,3 +276,94 @@ async fn default_grants_are_seeded_once_so_an_admins_revocation_survives_restart
         "every other default grant is still there"
     );
 }
+
+/// Every `name="..."` of every template: the form fields and query parameters a screen sends.
+fn field_names() -> Vec<String> {
+    let mut sources: Vec<String> = hms_web::parts()
+        .templates
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    for m in hms_web::compiled_modules() {
+        sources.extend(m.templates().into_iter().map(|(_, s)| s));
+    }
+    let mut names: Vec<String> = Vec::new();
+    for source in &sources {
+        for piece in source.split("name=\"").skip(1) {
+            let name: String = piece
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != "csrf_token" && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+each_backend! {
+    async fn control_characters_in_any_field_of_any_route_are_refused_and_change_nothing(app) {
+        app.setup_admin().await;
+        let roles = ["admin", "receptionist", "doctor", "nurse", "lab_tech", "pharmacist", "accountant"];
+        let target = app.add_user("every.role", &roles).await;
+        let fields = field_names();
+        assert!(fields.len() > 60, "fields found in the templates: {}", fields.len());
+        for name in ["allergies", "ward", "reason", "full_name", "username", "q"] {
+            assert!(fields.iter().any(|f| f == name), "{name} is a field of some screen");
+        }
+        let c = app.login("every.role").await;
+        let specs = routes(&app);
+        let before = state(&app).await;
+        let patients = app.count("patients").await;
+        let mut refused = 0;
+        for spec in specs.iter().filter(|s| s.path != "/logout") {
+            let path = concrete(spec.path, target);
+            if spec.method == Method::GET {
+                // A NUL and another control character in the query string.
+                for bad in ["%00", "%1B"] {
+                    let r = c.get(&format!("{path}?q=ab{bad}c&day=2026-01-01")).await;
+                    assert_eq!(r.status, 400, "GET {path} with {bad}");
+                    assert!(r.body.contains("“q”"), "the field is named: GET {path}");
+                }
+                continue;
+            }
+            c.get("/").await;
+            let token = c.csrf_token().unwrap();
+            for (i, field) in fields.iter().enumerate() {
+                // NUL in every field; another control character in some, by turns.
+                let bad = if (i + refused) % 7 == 0 { "Kibra\u{7}" } else { "pen\u{0}icillin" };
+                let body: String = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("csrf_token", &token)
+                    .append_pair(field, bad)
+                    .finish();
+                let r = c.send(spec.method.clone(), &path, &[
+                    ("Content-Type", "application/x-www-form-urlencoded"), ("HX-Request", "true"),
+                ], body.into_bytes()).await;
+                assert_eq!(r.status, 400, "{} {path} field {field}: {}", spec.method, r.body);
+                assert!(r.body.contains(&format!("“{field}”")), "names the field {field}");
+                refused += 1;
+            }
+        }
+        assert!(refused > 1000, "{refused} forms refused");
+        assert_eq!(state(&app).await, before, "nothing was written");
+        assert_eq!(app.count("patients").await, patients);
+
+        // Signing in anonymously, and a NUL in the address itself.
+        let anon = app.client();
+        anon.get("/login").await;
+        let r = anon.post_form("/login", &[("username", "ad\u{0}min"), ("password", "x")]).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(c.get("/display/ab%00cd").await.status, 400);
+
+        // A text area keeps its lines; a single-line field does not take them.
+        let settings = c.get("/admin/settings").await;
+        assert_eq!(settings.status, 200);
+        let r = c.post_form("/patients", &[("ward", "Kibra\nWest")]).await;
+        assert_eq!(r.status, 400, "newline in a one-line field");
+        let r = c.post_form(&format!("/patients/{target}/merge/{target}"), &[("reason", "same person\nsame ID")]).await;
+        assert_ne!(r.status, 400, "a newline in a text area reaches the screen's own checks");
+        let r = c.post_form(&format!("/patients/{target}/merge/{target}"), &[("reason", "same\u{0}person")]).await;
+        assert_eq!(r.status, 400, "but never a NUL");
+    }
+}

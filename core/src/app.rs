@@ -39,6 +39,8 @@ pub struct AppInner {
     pub licensing: Licensing,
     /// Sessions read in the last few seconds (see `session::Cache`).
     pub sessions: crate::auth::session::Cache,
+    /// Sign-in throttling (its limits and the refusals not yet written).
+    pub throttle: crate::auth::throttle::Throttle,
     users_exist: AtomicBool,
     facility_name: RwLock<String>,
     /// ETag of the facility's logo, when one is stored.
@@ -94,6 +96,10 @@ impl App {
         );
         licensing.ensure_first_start(&db).await?;
         let hasher = Hasher::new();
+        let throttle = crate::auth::throttle::Throttle::new(crate::auth::throttle::AddressLimit {
+            failures: config.login_address_failures as i64,
+            window_ms: config.login_address_window_minutes as i64 * 60_000,
+        });
         let app = App(Arc::new(AppInner {
             config,
             db: db.clone(),
@@ -105,6 +111,7 @@ impl App {
             audit_reads: AuditReads::start(db.clone()),
             licensing,
             sessions: Default::default(),
+            throttle,
             users_exist: AtomicBool::new(false),
             facility_name: RwLock::new(String::new()),
             facility_logo: RwLock::new(None),

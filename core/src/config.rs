@@ -121,6 +121,13 @@ pub struct Config {
     pub reminder_days_before: u64,
     /// Local (Nairobi) hour of the day from which the day's reminders are queued, 0-23.
     pub reminder_hour: u64,
+    /// Failed sign-ins allowed from one client address, across usernames, in a window of
+    /// `login_address_window_minutes`; a clinic's staff often share one address.
+    pub login_address_failures: u64,
+    pub login_address_window_minutes: u64,
+    /// The address staff reach HMS at (`https://hms.example.org`), for links shown to them
+    /// (the waiting-room display). Never taken from a request's Host header.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -139,6 +146,9 @@ impl Default for Config {
             smtp_url: None,
             reminder_days_before: 1,
             reminder_hour: 9,
+            login_address_failures: 100,
+            login_address_window_minutes: 15,
+            public_url: None,
         }
     }
 }
@@ -178,6 +188,9 @@ struct FileConfig {
     smtp_url: Option<String>,
     reminder_days_before: Option<u64>,
     reminder_hour: Option<u64>,
+    login_address_failures: Option<u64>,
+    login_address_window_minutes: Option<u64>,
+    public_url: Option<String>,
 }
 
 /// The effective configuration and where each value came from.
@@ -219,6 +232,15 @@ impl Loaded {
             ),
             ("reminder_days_before", c.reminder_days_before.to_string()),
             ("reminder_hour", c.reminder_hour.to_string()),
+            (
+                "login_address_failures",
+                c.login_address_failures.to_string(),
+            ),
+            (
+                "login_address_window_minutes",
+                c.login_address_window_minutes.to_string(),
+            ),
+            ("public_url", c.public_url.clone().unwrap_or_default()),
         ];
         rows.into_iter()
             .map(|(k, v)| {
@@ -285,6 +307,12 @@ pub fn load_from(
         take!(modules_disabled, "modules_disabled");
         take!(reminder_days_before, "reminder_days_before");
         take!(reminder_hour, "reminder_hour");
+        take!(login_address_failures, "login_address_failures");
+        take!(login_address_window_minutes, "login_address_window_minutes");
+        if let Some(v) = fc.public_url {
+            c.public_url = Some(v);
+            sources.insert("public_url", src());
+        }
         if let Some(v) = fc.smtp_url {
             c.smtp_url = Some(v);
             sources.insert("smtp_url", src());
@@ -348,6 +376,18 @@ pub fn load_from(
     if let Some(v) = from_env("reminder_hour", "HMS_REMINDER_HOUR") {
         c.reminder_hour = parse_num("HMS_REMINDER_HOUR", &v)?;
     }
+    if let Some(v) = from_env("login_address_failures", "HMS_LOGIN_ADDRESS_FAILURES") {
+        c.login_address_failures = parse_num("HMS_LOGIN_ADDRESS_FAILURES", &v)?;
+    }
+    if let Some(v) = from_env(
+        "login_address_window_minutes",
+        "HMS_LOGIN_ADDRESS_WINDOW_MINUTES",
+    ) {
+        c.login_address_window_minutes = parse_num("HMS_LOGIN_ADDRESS_WINDOW_MINUTES", &v)?;
+    }
+    if let Some(v) = from_env("public_url", "HMS_PUBLIC_URL") {
+        c.public_url = Some(v);
+    }
 
     if let Some(v) = &overrides.bind {
         c.bind = v.clone();
@@ -362,6 +402,10 @@ pub fn load_from(
         sources.insert("database_url", Source::Flag);
     }
 
+    if let Some(url) = c.public_url.as_mut() {
+        let trimmed = url.trim_end_matches('/').len();
+        url.truncate(trimmed);
+    }
     validate(&c)?;
     Ok(Loaded {
         config: c,
@@ -448,6 +492,29 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             key: "reminder_hour",
             message: format!("{} is not an hour from 0 to 23", c.reminder_hour),
         });
+    }
+    if c.login_address_failures == 0 || c.login_address_window_minutes == 0 {
+        return Err(ConfigError::Invalid {
+            key: "login_address_failures",
+            message: "the limit and its window must be at least 1".into(),
+        });
+    }
+    if let Some(url) = &c.public_url {
+        let host = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .unwrap_or("");
+        if host.is_empty()
+            || host.contains(['/', '?', '#', '@'])
+            || host.chars().any(char::is_whitespace)
+        {
+            return Err(ConfigError::Invalid {
+                key: "public_url",
+                message: format!(
+                    "'{url}' is not an address like https://hms.example.org (no path after the host)"
+                ),
+            });
+        }
     }
     if c.session_idle_minutes == 0 || c.session_absolute_hours == 0 {
         return Err(ConfigError::Invalid {

@@ -34,7 +34,9 @@ pub async fn serve(
     let reads = app.audit_reads.clone();
     let data_dir = app.config.data_dir.clone();
     let keeper = hms_core::audit::spawn_head_keeper(db.clone(), data_dir.clone());
+    let sweeper = spawn_throttle_sweeper(app.clone());
     let outbox = start_outbox(&app);
+    let app_for_sweep = app.clone();
     let background = start_background(&app);
     let result = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
@@ -48,6 +50,14 @@ pub async fn serve(
         sender.stop(Duration::from_secs(10)).await;
     }
     // Requests have finished: commit the reads they queued and record the final head.
+    sweeper.abort();
+    if let Err(e) = app_for_sweep
+        .throttle
+        .sweep(&db, hms_core::clock::now_ms())
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record sign-in refusals at shutdown");
+    }
     reads.flush().await;
     keeper.abort();
     if let Err(e) = hms_core::audit::sync_head_file(&db, &data_dir).await {
@@ -55,6 +65,21 @@ pub async fn serve(
     }
     db.close().await;
     result
+}
+
+/// Every few seconds, writes the sign-in refusals counted in memory and ends expired throttle
+/// episodes (see [`hms_core::auth::throttle`]).
+fn spawn_throttle_sweeper(app: App) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = app.throttle.sweep(&app.db, hms_core::clock::now_ms()).await {
+                tracing::warn!(error = %e, "sign-in throttle sweep failed");
+            }
+        }
+    })
 }
 
 /// Starts the email sender when an SMTP server is configured (`smtp_url`); without one,

@@ -228,7 +228,9 @@ impl<E: Endpoint> Platform<E> {
 }
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
-/// X-Forwarded-For that is not itself a trusted proxy.
+/// X-Forwarded-For that is not itself a trusted proxy. A hop a proxy could not name (`unknown`,
+/// an obfuscated RFC 7239 name, garbage) is "unknown": such clients share one throttle bucket,
+/// but not the proxy's own.
 fn client_addr(req: &Request, app: &App) -> String {
     let peer: Option<IpAddr> = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let Some(peer) = peer else {
@@ -243,17 +245,36 @@ fn client_addr(req: &Request, app: &App) -> String {
     };
     let mut chosen = peer;
     for hop in xff.rsplit(',') {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) => {
+        match forwarded_hop(hop) {
+            Some(ip) => {
                 chosen = ip;
                 if !trusted(ip) {
                     break;
                 }
             }
-            Err(_) => break,
+            None => return "unknown".into(),
         }
     }
     chosen.to_string()
+}
+
+/// One X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:5555`, `2001:db8::1`, `[2001:db8::1]:443`.
+fn forwarded_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.parse::<u16>().is_ok());
+        return port_ok.then(|| inside.parse().ok()).flatten();
+    }
+    let (host, port) = hop.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 fn clone_error(e: &AppError) -> AppError {
@@ -307,7 +328,27 @@ fn secure_headers(resp: &mut Response, path: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::logged_path;
+    use super::{forwarded_hop, logged_path};
+
+    #[test]
+    fn forwarded_hops_with_ports_are_parsed() {
+        let ip = |s: &str| Some(s.parse().unwrap());
+        assert_eq!(forwarded_hop(" 1.2.3.4"), ip("1.2.3.4"));
+        assert_eq!(forwarded_hop("1.2.3.4:5555"), ip("1.2.3.4"));
+        assert_eq!(forwarded_hop("2001:db8::1"), ip("2001:db8::1"));
+        assert_eq!(forwarded_hop("[2001:db8::1]:443"), ip("2001:db8::1"));
+        assert_eq!(forwarded_hop("[2001:db8::1]"), ip("2001:db8::1"));
+        for bad in [
+            "unknown",
+            "_hidden",
+            "1.2.3.4:99999",
+            "[2001:db8::1]x",
+            "",
+            "host:80",
+        ] {
+            assert_eq!(forwarded_hop(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn display_keys_never_reach_the_log() {

@@ -35,6 +35,9 @@ pub struct RouteSpec {
     /// platform's own routes.
     pub module: Option<&'static str>,
     pub body_limit: usize,
+    /// Form fields that may hold several lines (text areas): newline and tab are allowed in
+    /// them, and no other control character in any field.
+    pub multiline: &'static [&'static str],
     endpoint: poem::endpoint::BoxEndpoint<'static, Response>,
 }
 
@@ -50,6 +53,7 @@ impl RouteSpec {
             access,
             module: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            multiline: &[],
             endpoint: endpoint.into_endpoint().map_to_response().boxed(),
         }
     }
@@ -76,6 +80,12 @@ impl RouteSpec {
         self
     }
 
+    /// Names the form fields of this route that may hold several lines.
+    pub fn multiline(mut self, fields: &'static [&'static str]) -> Self {
+        self.multiline = fields;
+        self
+    }
+
     /// Raises (or lowers) the body limit of this route.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -91,6 +101,7 @@ pub fn build_router(specs: Vec<RouteSpec>) -> Route {
             access: spec.access,
             module: spec.module,
             body_limit: spec.body_limit,
+            multiline: spec.multiline,
             inner: spec.endpoint,
         };
         let rm = by_path.remove(spec.path).unwrap_or_default();
@@ -108,6 +119,7 @@ struct Guard {
     access: Access,
     module: Option<&'static str>,
     body_limit: usize,
+    multiline: &'static [&'static str],
     inner: poem::endpoint::BoxEndpoint<'static, Response>,
 }
 
@@ -164,6 +176,11 @@ impl Endpoint for Guard {
                 }
             }
         }
+        // Text that no screen can show and PostgreSQL cannot store (NUL) is refused here, once
+        // for every route, before a handler sees it.
+        if let Some(field) = control_in_path_or_query(&req) {
+            return Err(control_character(&field).into());
+        }
         if is_unsafe(req.method()) {
             let form = read_form(&mut req, self.body_limit).await?;
             let sent = req
@@ -182,10 +199,44 @@ impl Endpoint for Guard {
                 tracing::warn!("request refused: missing or wrong CSRF token");
                 return Err(AppError::Csrf.into());
             }
+            if let Some(field) = form.control_character(self.multiline) {
+                return Err(control_character(field).into());
+            }
             req.extensions_mut().insert(form);
         }
         self.inner.call(req).await
     }
+}
+
+/// Whether text holds a control character: any at all, or, in a multi-line field, any but
+/// newline, carriage return and tab.
+fn has_control(text: &str, multiline: bool) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
+}
+
+/// The first query parameter holding a control character once decoded, or "address" when the
+/// path holds one (a percent-escape: raw ones never get past the HTTP parser).
+fn control_in_path_or_query(req: &Request) -> Option<String> {
+    let path = req.uri().path().as_bytes();
+    let escaped_control = path.windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .is_some_and(|b| b.is_ascii_control())
+    });
+    if escaped_control {
+        return Some("address".into());
+    }
+    let query = req.uri().query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, v)| has_control(k, false) || has_control(v, false))
+        .map(|(k, _)| k.chars().filter(|c| !c.is_control()).collect())
+}
+
+fn control_character(field: &str) -> AppError {
+    AppError::BadRequest(crate::i18n::t("error.control_character").replace("{field}", field))
 }
 
 async fn read_form(req: &mut Request, limit: usize) -> Result<Form, AppError> {
@@ -310,6 +361,22 @@ impl Form {
 }
 
 impl Form {
+    /// The first field holding a character that cannot be stored: the names of fields that
+    /// may hold several lines are given.
+    fn control_character(&self, multiline: &[&str]) -> Option<&str> {
+        let fields = self
+            .fields
+            .iter()
+            .find(|(k, v)| has_control(k, false) || has_control(v, multiline.contains(&k.as_str())))
+            .map(|(k, _)| k.as_str());
+        fields.or_else(|| {
+            self.files
+                .iter()
+                .find(|f| has_control(&f.field, false) || has_control(&f.file_name, false))
+                .map(|f| f.field.as_str())
+        })
+    }
+
     /// The file sent in a field, if one was chosen.
     pub fn file(&self, field: &str) -> Option<&UploadedFile> {
         self.files

@@ -192,7 +192,8 @@ impl Module for AdminModule {
                 P(SETTINGS_MANAGE),
                 settings::settings_save,
             )
-            .body_limit(2 * hms_core::settings::LOGO_MAX_BYTES),
+            .body_limit(2 * hms_core::settings::LOGO_MAX_BYTES)
+            .multiline(&["facility_address"]),
             RouteSpec::post(
                 "/admin/settings/test-email",
                 P(SETTINGS_MANAGE),

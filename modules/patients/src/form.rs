@@ -93,6 +93,32 @@ impl Typed {
 }
 
 impl Typed {
+    fn text_fields(&self) -> [(&'static str, &str); 21] {
+        [
+            ("first_name", &self.first_name),
+            ("middle_name", &self.middle_name),
+            ("last_name", &self.last_name),
+            ("sex", &self.sex),
+            ("date_of_birth", &self.date_of_birth),
+            ("age_years", &self.age_years),
+            ("age_months", &self.age_months),
+            ("phone", &self.phone),
+            ("email", &self.email),
+            ("id_type", &self.id_type),
+            ("id_number", &self.id_number),
+            ("sha_number", &self.sha_number),
+            ("nupi", &self.nupi),
+            ("county_code", &self.county_code),
+            ("sub_county", &self.sub_county),
+            ("ward", &self.ward),
+            ("kin_name", &self.kin_name),
+            ("kin_relationship", &self.kin_relationship),
+            ("kin_phone", &self.kin_phone),
+            ("allergies", &self.allergies),
+            ("blood_group", &self.blood_group),
+        ]
+    }
+
     /// The form filled from a stored record, for correcting it.
     pub fn from_record(d: &Details, identifiers: &[(String, String)]) -> Self {
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -189,7 +215,8 @@ fn optional_phone(errors: &mut FormErrors, field: &str, value: &str) -> Option<S
     }
 }
 
-/// Checks a short free-text place or name field: printable, at most 60 characters.
+/// Checks a short free-text place or name field: at most 60 characters (control characters
+/// are refused for every field by `validate`).
 fn check_text(errors: &mut FormErrors, field: &str, value: &str) -> Option<String> {
     if value.chars().count() > 60 {
         errors.add(field, t("patients.error_too_long"));
@@ -202,6 +229,12 @@ fn check_text(errors: &mut FormErrors, field: &str, value: &str) -> Option<Strin
 /// `id_number`), which registration and import carry and the edit form does not.
 pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Valid, FormErrors> {
     let mut errors = FormErrors::new();
+    // The web form's fields were checked by the platform; a spreadsheet's cells were not.
+    for (field, value) in v.text_fields() {
+        if value.chars().any(char::is_control) {
+            errors.add(field, t("validation.control_character"));
+        }
+    }
     errors.check("first_name", model::check_name(&v.first_name, true));
     errors.check("middle_name", model::check_name(&v.middle_name, false));
     errors.check("last_name", model::check_name(&v.last_name, true));

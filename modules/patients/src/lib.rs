@@ -150,7 +150,8 @@ impl Module for PatientsModule {
                 P(MERGE),
                 routes::merge::confirm,
             ),
-            RouteSpec::post("/patients/:id/merge/:other", P(MERGE), routes::merge::merge),
+            RouteSpec::post("/patients/:id/merge/:other", P(MERGE), routes::merge::merge)
+                .multiline(&["reason"]),
             RouteSpec::get(
                 "/patients/:id/merges/:merge/undo",
                 P(MERGE),

@@ -3,11 +3,12 @@
 use poem::http::StatusCode;
 use poem::{handler, Response};
 
-use hms_core::auth::{password, users};
+use hms_core::audit::{self, Event};
+use hms_core::auth::{password, throttle, users};
 use hms_core::http::{render, render_status, see_other, Ctx, FlashKind, Form};
 use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
-use hms_core::{AppError, AppResult};
+use hms_core::{clock, AppError, AppResult};
 
 #[handler]
 pub async fn password_form(cx: Ctx) -> AppResult<Response> {
@@ -25,12 +26,53 @@ pub async fn password_submit(cx: Ctx, form: Form) -> AppResult<Response> {
     let new = form.get("password");
 
     let mut errors = FormErrors::new();
-    let creds = users::find_credentials(&app.db, &user.username).await?;
-    let hash = creds.as_ref().map(|(_, h, _)| h.as_str());
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     if current.is_empty() {
         errors.add("current_password", t("validation.required"));
-    } else if !app.hasher.verify(current, hash).await {
-        errors.add("current_password", t("account.current_wrong"));
+    } else {
+        // The current password is a sign-in by another door: throttled and audited alike.
+        let client = cx.client_addr().to_string();
+        let attempt = app
+            .throttle
+            .attempt(
+                &app.db,
+                &cx.actor(),
+                &user.username,
+                &client,
+                clock::now_ms(),
+            )
+            .await?;
+        match attempt {
+            throttle::Attempt::Refused { wait_ms, scope } => {
+                status = StatusCode::TOO_MANY_REQUESTS;
+                errors.add(
+                    "current_password",
+                    super::login::throttled_message(wait_ms, scope),
+                );
+            }
+            throttle::Attempt::Allowed(_reservation) => {
+                let creds = users::find_credentials(&app.db, &user.username).await?;
+                let hash = creds.as_ref().map(|(_, h, _)| h.as_str());
+                if !app.hasher.verify(current, hash).await {
+                    let mut tx = app.db.begin().await?;
+                    audit::record(
+                        &mut tx,
+                        &cx.actor(),
+                        Event::new("auth.password_check_failed", "user", Some(user.id)),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    tracing::info!(user_id = user.id, "current password wrong");
+                    errors.add("current_password", t("account.current_wrong"));
+                } else {
+                    let mut tx = app.db.begin().await?;
+                    app.throttle
+                        .succeeded(&mut tx, &cx.actor(), &user.username, &client)
+                        .await?;
+                    tx.commit().await?;
+                }
+            }
+        }
     }
     errors.check("password", password::check(new, &user.username));
     if new != form.get("password_confirm") {
@@ -39,12 +81,7 @@ pub async fn password_submit(cx: Ctx, form: Form) -> AppResult<Response> {
     if !errors.is_empty() {
         let mut context = tera::Context::new();
         context.insert("errors", &errors);
-        return render_status(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "account_password.html",
-            context,
-        );
+        return render_status(&cx, status, "account_password.html", context);
     }
 
     let new_hash = app.hasher.hash(new).await?;

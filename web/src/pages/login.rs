@@ -73,27 +73,23 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
     let client = cx.client_addr().to_string();
     let now = clock::now_ms();
 
-    if let Some(wait) = throttle::wait_ms(&app.db, &username, &client, now).await? {
-        let seconds = (wait + 999) / 1000;
-        let mut tx = app.db.begin().await?;
-        audit::record(
-            &mut tx,
-            &cx.actor(),
-            Event::new("auth.login_throttled", "user", None)
-                .detail(json!({"username": username, "wait_seconds": seconds})),
-        )
-        .await?;
-        tx.commit().await?;
-        tracing::info!(wait_seconds = seconds, "sign-in attempt refused: throttled");
-        let message = t("login.throttled").replace("{seconds}", &seconds.to_string());
-        return login_page(
-            &cx,
-            StatusCode::TOO_MANY_REQUESTS,
-            &username,
-            Some(message),
-            next,
-        );
-    }
+    let _reservation = match app
+        .throttle
+        .attempt(&app.db, &cx.actor(), &username, &client, now)
+        .await?
+    {
+        throttle::Attempt::Allowed(reservation) => reservation,
+        throttle::Attempt::Refused { wait_ms, scope } => {
+            tracing::info!(?scope, "sign-in attempt refused: throttled");
+            return login_page(
+                &cx,
+                StatusCode::TOO_MANY_REQUESTS,
+                &username,
+                Some(throttled_message(wait_ms, scope)),
+                next,
+            );
+        }
+    };
 
     let creds = users::find_credentials(&app.db, &username).await?;
     let password_ok = app
@@ -108,7 +104,9 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
                 app.config.session_absolute_hours,
             );
             let mut tx = app.db.begin().await?;
-            throttle::clear(&mut tx, &username, &client).await?;
+            app.throttle
+                .succeeded(&mut tx, &cx.actor(), &username, &client)
+                .await?;
             if let Some(old) = cx.user() {
                 session::end(&mut tx, &old.session_hash).await?;
             }
@@ -135,8 +133,8 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
         }
         creds => {
             let disabled = matches!(creds, Some((_, _, false))) && password_ok;
+            // The failure was counted when the attempt was reserved.
             let mut tx = app.db.begin().await?;
-            throttle::record_failure(&mut tx, &username, &client, now).await?;
             audit::record(
                 &mut tx,
                 &cx.actor(),
@@ -162,6 +160,17 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
                 Some(message),
                 next,
             )
+        }
+    }
+}
+
+/// What a throttled person reads: how long to wait, and why.
+pub fn throttled_message(wait_ms: i64, scope: throttle::Scope) -> String {
+    let seconds = (wait_ms + 999) / 1000;
+    match scope {
+        throttle::Scope::Account => t("login.throttled").replace("{seconds}", &seconds.to_string()),
+        throttle::Scope::Address => {
+            t("login.throttled_address").replace("{minutes}", &((seconds + 59) / 60).to_string())
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use chrono::{Duration, Utc};
 use poem::web::{Path, Query};
-use poem::{handler, Request, Response};
+use poem::{handler, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -120,7 +120,7 @@ pub async fn list(cx: Ctx) -> AppResult<Response> {
 
 /// Makes a new display key for a point (ending the old address) and shows its address once.
 #[handler]
-pub async fn new_key(cx: Ctx, Path(code): Path<String>, req: &Request) -> AppResult<Response> {
+pub async fn new_key(cx: Ctx, Path(code): Path<String>) -> AppResult<Response> {
     let app = cx.app();
     let point = q::point(app.db.read(), &code)
         .await?
@@ -137,22 +137,12 @@ pub async fn new_key(cx: Ctx, Path(code): Path<String>, req: &Request) -> AppRes
     .await?;
     tx.commit().await?;
     let path = format!("/display/{key}");
-    // The address as this browser reached the server; the path alone is always right.
-    let address = req
-        .header("Host")
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
-        })
-        .map(|host| {
-            let scheme = if app.config.cookie_secure {
-                "https"
-            } else {
-                "http"
-            };
-            format!("{scheme}://{host}{path}")
-        })
-        .unwrap_or_else(|| path.clone());
+    // The full address only from the configured public URL: a request's Host header is the
+    // sender's to choose. Without one, the path (the screen says to add it to the address).
+    let address = match &app.config.public_url {
+        Some(base) => format!("{base}{path}"),
+        None => path.clone(),
+    };
     let mut c = tera::Context::new();
     c.insert(
         "point",
@@ -160,6 +150,7 @@ pub async fn new_key(cx: Ctx, Path(code): Path<String>, req: &Request) -> AppRes
     );
     c.insert("display_path", &path);
     c.insert("address", &address);
+    c.insert("path_only", &app.config.public_url.is_none());
     c.insert("replaced", &point.has_display);
     render(&cx, "appointments/display_key.html", c)
 }
