@@ -51,7 +51,8 @@ struct Args {
     /// At most this many operations per scenario.
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
-    /// Scenarios to run, comma-separated: healthz, login, dashboard, search, chart, register
+    /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search, chart,
+    /// register, book, queue
     /// (healthz always runs first: the other rates are given as a share of it).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
@@ -366,6 +367,9 @@ async fn measure(
                 );
                 if let Some(e) = &f.first_error {
                     println!("             first error: {e}");
+                }
+                if let Some(rate) = f.flood_refused_per_second {
+                    println!("             meanwhile {rate:.0} wrong passwords/s refused");
                 }
                 figures.push(f);
             }

@@ -20,6 +20,9 @@ pub enum Scenario {
     Healthz,
     /// The sign-in form and sign-in (argon2 verification).
     Login,
+    /// Two members of staff signing in while every other client floods one account with wrong
+    /// passwords (each refused by the throttle); the figures are the staff's sign-ins.
+    LoginFlood,
     /// The dashboard page of an administrator.
     Dashboard,
     /// Live search at reception: an htmx request for the result fragment.
@@ -37,6 +40,7 @@ pub enum Scenario {
 pub const ALL: &[Scenario] = &[
     Scenario::Healthz,
     Scenario::Login,
+    Scenario::LoginFlood,
     Scenario::Dashboard,
     Scenario::Search,
     Scenario::Chart,
@@ -50,6 +54,7 @@ impl Scenario {
         match self {
             Scenario::Healthz => "healthz",
             Scenario::Login => "login",
+            Scenario::LoginFlood => "login_flood",
             Scenario::Dashboard => "dashboard",
             Scenario::Search => "search",
             Scenario::Chart => "chart",
@@ -66,7 +71,7 @@ impl Scenario {
     /// The role whose session the scenario runs in.
     fn role(self) -> Option<&'static str> {
         match self {
-            Scenario::Healthz | Scenario::Login => None,
+            Scenario::Healthz | Scenario::Login | Scenario::LoginFlood => None,
             Scenario::Dashboard => Some("admin"),
             Scenario::Search | Scenario::Register | Scenario::Book => Some("receptionist"),
             Scenario::Chart => Some("doctor"),
@@ -120,6 +125,9 @@ pub struct Figures {
     pub peak_rss_mb_after: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// `login_flood`: the wrong passwords refused per second meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flood_refused_per_second: Option<f64>,
 }
 
 pub struct Limits {
@@ -290,7 +298,7 @@ async fn operation(
             let r = c.get("/healthz").await?;
             expect(&r, 200, "/healthz")
         }
-        Scenario::Login => {
+        Scenario::Login | Scenario::LoginFlood => {
             let account = shared.account("nurse")?;
             c.clear_cookies();
             let page = c.get("/login").await?;
@@ -431,8 +439,12 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 /// Runs one scenario: every person signs in first (not measured), then all repeat the
 /// operation for the warm-up and the measured seconds, or until `max_requests` operations.
 pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Figures, String> {
-    let mut clients = Vec::with_capacity(limits.clients);
-    for _ in 0..limits.clients {
+    let (measured, flooding) = match s {
+        Scenario::LoginFlood => (2, limits.clients),
+        _ => (limits.clients, 0),
+    };
+    let mut clients = Vec::with_capacity(measured);
+    for _ in 0..measured {
         let mut c = Client::new(shared.addr);
         if let Some(role) = s.role() {
             let a = shared.account(role)?;
@@ -443,6 +455,7 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
     let started = Instant::now();
     let measure_from = started + limits.warmup;
     let until = measure_from + limits.seconds;
+    let flood = flood(&shared, flooding, until).await?;
     let done = Arc::new(AtomicU64::new(0));
     let first_error: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let mut tasks = Vec::new();
@@ -484,6 +497,10 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         latencies.extend(l);
         errors += e;
     }
+    let mut flood_refused = 0;
+    for t in flood {
+        flood_refused += t.await.map_err(|e| e.to_string())??;
+    }
     // Stopped early by the request cap: the window was shorter.
     let window = Instant::now()
         .min(until)
@@ -507,7 +524,7 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
             .unwrap_or(0.0),
         vs_healthz: None,
         http_per_op: match s {
-            Scenario::Login => 2,
+            Scenario::Login | Scenario::LoginFlood => 2,
             Scenario::Register => 3,
             _ => 1,
         },
@@ -515,5 +532,45 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         own_mb_after: 0.0,
         peak_rss_mb_after: 0.0,
         first_error,
+        flood_refused_per_second: (flooding > 0)
+            .then(|| flood_refused as f64 / (until - started).as_secs_f64()),
     })
+}
+
+/// Clients that sign in to the administrator's account with a wrong password until `until`;
+/// each task answers how many of its attempts the throttle refused (429).
+async fn flood(
+    shared: &Shared,
+    clients: usize,
+    until: Instant,
+) -> Result<Vec<tokio::task::JoinHandle<Result<u64, String>>>, String> {
+    let target = shared.account("admin")?.username.clone();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let mut c = Client::new(shared.addr);
+        let page = c.get("/login").await?;
+        expect(&page, 200, "GET /login")?;
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut refused = 0;
+            while Instant::now() < until {
+                let r = c
+                    .post_form(
+                        "/login",
+                        &[
+                            ("username", target.as_str()),
+                            ("password", "wrong guess 2026"),
+                        ],
+                    )
+                    .await?;
+                match r.status {
+                    429 => refused += 1,
+                    422 => {}
+                    other => return Err(format!("flood: POST /login answered {other}")),
+                }
+            }
+            Ok(refused)
+        }));
+    }
+    Ok(tasks)
 }
