@@ -35,6 +35,10 @@ pub struct RouteSpec {
     /// platform's own routes.
     pub module: Option<&'static str>,
     pub body_limit: usize,
+    /// A security action on accounts (disabling one, ending its sessions, resetting its
+    /// password): allowed to holders of its permission even when the licence pauses
+    /// administrative work, so an expired licence never keeps a leaked account open.
+    pub never_paused: bool,
     endpoint: poem::endpoint::BoxEndpoint<'static, Response>,
 }
 
@@ -50,6 +54,7 @@ impl RouteSpec {
             access,
             module: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            never_paused: false,
             endpoint: endpoint.into_endpoint().map_to_response().boxed(),
         }
     }
@@ -76,6 +81,12 @@ impl RouteSpec {
         self
     }
 
+    /// Marks the route as a security action on accounts, which the licence never pauses.
+    pub fn never_paused(mut self) -> Self {
+        self.never_paused = true;
+        self
+    }
+
     /// Raises (or lowers) the body limit of this route.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -91,6 +102,7 @@ pub fn build_router(specs: Vec<RouteSpec>) -> Route {
             access: spec.access,
             module: spec.module,
             body_limit: spec.body_limit,
+            never_paused: spec.never_paused,
             inner: spec.endpoint,
         };
         let rm = by_path.remove(spec.path).unwrap_or_default();
@@ -108,6 +120,7 @@ struct Guard {
     access: Access,
     module: Option<&'static str>,
     body_limit: usize,
+    never_paused: bool,
     inner: poem::endpoint::BoxEndpoint<'static, Response>,
 }
 
@@ -146,7 +159,12 @@ impl Endpoint for Guard {
                     ));
                 }
                 if let Access::Permission(p) = self.access {
-                    if !cx.can(p) {
+                    let allowed = if self.never_paused {
+                        cx.holds(p)
+                    } else {
+                        cx.can(p)
+                    };
+                    if !allowed {
                         let paused = cx.licence().standing.read_only()
                             && cx
                                 .app()
