@@ -104,7 +104,15 @@ each_backend! {
         assert_eq!(r.status, 303, "{}", r.body);
 
         // The refusal is in Kiswahili for a Kiswahili speaker.
-        assert!(hms_core::i18n::keys("sw").contains(&"admin.error_own_roles".to_string()));
+        assert_eq!(officer.post_form("/language", &[("lang", "sw")]).await.status, 303);
+        app.forget_cached_sessions();
+        officer.get(&format!("/admin/users/{me}")).await;
+        let r = officer
+            .post_form(&format!("/admin/users/{me}"), &account_fields("Officer Kamau", &["admin"]))
+            .await;
+        assert_eq!(r.status, 403);
+        assert!(r.body.contains(&hms_core::i18n::t_in("sw", "admin.error_own_roles")), "{}", r.body);
+        assert!(r.body.contains("Huwezi kubadilisha majukumu yako mwenyewe"));
     }
 
     async fn a_staff_officer_grants_only_roles_within_their_own_permissions(app) {
