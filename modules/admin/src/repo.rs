@@ -1,11 +1,11 @@
 //! All SQL of the administration module.
 
+use std::collections::BTreeSet;
+
 use hms_core::audit::{self, Actor, Event};
 use hms_core::auth::users::StaffDetails;
 use hms_core::clock;
 use hms_core::db::{Db, DbError, Tx};
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -263,8 +263,8 @@ pub async fn check_may_act_on(tx: &mut Tx, actor: &Actor, target: i64) -> Result
 
 /// The roles among `roles` the actor may not give or take: those granting a permission none
 /// of the actor's own roles grants. Administrators may give any role (they hold the roles
-/// screen and could grant themselves anything there). Read inside the write transaction, so a
-/// role's grants cannot change between the check and the change.
+/// screen and could grant themselves anything there). Read from the database in the
+/// transaction of the change, not from the session's cached permissions.
 pub async fn roles_beyond_grants(
     tx: &mut Tx,
     actor: &Actor,
@@ -274,7 +274,7 @@ pub async fn roles_beyond_grants(
         return Ok(Vec::new());
     }
     let mut beyond = Vec::new();
-    for role in roles.iter().collect::<std::collections::BTreeSet<_>>() {
+    for role in roles.iter().collect::<BTreeSet<_>>() {
         let missing: i64 = sqlx::query(
             "SELECT COUNT(*) FROM role_grants g WHERE g.role_name = $1 AND g.permission NOT IN \
              (SELECT mine.permission FROM role_grants mine JOIN roles r ON r.name = mine.role_name \
