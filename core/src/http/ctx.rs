@@ -94,6 +94,17 @@ impl Ctx {
         }
     }
 
+    /// Whether the signed-in user holds a permission whose module is on, whatever the licence's
+    /// standing: for security actions on accounts, which an expired licence never pauses.
+    pub fn holds(&self, permission: &str) -> bool {
+        self.0.permissions.contains(permission)
+            && self
+                .app()
+                .modules
+                .permission(permission)
+                .is_some_and(|(module, _)| self.module_on(module))
+    }
+
     /// Whether a module is on for this request: enabled by configuration and licensed.
     pub fn module_on(&self, module: &str) -> bool {
         self.app().modules.is_enabled(module) && self.0.licence.covers(module)

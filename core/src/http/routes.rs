@@ -38,6 +38,10 @@ pub struct RouteSpec {
     /// Form fields that may hold several lines (text areas): newline and tab are allowed in
     /// them, and no other control character in any field.
     pub multiline: &'static [&'static str],
+    /// A security action on accounts (disabling one, ending its sessions, resetting its
+    /// password): allowed to holders of its permission even when the licence pauses
+    /// administrative work, so an expired licence never keeps a leaked account open.
+    pub never_paused: bool,
     endpoint: poem::endpoint::BoxEndpoint<'static, Response>,
 }
 
@@ -54,6 +58,7 @@ impl RouteSpec {
             module: None,
             body_limit: DEFAULT_BODY_LIMIT,
             multiline: &[],
+            never_paused: false,
             endpoint: endpoint.into_endpoint().map_to_response().boxed(),
         }
     }
@@ -86,6 +91,12 @@ impl RouteSpec {
         self
     }
 
+    /// Marks the route as a security action on accounts, which the licence never pauses.
+    pub fn never_paused(mut self) -> Self {
+        self.never_paused = true;
+        self
+    }
+
     /// Raises (or lowers) the body limit of this route.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
@@ -102,6 +113,7 @@ pub fn build_router(specs: Vec<RouteSpec>) -> Route {
             module: spec.module,
             body_limit: spec.body_limit,
             multiline: spec.multiline,
+            never_paused: spec.never_paused,
             inner: spec.endpoint,
         };
         let rm = by_path.remove(spec.path).unwrap_or_default();
@@ -120,6 +132,7 @@ struct Guard {
     module: Option<&'static str>,
     body_limit: usize,
     multiline: &'static [&'static str],
+    never_paused: bool,
     inner: poem::endpoint::BoxEndpoint<'static, Response>,
 }
 
@@ -158,7 +171,12 @@ impl Endpoint for Guard {
                     ));
                 }
                 if let Access::Permission(p) = self.access {
-                    if !cx.can(p) {
+                    let allowed = if self.never_paused {
+                        cx.holds(p)
+                    } else {
+                        cx.can(p)
+                    };
+                    if !allowed {
                         let paused = cx.licence().standing.read_only()
                             && cx
                                 .app()

@@ -32,7 +32,8 @@ const PERMISSIONS: &[Permission] = &[
     Permission {
         code: USERS_MANAGE,
         description: "Add staff accounts, change roles and details, disable accounts, reset \
-                      passwords, end sessions and clear sign-in delays",
+                      passwords, end sessions and clear sign-in delays (the last four go on \
+                      when the licence has expired)",
         administrative: true,
     },
     Permission {
@@ -152,23 +153,29 @@ impl Module for AdminModule {
             RouteSpec::post("/admin/users", P(USERS_MANAGE), user_create),
             RouteSpec::get("/admin/users/:id", P(USERS_VIEW), user_show),
             RouteSpec::post("/admin/users/:id", P(USERS_MANAGE), user_update),
-            RouteSpec::post("/admin/users/:id/disable", P(USERS_MANAGE), user_disable),
+            // Shutting a person out (or a locked-out person back in with a new password) is
+            // security, not administration: it goes on when the licence pauses administration.
+            RouteSpec::post("/admin/users/:id/disable", P(USERS_MANAGE), user_disable)
+                .never_paused(),
             RouteSpec::post("/admin/users/:id/enable", P(USERS_MANAGE), user_enable),
             RouteSpec::post(
                 "/admin/users/:id/reset-password",
                 P(USERS_MANAGE),
                 user_reset_password,
-            ),
+            )
+            .never_paused(),
             RouteSpec::post(
                 "/admin/users/:id/sessions/end",
                 P(USERS_MANAGE),
                 user_end_sessions,
-            ),
+            )
+            .never_paused(),
             RouteSpec::post(
                 "/admin/users/:id/throttle/clear",
                 P(USERS_MANAGE),
                 user_clear_throttle,
-            ),
+            )
+            .never_paused(),
             RouteSpec::get("/admin/roles", P(ROLES_MANAGE), roles::matrix),
             RouteSpec::post("/admin/roles", P(ROLES_MANAGE), roles::save_matrix),
             RouteSpec::get("/admin/roles/new", P(ROLES_MANAGE), roles::new_role),

@@ -1,5 +1,7 @@
 //! All SQL of the administration module.
 
+use std::collections::BTreeSet;
+
 use hms_core::audit::{self, Actor, Event};
 use hms_core::auth::users::StaffDetails;
 use hms_core::clock;
@@ -8,10 +10,20 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
+/// The role whose holders are the facility's administrators.
+pub const ADMIN_ROLE: &str = "admin";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("the last active administrator must stay an active administrator")]
     LastAdmin,
+    #[error("nobody changes their own roles")]
+    OwnRoles,
+    /// Roles given or taken that hold permissions the person changing them lacks.
+    #[error("roles beyond the editor's own permissions: {0:?}")]
+    RolesBeyondGrants(Vec<String>),
+    #[error("only an administrator may do this to an administrator's account")]
+    AdministratorsOnly,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -207,14 +219,90 @@ pub async fn throttles(db: &Db, username: &str) -> Result<Vec<ThrottleRow>, DbEr
     .collect())
 }
 
-/// Active administrators other than `user_id`, read inside the write transaction.
+/// Serializes every change that could leave the facility without an active administrator.
+/// On SQLite the transaction already holds the write lock (`BEGIN IMMEDIATE`); on PostgreSQL,
+/// two administrators disabling each other would each count the other as still active, so
+/// both lock the administrator role's row first and count after the other has committed.
+/// `FOR NO KEY UPDATE` leaves `user_roles` inserts (which take a key-share lock) unblocked.
+async fn lock_administrators(tx: &mut Tx) -> Result<(), AdminError> {
+    if tx.backend_name().eq_ignore_ascii_case("postgresql") {
+        sqlx::query("SELECT id FROM roles WHERE name = $1 FOR NO KEY UPDATE")
+            .bind(ADMIN_ROLE)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether a user holds the administrator role, read inside the write transaction.
+async fn is_administrator(tx: &mut Tx, user_id: Option<i64>) -> Result<bool, AdminError> {
+    let Some(user_id) = user_id else {
+        return Ok(false);
+    };
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 AND r.name = $2",
+    )
+    .bind(user_id)
+    .bind(ADMIN_ROLE)
+    .fetch_one(&mut **tx)
+    .await?
+    .get(0);
+    Ok(n > 0)
+}
+
+/// Refuses an action on an administrator's account (reset password, end sessions, disable)
+/// unless the actor is an administrator too: a delegate who manages staff accounts must not
+/// take over or shut out the people above them.
+pub async fn check_may_act_on(tx: &mut Tx, actor: &Actor, target: i64) -> Result<(), AdminError> {
+    if is_administrator(tx, Some(target)).await? && !is_administrator(tx, actor.user_id).await? {
+        return Err(AdminError::AdministratorsOnly);
+    }
+    Ok(())
+}
+
+/// The roles among `roles` the actor may not give or take: those granting a permission none
+/// of the actor's own roles grants. Administrators may give any role (they hold the roles
+/// screen and could grant themselves anything there). Read from the database in the
+/// transaction of the change, not from the session's cached permissions.
+pub async fn roles_beyond_grants(
+    tx: &mut Tx,
+    actor: &Actor,
+    roles: &[String],
+) -> Result<Vec<String>, AdminError> {
+    if is_administrator(tx, actor.user_id).await? {
+        return Ok(Vec::new());
+    }
+    let mut beyond = Vec::new();
+    for role in roles.iter().collect::<BTreeSet<_>>() {
+        let missing: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM role_grants g WHERE g.role_name = $1 AND g.permission NOT IN \
+             (SELECT mine.permission FROM role_grants mine JOIN roles r ON r.name = mine.role_name \
+              JOIN user_roles ur ON ur.role_id = r.id WHERE ur.user_id = $2)",
+        )
+        .bind(role)
+        .bind(actor.user_id.unwrap_or(0))
+        .fetch_one(&mut **tx)
+        .await?
+        .get(0);
+        // The administrator role is beyond every non-administrator, whatever its grants say.
+        if missing > 0 || role == ADMIN_ROLE {
+            beyond.push(role.clone());
+        }
+    }
+    Ok(beyond)
+}
+
+/// Active administrators other than `user_id`, read inside the write transaction (after
+/// [`lock_administrators`]).
 async fn other_active_admins(tx: &mut Tx, user_id: i64) -> Result<i64, AdminError> {
     Ok(sqlx::query(
         "SELECT COUNT(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id \
          JOIN roles r ON r.id = ur.role_id \
-         WHERE r.name = 'admin' AND u.is_active = 1 AND u.id <> $1",
+         WHERE r.name = $2 AND u.is_active = 1 AND u.id <> $1",
     )
     .bind(user_id)
+    .bind(ADMIN_ROLE)
     .fetch_one(&mut **tx)
     .await?
     .get(0))
@@ -256,8 +344,10 @@ async fn current(
     )))
 }
 
-/// Changes name, details and roles; audited with before and after. Refuses to take the admin
-/// role from the last active administrator. Returns false when the user does not exist.
+/// Changes name, details and roles; audited with before and after. Nobody changes their own
+/// roles; a role is given or taken only by someone holding all its permissions (or an
+/// administrator); the last active administrator keeps the role. Returns false when the user
+/// does not exist.
 pub async fn update(
     tx: &mut Tx,
     user_id: i64,
@@ -266,13 +356,29 @@ pub async fn update(
     roles: &[String],
     actor: &Actor,
 ) -> Result<bool, AdminError> {
+    lock_administrators(tx).await?;
     let Some((old_name, old_details, old_roles, active)) = current(tx, user_id).await? else {
         return Ok(false);
     };
+    let before: BTreeSet<&String> = old_roles.iter().collect();
+    let after: BTreeSet<&String> = roles.iter().collect();
+    let changed: Vec<String> = before
+        .symmetric_difference(&after)
+        .map(|r| r.to_string())
+        .collect();
     let losing_admin =
-        old_roles.iter().any(|r| r == "admin") && !roles.iter().any(|r| r == "admin");
+        old_roles.iter().any(|r| r == ADMIN_ROLE) && !roles.iter().any(|r| r == ADMIN_ROLE);
     if losing_admin && active && other_active_admins(tx, user_id).await? == 0 {
         return Err(AdminError::LastAdmin);
+    }
+    if !changed.is_empty() {
+        if actor.user_id == Some(user_id) {
+            return Err(AdminError::OwnRoles);
+        }
+        let beyond = roles_beyond_grants(tx, actor, &changed).await?;
+        if !beyond.is_empty() {
+            return Err(AdminError::RolesBeyondGrants(beyond));
+        }
     }
     sqlx::query(
         "UPDATE users SET full_name = $1, cadre = $2, registration_no = $3, phone = $4, email = $5, \
@@ -287,17 +393,17 @@ pub async fn update(
     .bind(user_id)
     .execute(&mut **tx)
     .await?;
-    if old_roles != roles {
+    if !changed.is_empty() {
         sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut **tx)
             .await?;
-        for role in roles {
+        for role in &after {
             sqlx::query(
                 "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2",
             )
             .bind(user_id)
-            .bind(role)
+            .bind(role.as_str())
             .execute(&mut **tx)
             .await?;
         }
@@ -314,12 +420,15 @@ pub async fn update(
     Ok(true)
 }
 
-/// Disables an account (never deletes), refusing for the last active administrator.
+/// Disables an account (never deletes), refusing for the last active administrator and, for
+/// an administrator's account, for anyone but an administrator.
 pub async fn disable(tx: &mut Tx, user_id: i64, actor: &Actor) -> Result<bool, AdminError> {
+    lock_administrators(tx).await?;
     let Some((_, _, roles, _)) = current(tx, user_id).await? else {
         return Ok(false);
     };
-    if roles.iter().any(|r| r == "admin") && other_active_admins(tx, user_id).await? == 0 {
+    check_may_act_on(tx, actor, user_id).await?;
+    if roles.iter().any(|r| r == ADMIN_ROLE) && other_active_admins(tx, user_id).await? == 0 {
         return Err(AdminError::LastAdmin);
     }
     hms_core::auth::users::disable(tx, user_id, actor)
@@ -330,7 +439,10 @@ pub async fn disable(tx: &mut Tx, user_id: i64, actor: &Actor) -> Result<bool, A
         })
 }
 
+/// Enables an account again; an administrator's only by an administrator (it may have been
+/// disabled because someone else had its password).
 pub async fn enable(tx: &mut Tx, user_id: i64, actor: &Actor) -> Result<bool, AdminError> {
+    check_may_act_on(tx, actor, user_id).await?;
     let changed = sqlx::query(
         "UPDATE users SET is_active = 1, updated_at = $1 WHERE id = $2 AND is_active = 0",
     )
@@ -351,8 +463,10 @@ pub async fn enable(tx: &mut Tx, user_id: i64, actor: &Actor) -> Result<bool, Ad
     Ok(changed == 1)
 }
 
-/// Ends every session of a user; returns how many.
+/// Ends every session of a user (of an administrator: only by an administrator); returns how
+/// many.
 pub async fn end_sessions(tx: &mut Tx, user_id: i64, actor: &Actor) -> Result<u64, AdminError> {
+    check_may_act_on(tx, actor, user_id).await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut **tx)

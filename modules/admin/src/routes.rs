@@ -34,6 +34,21 @@ fn idle_ms(cx: &Ctx) -> i64 {
     .idle_ms
 }
 
+/// The refusal of roles the editor may not give or take, as the roles field shows it.
+async fn roles_refused(cx: &Ctx, roles: &[String]) -> AppResult<String> {
+    let all = users::all_roles(&cx.app().db).await?;
+    let titles: Vec<String> = roles
+        .iter()
+        .map(|name| {
+            all.iter().find(|r| &r.name == name).map_or_else(
+                || name.clone(),
+                |r| users::Role::from_row(r.name.clone(), r.title.clone(), r.builtin).title,
+            )
+        })
+        .collect();
+    Ok(t("admin.error_roles_beyond").replace("{roles}", &titles.join(", ")))
+}
+
 async fn role_names(cx: &Ctx) -> AppResult<Vec<String>> {
     Ok(users::all_roles(&cx.app().db)
         .await?
@@ -123,6 +138,15 @@ pub async fn user_create(cx: Ctx, form: Form) -> AppResult<Response> {
         details,
         must_change_password: true,
     };
+    let beyond = repo::roles_beyond_grants(&mut tx, &cx.actor(), &values.roles).await?;
+    if !beyond.is_empty() {
+        drop(tx);
+        errors.add("roles", roles_refused(&cx, &beyond).await?);
+        let mut c = form_context(&cx).await?;
+        c.insert("values", &values);
+        c.insert("errors", &errors);
+        return render_status(&cx, StatusCode::FORBIDDEN, "admin/user_new.html", c);
+    }
     let id = match users::create(&mut tx, &new, &cx.actor(), false).await {
         Ok(Some(id)) => id,
         Ok(None) => return Err(AppError::internal("user not created")),
@@ -169,7 +193,14 @@ async fn show_user(
         "throttles",
         &repo::throttles(&app.db, &user.username).await?,
     );
-    c.insert("is_self", &cx.user().is_some_and(|u| u.id == id));
+    let is_self = cx.user().is_some_and(|u| u.id == id);
+    c.insert("is_self", &is_self);
+    // Security actions go on when the licence pauses administration; on an administrator's
+    // account they are an administrator's alone (the write checks again).
+    let viewer_is_admin = cx.user().is_some_and(|u| u.has_role(repo::ADMIN_ROLE));
+    let admin_only = user.roles.iter().any(|r| r == repo::ADMIN_ROLE) && !viewer_is_admin;
+    c.insert("can_secure", &cx.holds(USERS_MANAGE));
+    c.insert("admin_only", &admin_only);
     c.insert("account", &user);
     c.insert("values", &values);
     c.insert("errors", &errors);
@@ -199,12 +230,6 @@ pub async fn user_update(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<
         )
         .await;
     };
-    let is_self = cx.user().is_some_and(|u| u.id == id);
-    let dropping_admin = !values.roles.iter().any(|r| r == "admin");
-    if is_self && dropping_admin && cx.user().is_some_and(|u| u.has_role("admin")) {
-        let problem = Some(t("admin.error_own_admin"));
-        return show_user(&cx, id, StatusCode::CONFLICT, Some(values), errors, problem).await;
-    }
     let mut tx = app.db.begin().await?;
     match repo::update(
         &mut tx,
@@ -222,6 +247,16 @@ pub async fn user_update(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<
             drop(tx);
             let problem = Some(t("admin.error_last_admin"));
             return show_user(&cx, id, StatusCode::CONFLICT, Some(values), errors, problem).await;
+        }
+        Err(AdminError::OwnRoles) => {
+            drop(tx);
+            errors.add("roles", t("admin.error_own_roles"));
+            return show_user(&cx, id, StatusCode::FORBIDDEN, Some(values), errors, None).await;
+        }
+        Err(AdminError::RolesBeyondGrants(beyond)) => {
+            drop(tx);
+            errors.add("roles", roles_refused(&cx, &beyond).await?);
+            return show_user(&cx, id, StatusCode::FORBIDDEN, Some(values), errors, None).await;
         }
         Err(e) => return Err(e.into()),
     }
@@ -260,6 +295,18 @@ where
                 None,
                 FormErrors::new(),
                 Some(t("admin.error_last_admin")),
+            )
+            .await
+        }
+        Err(AdminError::AdministratorsOnly) => {
+            drop(tx);
+            show_user(
+                cx,
+                id,
+                StatusCode::FORBIDDEN,
+                None,
+                FormErrors::new(),
+                Some(t("admin.error_admin_only")),
             )
             .await
         }
@@ -326,6 +373,16 @@ pub async fn user_reset_password(cx: Ctx, Path(id): Path<i64>, form: Form) -> Ap
     }
     let hash = app.hasher.hash(temp).await?;
     let mut tx = app.db.begin().await?;
+    match repo::check_may_act_on(&mut tx, &cx.actor(), id).await {
+        Ok(()) => {}
+        Err(AdminError::AdministratorsOnly) => {
+            drop(tx);
+            let mut errors = FormErrors::new();
+            errors.add("reset_password", t("admin.error_admin_only"));
+            return show_user(&cx, id, StatusCode::FORBIDDEN, None, errors, None).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
     users::set_password(&mut tx, id, &hash, None, true, &cx.actor())
         .await
         .map_err(AppError::internal)?;
