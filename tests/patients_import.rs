@@ -372,3 +372,25 @@ each_backend! {
         assert!(admin.get(&preview).await.body.contains("Import 1 patients"));
     }
 }
+
+each_backend! {
+    async fn control_characters_in_a_cell_make_the_row_invalid_never_a_stored_nul(app) {
+        let admin = app.setup_admin().await;
+        // A NUL byte: the file is refused whole (a NUL is what a UTF-16 or binary file holds).
+        let file = "first_name,last_name,sex,age_years,allergies\nJuma,Mwangi,M,40,pen\u{0}icillin\n";
+        let r = upload(&admin, "register.csv", file.as_bytes()).await;
+        assert!(r.status < 500 && r.body.contains("Nothing was imported"), "{} {}", r.status, r.body);
+        assert_eq!(scalar(&app, "SELECT COUNT(*) FROM patient_imports").await, 0);
+        // Another control character in a cell: that row is invalid, the others import.
+        let file = "first_name,last_name,sex,age_years,allergies,ward\n\
+                    Juma,Mwangi,M,40,pen\u{7}icillin,Kibra\n\
+                    Achieng,Otieno,F,30,,Kibra\u{1b}West\n\
+                    Baraka,Kiprop,M,20,,Kibra\n";
+        let preview = staged(&admin, "register.csv", file).await;
+        let page = admin.get(&preview).await;
+        assert!(page.body.contains("invisible control character"), "the cell is named");
+        assert!(page.body.contains("Import 1 patients"), "only Baraka");
+        assert_eq!(import(&admin, &preview, &[]).await.status, 303);
+        assert_eq!(patients(&app).await, 1);
+    }
+}
