@@ -449,6 +449,18 @@ impl Throttle {
         Ok(())
     }
 
+    async fn anything_expired(&self, db: &Db, now_ms: i64) -> Result<bool, DbError> {
+        let found = sqlx::query(
+            "SELECT 1 FROM login_throttle_addr WHERE window_start < $1 \
+             UNION ALL SELECT 1 FROM login_throttle WHERE last_failure_at < $2 LIMIT 1",
+        )
+        .bind(now_ms - self.address.window_ms)
+        .bind(now_ms - FORGET_AFTER_MS)
+        .fetch_optional(db.read())
+        .await?;
+        Ok(found.is_some())
+    }
+
     fn take_pending(&self, key: &Key) -> i64 {
         self.pending
             .lock()
@@ -464,6 +476,10 @@ impl Throttle {
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
                 .into_iter()
                 .collect();
+        if pending.is_empty() && !self.anything_expired(db, now_ms).await? {
+            // An idle server writes nothing.
+            return Ok(());
+        }
         // Rows are locked as every other writer locks them: addresses, then accounts, each in
         // order, and the audit chain last.
         pending.sort_by(|a, b| a.0.cmp(&b.0));
