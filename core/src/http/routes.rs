@@ -250,11 +250,13 @@ fn control_in_path_or_query(req: &Request) -> Option<String> {
     let query = req.uri().query()?;
     form_urlencoded::parse(query.as_bytes())
         .find(|(k, v)| has_control(k, false) || has_control(v, false))
-        .map(|(k, _)| k.chars().filter(|c| !c.is_control()).collect())
+        .map(|(k, _)| k.into_owned())
 }
 
 fn control_character(field: &str) -> AppError {
-    AppError::BadRequest(crate::i18n::t("error.control_character").replace("{field}", field))
+    // A field's name may itself hold the character: it is named without it.
+    let name: String = field.chars().filter(|c| !c.is_control()).collect();
+    AppError::BadRequest(crate::i18n::t("error.control_character").replace("{field}", &name))
 }
 
 async fn read_form(req: &mut Request, limit: usize) -> Result<Form, AppError> {
