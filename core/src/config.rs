@@ -121,6 +121,9 @@ pub struct Config {
     pub reminder_days_before: u64,
     /// Local (Nairobi) hour of the day from which the day's reminders are queued, 0-23.
     pub reminder_hour: u64,
+    /// Where the daily audit anchor (the audit chain's head) is emailed, to be kept off this
+    /// machine; `None`: no anchor is sent.
+    pub audit_anchor_email: Option<String>,
 }
 
 impl Default for Config {
@@ -139,6 +142,7 @@ impl Default for Config {
             smtp_url: None,
             reminder_days_before: 1,
             reminder_hour: 9,
+            audit_anchor_email: None,
         }
     }
 }
@@ -178,6 +182,7 @@ struct FileConfig {
     smtp_url: Option<String>,
     reminder_days_before: Option<u64>,
     reminder_hour: Option<u64>,
+    audit_anchor_email: Option<String>,
 }
 
 /// The effective configuration and where each value came from.
@@ -219,6 +224,10 @@ impl Loaded {
             ),
             ("reminder_days_before", c.reminder_days_before.to_string()),
             ("reminder_hour", c.reminder_hour.to_string()),
+            (
+                "audit_anchor_email",
+                c.audit_anchor_email.clone().unwrap_or_default(),
+            ),
         ];
         rows.into_iter()
             .map(|(k, v)| {
@@ -289,6 +298,10 @@ pub fn load_from(
             c.smtp_url = Some(v);
             sources.insert("smtp_url", src());
         }
+        if let Some(v) = fc.audit_anchor_email {
+            c.audit_anchor_email = Some(v);
+            sources.insert("audit_anchor_email", src());
+        }
         if let Some(v) = fc.database_url {
             c.database_url = Some(v);
             sources.insert("database_url", src());
@@ -344,6 +357,9 @@ pub fn load_from(
     }
     if let Some(v) = from_env("reminder_days_before", "HMS_REMINDER_DAYS_BEFORE") {
         c.reminder_days_before = parse_num("HMS_REMINDER_DAYS_BEFORE", &v)?;
+    }
+    if let Some(v) = from_env("audit_anchor_email", "HMS_AUDIT_ANCHOR_EMAIL") {
+        c.audit_anchor_email = Some(v);
     }
     if let Some(v) = from_env("reminder_hour", "HMS_REMINDER_HOUR") {
         c.reminder_hour = parse_num("HMS_REMINDER_HOUR", &v)?;
@@ -434,6 +450,14 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::Invalid {
                 key: "smtp_url",
                 message: "must start with smtp:// or smtps://".into(),
+            });
+        }
+    }
+    if let Some(to) = &c.audit_anchor_email {
+        if !crate::outbox::valid_address(to) {
+            return Err(ConfigError::Invalid {
+                key: "audit_anchor_email",
+                message: format!("'{to}' is not an email address"),
             });
         }
     }

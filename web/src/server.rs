@@ -33,7 +33,13 @@ pub async fn serve(
     let db = app.db.clone();
     let reads = app.audit_reads.clone();
     let data_dir = app.config.data_dir.clone();
-    let keeper = hms_core::audit::spawn_head_keeper(db.clone(), data_dir.clone());
+    let keeper =
+        hms_core::audit::spawn_head_keeper(db.clone(), data_dir.clone(), app.audit_head.clone());
+    let anchor = app
+        .config
+        .audit_anchor_email
+        .clone()
+        .map(|to| hms_core::audit::spawn_anchor(db.clone(), to));
     let outbox = start_outbox(&app);
     let background = start_background(&app);
     let result = Server::new_with_acceptor(acceptor)
@@ -50,6 +56,9 @@ pub async fn serve(
     // Requests have finished: commit the reads they queued and record the final head.
     reads.flush().await;
     keeper.abort();
+    if let Some(anchor) = anchor {
+        anchor.abort();
+    }
     if let Err(e) = hms_core::audit::sync_head_file(&db, &data_dir).await {
         tracing::warn!(error = %e, "cannot record the audit head at shutdown");
     }
