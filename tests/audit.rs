@@ -296,15 +296,15 @@ each_backend! {
             .await
             .expect("restarts");
         assert!(spill_files(&app).is_empty(), "the spill file is gone once its rows are in");
-        let rows: Vec<(i64, Option<i64>, Option<i64>, Option<String>)> = sqlx::query_as(
-            "SELECT id, patient_id, user_id, client_addr FROM audit_log WHERE action = 'test.read' ORDER BY id",
+        let rows: Vec<(Option<i64>, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT patient_id, user_id, client_addr FROM audit_log WHERE action = 'test.read' ORDER BY id",
         )
         .fetch_all(app.db().read())
         .await
         .unwrap();
         assert_eq!(rows.len(), 3);
-        assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), [Some(11), Some(12), Some(13)]);
-        assert!(rows.iter().all(|r| r.2 == Some(7) && r.3.as_deref() == Some("10.0.0.5")));
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [Some(11), Some(12), Some(13)]);
+        assert!(rows.iter().all(|r| r.1 == Some(7) && r.2.as_deref() == Some("10.0.0.5")));
         assert!(matches!(verdict(&app, &[]).await, Verdict::Intact { .. }));
 
         // Starting again adds nothing twice.
