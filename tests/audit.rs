@@ -376,3 +376,40 @@ each_backend! {
         assert!(!card.body.contains("head file cannot be kept up to date"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backups_card_names_the_newest_checked_backup_never_an_unfinished_one() {
+    let backups = std::env::temp_dir().join(format!(
+        "hms-card-backups-{}-{}",
+        std::process::id(),
+        hms_core::clock::now_ms()
+    ));
+    let folder = backups.clone();
+    let app = TestApp::start_with(hms_testkit::Backend::Sqlite, move |c| c.backup_dir = folder)
+        .await
+        .unwrap();
+    let admin = app.setup_admin().await;
+    let ran = hms_core::backup::daily_check(app.db(), &app.data_dir, &backups)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&ran, hms_core::backup::Check::Ran(r) if r.ok),
+        "{ran:?}"
+    );
+    // A newer copy cut short by a crash, still under its temporary name.
+    std::fs::write(
+        backups.join("hms-29990101-000000.db.partial"),
+        b"SQLite format 3\0cut short",
+    )
+    .unwrap();
+    let (name, _) = hms_core::backup::newest(&backups).unwrap();
+    let card = admin.get_htmx("/admin/cards/backup").await;
+    assert!(
+        card.body
+            .contains(&format!("Newest checked backup: {name}")),
+        "{}",
+        card.body
+    );
+    assert!(!card.body.contains("29990101"), "{}", card.body);
+    let _ = std::fs::remove_dir_all(&backups);
+}

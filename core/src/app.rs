@@ -85,12 +85,18 @@ impl App {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let replayed = crate::audit::replay_spills(&db, &config.data_dir).await?;
-        if replayed > 0 {
-            tracing::warn!(
-                rows = replayed,
+        // A spill file the database still refuses stays for the next start; it must not keep
+        // the clinic from working.
+        match crate::audit::replay_spills(&db, &config.data_dir).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::warn!(
+                rows,
                 "read-audit rows kept on disk while the database refused them are now in the audit trail"
-            );
+            ),
+            Err(e) => tracing::error!(
+                error = %e,
+                "read-audit rows kept on disk could not be added to the audit trail; trying again at the next start"
+            ),
         }
         let key = SigningKey::load_or_create(&db).await?;
         let modules = Registry::new(parts.modules, &config.modules_disabled);

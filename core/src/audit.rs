@@ -12,7 +12,13 @@
 //! queued since the previous commit goes into the next transaction, at most every
 //! `COMMIT_EVERY` (at once while a backlog lasts), so one fsync covers many reads, inserted
 //! 100 rows to a statement. A page may be answered before its read row is
-//! durable: the window is at most `COMMIT_EVERY` plus one commit.
+//! durable: the window is at most `COMMIT_EVERY` plus one commit. A batch the database refuses
+//! `ATTEMPTS` times is not dropped: it goes to a spill file in the data directory, put into the
+//! chain at the next start ([`replay_spills`]).
+//!
+//! Outside the database, the head is kept in `DATA_DIR/audit-head` ([`HeadWatch`] says when
+//! that fails) and, once a day, mailed to `audit_anchor_email` ([`queue_anchor`]): a trail
+//! rewritten with every hash recomputed no longer holds a mailed hash ([`verify_with`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
