@@ -586,3 +586,49 @@ fn a_trail_rewritten_with_every_hash_recomputed_fails_against_the_head_kept_else
         assert!(text(&caught).contains("BROKEN"), "{}", text(&caught));
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_running_server_mails_the_audit_anchor_once_a_day() {
+    let dir = TempDir::new("anchor-serve");
+    let data = dir.path().join("data");
+    let backups = dir.path().join("backups");
+    let anchors = |data: &std::path::Path| -> Vec<String> {
+        let url = format!("sqlite://{}", data.join("hms.db").display());
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let db = hms_core::db::Db::connect(&url).await.unwrap();
+            let bodies: Vec<String> = sqlx::query_scalar(
+                "SELECT body_text FROM outbox WHERE to_address = 'auditor@example.org' ORDER BY id",
+            )
+            .fetch_all(db.read())
+            .await
+            .unwrap();
+            db.close().await;
+            bodies
+        })
+    };
+    let env = [("HMS_AUDIT_ANCHOR_EMAIL", "auditor@example.org")];
+    let mut server = common::Server::start_with_env(&data, &backups, &env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while anchors(&data).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no anchor queued at start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(server.terminate().success());
+    // Started again the same day: nothing more.
+    let mut again = common::Server::start_with_env(&data, &backups, &env);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(again.terminate().success());
+    let bodies = anchors(&data);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let line = bodies[0]
+        .lines()
+        .find(|l| l.contains("hms audit verify --head"))
+        .expect("the check to run");
+    let given = line.trim().trim_start_matches("hms audit verify --head ");
+    let ok = hms(&dir, &["audit", "verify", "--head", given], None);
+    assert_eq!(ok.status.code(), Some(0), "{given}: {}", text(&ok));
+}
