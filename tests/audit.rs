@@ -167,6 +167,7 @@ each_backend! {
 
         let page = admin.get("/audit?user=nurse.wambui&action=patient.").await;
         assert_eq!(page.status, 200);
+        assert!(page.body.contains("the reads of the last second or so may be missing"), "the read window is said plainly");
         assert_eq!(page.body.matches("<tr>").count(), 51, "a page of 50 rows plus the header");
         assert!(page.body.contains("Older entries"));
         let older = page.body.split("before=").nth(1).unwrap().split('"').next().unwrap().to_string();
