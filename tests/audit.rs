@@ -167,6 +167,7 @@ each_backend! {
 
         let page = admin.get("/audit?user=nurse.wambui&action=patient.").await;
         assert_eq!(page.status, 200);
+        assert!(page.body.contains("the reads of the last second or so may be missing"), "the read window is said plainly");
         assert_eq!(page.body.matches("<tr>").count(), 51, "a page of 50 rows plus the header");
         assert!(page.body.contains("Older entries"));
         let older = page.body.split("before=").nth(1).unwrap().split('"').next().unwrap().to_string();
@@ -227,4 +228,189 @@ each_backend! {
         assert_eq!(app.audit_count("audit.patient_report").await, 1);
         assert!(matches!(verdict(&app, &[]).await, Verdict::Intact { .. }));
     }
+}
+
+/// Makes the database refuse read-audit rows of `action` (a trigger), as a full disk or a
+/// broken database would refuse them, until [`accept_reads`].
+async fn refuse_reads(app: &TestApp) {
+    let statements: &[&'static str] = match app.db().backend {
+        DbBackend::Sqlite => &["CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log \
+             WHEN NEW.action = 'test.read' BEGIN SELECT RAISE(ABORT, 'no room'); END"],
+        DbBackend::Postgres => &[
+            "CREATE FUNCTION refuse_reads() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'no room'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_reads BEFORE INSERT ON audit_log FOR EACH ROW \
+             WHEN (NEW.action = 'test.read') EXECUTE FUNCTION refuse_reads()",
+        ],
+    };
+    let mut tx = app.db().begin().await.unwrap();
+    for sql in statements {
+        sqlx::query(*sql).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn accept_reads(app: &TestApp) {
+    let sql = match app.db().backend {
+        DbBackend::Sqlite => "DROP TRIGGER refuse_reads",
+        DbBackend::Postgres => "DROP TRIGGER refuse_reads ON audit_log",
+    };
+    let mut tx = app.db().begin().await.unwrap();
+    sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+fn spill_files(app: &TestApp) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(&app.data_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".spill"))
+        .collect()
+}
+
+each_backend! {
+    async fn read_rows_the_database_refuses_are_kept_on_disk_and_added_at_the_next_start(app) {
+        write(&app, 1).await;
+        refuse_reads(&app).await;
+        let reader = Actor { user_id: Some(7), client_addr: Some("10.0.0.5".into()), request_id: Some("r1".into()) };
+        for patient in [11, 12, 13] {
+            app.app
+                .audit_reads
+                .read(reader.clone(), Event::new("test.read", "patient", Some(patient)).patient(patient))
+                .await;
+        }
+        // Five attempts (about a second), then the spill file.
+        app.app.audit_reads.flush().await;
+        assert_eq!(app.app.audit_reads.spilled(), 3);
+        assert_eq!(app.audit_count("test.read").await, 0);
+        let files = spill_files(&app);
+        assert_eq!(files.len(), 1, "{files:?}");
+        let kept = std::fs::read_to_string(&files[0]).unwrap();
+        assert_eq!(kept.lines().count(), 3, "{kept}");
+        // Changes go on being recorded meanwhile.
+        write(&app, 2).await;
+
+        // The database is fixed; the server starts again on the same database and data folder.
+        accept_reads(&app).await;
+        let restarted = hms_web::start_with_db(app.app.config.clone(), app.db().clone())
+            .await
+            .expect("restarts");
+        assert!(spill_files(&app).is_empty(), "the spill file is gone once its rows are in");
+        let rows: Vec<(Option<i64>, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT patient_id, user_id, client_addr FROM audit_log WHERE action = 'test.read' ORDER BY id",
+        )
+        .fetch_all(app.db().read())
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), [Some(11), Some(12), Some(13)]);
+        assert!(rows.iter().all(|r| r.1 == Some(7) && r.2.as_deref() == Some("10.0.0.5")));
+        assert!(matches!(verdict(&app, &[]).await, Verdict::Intact { .. }));
+
+        // Starting again adds nothing twice.
+        drop(restarted);
+        hms_web::start_with_db(app.app.config.clone(), app.db().clone()).await.unwrap();
+        assert_eq!(app.audit_count("test.read").await, 3);
+    }
+
+    async fn the_daily_anchor_is_queued_once_a_day_and_its_hash_is_checked(app) {
+        use chrono::{DateTime, Utc};
+        for n in 1..=3 {
+            write(&app, n).await;
+        }
+        let (id, hash) = audit::head(app.db()).await.unwrap();
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let to = "auditor@example.org";
+        assert!(audit::queue_anchor(app.db(), to, at("2026-11-25T06:00:00+03:00")).await.unwrap());
+        assert!(!audit::queue_anchor(app.db(), to, at("2026-11-25T07:00:00+03:00")).await.unwrap());
+        assert!(!audit::queue_anchor(app.db(), to, at("2026-11-25T23:59:00+03:00")).await.unwrap());
+        let mails: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT to_address, subject, body_text FROM outbox ORDER BY id")
+                .fetch_all(app.db().read())
+                .await
+                .unwrap();
+        assert_eq!(mails.len(), 1, "once a day");
+        assert_eq!(mails[0].0, to);
+        assert!(mails[0].1.contains("2026-11-25"), "{}", mails[0].1);
+        assert!(mails[0].2.contains(&format!("--head {id}:{hash}")), "{}", mails[0].2);
+        assert_eq!(app.audit_count("audit.anchor").await, 1);
+
+        assert!(audit::queue_anchor(app.db(), to, at("2026-11-26T00:01:00+03:00")).await.unwrap());
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(app.db().read())
+            .await
+            .unwrap();
+        assert_eq!(queued, 2, "the next day, another");
+
+        // The mailed hash is on the chain; a hash that is not fails.
+        let anchored = audit::verify_with(app.db(), &[], std::slice::from_ref(&hash)).await.unwrap();
+        assert!(matches!(anchored, Verdict::Intact { .. }), "{anchored:?}");
+        let other = audit::verify_with(app.db(), &[], &["ab".repeat(32)]).await.unwrap();
+        assert!(matches!(other, Verdict::Broken { .. }), "{other:?}");
+    }
+
+    async fn a_head_file_that_cannot_be_written_is_shown_on_the_backups_card(app) {
+        let admin = app.setup_admin().await;
+        write(&app, 1).await;
+        app.app.audit_head.check(app.db(), &app.data_dir).await;
+        assert_eq!(app.app.audit_head.problem(), None);
+        let card = admin.get_htmx("/admin/cards/backup").await;
+        assert!(!card.body.contains("head file"), "{}", card.body);
+
+        // The data folder is replaced by a file: nothing can be written there.
+        std::fs::remove_dir_all(&app.data_dir).unwrap();
+        std::fs::write(&app.data_dir, b"not a folder").unwrap();
+        write(&app, 2).await;
+        app.app.audit_head.check(app.db(), &app.data_dir).await;
+        let card = admin.get_htmx("/admin/cards/backup").await;
+        assert_eq!(card.status, 200);
+        assert!(card.body.contains("backup-alert"), "{}", card.body);
+        assert!(card.body.contains("head file cannot be kept up to date"), "{}", card.body);
+        assert!(card.body.contains("cannot write the audit head file"), "{}", card.body);
+
+        std::fs::remove_file(&app.data_dir).unwrap();
+        app.app.audit_head.check(app.db(), &app.data_dir).await;
+        assert_eq!(app.app.audit_head.problem(), None, "recovers by itself");
+        assert!(audit::read_head_file(&app.data_dir).is_some());
+        let card = admin.get_htmx("/admin/cards/backup").await;
+        assert!(!card.body.contains("head file cannot be kept up to date"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backups_card_names_the_newest_checked_backup_never_an_unfinished_one() {
+    let backups = std::env::temp_dir().join(format!(
+        "hms-card-backups-{}-{}",
+        std::process::id(),
+        hms_core::clock::now_ms()
+    ));
+    let folder = backups.clone();
+    let app = TestApp::start_with(hms_testkit::Backend::Sqlite, move |c| c.backup_dir = folder)
+        .await
+        .unwrap();
+    let admin = app.setup_admin().await;
+    let ran = hms_core::backup::daily_check(app.db(), &app.data_dir, &backups)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&ran, hms_core::backup::Check::Ran(r) if r.ok),
+        "{ran:?}"
+    );
+    // A newer copy cut short by a crash, still under its temporary name.
+    std::fs::write(
+        backups.join("hms-29990101-000000.db.partial"),
+        b"SQLite format 3\0cut short",
+    )
+    .unwrap();
+    let (name, _) = hms_core::backup::newest(&backups).unwrap();
+    let card = admin.get_htmx("/admin/cards/backup").await;
+    assert!(
+        card.body
+            .contains(&format!("Newest checked backup: {name}")),
+        "{}",
+        card.body
+    );
+    assert!(!card.body.contains("29990101"), "{}", card.body);
+    let _ = std::fs::remove_dir_all(&backups);
 }

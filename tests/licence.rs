@@ -277,6 +277,58 @@ async fn an_expired_licence_pauses_administration_but_never_patient_care(backend
     assert!(!desk.get("/").await.body.contains("licence-banner"));
 }
 
+async fn deleting_the_evaluation_start_does_not_restart_the_evaluation(backend: Backend) {
+    let clock = TestClock::at(NOW);
+    let Some(app) = TestApp::start_licensed(backend, &clock).await else {
+        return;
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+    let loaded = app.app.licensing.loaded(app.db()).await.unwrap();
+    assert_eq!(loaded.first_start, start);
+    assert_eq!(
+        app.audit_count(hms_core::licence::EVALUATION_START).await,
+        1,
+        "the first start is in the audit trail"
+    );
+
+    // Ten days on, someone removes the setting and starts the server again.
+    clock.advance_days(10);
+    let mut tx = app.db().begin().await.unwrap();
+    sqlx::query("DELETE FROM settings WHERE key = 'licence.first_start'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let moved = clock.clone();
+    let mut parts = hms_web::parts();
+    parts.modules.extend(hms_testkit::licensing::departments());
+    parts.licence_key = Some(hms_testkit::licensing::signing_key().verifying_key());
+    parts.clock = Some(std::sync::Arc::new(moved));
+    let restarted = hms_web::start_with_parts(app.app.config.clone(), app.db().clone(), parts)
+        .await
+        .unwrap();
+    let loaded = restarted.licensing.loaded(app.db()).await.unwrap();
+    assert_eq!(
+        loaded.first_start, start,
+        "still the original day, not today"
+    );
+    let stored: String =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = 'licence.first_start'")
+            .fetch_one(app.db().read())
+            .await
+            .unwrap();
+    assert_eq!(stored, "2026-06-01");
+    let verdict = loaded.verdict(restarted.licensing.today());
+    assert!(
+        matches!(
+            verdict.standing,
+            hms_core::licence::Standing::Evaluation { days_left: 49 }
+        ),
+        "{:?}",
+        verdict.standing
+    );
+}
+
 macro_rules! both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -291,5 +343,6 @@ macro_rules! both {
 both!(
     each_tier_switches_on_exactly_its_modules,
     bad_licence_files_are_explained_and_change_nothing,
-    an_expired_licence_pauses_administration_but_never_patient_care
+    an_expired_licence_pauses_administration_but_never_patient_care,
+    deleting_the_evaluation_start_does_not_restart_the_evaluation
 );

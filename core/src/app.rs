@@ -36,6 +36,8 @@ pub struct AppInner {
     pub rbac: Rbac,
     /// Writer of read-audit rows (group commit).
     pub audit_reads: AuditReads,
+    /// What is wrong with the audit head file, if anything (for the health card).
+    pub audit_head: crate::audit::HeadWatch,
     pub licensing: Licensing,
     /// Sessions read in the last few seconds (see `session::Cache`).
     pub sessions: crate::auth::session::Cache,
@@ -80,6 +82,24 @@ impl App {
     }
 
     pub async fn with_db(config: Config, db: Db, parts: Parts) -> Result<Self, StartError> {
+        // Whatever the database: the audit head file and read-audit spill files live here.
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| DbError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        // A spill file the database still refuses stays for the next start; it must not keep
+        // the clinic from working.
+        match crate::audit::replay_spills(&db, &config.data_dir).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::warn!(
+                rows,
+                "read-audit rows kept on disk while the database refused them are now in the audit trail"
+            ),
+            Err(e) => tracing::error!(
+                error = %e,
+                "read-audit rows kept on disk could not be added to the audit trail; trying again at the next start"
+            ),
+        }
         let key = SigningKey::load_or_create(&db).await?;
         let modules = Registry::new(parts.modules, &config.modules_disabled);
         let seeded = crate::rbac::seed_new_modules(&db, &modules).await?;
@@ -100,6 +120,7 @@ impl App {
             failures: config.login_address_failures as i64,
             window_ms: config.login_address_window_minutes as i64 * 60_000,
         });
+        let audit_reads = AuditReads::start(db.clone(), config.data_dir.clone());
         let app = App(Arc::new(AppInner {
             config,
             db: db.clone(),
@@ -108,7 +129,8 @@ impl App {
             key,
             modules,
             rbac: Rbac::default(),
-            audit_reads: AuditReads::start(db.clone()),
+            audit_reads,
+            audit_head: Default::default(),
             licensing,
             sessions: Default::default(),
             throttle,

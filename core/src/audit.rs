@@ -12,7 +12,13 @@
 //! queued since the previous commit goes into the next transaction, at most every
 //! `COMMIT_EVERY` (at once while a backlog lasts), so one fsync covers many reads, inserted
 //! 100 rows to a statement. A page may be answered before its read row is
-//! durable: the window is at most `COMMIT_EVERY` plus one commit.
+//! durable: the window is at most `COMMIT_EVERY` plus one commit. A batch the database refuses
+//! `ATTEMPTS` times is not dropped: it goes to a spill file in the data directory, put into the
+//! chain at the next start ([`replay_spills`]).
+//!
+//! Outside the database, the head is kept in `DATA_DIR/audit-head` ([`HeadWatch`] says when
+//! that fails) and, once a day, mailed to `audit_anchor_email` ([`queue_anchor`]): a trail
+//! rewritten with every hash recomputed no longer holds a mailed hash ([`verify_with`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,7 +87,7 @@ impl Event {
 }
 
 /// One stored row, as hashed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub id: i64,
     pub at: String,
@@ -138,17 +144,16 @@ async fn lock_head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx::Erro
     Ok((row.get(0), row.get(1)))
 }
 
-/// A row ready to insert: the entry and its place in the chain.
-struct Chained {
-    entry: Entry,
+/// A row's place in the chain: the hash before it and its own.
+struct Link {
     prev_hash: String,
     hash: String,
 }
 
-/// The next row of the chain after `head`, which moves on to it.
-fn chain(head: &mut (i64, String), actor: &Actor, event: &Event, at: String) -> Chained {
-    let entry = Entry {
-        id: head.0 + 1,
+/// An audit row not yet placed in the chain (its `id` is given by [`chain`]).
+fn unplaced(actor: &Actor, event: &Event, at: String) -> Entry {
+    Entry {
+        id: 0,
         at,
         user_id: actor.user_id,
         action: event.action.to_string(),
@@ -158,15 +163,16 @@ fn chain(head: &mut (i64, String), actor: &Actor, event: &Event, at: String) -> 
         detail: event.detail.to_string(),
         client_addr: actor.client_addr.clone(),
         request_id: actor.request_id.clone(),
-    };
+    }
+}
+
+/// Places `entry` next in the chain after `head` (giving it its id); `head` moves on to it.
+fn chain(head: &mut (i64, String), entry: &mut Entry) -> Link {
+    entry.id = head.0 + 1;
     let hash = entry.hash(&head.1);
     let prev_hash = std::mem::replace(&mut head.1, hash.clone());
     head.0 = entry.id;
-    Chained {
-        entry,
-        prev_hash,
-        hash,
-    }
+    Link { prev_hash, hash }
 }
 
 /// Columns of an audit row.
@@ -187,20 +193,26 @@ fn insert_sql(p: Placeholders, rows: usize) -> String {
     )
 }
 
-async fn insert(conn: &mut AnyConnection, rows: &[Chained]) -> Result<(), sqlx::Error> {
+async fn insert(
+    conn: &mut AnyConnection,
+    entries: &[Entry],
+    links: &[Link],
+) -> Result<(), sqlx::Error> {
     // Kept: a full chunk of read rows, and the one row of a change (every write has one).
     static INSERT: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
     static INSERT_ONE: [OnceLock<Arc<str>>; 2] = [OnceLock::new(), OnceLock::new()];
     let p = Placeholders::of(conn);
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    for (chunk, links) in entries
+        .chunks(ROWS_PER_INSERT)
+        .zip(links.chunks(ROWS_PER_INSERT))
+    {
         let statement = if chunk.len() == 1 {
             values_statement(&INSERT_ONE, p, 1, 1, insert_sql)
         } else {
             values_statement(&INSERT, p, ROWS_PER_INSERT, chunk.len(), insert_sql)
         };
         let mut q = sqlx::query(statement);
-        for r in chunk {
-            let e = &r.entry;
+        for (e, r) in chunk.iter().zip(links) {
             q = q
                 .bind(e.id)
                 .bind(&e.at)
@@ -234,8 +246,9 @@ async fn store_head(conn: &mut AnyConnection, head: &(i64, String)) -> Result<()
 pub async fn record(tx: &mut Tx, actor: &Actor, event: Event) -> Result<(), sqlx::Error> {
     let conn: &mut AnyConnection = tx;
     let mut head = lock_head(conn).await?;
-    let row = chain(&mut head, actor, &event, crate::clock::now_rfc3339());
-    insert(conn, std::slice::from_ref(&row)).await?;
+    let mut entry = unplaced(actor, &event, crate::clock::now_rfc3339());
+    let link = chain(&mut head, &mut entry);
+    insert(conn, std::slice::from_ref(&entry), &[link]).await?;
     store_head(conn, &head).await
 }
 
@@ -247,7 +260,7 @@ struct ReadEvent {
 
 enum Message {
     Read(Box<ReadEvent>),
-    /// Answered once everything queued before it is committed.
+    /// Answered once everything queued before it is committed (or spilled).
     Flush(oneshot::Sender<()>),
 }
 
@@ -263,6 +276,9 @@ const MAX_BATCH: usize = 2000;
 /// the live search and the chart about 10% more at a million patients.
 const COMMIT_EVERY: Duration = Duration::from_millis(500);
 
+/// Attempts at writing one batch before it goes to the spill file.
+const ATTEMPTS: u64 = 5;
+
 /// The writer of read-audit rows: one task, group commit.
 #[derive(Clone)]
 pub struct AuditReads {
@@ -275,14 +291,17 @@ pub struct AuditReads {
 pub struct Stats {
     pub commits: AtomicU64,
     pub rows: AtomicU64,
+    /// Rows the database refused and that went to the spill file instead.
+    pub spilled: AtomicU64,
 }
 
 impl AuditReads {
-    /// Starts the writer task on `db`.
-    pub fn start(db: Db) -> Self {
+    /// Starts the writer task on `db`. A batch the database refuses [`ATTEMPTS`] times goes to
+    /// a spill file in `data_dir` ([`replay_spills`] puts it into the chain at the next start).
+    pub fn start(db: Db, data_dir: PathBuf) -> Self {
         let (tx, rx) = mpsc::channel(20_000);
         let stats = Arc::new(Stats::default());
-        tokio::spawn(writer(db, rx, stats.clone()));
+        tokio::spawn(writer(db, rx, stats.clone(), Spill::new(data_dir)));
         Self { tx, stats }
     }
 
@@ -307,7 +326,12 @@ impl AuditReads {
         )
     }
 
-    /// Waits until every read queued so far is committed (shutdown, tests).
+    /// Read rows kept in the spill file because the database refused them.
+    pub fn spilled(&self) -> u64 {
+        self.stats.spilled.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every read queued so far is committed or spilled (shutdown, tests).
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Message::Flush(done)).await.is_ok() {
@@ -316,8 +340,8 @@ impl AuditReads {
     }
 }
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, stats: Arc<Stats>) {
-    let mut batch: Vec<ReadEvent> = Vec::new();
+async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, stats: Arc<Stats>, mut spill: Spill) {
+    let mut batch: Vec<Entry> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut last_commit: Option<Instant> = None;
     // The last batch was full: more were waiting, and waiting again would let the queue grow
@@ -336,7 +360,7 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, stats: Arc<Stats>) {
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                Message::Read(r) => batch.push(*r),
+                Message::Read(r) => batch.push(unplaced(&r.actor, &r.event, r.at)),
                 Message::Flush(w) => waiters.push(w),
             }
             if batch.len() >= MAX_BATCH {
@@ -348,20 +372,34 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, stats: Arc<Stats>) {
         if !batch.is_empty() {
             let mut tries = 0;
             loop {
-                match write_batch(&db, &batch).await {
+                match write_batch(&db, &mut batch).await {
                     Ok(()) => {
                         last_commit = Some(Instant::now());
                         stats.commits.fetch_add(1, Ordering::Relaxed);
                         stats.rows.fetch_add(batch.len() as u64, Ordering::Relaxed);
                         break;
                     }
-                    Err(e) if tries < 5 => {
+                    Err(e) if tries + 1 < ATTEMPTS => {
                         tries += 1;
                         tracing::warn!(error = %e, rows = batch.len(), "audit read batch failed; retrying");
                         tokio::time::sleep(Duration::from_millis(100 * tries)).await;
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, rows = batch.len(), "audit read batch lost");
+                        // Never dropped: kept on local disk and put into the chain at the
+                        // next start. Only a failing disk as well loses them.
+                        match spill.keep(&batch) {
+                            Ok(file) => {
+                                stats
+                                    .spilled
+                                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                                tracing::error!(error = %e, rows = batch.len(), file = %file.display(),
+                                    "audit read batch refused by the database; kept in the spill file until the next start");
+                            }
+                            Err(io) => {
+                                tracing::error!(error = %e, spill_error = %io, rows = batch.len(),
+                                "audit read batch lost: refused by the database and the spill file cannot be written")
+                            }
+                        }
                         break;
                     }
                 }
@@ -374,18 +412,173 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, stats: Arc<Stats>) {
     }
 }
 
-async fn write_batch(db: &Db, batch: &[ReadEvent]) -> Result<(), DbError> {
+/// Appends `entries` to the chain in a transaction of its own (their ids are given here).
+async fn write_batch(db: &Db, entries: &mut [Entry]) -> Result<(), DbError> {
     let mut tx = db.begin().await?;
     let conn: &mut AnyConnection = &mut tx;
     let mut head = lock_head(conn).await?;
-    let rows: Vec<Chained> = batch
-        .iter()
-        .map(|r| chain(&mut head, &r.actor, &r.event, r.at.clone()))
-        .collect();
-    insert(conn, &rows).await?;
+    let links: Vec<Link> = entries.iter_mut().map(|e| chain(&mut head, e)).collect();
+    insert(conn, entries, &links).await?;
     store_head(conn, &head).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Spill files are named `audit-reads-<pid>-<ms>.spill` in the data directory: one per
+/// process, so app servers sharing a data directory never write to the same file.
+const SPILL_PREFIX: &str = "audit-reads-";
+const SPILL_SUFFIX: &str = ".spill";
+
+/// This process's spill file. Each append and each replay hold the file's lock, so a server
+/// starting meanwhile never reads half a batch nor removes rows it has not put in the chain.
+struct Spill {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl Spill {
+    fn new(dir: PathBuf) -> Self {
+        let name = format!(
+            "{SPILL_PREFIX}{}-{}{SPILL_SUFFIX}",
+            std::process::id(),
+            crate::clock::now_ms()
+        );
+        Self {
+            path: dir.join(name),
+            dir,
+        }
+    }
+
+    /// Appends `entries` as JSON lines and syncs them to disk.
+    fn keep(&mut self, entries: &[Entry]) -> std::io::Result<PathBuf> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir)?;
+        let mut text = String::new();
+        for e in entries {
+            text.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
+            text.push('\n');
+        }
+        let mut file = loop {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?;
+            file.lock()?;
+            // A replay may have removed the file while this waited for its lock.
+            if still_named(&file, &self.path) {
+                break file;
+            }
+        };
+        file.write_all(text.as_bytes())?;
+        file.sync_data()?;
+        sync_dir(&self.dir);
+        Ok(self.path.clone())
+    }
+}
+
+/// True when `path` still names the open `file`.
+fn still_named(file: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        path.exists()
+    }
+}
+
+/// Makes a new or removed name in `dir` durable (Unix; elsewhere a no-op).
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// The setting naming the last spill file put into the chain (`<file name> <sha-256>`): a
+/// crash between that commit and the file's removal must not put it in twice.
+const SPILL_REPLAYED: &str = "audit.spill_replayed";
+
+/// Puts the read rows of spill files into the chain (with
+/// their original times), one transaction per file, then removes each file. Run at start,
+/// before the read writer. Returns the rows added.
+pub async fn replay_spills(db: &Db, data_dir: &Path) -> Result<usize, DbError> {
+    let Ok(dir) = std::fs::read_dir(data_dir) else {
+        return Ok(0);
+    };
+    let mut files: Vec<PathBuf> = dir
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(SPILL_PREFIX) && name.ends_with(SPILL_SUFFIX)
+        })
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut added = 0;
+    for path in files {
+        let io = |e: std::io::Error| DbError::Sqlx(sqlx::Error::Io(e));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        // Waits for an append under way (another app server on this data directory).
+        file.lock().map_err(io)?;
+        let bytes = std::fs::read(&path).map_err(io)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let marker = format!("{name} {}", hex::encode(Sha256::digest(&bytes)));
+        let mut entries: Vec<Entry> = Vec::new();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            match serde_json::from_str::<Entry>(line) {
+                Ok(e) => entries.push(e),
+                // Only the line being written when the process died can be cut short.
+                Err(e) => {
+                    tracing::error!(error = %e, file = %name, "an unreadable line of the audit spill file was skipped")
+                }
+            }
+        }
+        let mut tx = db.begin().await?;
+        let done: Option<String> = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(SPILL_REPLAYED)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.get(0));
+        if done.as_deref() != Some(marker.as_str()) && !entries.is_empty() {
+            let conn: &mut AnyConnection = &mut tx;
+            let mut head = lock_head(conn).await?;
+            let links: Vec<Link> = entries.iter_mut().map(|e| chain(&mut head, e)).collect();
+            insert(conn, &entries, &links).await?;
+            store_head(conn, &head).await?;
+            sqlx::query(
+                "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(SPILL_REPLAYED)
+            .bind(&marker)
+            .bind(crate::clock::now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+            added += entries.len();
+        }
+        tx.commit().await?;
+        std::fs::remove_file(&path).map_err(io)?;
+        sync_dir(data_dir);
+        tracing::info!(rows = entries.len(), file = %name, "audit read rows from the spill file added to the chain");
+    }
+    Ok(added)
 }
 
 /// The current chain head: last id and its hash.
@@ -401,8 +594,10 @@ pub fn head_file(data_dir: &Path) -> PathBuf {
     data_dir.join("audit-head")
 }
 
-/// Writes the head to its file (`id hash`), atomically.
+/// Writes the head to its file (`id hash`), atomically, creating the data directory if needed
+/// (a PostgreSQL site keeps nothing else there).
 pub fn write_head_file(data_dir: &Path, head: &(i64, String)) -> std::io::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
     let path = head_file(data_dir);
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, format!("{} {}\n", head.0, head.1))?;
@@ -415,43 +610,192 @@ pub fn read_head_file(data_dir: &Path) -> Option<(i64, String)> {
     Some((id.parse().ok()?, hash.to_string()))
 }
 
+/// Keeping the head file failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot write the audit head file {file}: {source}")]
+    Write {
+        file: String,
+        source: std::io::Error,
+    },
+}
+
+/// What one check of the head file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadFileState {
+    /// The file names the database's head.
+    Current,
+    /// The file names a row the log no longer holds with that hash: left as it is, as evidence.
+    Diverged { row: i64 },
+}
+
 /// Moves the head file forward to the database's head; returns the database's head. The file
 /// only moves forward along the chain: when the row it names no longer has its recorded hash
 /// (rows were removed or rewritten), the file is left as it is, as evidence for `verify`.
-pub async fn sync_head_file(db: &Db, data_dir: &Path) -> Result<(i64, String), DbError> {
+pub async fn sync_head_file(db: &Db, data_dir: &Path) -> Result<(i64, String), HeadError> {
+    check_head_file(db, data_dir).await.map(|(head, _)| head)
+}
+
+/// [`sync_head_file`], saying also whether the file diverged from the log.
+pub async fn check_head_file(
+    db: &Db,
+    data_dir: &Path,
+) -> Result<((i64, String), HeadFileState), HeadError> {
     let current = head(db).await?;
     let recorded = read_head_file(data_dir);
     if recorded.as_ref() == Some(&current) {
-        return Ok(current);
+        return Ok((current, HeadFileState::Current));
     }
     if let Some((id, hash)) = &recorded {
         let stored: Option<String> = sqlx::query("SELECT hash FROM audit_log WHERE id = $1")
             .bind(id)
             .fetch_optional(db.read())
-            .await?
+            .await
+            .map_err(DbError::from)?
             .map(|r| r.get(0));
         if *id > 0 && stored.as_deref() != Some(hash.as_str()) {
             tracing::error!(
                 row = id,
                 "the audit log no longer holds the recorded head; run `hms audit verify`"
             );
-            return Ok(current);
+            return Ok((current, HeadFileState::Diverged { row: *id }));
         }
     }
-    if let Err(e) = write_head_file(data_dir, &current) {
-        tracing::warn!(error = %e, "cannot write the audit head file");
-    }
-    Ok(current)
+    write_head_file(data_dir, &current).map_err(|source| HeadError::Write {
+        file: head_file(data_dir).display().to_string(),
+        source,
+    })?;
+    Ok((current, HeadFileState::Current))
 }
 
-/// Keeps the head file current while the server runs (checked every second).
-pub fn spawn_head_keeper(db: Db, data_dir: PathBuf) -> tokio::task::JoinHandle<()> {
+/// What is wrong with the head file of a running server, for the health card: empty while all
+/// is well. Shared by the keeper task and the screens.
+#[derive(Debug, Clone, Default)]
+pub struct HeadWatch(Arc<std::sync::Mutex<Option<HeadProblem>>>);
+
+/// A problem with the head file, as the health card shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum HeadProblem {
+    /// The file cannot be written (or the head cannot be read): the detail says why.
+    Unwritable(String),
+    /// The log no longer holds the row the file names.
+    Diverged { row: i64 },
+}
+
+impl HeadWatch {
+    /// The current problem, if any.
+    pub fn problem(&self) -> Option<HeadProblem> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, problem: Option<HeadProblem>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = problem;
+    }
+
+    /// One check of the head file (the keeper runs it every second); the outcome is kept for
+    /// the health card.
+    pub async fn check(&self, db: &Db, data_dir: &Path) {
+        match check_head_file(db, data_dir).await {
+            Ok((_, HeadFileState::Current)) => self.set(None),
+            Ok((_, HeadFileState::Diverged { row })) => {
+                self.set(Some(HeadProblem::Diverged { row }))
+            }
+            Err(e) => {
+                let before = self.problem();
+                let now = HeadProblem::Unwritable(e.to_string());
+                // Said once, not every second; the card keeps showing it.
+                if before.as_ref() != Some(&now) {
+                    tracing::error!(error = %e, "the audit head file cannot be kept");
+                }
+                self.set(Some(now));
+            }
+        }
+    }
+}
+
+/// Keeps the head file current while the server runs (checked every second); what goes wrong
+/// is kept in `watch`.
+pub fn spawn_head_keeper(
+    db: Db,
+    data_dir: PathBuf,
+    watch: HeadWatch,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
-            if let Err(e) = sync_head_file(&db, &data_dir).await {
-                tracing::warn!(error = %e, "audit head check failed");
+            watch.check(&db, &data_dir).await;
+        }
+    })
+}
+
+/// The setting holding the last (Nairobi) day an anchor message was queued.
+const ANCHOR_DAY: &str = "audit.anchor_day";
+
+/// How often the anchor task looks whether today's message is queued.
+pub const ANCHOR_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+/// Queues the daily anchor message to `to`: the chain head (row id and hash) by email, kept
+/// outside the machine, so that `hms audit verify --head <hash>` can later show the trail was
+/// not rewritten since. At most one a day (Nairobi date of `now`): the day is claimed with a
+/// guarded update in the same transaction as the message and its audit row. Returns whether a
+/// message was queued.
+pub async fn queue_anchor(
+    db: &Db,
+    to: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, crate::outbox::OutboxError> {
+    let day = crate::clock::to_local(now).format("%Y-%m-%d").to_string();
+    let mut tx = db.begin().await?;
+    let claimed = sqlx::query(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at \
+         WHERE settings.value < excluded.value",
+    )
+    .bind(ANCHOR_DAY)
+    .bind(&day)
+    .bind(crate::clock::now_rfc3339())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if claimed != 1 {
+        return Ok(false);
+    }
+    let conn: &mut AnyConnection = &mut tx;
+    let (id, hash) = lock_head(conn).await?;
+    let subject = crate::i18n::t("audit.anchor_subject").replace("{day}", &day);
+    let body = crate::i18n::t("audit.anchor_body")
+        .replace("{day}", &day)
+        .replace("{id}", &id.to_string())
+        .replace("{hash}", &hash);
+    let message = crate::outbox::enqueue(&mut tx, to, &subject, &body).await?;
+    record(
+        &mut tx,
+        &Actor {
+            user_id: None,
+            client_addr: Some("system".into()),
+            request_id: None,
+        },
+        Event::new("audit.anchor", "outbox", Some(message))
+            .detail(serde_json::json!({"day": day, "head_id": id, "head_hash": hash})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Queues the daily anchor message at start and then every hour, while the server runs.
+pub fn spawn_anchor(db: Db, to: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ANCHOR_CHECK_EVERY);
+        loop {
+            tick.tick().await;
+            match queue_anchor(&db, &to, chrono::Utc::now()).await {
+                Ok(true) => tracing::info!("audit anchor message queued"),
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "the audit anchor message was not queued"),
             }
         }
     })
@@ -474,6 +818,18 @@ pub enum Verdict {
 /// Walks the whole chain in id order. `expected_heads` are heads recorded elsewhere (the head
 /// file, a number written down): each must be a row of the chain, so a deleted tail is caught.
 pub async fn verify(db: &Db, expected_heads: &[(i64, String)]) -> Result<Verdict, DbError> {
+    verify_with(db, expected_heads, &[]).await
+}
+
+/// [`verify`], and each of `anchors` (hashes kept outside the machine, from the daily anchor
+/// message) must be the hash of some row: a trail rewritten since, even with every hash
+/// recomputed, no longer holds it.
+pub async fn verify_with(
+    db: &Db,
+    expected_heads: &[(i64, String)],
+    anchors: &[String],
+) -> Result<Verdict, DbError> {
+    let mut anchored: Vec<bool> = vec![false; anchors.len()];
     let mut prev_id = 0i64;
     let mut prev_hash = GENESIS.to_string();
     let mut rows = 0i64;
@@ -538,6 +894,11 @@ pub async fn verify(db: &Db, expected_heads: &[(i64, String)]) -> Result<Verdict
                     found[i] = true;
                 }
             }
+            for (i, hash) in anchors.iter().enumerate() {
+                if hash.eq_ignore_ascii_case(&stored_hash) {
+                    anchored[i] = true;
+                }
+            }
             prev_id = entry.id;
             prev_hash = stored_hash;
             rows += 1;
@@ -552,6 +913,15 @@ pub async fn verify(db: &Db, expected_heads: &[(i64, String)]) -> Result<Verdict
                 ),
             });
         }
+    }
+    if let Some(i) = anchored.iter().position(|a| !a) {
+        return Ok(Verdict::Broken {
+            row: 0,
+            reason: format!(
+                "no row of the chain has the hash {} recorded outside the machine (the trail was rewritten or replaced)",
+                anchors[i]
+            ),
+        });
     }
     let head = head(db).await?;
     if head.0 != prev_id || head.1 != prev_hash {

@@ -153,17 +153,114 @@ pub async fn create(db: &Db, data_dir: &Path, file: &Path) -> Result<u64, Backup
         Some(parent) => return Err(BackupError::NoFolder(display_path(parent))),
         None => return Err(BackupError::NotFound(shown)),
     }
-    if let Err(e) = db.vacuum_into(&target).await {
-        let _ = std::fs::remove_file(&target);
+    // Written under a temporary name and renamed only once checked: a crash meanwhile leaves
+    // a file no one takes for a backup, and [`clear_leftovers`] removes it.
+    let temp = temp_name(&target);
+    remove_with_journal(&temp);
+    if let Err(e) = db.vacuum_into(&temp).await {
+        remove_with_journal(&temp);
         return Err(e.into());
     }
-    if let Err(e) = check_file(&target, false).await {
-        let _ = std::fs::remove_file(&target);
-        return Err(e);
-    }
+    place_checked(&temp, &target).await?;
     std::fs::metadata(&target)
         .map(|m| m.len())
         .map_err(|e| BackupError::io(&target, e))
+}
+
+/// Where a backup to `file` is written before it is checked: `FILE.partial`.
+pub fn temp_name(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(TEMP_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// The suffix of a backup being written.
+pub const TEMP_SUFFIX: &str = ".partial";
+
+/// Removes `file` and the rollback journal SQLite may have left beside it.
+fn remove_with_journal(file: &Path) {
+    let mut journal = file.as_os_str().to_owned();
+    journal.push("-journal");
+    let _ = std::fs::remove_file(journal);
+    let _ = std::fs::remove_file(file);
+}
+
+/// Checks the freshly written `temp` (integrity check), makes it durable and renames it to
+/// `target`; on any failure `temp` is removed and `target` never appears.
+async fn place_checked(temp: &Path, target: &Path) -> Result<(), BackupError> {
+    let placed = async {
+        check_file(temp, false).await?;
+        File::open(temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| BackupError::io(temp, e))?;
+        if std::fs::symlink_metadata(target).is_ok() {
+            return Err(BackupError::Exists(display_path(target)));
+        }
+        std::fs::rename(temp, target).map_err(|e| BackupError::io(target, e))
+    }
+    .await;
+    if placed.is_err() {
+        remove_with_journal(temp);
+    }
+    if let Some(dir) = target.parent() {
+        sync_dir(dir);
+    }
+    placed
+}
+
+/// Removes what an automatic backup cut short (a crash, a power cut) left in `dir`: files
+/// still under their temporary name, their journals, and a backup name beside its own
+/// `-journal` (left by versions that wrote backups under their final name). Run at start.
+/// Returns the removed files.
+pub fn clear_leftovers(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(d) => d
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut removed = Vec::new();
+    for name in &names {
+        let base = name.strip_suffix("-journal").unwrap_or(name);
+        let leftover = match base.strip_suffix(TEMP_SUFFIX) {
+            Some(backup) => is_backup_name(backup),
+            // A journal beside a backup: that backup was never finished.
+            None => base != name && is_backup_name(base),
+        };
+        if leftover {
+            let path = dir.join(name);
+            std::fs::remove_file(&path)?;
+            removed.push(path);
+            if base != name && is_backup_name(base) && names.iter().any(|n| n == base) {
+                let path = dir.join(base);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed.push(path),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The newest automatic backup in `dir` and its size: backups get their name only once
+/// checked, so this is the newest good one.
+pub fn newest(dir: &Path) -> Option<(String, u64)> {
+    let mut found: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let meta = e.metadata().ok()?;
+            (meta.is_file() && is_backup_name(&name)).then_some((name, meta.len()))
+        })
+        .collect();
+    found.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().next()
 }
 
 /// [`create`], then records the attempt (settings and audit row) unless it was refused
@@ -444,6 +541,14 @@ impl DailyBackups {
                 );
                 return;
             }
+            match clear_leftovers(&backup_dir) {
+                Ok(removed) if !removed.is_empty() => tracing::warn!(
+                    files = ?removed,
+                    "unfinished backups left by an interrupted backup were removed"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "unfinished backups could not be removed"),
+            }
             loop {
                 if *stopped.borrow() {
                     return;
@@ -688,7 +793,8 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn human_size(bytes: u64) -> String {
+/// A size as people read it (KB or MB).
+pub fn human_size(bytes: u64) -> String {
     const MB: u64 = 1024 * 1024;
     if bytes >= MB {
         format!("{:.1} MB", bytes as f64 / MB as f64)
@@ -931,6 +1037,59 @@ mod tests {
         assert!(matches!(err, BackupError::NoFolder(_)), "{err}");
         assert!(err.is_refusal());
         db.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_copy_gets_its_real_name_only_after_passing_the_check() {
+        let dir = TempDir::new("place");
+        let target = dir.0.join("hms-20261125-173000.db");
+        let temp = temp_name(&target);
+        assert_eq!(
+            temp.file_name().unwrap(),
+            "hms-20261125-173000.db.partial",
+            "not a backup name, so never counted or pruned as one"
+        );
+        assert!(!is_backup_name("hms-20261125-173000.db.partial"));
+        // A copy cut short: the check refuses it, and neither name is left.
+        std::fs::write(&temp, b"SQLite format 3\0cut short").unwrap();
+        let err = place_checked(&temp, &target).await.unwrap_err();
+        assert!(matches!(err, BackupError::Integrity { .. }), "{err}");
+        assert!(!target.exists() && !temp.exists(), "{:?}", names(&dir.0));
+
+        let data = TempDir::new("place-data");
+        let db = sqlite(&data.0).await;
+        let size = create(&db, &data.0, &target).await.unwrap();
+        assert!(size > 0);
+        assert_eq!(names(&dir.0), ["hms-20261125-173000.db"]);
+        check_file(&target, true).await.unwrap();
+        db.close().await;
+    }
+
+    #[test]
+    fn leftovers_of_an_interrupted_backup_are_cleared() {
+        let dir = TempDir::new("leftovers");
+        for name in [
+            "hms-20261125-173000.db.partial",
+            "hms-20261125-173000.db.partial-journal",
+            "hms-20261126-173000.db",
+            "hms-20261126-173000.db-journal",
+            "hms-20261127-173000.db",
+            "clinic.db.partial",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.0.join(name), b"x").unwrap();
+        }
+        let removed = clear_leftovers(&dir.0).unwrap();
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        assert_eq!(
+            names(&dir.0),
+            ["clinic.db.partial", "hms-20261127-173000.db", "notes.txt"]
+        );
+        assert_eq!(
+            newest(&dir.0),
+            Some(("hms-20261127-173000.db".to_string(), 1))
+        );
+        assert!(clear_leftovers(&dir.0.join("missing")).unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -128,6 +128,9 @@ pub struct Config {
     /// The address staff reach HMS at (`https://hms.example.org`), for links shown to them
     /// (the waiting-room display). Never taken from a request's Host header.
     pub public_url: Option<String>,
+    /// Where the daily audit anchor (the audit chain's head) is emailed, to be kept off this
+    /// machine; `None`: no anchor is sent.
+    pub audit_anchor_email: Option<String>,
 }
 
 impl Default for Config {
@@ -149,6 +152,7 @@ impl Default for Config {
             login_address_failures: 100,
             login_address_window_minutes: 15,
             public_url: None,
+            audit_anchor_email: None,
         }
     }
 }
@@ -191,6 +195,7 @@ struct FileConfig {
     login_address_failures: Option<u64>,
     login_address_window_minutes: Option<u64>,
     public_url: Option<String>,
+    audit_anchor_email: Option<String>,
 }
 
 /// The effective configuration and where each value came from.
@@ -241,6 +246,10 @@ impl Loaded {
                 c.login_address_window_minutes.to_string(),
             ),
             ("public_url", c.public_url.clone().unwrap_or_default()),
+            (
+                "audit_anchor_email",
+                c.audit_anchor_email.clone().unwrap_or_default(),
+            ),
         ];
         rows.into_iter()
             .map(|(k, v)| {
@@ -317,6 +326,10 @@ pub fn load_from(
             c.smtp_url = Some(v);
             sources.insert("smtp_url", src());
         }
+        if let Some(v) = fc.audit_anchor_email {
+            c.audit_anchor_email = Some(v);
+            sources.insert("audit_anchor_email", src());
+        }
         if let Some(v) = fc.database_url {
             c.database_url = Some(v);
             sources.insert("database_url", src());
@@ -372,6 +385,9 @@ pub fn load_from(
     }
     if let Some(v) = from_env("reminder_days_before", "HMS_REMINDER_DAYS_BEFORE") {
         c.reminder_days_before = parse_num("HMS_REMINDER_DAYS_BEFORE", &v)?;
+    }
+    if let Some(v) = from_env("audit_anchor_email", "HMS_AUDIT_ANCHOR_EMAIL") {
+        c.audit_anchor_email = Some(v);
     }
     if let Some(v) = from_env("reminder_hour", "HMS_REMINDER_HOUR") {
         c.reminder_hour = parse_num("HMS_REMINDER_HOUR", &v)?;
@@ -478,6 +494,14 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
             return Err(ConfigError::Invalid {
                 key: "smtp_url",
                 message: "must start with smtp:// or smtps://".into(),
+            });
+        }
+    }
+    if let Some(to) = &c.audit_anchor_email {
+        if !crate::outbox::valid_address(to) {
+            return Err(ConfigError::Invalid {
+                key: "audit_anchor_email",
+                message: format!("'{to}' is not an email address"),
             });
         }
     }

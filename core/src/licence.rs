@@ -250,6 +250,42 @@ impl Clock for SystemClock {
     }
 }
 
+/// The audit action recording the day evaluation began.
+pub const EVALUATION_START: &str = "licence.evaluation_start";
+
+/// The evaluation start as the audit trail remembers it: the day recorded by the
+/// `licence.evaluation_start` row, else the (Nairobi) day of the earliest row, with where it
+/// came from. `None` on an empty trail (a new database).
+async fn evaluation_start_in_audit(
+    tx: &mut crate::db::Tx,
+) -> Result<Option<(NaiveDate, &'static str)>, DbError> {
+    // Rare (the setting is missing): a scan of the trail is acceptable.
+    let recorded: Option<String> =
+        sqlx::query("SELECT detail FROM audit_log WHERE action = $1 ORDER BY id LIMIT 1")
+            .bind(EVALUATION_START)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.get(0));
+    if let Some(day) = recorded.and_then(|d| {
+        let v: serde_json::Value = serde_json::from_str(&d).ok()?;
+        NaiveDate::parse_from_str(v.get("first_start")?.as_str()?, "%Y-%m-%d").ok()
+    }) {
+        return Ok(Some((day, "audit.evaluation_start")));
+    }
+    let earliest: Option<String> = sqlx::query("SELECT at FROM audit_log ORDER BY id LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.get(0));
+    Ok(earliest
+        .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+        .map(|at| {
+            (
+                crate::clock::to_local(at.with_timezone(&Utc)).date_naive(),
+                "audit.earliest_row",
+            )
+        }))
+}
+
 /// The licence in force, re-read from the database at most every few seconds (so a licence
 /// installed through another app server takes effect quickly), judged against the clock on
 /// every request (so expiry takes effect without a restart).
@@ -284,19 +320,54 @@ impl Licensing {
         crate::clock::to_local(self.clock.now()).date_naive()
     }
 
-    /// Records the first start (evaluation begins) if not yet recorded.
-    pub async fn ensure_first_start(&self, db: &Db) -> Result<(), DbError> {
+    /// Records the first start (evaluation begins) if not yet recorded, with an audit row in
+    /// the same transaction; returns it. A missing row is not a new start: the day comes back
+    /// from the audit trail (the `licence.evaluation_start` row, else the earliest row), so
+    /// deleting the setting does not restart the 60 days.
+    pub async fn ensure_first_start(&self, db: &Db) -> Result<NaiveDate, DbError> {
         let mut tx = db.begin().await?;
-        sqlx::query(
+        let stored: Option<String> =
+            sqlx::query("SELECT value FROM settings WHERE key = 'licence.first_start'")
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.get(0));
+        if let Some(day) = stored
+            .as_deref()
+            .and_then(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+        {
+            tx.commit().await?;
+            return Ok(day);
+        }
+        let today = self.today();
+        let (day, from) = match evaluation_start_in_audit(&mut tx).await? {
+            Some((day, from)) => (day.min(today), from),
+            None => (today, "today"),
+        };
+        let inserted = sqlx::query(
             "INSERT INTO settings (key, value, updated_at) VALUES ('licence.first_start', $1, $2) \
              ON CONFLICT (key) DO NOTHING",
         )
-        .bind(self.today().format("%Y-%m-%d").to_string())
+        .bind(day.format("%Y-%m-%d").to_string())
         .bind(crate::clock::now_rfc3339())
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            crate::audit::record(
+                &mut tx,
+                &crate::audit::Actor {
+                    user_id: None,
+                    client_addr: Some("system".into()),
+                    request_id: None,
+                },
+                crate::audit::Event::new(EVALUATION_START, "licence", None).detail(
+                    serde_json::json!({"first_start": day.format("%Y-%m-%d").to_string(), "from": from}),
+                ),
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(day)
     }
 
     /// The licence and evaluation start, from the cache or the database.
@@ -317,7 +388,7 @@ impl Licensing {
         .fetch_all(db.read())
         .await?;
         let mut licence = None;
-        let mut first_start = self.today();
+        let mut first_start = None;
         for r in rows {
             let key: String = r.get(0);
             let value: String = r.get(1);
@@ -329,12 +400,15 @@ impl Licensing {
                     }
                 },
                 _ => {
-                    if let Ok(d) = NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
-                        first_start = d;
-                    }
+                    first_start = NaiveDate::parse_from_str(&value, "%Y-%m-%d").ok();
                 }
             }
         }
+        // Deleted while running: put back from the audit trail (once), never today.
+        let first_start = match first_start {
+            Some(d) => d,
+            None => self.ensure_first_start(db).await?,
+        };
         let loaded = Loaded {
             licence,
             first_start,

@@ -100,11 +100,12 @@ pub enum LicenceCommand {
 pub enum AuditCommand {
     /// Walk the whole chain; exit 0 when intact, 2 naming the first broken row otherwise.
     Verify {
-        /// A head recorded earlier, as ID:HASH (from `hms audit head`); may be repeated.
-        #[arg(long = "head", value_name = "ID:HASH")]
+        /// A head recorded earlier, as ID:HASH (from `hms audit head`) or the HASH alone (from
+        /// the daily anchor email); it must be on the chain. May be repeated.
+        #[arg(long = "head", value_name = "ID:HASH|HASH")]
         heads: Vec<String>,
     },
-    /// Print the chain head (last row id and hash) to keep somewhere else.
+    /// Print the chain head as ID:HASH (last row id and its hash) to keep somewhere else.
     Head,
 }
 
@@ -479,14 +480,22 @@ async fn audit_head(loaded: &Loaded) -> Result<(), Failure> {
 /// Exit codes: 0 intact, 2 broken, 1 could not check.
 async fn audit_verify(loaded: &Loaded, given: &[String]) -> ExitCode {
     let mut heads = Vec::new();
+    let mut anchors = Vec::new();
+    let is_hash = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
     for h in given {
+        let h = h.trim();
+        if is_hash(h) {
+            anchors.push(h.to_ascii_lowercase());
+            continue;
+        }
         match h
             .split_once(':')
-            .and_then(|(id, hash)| Some((id.parse::<i64>().ok()?, hash.to_string())))
+            .filter(|(_, hash)| is_hash(hash))
+            .and_then(|(id, hash)| Some((id.parse::<i64>().ok()?, hash.to_ascii_lowercase())))
         {
             Some(head) => heads.push(head),
             None => {
-                eprintln!("error: --head must look like 1234:<64 hex digits>, as `hms audit head` prints it");
+                eprintln!("error: --head must look like 1234:<64 hex digits>, as `hms audit head` prints it, or the 64 hex digits alone");
                 return ExitCode::from(1);
             }
         }
@@ -501,12 +510,16 @@ async fn audit_verify(loaded: &Loaded, given: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let verdict = hms_core::audit::verify(&db, &heads).await;
+    let verdict = hms_core::audit::verify_with(&db, &heads, &anchors).await;
     db.close().await;
     match verdict {
         Ok(hms_core::audit::Verdict::Intact { rows, head }) => {
             println!("audit trail intact: {rows} row(s), head {head}");
             ExitCode::SUCCESS
+        }
+        Ok(hms_core::audit::Verdict::Broken { row: 0, reason }) => {
+            println!("audit trail BROKEN: {reason}");
+            ExitCode::from(2)
         }
         Ok(hms_core::audit::Verdict::Broken { row, reason }) => {
             println!("audit trail BROKEN at row {row}: {reason}");

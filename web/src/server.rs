@@ -33,8 +33,14 @@ pub async fn serve(
     let db = app.db.clone();
     let reads = app.audit_reads.clone();
     let data_dir = app.config.data_dir.clone();
-    let keeper = hms_core::audit::spawn_head_keeper(db.clone(), data_dir.clone());
+    let keeper =
+        hms_core::audit::spawn_head_keeper(db.clone(), data_dir.clone(), app.audit_head.clone());
     let sweeper = spawn_throttle_sweeper(app.clone());
+    let anchor = app
+        .config
+        .audit_anchor_email
+        .clone()
+        .map(|to| hms_core::audit::spawn_anchor(db.clone(), to));
     let outbox = start_outbox(&app);
     let app_for_sweep = app.clone();
     let background = start_background(&app);
@@ -60,6 +66,9 @@ pub async fn serve(
     }
     reads.flush().await;
     keeper.abort();
+    if let Some(anchor) = anchor {
+        anchor.abort();
+    }
     if let Err(e) = hms_core::audit::sync_head_file(&db, &data_dir).await {
         tracing::warn!(error = %e, "cannot record the audit head at shutdown");
     }

@@ -323,3 +323,57 @@ fn a_running_server_backs_up_daily_and_keeps_restore_and_other_servers_off() {
     assert!(restore.status.success(), "{}", text(&restore));
     assert!(text(&hms(&["user", "list"], data.path(), &backups, None)).contains("wanjiru"));
 }
+
+#[test]
+fn an_interrupted_backup_is_cleared_at_start_and_never_counted_as_a_backup() {
+    let data = TempDir::new("data");
+    let out = TempDir::new("out");
+    let backups = out.path().join("automatic");
+    add_user(data.path(), &backups, "wanjiru");
+
+    // What a crash during a backup leaves: a half-written copy under its temporary name with
+    // its journal, and (from versions that wrote under the final name) a real name beside its
+    // own journal. Named in the future so that, if counted, they would be the "newest".
+    std::fs::create_dir_all(&backups).unwrap();
+    let leftovers = [
+        "hms-29990101-000000.db.partial",
+        "hms-29990101-000000.db.partial-journal",
+        "hms-29990102-000000.db",
+        "hms-29990102-000000.db-journal",
+    ];
+    for name in leftovers {
+        std::fs::write(backups.join(name), b"SQLite format 3\0truncated").unwrap();
+    }
+    let notes = backups.join("notes.txt");
+    std::fs::write(&notes, b"not ours").unwrap();
+
+    let mut server = Server::start(data.path(), &backups);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let names = loop {
+        if query(
+            data.path(),
+            "SELECT value FROM settings WHERE key = 'backup.last_status'",
+        ) == ["ok"]
+        {
+            break file_names(&backups);
+        }
+        assert!(Instant::now() < deadline, "no automatic backup appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    server.terminate();
+    for name in leftovers {
+        assert!(
+            !names.iter().any(|n| n == name),
+            "{name} removed: {names:?}"
+        );
+    }
+    assert!(notes.exists(), "other files are left alone");
+    let made: Vec<&String> = names.iter().filter(|n| n.starts_with("hms-")).collect();
+    assert_eq!(made.len(), 1, "only the new, checked backup: {names:?}");
+    assert!(hms_core::backup::is_backup_name(made[0]), "{names:?}");
+    assert_eq!(inspect(&backups.join(made[0])).0, ["ok"]);
+    assert_eq!(
+        hms_core::backup::newest(&backups).map(|(n, _)| n),
+        Some(made[0].clone())
+    );
+}

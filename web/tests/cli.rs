@@ -357,3 +357,278 @@ fn resellers_make_keys_and_issue_licences_that_verify() {
     );
     assert!(text(&show).contains("module:   admin"), "{}", text(&show));
 }
+
+/// A fresh PostgreSQL database for one test (dropped when the guard goes), when
+/// `HMS_TEST_POSTGRES_URL` names a server.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create() -> Option<PgDatabase> {
+        let admin = std::env::var("HMS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("hms_cli_{}_{nanos}", std::process::id());
+        let (base, _) = admin.rsplit_once('/').expect("a database URL");
+        let url = format!("{base}/{name}");
+        run_pg(&admin, format!("CREATE DATABASE {name}"));
+        Some(PgDatabase { admin, name, url })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        run_pg(
+            &self.admin,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Runs one statement (built here from generated names only) on `url`.
+fn run_pg(url: &str, sql: String) {
+    use sqlx::{Connection, Executor};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+        conn.close().await.unwrap();
+    });
+}
+
+/// Runs statements in one transaction as someone with direct database access would.
+fn tamper(url: &str, statements: &[&'static str]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = hms_core::db::Db::connect(url).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        for sql in statements {
+            sqlx::query(*sql).execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        db.close().await;
+    });
+}
+
+#[test]
+fn on_postgresql_the_default_data_directory_keeps_the_head_and_a_deleted_tail_fails_verify() {
+    let Some(pg) = PgDatabase::create() else {
+        eprintln!("skipped: HMS_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let site = TempDir::new("pg-head");
+    // As a PostgreSQL site runs it: no --data-dir, so the default ./hms-data, not yet made.
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(site.path())
+            .env("HMS_DATABASE_URL", &pg.url)
+            .env_remove("HMS_CONFIG")
+            .env_remove("HMS_DATA_DIR")
+            .env_remove("HMS_BIND")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().unwrap();
+            if let Some(text) = stdin {
+                input.write_all(text.as_bytes()).unwrap();
+            }
+        }
+        child.wait_with_output().unwrap()
+    };
+    for name in ["wanjiru", "otieno", "akinyi"] {
+        let add = run(
+            &["user", "add", name, "--role", "nurse"],
+            Some(&format!("{PW}\n")),
+        );
+        assert!(add.status.success(), "{}", text(&add));
+    }
+    let head_file = site.path().join("hms-data/audit-head");
+    let recorded = std::fs::read_to_string(&head_file).expect("the head file is written");
+    assert!(recorded.starts_with("3 "), "{recorded}");
+    let ok = run(&["audit", "verify"], None);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+
+    tamper(
+        &pg.url,
+        &[
+            "ALTER TABLE audit_log DISABLE TRIGGER USER",
+            "DELETE FROM audit_log WHERE id = 3",
+            "UPDATE audit_head SET last_id = 2, last_hash = (SELECT hash FROM audit_log WHERE id = 2)",
+            "ALTER TABLE audit_log ENABLE TRIGGER USER",
+        ],
+    );
+    let broken = run(&["audit", "verify"], None);
+    assert_eq!(broken.status.code(), Some(2), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("BROKEN at row 3"),
+        "{}",
+        text(&broken)
+    );
+}
+
+#[test]
+fn a_trail_rewritten_with_every_hash_recomputed_fails_against_the_head_kept_elsewhere() {
+    let dir = TempDir::new("anchor");
+    for name in ["wanjiru", "otieno", "akinyi"] {
+        let add = hms(
+            &dir,
+            &["user", "add", name, "--role", "nurse"],
+            Some(&format!("{PW}\n")),
+        );
+        assert!(add.status.success(), "{}", text(&add));
+    }
+    let head = hms(&dir, &["audit", "head"], None);
+    assert!(head.status.success(), "{}", text(&head));
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let (id, hash) = head.split_once(':').unwrap();
+    assert_eq!(id, "3");
+    assert_eq!(hash.len(), 64);
+    for given in [head.as_str(), hash] {
+        let ok = hms(&dir, &["audit", "verify", "--head", given], None);
+        assert_eq!(ok.status.code(), Some(0), "{given}: {}", text(&ok));
+    }
+
+    // Someone with the database file and the data directory rewrites the first row and
+    // recomputes every hash after it, so the chain is consistent again, and removes the
+    // head file.
+    let url = format!("sqlite://{}", dir.path().join("data/hms.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Row;
+        let db = hms_core::db::Db::connect(&url).await.unwrap();
+        let rows = sqlx::query(
+            "SELECT id, at, user_id, action, entity, entity_id, patient_id, detail, client_addr, \
+             request_id FROM audit_log ORDER BY id",
+        )
+        .fetch_all(db.read())
+        .await
+        .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        for sql in [
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+            "DELETE FROM audit_log",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+        }
+        let mut prev = hms_core::audit::GENESIS.to_string();
+        for r in rows {
+            let mut e = hms_core::audit::Entry {
+                id: r.get(0),
+                at: r.get(1),
+                user_id: r.get(2),
+                action: r.get(3),
+                entity: r.get(4),
+                entity_id: r.get(5),
+                patient_id: r.get(6),
+                detail: r.get(7),
+                client_addr: r.get(8),
+                request_id: r.get(9),
+            };
+            if e.id == 1 {
+                e.client_addr = Some("10.0.0.99".into());
+            }
+            let hash = e.hash(&prev);
+            sqlx::query(
+                "INSERT INTO audit_log (id, at, user_id, action, entity, entity_id, patient_id, \
+                 detail, client_addr, request_id, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(e.id)
+            .bind(&e.at)
+            .bind(e.user_id)
+            .bind(&e.action)
+            .bind(&e.entity)
+            .bind(&e.entity_id)
+            .bind(e.patient_id)
+            .bind(&e.detail)
+            .bind(&e.client_addr)
+            .bind(&e.request_id)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            prev = hash;
+        }
+        sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE singleton = 1")
+            .bind(&prev)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.close().await;
+    });
+    std::fs::remove_file(dir.path().join("data/audit-head")).unwrap();
+
+    let fooled = hms(&dir, &["audit", "verify"], None);
+    assert_eq!(
+        fooled.status.code(),
+        Some(0),
+        "nothing on this machine shows it: {}",
+        text(&fooled)
+    );
+    for given in [head.as_str(), hash] {
+        let caught = hms(&dir, &["audit", "verify", "--head", given], None);
+        assert_eq!(caught.status.code(), Some(2), "{given}: {}", text(&caught));
+        assert!(text(&caught).contains("BROKEN"), "{}", text(&caught));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_running_server_mails_the_audit_anchor_once_a_day() {
+    let dir = TempDir::new("anchor-serve");
+    let data = dir.path().join("data");
+    let backups = dir.path().join("backups");
+    let anchors = |data: &std::path::Path| -> Vec<String> {
+        let url = format!("sqlite://{}", data.join("hms.db").display());
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let db = hms_core::db::Db::connect(&url).await.unwrap();
+            let bodies: Vec<String> = sqlx::query_scalar(
+                "SELECT body_text FROM outbox WHERE to_address = 'auditor@example.org' ORDER BY id",
+            )
+            .fetch_all(db.read())
+            .await
+            .unwrap();
+            db.close().await;
+            bodies
+        })
+    };
+    let env = [("HMS_AUDIT_ANCHOR_EMAIL", "auditor@example.org")];
+    let mut server = common::Server::start_with_env(&data, &backups, &env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while anchors(&data).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no anchor queued at start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(server.terminate().success());
+    // Started again the same day: nothing more.
+    let mut again = common::Server::start_with_env(&data, &backups, &env);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(again.terminate().success());
+    let bodies = anchors(&data);
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let line = bodies[0]
+        .lines()
+        .find(|l| l.contains("hms audit verify --head"))
+        .expect("the check to run");
+    let given = line.trim().trim_start_matches("hms audit verify --head ");
+    let ok = hms(&dir, &["audit", "verify", "--head", given], None);
+    assert_eq!(ok.status.code(), Some(0), "{given}: {}", text(&ok));
+}

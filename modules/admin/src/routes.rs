@@ -420,6 +420,24 @@ pub async fn card_backup(cx: Ctx) -> AppResult<Response> {
     );
     c.insert("last", &last);
     c.insert("backup_dir", &app.config.backup_dir.display().to_string());
+    let newest = if postgres {
+        None
+    } else {
+        hms_core::backup::newest(&app.config.backup_dir)
+            .map(|(name, size)| json!({"name": name, "size": hms_core::backup::human_size(size)}))
+    };
+    c.insert("newest", &newest);
+    // The audit trail's copy of its head outside the database belongs to the health of the
+    // records as much as backups do.
+    let head_problem = app.audit_head.problem().map(|p| match p {
+        hms_core::audit::HeadProblem::Unwritable(detail) => {
+            json!({"kind": "unwritable", "detail": detail})
+        }
+        hms_core::audit::HeadProblem::Diverged { row } => {
+            json!({"kind": "diverged", "detail": t("admin.audit_head_diverged").replace("{row}", &row.to_string())})
+        }
+    });
+    c.insert("head_problem", &head_problem);
     render(&cx, "admin/card_backup.html", c)
 }
 

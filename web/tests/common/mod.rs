@@ -88,12 +88,18 @@ pub struct Server {
 #[cfg(unix)]
 impl Server {
     pub fn start(data: &Path, backups: &Path) -> Server {
+        Self::start_with_env(data, backups, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (configuration).
+    pub fn start_with_env(data: &Path, backups: &Path, env: &[(&str, &str)]) -> Server {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
         let bind = format!("127.0.0.1:{port}");
         let child = command(&["serve", "--bind", &bind], data, backups)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
