@@ -121,6 +121,14 @@ pub struct Config {
     pub reminder_days_before: u64,
     /// Local (Nairobi) hour of the day from which the day's reminders are queued, 0-23.
     pub reminder_hour: u64,
+    /// Seconds a client has to send a request's whole header (slow or stalled clients hold a
+    /// file descriptor each).
+    pub header_timeout_seconds: u64,
+    /// Seconds an open connection may sit idle between requests.
+    pub keepalive_timeout_seconds: u64,
+    /// Most client connections open at once; 0: derived from the open-files limit, leaving
+    /// room for the database and files.
+    pub max_connections: u64,
 }
 
 impl Default for Config {
@@ -139,6 +147,9 @@ impl Default for Config {
             smtp_url: None,
             reminder_days_before: 1,
             reminder_hour: 9,
+            header_timeout_seconds: 10,
+            keepalive_timeout_seconds: 60,
+            max_connections: 0,
         }
     }
 }
@@ -178,6 +189,9 @@ struct FileConfig {
     smtp_url: Option<String>,
     reminder_days_before: Option<u64>,
     reminder_hour: Option<u64>,
+    header_timeout_seconds: Option<u64>,
+    keepalive_timeout_seconds: Option<u64>,
+    max_connections: Option<u64>,
 }
 
 /// The effective configuration and where each value came from.
@@ -219,6 +233,21 @@ impl Loaded {
             ),
             ("reminder_days_before", c.reminder_days_before.to_string()),
             ("reminder_hour", c.reminder_hour.to_string()),
+            (
+                "header_timeout_seconds",
+                c.header_timeout_seconds.to_string(),
+            ),
+            (
+                "keepalive_timeout_seconds",
+                c.keepalive_timeout_seconds.to_string(),
+            ),
+            (
+                "max_connections",
+                match c.max_connections {
+                    0 => "auto".to_string(),
+                    n => n.to_string(),
+                },
+            ),
         ];
         rows.into_iter()
             .map(|(k, v)| {
@@ -285,6 +314,9 @@ pub fn load_from(
         take!(modules_disabled, "modules_disabled");
         take!(reminder_days_before, "reminder_days_before");
         take!(reminder_hour, "reminder_hour");
+        take!(header_timeout_seconds, "header_timeout_seconds");
+        take!(keepalive_timeout_seconds, "keepalive_timeout_seconds");
+        take!(max_connections, "max_connections");
         if let Some(v) = fc.smtp_url {
             c.smtp_url = Some(v);
             sources.insert("smtp_url", src());
@@ -347,6 +379,27 @@ pub fn load_from(
     }
     if let Some(v) = from_env("reminder_hour", "HMS_REMINDER_HOUR") {
         c.reminder_hour = parse_num("HMS_REMINDER_HOUR", &v)?;
+    }
+    for (key, var, field) in [
+        (
+            "header_timeout_seconds",
+            "HMS_HEADER_TIMEOUT_SECONDS",
+            &mut c.header_timeout_seconds,
+        ),
+        (
+            "keepalive_timeout_seconds",
+            "HMS_KEEPALIVE_TIMEOUT_SECONDS",
+            &mut c.keepalive_timeout_seconds,
+        ),
+        (
+            "max_connections",
+            "HMS_MAX_CONNECTIONS",
+            &mut c.max_connections,
+        ),
+    ] {
+        if let Some(v) = from_env(key, var) {
+            *field = parse_num(var, &v)?;
+        }
     }
 
     if let Some(v) = &overrides.bind {
@@ -447,6 +500,18 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::Invalid {
             key: "reminder_hour",
             message: format!("{} is not an hour from 0 to 23", c.reminder_hour),
+        });
+    }
+    if !(1..=3600).contains(&c.header_timeout_seconds) {
+        return Err(ConfigError::Invalid {
+            key: "header_timeout_seconds",
+            message: format!("{} is not from 1 to 3600", c.header_timeout_seconds),
+        });
+    }
+    if !(1..=86_400).contains(&c.keepalive_timeout_seconds) {
+        return Err(ConfigError::Invalid {
+            key: "keepalive_timeout_seconds",
+            message: format!("{} is not from 1 to 86400", c.keepalive_timeout_seconds),
         });
     }
     if c.session_idle_minutes == 0 || c.session_absolute_hours == 0 {

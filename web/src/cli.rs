@@ -151,6 +151,7 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
+    crate::connections::open_files();
     let loaded = match load_config(&cli.global) {
         Ok(l) => l,
         Err(Failure(message)) => {
@@ -300,6 +301,22 @@ fn print_config(loaded: &Loaded) {
     for (key, value, source) in loaded.describe() {
         println!("{key} = {value}    # {source}");
     }
+    let files = crate::connections::open_files();
+    let limit = |n: u64| match n {
+        u64::MAX => "unlimited".to_string(),
+        n => n.to_string(),
+    };
+    println!(
+        "# open files: limit {} (hard limit {}, {} at start); connections at most {}",
+        limit(files.soft),
+        limit(files.hard),
+        if files.soft > files.before {
+            format!("raised from {}", limit(files.before))
+        } else {
+            "not raised".to_string()
+        },
+        crate::connections::max_connections(loaded.config.max_connections, files.soft)
+    );
 }
 
 async fn open_db(loaded: &Loaded) -> Result<Db, Failure> {
