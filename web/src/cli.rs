@@ -83,9 +83,15 @@ pub enum RemindersCommand {
     /// repeat: an appointment's reminder is queued once.
     Run {
         /// The appointments' day, YYYY-MM-DD [default: today + reminder_days_before].
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = event_day)]
         day: Option<chrono::NaiveDate>,
     },
+}
+
+/// A day typed on the command line, read like one typed in a form (1900 to 2100).
+#[cfg(feature = "appointments")]
+fn event_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    hms_core::dates::event(text).map_err(|e| e.message(hms_core::dates::latest_event()))
 }
 
 #[derive(Debug, Subcommand)]

@@ -348,18 +348,27 @@ pub fn birth_date(
 ) -> Result<BirthDate, (&'static str, &'static str)> {
     let dob = dob.trim();
     if !dob.is_empty() {
-        let date = NaiveDate::parse_from_str(dob, "%Y-%m-%d").map_err(|_| {
-            (
-                "date_of_birth",
-                "Enter the date of birth as year-month-day, e.g. 1990-05-31.",
-            )
-        })?;
-        if date > today {
-            return Err((
-                "date_of_birth",
-                "The date of birth cannot be in the future.",
-            ));
-        }
+        let date = match hms_core::dates::birth(dob, today) {
+            Ok(date) => date,
+            Err(hms_core::dates::DateError::Unreadable) => {
+                return Err((
+                    "date_of_birth",
+                    "Enter the date of birth as year-month-day, e.g. 1990-05-31.",
+                ))
+            }
+            Err(hms_core::dates::DateError::TooLate) => {
+                return Err((
+                    "date_of_birth",
+                    "The date of birth cannot be in the future.",
+                ))
+            }
+            Err(hms_core::dates::DateError::TooEarly) => {
+                return Err((
+                    "date_of_birth",
+                    "Check the year of birth: that age is not possible.",
+                ))
+            }
+        };
         let too_old = today
             .checked_sub_months(Months::new(MAX_AGE_YEARS * 12))
             .is_some_and(|limit| date < limit);
