@@ -767,15 +767,25 @@ mod tests {
                 "The date of birth cannot be in the future."
             ))
         );
+        // Nobody alive was born before 1900, nor is older than 130.
+        assert!(birth_date("1900-01-01", "", "", today).is_ok());
         assert_eq!(
-            birth_date("1896-03-14", "", "", today),
+            birth_date("1899-12-31", "", "", today),
+            Err((
+                "date_of_birth",
+                "Check the year of birth: that age is not possible."
+            ))
+        );
+        let later = NaiveDate::from_ymd_opt(2040, 3, 15).expect("date");
+        assert_eq!(
+            birth_date("1910-03-14", "", "", later),
             Err((
                 "date_of_birth",
                 "Check the year of birth: that age is not possible."
             ))
         );
         assert!(
-            birth_date("1896-03-15", "", "", today).is_ok(),
+            birth_date("1910-03-15", "", "", later).is_ok(),
             "exactly 130"
         );
         for bad in ["31/05/1990", "1990-02-30", "1990-5", "yesterday"] {
