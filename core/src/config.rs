@@ -131,6 +131,14 @@ pub struct Config {
     /// Where the daily audit anchor (the audit chain's head) is emailed, to be kept off this
     /// machine; `None`: no anchor is sent.
     pub audit_anchor_email: Option<String>,
+    /// Seconds a client has to send a request's whole header (slow or stalled clients hold a
+    /// file descriptor each).
+    pub header_timeout_seconds: u64,
+    /// Seconds an open connection may sit idle between requests.
+    pub keepalive_timeout_seconds: u64,
+    /// Most client connections open at once; 0: derived from the open-files limit, leaving
+    /// room for the database and files.
+    pub max_connections: u64,
 }
 
 impl Default for Config {
@@ -153,6 +161,9 @@ impl Default for Config {
             login_address_window_minutes: 15,
             public_url: None,
             audit_anchor_email: None,
+            header_timeout_seconds: 10,
+            keepalive_timeout_seconds: 60,
+            max_connections: 0,
         }
     }
 }
@@ -196,6 +207,9 @@ struct FileConfig {
     login_address_window_minutes: Option<u64>,
     public_url: Option<String>,
     audit_anchor_email: Option<String>,
+    header_timeout_seconds: Option<u64>,
+    keepalive_timeout_seconds: Option<u64>,
+    max_connections: Option<u64>,
 }
 
 /// The effective configuration and where each value came from.
@@ -249,6 +263,21 @@ impl Loaded {
             (
                 "audit_anchor_email",
                 c.audit_anchor_email.clone().unwrap_or_default(),
+            ),
+            (
+                "header_timeout_seconds",
+                c.header_timeout_seconds.to_string(),
+            ),
+            (
+                "keepalive_timeout_seconds",
+                c.keepalive_timeout_seconds.to_string(),
+            ),
+            (
+                "max_connections",
+                match c.max_connections {
+                    0 => "auto".to_string(),
+                    n => n.to_string(),
+                },
             ),
         ];
         rows.into_iter()
@@ -322,6 +351,9 @@ pub fn load_from(
             c.public_url = Some(v);
             sources.insert("public_url", src());
         }
+        take!(header_timeout_seconds, "header_timeout_seconds");
+        take!(keepalive_timeout_seconds, "keepalive_timeout_seconds");
+        take!(max_connections, "max_connections");
         if let Some(v) = fc.smtp_url {
             c.smtp_url = Some(v);
             sources.insert("smtp_url", src());
@@ -403,6 +435,27 @@ pub fn load_from(
     }
     if let Some(v) = from_env("public_url", "HMS_PUBLIC_URL") {
         c.public_url = Some(v);
+    }
+    for (key, var, field) in [
+        (
+            "header_timeout_seconds",
+            "HMS_HEADER_TIMEOUT_SECONDS",
+            &mut c.header_timeout_seconds,
+        ),
+        (
+            "keepalive_timeout_seconds",
+            "HMS_KEEPALIVE_TIMEOUT_SECONDS",
+            &mut c.keepalive_timeout_seconds,
+        ),
+        (
+            "max_connections",
+            "HMS_MAX_CONNECTIONS",
+            &mut c.max_connections,
+        ),
+    ] {
+        if let Some(v) = from_env(key, var) {
+            *field = parse_num(var, &v)?;
+        }
     }
 
     if let Some(v) = &overrides.bind {
@@ -539,6 +592,18 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
                 ),
             });
         }
+    }
+    if !(1..=3600).contains(&c.header_timeout_seconds) {
+        return Err(ConfigError::Invalid {
+            key: "header_timeout_seconds",
+            message: format!("{} is not from 1 to 3600", c.header_timeout_seconds),
+        });
+    }
+    if !(1..=86_400).contains(&c.keepalive_timeout_seconds) {
+        return Err(ConfigError::Invalid {
+            key: "keepalive_timeout_seconds",
+            message: format!("{} is not from 1 to 86400", c.keepalive_timeout_seconds),
+        });
     }
     if c.session_idle_minutes == 0 || c.session_absolute_hours == 0 {
         return Err(ConfigError::Invalid {

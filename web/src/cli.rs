@@ -83,9 +83,15 @@ pub enum RemindersCommand {
     /// repeat: an appointment's reminder is queued once.
     Run {
         /// The appointments' day, YYYY-MM-DD [default: today + reminder_days_before].
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = event_day)]
         day: Option<chrono::NaiveDate>,
     },
+}
+
+/// A day typed on the command line, read like one typed in a form (1900 to 2100).
+#[cfg(feature = "appointments")]
+fn event_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    hms_core::dates::event(text).map_err(|e| e.message(hms_core::dates::latest_event()))
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +158,7 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
+    crate::connections::open_files();
     let loaded = match load_config(&cli.global) {
         Ok(l) => l,
         Err(Failure(message)) => {
@@ -301,6 +308,22 @@ fn print_config(loaded: &Loaded) {
     for (key, value, source) in loaded.describe() {
         println!("{key} = {value}    # {source}");
     }
+    let files = crate::connections::open_files();
+    let limit = |n: u64| match n {
+        u64::MAX => "unlimited".to_string(),
+        n => n.to_string(),
+    };
+    println!(
+        "# open files: limit {} (hard limit {}, {} at start); connections at most {}",
+        limit(files.soft),
+        limit(files.hard),
+        if files.soft > files.before {
+            format!("raised from {}", limit(files.before))
+        } else {
+            "not raised".to_string()
+        },
+        crate::connections::max_connections(loaded.config.max_connections, files.soft)
+    );
 }
 
 async fn open_db(loaded: &Loaded) -> Result<Db, Failure> {

@@ -8,6 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod assets;
 pub mod cli;
+pub mod connections;
 pub mod demo;
 pub mod pages;
 pub mod server;

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::Server;
 
 use hms_core::backup::{self, BackupError, DailyBackups, DataDirLock};
@@ -12,24 +11,32 @@ use hms_core::config::Config;
 use hms_core::db::Backend;
 use hms_core::App;
 
-/// Binds the address; returns the acceptor (its `local_addr` tells the port when binding `:0`).
-pub async fn bind(addr: &str) -> std::io::Result<TcpAcceptor> {
-    TcpListener::bind(addr.to_string()).into_acceptor().await
+use crate::connections::{Limits, Listener};
+
+/// Binds the address; returns the listener (its `local_addr` tells the port when binding `:0`).
+pub async fn bind(addr: &str) -> std::io::Result<Listener> {
+    Listener::bind(addr).await
 }
 
-pub fn local_addr(acceptor: &TcpAcceptor) -> Option<std::net::SocketAddr> {
-    acceptor
-        .local_addr()
-        .into_iter()
-        .find_map(|a| a.as_socket_addr().copied())
+pub fn local_addr(listener: &Listener) -> Option<std::net::SocketAddr> {
+    listener.local_addr()
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// Serves until `shutdown` completes, then lets in-flight requests finish. Connections are
+/// held to the configured timeouts and cap (see [`crate::connections`]).
 pub async fn serve(
     app: App,
-    acceptor: TcpAcceptor,
+    listener: Listener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let limits = Limits::from_config(&app.config);
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_timeout_seconds = limits.header_timeout.as_secs(),
+        keepalive_timeout_seconds = limits.keepalive_timeout.as_secs(),
+        "connection limits"
+    );
+    let acceptor = listener.guarded(limits);
     let db = app.db.clone();
     let reads = app.audit_reads.clone();
     let data_dir = app.config.data_dir.clone();

@@ -199,3 +199,198 @@ fn a_demo_facility_on_postgres() {
     a_demo_facility_is_made_once_and_numbers_continue(&dir.path().join("data"), Some(&url));
     exec(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
+
+/// A PostgreSQL database of its own for one test, dropped at the end; `None` without
+/// `HMS_TEST_POSTGRES_URL`.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn new(tag: &str) -> Option<PgDatabase> {
+        let admin = std::env::var("HMS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
+        let name = format!("hms_demo_{tag}_{}", std::process::id());
+        let (base, _) = admin.rsplit_once('/').expect("a database URL");
+        let url = format!("{base}/{name}");
+        let db = PgDatabase { admin, name, url };
+        // Names made here from a tag and digits: safe to splice.
+        db.exec(format!("DROP DATABASE IF EXISTS {}", db.name));
+        db.exec(format!("CREATE DATABASE {}", db.name));
+        Some(db)
+    }
+
+    fn exec(&self, sql: String) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        self.exec(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+/// Like `one`, but `None` while the database or its tables are not there yet.
+fn try_one(data: &Path, database: Option<&str>, sql: &'static str) -> Option<i64> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = database
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("sqlite://{}", data.join("hms.db").display()));
+        if database.is_none() && !data.join("hms.db").exists() {
+            return None;
+        }
+        let db = hms_core::db::Db::connect(&url).await.ok()?;
+        let value: Option<String> = sqlx::query_scalar(sql).fetch_one(db.read()).await.ok();
+        db.close().await;
+        value?.parse().ok()
+    })
+}
+
+/// `hms demo-data` for many patients, stopped by `signal` once its first batch is in: the audit
+/// trail then says exactly how many patients the run wrote.
+fn a_run_stopped_partway_says_how_far_it_got(
+    data: &Path,
+    database: Option<&str>,
+    signal: &str,
+) -> (String, std::process::ExitStatus) {
+    let backups = data.join("../backups");
+    let mut args = vec!["demo-data", "--patients", "2000000", "--days", "30"];
+    if let Some(url) = database {
+        args.extend_from_slice(&["--database", url]);
+    }
+    let mut child = command(&args, data, &backups)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while try_one(
+        data,
+        database,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM audit_log WHERE action = 'demo.patients'",
+    )
+    .unwrap_or(0)
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "no batch written");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+
+    let patients = one(
+        data,
+        database,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM patients",
+    );
+    assert!(
+        patients > 0 && patients < 2_000_000,
+        "{patients} patients written"
+    );
+    let last: serde_json::Value = serde_json::from_str(
+        &rows(
+            data,
+            database,
+            "SELECT detail FROM audit_log WHERE action = 'demo.patients' ORDER BY id DESC",
+        )[0],
+    )
+    .unwrap();
+    assert_eq!(last["written"], patients, "{last}");
+    assert_eq!(last["of"], 2_000_000);
+    let start: serde_json::Value = serde_json::from_str(
+        &rows(
+            data,
+            database,
+            "SELECT detail FROM audit_log WHERE action = 'demo.start'",
+        )[0],
+    )
+    .unwrap();
+    assert_eq!(start["patients"], 2_000_000, "the request, not a result");
+    let closing = rows(
+        data,
+        database,
+        "SELECT detail FROM audit_log WHERE action = 'demo.generate'",
+    );
+    if signal == "-KILL" {
+        assert!(
+            closing.is_empty(),
+            "a killed run claims nothing: {closing:?}"
+        );
+    } else {
+        assert_eq!(closing.len(), 1, "{closing:?}");
+        let closing: serde_json::Value = serde_json::from_str(&closing[0]).unwrap();
+        assert_eq!(closing["complete"], false, "{closing}");
+        assert_eq!(closing["written"]["patients"], patients, "{closing}");
+        assert_eq!(closing["written"]["staff"], 7, "{closing}");
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            printed.contains(&format!(
+                "Stopped partway: written 7 staff accounts, {patients} patients"
+            )),
+            "{printed}"
+        );
+    }
+    let mut verify = vec!["audit", "verify"];
+    if let Some(url) = database {
+        verify.extend_from_slice(&["--database", url]);
+    }
+    let verified = hms(&verify, data, &backups, None);
+    assert!(verified.status.success(), "{}", text(&verified));
+    (String::from_utf8_lossy(&out.stdout).to_string(), out.status)
+}
+
+#[test]
+fn a_demo_run_killed_or_interrupted_partway_on_sqlite() {
+    let dir = TempDir::new("demo-stop");
+    let (_, status) =
+        a_run_stopped_partway_says_how_far_it_got(&dir.path().join("killed"), None, "-KILL");
+    assert!(!status.success());
+    let (_, status) =
+        a_run_stopped_partway_says_how_far_it_got(&dir.path().join("interrupted"), None, "-INT");
+    assert_eq!(status.code(), Some(1));
+}
+
+#[test]
+fn a_demo_run_killed_or_interrupted_partway_on_postgres() {
+    let dir = TempDir::new("demo-stop-pg");
+    let Some(killed) = PgDatabase::new("killed") else {
+        eprintln!("skipped: HMS_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let (_, status) = a_run_stopped_partway_says_how_far_it_got(
+        &dir.path().join("killed"),
+        Some(&killed.url),
+        "-KILL",
+    );
+    assert!(!status.success());
+    let interrupted = PgDatabase::new("interrupted").unwrap();
+    let (_, status) = a_run_stopped_partway_says_how_far_it_got(
+        &dir.path().join("interrupted"),
+        Some(&interrupted.url),
+        "-TERM",
+    );
+    assert_eq!(status.code(), Some(1));
+}

@@ -4,8 +4,8 @@
 //! that has been running. Deterministic for a seed.
 
 use chrono::{Datelike, Duration, NaiveDate};
-use hms_core::audit::Actor;
-use hms_core::db::{Db, DbError};
+use hms_core::audit::{self, Actor, Event};
+use hms_core::db::{Db, DbError, Tx};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -21,7 +21,7 @@ pub struct Staff {
 }
 
 /// What was written.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct History {
     pub appointments: u64,
     pub visits: u64,
@@ -92,15 +92,16 @@ fn hours(weekday: u32, start: u32, end: u32, lunch: bool) -> WorkingHours {
 }
 
 /// Sets up the clinics (those missing) and writes `days` of history before `today` and two weeks
-/// of bookings after it.
+/// of bookings after it, a week to a transaction, each with a `demo.appointments` audit row of
+/// the running totals. `written` holds what the committed weeks wrote, also when this stops
+/// partway (an error, or the future dropped).
 pub async fn history(
     db: &Db,
     actor: &Actor,
     staff: &Staff,
-    seed: u64,
-    days: u32,
-    today: NaiveDate,
-) -> Result<History, DbError> {
+    (seed, days, today): (u64, u32, NaiveDate),
+    written: &mut History,
+) -> Result<(), DbError> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x0a99_0149);
     let existing = schedules::clinics(db).await?;
     let mut tx = db.begin().await?;
@@ -150,7 +151,7 @@ pub async fn history(
     else {
         // No patients, or a history already there (a run with --force adds patients only).
         tx.commit().await?;
-        return Ok(History::default());
+        return Ok(());
     };
     tx.commit().await?;
 
@@ -171,10 +172,12 @@ pub async fn history(
                 .collect(),
         );
     }
-    let mut written = History::default();
+    let mut counting = History::default();
+    let mut open: Option<Tx> = None;
     let first_day = today - Duration::days(i64::from(days));
+    let last_day = today + Duration::days(14);
     let mut day = first_day;
-    while day <= today + Duration::days(14) {
+    while day <= last_day {
         let weekday = day.weekday().number_from_monday();
         let holiday = crate::holidays::holiday_on(day, &declared).is_some();
         if weekday == 7 {
@@ -183,7 +186,10 @@ pub async fn history(
         }
         let day_s = day.format("%Y-%m-%d").to_string();
         let past = day < today;
-        let mut tx = db.begin().await?;
+        let mut tx = match open.take() {
+            Some(tx) => tx,
+            None => db.begin().await?,
+        };
         let mut arrived: Vec<(i64, i64, u32)> = Vec::new();
         for ((c, clinic), week) in CLINICS.iter().zip(&clinic_ids).zip(&clinic_hours) {
             if holiday && !c.opens_on_holidays {
@@ -236,7 +242,7 @@ pub async fn history(
                     },
                 )
                 .await?;
-                written.appointments += 1;
+                counting.appointments += 1;
                 if status != "cancelled" {
                     places += 1;
                 }
@@ -325,17 +331,37 @@ pub async fn history(
                     .await?;
                     clock += wait + 12;
                 }
-                written.visits += 1;
+                counting.visits += 1;
             }
             if token > 0 {
                 sql::tokens_used(&mut tx, &day_s, token).await?;
             }
         }
-        tx.commit().await?;
+        // Saturday ends the week (Sundays are skipped above).
+        if weekday == 6 || day + Duration::days(1) > last_day {
+            audit::record(
+                &mut tx,
+                actor,
+                Event::new("demo.appointments", "demo", None).detail(serde_json::json!({
+                    "through": day_s,
+                    "appointments": counting.appointments,
+                    "visits": counting.visits,
+                })),
+            )
+            .await?;
+            tx.commit().await?;
+            *written = counting.clone();
+        } else {
+            open = Some(tx);
+        }
         day += Duration::days(1);
+    }
+    if let Some(tx) = open {
+        tx.commit().await?;
+        *written = counting.clone();
     }
     let mut tx = db.begin().await?;
     sql::last_visits(&mut tx).await?;
     tx.commit().await?;
-    Ok(written)
+    Ok(())
 }

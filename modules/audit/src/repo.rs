@@ -47,7 +47,7 @@ fn day_start_utc(date: NaiveDate) -> String {
 
 impl Filters {
     /// The bounds, or the messages to show beside the filters.
-    pub fn bounds(&self) -> Result<Bounds, Vec<(&'static str, &'static str)>> {
+    pub fn bounds(&self) -> Result<Bounds, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
         let patient_id = match self.patient.trim() {
             "" => 0,
@@ -56,7 +56,7 @@ impl Filters {
                 _ => {
                     errors.push((
                         "patient",
-                        "Patient number must be a whole number, e.g. 1024.",
+                        "Patient number must be a whole number, e.g. 1024.".to_string(),
                     ));
                     0
                 }
@@ -66,10 +66,14 @@ impl Filters {
             if s.trim().is_empty() {
                 return None;
             }
-            match NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+            match hms_core::dates::event(s) {
                 Ok(d) => Some(d),
-                Err(_) => {
-                    errors.push((field, "Dates look like 2026-11-25."));
+                Err(hms_core::dates::DateError::Unreadable) => {
+                    errors.push((field, "Dates look like 2026-11-25.".to_string()));
+                    None
+                }
+                Err(e) => {
+                    errors.push((field, e.message(hms_core::dates::latest_event())));
                     None
                 }
             }
@@ -78,7 +82,7 @@ impl Filters {
         let to = date(&self.to, "to", &mut errors);
         if let (Some(f), Some(t)) = (from, to) {
             if f > t {
-                errors.push(("to", "The end date is before the start date."));
+                errors.push(("to", "The end date is before the start date.".to_string()));
             }
         }
         if !errors.is_empty() {

@@ -57,7 +57,7 @@ impl LogQuery {
     }
 }
 
-fn errors_map(errors: Vec<(&'static str, &'static str)>) -> hms_core::ui::FormErrors {
+fn errors_map(errors: Vec<(&'static str, String)>) -> hms_core::ui::FormErrors {
     let mut map = hms_core::ui::FormErrors::new();
     for (field, message) in errors {
         map.add(field, message);
@@ -102,7 +102,12 @@ pub async fn export(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     let app = cx.app();
     let filters = q.filters();
     let bounds = filters.bounds().map_err(|e| {
-        AppError::BadRequest(e.iter().map(|(_, m)| *m).collect::<Vec<_>>().join(" "))
+        AppError::BadRequest(
+            e.iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     })?;
     let mut out = String::from("\u{feff}");
     out.push_str(repo::CSV_HEADER);

@@ -379,7 +379,7 @@ pub fn normalise_date(raw: &str) -> String {
         .or_else(|| raw.strip_suffix("00:00"))
         .map_or(raw, str::trim_end);
     let date = date.strip_suffix('T').unwrap_or(date);
-    if NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() {
+    if hms_core::dates::read(date).is_ok() {
         return date.to_string();
     }
     for separator in ['/', '-', '.'] {
@@ -561,7 +561,7 @@ pub fn check(row: &FileRow, headers: &HashMap<&'static str, String>, today: Naiv
         Err(form_errors) => {
             let map = serde_json::to_value(&form_errors).unwrap_or_default();
             let date_unread = !typed.date_of_birth.is_empty()
-                && NaiveDate::parse_from_str(&typed.date_of_birth, "%Y-%m-%d").is_err();
+                && hms_core::dates::read(&typed.date_of_birth).is_err();
             let known_id_type = model::ID_TYPES.iter().any(|(v, _)| *v == typed.id_type);
             for (field, message) in map.as_object().into_iter().flatten() {
                 // The form's "choose from the list" means little in a spreadsheet: say what

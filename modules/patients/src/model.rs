@@ -348,18 +348,27 @@ pub fn birth_date(
 ) -> Result<BirthDate, (&'static str, &'static str)> {
     let dob = dob.trim();
     if !dob.is_empty() {
-        let date = NaiveDate::parse_from_str(dob, "%Y-%m-%d").map_err(|_| {
-            (
-                "date_of_birth",
-                "Enter the date of birth as year-month-day, e.g. 1990-05-31.",
-            )
-        })?;
-        if date > today {
-            return Err((
-                "date_of_birth",
-                "The date of birth cannot be in the future.",
-            ));
-        }
+        let date = match hms_core::dates::birth(dob, today) {
+            Ok(date) => date,
+            Err(hms_core::dates::DateError::Unreadable) => {
+                return Err((
+                    "date_of_birth",
+                    "Enter the date of birth as year-month-day, e.g. 1990-05-31.",
+                ))
+            }
+            Err(hms_core::dates::DateError::TooLate) => {
+                return Err((
+                    "date_of_birth",
+                    "The date of birth cannot be in the future.",
+                ))
+            }
+            Err(hms_core::dates::DateError::TooEarly) => {
+                return Err((
+                    "date_of_birth",
+                    "Check the year of birth: that age is not possible.",
+                ))
+            }
+        };
         let too_old = today
             .checked_sub_months(Months::new(MAX_AGE_YEARS * 12))
             .is_some_and(|limit| date < limit);
@@ -758,15 +767,25 @@ mod tests {
                 "The date of birth cannot be in the future."
             ))
         );
+        // Nobody alive was born before 1900, nor is older than 130.
+        assert!(birth_date("1900-01-01", "", "", today).is_ok());
         assert_eq!(
-            birth_date("1896-03-14", "", "", today),
+            birth_date("1899-12-31", "", "", today),
+            Err((
+                "date_of_birth",
+                "Check the year of birth: that age is not possible."
+            ))
+        );
+        let later = NaiveDate::from_ymd_opt(2040, 3, 15).expect("date");
+        assert_eq!(
+            birth_date("1910-03-14", "", "", later),
             Err((
                 "date_of_birth",
                 "Check the year of birth: that age is not possible."
             ))
         );
         assert!(
-            birth_date("1896-03-15", "", "", today).is_ok(),
+            birth_date("1910-03-15", "", "", later).is_ok(),
             "exactly 130"
         );
         for bad in ["31/05/1990", "1990-02-30", "1990-5", "yesterday"] {

@@ -96,8 +96,8 @@ fn run(command: Command) -> Result<(), String> {
             let signing = licence::parse_signing_key(&text)
                 .ok_or("the key file is not a signing key made by keygen")?;
             let tier = Tier::parse(&tier).ok_or("tier must be clinic, hospital or enterprise")?;
-            if chrono::NaiveDate::parse_from_str(&expires, "%Y-%m-%d").is_err() {
-                return Err("expires must be a date like 2027-12-31".into());
+            if hms_core::dates::event(&expires).is_err() {
+                return Err("expires must be a date from 1900 to 2100, like 2027-12-31".into());
             }
             if facility.trim().is_empty() || code.trim().is_empty() {
                 return Err("facility name and code are required".into());

@@ -6,7 +6,11 @@
 //!
 //! Loading is fast (a million patients in a couple of minutes on SQLite): rows are built on a
 //! second thread while the previous batch is written, in multi-row INSERTs, one transaction per
-//! 10,000 patients. The run is audited once (`demo.generate`), not per patient.
+//! 10,000 patients. The run is audited per batch, not per patient, and says how far it got: the
+//! run's request (`demo.start`), each batch's running total in that batch's transaction
+//! (`demo.patients`, `demo.appointments`: a run killed midway leaves rows that match what it
+//! wrote), and what was written at the end (`demo.generate`, `complete` false when it stopped
+//! on an error or Ctrl-C).
 
 #[cfg(feature = "patients")]
 mod names;
@@ -107,6 +111,16 @@ fn new_password() -> String {
         .collect()
 }
 
+/// What a run has written so far.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct Written {
+    staff: u64,
+    patients: u64,
+    identifiers: u64,
+    appointments: u64,
+    visits: u64,
+}
+
 pub async fn run(args: DemoArgs, loaded: &Loaded) -> Result<(), Failure> {
     if args.patients > MAX_PATIENTS {
         return Err(Failure(format!(
@@ -120,7 +134,23 @@ pub async fn run(args: DemoArgs, loaded: &Loaded) -> Result<(), Failure> {
     // Not while a server uses the database: it would wait behind every batch.
     let _lock = crate::server::lock_data_dir(config).map_err(Failure)?;
     let db = Db::open(&config.effective_database_url()).await?;
-    let result = generate(&args, loaded, &db).await;
+    let mut written = Written::default();
+    // Ctrl-C or SIGTERM stops the run between statements; the batch in hand rolls back.
+    let result = tokio::select! {
+        r = generate(&args, loaded, &db, &mut written) => r,
+        _ = crate::server::shutdown_signal() => Err(Failure("stopped by a signal".into())),
+    };
+    let result = match result {
+        Ok(Outcome::Done) => finish(&db, &args, &written, None).await,
+        Ok(Outcome::Refused(why)) => Err(Failure(why)),
+        Err(Failure(why)) => {
+            let closed = finish(&db, &args, &written, Some(&why)).await;
+            Err(Failure(match closed {
+                Ok(()) => why,
+                Err(Failure(e)) => format!("{why}; the run's closing audit row failed too: {e}"),
+            }))
+        }
+    };
     let synced = audit::sync_head_file(&db, &config.data_dir).await;
     db.close().await;
     result?;
@@ -128,13 +158,59 @@ pub async fn run(args: DemoArgs, loaded: &Loaded) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn generate(args: &DemoArgs, loaded: &Loaded, db: &Db) -> Result<(), Failure> {
+/// The run's closing audit row with what was written, and the same on standard output.
+async fn finish(
+    db: &Db,
+    args: &DemoArgs,
+    written: &Written,
+    stopped: Option<&str>,
+) -> Result<(), Failure> {
+    let mut tx = db.begin().await?;
+    audit::record(
+        &mut tx,
+        &Actor::cli(None),
+        Event::new("demo.generate", "demo", None).detail(json!({
+            "complete": stopped.is_none(),
+            "requested": {"patients": args.patients, "days": args.days, "seed": args.seed},
+            "written": written,
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    let what = format!(
+        "{} staff accounts, {} patients, {} appointments and {} visits",
+        written.staff, written.patients, written.appointments, written.visits
+    );
+    match stopped {
+        None => println!("Written: {what}."),
+        Some(_) => println!(
+            "Stopped partway: written {what} (of {} patients asked for); the audit trail \
+             says the same (demo.generate).",
+            args.patients
+        ),
+    }
+    Ok(())
+}
+
+enum Outcome {
+    Done,
+    /// Refused before writing anything (no audit row either).
+    Refused(String),
+}
+
+/// Fills the database, counting in `written` what each committed transaction wrote.
+async fn generate(
+    args: &DemoArgs,
+    loaded: &Loaded,
+    db: &Db,
+    written: &mut Written,
+) -> Result<Outcome, Failure> {
     let registry =
         hms_core::module::Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
     let patients_on = cfg!(feature = "patients") && registry.is_enabled("patients");
     #[cfg(feature = "patients")]
     if patients_on && !args.force && hms_patients::demo::any_patients(db).await? {
-        return Err(Failure(
+        return Ok(Outcome::Refused(
             "this database already holds patients; demo data goes into a new, empty database \
              (or add --force to add to this one anyway). Nothing was changed."
                 .into(),
@@ -142,7 +218,7 @@ async fn generate(args: &DemoArgs, loaded: &Loaded, db: &Db) -> Result<(), Failu
     }
     let actor = Actor::cli(None);
 
-    // The run's one audit row comes first, with the facility's name when it has none yet (the
+    // The run's request comes first, with the facility's name when it has none yet (the
     // first-run screen is skipped once staff accounts exist).
     let facility_set = hms_core::settings::get(db, "facility_name")
         .await?
@@ -154,7 +230,7 @@ async fn generate(args: &DemoArgs, loaded: &Loaded, db: &Db) -> Result<(), Failu
     audit::record(
         &mut tx,
         &actor,
-        Event::new("demo.generate", "demo", None).detail(json!({
+        Event::new("demo.start", "demo", None).detail(json!({
             "patients": if patients_on { args.patients } else { 0 },
             "days": args.days,
             "seed": args.seed,
@@ -165,28 +241,33 @@ async fn generate(args: &DemoArgs, loaded: &Loaded, db: &Db) -> Result<(), Failu
     .await?;
     tx.commit().await?;
 
-    create_staff(db, &actor).await?;
+    create_staff(db, &actor, written).await?;
 
     if !patients_on {
         println!(
             "The patients module is not enabled here: staff accounts only. History for each \
              further module comes as modules are built."
         );
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     #[cfg(feature = "patients")]
-    generate_patients(args, db).await?;
+    generate_patients(args, db, &actor, written).await?;
     #[cfg(feature = "appointments")]
     if registry.is_enabled("appointments") {
-        generate_appointments(args, db, &actor).await?;
+        generate_appointments(args, db, &actor, written).await?;
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Clinics, doctors' hours and `--days` of appointments, visits and queues, plus two weeks of
 /// bookings ahead.
 #[cfg(feature = "appointments")]
-async fn generate_appointments(args: &DemoArgs, db: &Db, actor: &Actor) -> Result<(), Failure> {
+async fn generate_appointments(
+    args: &DemoArgs,
+    db: &Db,
+    actor: &Actor,
+    written: &mut Written,
+) -> Result<(), Failure> {
     let staff = hms_appointments::demo::Staff {
         doctors: users::id_by_username(db, "demo.doctor")
             .await?
@@ -197,19 +278,29 @@ async fn generate_appointments(args: &DemoArgs, db: &Db, actor: &Actor) -> Resul
     };
     let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
     let started = std::time::Instant::now();
-    let written =
-        hms_appointments::demo::history(db, actor, &staff, args.seed, args.days, today).await?;
+    let mut history = hms_appointments::demo::History::default();
+    let result = hms_appointments::demo::history(
+        db,
+        actor,
+        &staff,
+        (args.seed, args.days, today),
+        &mut history,
+    )
+    .await;
+    written.appointments = history.appointments;
+    written.visits = history.visits;
+    result?;
     println!(
         "{} appointments and {} visits over {} days in {:.1} s",
-        written.appointments,
-        written.visits,
+        history.appointments,
+        history.visits,
         args.days,
         started.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
-async fn create_staff(db: &Db, actor: &Actor) -> Result<(), Failure> {
+async fn create_staff(db: &Db, actor: &Actor, written: &mut Written) -> Result<(), Failure> {
     let roles = users::all_roles(db).await?;
     let hasher = Hasher::new();
     let mut created: Vec<(Staff, String)> = Vec::new();
@@ -245,6 +336,7 @@ async fn create_staff(db: &Db, actor: &Actor) -> Result<(), Failure> {
         )
         .await?;
         tx.commit().await?;
+        written.staff += 1;
         created.push((staff, password));
     }
     if !created.is_empty() {
@@ -261,7 +353,12 @@ async fn create_staff(db: &Db, actor: &Actor) -> Result<(), Failure> {
 }
 
 #[cfg(feature = "patients")]
-async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
+async fn generate_patients(
+    args: &DemoArgs,
+    db: &Db,
+    actor: &Actor,
+    written: &mut Written,
+) -> Result<(), Failure> {
     use hms_core::db::Backend;
     use hms_patients::demo::{self, Stored};
     use std::time::Instant;
@@ -306,10 +403,23 @@ async fn generate_patients(args: &DemoArgs, db: &Db) -> Result<(), Failure> {
     while let Some(batch) = batches.recv().await {
         let mut tx = db.begin().await?;
         let s = demo::insert(&mut tx, &batch, NUMBER_PREFIX, receptionist).await?;
+        // The running total goes in with the batch: a run killed midway leaves an audit
+        // trail that matches the patients it wrote.
+        audit::record(
+            &mut tx,
+            actor,
+            Event::new("demo.patients", "demo", None).detail(json!({
+                "written": stored.patients + s.patients,
+                "of": total,
+            })),
+        )
+        .await?;
         tx.commit().await?;
         stored.patients += s.patients;
         stored.identifiers += s.identifiers;
         stored.tokens += s.tokens;
+        written.patients = stored.patients;
+        written.identifiers = stored.identifiers;
         bar.inc(s.patients);
     }
     bar.finish_and_clear();

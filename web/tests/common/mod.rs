@@ -110,6 +110,20 @@ impl Server {
         server
     }
 
+    /// A server started by `command`, listening on `bind`, once it answers.
+    pub fn from_command(mut command: Command, bind: String) -> Server {
+        let child = command.spawn().unwrap();
+        let mut server = Server { child, bind };
+        server.wait_healthy();
+        server
+    }
+
+    /// A free port on the loopback, as `127.0.0.1:PORT`.
+    pub fn free_bind() -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+    }
+
     pub fn wait_healthy(&mut self) {
         use std::io::Read;
         let deadline = Instant::now() + Duration::from_secs(20);

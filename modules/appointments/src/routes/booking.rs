@@ -2,7 +2,7 @@
 //! with places left; reschedule, cancel, mark no-shows; day and week lists; missed appointments
 //! for follow-up; the reception's dashboard card.
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use hms_core::audit::Event;
+use hms_core::dates;
 use hms_core::http::{
     csv_attachment, render, render_part, render_status, see_other, Access, Ctx, FlashKind, Form,
     RouteSpec,
@@ -43,8 +44,9 @@ fn day_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
+/// A day chosen on the booking form, or a stored one (always within the event range).
 fn parse_day(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+    dates::event(s).ok()
 }
 
 /// What the booking form has chosen so far (from the query or the posted form).
@@ -261,10 +263,17 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
     if clinic.is_none() {
         errors.add("clinic", t("appointments.error_choose"));
     }
-    let day = parse_day(&choice.day);
-    if day.is_none() {
-        errors.add("day", t("appointments.error_day"));
-    }
+    let day = match dates::event(&choice.day) {
+        Ok(d) => Some(d),
+        Err(dates::DateError::Unreadable) => {
+            errors.add("day", t("appointments.error_day"));
+            None
+        }
+        Err(e) => {
+            errors.add("day", e.message(dates::latest_event()));
+            None
+        }
+    };
     let clinician = Choice::id(&choice.clinician);
     let (Some(patient), Some(clinic), Some(day), true) = (patient, clinic, day, errors.is_empty())
     else {
@@ -471,11 +480,12 @@ pub struct ListQuery {
 #[handler]
 pub async fn day_list(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
     let db = &cx.app().db;
-    let day = parse_day(&q.day).unwrap_or_else(today);
+    // A day nobody could mean (year 262142) shows today, with a word on why.
+    let (day, date_notice) = dates::filter(&q.day, today());
     let week = q.view == "week";
     let (from, to) = if week {
-        let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
-        (monday, monday + Duration::days(6))
+        let monday = dates::monday_of(day);
+        (monday, dates::shift(monday, 6))
     } else {
         (day, day)
     };
@@ -507,15 +517,24 @@ pub async fn day_list(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response
     c.insert("week", &week);
     c.insert("from", &day_text(from));
     c.insert("to", &day_text(to));
-    c.insert("prev", &day_text(day - Duration::days(step)));
-    c.insert("next", &day_text(day + Duration::days(step)));
+    c.insert("prev", &day_text(dates::shift(day, -step)));
+    c.insert("next", &day_text(dates::shift(day, step)));
     c.insert("clinics", &schedules::clinics(db).await?);
     c.insert("clinicians", &schedules::clinicians(db).await?);
     c.insert("sel_clinic", &clinic.unwrap_or(0));
     c.insert("sel_clinician", &clinician.unwrap_or(0));
     c.insert("q", &q);
     c.insert("can_book", &cx.can(BOOK));
-    render(&cx, "appointments/day.html", c)
+    c.insert("date_notice", &date_notice);
+    match date_notice {
+        Some(_) => render_status(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "appointments/day.html",
+            c,
+        ),
+        None => render(&cx, "appointments/day.html", c),
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -533,8 +552,12 @@ pub struct MissedQuery {
 #[handler]
 pub async fn missed(cx: Ctx, Query(q): Query<MissedQuery>) -> AppResult<Response> {
     let db = &cx.app().db;
-    let to = parse_day(&q.to).unwrap_or_else(today);
-    let from = parse_day(&q.from).unwrap_or(to - Duration::days(30));
+    let (to, to_notice) = dates::filter(&q.to, today());
+    let (from, from_notice) = dates::filter(&q.from, dates::shift(to, -30));
+    let date_notice = to_notice.or(from_notice);
+    if let (Some(notice), "csv") = (&date_notice, q.format.as_str()) {
+        return Err(AppError::BadRequest(notice.clone()));
+    }
     let clinic = Choice::id(&q.clinic);
     let rows = booking::missed(
         db,
@@ -583,7 +606,16 @@ pub async fn missed(cx: Ctx, Query(q): Query<MissedQuery>) -> AppResult<Response
     c.insert("clinics", &schedules::clinics(db).await?);
     c.insert("sel_clinic", &clinic.unwrap_or(0));
     c.insert("q", &q);
-    render(&cx, "appointments/missed.html", c)
+    c.insert("date_notice", &date_notice);
+    match date_notice {
+        Some(_) => render_status(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "appointments/missed.html",
+            c,
+        ),
+        None => render(&cx, "appointments/missed.html", c),
+    }
 }
 
 #[handler]

@@ -375,8 +375,13 @@ pub async fn remove_hours(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     }
 }
 
-fn parse_day(value: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").ok()
+/// A typed day, or the message for its field (a holiday in year 0001 or a day off in 9999 is
+/// refused, not stored).
+fn parse_day(value: &str) -> Result<NaiveDate, String> {
+    hms_core::dates::event(value).map_err(|e| match e {
+        hms_core::dates::DateError::Unreadable => t("appointments.error_day"),
+        e => e.message(hms_core::dates::latest_event()),
+    })
 }
 
 #[handler]
@@ -392,12 +397,17 @@ pub async fn add_day_off(cx: Ctx, form: Form) -> AppResult<Response> {
     {
         errors.add("off_clinician", t("appointments.error_choose"));
     }
-    let day = parse_day(form.get("off_day"));
-    match day {
-        None => errors.add("off_day", t("appointments.error_day")),
-        Some(d) if d < today() => errors.add("off_day", t("appointments.error_past")),
-        Some(_) => {}
-    }
+    let day = match parse_day(form.get("off_day")) {
+        Err(message) => {
+            errors.add("off_day", message);
+            None
+        }
+        Ok(d) if d < today() => {
+            errors.add("off_day", t("appointments.error_past"));
+            None
+        }
+        Ok(d) => Some(d),
+    };
     let (Some(day), true) = (day, errors.is_empty()) else {
         return overview_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, &values, &[]).await;
     };
@@ -425,10 +435,13 @@ pub async fn remove_day_off(cx: Ctx, form: Form) -> AppResult<Response> {
 pub async fn declare_holiday(cx: Ctx, form: Form) -> AppResult<Response> {
     let values = typed(&form, &["holiday_day", "holiday_name"]);
     let mut errors = FormErrors::new();
-    let day = parse_day(form.get("holiday_day"));
-    if day.is_none() {
-        errors.add("holiday_day", t("appointments.error_day"));
-    }
+    let day = match parse_day(form.get("holiday_day")) {
+        Ok(d) => Some(d),
+        Err(message) => {
+            errors.add("holiday_day", message);
+            None
+        }
+    };
     let name: String = form.get("holiday_name").trim().chars().take(80).collect();
     if name.is_empty() {
         errors.add("holiday_name", t("appointments.error_holiday_name"));

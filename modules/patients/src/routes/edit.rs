@@ -1,7 +1,6 @@
 //! Correcting a record: demographics, further identifiers, and marking a record inactive (a
 //! patient is never deleted). Every change is audited with its before and after.
 
-use chrono::NaiveDate;
 use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
@@ -200,10 +199,12 @@ pub async fn deactivate(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<R
     if !INACTIVE_REASONS.contains(&values.reason.as_str()) {
         errors.add("reason", t("patients.error_choose"));
     }
-    match NaiveDate::parse_from_str(&values.on, "%Y-%m-%d") {
-        Ok(d) if d > today() => errors.add("on", t("patients.error_future")),
+    // Up to today: a deactivation in -262143 or 9999 is refused, not stored.
+    match hms_core::dates::within(&values.on, hms_core::dates::earliest(), today()) {
         Ok(_) => {}
-        Err(_) => errors.add("on", t("patients.error_date")),
+        Err(hms_core::dates::DateError::TooLate) => errors.add("on", t("patients.error_future")),
+        Err(hms_core::dates::DateError::Unreadable) => errors.add("on", t("patients.error_date")),
+        Err(e) => errors.add("on", e.message(today())),
     }
     if values.reason == "other" && values.note.is_empty() {
         errors.add("note", t("patients.error_note"));
