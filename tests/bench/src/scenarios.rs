@@ -537,14 +537,18 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
     })
 }
 
-/// Clients that sign in to the administrator's account with a wrong password until `until`;
-/// each task answers how many of its attempts the throttle refused (429).
+/// Clients that sign in to the pharmacist's account with a wrong password until `until` (an
+/// account no later scenario signs in to: it stays delayed for a while); each task answers how
+/// many of its attempts the throttle refused (429).
 async fn flood(
     shared: &Shared,
     clients: usize,
     until: Instant,
 ) -> Result<Vec<tokio::task::JoinHandle<Result<u64, String>>>, String> {
-    let target = shared.account("admin")?.username.clone();
+    if clients == 0 {
+        return Ok(Vec::new());
+    }
+    let target = shared.account("pharmacist")?.username.clone();
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
         let mut c = Client::new(shared.addr);

@@ -71,6 +71,7 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
         [
             "healthz",
             "login",
+            "login_flood",
             "dashboard",
             "search",
             "chart",
@@ -84,6 +85,15 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
         assert!(s["requests"].as_u64().unwrap() > 0, "{s:#}");
         assert!(s["vs_healthz"].as_f64().unwrap() > 0.0, "{s:#}");
     }
+    // The flood was refused while staff signed in.
+    let flood = scenarios
+        .iter()
+        .find(|s| s["scenario"] == "login_flood")
+        .unwrap();
+    assert!(
+        flood["flood_refused_per_second"].as_f64().unwrap() > 0.0,
+        "{flood:#}"
+    );
     assert!(figures["startup_ms"].as_f64().unwrap() > 0.0);
     assert!(figures["idle_rss_mb"].as_f64().unwrap() > 0.0);
     assert!(figures["peak_rss_mb"].as_f64().unwrap() >= figures["idle_rss_mb"].as_f64().unwrap());
