@@ -150,6 +150,25 @@ struct Link {
     hash: String,
 }
 
+impl Entry {
+    /// A row selected as `id, at, user_id, action, entity, entity_id, patient_id, detail,
+    /// client_addr, request_id` (further columns are left alone).
+    pub fn from_row(r: &sqlx::any::AnyRow) -> Self {
+        Entry {
+            id: r.get(0),
+            at: r.get(1),
+            user_id: r.get(2),
+            action: r.get(3),
+            entity: r.get(4),
+            entity_id: r.get(5),
+            patient_id: r.get(6),
+            detail: r.get(7),
+            client_addr: r.get(8),
+            request_id: r.get(9),
+        }
+    }
+}
+
 /// An audit row not yet placed in the chain (its `id` is given by [`chain`]).
 fn unplaced(actor: &Actor, event: &Event, at: String) -> Entry {
     Entry {
@@ -846,18 +865,7 @@ pub async fn verify_with(
             break;
         }
         for r in page {
-            let entry = Entry {
-                id: r.get(0),
-                at: r.get(1),
-                user_id: r.get(2),
-                action: r.get(3),
-                entity: r.get(4),
-                entity_id: r.get(5),
-                patient_id: r.get(6),
-                detail: r.get(7),
-                client_addr: r.get(8),
-                request_id: r.get(9),
-            };
+            let entry = Entry::from_row(&r);
             let stored_prev: String = r.get(10);
             let stored_hash: String = r.get(11);
             if entry.id != prev_id + 1 {

@@ -506,7 +506,6 @@ fn a_trail_rewritten_with_every_hash_recomputed_fails_against_the_head_kept_else
     let url = format!("sqlite://{}", dir.path().join("data/hms.db").display());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        use sqlx::Row;
         let db = hms_core::db::Db::connect(&url).await.unwrap();
         let rows = sqlx::query(
             "SELECT id, at, user_id, action, entity, entity_id, patient_id, detail, client_addr, \
@@ -525,18 +524,7 @@ fn a_trail_rewritten_with_every_hash_recomputed_fails_against_the_head_kept_else
         }
         let mut prev = hms_core::audit::GENESIS.to_string();
         for r in rows {
-            let mut e = hms_core::audit::Entry {
-                id: r.get(0),
-                at: r.get(1),
-                user_id: r.get(2),
-                action: r.get(3),
-                entity: r.get(4),
-                entity_id: r.get(5),
-                patient_id: r.get(6),
-                detail: r.get(7),
-                client_addr: r.get(8),
-                request_id: r.get(9),
-            };
+            let mut e = hms_core::audit::Entry::from_row(&r);
             if e.id == 1 {
                 e.client_addr = Some("10.0.0.99".into());
             }
