@@ -36,6 +36,9 @@ struct Args {
     /// Patients in the demo facility.
     #[arg(long, default_value_t = 10_000)]
     patients: u64,
+    /// Days of appointments and visits in the demo data.
+    #[arg(long, default_value_t = 365)]
+    days: u64,
     /// Seed of the demo data and of the load.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -257,8 +260,11 @@ async fn bench(args: Args) -> Result<u64, String> {
         &hms,
         &work,
         args.database.as_deref(),
-        args.patients,
-        args.seed,
+        seed::Facility {
+            patients: args.patients,
+            days: args.days,
+            seed: args.seed,
+        },
         if args.no_cache {
             seed::Cache::Off
         } else if args.fresh {

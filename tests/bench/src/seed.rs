@@ -1,6 +1,6 @@
 //! The benchmark's data and server: a demo facility made by `hms demo-data` (cached between runs,
-//! keyed by patients, seed and schema), copied fresh for each run, and the real server started
-//! on it as a child process.
+//! keyed by patients, days, seed and schema), copied fresh for each run, and the real server
+//! started on it as a child process.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -119,21 +119,30 @@ fn load_accounts(path: &Path) -> Option<Vec<Account>> {
     (!accounts.is_empty()).then_some(accounts)
 }
 
+/// What demo facility to make: its patients, the days of history and the seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Facility {
+    pub patients: u64,
+    pub days: u64,
+    pub seed: u64,
+}
+
 /// Runs `hms demo-data` into `data_dir` (and `database`); returns the accounts it printed.
 fn demo_data(
     hms: &Hms,
     data_dir: &Path,
     database: Option<&str>,
-    patients: u64,
-    seed: u64,
+    facility: Facility,
 ) -> Result<Vec<Account>, String> {
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let mut cmd = hms.command(data_dir);
     cmd.arg("demo-data")
         .arg("--patients")
-        .arg(patients.to_string())
+        .arg(facility.patients.to_string())
+        .arg("--days")
+        .arg(facility.days.to_string())
         .arg("--seed")
-        .arg(seed.to_string())
+        .arg(facility.seed.to_string())
         .arg("--data-dir")
         .arg(data_dir);
     if let Some(url) = database {
@@ -204,17 +213,21 @@ pub async fn prepare(
     hms: &Hms,
     work: &Path,
     database: Option<&str>,
-    patients: u64,
-    seed: u64,
+    facility: Facility,
     cache_mode: Cache,
 ) -> Result<Prepared, String> {
+    let Facility {
+        patients,
+        days,
+        seed,
+    } = facility;
     let backend = if database.is_some() {
         Backend::Postgres
     } else {
         Backend::Sqlite
     };
     let key = format!(
-        "{}-{patients}-{seed}-{}",
+        "{}-{patients}-{days}d-{seed}-{}",
         match backend {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "pg",
@@ -253,7 +266,7 @@ pub async fn prepare(
                 )
             }
         };
-        let accounts = demo_data(hms, &data_dir, database_url.as_deref(), patients, seed)?;
+        let accounts = demo_data(hms, &data_dir, database_url.as_deref(), facility)?;
         generated_in = Some(started.elapsed().as_secs_f64());
         return Ok(Prepared {
             data_dir,
@@ -273,7 +286,7 @@ pub async fn prepare(
                     let tmp = cache.join(format!("{key}.tmp-{}", std::process::id()));
                     let _ = std::fs::remove_dir_all(&tmp);
                     let started = Instant::now();
-                    let accounts = demo_data(hms, &tmp, None, patients, seed)?;
+                    let accounts = demo_data(hms, &tmp, None, facility)?;
                     generated_in = Some(started.elapsed().as_secs_f64());
                     save_accounts(&tmp.join("users.txt"), &accounts).map_err(|e| e.to_string())?;
                     let _ = std::fs::remove_dir_all(&cached);
@@ -326,13 +339,8 @@ pub async fn prepare(
                     let tmp = cache.join(format!("{key}.tmp-{}", std::process::id()));
                     let _ = std::fs::remove_dir_all(&tmp);
                     let started = Instant::now();
-                    let accounts = demo_data(
-                        hms,
-                        &tmp,
-                        Some(&with_database(url, &template)),
-                        patients,
-                        seed,
-                    )?;
+                    let accounts =
+                        demo_data(hms, &tmp, Some(&with_database(url, &template)), facility)?;
                     generated_in = Some(started.elapsed().as_secs_f64());
                     save_accounts(&tmp.join("users.txt"), &accounts).map_err(|e| e.to_string())?;
                     let _ = std::fs::remove_dir_all(&cached);

@@ -24,6 +24,8 @@ fn run(tag: &str, extra: &[&str]) -> serde_json::Value {
         .args([
             "--patients",
             "200",
+            "--days",
+            "30",
             "--clients",
             "3",
             "--seconds",
