@@ -94,54 +94,47 @@ each_backend! {
     }
 }
 
+/// A wrong password for the administrator from `peer`, carrying `X-Forwarded-For: xff`.
+async fn wrong_sign_in_forwarded(app: &TestApp, peer: &str, xff: &str) {
+    let c = app.client_from(peer);
+    c.get("/login").await;
+    let body = format!(
+        "csrf_token={}&username=admin&password=wrong-password-1",
+        c.csrf_token().unwrap()
+    );
+    let headers = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("X-Forwarded-For", xff),
+    ];
+    let r = c
+        .send(Method::POST, "/login", &headers, body.into_bytes())
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+}
+
+fn behind_the_proxy(c: &mut hms_core::config::Config) {
+    c.trusted_proxies = vec![hms_core::config::TrustedNet::parse("203.0.113.0/24").unwrap()];
+}
+
 #[tokio::test]
 async fn forwarded_addresses_count_only_from_trusted_proxies() {
     // Without trusted proxies, X-Forwarded-For is ignored: throttling keys on the peer.
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
     app.setup_admin().await;
-    let c = app.client_from("203.0.113.5:1000");
-    c.get("/login").await;
-    c.send(
-        Method::POST,
-        "/login",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("X-Forwarded-For", "10.9.9.9"),
-        ],
-        format!(
-            "csrf_token={}&username=admin&password=wrong-password-1",
-            c.csrf_token().unwrap()
-        )
-        .into_bytes(),
-    )
-    .await;
-    let addrs = throttle_addrs(&app).await;
-    assert_eq!(addrs, ["203.0.113.5"]);
+    wrong_sign_in_forwarded(&app, "203.0.113.5:1000", "10.9.9.9").await;
+    assert_eq!(throttle_addrs(&app).await, ["203.0.113.5"]);
 
     // Behind a trusted proxy, the client's own address is used.
-    let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.trusted_proxies = vec![hms_core::config::TrustedNet::parse("203.0.113.0/24").unwrap()];
-    })
-    .await
-    .unwrap();
+    let app = TestApp::start_with(Backend::Sqlite, behind_the_proxy)
+        .await
+        .unwrap();
     app.setup_admin().await;
-    let proxy = app.client_from("203.0.113.5:1000");
-    proxy.get("/login").await;
-    proxy
-        .send(
-            Method::POST,
-            "/login",
-            &[
-                ("Content-Type", "application/x-www-form-urlencoded"),
-                ("X-Forwarded-For", "198.51.100.1, 10.1.2.3, 203.0.113.9"),
-            ],
-            format!(
-                "csrf_token={}&username=admin&password=wrong-password-1",
-                proxy.csrf_token().unwrap()
-            )
-            .into_bytes(),
-        )
-        .await;
+    wrong_sign_in_forwarded(
+        &app,
+        "203.0.113.5:1000",
+        "198.51.100.1, 10.1.2.3, 203.0.113.9",
+    )
+    .await;
     assert_eq!(
         throttle_addrs(&app).await,
         ["10.1.2.3"],
@@ -299,11 +292,9 @@ each_backend! {
 
 #[tokio::test]
 async fn forwarded_addresses_with_ports_or_unknown_are_parsed() {
-    let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.trusted_proxies = vec![hms_core::config::TrustedNet::parse("203.0.113.0/24").unwrap()];
-    })
-    .await
-    .unwrap();
+    let app = TestApp::start_with(Backend::Sqlite, behind_the_proxy)
+        .await
+        .unwrap();
     app.setup_admin().await;
     for (xff, expected) in [
         ("198.51.100.1:5555", "198.51.100.1"),
@@ -311,23 +302,7 @@ async fn forwarded_addresses_with_ports_or_unknown_are_parsed() {
         ("2001:db8::2, 203.0.113.9:80", "2001:db8::2"),
         ("unknown", "unknown"),
     ] {
-        let proxy = app.client_from("203.0.113.5:1000");
-        proxy.get("/login").await;
-        proxy
-            .send(
-                Method::POST,
-                "/login",
-                &[
-                    ("Content-Type", "application/x-www-form-urlencoded"),
-                    ("X-Forwarded-For", xff),
-                ],
-                format!(
-                    "csrf_token={}&username=admin&password=wrong-password-1",
-                    proxy.csrf_token().unwrap()
-                )
-                .into_bytes(),
-            )
-            .await;
+        wrong_sign_in_forwarded(&app, "203.0.113.5:1000", xff).await;
         assert!(
             throttle_addrs(&app).await.iter().any(|a| a == expected),
             "{xff} gives {expected}"
