@@ -11,6 +11,9 @@ mod routes;
 pub mod schedule;
 pub mod visits;
 
+#[cfg(test)]
+mod properties;
+
 use hms_core::db::Db;
 use hms_core::http::RouteSpec;
 use hms_core::module::{DashboardCard, MenuItem, Module, Permission, TimelineFuture};

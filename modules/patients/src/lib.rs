@@ -10,6 +10,9 @@ mod repo;
 mod routes;
 pub mod search;
 
+#[cfg(test)]
+mod properties;
+
 use hms_core::http::{Access, RouteSpec};
 use hms_core::module::{MenuItem, Module, Permission};
 use rust_embed::RustEmbed;
