@@ -92,7 +92,7 @@ fn the_age_shown_grows_with_time_in_the_unit_clinicians_use() {
             let days = (today - dob).num_days();
             let right_unit = match unit {
                 "d" => n == days && days < 31,
-                "m" => (1..24).contains(&n) && days >= 28 && days < 731,
+                "m" => (1..24).contains(&n) && (28..731).contains(&days),
                 "y" => n >= 2 && (n * 365..=(n + 1) * 366).contains(&days),
                 _ => false,
             };
