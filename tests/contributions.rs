@@ -193,8 +193,18 @@ each_backend! {
         assert_eq!(panel.status, 200);
         assert!(panel.body.contains("Not checked in today"), "{}", panel.body);
         check_in(&desk, amina).await;
+        // Coming bookings are listed; a cancelled one and a past one are not.
+        let mch = clinic(&app).await;
+        let ent: i64 = sqlx::query("INSERT INTO clinics (name, booking, created_at) VALUES ('ENT', 'day', $1) RETURNING id")
+            .bind("2025-01-01T00:00:00.000Z").fetch_one(app.db().read()).await.unwrap().get(0);
+        let next_week = Day::today().plus_days(7).text();
+        let coming = past_appointment(&app, amina, mch, &next_week, "booked").await;
+        past_appointment(&app, amina, ent, &next_week, "cancelled").await;
+        past_appointment(&app, amina, ent, "2025-02-03", "no_show").await;
         let panel = desk.get_htmx(&format!("/appointments/chart-panel?patients={amina}")).await;
         assert!(panel.body.contains("Visit, token 1") && panel.body.contains("Cash"), "{}", panel.body);
+        assert!(panel.body.contains(&format!("/appointments/{coming}\"")) && panel.body.contains("MCH"), "{}", panel.body);
+        assert!(!panel.body.contains("ENT"), "{}", panel.body);
         assert!(!panel.body.contains("<html"), "a fragment for the chart");
         let page = desk.get(&format!("/appointments/chart-panel?patients={amina}")).await;
         assert!(page.body.contains("<html") && page.body.contains("Visit, token 1"), "a page without JavaScript");

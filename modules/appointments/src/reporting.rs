@@ -184,7 +184,7 @@ const EXPORT_LIMIT: i64 = 5000;
 pub async fn export(db: &Db, patients: &[PatientId]) -> Result<Vec<ExportSection>, DbError> {
     let (mut appointments, mut visits) = (Vec::new(), Vec::new());
     for &p in patients {
-        appointments.extend(repo::appointments_of(db, p, None, EXPORT_LIMIT).await?);
+        appointments.extend(repo::appointments_of(db, p, (None, false), EXPORT_LIMIT).await?);
         visits.extend(repo::visits_of(db, p, EXPORT_LIMIT).await?);
     }
     appointments.sort_by_key(|a| (a.day, a.start_minute, a.id));

@@ -204,11 +204,11 @@ pub struct AppointmentRow {
 }
 
 /// A patient record's appointments on or after `from` (all of them when `None`), soonest
-/// first, at most `limit`.
+/// first, at most `limit`; with `to_come`, only those still booked or arrived.
 pub async fn appointments_of(
     db: &Db,
     patient: PatientId,
-    from: Option<Day>,
+    (from, to_come): (Option<Day>, bool),
     limit: i64,
 ) -> Result<Vec<AppointmentRow>, DbError> {
     Ok(sqlx::query(
@@ -216,11 +216,13 @@ pub async fn appointments_of(
          FROM appointments a JOIN clinics c ON c.id = a.clinic_id \
          LEFT JOIN users u ON u.id = a.clinician_id \
          WHERE a.patient_id = $1 AND a.day >= $2 \
+           AND ($4 = 0 OR a.status IN ('booked', 'arrived')) \
          ORDER BY a.day, COALESCE(a.start_minute, -1), a.id LIMIT CAST($3 AS BIGINT)",
     )
     .bind(patient)
     .bind(from.map_or_else(|| "0000-00-00".to_string(), |d| d.text()))
     .bind(limit)
+    .bind(i64::from(to_come))
     .fetch_all(db.read())
     .await?
     .iter()

@@ -61,7 +61,7 @@ pub async fn chart_panel(cx: Ctx, Query(q): Query<PanelQuery>) -> AppResult<Resp
     let today = Day::today();
     let (mut upcoming, mut visit) = (Vec::new(), None);
     for &p in &patients {
-        upcoming.extend(repo::appointments_of(db, p, Some(today), UPCOMING_SHOWN).await?);
+        upcoming.extend(repo::appointments_of(db, p, (Some(today), true), UPCOMING_SHOWN).await?);
         if visit.is_none() {
             visit = repo::visits_of(db, p, 1)
                 .await?
@@ -78,7 +78,6 @@ pub async fn chart_panel(cx: Ctx, Query(q): Query<PanelQuery>) -> AppResult<Resp
         .patient(patients[0].get()),
     )
     .await;
-    upcoming.retain(|a| a.status == "booked" || a.status == "arrived");
     upcoming.sort_by_key(|a| (a.day, a.start_minute, a.id));
     upcoming.truncate(UPCOMING_SHOWN as usize);
     let mut c = tera::Context::new();
