@@ -12,6 +12,9 @@ mod routes;
 pub mod schedule;
 pub mod visits;
 
+#[cfg(test)]
+mod properties;
+
 use hms_core::db::Db;
 use hms_core::http::RouteSpec;
 use hms_core::module::{

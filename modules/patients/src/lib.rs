@@ -11,6 +11,9 @@ mod reporting;
 mod routes;
 pub mod search;
 
+#[cfg(test)]
+mod properties;
+
 use hms_core::http::{Access, RouteSpec};
 use hms_core::module::{ContributionFuture, ExportSection, Figure, FigureRange, FigureSource};
 use hms_core::module::{MenuItem, Module, Permission};
