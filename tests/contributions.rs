@@ -292,10 +292,21 @@ each_backend! {
         assert!(app.app.modules.figure(app.db(), "laboratory.tests", &march, |_| true).await.unwrap().is_none());
         assert!(app.app.modules.figure(app.db(), "appointments.attendances", &march, |m| m != "appointments").await.unwrap().is_none());
 
-        // The claim facts of a visit: its payer (from this module), nothing invented.
+        // The claim facts of a visit: its payer, and the service points that served it.
+        sqlx::query(
+            "INSERT INTO queue_entries (visit_id, service_point_id, state, enqueued_at, served_at, done_at) \
+             SELECT $1, id, 'done', $2, $2, $2 FROM service_points WHERE code = 'laboratory'",
+        )
+        .bind(a_5)
+        .bind("2025-03-05T07:00:00.000Z")
+        .execute(app.db().read())
+        .await
+        .unwrap();
         let facts = app.app.modules.visit_facts(app.db(), &[VisitId(live), VisitId(a_5)], |_| true).await.unwrap();
         let payers: Vec<(i64, Option<&str>)> = facts.iter().filter(|f| f.kind == FactKind::Payer).map(|f| (f.visit.get(), f.code.as_deref())).collect();
         assert_eq!(payers, vec![(a_5, Some("sha")), (live, Some("cash"))]);
+        let points: Vec<(i64, Option<&str>)> = facts.iter().filter(|f| f.kind == FactKind::ServicePoint).map(|f| (f.visit.get(), f.code.as_deref())).collect();
+        assert_eq!(points, vec![(a_5, Some("laboratory"))], "served points only, not the live visit still waiting");
     }
 
     async fn a_patients_export_holds_both_modules_and_the_records_merged_into_it(app) {
