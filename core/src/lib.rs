@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod licence;
 pub mod module;
 pub mod outbox;
+pub mod pdf;
 pub mod phone;
 pub mod rbac;
 pub mod read_pool;

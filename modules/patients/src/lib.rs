@@ -2,7 +2,7 @@
 //! patient chart. Reception registers and finds patients; every clinical module hangs its work on
 //! the patient found here.
 
-mod barcode;
+pub mod api;
 mod form;
 mod import;
 mod model;
@@ -196,6 +196,8 @@ impl Module for PatientsModule {
             ),
             RouteSpec::get("/patients/:id/card", P(VIEW), routes::print::card),
             RouteSpec::get("/patients/:id/label", P(VIEW), routes::print::label),
+            RouteSpec::get("/patients/:id/card.pdf", P(VIEW), routes::pdf::card),
+            RouteSpec::get("/patients/:id/label.pdf", P(VIEW), routes::pdf::label),
         ]
     }
 }

@@ -606,6 +606,15 @@ pub async fn chart(db: &Db, id: i64) -> Result<Option<Chart>, DbError> {
     Ok(None)
 }
 
+/// The id of the record numbered `number` (exactly as stored).
+pub async fn id_by_number(db: &Db, number: &str) -> Result<Option<i64>, DbError> {
+    Ok(sqlx::query("SELECT id FROM patients WHERE number = $1")
+        .bind(number)
+        .fetch_optional(db.read())
+        .await?
+        .map(|r| r.get(0)))
+}
+
 /// Ids of the records merged into `survivor`, directly or through a record merged later.
 pub async fn merged_ids(db: &Db, survivor: i64) -> Result<Vec<i64>, DbError> {
     Ok(sqlx::query(

@@ -5,6 +5,7 @@ pub mod edit;
 pub mod find;
 pub mod import;
 pub mod merge;
+pub mod pdf;
 pub mod print;
 pub mod register;
 
