@@ -4,6 +4,7 @@
 
 mod client;
 pub mod licensing;
+pub mod pdf;
 mod pg;
 pub mod smtp;
 

@@ -119,3 +119,35 @@ fn a_one_page_document_is_small() {
     let bytes = doc.finish();
     assert!(bytes.len() < 150_000, "{} bytes", bytes.len());
 }
+
+/// Prints how long a one-page card takes and how big it is (a figure, not a check:
+/// `cargo test -p hms-core --release --lib pdf::tests::figures -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn figures() {
+    let card = || {
+        let mut doc = Document::new(PageSize::A4, "card").page_numbers("Page {n} of {m}");
+        doc.letterhead(&Letterhead {
+            name: "Mwangaza Health Centre".into(),
+            code: "12345".into(),
+            ..Default::default()
+        });
+        doc.text(Style::Title, "Wanjirũ Mũthoni Kĩmani");
+        doc.text(Style::Big, "P-26-00042");
+        doc.barcode("P-26-00042", 15.0);
+        doc.fields(&[("Sex", "Female"), ("Date of birth", "1990-05-31")]);
+        doc.finish()
+    };
+    let first = std::time::Instant::now();
+    let bytes = card();
+    println!("first (parses the fonts): {:?}", first.elapsed());
+    let start = std::time::Instant::now();
+    for _ in 0..20 {
+        card();
+    }
+    println!(
+        "one page: {:?} each, {} KB",
+        start.elapsed() / 20,
+        bytes.len() / 1024
+    );
+}
