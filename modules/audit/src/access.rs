@@ -76,7 +76,7 @@ pub async fn entries(db: &Db, ids: &[i64]) -> Result<Vec<Access>, DbError> {
             }
         })
         .collect();
-    out.sort_by(|a, b| b.id.cmp(&a.id));
+    out.sort_by_key(|a| std::cmp::Reverse(a.id));
     Ok(out)
 }
 
