@@ -55,6 +55,13 @@ fn is_pdf(r: &TestResponse, url: &str) {
     );
 }
 
+/// A 4 x 4 red PNG (8-bit RGB), as a facility might upload for its logo.
+const LOGO: &[u8] = &[
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 4, 0, 0, 0, 4, 8, 2, 0,
+    0, 0, 38, 147, 9, 41, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 56, 33, 39, 7, 71, 12, 196,
+    113, 0, 177, 99, 16, 65, 59, 75, 99, 130, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
 each_backend! {
     async fn the_card_prints_the_name_as_typed_and_a_barcode_that_scans_on_every_paper(app) {
         app.setup_admin().await;
@@ -150,5 +157,20 @@ each_backend! {
         let old = admin.get(&format!("/patients/{dup}/label.pdf?size=a5")).await;
         assert_eq!(old.status, 303);
         assert_eq!(old.location(), Some(format!("/patients/{id}/label.pdf?size=a5").as_str()));
+    }
+
+    async fn the_letterhead_carries_the_facility_logo_code_and_phone(app) {
+        let admin = app.setup_admin().await;
+        let id = register(&admin, &wanjiru()).await;
+        let mut tx = app.db().begin().await.unwrap();
+        hms_core::settings::put(&mut tx, "facility_code", "12345").await.unwrap();
+        hms_core::settings::put(&mut tx, "facility_phone", "0722 000 111").await.unwrap();
+        hms_core::settings::put_logo(&mut tx, "image/png", LOGO).await.unwrap();
+        tx.commit().await.unwrap();
+        let card = admin.get(&format!("/patients/{id}/card.pdf?size=a5")).await;
+        let text = pdf::text(&card.bytes);
+        assert!(text.contains("KMHFL 12345") && text.contains("Tel. 0722 000 111"), "{text}");
+        assert_eq!(pdf::images(&card.bytes), vec![(4, 4)], "the logo");
+        assert_eq!(pdf::barcodes(&card.bytes).len(), 1);
     }
 }

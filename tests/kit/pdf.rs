@@ -137,3 +137,17 @@ pub fn barcode_in_each(bytes: &[u8], boxes: &[(f32, f32, f32, f32)]) -> Vec<Opti
         })
         .collect()
 }
+
+/// The images the document places, as `pdfimages -list` lists them: (width, height) in pixels.
+pub fn images(bytes: &[u8]) -> Vec<(u32, u32)> {
+    let s = Scratch::new();
+    let file = s.write(bytes);
+    run(Command::new("pdfimages").arg("-list").arg(&file))
+        .lines()
+        .skip(2)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            Some((cols.get(3)?.parse().ok()?, cols.get(4)?.parse().ok()?))
+        })
+        .collect()
+}
