@@ -288,6 +288,7 @@ fn clone_error(e: &AppError) -> AppError {
         AppError::PayloadTooLarge => AppError::PayloadTooLarge,
         AppError::UnsupportedMediaType => AppError::UnsupportedMediaType,
         AppError::TooManyRequests(m) => AppError::TooManyRequests(m.clone()),
+        AppError::Conflict(m) => AppError::Conflict(m.clone()),
         AppError::Internal(m) => AppError::Internal(m.clone()),
     }
 }

@@ -41,15 +41,15 @@ pub async fn find(cx: Ctx, Query(q): Query<NumberQuery>) -> AppResult<Response> 
 /// The patient and every entry about them, the report's own read recorded.
 async fn load(cx: &Ctx, number: &str, format: &str) -> AppResult<(PatientCard, Vec<Access>)> {
     let db = &cx.app().db;
-    let card = api::card_by_number(db, number)
+    let card = api::card_by_number(db, &number.trim().to_uppercase())
         .await?
         .ok_or(AppError::NotFound)?;
-    let mut ids = vec![card.id];
-    ids.extend(card.merged_ids.iter().copied());
+    let mut ids = vec![card.id.get()];
+    ids.extend(card.merged_ids.iter().map(|m| m.get()));
     let rows = access::entries(db, &ids).await?;
     cx.audit_read(
-        Event::new("audit.patient_report", "patient", Some(card.id))
-            .patient(card.id)
+        Event::new("audit.patient_report", "patient", Some(card.id.get()))
+            .patient(card.id.get())
             .detail(json!({"format": format, "records": ids, "entries": rows.len()})),
     )
     .await;

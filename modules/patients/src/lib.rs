@@ -8,16 +8,15 @@ mod import;
 mod model;
 mod repo;
 mod routes;
-pub mod search;
+mod search;
 
 use hms_core::http::{Access, RouteSpec};
 use hms_core::module::{MenuItem, Module, Permission};
 use rust_embed::RustEmbed;
 
-pub use model::{name_tokens, query_tokens};
+pub use model::{name_tokens, query_tokens, NUMBER_PREFIX};
 /// Bulk loading of generated patients, for `hms demo-data` and benchmarks.
 pub use repo::demo;
-pub use repo::record_visit;
 
 pub const VIEW: &str = "patients.view";
 pub const REGISTER: &str = "patients.register";

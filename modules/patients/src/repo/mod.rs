@@ -22,6 +22,7 @@ macro_rules! insert_name_pairs {
     };
 }
 
+pub mod cards;
 pub mod demo;
 pub mod import;
 pub mod merge;
@@ -42,14 +43,7 @@ pub struct Candidate {
     pub why: &'static str,
 }
 
-fn full_name(first: &str, middle: Option<&str>, last: &str) -> String {
-    [Some(first), middle, Some(last)]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+use crate::model::full_name;
 
 /// The patient already holding an identifier (type and number), if any.
 pub async fn holder_of(db: &Db, id_type: &str, value: &str) -> Result<Option<Candidate>, DbError> {
@@ -604,15 +598,6 @@ pub async fn chart(db: &Db, id: i64) -> Result<Option<Chart>, DbError> {
         }));
     }
     Ok(None)
-}
-
-/// The id of the record numbered `number` (exactly as stored).
-pub async fn id_by_number(db: &Db, number: &str) -> Result<Option<i64>, DbError> {
-    Ok(sqlx::query("SELECT id FROM patients WHERE number = $1")
-        .bind(number)
-        .fetch_optional(db.read())
-        .await?
-        .map(|r| r.get(0)))
 }
 
 /// Ids of the records merged into `survivor`, directly or through a record merged later.

@@ -10,6 +10,7 @@ use serde_json::json;
 use hms_core::audit::Event;
 use hms_core::http::{pdf_inline, see_other, Ctx};
 use hms_core::i18n::t;
+use hms_core::ids::PatientId;
 use hms_core::pdf::{Document, Letterhead, PageSize, Style};
 use hms_core::{AppError, AppResult};
 
@@ -52,16 +53,16 @@ async fn patient(
     what: &str,
     size: PageSize,
 ) -> AppResult<Result<PatientCard, Response>> {
-    let found = api::card(&cx.app().db, id)
+    let found = api::card(&cx.app().db, PatientId::from(id))
         .await?
         .ok_or(AppError::NotFound)?;
-    if found.id != id {
-        let to = format!("/patients/{}/{what}.pdf?size={}", found.id, size_name(size));
+    if let Some(survivor) = found.merged_into {
+        let to = format!("/patients/{survivor}/{what}.pdf?size={}", size_name(size));
         return Ok(Err(see_other(&to)));
     }
     cx.audit_read(
-        Event::new("patient.print", "patient", Some(found.id))
-            .patient(found.id)
+        Event::new("patient.print", "patient", Some(found.id.get()))
+            .patient(found.id.get())
             .detail(json!({"what": what, "layout": size_name(size), "format": "pdf"})),
     )
     .await;
@@ -102,10 +103,11 @@ pub async fn card(cx: Ctx, Path(id): Path<i64>, Query(q): Query<SizeQuery>) -> A
 }
 
 fn dob_text(p: &PatientCard) -> String {
+    let day = p.date_of_birth.map(|d| d.text()).unwrap_or_default();
     if p.age_text.is_empty() {
-        p.date_of_birth.clone()
+        day
     } else {
-        format!("{} ({})", p.date_of_birth, p.age_text)
+        format!("{day} ({})", p.age_text)
     }
 }
 
