@@ -2,8 +2,8 @@
 
 use printpdf::matrix::CurTransMat;
 use printpdf::{
-    Color, Greyscale, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage,
-    PdfSaveOptions, Point, Pt, Rect, TextItem, XObjectTransform,
+    Color, FontId, Greyscale, Line, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfFontHandle,
+    PdfPage, PdfSaveOptions, Point, Pt, Rect, TextItem, XObjectId, XObjectTransform,
 };
 
 use super::{font, Document, Item, Style, MM_PER_PT};
@@ -12,13 +12,27 @@ fn pt(mm: f32) -> Pt {
     Pt(mm / MM_PER_PT)
 }
 
+/// The document's resources: a font only when some text uses it, the logo when placed.
+struct Resources {
+    regular: Option<FontId>,
+    bold: Option<FontId>,
+    logo: Option<XObjectId>,
+    /// Page height in mm (to turn top-down positions into PDF's bottom-up ones).
+    height: f32,
+}
+
+impl Resources {
+    fn y(&self, top: f32) -> Pt {
+        pt(self.height - top)
+    }
+}
+
 pub(super) fn pdf(mut doc: Document) -> Vec<u8> {
     let size = doc.size;
-    let margin = size.margin_mm();
     add_footers(&mut doc);
     let height = size
         .height_mm()
-        .unwrap_or_else(|| (doc.lowest + margin).max(size.width_mm() / 2.0));
+        .unwrap_or_else(|| (doc.lowest + size.margin_mm()).max(size.width_mm() / 2.0));
     let mut out = PdfDocument::new(&doc.title);
     let uses = |bold: bool| {
         doc.pages
@@ -26,110 +40,111 @@ pub(super) fn pdf(mut doc: Document) -> Vec<u8> {
             .flatten()
             .any(|i| matches!(i, Item::Text { bold: b, .. } if *b == bold))
     };
-    let regular = uses(false).then(|| out.add_font(font::face(false)));
-    let bold = uses(true).then(|| out.add_font(font::face(true)));
-    let logo = doc.logo.as_ref().map(|l| out.add_xobject(&l.xobject));
+    let res = Resources {
+        regular: uses(false).then(|| out.add_font(font::face(false))),
+        bold: uses(true).then(|| out.add_font(font::face(true))),
+        logo: doc.logo.as_ref().map(|l| out.add_xobject(&l.xobject)),
+        height,
+    };
     let black = Color::Greyscale(Greyscale::new(0.0, None));
-    let mut pages = Vec::with_capacity(doc.pages.len());
-    for items in &doc.pages {
-        let mut ops = vec![
-            Op::SetFillColor { col: black.clone() },
-            Op::SetOutlineColor { col: black.clone() },
-        ];
-        let y = |top: f32| pt(height - top);
-        for item in items {
-            match item {
-                Item::Text {
-                    x,
-                    y: base,
-                    size,
-                    bold: b,
-                    text,
-                } => {
-                    let Some(id) = (if *b { &bold } else { &regular }) else {
-                        continue;
-                    };
-                    ops.extend([
-                        Op::StartTextSection,
-                        Op::SetFont {
-                            font: PdfFontHandle::External(id.clone()),
-                            size: Pt(*size),
-                        },
-                        Op::SetTextCursor {
-                            pos: Point {
-                                x: pt(*x),
-                                y: y(*base),
-                            },
-                        },
-                        Op::ShowText {
-                            items: vec![TextItem::Text(text.clone())],
-                        },
-                        Op::EndTextSection,
-                    ]);
-                }
-                Item::Fill { x, y: top, w, h } => ops.push(Op::DrawRectangle {
-                    rectangle: Rect {
-                        x: pt(*x),
-                        y: y(top + h),
-                        width: pt(*w),
-                        height: pt(*h),
-                        mode: Some(PaintMode::Fill),
-                        winding_order: None,
-                    },
-                }),
-                Item::Rule {
-                    x,
-                    y: at,
-                    w,
-                    pt: thick,
-                } => {
-                    let point = |px: f32| LinePoint {
-                        p: Point {
-                            x: pt(px),
-                            y: y(*at),
-                        },
-                        bezier: false,
-                    };
-                    ops.extend([
-                        Op::SetOutlineThickness { pt: Pt(*thick) },
-                        Op::DrawLine {
-                            line: Line {
-                                points: vec![point(*x), point(x + w)],
-                                is_closed: false,
-                            },
-                        },
-                    ]);
-                }
-                Item::Logo { x, y: top, w, h } => {
-                    let Some(id) = &logo else { continue };
-                    ops.extend([
-                        Op::SaveGraphicsState,
-                        Op::SetTransformationMatrix {
-                            matrix: CurTransMat::Raw([
-                                pt(*w).0,
-                                0.0,
-                                0.0,
-                                pt(*h).0,
-                                pt(*x).0,
-                                y(top + h).0,
-                            ]),
-                        },
-                        Op::UseXobject {
-                            id: id.clone(),
-                            transform: XObjectTransform {
-                                no_auto_scale: true,
-                                ..Default::default()
-                            },
-                        },
-                        Op::RestoreGraphicsState,
-                    ]);
-                }
+    let pages = doc
+        .pages
+        .iter()
+        .map(|items| {
+            let mut ops = vec![
+                Op::SetFillColor { col: black.clone() },
+                Op::SetOutlineColor { col: black.clone() },
+            ];
+            for item in items {
+                ops.extend(item_ops(item, &res));
             }
-        }
-        pages.push(PdfPage::new(Mm(size.width_mm()), Mm(height), ops));
-    }
+            PdfPage::new(Mm(size.width_mm()), Mm(height), ops)
+        })
+        .collect();
     out.with_pages(pages)
         .save(&PdfSaveOptions::default(), &mut Vec::new())
+}
+
+fn item_ops(item: &Item, res: &Resources) -> Vec<Op> {
+    match item {
+        Item::Text {
+            x,
+            y,
+            size,
+            bold,
+            text,
+        } => {
+            let Some(id) = (if *bold { &res.bold } else { &res.regular }) else {
+                return Vec::new();
+            };
+            vec![
+                Op::StartTextSection,
+                Op::SetFont {
+                    font: PdfFontHandle::External(id.clone()),
+                    size: Pt(*size),
+                },
+                Op::SetTextCursor {
+                    pos: Point {
+                        x: pt(*x),
+                        y: res.y(*y),
+                    },
+                },
+                Op::ShowText {
+                    items: vec![TextItem::Text(text.clone())],
+                },
+                Op::EndTextSection,
+            ]
+        }
+        Item::Fill { x, y, w, h } => vec![Op::DrawRectangle {
+            rectangle: Rect {
+                x: pt(*x),
+                y: res.y(y + h),
+                width: pt(*w),
+                height: pt(*h),
+                mode: Some(PaintMode::Fill),
+                winding_order: None,
+            },
+        }],
+        Item::Rule { x, y, w, pt: thick } => {
+            let point = |px: f32| LinePoint {
+                p: Point {
+                    x: pt(px),
+                    y: res.y(*y),
+                },
+                bezier: false,
+            };
+            vec![
+                Op::SetOutlineThickness { pt: Pt(*thick) },
+                Op::DrawLine {
+                    line: Line {
+                        points: vec![point(*x), point(x + w)],
+                        is_closed: false,
+                    },
+                },
+            ]
+        }
+        Item::Logo { x, y, w, h } => {
+            let Some(id) = &res.logo else {
+                return Vec::new();
+            };
+            // The image fills the unit square; the matrix scales and places it.
+            let matrix = [pt(*w).0, 0.0, 0.0, pt(*h).0, pt(*x).0, res.y(y + h).0];
+            vec![
+                Op::SaveGraphicsState,
+                Op::SetTransformationMatrix {
+                    matrix: CurTransMat::Raw(matrix),
+                },
+                Op::UseXobject {
+                    id: id.clone(),
+                    transform: XObjectTransform {
+                        no_auto_scale: true,
+                        ..Default::default()
+                    },
+                },
+                Op::RestoreGraphicsState,
+            ]
+        }
+    }
 }
 
 /// "Page n of m" centred under each page's content.
