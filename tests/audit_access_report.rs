@@ -93,6 +93,9 @@ fn doctor_rows(body: &str) -> Vec<String> {
 each_backend! {
     async fn after_a_merge_the_report_by_number_lists_reads_of_both_records(app) {
         let (admin, ids, kept_no, dup_no) = merged_pair(&app).await;
+        let chart = admin.get(&format!("/patients/{}", ids.0)).await;
+        assert!(chart.body.contains(&format!("href=\"/audit/patients/{kept_no}\"")), "the chart links the report by number");
+        app.app.audit_reads.flush().await;
         let page = admin.get(&format!("/audit/patients/{kept_no}")).await;
         assert_eq!(page.status, 200, "{}", page.body);
         assert!(page.body.contains("Mũthoni Wanjirũ") && page.body.contains(&kept_no), "name and number");
