@@ -212,22 +212,6 @@ each_backend! {
         assert!(lines.next().is_none(), "only the filtered row");
         assert_eq!(app.audit_count("audit.export").await, 1);
     }
-
-    async fn a_patients_access_report_lists_who_opened_the_record_and_is_itself_audited(app) {
-        let admin = app.setup_admin().await;
-        let doctor = app.add_user("dr.otieno", &["doctor"]).await;
-        record_as(&app, Some(doctor), Event::new("patient.view", "patient", Some(42)).patient(42)).await;
-        record_as(&app, Some(doctor), Event::new("patient.view", "patient", Some(43)).patient(43)).await;
-        let report = admin.get("/audit/patients/42").await;
-        assert_eq!(report.status, 200);
-        assert!(report.body.contains("dr.otieno Test") && report.body.contains("patient.view"));
-        assert!(report.body.contains("data-print"), "printable");
-        assert!(report.body.contains("Mwangaza Health Centre"));
-        assert_eq!(report.body.matches("<tr>").count(), 2, "one entry plus the header");
-        app.app.audit_reads.flush().await;
-        assert_eq!(app.audit_count("audit.patient_report").await, 1);
-        assert!(matches!(verdict(&app, &[]).await, Verdict::Intact { .. }));
-    }
 }
 
 /// Makes the database refuse read-audit rows of `action` (a trigger), as a full disk or a

@@ -20,6 +20,7 @@ pub mod licence;
 pub mod module;
 pub mod money;
 pub mod outbox;
+pub mod pdf;
 pub mod phone;
 pub mod props;
 pub mod rbac;

@@ -6,6 +6,7 @@ pub mod browser;
 mod client;
 pub mod domain;
 pub mod licensing;
+pub mod pdf;
 mod pg;
 pub mod smtp;
 

@@ -9,7 +9,8 @@ mod routes;
 pub use ctx::{Ctx, Flash, FlashKind};
 pub use pipeline::Platform;
 pub use respond::{
-    cookie_header, csv_attachment, hx_or_see_other, render, render_part, render_status, see_other,
+    cookie_header, csv_attachment, hx_or_see_other, pdf_inline, render, render_part, render_status,
+    see_other,
 };
 pub use routes::{build_router, Access, Form, RouteSpec, UploadedFile, DEFAULT_BODY_LIMIT};
 

@@ -68,6 +68,23 @@ pub fn csv_attachment(stem: &str, body: String) -> Response {
         .body(body)
 }
 
+/// A PDF shown in the browser (to print or save), named `name`; never cached, since documents
+/// carry patient data. The name is made of the caller's own parts (numbers, fixed words).
+pub fn pdf_inline(name: &str, body: Vec<u8>) -> Response {
+    let safe: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    Response::builder()
+        .content_type("application/pdf")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{safe}\""),
+        )
+        .body(body)
+}
+
 /// What every template, whole page or part, may use of the request: its language, the signed-in
 /// user, the CSRF token for forms and the path.
 fn add_request(context: &mut tera::Context, cx: &Ctx) {

@@ -16,8 +16,10 @@ use serde_json::json;
 
 use hms_core::audit::{self, Actor, Event};
 use hms_core::clock;
+use hms_core::day::Day;
 use hms_core::db::{Db, DbError, Tx};
 use hms_core::i18n::t;
+use hms_core::ids::PatientId;
 
 use crate::repo::queue as q;
 
@@ -367,7 +369,8 @@ pub async fn check_in(
     if !patient.active {
         return Err(VisitError::PatientInactive);
     }
-    let day = day_text(today());
+    let today_day = Day::today();
+    let day = today_day.text();
     if let Some(open) = q::open_visit(&mut **tx, patient_id, &day).await? {
         return Err(VisitError::AlreadyOpen {
             visit_id: Some(open.id),
@@ -414,7 +417,7 @@ pub async fn check_in(
         }
         Err(e) => return Err(e.into()),
     };
-    hms_patients::record_visit(tx, patient_id, &day).await?;
+    hms_patients::api::record_visit(tx, PatientId(patient_id), today_day).await?;
     q::enqueue(
         tx,
         id,

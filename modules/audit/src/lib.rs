@@ -2,13 +2,16 @@
 //! a patient may ask for under Kenya's Data Protection Act ("who opened my record, and when").
 //! The log itself (hash chain, triggers, verification) lives in `hms_core::audit`.
 
+mod access;
 mod repo;
+mod report;
 mod routes;
 
 use hms_core::http::{Access, RouteSpec};
 use hms_core::module::{MenuItem, Module, Permission};
 use rust_embed::RustEmbed;
 
+pub use access::words as action_words;
 pub use repo::csv_cell;
 
 pub const VIEW: &str = "audit.view";
@@ -55,6 +58,11 @@ impl Module for AuditModule {
         "audit.title"
     }
 
+    // The access report names the patient and follows merges through patients' api.
+    fn requires(&self) -> &'static [&'static str] {
+        &["patients"]
+    }
+
     fn permissions(&self) -> &'static [Permission] {
         PERMISSIONS
     }
@@ -74,10 +82,12 @@ impl Module for AuditModule {
         vec![
             RouteSpec::get("/audit", P(VIEW), routes::log),
             RouteSpec::get("/audit/export.csv", P(EXPORT), routes::export),
+            RouteSpec::get("/audit/patients", P(PATIENT_REPORT), report::find),
+            RouteSpec::get("/audit/patients/:number", P(PATIENT_REPORT), report::page),
             RouteSpec::get(
-                "/audit/patients/:id",
+                "/audit/patients/:number/report.pdf",
                 P(PATIENT_REPORT),
-                routes::patient_report,
+                report::pdf,
             ),
         ]
     }

@@ -203,15 +203,6 @@ pub async fn page(db: &Db, b: &Bounds, before: i64, limit: i64) -> Result<Vec<Au
         .collect())
 }
 
-/// Who opened or changed one patient's record: every row about the patient, newest first.
-pub async fn for_patient(db: &Db, patient_id: i64, limit: i64) -> Result<Vec<AuditRow>, DbError> {
-    let b = Bounds {
-        patient_id,
-        ..Default::default()
-    };
-    page(db, &b, 0, limit).await
-}
-
 /// One CSV cell, formulas defused (shared with every CSV export: it lives in core).
 pub use hms_core::ui::csv_cell;
 

@@ -1,17 +1,17 @@
 //! Screens of the audit trail.
 
 use poem::http::StatusCode;
-use poem::web::{Path, Query};
+use poem::web::Query;
 use poem::{handler, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use hms_core::audit::{self, Event};
 use hms_core::http::{csv_attachment, render, render_status, Ctx};
-use hms_core::{clock, AppError, AppResult};
+use hms_core::{AppError, AppResult};
 
 use crate::repo::{self, Filters};
-use crate::EXPORT;
+use crate::{EXPORT, PATIENT_REPORT};
 
 const PAGE_SIZE: i64 = 50;
 /// More rows than this in one export are refused: narrow the filters instead.
@@ -72,6 +72,7 @@ pub async fn log(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     c.insert("filters", &filters);
     c.insert("query", &q.query_string());
     c.insert("can_export", &cx.can(EXPORT));
+    c.insert("can_report", &cx.can(PATIENT_REPORT));
     let bounds = match filters.bounds() {
         Ok(b) => b,
         Err(errors) => {
@@ -138,22 +139,4 @@ pub async fn export(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     .await?;
     tx.commit().await?;
     Ok(csv_attachment("hms-audit", out))
-}
-
-#[handler]
-pub async fn patient_report(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
-    if id <= 0 {
-        return Err(AppError::NotFound);
-    }
-    let rows = repo::for_patient(&cx.app().db, id, 5000).await?;
-    cx.audit_read(Event::new("audit.patient_report", "patient", Some(id)).patient(id))
-        .await;
-    let mut c = tera::Context::new();
-    c.insert("patient_id", &id);
-    c.insert("rows", &rows);
-    c.insert(
-        "generated_at",
-        &clock::display_rfc3339(&clock::now_rfc3339()),
-    );
-    render(&cx, "audit/patient_report.html", c)
 }

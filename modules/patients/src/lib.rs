@@ -2,14 +2,14 @@
 //! patient chart. Reception registers and finds patients; every clinical module hangs its work on
 //! the patient found here.
 
-mod barcode;
+pub mod api;
 mod form;
 mod import;
 mod model;
 mod repo;
 mod reporting;
 mod routes;
-pub mod search;
+mod search;
 
 #[cfg(test)]
 mod properties;
@@ -19,10 +19,9 @@ use hms_core::module::{ContributionFuture, ExportSection, Figure, FigureRange, F
 use hms_core::module::{MenuItem, Module, Permission};
 use rust_embed::RustEmbed;
 
-pub use model::{name_tokens, query_tokens};
+pub use model::{name_tokens, query_tokens, NUMBER_PREFIX};
 /// Bulk loading of generated patients, for `hms demo-data` and benchmarks.
 pub use repo::demo;
-pub use repo::record_visit;
 
 pub const VIEW: &str = "patients.view";
 pub const REGISTER: &str = "patients.register";
@@ -201,6 +200,8 @@ impl Module for PatientsModule {
             ),
             RouteSpec::get("/patients/:id/card", P(VIEW), routes::print::card),
             RouteSpec::get("/patients/:id/label", P(VIEW), routes::print::label),
+            RouteSpec::get("/patients/:id/card.pdf", P(VIEW), routes::pdf::card),
+            RouteSpec::get("/patients/:id/label.pdf", P(VIEW), routes::pdf::label),
         ]
     }
 

@@ -484,6 +484,36 @@ pub fn mask_phone(e164: &str) -> String {
     }
 }
 
+/// The prefix of this install's patient numbers (`P-26-00042`): registration, the import and
+/// the demo data all number with it.
+pub const NUMBER_PREFIX: &str = "P";
+
+/// A patient's names as one line: first, middle (when there is one), last.
+pub fn full_name(first: &str, middle: Option<&str>, last: &str) -> String {
+    [Some(first), middle, Some(last)]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// "Female"/"Male" in the request's language.
+pub fn sex_label(sex: &str) -> String {
+    match sex {
+        "female" => hms_core::i18n::t("patients.sex_female"),
+        "male" => hms_core::i18n::t("patients.sex_male"),
+        other => other.to_string(),
+    }
+}
+
+/// [`age_text`] of a stored date of birth (`YYYY-MM-DD`) on `today`; empty when unreadable.
+pub fn age_of(date_of_birth: &str, estimated: bool, today: hms_core::day::Day) -> String {
+    hms_core::day::Day::from_db_text(date_of_birth)
+        .map(|d| age_text(d.date(), estimated, today.date()))
+        .unwrap_or_default()
+}
+
 /// The patient number printed on cards and files: facility prefix, 2-digit year, sequence
 /// padded to 5 digits (wider once a facility passes 99,999 in a year).
 /// `("MW", 2026, 42)` → `"MW-26-00042"`.

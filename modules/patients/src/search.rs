@@ -2,12 +2,48 @@
 //! check-in): by patient number, phone in any written form, identifier number, or any part of
 //! the names in any order. The caller records the search in the audit trail.
 
+use hms_core::day::Day;
 use hms_core::db::{Db, DbError};
+use hms_core::ids::PatientId;
 use hms_core::phone;
+use serde::Serialize;
 
 use crate::model;
 use crate::repo::{self, Found};
-pub use crate::routes::{shown as row, Shown as PatientRow};
+
+/// A patient as every picker lists them: the display rules of [`model`] applied (age instead
+/// of the date, sex in words, the phone partly masked).
+#[derive(Debug, Clone, Serialize)]
+pub struct Pick {
+    pub id: PatientId,
+    pub number: String,
+    pub name: String,
+    pub sex: String,
+    pub age: String,
+    pub phone: String,
+    pub last_visit: String,
+}
+
+pub fn pick(f: Found) -> Pick {
+    Pick {
+        id: PatientId(f.id),
+        age: model::age_of(&f.date_of_birth, f.dob_estimated, Day::today()),
+        number: f.number,
+        name: f.name,
+        sex: model::sex_label(&f.sex),
+        phone: f
+            .phone
+            .as_deref()
+            .map(model::mask_phone)
+            .unwrap_or_default(),
+        last_visit: f
+            .last_visit_on
+            .as_deref()
+            .and_then(Day::from_db_text)
+            .map(Day::display)
+            .unwrap_or_default(),
+    }
+}
 
 /// One page of matches for `q` and the key of the next page (pass it back as `after`). Exact
 /// matches (number, phone, identifier) come first, then name matches in index order. An empty
@@ -62,6 +98,6 @@ pub async fn search(
 }
 
 /// The patient's summary row by id, following a merge to the surviving record.
-pub async fn summary(db: &Db, id: i64) -> Result<Option<PatientRow>, DbError> {
-    Ok(repo::summary(db, id).await?.map(row))
+pub async fn summary(db: &Db, id: PatientId) -> Result<Option<Pick>, DbError> {
+    Ok(repo::summary(db, id.get()).await?.map(pick))
 }

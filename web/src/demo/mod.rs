@@ -35,7 +35,7 @@ const MAX_PATIENTS: u64 = 20_000_000;
 const BATCH: usize = 10_000;
 /// The facility prefix of patient numbers, as registration uses it.
 #[cfg(feature = "patients")]
-const NUMBER_PREFIX: &str = "P";
+const NUMBER_PREFIX: &str = hms_patients::NUMBER_PREFIX;
 /// The facility's name when none is set yet.
 const FACILITY_NAME: &str = "Mwangaza Demo Health Centre";
 

@@ -16,9 +16,10 @@ use hms_core::http::{
     RouteSpec,
 };
 use hms_core::i18n::t;
+use hms_core::ids::PatientId;
 use hms_core::ui::{csv_cell, FormErrors};
 use hms_core::{phone, AppError, AppResult};
-use hms_patients::search::{self, PatientRow};
+use hms_patients::api as patients;
 
 use super::{minute_now, status_label, today};
 use crate::repo::booking::{self, BookError, Booked, Request};
@@ -175,22 +176,16 @@ async fn form_page(
     let db = &cx.app().db;
     let mut c = tera::Context::new();
     let patient = match Choice::id(&choice.patient) {
-        Some(id) => search::summary(db, id).await?,
+        Some(id) => patients::pick(db, PatientId(id)).await?,
         None => None,
     };
     if patient.is_none() && !choice.q.trim().is_empty() {
-        let (found, _) = search::search(db, &choice.q, "", 10).await?;
+        let (found, _) = patients::search(db, &choice.q, "", 10).await?;
         cx.audit_read(
             Event::new("patient.search", "patient", None).detail(json!({"results": found.len()})),
         )
         .await;
-        c.insert(
-            "found",
-            &found
-                .into_iter()
-                .map(search::row)
-                .collect::<Vec<PatientRow>>(),
-        );
+        c.insert("found", &found);
     }
     let clinics: Vec<Clinic> = schedules::clinics(db)
         .await?
@@ -250,7 +245,7 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
     let choice = Choice::from_form(&form);
     let mut errors = FormErrors::new();
     let patient = match Choice::id(&choice.patient) {
-        Some(id) => search::summary(db, id).await?,
+        Some(id) => patients::pick(db, PatientId(id)).await?,
         None => None,
     };
     if patient.is_none() {
@@ -318,7 +313,7 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
         return form_page(&cx, status, &choice, &errors).await;
     }
     let request = Request {
-        patient_id: patient.id,
+        patient_id: patient.id.get(),
         clinic_id: clinic.id,
         clinician_id: if clinic.booking == "slots" {
             clinician

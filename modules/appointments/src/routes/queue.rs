@@ -222,11 +222,9 @@ async fn search_page(cx: &Ctx, typed: &str) -> AppResult<Response> {
     let q: String = typed.trim().chars().take(80).collect();
     let mut results = Vec::new();
     if !q.is_empty() {
-        let (found, _) = hms_patients::search::search(&cx.app().db, &q, "", SEARCH_LIMIT).await?;
-        results = found
-            .into_iter()
-            .map(hms_patients::search::row)
-            .collect::<Vec<_>>();
+        results = hms_patients::api::search(&cx.app().db, &q, "", SEARCH_LIMIT)
+            .await?
+            .0;
         // One audit row per search, without the typed text (it may be a name).
         cx.audit_read(
             Event::new("patient.search", "patient", None)

@@ -345,8 +345,14 @@ pub async fn run(
                         Outcome::Create => match claim(&mut tx, import_id, c.line, &c.key).await? {
                             None => Outcome::Already,
                             Some(claimed) => {
-                                let (id, number) =
-                                    super::register(&mut tx, valid, "P", year, actor).await?;
+                                let (id, number) = super::register(
+                                    &mut tx,
+                                    valid,
+                                    crate::model::NUMBER_PREFIX,
+                                    year,
+                                    actor,
+                                )
+                                .await?;
                                 sqlx::query(
                                     "UPDATE patient_import_rows SET patient_id = $1 WHERE id = $2",
                                 )

@@ -22,6 +22,7 @@ macro_rules! insert_name_pairs {
     };
 }
 
+pub mod cards;
 pub mod demo;
 pub mod import;
 pub mod merge;
@@ -43,14 +44,7 @@ pub struct Candidate {
     pub why: &'static str,
 }
 
-fn full_name(first: &str, middle: Option<&str>, last: &str) -> String {
-    [Some(first), middle, Some(last)]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+use crate::model::full_name;
 
 /// The patient already holding an identifier (type and number), if any.
 pub async fn holder_of(db: &Db, id_type: &str, value: &str) -> Result<Option<Candidate>, DbError> {

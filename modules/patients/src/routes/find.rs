@@ -11,7 +11,8 @@ use hms_core::ids::PatientId;
 use hms_core::module::ChartLink;
 use hms_core::AppResult;
 
-use super::{shown, Shown, PAGE_SIZE};
+use super::{shown, PAGE_SIZE};
+use crate::search::Pick;
 use crate::search::search;
 
 #[derive(Debug, Default, Deserialize)]
@@ -26,7 +27,7 @@ pub struct FindQuery {
 #[derive(Serialize)]
 struct Row {
     #[serde(flatten)]
-    shown: Shown,
+    shown: Pick,
     actions: Vec<ChartLink>,
 }
 

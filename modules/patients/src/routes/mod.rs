@@ -5,63 +5,27 @@ pub mod edit;
 pub mod find;
 pub mod import;
 pub mod merge;
+pub mod pdf;
 pub mod print;
 pub mod register;
 
-use chrono::Utc;
-use serde::Serialize;
-
-use hms_core::clock;
+use hms_core::day::Day;
 use hms_core::i18n::t;
 
 use hms_core::ui::FormErrors;
 
 use crate::form::{Typed, BLOOD_GROUPS, KIN_RELATIONSHIPS};
 use crate::model;
-use crate::repo::Found;
 
 const PAGE_SIZE: i64 = 25;
 
 /// Today in the facility's time zone.
 pub(crate) fn today() -> chrono::NaiveDate {
-    clock::to_local(Utc::now()).date_naive()
+    Day::today().date()
 }
 
-/// A search result as shown: age instead of the date, the phone partly masked.
-#[derive(Serialize)]
-pub struct Shown {
-    pub id: i64,
-    pub number: String,
-    pub name: String,
-    pub sex: String,
-    pub age: String,
-    pub phone: String,
-    pub last_visit: String,
-}
-
-pub fn shown(f: Found) -> Shown {
-    let age = chrono::NaiveDate::parse_from_str(&f.date_of_birth, "%Y-%m-%d")
-        .map(|d| model::age_text(d, f.dob_estimated, today()))
-        .unwrap_or_default();
-    Shown {
-        id: f.id,
-        number: f.number,
-        name: f.name,
-        sex: sex_label(&f.sex),
-        age,
-        phone: f
-            .phone
-            .as_deref()
-            .map(model::mask_phone)
-            .unwrap_or_default(),
-        last_visit: f
-            .last_visit_on
-            .as_deref()
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            .map(|d| d.format("%d %b %Y").to_string())
-            .unwrap_or_default(),
-    }
-}
+pub(crate) use crate::model::sex_label;
+pub(crate) use crate::search::pick as shown;
 
 /// The context every patient form (registration, correction) is drawn from: what was typed, the
 /// messages, and the choices of each list.
@@ -96,14 +60,5 @@ pub(crate) fn kin_label(relationship: &str) -> String {
         "relative" => t("patients.kin_relative"),
         "friend" => t("patients.kin_friend"),
         _ => t("patients.kin_other"),
-    }
-}
-
-/// "Female"/"Male" in the request's language.
-pub(crate) fn sex_label(sex: &str) -> String {
-    match sex {
-        "female" => t("patients.sex_female"),
-        "male" => t("patients.sex_male"),
-        other => other.to_string(),
     }
 }

@@ -13,7 +13,8 @@ use hms_core::i18n::t;
 use hms_core::{AppError, AppResult};
 
 use super::sex_label;
-use crate::{barcode, repo};
+use crate::repo;
+use hms_core::pdf::barcode;
 
 /// The paper sizes offered; the first is used when none is chosen.
 const LAYOUTS: &[&str] = &["a4", "a5", "thermal"];

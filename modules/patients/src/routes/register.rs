@@ -89,7 +89,9 @@ pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
         .db
         .write(move |tx| {
             let (valid, actor) = (job.clone(), actor.clone());
-            Box::pin(async move { repo::register(tx, &valid, "P", year, &actor).await })
+            Box::pin(async move {
+                repo::register(tx, &valid, crate::model::NUMBER_PREFIX, year, &actor).await
+            })
         })
         .await;
     let (id, number) = match registered {

@@ -1,8 +1,8 @@
-//! Code 128 barcodes of patient numbers, drawn as inline SVG for the printed card and file
-//! label. A USB barcode scanner at the desk reads them as if the number were typed, so a
-//! returning patient's card finds the chart in the search box without typing.
+//! Code 128 barcodes (of patient numbers, later of specimens and invoices), as inline SVG for
+//! print pages and as bars for PDF documents. A USB barcode scanner at the desk reads them as
+//! if the number were typed, so a returning patient's card finds the chart without typing.
 //!
-//! Only code set B is used (printable ASCII, one symbol per character): patient numbers such as
+//! Only code set B is used (printable ASCII, one symbol per character): numbers such as
 //! "P-26-00042" are short, and one code set keeps the encoder small and easy to check.
 
 /// Widths of the bar, space, bar, space, bar, space (in modules) of each symbol value 0 to 105,
@@ -122,7 +122,7 @@ const STOP: [u8; 7] = [2, 3, 3, 1, 1, 1, 2];
 const START_B: u8 = 104;
 
 /// Blank modules on each side; scanners need at least 10 to find where the code begins.
-const QUIET_ZONE: u32 = 10;
+pub const QUIET_ZONE: u32 = 10;
 
 /// Bar height in modules, in the SVG's own units (CSS sets the printed size).
 const HEIGHT: u32 = 50;
@@ -170,6 +170,23 @@ pub fn total_modules(text: &str) -> Option<u32> {
     Some(bars + 2 * QUIET_ZONE)
 }
 
+/// The bars of the barcode of `text`: (start, width) in modules from the left edge of the quiet
+/// zone, for drawing. `None` when `text` is empty or has characters code set B cannot carry.
+pub fn bars(text: &str) -> Option<Vec<(u32, u32)>> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut x = QUIET_ZONE;
+    for (i, &w) in widths(&symbols(text)?).iter().enumerate() {
+        if i % 2 == 0 {
+            out.push((x, u32::from(w)));
+        }
+        x += u32::from(w);
+    }
+    Some(out)
+}
+
 /// The barcode of `text` as an inline SVG element, one `<rect>` per bar, with
 /// `role="img"` and `aria-label` set to `label` (escaped). Sized by CSS (class `barcode`):
 /// the bars stretch to the width and height the stylesheet gives. `None` when `text` is empty
@@ -178,17 +195,12 @@ pub fn svg(text: &str, label: &str) -> Option<String> {
     if text.is_empty() {
         return None;
     }
-    let elements = widths(&symbols(text)?);
     let total = total_modules(text)?;
     let mut rects = String::new();
-    let mut x = QUIET_ZONE;
-    for (i, &w) in elements.iter().enumerate() {
-        if i % 2 == 0 {
-            rects.push_str(&format!(
-                "<rect x=\"{x}\" y=\"0\" width=\"{w}\" height=\"{HEIGHT}\"/>"
-            ));
-        }
-        x += u32::from(w);
+    for (x, w) in bars(text)? {
+        rects.push_str(&format!(
+            "<rect x=\"{x}\" y=\"0\" width=\"{w}\" height=\"{HEIGHT}\"/>"
+        ));
     }
     Some(format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"barcode\" role=\"img\" \
@@ -297,6 +309,16 @@ mod tests {
         );
         // The last bar (2 modules) ends 10 modules before the right edge.
         assert!(s.contains("<rect x=\"153\" y=\"0\" width=\"2\""), "{s}");
+    }
+
+    #[test]
+    fn bars_match_the_svg_and_end_before_the_quiet_zone() {
+        let b = bars("P-26-00042").unwrap();
+        assert_eq!(b.len(), 12 * 3 + 4);
+        assert_eq!(b[0], (10, 2));
+        assert_eq!(*b.last().unwrap(), (153, 2));
+        assert!(bars("").is_none());
+        assert!(bars("Wanjirũ").is_none());
     }
 
     #[test]
