@@ -347,7 +347,26 @@ async fn standin_fills_and_charges(backend: Backend) {
         app.app.modules.filler(orders::LAB).is_none(),
         "no laboratory: lab orders wait"
     );
-    let choices = filler.orderables(&db, standin::KIND, "gluc").await.unwrap();
+    let choices = app
+        .app
+        .modules
+        .orderables(&db, standin::KIND, "gluc")
+        .await
+        .unwrap();
+    assert!(app
+        .app
+        .modules
+        .orderables(&db, orders::LAB, "fbc")
+        .await
+        .unwrap()
+        .is_empty());
+    let by_code = app
+        .app
+        .modules
+        .orderable(&db, standin::KIND, "glucose")
+        .await
+        .unwrap();
+    assert_eq!(by_code.map(|o| o.name), Some("Blood glucose".to_string()));
     assert_eq!(choices.len(), 1);
     assert_eq!(choices[0].price, Some(standin::price()));
     let order = NewOrder {

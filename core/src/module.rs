@@ -359,6 +359,34 @@ impl Registry {
         self.enabled().find(|m| m.fulfils().contains(&kind))
     }
 
+    /// The filler's catalogue entries of `kind` matching `query`, for a prescriber choosing
+    /// what to order (price and stock beside each); none when no enabled module fills `kind`,
+    /// and the prescriber types the order as free text.
+    pub async fn orderables(
+        &self,
+        db: &Db,
+        kind: &str,
+        query: &str,
+    ) -> Result<Vec<Orderable>, DbError> {
+        match self.filler(kind) {
+            Some(m) => m.orderables(db, kind, query).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// One entry of the filler's catalogue of `kind`, by code.
+    pub async fn orderable(
+        &self,
+        db: &Db,
+        kind: &str,
+        code: &str,
+    ) -> Result<Option<Orderable>, DbError> {
+        match self.filler(kind) {
+            Some(m) => m.orderable(db, kind, code).await,
+            None => Ok(None),
+        }
+    }
+
     /// Two enabled modules filling one order kind: the message naming both (start-up stops).
     pub fn filler_clash(&self) -> Option<String> {
         let mut seen: HashMap<&'static str, &'static str> = HashMap::new();
