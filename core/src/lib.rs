@@ -23,6 +23,7 @@ pub mod money;
 pub mod orders;
 pub mod outbox;
 pub mod phone;
+pub mod props;
 pub mod rbac;
 pub mod read_pool;
 pub mod settings;
