@@ -24,6 +24,9 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error("templates: {0}")]
     Templates(String),
+    /// The enabled modules cannot run together (two fill one order kind).
+    #[error("modules: {0}")]
+    Modules(String),
 }
 
 pub struct AppInner {
@@ -102,6 +105,9 @@ impl App {
         }
         let key = SigningKey::load_or_create(&db).await?;
         let modules = Registry::new(parts.modules, &config.modules_disabled);
+        if let Some(clash) = modules.filler_clash() {
+            return Err(StartError::Modules(clash));
+        }
         let seeded = crate::rbac::seed_new_modules(&db, &modules).await?;
         if !seeded.is_empty() {
             tracing::info!(modules = ?seeded, "default grants seeded for new modules");

@@ -73,6 +73,34 @@ pub type TimelineFuture<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Vec<TimelineEntry>, DbError>> + Send + 'a>,
 >;
 
+/// An entry of a filler's catalogue, as a prescriber sees it while ordering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orderable {
+    /// The filler's code (stored as the order's `code`).
+    pub code: String,
+    pub name: String,
+    /// What one is: "test", "tablet", "bottle".
+    pub unit: String,
+    pub price: Option<crate::money::Money>,
+    /// Units in stock, for fillers that keep stock.
+    pub stock: Option<i64>,
+}
+
+/// What [`Module::orderables`] returns.
+pub type OrderablesFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<Orderable>, DbError>> + Send + 'a>,
+>;
+
+/// What [`Module::orderable`] returns.
+pub type OrderableFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<Orderable>, DbError>> + Send + 'a>,
+>;
+
+/// What [`Module::clearance`] returns.
+pub type ClearanceFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<crate::charges::Clearance, DbError>> + Send + 'a>,
+>;
+
 /// A module's background work (see [`Module::background`]): runs until told to stop.
 pub type BackgroundFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
@@ -123,6 +151,35 @@ pub trait Module: Send + Sync + 'static {
     /// app servers may share a database, so a job must be safe to run on all of them at once
     /// (guarded updates, as the outbox sender does), and run as often as it likes.
     fn background(&self, _app: crate::App, _stop: StopSignal) -> Option<BackgroundFuture> {
+        None
+    }
+    /// Order kinds this module performs (`lab`, `drug`, ...): their orders are its worklist. At
+    /// most one enabled module fills a kind; two stop the server at start.
+    fn fulfils(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The catalogue entries of `kind` matching `query` (code, name, unit, price, stock), for a
+    /// prescriber choosing what to order.
+    fn orderables<'a>(
+        &'a self,
+        _db: &'a Db,
+        _kind: &'a str,
+        _query: &'a str,
+    ) -> OrderablesFuture<'a> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// One catalogue entry of `kind` by code.
+    fn orderable<'a>(&'a self, _db: &'a Db, _kind: &'a str, _code: &'a str) -> OrderableFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
+    /// Whether the service behind a charge's (source, source_ref) may go ahead: a billing
+    /// module answers; every other module returns `None` (see [`crate::charges::clearance`]).
+    fn clearance<'a>(
+        &'a self,
+        _db: &'a Db,
+        _source: &'a str,
+        _source_ref: &'a str,
+    ) -> Option<ClearanceFuture<'a>> {
         None
     }
 
@@ -352,6 +409,57 @@ impl Registry {
         entries.sort_by(|a, b| b.at.cmp(&a.at));
         entries.truncate(usize::try_from(limit).unwrap_or(0));
         entries
+    }
+
+    /// The enabled module that fills orders of `kind`, if any (without one an order stays
+    /// `placed` and prints).
+    pub fn filler(&self, kind: &str) -> Option<&Arc<dyn Module>> {
+        self.enabled().find(|m| m.fulfils().contains(&kind))
+    }
+
+    /// The filler's catalogue entries of `kind` matching `query`, for a prescriber choosing
+    /// what to order (price and stock beside each); none when no enabled module fills `kind`,
+    /// and the prescriber types the order as free text.
+    pub async fn orderables(
+        &self,
+        db: &Db,
+        kind: &str,
+        query: &str,
+    ) -> Result<Vec<Orderable>, DbError> {
+        match self.filler(kind) {
+            Some(m) => m.orderables(db, kind, query).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// One entry of the filler's catalogue of `kind`, by code.
+    pub async fn orderable(
+        &self,
+        db: &Db,
+        kind: &str,
+        code: &str,
+    ) -> Result<Option<Orderable>, DbError> {
+        match self.filler(kind) {
+            Some(m) => m.orderable(db, kind, code).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Two enabled modules filling one order kind: the message naming both (start-up stops).
+    pub fn filler_clash(&self) -> Option<String> {
+        let mut seen: HashMap<&'static str, &'static str> = HashMap::new();
+        for m in self.enabled() {
+            for kind in m.fulfils() {
+                if let Some(first) = seen.insert(kind, m.id()) {
+                    return Some(format!(
+                        "two enabled modules fill '{kind}' orders: '{first}' and '{}'; \
+                         disable one of them (modules_disabled)",
+                        m.id()
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// Dashboard cards of enabled modules the user may see, in order.

@@ -71,6 +71,12 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("visits", Facility),
         ("visit_tokens", Local),
         ("queue_entries", Facility),
+        // orders and charges (core)
+        ("orders", ClinicalEvent),
+        ("order_outcomes", ClinicalEvent),
+        ("order_alerts", ClinicalEvent),
+        ("charge_items", Central),
+        ("charges", Ledger),
     ]
 };
 

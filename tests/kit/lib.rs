@@ -9,6 +9,7 @@ pub mod licensing;
 pub mod pdf;
 mod pg;
 pub mod smtp;
+pub mod standin;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -174,6 +175,15 @@ impl TestApp {
             .await;
         assert_eq!(r.status, 303, "setup answers with a redirect: {}", r.body);
         c
+    }
+
+    /// An app with `extra` modules besides the compiled ones (a department built only in
+    /// tests, such as [`standin::StandIn`]); `None` when the app does not start on `backend`.
+    pub async fn start_with_modules(
+        backend: Backend,
+        extra: Vec<Arc<dyn hms_core::module::Module>>,
+    ) -> Option<TestApp> {
+        Self::start_custom(backend, |_| {}, move |p| p.modules.extend(extra)).await
     }
 
     /// An app with the stand-in departments, the test licence key and a clock set to `now`.

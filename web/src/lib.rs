@@ -23,7 +23,7 @@ use hms_core::module::Module;
 use hms_core::App;
 use poem::Endpoint;
 
-use pages::{account, health, home, language, login, logo, setup};
+use pages::{account, alerts, health, home, language, login, logo, setup};
 
 /// The department modules compiled into this binary, one Cargo feature each.
 pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
@@ -65,6 +65,9 @@ pub fn platform_routes() -> Vec<RouteSpec> {
         RouteSpec::get("/", Authenticated, home::dashboard),
         RouteSpec::get("/account/password", Authenticated, account::password_form),
         RouteSpec::post("/account/password", Authenticated, account::password_submit),
+        RouteSpec::get("/orders/alerts", Authenticated, alerts::list),
+        RouteSpec::get("/orders/alerts/badge", Authenticated, alerts::badge),
+        RouteSpec::post("/orders/alerts/:id/ack", Authenticated, alerts::acknowledge),
     ]
 }
 

@@ -4,6 +4,7 @@
 //! through [`visits`], the public contract (declare `requires() = ["appointments"]`).
 
 pub mod demo;
+pub mod fees;
 pub mod holidays;
 pub mod reminders;
 mod repo;

@@ -428,6 +428,7 @@ pub async fn check_in(
         &now,
     )
     .await?;
+    crate::fees::post_consultation_fee(tx, id, patient_id, &point.code, actor).await?;
     audit::record(
         tx,
         actor,

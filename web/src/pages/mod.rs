@@ -1,7 +1,8 @@
 //! The platform's own screens: first-run setup, sign in and out, the dashboard, the user's
-//! password, and the health check.
+//! password, critical-result alerts, and the health check.
 
 pub mod account;
+pub mod alerts;
 pub mod health;
 pub mod home;
 pub mod language;
