@@ -135,7 +135,7 @@ pub async fn count(db: &Db) -> Result<i64, DbError> {
 async fn reserve(tx: &mut Tx, year: i32, n: i64) -> Result<i64, DbError> {
     let last: i64 = sqlx::query(
         "INSERT INTO patient_counters (year, next_seq) VALUES ($1, $2) \
-         ON CONFLICT (year) DO UPDATE SET next_seq = patient_counters.next_seq + $2 \
+         ON CONFLICT (facility_id, year) DO UPDATE SET next_seq = patient_counters.next_seq + $2 \
          RETURNING next_seq",
     )
     .bind(i64::from(year))

@@ -130,7 +130,7 @@ pub async fn likely_matches(
 async fn next_number(tx: &mut Tx, prefix: &str, year: i32) -> Result<String, DbError> {
     let seq: i64 = sqlx::query(
         "INSERT INTO patient_counters (year, next_seq) VALUES ($1, 1) \
-         ON CONFLICT (year) DO UPDATE SET next_seq = patient_counters.next_seq + 1 \
+         ON CONFLICT (facility_id, year) DO UPDATE SET next_seq = patient_counters.next_seq + 1 \
          RETURNING next_seq",
     )
     .bind(i64::from(year))
