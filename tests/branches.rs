@@ -133,9 +133,16 @@ fn assert_distinct_v7(what: &str, list: &[Option<String>], at_least: usize) {
     assert!(list.len() >= at_least, "{what}: {} rows", list.len());
     let set: BTreeSet<&str> = list
         .iter()
-        .map(|u| u.as_deref().unwrap_or_else(|| panic!("{what}: a row without uuid")))
+        .map(|u| {
+            u.as_deref()
+                .unwrap_or_else(|| panic!("{what}: a row without uuid"))
+        })
         .collect();
-    assert_eq!(set.len(), list.len(), "{what}: uuids are distinct: {list:?}");
+    assert_eq!(
+        set.len(),
+        list.len(),
+        "{what}: uuids are distinct: {list:?}"
+    );
     assert!(set.iter().all(|u| is_uuid_v7(u)), "{what}: {list:?}");
 }
 
@@ -232,7 +239,9 @@ async fn empty_database(backend: DbBackend) -> Option<(String, Option<String>)> 
             Some((format!("sqlite://{}", file.display()), None))
         }
         DbBackend::Postgres => {
-            let admin = std::env::var("HMS_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+            let admin = std::env::var("HMS_TEST_POSTGRES_URL")
+                .ok()
+                .filter(|u| !u.is_empty())?;
             let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
             // The name is made of hex digits here.
             let create = format!("CREATE DATABASE {name}");
@@ -288,32 +297,69 @@ async fn migration_fills_existing_rows(backend: DbBackend) {
         sqlx::query(*sql).execute(db.read()).await.unwrap();
     }
     assert!(db.migrate().await.unwrap() >= 1);
-    assert_distinct_v7("patients", &uuids(&db, "SELECT uuid FROM patients").await, 3);
-    assert_distinct_v7("identifiers", &uuids(&db, "SELECT uuid FROM patient_identifiers").await, 2);
+    assert_distinct_v7(
+        "patients",
+        &uuids(&db, "SELECT uuid FROM patients").await,
+        3,
+    );
+    assert_distinct_v7(
+        "identifiers",
+        &uuids(&db, "SELECT uuid FROM patient_identifiers").await,
+        2,
+    );
     assert_distinct_v7("visits", &uuids(&db, "SELECT uuid FROM visits").await, 2);
-    assert_distinct_v7("weekdays", &uuids(&db, "SELECT uuid FROM clinic_weekdays").await, 2);
-    assert_distinct_v7("service points", &uuids(&db, "SELECT uuid FROM service_points").await, 5);
+    assert_distinct_v7(
+        "weekdays",
+        &uuids(&db, "SELECT uuid FROM clinic_weekdays").await,
+        2,
+    );
+    assert_distinct_v7(
+        "service points",
+        &uuids(&db, "SELECT uuid FROM service_points").await,
+        5,
+    );
     assert_distinct_v7("roles", &uuids(&db, "SELECT uuid FROM roles").await, 7);
-    assert_distinct_v7("settings", &uuids(&db, "SELECT uuid FROM settings").await, 3);
+    assert_distinct_v7(
+        "settings",
+        &uuids(&db, "SELECT uuid FROM settings").await,
+        3,
+    );
     // Rows, links and counters are as they were, in facility 1.
     let merged: Option<i64> = sqlx::query_scalar("SELECT merged_into FROM patients WHERE id = 3")
-        .fetch_one(db.read()).await.unwrap();
+        .fetch_one(db.read())
+        .await
+        .unwrap();
     assert_eq!(merged, Some(1));
     let holder: i64 = sqlx::query_scalar(
         "SELECT patient_id FROM patient_identifiers WHERE value = '87654321' AND facility_id = 1",
     )
-    .fetch_one(db.read()).await.unwrap();
+    .fetch_one(db.read())
+    .await
+    .unwrap();
     assert_eq!(holder, 2);
-    let next: i64 = sqlx::query_scalar("SELECT next_seq FROM patient_counters WHERE facility_id = 1 AND year = 2026")
-        .fetch_one(db.read()).await.unwrap();
+    let next: i64 = sqlx::query_scalar(
+        "SELECT next_seq FROM patient_counters WHERE facility_id = 1 AND year = 2026",
+    )
+    .fetch_one(db.read())
+    .await
+    .unwrap();
     assert_eq!(next, 4);
-    let token: i64 = sqlx::query_scalar("SELECT next_token FROM visit_tokens WHERE facility_id = 1 AND day = '2026-03-02'")
-        .fetch_one(db.read()).await.unwrap();
+    let token: i64 = sqlx::query_scalar(
+        "SELECT next_token FROM visit_tokens WHERE facility_id = 1 AND day = '2026-03-02'",
+    )
+    .fetch_one(db.read())
+    .await
+    .unwrap();
     assert_eq!(token, 3);
     let facility = sqlx::query("SELECT name, kmhfl_code FROM facilities WHERE id = 1")
-        .fetch_one(db.read()).await.unwrap();
+        .fetch_one(db.read())
+        .await
+        .unwrap();
     assert_eq!(facility.get::<String, _>(0), "Kilimani Dispensary");
-    assert_eq!(facility.get::<Option<String>, _>(1).as_deref(), Some("13023"));
+    assert_eq!(
+        facility.get::<Option<String>, _>(1).as_deref(),
+        Some("13023")
+    );
     // The per-facility numbers still refuse a second holder, and foreign keys still hold.
     let twice = sqlx::query(
         "INSERT INTO patients (number, first_name, last_name, sex, date_of_birth, created_at, updated_at) \
@@ -325,8 +371,12 @@ async fn migration_fills_existing_rows(backend: DbBackend) {
         "INSERT INTO visits (patient_id, day, token, payer, status, checked_in_at) \
          VALUES (3, '2026-03-02', 2, 'cash', 'closed', 'x')",
     )
-    .execute(db.read()).await;
-    assert!(other_token.is_err(), "token 2 of the day is taken in facility 1");
+    .execute(db.read())
+    .await;
+    assert!(
+        other_token.is_err(),
+        "token 2 of the day is taken in facility 1"
+    );
     let orphan = sqlx::query("INSERT INTO queue_entries (visit_id, service_point_id, state, enqueued_at) VALUES (99, 1, 'waiting', 'x')")
         .execute(db.read()).await;
     assert!(orphan.is_err(), "queue entries still refer to visits");
@@ -394,5 +444,9 @@ fn no_source_hard_deletes_rows_of_a_record_table() {
             }
         }
     }
-    assert!(found.is_empty(), "record tables are voided, never deleted:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "record tables are voided, never deleted:\n{}",
+        found.join("\n")
+    );
 }

@@ -85,7 +85,10 @@ async fn keep_facility_in_step(tx: &mut Tx, key: &str, value: &str) -> Result<()
         "facility_code" => "UPDATE facilities SET kmhfl_code = NULLIF($1, '') WHERE id = 1",
         _ => return Ok(()),
     };
-    sqlx::query(sql).bind(value.trim()).execute(&mut **tx).await?;
+    sqlx::query(sql)
+        .bind(value.trim())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

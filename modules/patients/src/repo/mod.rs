@@ -57,7 +57,7 @@ pub async fn holder_of(db: &Db, id_type: &str, value: &str) -> Result<Option<Can
         "SELECT ",
         summary_columns!(),
         " FROM patient_identifiers i JOIN patients p ON p.id = i.patient_id \
-             WHERE i.id_type = $1 AND i.value = $2"
+             WHERE i.id_type = $1 AND i.value = $2 AND i.voided_at IS NULL"
     ))
     .bind(id_type)
     .bind(value)
@@ -336,11 +336,16 @@ pub async fn update(
         if old == new {
             continue;
         }
-        sqlx::query("DELETE FROM patient_identifiers WHERE patient_id = $1 AND id_type = $2")
-            .bind(id)
-            .bind(kind)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE patient_identifiers SET voided_at = $3, voided_by = $4 \
+             WHERE patient_id = $1 AND id_type = $2 AND voided_at IS NULL",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(&now)
+        .bind(actor.user_id)
+        .execute(&mut **tx)
+        .await?;
         if let Some(value) = new {
             if holder(tx, kind, value).await?.is_some() {
                 return Err(ChangeError::Taken);
@@ -367,14 +372,15 @@ pub async fn update(
 
 /// The patient holding an identifier, inside a transaction.
 async fn holder(tx: &mut Tx, id_type: &str, value: &str) -> Result<Option<i64>, DbError> {
-    Ok(
-        sqlx::query("SELECT patient_id FROM patient_identifiers WHERE id_type = $1 AND value = $2")
-            .bind(id_type)
-            .bind(value)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.get(0)),
+    Ok(sqlx::query(
+        "SELECT patient_id FROM patient_identifiers \
+             WHERE id_type = $1 AND value = $2 AND voided_at IS NULL",
     )
+    .bind(id_type)
+    .bind(value)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.get(0)))
 }
 
 /// A patient's identifiers as (type, value), in the order they were added.
@@ -383,7 +389,8 @@ pub(crate) async fn identifiers_of<'e, E: sqlx::Executor<'e, Database = sqlx::An
     id: i64,
 ) -> Result<Vec<(String, String)>, DbError> {
     Ok(sqlx::query(
-        "SELECT id_type, value FROM patient_identifiers WHERE patient_id = $1 ORDER BY id",
+        "SELECT id_type, value FROM patient_identifiers \
+         WHERE patient_id = $1 AND voided_at IS NULL ORDER BY id",
     )
     .bind(id)
     .fetch_all(ex)
@@ -526,10 +533,13 @@ pub async fn remove_identifier(
     actor: &Actor,
 ) -> Result<(), ChangeError> {
     let Some(value) = sqlx::query(
-        "DELETE FROM patient_identifiers WHERE patient_id = $1 AND id_type = $2 RETURNING value",
+        "UPDATE patient_identifiers SET voided_at = $3, voided_by = $4 \
+         WHERE patient_id = $1 AND id_type = $2 AND voided_at IS NULL RETURNING value",
     )
     .bind(id)
     .bind(id_type)
+    .bind(clock::now_rfc3339())
+    .bind(actor.user_id)
     .fetch_optional(&mut **tx)
     .await?
     .map(|r| r.get::<String, _>(0)) else {
@@ -669,7 +679,8 @@ pub async fn exact(
              SELECT COALESCE(merged_into, id) FROM patients WHERE number = $1 \
              UNION SELECT COALESCE(merged_into, id) FROM patients WHERE phone = $2 \
              UNION SELECT COALESCE(x.merged_into, x.id) FROM patient_identifiers i \
-                   JOIN patients x ON x.id = i.patient_id WHERE i.value = $3) \
+                   JOIN patients x ON x.id = i.patient_id \
+                   WHERE i.value = $3 AND i.voided_at IS NULL) \
              ORDER BY p.id LIMIT 20"
     ))
     .bind(number)
