@@ -227,6 +227,121 @@ each_backend! {
     }
 }
 
+/// The allergies of a patient as stored: (allergen, drug group, severity, status).
+async fn allergy_rows(
+    db: &Db,
+    patient: i64,
+) -> Vec<(String, Option<String>, Option<String>, String)> {
+    sqlx::query("SELECT allergen, drug_group, severity, status FROM patient_allergies WHERE patient_id = $1 ORDER BY id")
+        .bind(patient)
+        .fetch_all(db.read())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+fn row(
+    a: &str,
+    g: Option<&str>,
+    s: Option<&str>,
+    status: &str,
+) -> (String, Option<String>, Option<String>, String) {
+    (
+        a.into(),
+        g.map(Into::into),
+        s.map(Into::into),
+        status.into(),
+    )
+}
+
+each_backend! {
+    async fn allergies_typed_at_registration_become_rows_the_chart_shows(app) {
+        app.setup_admin().await;
+        app.add_user("desk", &["receptionist"]).await;
+        let desk = app.login("desk").await;
+        let amina = register(&desk, "Amina", "Otieno", "Amoxicillin; peanuts, ").await;
+        assert_eq!(allergy_rows(app.db(), amina).await, [
+            row("Amoxicillin", Some("penicillins"), None, "active"),
+            row("peanuts", None, None, "active"),
+        ]);
+        let column: Option<String> = sqlx::query_scalar("SELECT allergies FROM patients WHERE id = $1")
+            .bind(amina).fetch_one(app.db().read()).await.unwrap();
+        assert_eq!(column, None, "the old text column is no longer written");
+        assert_eq!(app.audit_count("patient.allergy_add").await, 2);
+        let chart = desk.get(&format!("/patients/{amina}")).await;
+        assert_eq!(chart.status, 200);
+        assert!(chart.body.contains("allergy-alert") && chart.body.contains("Amoxicillin"), "{}", chart.body);
+        assert!(chart.body.contains("Penicillins"), "the drug group is shown");
+        let card = desk.get(&format!("/patients/{amina}/card")).await;
+        assert!(card.body.contains("Amoxicillin, peanuts"), "the printed card lists them");
+        let plain = register(&desk, "Brian", "Kiprono", "").await;
+        assert!(allergy_rows(app.db(), plain).await.is_empty());
+        let chart = desk.get(&format!("/patients/{plain}")).await;
+        assert!(!chart.body.contains("allergy-alert") && chart.body.contains("No known allergies recorded."));
+        // Correcting the record leaves the rows alone; the field is on registration only.
+        let edit = desk.get(&format!("/patients/{amina}/edit")).await;
+        assert!(!edit.body.contains("name=\"allergies\""));
+    }
+
+    async fn staff_who_edit_patients_add_and_refute_allergies_on_the_chart(app) {
+        app.setup_admin().await;
+        app.add_user("desk", &["receptionist"]).await;
+        app.add_user("nurse", &["nurse"]).await;
+        let desk = app.login("desk").await;
+        let amina = register(&desk, "Amina", "Otieno", "").await;
+        let path = format!("/patients/{amina}/allergies");
+
+        assert_eq!(desk.get(&format!("{path}/new")).await.status, 200);
+        let bad = desk.post_form(&path, &[("allergen", "x"), ("drug_group", "antacids"), ("severity", "deadly"), ("reaction", "")]).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("2 to 100 characters") && bad.body.contains("Choose a drug group"), "{}", bad.body);
+        assert!(allergy_rows(app.db(), amina).await.is_empty(), "nothing recorded");
+        let no_csrf = desk.post_form_raw(&path, &[("allergen", "Septrin")]).await;
+        assert!(no_csrf.status == 403 || no_csrf.status == 400, "{}", no_csrf.status);
+        let nurse = app.login("nurse").await;
+        nurse.get(&format!("/patients/{amina}")).await;
+        assert_eq!(nurse.post_form(&path, &[("allergen", "Septrin")]).await.status, 403);
+        assert!(allergy_rows(app.db(), amina).await.is_empty());
+
+        let ok = desk.post_form(&path, &[("allergen", "Septrin"), ("drug_group", ""), ("reaction", "Rash all over"), ("severity", "severe")]).await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        let ok = desk.post_form(&path, &[("allergen", "Bee stings"), ("drug_group", ""), ("reaction", ""), ("severity", "")]).await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        assert_eq!(allergy_rows(app.db(), amina).await, [
+            row("Septrin", Some("sulfonamides"), Some("severe"), "active"),
+            row("Bee stings", None, None, "active"),
+        ]);
+        let chart = desk.get(&format!("/patients/{amina}")).await;
+        assert!(chart.body.contains("Septrin (severe)"), "the banner shows the severity");
+        assert!(chart.body.contains("Rash all over") && chart.body.contains("Sulfonamides"));
+
+        let first: i64 = sqlx::query_scalar("SELECT MIN(id) FROM patient_allergies WHERE patient_id = $1")
+            .bind(amina).fetch_one(app.db().read()).await.unwrap();
+        let refute = format!("{path}/{first}/refute");
+        assert_eq!(nurse.post_form(&refute, &[]).await.status, 403);
+        assert_eq!(desk.post_form(&refute, &[]).await.status, 303);
+        assert_eq!(desk.post_form(&refute, &[]).await.status, 303, "a second refute changes nothing");
+        assert_eq!(app.audit_count("patient.allergy_refute").await, 1);
+        let rows = allergy_rows(app.db(), amina).await;
+        assert_eq!(rows[0].3, "refuted");
+        assert_eq!(rows[1].3, "active");
+        let refuted_by: Option<i64> = sqlx::query_scalar("SELECT refuted_by FROM patient_allergies WHERE id = $1")
+            .bind(first).fetch_one(app.db().read()).await.unwrap();
+        assert!(refuted_by.is_some());
+        let chart = desk.get(&format!("/patients/{amina}")).await;
+        assert!(!chart.body.contains("Septrin (severe)"), "a refuted allergy leaves the banner");
+        assert!(chart.body.contains("<s>Septrin</s>"), "and stays in the list, struck out");
+        // Another patient's allergy cannot be refuted through this chart.
+        let brian = register(&desk, "Brian", "Kiprono", "Aspirin").await;
+        let his: i64 = sqlx::query_scalar("SELECT id FROM patient_allergies WHERE patient_id = $1")
+            .bind(brian).fetch_one(app.db().read()).await.unwrap();
+        desk.post_form(&format!("{path}/{his}/refute"), &[]).await;
+        assert_eq!(allergy_rows(app.db(), brian).await[0].3, "active");
+    }
+}
+
 /// A fresh, empty database on `backend` (PostgreSQL only when configured), its URL and, on
 /// PostgreSQL, its name for dropping.
 async fn empty_database(backend: DbBackend) -> Option<(String, Option<String>)> {

@@ -2,6 +2,7 @@
 //! patient chart. Reception registers and finds patients; every clinical module hangs its work on
 //! the patient found here.
 
+mod allergies;
 mod barcode;
 mod form;
 mod import;
@@ -193,6 +194,17 @@ impl Module for PatientsModule {
                 "/patients/:id/identifiers/remove",
                 P(EDIT),
                 routes::edit::remove_identifier,
+            ),
+            RouteSpec::get(
+                "/patients/:id/allergies/new",
+                P(EDIT),
+                routes::allergies::new,
+            ),
+            RouteSpec::post("/patients/:id/allergies", P(EDIT), routes::allergies::add),
+            RouteSpec::post(
+                "/patients/:id/allergies/:allergy/refute",
+                P(EDIT),
+                routes::allergies::refute,
             ),
             RouteSpec::get("/patients/:id/card", P(VIEW), routes::print::card),
             RouteSpec::get("/patients/:id/label", P(VIEW), routes::print::label),

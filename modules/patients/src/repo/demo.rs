@@ -199,7 +199,8 @@ pub async fn insert(
                 .bind(i64::from(p.dob_estimated))
                 .bind(p.phone.as_deref())
                 .bind(p.county_code)
-                .bind(p.allergies.as_deref())
+                // Allergies are rows (below), not the text column.
+                .bind(None::<&str>)
                 .bind(created_by)
                 .bind(p.registered_at.as_str())
                 .bind(p.registered_at.as_str());
@@ -220,6 +221,12 @@ pub async fn insert(
             ids.push(id);
         }
         stored.patients += chunk.len() as u64;
+    }
+
+    for (p, id) in rows.iter().zip(&ids) {
+        if let Some(text) = p.allergies.as_deref() {
+            super::allergies::add_generated(tx, *id, text, created_by, &p.registered_at).await?;
+        }
     }
 
     let identifiers: Vec<(i64, &'static str, &str, &str)> = rows

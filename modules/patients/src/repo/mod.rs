@@ -22,6 +22,7 @@ macro_rules! insert_name_pairs {
     };
 }
 
+pub mod allergies;
 pub mod demo;
 pub mod import;
 pub mod merge;
@@ -151,7 +152,10 @@ pub async fn register(
 ) -> Result<(i64, String), DbError> {
     let number = next_number(tx, prefix, year).await?;
     let now = clock::now_rfc3339();
-    let d = &p.details;
+    // The allergies typed become rows (one per entry), no longer the text column.
+    let mut d = p.details.clone();
+    let allergies = d.allergies.take().unwrap_or_default();
+    let d = &d;
     let insert = sqlx::query(
         "INSERT INTO patients (number, first_name, middle_name, last_name, sex, date_of_birth, \
          dob_estimated, phone, email, county_code, sub_county, ward, kin_name, kin_relationship, \
@@ -172,6 +176,7 @@ pub async fn register(
         insert_identifier(tx, id, id_type, value, &now).await?;
     }
     insert_tokens(tx, id, &d.tokens()).await?;
+    allergies::add_entries(tx, id, &allergies, actor).await?;
     audit::record(
         tx,
         actor,
