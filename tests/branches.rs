@@ -274,8 +274,8 @@ each_backend! {
         assert_eq!(chart.status, 200);
         assert!(chart.body.contains("allergy-alert") && chart.body.contains("Amoxicillin"), "{}", chart.body);
         assert!(chart.body.contains("Penicillins"), "the drug group is shown");
-        let card = desk.get(&format!("/patients/{amina}/card")).await;
-        assert!(card.body.contains("Amoxicillin, peanuts"), "the printed card lists them");
+        let label = desk.get(&format!("/patients/{amina}/label")).await;
+        assert!(label.body.contains("Amoxicillin, peanuts"), "the printed label lists them");
         let plain = register(&desk, "Brian", "Kiprono", "").await;
         assert!(allergy_rows(app.db(), plain).await.is_empty());
         let chart = desk.get(&format!("/patients/{plain}")).await;
@@ -339,6 +339,80 @@ each_backend! {
             .bind(brian).fetch_one(app.db().read()).await.unwrap();
         desk.post_form(&format!("{path}/{his}/refute"), &[]).await;
         assert_eq!(allergy_rows(app.db(), brian).await[0].3, "active");
+    }
+}
+
+async fn count(db: &Db, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db.read()).await.unwrap()
+}
+
+each_backend! {
+    async fn removals_void_rows_and_users_see_the_same(app) {
+        let admin = app.setup_admin().await;
+        let doctor = app.add_user("dr.otieno", &["doctor"]).await.to_string();
+        let db = app.db();
+        admin.get("/schedules").await;
+        let r = admin.post_form("/schedules/clinics", &[("name", "MCH"), ("booking", "day"), ("daily_capacity", "5"), ("weekday", "1")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let mch = r.location().unwrap().rsplit('/').next().unwrap().to_string();
+        // A clinic's weekdays changed: the old one is voided, and comes back when chosen again.
+        let r = admin.post_form(&format!("/schedules/clinics/{mch}"), &[("name", "MCH"), ("booking", "day"), ("daily_capacity", "5"), ("weekday", "3")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(count(db, "SELECT COUNT(*) FROM clinic_weekdays WHERE voided_at IS NULL AND weekday = 3").await, 1);
+        assert_eq!(count(db, "SELECT COUNT(*) FROM clinic_weekdays WHERE voided_at IS NOT NULL AND weekday = 1").await, 1);
+        admin.post_form(&format!("/schedules/clinics/{mch}"), &[("name", "MCH"), ("booking", "day"), ("daily_capacity", "5"), ("weekday", "1")]).await;
+        assert_eq!(count(db, "SELECT COUNT(*) FROM clinic_weekdays WHERE voided_at IS NULL").await, 1);
+        assert_eq!(count(db, "SELECT COUNT(*) FROM clinic_weekdays").await, 2);
+        let page = admin.get("/schedules").await;
+        assert_eq!(page.status, 200);
+
+        // Hours removed stay as a voided row and are no longer shown or used.
+        let r = admin.post_form("/schedules/clinics", &[("name", "OPD"), ("booking", "slots"), ("slot_minutes", "30")]).await;
+        let opd = r.location().unwrap().rsplit('/').next().unwrap().to_string();
+        let r = admin.post_form(&format!("/schedules/clinics/{opd}/hours"),
+            &[("clinician", &doctor), ("weekday", "1"), ("start", "08:00"), ("end", "12:00")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let patient = register(&admin, "Achieng", "Odhiambo", "").await;
+        let book = format!("/appointments/book?patient={patient}&clinic={opd}&clinician={doctor}&day=2031-03-10");
+        assert!(admin.get(&book).await.body.contains(">08:00<"), "a Monday's slots are offered");
+        let hours = count(db, "SELECT MAX(id) FROM working_hours").await;
+        assert_eq!(admin.post_form(&format!("/schedules/hours/{hours}/remove"), &[]).await.status, 303);
+        assert_eq!(admin.post_form(&format!("/schedules/hours/{hours}/remove"), &[]).await.status, 303);
+        assert_eq!(app.audit_count("schedules.hours_remove").await, 1, "removed once");
+        assert_eq!(count(db, "SELECT COUNT(*) FROM working_hours WHERE voided_at IS NOT NULL AND voided_by IS NOT NULL").await, 1);
+        assert!(!admin.get(&book).await.body.contains(">08:00<"), "voided hours give no slots");
+
+        // A day off and a holiday in the coming weeks: removed, then given again.
+        let soon = (hms_core::clock::to_local(chrono::Utc::now()).date_naive() + chrono::Duration::days(30))
+            .format("%Y-%m-%d").to_string();
+        for _ in 0..2 {
+            let r = admin.post_form("/schedules/days-off", &[("off_clinician", &doctor), ("off_day", &soon), ("off_reason", "Training")]).await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            assert!(admin.get("/schedules").await.body.contains("Training"));
+            admin.post_form("/schedules/days-off/remove", &[("clinician", &doctor), ("day", &soon)]).await;
+            assert!(!admin.get("/schedules").await.body.contains("Training"));
+            let r = admin.post_form("/schedules/holidays", &[("holiday_day", &soon), ("holiday_name", "Idd-ul-Fitr")]).await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            assert!(admin.get("/schedules").await.body.contains("Idd-ul-Fitr"));
+            admin.post_form("/schedules/holidays/remove", &[("day", &soon)]).await;
+            assert!(!admin.get("/schedules").await.body.contains("Idd-ul-Fitr"));
+        }
+        assert_eq!(app.audit_count("schedules.day_off_add").await, 2);
+        assert_eq!(app.audit_count("schedules.holiday_remove").await, 2);
+        assert_eq!(count(db, "SELECT COUNT(*) FROM days_off WHERE voided_at IS NOT NULL").await, 1);
+        assert_eq!(count(db, "SELECT COUNT(*) FROM declared_holidays WHERE voided_at IS NOT NULL").await, 1);
+
+        // A custom role removed is voided with its grants; its name can be used again.
+        admin.get("/admin/roles/new").await;
+        let r = admin.post_form("/admin/roles/new", &[("name", "records_clerk"), ("title", "Records clerk"), ("description", "")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(admin.post_form("/admin/roles/records_clerk/delete", &[]).await.status, 303);
+        let roles = hms_core::auth::users::all_roles(db).await.unwrap();
+        assert!(!roles.iter().any(|r| r.name == "records_clerk"), "no longer offered");
+        assert_eq!(count(db, "SELECT COUNT(*) FROM roles WHERE name = 'records_clerk' AND voided_at IS NOT NULL").await, 1);
+        let r = admin.post_form("/admin/roles/new", &[("name", "records_clerk"), ("title", "Records officer"), ("description", "")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert!(admin.get("/admin/roles").await.body.contains("Records officer"));
     }
 }
 
