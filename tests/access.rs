@@ -37,7 +37,7 @@ fn concrete(path: &str, target_id: i64) -> String {
 }
 
 async fn granted(app: &TestApp, role: &str) -> HashSet<String> {
-    sqlx::query("SELECT permission FROM role_grants WHERE role_name = $1")
+    sqlx::query("SELECT permission FROM role_grants WHERE role_name = $1 AND voided_at IS NULL")
         .bind(role)
         .fetch_all(app.db().read())
         .await
@@ -249,14 +249,16 @@ async fn default_grants_are_seeded_once_so_an_admins_revocation_survives_restart
         .await
         .unwrap();
     assert!(seeded.is_empty(), "nothing seeded twice");
-    let granted = sqlx::query("SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin' AND permission = 'admin.backups.view'")
+    let granted = sqlx::query("SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin' AND permission = 'admin.backups.view' AND voided_at IS NULL")
         .fetch_one(again.db.read()).await.unwrap().get::<i64, _>(0);
     assert_eq!(granted, 0, "the revocation stands");
-    let others = sqlx::query("SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin'")
-        .fetch_one(again.db.read())
-        .await
-        .unwrap()
-        .get::<i64, _>(0);
+    let others = sqlx::query(
+        "SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin' AND voided_at IS NULL",
+    )
+    .fetch_one(again.db.read())
+    .await
+    .unwrap()
+    .get::<i64, _>(0);
     let mut defaults: std::collections::BTreeSet<String> = hms_core::rbac::default_policy()
         .into_iter()
         .filter(|(role, p)| role == "admin" && again.modules.permission(p).is_some())

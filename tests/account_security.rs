@@ -22,7 +22,7 @@ async fn user_id(app: &TestApp, username: &str) -> i64 {
 async fn roles_of(app: &TestApp, username: &str) -> Vec<String> {
     sqlx::query(
         "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         JOIN users u ON u.id = ur.user_id WHERE u.username = $1 ORDER BY r.name",
+         JOIN users u ON u.id = ur.user_id WHERE u.username = $1 AND ur.voided_at IS NULL ORDER BY r.name",
     )
     .bind(username)
     .fetch_all(app.db().read())
@@ -250,7 +250,7 @@ each_backend! {
             );
             let left: i64 = sqlx::query(
                 "SELECT COUNT(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id \
-                 JOIN roles r ON r.id = ur.role_id WHERE r.name = 'admin' AND u.is_active = 1",
+                 JOIN roles r ON r.id = ur.role_id WHERE r.name = 'admin' AND u.is_active = 1 AND ur.voided_at IS NULL",
             )
             .fetch_one(app.db().read())
             .await

@@ -100,7 +100,7 @@ async fn snapshot(app: &TestApp, id: i64) -> Vec<String> {
         r.get::<String, _>(11),
     ];
     for i in sqlx::query(
-        "SELECT id_type, value FROM patient_identifiers WHERE patient_id = $1 ORDER BY id",
+        "SELECT id_type, value FROM patient_identifiers WHERE patient_id = $1 AND voided_at IS NULL ORDER BY id",
     )
     .bind(id)
     .fetch_all(app.db().read())

@@ -96,6 +96,11 @@ each_backend! {
         assert_eq!(r.status, 303, "{}", r.body);
         assert_eq!(setting(&app, "facility_name").await.as_deref(), Some("Mwangaza Sub-County Hospital"));
         assert_eq!(setting(&app, "facility_code").await.as_deref(), Some("13023"));
+        // The install's facility row follows its name and KMHFL code.
+        let facility = sqlx::query("SELECT name, kmhfl_code FROM facilities WHERE id = 1")
+            .fetch_one(app.db().read()).await.unwrap();
+        assert_eq!(facility.get::<String, _>(0), "Mwangaza Sub-County Hospital");
+        assert_eq!(facility.get::<Option<String>, _>(1).as_deref(), Some("13023"));
         assert_eq!(setting(&app, "facility_level").await.as_deref(), Some("4"));
         assert_eq!(setting(&app, "facility_phone").await.as_deref(), Some("+254712345678"));
         assert_eq!(setting(&app, "default_language").await.as_deref(), Some("sw"));

@@ -48,6 +48,8 @@ pub enum DbError {
     },
     #[error("migration {0} was changed after it was applied; restore the original file")]
     MigrationChanged(String),
+    #[error("migration {0} left rows whose foreign keys point nowhere; nothing was applied")]
+    MigrationBrokeForeignKeys(String),
 }
 
 impl From<sqlx::Error> for DbError {
@@ -126,6 +128,12 @@ impl Backend {
         }
     }
 }
+
+/// The first line of a SQLite migration that rebuilds tables other tables refer to: it runs with
+/// foreign key enforcement off (SQLite's documented way to rebuild such a table; the setting
+/// cannot change inside a transaction) and is checked with `PRAGMA foreign_key_check` before
+/// it commits.
+const FOREIGN_KEYS_OFF: &str = "-- hms:foreign-keys-off";
 
 #[derive(RustEmbed)]
 #[folder = "../migrations/"]
@@ -358,6 +366,12 @@ impl Db {
     /// Applies pending migrations of this backend's stream, each in its own transaction.
     /// A migration already applied whose file changed is an error, never silently re-run.
     pub async fn migrate(&self) -> Result<usize, DbError> {
+        self.migrate_until(None).await
+    }
+
+    /// Applies pending migrations up to and including version `last` (all when `None`): tests
+    /// stop at a version to put rows in before the next migration runs.
+    pub async fn migrate_until(&self, last: Option<&str>) -> Result<usize, DbError> {
         let mut conn = self.writer.acquire().await?;
         if self.backend == Backend::Postgres {
             // Several app servers may start at once: one migrates, the others wait.
@@ -365,7 +379,7 @@ impl Db {
                 .execute(&mut *conn)
                 .await?;
         }
-        let result = self.migrate_on(&mut conn).await;
+        let result = self.migrate_on(&mut conn, last).await;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_unlock(7301001)")
                 .execute(&mut *conn)
@@ -374,7 +388,11 @@ impl Db {
         result
     }
 
-    async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<usize, DbError> {
+    async fn migrate_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        last: Option<&str>,
+    ) -> Result<usize, DbError> {
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version TEXT PRIMARY KEY,
@@ -393,30 +411,65 @@ impl Db {
                 .collect();
         let mut count = 0;
         for m in migrations(self.backend) {
+            if last.is_some_and(|last| m.version.as_str() > last) {
+                break;
+            }
             match applied.iter().find(|(v, _)| *v == m.version) {
                 Some((_, sum)) if *sum == m.checksum => continue,
                 Some(_) => return Err(DbError::MigrationChanged(m.name)),
                 None => {}
             }
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql.clone()))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&m.version)
-            .bind(&m.name)
-            .bind(&m.checksum)
-            .bind(crate::clock::now_rfc3339())
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            let keys_off = self.backend == Backend::Sqlite && m.sql.starts_with(FOREIGN_KEYS_OFF);
+            if keys_off {
+                sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let result = Self::apply(conn, &m, keys_off).await;
+            if keys_off {
+                sqlx::raw_sql("PRAGMA foreign_keys = ON")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            result?;
             tracing::info!(migration = %m.name, "applied migration");
             count += 1;
         }
         Ok(count)
+    }
+
+    /// One migration and its row in `schema_migrations`, in one transaction. With foreign key
+    /// enforcement off (a SQLite table rebuild), every foreign key is checked before commit.
+    async fn apply(
+        conn: &mut sqlx::AnyConnection,
+        m: &Migration,
+        keys_off: bool,
+    ) -> Result<(), DbError> {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql.clone()))
+            .execute(&mut *tx)
+            .await?;
+        if keys_off {
+            let broken = sqlx::query("SELECT COUNT(*) FROM pragma_foreign_key_check")
+                .fetch_one(&mut *tx)
+                .await?
+                .get::<i64, _>(0);
+            if broken > 0 {
+                return Err(DbError::MigrationBrokeForeignKeys(m.name.clone()));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&m.version)
+        .bind(&m.name)
+        .bind(&m.checksum)
+        .bind(crate::clock::now_rfc3339())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

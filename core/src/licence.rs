@@ -521,14 +521,7 @@ pub async fn install(
     .execute(&mut *tx)
     .await?;
     if code.is_none() {
-        sqlx::query(
-            "INSERT INTO settings (key, value, updated_at) VALUES ('facility_code', $1, $2) \
-             ON CONFLICT (key) DO UPDATE SET value = $1, updated_at = $2",
-        )
-        .bind(payload.facility_code.trim())
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        crate::settings::put(&mut tx, "facility_code", payload.facility_code.trim()).await?;
     }
     crate::audit::record(
         &mut tx,

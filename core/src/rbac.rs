@@ -116,7 +116,8 @@ pub async fn bump_version(tx: &mut Tx) -> Result<(), DbError> {
 pub async fn grant(tx: &mut Tx, role: &str, permission: &str) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO role_grants (role_name, permission, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (role_name, permission) DO NOTHING",
+         ON CONFLICT (role_name, permission) DO UPDATE SET created_at = excluded.created_at, \
+         voided_at = NULL, voided_by = NULL WHERE role_grants.voided_at IS NOT NULL",
     )
     .bind(role)
     .bind(permission)
@@ -128,11 +129,15 @@ pub async fn grant(tx: &mut Tx, role: &str, permission: &str) -> Result<(), DbEr
 
 /// Revokes a permission from a role (admin action); bumps the policy version.
 pub async fn revoke(tx: &mut Tx, role: &str, permission: &str) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM role_grants WHERE role_name = $1 AND permission = $2")
-        .bind(role)
-        .bind(permission)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE role_grants SET voided_at = $3 \
+         WHERE role_name = $1 AND permission = $2 AND voided_at IS NULL",
+    )
+    .bind(role)
+    .bind(permission)
+    .bind(crate::clock::now_rfc3339())
+    .execute(&mut **tx)
+    .await?;
     bump_version(tx).await
 }
 
@@ -148,7 +153,8 @@ impl Policy {
     /// Loads the grants of `version` into a Casbin enforcer.
     pub async fn load(db: &Db, registry: &Registry, version: i64) -> Result<Self, PolicyError> {
         let rows = sqlx::query(
-            "SELECT role_name, permission FROM role_grants ORDER BY role_name, permission",
+            "SELECT role_name, permission FROM role_grants WHERE voided_at IS NULL \
+             ORDER BY role_name, permission",
         )
         .fetch_all(db.read())
         .await

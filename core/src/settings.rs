@@ -72,6 +72,23 @@ pub async fn put(tx: &mut Tx, key: &str, value: &str) -> Result<(), DbError> {
     .bind(crate::clock::now_rfc3339())
     .execute(&mut **tx)
     .await?;
+    keep_facility_in_step(tx, key, value).await
+}
+
+/// The install's facility (row 1 of `facilities`) carries the name and KMHFL code of the
+/// settings, changed in the same transaction as the setting.
+async fn keep_facility_in_step(tx: &mut Tx, key: &str, value: &str) -> Result<(), DbError> {
+    let sql = match key {
+        "facility_name" if !value.trim().is_empty() => {
+            "UPDATE facilities SET name = $1 WHERE id = 1"
+        }
+        "facility_code" => "UPDATE facilities SET kmhfl_code = NULLIF($1, '') WHERE id = 1",
+        _ => return Ok(()),
+    };
+    sqlx::query(sql)
+        .bind(value.trim())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -54,6 +54,7 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("patients", SharedIdentity),
         ("patient_identifiers", SharedIdentity),
         ("patient_merges", SharedIdentity),
+        ("patient_allergies", SharedIdentity),
         ("patient_name_tokens", Local),
         ("patient_name_pairs", Local),
         ("patient_counters", Local),

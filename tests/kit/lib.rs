@@ -269,9 +269,11 @@ impl TestApp {
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
             "settings" => "SELECT COUNT(*) FROM settings",
             "login_throttle" => "SELECT COUNT(*) FROM login_throttle",
-            "role_grants_rows" => "SELECT COUNT(*) FROM role_grants",
+            "role_grants_rows" => "SELECT COUNT(*) FROM role_grants WHERE voided_at IS NULL",
             "patients" => "SELECT COUNT(*) FROM patients",
-            "patient_identifiers" => "SELECT COUNT(*) FROM patient_identifiers",
+            "patient_identifiers" => {
+                "SELECT COUNT(*) FROM patient_identifiers WHERE voided_at IS NULL"
+            }
             other => panic!("count: unknown table {other}"),
         };
         sqlx::query(sql)

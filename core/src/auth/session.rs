@@ -191,7 +191,7 @@ pub async fn load(
     let user_id: i64 = row.get(0);
     let roles = sqlx::query(
         "SELECT r.name, r.title, r.builtin FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 ORDER BY r.id",
+         WHERE ur.user_id = $1 AND ur.voided_at IS NULL ORDER BY r.id",
     )
     .bind(user_id)
     .fetch_all(db.read())

@@ -146,7 +146,7 @@ pub async fn id_by_username(db: &Db, username: &str) -> Result<Option<i64>, DbEr
 
 pub async fn all_roles(db: &Db) -> Result<Vec<Role>, DbError> {
     Ok(
-        sqlx::query("SELECT name, title, builtin FROM roles ORDER BY id")
+        sqlx::query("SELECT name, title, builtin FROM roles WHERE voided_at IS NULL ORDER BY id")
             .fetch_all(db.read())
             .await?
             .into_iter()
@@ -168,7 +168,7 @@ pub async fn list(db: &Db) -> Result<Vec<User>, DbError> {
     .await?;
     let links = sqlx::query(
         "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         ORDER BY r.id",
+         WHERE ur.voided_at IS NULL ORDER BY r.id",
     )
     .fetch_all(db.read())
     .await?;
@@ -202,20 +202,22 @@ pub async fn create(
 ) -> Result<Option<i64>, UserError> {
     let mut role_ids = Vec::new();
     for name in &user.roles {
-        let id: Option<i64> = sqlx::query("SELECT id FROM roles WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.get(0));
+        let id: Option<i64> =
+            sqlx::query("SELECT id FROM roles WHERE name = $1 AND voided_at IS NULL")
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.get(0));
         match id {
             Some(id) => role_ids.push(id),
             None => {
-                let names: Vec<String> = sqlx::query("SELECT name FROM roles ORDER BY id")
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .into_iter()
-                    .map(|r| r.get(0))
-                    .collect();
+                let names: Vec<String> =
+                    sqlx::query("SELECT name FROM roles WHERE voided_at IS NULL ORDER BY id")
+                        .fetch_all(&mut **tx)
+                        .await?
+                        .into_iter()
+                        .map(|r| r.get(0))
+                        .collect();
                 return Err(UserError::UnknownRole(name.clone(), names.join(", ")));
             }
         }

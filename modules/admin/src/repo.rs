@@ -95,6 +95,7 @@ pub async fn search(
         let links = sqlx::query(
             "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
              JOIN users u ON u.id = ur.user_id WHERE u.username >= $1 AND u.username <= $2 \
+             AND ur.voided_at IS NULL \
              ORDER BY r.id",
         )
         .bind(&first.username)
@@ -160,7 +161,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<UserDetail>, DbError> {
 async fn role_names(db: &Db, user_id: i64) -> Result<Vec<String>, DbError> {
     Ok(sqlx::query(
         "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 ORDER BY r.id",
+         WHERE ur.user_id = $1 AND ur.voided_at IS NULL ORDER BY r.id",
     )
     .bind(user_id)
     .fetch_all(db.read())
@@ -241,7 +242,7 @@ async fn is_administrator(tx: &mut Tx, user_id: Option<i64>) -> Result<bool, Adm
     };
     let n: i64 = sqlx::query(
         "SELECT COUNT(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 AND r.name = $2",
+         WHERE ur.user_id = $1 AND r.name = $2 AND ur.voided_at IS NULL",
     )
     .bind(user_id)
     .bind(ADMIN_ROLE)
@@ -276,9 +277,11 @@ pub async fn roles_beyond_grants(
     let mut beyond = Vec::new();
     for role in roles.iter().collect::<BTreeSet<_>>() {
         let missing: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM role_grants g WHERE g.role_name = $1 AND g.permission NOT IN \
+            "SELECT COUNT(*) FROM role_grants g WHERE g.role_name = $1 AND g.voided_at IS NULL \
+             AND g.permission NOT IN \
              (SELECT mine.permission FROM role_grants mine JOIN roles r ON r.name = mine.role_name \
-              JOIN user_roles ur ON ur.role_id = r.id WHERE ur.user_id = $2)",
+              JOIN user_roles ur ON ur.role_id = r.id WHERE ur.user_id = $2 \
+              AND mine.voided_at IS NULL AND ur.voided_at IS NULL)",
         )
         .bind(role)
         .bind(actor.user_id.unwrap_or(0))
@@ -299,7 +302,7 @@ async fn other_active_admins(tx: &mut Tx, user_id: i64) -> Result<i64, AdminErro
     Ok(sqlx::query(
         "SELECT COUNT(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id \
          JOIN roles r ON r.id = ur.role_id \
-         WHERE r.name = $2 AND u.is_active = 1 AND u.id <> $1",
+         WHERE r.name = $2 AND u.is_active = 1 AND u.id <> $1 AND ur.voided_at IS NULL",
     )
     .bind(user_id)
     .bind(ADMIN_ROLE)
@@ -323,7 +326,7 @@ async fn current(
     };
     let roles: Vec<String> = sqlx::query(
         "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 ORDER BY r.id",
+         WHERE ur.user_id = $1 AND ur.voided_at IS NULL ORDER BY r.id",
     )
     .bind(user_id)
     .fetch_all(&mut **tx)
@@ -394,13 +397,21 @@ pub async fn update(
     .execute(&mut **tx)
     .await?;
     if !changed.is_empty() {
-        sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut **tx)
-            .await?;
+        // Roles taken away are voided; roles given (new, or voided before) are active.
+        sqlx::query(
+            "UPDATE user_roles SET voided_at = $2, voided_by = $3 \
+             WHERE user_id = $1 AND voided_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(clock::now_rfc3339())
+        .bind(actor.user_id)
+        .execute(&mut **tx)
+        .await?;
         for role in &after {
             sqlx::query(
-                "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2",
+                "INSERT INTO user_roles (user_id, role_id) \
+                 SELECT $1, id FROM roles WHERE name = $2 AND voided_at IS NULL \
+                 ON CONFLICT (user_id, role_id) DO UPDATE SET voided_at = NULL, voided_by = NULL",
             )
             .bind(user_id)
             .bind(role.as_str())

@@ -36,12 +36,14 @@ struct Cell {
 }
 
 async fn current_grants(cx: &Ctx) -> AppResult<BTreeSet<(String, String)>> {
-    Ok(sqlx::query("SELECT role_name, permission FROM role_grants")
-        .fetch_all(cx.app().db.read())
-        .await?
-        .into_iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
+    Ok(
+        sqlx::query("SELECT role_name, permission FROM role_grants WHERE voided_at IS NULL")
+            .fetch_all(cx.app().db.read())
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect(),
+    )
 }
 
 async fn matrix_page(cx: &Ctx, status: StatusCode, problem: Option<String>) -> AppResult<Response> {
@@ -78,8 +80,9 @@ async fn matrix_page(cx: &Ctx, status: StatusCode, problem: Option<String>) -> A
 /// How many users hold each role (a role in use cannot be removed).
 async fn role_holders(cx: &Ctx) -> AppResult<std::collections::HashMap<String, i64>> {
     Ok(sqlx::query(
-        "SELECT r.name, COUNT(ur.user_id) FROM roles r LEFT JOIN user_roles ur ON ur.role_id = r.id \
-         GROUP BY r.name",
+        "SELECT r.name, COUNT(ur.user_id) FROM roles r \
+         LEFT JOIN user_roles ur ON ur.role_id = r.id AND ur.voided_at IS NULL \
+         WHERE r.voided_at IS NULL GROUP BY r.name",
     )
     .fetch_all(cx.app().db.read())
     .await?
@@ -211,7 +214,7 @@ pub async fn create_role(cx: Ctx, form: Form) -> AppResult<Response> {
         errors.add("description", t("admin.role_error_description"));
     }
     if errors.is_empty() {
-        let taken = sqlx::query("SELECT id FROM roles WHERE name = $1")
+        let taken = sqlx::query("SELECT id FROM roles WHERE name = $1 AND voided_at IS NULL")
             .bind(&values.name)
             .fetch_optional(app.db.read())
             .await?
@@ -226,7 +229,9 @@ pub async fn create_role(cx: Ctx, form: Form) -> AppResult<Response> {
     let mut tx = app.db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO roles (name, title, description, builtin, created_at) VALUES ($1, $2, $3, 0, $4) \
-         ON CONFLICT (name) DO NOTHING",
+         ON CONFLICT (name) DO UPDATE SET title = excluded.title, \
+         description = excluded.description, created_at = excluded.created_at, \
+         voided_at = NULL, voided_by = NULL WHERE roles.voided_at IS NOT NULL",
     )
     .bind(&values.name)
     .bind(&values.title)
@@ -259,10 +264,11 @@ pub async fn create_role(cx: Ctx, form: Form) -> AppResult<Response> {
 pub async fn delete_role(cx: Ctx, Path(name): Path<String>) -> AppResult<Response> {
     let app = cx.app();
     let mut tx = app.db.begin().await?;
-    let Some(row) = sqlx::query("SELECT id, builtin, title FROM roles WHERE name = $1")
-        .bind(&name)
-        .fetch_optional(&mut *tx)
-        .await?
+    let Some(row) =
+        sqlx::query("SELECT id, builtin, title FROM roles WHERE name = $1 AND voided_at IS NULL")
+            .bind(&name)
+            .fetch_optional(&mut *tx)
+            .await?
     else {
         return Err(AppError::NotFound);
     };
@@ -270,25 +276,37 @@ pub async fn delete_role(cx: Ctx, Path(name): Path<String>) -> AppResult<Respons
     let problem = if builtin == 1 {
         Some(t("admin.role_error_builtin"))
     } else {
-        let holders: i64 = sqlx::query("SELECT COUNT(*) FROM user_roles WHERE role_id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-            .get(0);
+        let holders: i64 =
+            sqlx::query("SELECT COUNT(*) FROM user_roles WHERE role_id = $1 AND voided_at IS NULL")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0);
         (holders > 0).then(|| t("admin.role_error_in_use").replace("{count}", &holders.to_string()))
     };
     if let Some(problem) = problem {
         drop(tx);
         return matrix_page(&cx, StatusCode::CONFLICT, Some(problem)).await;
     }
-    sqlx::query("DELETE FROM role_grants WHERE role_name = $1")
-        .bind(&name)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM roles WHERE id = $1 AND builtin = 0")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let (now, by) = (hms_core::clock::now_rfc3339(), cx.actor().user_id);
+    sqlx::query(
+        "UPDATE role_grants SET voided_at = $2, voided_by = $3 \
+         WHERE role_name = $1 AND voided_at IS NULL",
+    )
+    .bind(&name)
+    .bind(&now)
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE roles SET voided_at = $2, voided_by = $3 \
+         WHERE id = $1 AND builtin = 0 AND voided_at IS NULL",
+    )
+    .bind(id)
+    .bind(&now)
+    .bind(by)
+    .execute(&mut *tx)
+    .await?;
     rbac::bump_version(&mut tx).await?;
     audit::record(
         &mut tx,

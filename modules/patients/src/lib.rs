@@ -3,6 +3,7 @@
 //! the patient found here.
 
 pub mod api;
+mod allergies;
 mod form;
 mod import;
 mod model;
@@ -197,6 +198,17 @@ impl Module for PatientsModule {
                 "/patients/:id/identifiers/remove",
                 P(EDIT),
                 routes::edit::remove_identifier,
+            ),
+            RouteSpec::get(
+                "/patients/:id/allergies/new",
+                P(EDIT),
+                routes::allergies::new,
+            ),
+            RouteSpec::post("/patients/:id/allergies", P(EDIT), routes::allergies::add),
+            RouteSpec::post(
+                "/patients/:id/allergies/:allergy/refute",
+                P(EDIT),
+                routes::allergies::refute,
             ),
             RouteSpec::get("/patients/:id/card", P(VIEW), routes::print::card),
             RouteSpec::get("/patients/:id/label", P(VIEW), routes::print::label),

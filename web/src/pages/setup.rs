@@ -78,15 +78,7 @@ pub async fn submit(cx: Ctx, form: Form) -> AppResult<Response> {
         // Someone else finished setup a moment ago.
         return Err(AppError::NotFound);
     };
-    let now = clock::now_rfc3339();
-    sqlx::query(
-        "INSERT INTO settings (key, value, updated_at) VALUES ('facility_name', $1, $2) \
-         ON CONFLICT (key) DO UPDATE SET value = $1, updated_at = $2",
-    )
-    .bind(&facility)
-    .bind(&now)
-    .execute(&mut *tx)
-    .await?;
+    hms_core::settings::put(&mut tx, "facility_name", &facility).await?;
     let timeouts = Timeouts::new(
         app.config.session_idle_minutes,
         app.config.session_absolute_hours,

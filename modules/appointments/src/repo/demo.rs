@@ -109,7 +109,7 @@ pub async fn served_entry(
 pub async fn tokens_used(tx: &mut Tx, day: &str, last: i64) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO visit_tokens (day, next_token) VALUES ($1, $2) \
-         ON CONFLICT (day) DO UPDATE SET next_token = $2",
+         ON CONFLICT (facility_id, day) DO UPDATE SET next_token = $2",
     )
     .bind(day)
     .bind(last)

@@ -289,7 +289,7 @@ pub async fn open_visit<'e, E: Executor<'e, Database = Any>>(
 pub async fn next_token(tx: &mut Tx, day: &str) -> Result<i64, DbError> {
     Ok(sqlx::query(
         "INSERT INTO visit_tokens (day, next_token) VALUES ($1, 1) \
-         ON CONFLICT (day) DO UPDATE SET next_token = visit_tokens.next_token + 1 \
+         ON CONFLICT (facility_id, day) DO UPDATE SET next_token = visit_tokens.next_token + 1 \
          RETURNING next_token",
     )
     .bind(day)

@@ -64,9 +64,11 @@ pub async fn clinics(db: &Db) -> Result<Vec<Clinic>, DbError> {
     .iter()
     .map(clinic_at)
     .collect();
-    let days = sqlx::query("SELECT clinic_id, weekday FROM clinic_weekdays ORDER BY weekday")
-        .fetch_all(db.read())
-        .await?;
+    let days = sqlx::query(
+        "SELECT clinic_id, weekday FROM clinic_weekdays WHERE voided_at IS NULL ORDER BY weekday",
+    )
+    .fetch_all(db.read())
+    .await?;
     for r in days {
         let (clinic, weekday): (i64, i64) = (r.get(0), r.get(1));
         if let Some(c) = out.iter_mut().find(|c| c.id == clinic) {
@@ -121,16 +123,25 @@ pub async fn save_clinic(
             id
         }
     };
-    sqlx::query("DELETE FROM clinic_weekdays WHERE clinic_id = $1")
+    // Weekdays no longer run are voided, chosen ones (new or voided before) are active.
+    sqlx::query(
+        "UPDATE clinic_weekdays SET voided_at = $2, voided_by = $3 \
+         WHERE clinic_id = $1 AND voided_at IS NULL",
+    )
+    .bind(id)
+    .bind(clock::now_rfc3339())
+    .bind(actor.user_id)
+    .execute(&mut **tx)
+    .await?;
+    for day in &f.weekdays {
+        sqlx::query(
+            "INSERT INTO clinic_weekdays (clinic_id, weekday) VALUES ($1, $2) \
+             ON CONFLICT (clinic_id, weekday) DO UPDATE SET voided_at = NULL, voided_by = NULL",
+        )
         .bind(id)
+        .bind(day)
         .execute(&mut **tx)
         .await?;
-    for day in &f.weekdays {
-        sqlx::query("INSERT INTO clinic_weekdays (clinic_id, weekday) VALUES ($1, $2)")
-            .bind(id)
-            .bind(day)
-            .execute(&mut **tx)
-            .await?;
     }
     audit::record(
         tx,
@@ -155,7 +166,7 @@ pub async fn hours_of_clinic(db: &Db, clinic: i64) -> Result<Vec<HoursRow>, DbEr
     Ok(sqlx::query(
         "SELECT h.id, h.clinician_id, u.full_name, h.weekday, h.start_minute, h.end_minute, \
          h.break_start, h.break_end FROM working_hours h JOIN users u ON u.id = h.clinician_id \
-         WHERE h.clinic_id = $1 ORDER BY u.full_name, h.weekday, h.start_minute",
+         WHERE h.clinic_id = $1 AND h.voided_at IS NULL ORDER BY u.full_name, h.weekday, h.start_minute",
     )
     .bind(clinic)
     .fetch_all(db.read())
@@ -194,7 +205,7 @@ pub async fn hours_of(
 ) -> Result<Vec<WorkingHours>, DbError> {
     Ok(sqlx::query(
         "SELECT weekday, start_minute, end_minute, break_start, break_end FROM working_hours \
-         WHERE clinic_id = $1 AND clinician_id = $2 AND weekday = $3",
+         WHERE clinic_id = $1 AND clinician_id = $2 AND weekday = $3 AND voided_at IS NULL",
     )
     .bind(clinic)
     .bind(clinician)
@@ -237,13 +248,16 @@ pub async fn add_hours(
     Ok(id)
 }
 
-/// Removes a row of working hours; false when it was already gone.
+/// Removes (voids) a row of working hours; false when it was already gone.
 pub async fn remove_hours(tx: &mut Tx, id: i64, actor: &Actor) -> Result<Option<i64>, DbError> {
     let Some(r) = sqlx::query(
-        "DELETE FROM working_hours WHERE id = $1 RETURNING clinic_id, weekday, start_minute, \
+        "UPDATE working_hours SET voided_at = $2, voided_by = $3 \
+         WHERE id = $1 AND voided_at IS NULL RETURNING clinic_id, weekday, start_minute, \
          end_minute, break_start, break_end, clinician_id",
     )
     .bind(id)
+    .bind(clock::now_rfc3339())
+    .bind(actor.user_id)
     .fetch_optional(&mut **tx)
     .await?
     else {
@@ -266,7 +280,8 @@ pub async fn clinicians(db: &Db) -> Result<Vec<(i64, String)>, DbError> {
     Ok(sqlx::query(
         "SELECT DISTINCT u.id, u.full_name FROM users u JOIN user_roles ur ON ur.user_id = u.id \
          JOIN roles r ON r.id = ur.role_id \
-         WHERE u.is_active = 1 AND r.name IN ('doctor', 'nurse') ORDER BY u.full_name",
+         WHERE u.is_active = 1 AND r.name IN ('doctor', 'nurse') AND ur.voided_at IS NULL \
+         ORDER BY u.full_name",
     )
     .fetch_all(db.read())
     .await?
@@ -279,7 +294,7 @@ pub async fn clinicians(db: &Db) -> Result<Vec<(i64, String)>, DbError> {
 pub async fn clinicians_of(db: &Db, clinic: i64) -> Result<Vec<(i64, String)>, DbError> {
     Ok(sqlx::query(
         "SELECT DISTINCT u.id, u.full_name FROM working_hours h JOIN users u ON u.id = h.clinician_id \
-         WHERE h.clinic_id = $1 AND u.is_active = 1 ORDER BY u.full_name",
+         WHERE h.clinic_id = $1 AND h.voided_at IS NULL AND u.is_active = 1 ORDER BY u.full_name",
     )
     .bind(clinic)
     .fetch_all(db.read())
@@ -301,7 +316,7 @@ pub struct DayOff {
 pub async fn days_off(db: &Db, from: &str) -> Result<Vec<DayOff>, DbError> {
     Ok(sqlx::query(
         "SELECT d.clinician_id, u.full_name, d.day, d.reason FROM days_off d \
-         JOIN users u ON u.id = d.clinician_id WHERE d.day >= $1 ORDER BY d.day, u.full_name LIMIT 200",
+         JOIN users u ON u.id = d.clinician_id WHERE d.day >= $1 AND d.voided_at IS NULL ORDER BY d.day, u.full_name LIMIT 200",
     )
     .bind(from)
     .fetch_all(db.read())
@@ -317,14 +332,14 @@ pub async fn days_off(db: &Db, from: &str) -> Result<Vec<DayOff>, DbError> {
 }
 
 pub async fn is_day_off(db: &Db, clinician: i64, day: &str) -> Result<bool, DbError> {
-    Ok(
-        sqlx::query("SELECT 1 FROM days_off WHERE clinician_id = $1 AND day = $2")
-            .bind(clinician)
-            .bind(day)
-            .fetch_optional(db.read())
-            .await?
-            .is_some(),
+    Ok(sqlx::query(
+        "SELECT 1 FROM days_off WHERE clinician_id = $1 AND day = $2 AND voided_at IS NULL",
     )
+    .bind(clinician)
+    .bind(day)
+    .fetch_optional(db.read())
+    .await?
+    .is_some())
 }
 
 /// Adds a day off; false when the clinician already has that day off.
@@ -336,7 +351,9 @@ pub async fn add_day_off(
     actor: &Actor,
 ) -> Result<bool, DbError> {
     let added = sqlx::query(
-        "INSERT INTO days_off (clinician_id, day, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO days_off (clinician_id, day, reason) VALUES ($1, $2, $3) \
+         ON CONFLICT (clinician_id, day) DO UPDATE SET reason = excluded.reason, voided_at = NULL, \
+         voided_by = NULL WHERE days_off.voided_at IS NOT NULL",
     )
     .bind(clinician)
     .bind(day)
@@ -363,12 +380,17 @@ pub async fn remove_day_off(
     day: &str,
     actor: &Actor,
 ) -> Result<(), DbError> {
-    let removed = sqlx::query("DELETE FROM days_off WHERE clinician_id = $1 AND day = $2")
-        .bind(clinician)
-        .bind(day)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let removed = sqlx::query(
+        "UPDATE days_off SET voided_at = $3, voided_by = $4 \
+         WHERE clinician_id = $1 AND day = $2 AND voided_at IS NULL",
+    )
+    .bind(clinician)
+    .bind(day)
+    .bind(clock::now_rfc3339())
+    .bind(actor.user_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     if removed == 1 {
         audit::record(
             tx,
@@ -384,7 +406,7 @@ pub async fn remove_day_off(
 /// Holidays an administrator declared (Idd, gazetted days).
 pub async fn declared_holidays(db: &Db) -> Result<Vec<Holiday>, DbError> {
     Ok(
-        sqlx::query("SELECT day, name FROM declared_holidays ORDER BY day")
+        sqlx::query("SELECT day, name FROM declared_holidays WHERE voided_at IS NULL ORDER BY day")
             .fetch_all(db.read())
             .await?
             .into_iter()
@@ -409,7 +431,9 @@ pub async fn declare_holiday(
 ) -> Result<bool, DbError> {
     let added = sqlx::query(
         "INSERT INTO declared_holidays (day, name, created_by, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (day) DO UPDATE SET name = excluded.name, created_by = excluded.created_by, \
+         created_at = excluded.created_at, voided_at = NULL, voided_by = NULL \
+         WHERE declared_holidays.voided_at IS NOT NULL",
     )
     .bind(day)
     .bind(name)
@@ -432,11 +456,16 @@ pub async fn declare_holiday(
 }
 
 pub async fn remove_holiday(tx: &mut Tx, day: &str, actor: &Actor) -> Result<(), DbError> {
-    let removed = sqlx::query("DELETE FROM declared_holidays WHERE day = $1")
-        .bind(day)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let removed = sqlx::query(
+        "UPDATE declared_holidays SET voided_at = $2, voided_by = $3 \
+         WHERE day = $1 AND voided_at IS NULL",
+    )
+    .bind(day)
+    .bind(clock::now_rfc3339())
+    .bind(actor.user_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     if removed == 1 {
         audit::record(
             tx,

@@ -135,7 +135,7 @@ pub async fn count(db: &Db) -> Result<i64, DbError> {
 async fn reserve(tx: &mut Tx, year: i32, n: i64) -> Result<i64, DbError> {
     let last: i64 = sqlx::query(
         "INSERT INTO patient_counters (year, next_seq) VALUES ($1, $2) \
-         ON CONFLICT (year) DO UPDATE SET next_seq = patient_counters.next_seq + $2 \
+         ON CONFLICT (facility_id, year) DO UPDATE SET next_seq = patient_counters.next_seq + $2 \
          RETURNING next_seq",
     )
     .bind(i64::from(year))
@@ -199,7 +199,8 @@ pub async fn insert(
                 .bind(i64::from(p.dob_estimated))
                 .bind(p.phone.as_deref())
                 .bind(p.county_code)
-                .bind(p.allergies.as_deref())
+                // Allergies are rows (below), not the text column.
+                .bind(None::<&str>)
                 .bind(created_by)
                 .bind(p.registered_at.as_str())
                 .bind(p.registered_at.as_str());
@@ -220,6 +221,12 @@ pub async fn insert(
             ids.push(id);
         }
         stored.patients += chunk.len() as u64;
+    }
+
+    for (p, id) in rows.iter().zip(&ids) {
+        if let Some(text) = p.allergies.as_deref() {
+            super::allergies::add_generated(tx, *id, text, created_by, &p.registered_at).await?;
+        }
     }
 
     let identifiers: Vec<(i64, &'static str, &str, &str)> = rows

@@ -225,7 +225,7 @@ async fn lookup(
     for (id_type, value) in &valid.identifiers {
         let holder = sqlx::query(
             "SELECT p.id, p.number FROM patient_identifiers i JOIN patients p ON p.id = i.patient_id \
-             WHERE i.id_type = $1 AND i.value = $2",
+             WHERE i.id_type = $1 AND i.value = $2 AND i.voided_at IS NULL",
         )
         .bind(id_type)
         .bind(value)

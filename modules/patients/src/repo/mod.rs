@@ -23,6 +23,7 @@ macro_rules! insert_name_pairs {
 }
 
 pub mod cards;
+pub mod allergies;
 pub mod demo;
 pub mod import;
 pub mod merge;
@@ -52,7 +53,7 @@ pub async fn holder_of(db: &Db, id_type: &str, value: &str) -> Result<Option<Can
         "SELECT ",
         summary_columns!(),
         " FROM patient_identifiers i JOIN patients p ON p.id = i.patient_id \
-             WHERE i.id_type = $1 AND i.value = $2"
+             WHERE i.id_type = $1 AND i.value = $2 AND i.voided_at IS NULL"
     ))
     .bind(id_type)
     .bind(value)
@@ -125,7 +126,7 @@ pub async fn likely_matches(
 async fn next_number(tx: &mut Tx, prefix: &str, year: i32) -> Result<String, DbError> {
     let seq: i64 = sqlx::query(
         "INSERT INTO patient_counters (year, next_seq) VALUES ($1, 1) \
-         ON CONFLICT (year) DO UPDATE SET next_seq = patient_counters.next_seq + 1 \
+         ON CONFLICT (facility_id, year) DO UPDATE SET next_seq = patient_counters.next_seq + 1 \
          RETURNING next_seq",
     )
     .bind(i64::from(year))
@@ -146,7 +147,10 @@ pub async fn register(
 ) -> Result<(i64, String), DbError> {
     let number = next_number(tx, prefix, year).await?;
     let now = clock::now_rfc3339();
-    let d = &p.details;
+    // The allergies typed become rows (one per entry), no longer the text column.
+    let mut d = p.details.clone();
+    let allergies = d.allergies.take().unwrap_or_default();
+    let d = &d;
     let insert = sqlx::query(
         "INSERT INTO patients (number, first_name, middle_name, last_name, sex, date_of_birth, \
          dob_estimated, phone, email, county_code, sub_county, ward, kin_name, kin_relationship, \
@@ -167,6 +171,7 @@ pub async fn register(
         insert_identifier(tx, id, id_type, value, &now).await?;
     }
     insert_tokens(tx, id, &d.tokens()).await?;
+    allergies::add_entries(tx, id, &allergies, actor).await?;
     audit::record(
         tx,
         actor,
@@ -331,11 +336,16 @@ pub async fn update(
         if old == new {
             continue;
         }
-        sqlx::query("DELETE FROM patient_identifiers WHERE patient_id = $1 AND id_type = $2")
-            .bind(id)
-            .bind(kind)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE patient_identifiers SET voided_at = $3, voided_by = $4 \
+             WHERE patient_id = $1 AND id_type = $2 AND voided_at IS NULL",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(&now)
+        .bind(actor.user_id)
+        .execute(&mut **tx)
+        .await?;
         if let Some(value) = new {
             if holder(tx, kind, value).await?.is_some() {
                 return Err(ChangeError::Taken);
@@ -362,14 +372,15 @@ pub async fn update(
 
 /// The patient holding an identifier, inside a transaction.
 async fn holder(tx: &mut Tx, id_type: &str, value: &str) -> Result<Option<i64>, DbError> {
-    Ok(
-        sqlx::query("SELECT patient_id FROM patient_identifiers WHERE id_type = $1 AND value = $2")
-            .bind(id_type)
-            .bind(value)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.get(0)),
+    Ok(sqlx::query(
+        "SELECT patient_id FROM patient_identifiers \
+             WHERE id_type = $1 AND value = $2 AND voided_at IS NULL",
     )
+    .bind(id_type)
+    .bind(value)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.get(0)))
 }
 
 /// A patient's identifiers as (type, value), in the order they were added.
@@ -378,7 +389,8 @@ pub(crate) async fn identifiers_of<'e, E: sqlx::Executor<'e, Database = sqlx::An
     id: i64,
 ) -> Result<Vec<(String, String)>, DbError> {
     Ok(sqlx::query(
-        "SELECT id_type, value FROM patient_identifiers WHERE patient_id = $1 ORDER BY id",
+        "SELECT id_type, value FROM patient_identifiers \
+         WHERE patient_id = $1 AND voided_at IS NULL ORDER BY id",
     )
     .bind(id)
     .fetch_all(ex)
@@ -521,10 +533,13 @@ pub async fn remove_identifier(
     actor: &Actor,
 ) -> Result<(), ChangeError> {
     let Some(value) = sqlx::query(
-        "DELETE FROM patient_identifiers WHERE patient_id = $1 AND id_type = $2 RETURNING value",
+        "UPDATE patient_identifiers SET voided_at = $3, voided_by = $4 \
+         WHERE patient_id = $1 AND id_type = $2 AND voided_at IS NULL RETURNING value",
     )
     .bind(id)
     .bind(id_type)
+    .bind(clock::now_rfc3339())
+    .bind(actor.user_id)
     .fetch_optional(&mut **tx)
     .await?
     .map(|r| r.get::<String, _>(0)) else {
@@ -664,7 +679,8 @@ pub async fn exact(
              SELECT COALESCE(merged_into, id) FROM patients WHERE number = $1 \
              UNION SELECT COALESCE(merged_into, id) FROM patients WHERE phone = $2 \
              UNION SELECT COALESCE(x.merged_into, x.id) FROM patient_identifiers i \
-                   JOIN patients x ON x.id = i.patient_id WHERE i.value = $3) \
+                   JOIN patients x ON x.id = i.patient_id \
+                   WHERE i.value = $3 AND i.voided_at IS NULL) \
              ORDER BY p.id LIMIT 20"
     ))
     .bind(number)

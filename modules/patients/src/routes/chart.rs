@@ -119,6 +119,10 @@ pub(crate) async fn chart_page(
     let (panels, actions) = contributions(cx, &patients);
     c.insert("panels", &panels);
     c.insert("actions", &actions);
+    c.insert(
+        "allergies",
+        &super::allergies::shown(&app.db, patient.id).await?,
+    );
     c.insert("can_edit", &cx.can(crate::EDIT));
     c.insert("can_report", &cx.can("audit.patient_report"));
     c.insert("can_merge", &cx.can(crate::MERGE));

@@ -38,6 +38,7 @@ fn edit_page(
 ) -> AppResult<Response> {
     let mut c = form_context(values, errors);
     c.insert("patient", chart);
+    c.insert("allergy_entry", &false);
     c.insert("version", version);
     render_status(cx, status, "patients/edit.html", c)
 }
@@ -84,6 +85,8 @@ pub async fn update(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
     if valid.details.date_of_birth == chart.details.date_of_birth {
         valid.details.dob_estimated = chart.details.dob_estimated;
     }
+    // Allergies are rows recorded on the chart; the old text column is left as it is.
+    valid.details.allergies = chart.details.allergies.clone();
     let mut tx = cx.app().db.begin().await?;
     let mut errors = FormErrors::new();
     match repo::update(&mut tx, id, &version, &valid, &cx.actor()).await {

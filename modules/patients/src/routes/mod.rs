@@ -1,5 +1,6 @@
 //! Screens of the patients module, one file per screen; shared display helpers here.
 
+pub mod allergies;
 pub mod chart;
 pub mod edit;
 pub mod find;
@@ -33,6 +34,8 @@ pub(crate) fn form_context(values: &Typed, errors: &FormErrors) -> tera::Context
     let mut c = tera::Context::new();
     c.insert("values", values);
     c.insert("errors", errors);
+    // Allergies are typed at registration; afterwards the chart records them one by one.
+    c.insert("allergy_entry", &true);
     c.insert("id_types", model::ID_TYPES);
     c.insert("counties", model::counties());
     c.insert(

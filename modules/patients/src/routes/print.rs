@@ -95,6 +95,10 @@ async fn print(cx: Ctx, id: i64, what: What, layout: &str) -> AppResult<Response
     c.insert("layout", layout);
     c.insert("sex", &sex_label(patient.details.sex));
     c.insert("barcode", &code);
+    c.insert(
+        "allergies",
+        &super::allergies::active_text(&cx.app().db, patient.id).await?,
+    );
     c.insert("patient", &patient);
     render(&cx, "patients/print.html", c)
 }
