@@ -24,6 +24,10 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error("templates: {0}")]
     Templates(String),
+    #[error(transparent)]
+    Translations(#[from] crate::i18n::CatalogueError),
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 pub struct AppInner {
@@ -102,6 +106,13 @@ impl App {
         }
         let key = SigningKey::load_or_create(&db).await?;
         let modules = Registry::new(parts.modules, &config.modules_disabled);
+        modules.install_translations()?;
+        let declared: Vec<_> = modules
+            .all()
+            .iter()
+            .map(|m| (m.id(), m.settings()))
+            .collect();
+        crate::module_config::check(&config.modules, &declared)?;
         let seeded = crate::rbac::seed_new_modules(&db, &modules).await?;
         if !seeded.is_empty() {
             tracing::info!(modules = ?seeded, "default grants seeded for new modules");

@@ -3,6 +3,7 @@
 //! the patient found here.
 
 mod barcode;
+pub mod demo;
 mod form;
 mod import;
 mod model;
@@ -16,7 +17,6 @@ use rust_embed::RustEmbed;
 
 pub use model::{name_tokens, query_tokens};
 /// Bulk loading of generated patients, for `hms demo-data` and benchmarks.
-pub use repo::demo;
 pub use repo::record_visit;
 
 pub const VIEW: &str = "patients.view";
@@ -90,6 +90,12 @@ const MENU: &[MenuItem] = &[
     },
 ];
 
+/// The module's texts, merged into the catalogue at start-up.
+const LOCALES: hms_core::i18n::ModuleLocales = &[
+    ("en", include_str!("../locales/en.toml")),
+    ("sw", include_str!("../locales/sw.toml")),
+];
+
 #[derive(RustEmbed)]
 #[folder = "templates/"]
 struct Templates;
@@ -107,6 +113,14 @@ impl Module for PatientsModule {
 
     fn permissions(&self) -> &'static [Permission] {
         PERMISSIONS
+    }
+
+    fn locales(&self) -> hms_core::i18n::ModuleLocales {
+        LOCALES
+    }
+
+    fn demo(&self) -> Option<&dyn hms_core::demo::DemoGenerator> {
+        Some(&demo::PatientsDemo)
     }
 
     fn default_grants(&self) -> &'static [(&'static str, &'static str)] {
@@ -197,5 +211,13 @@ impl Module for PatientsModule {
             RouteSpec::get("/patients/:id/card", P(VIEW), routes::print::card),
             RouteSpec::get("/patients/:id/label", P(VIEW), routes::print::label),
         ]
+    }
+}
+
+#[cfg(test)]
+mod locale_tests {
+    #[test]
+    fn translations_have_the_same_keys_in_every_language_and_none_empty() {
+        hms_core::i18n::check_module("patients", super::LOCALES).unwrap();
     }
 }
