@@ -62,7 +62,7 @@ impl Setting {
     }
 
     /// Reads an environment variable's text as this setting's kind.
-    fn from_env(&self, text: &str) -> Result<toml::Value, String> {
+    fn read_env(&self, text: &str) -> Result<toml::Value, String> {
         let value = match self.kind {
             SettingKind::Integer { .. } => text
                 .parse::<i64>()
@@ -159,7 +159,7 @@ pub fn resolve(
                 continue;
             };
             let value = setting
-                .from_env(text.trim())
+                .read_env(text.trim())
                 .map_err(|m| invalid(module, setting.key, format!("{var}: {m}")))?;
             loaded
                 .config
@@ -266,10 +266,11 @@ mod tests {
     const DECLARED: Declared = &[("clinic", &[HOUR, LOUD])];
 
     fn with_file(text: &str, env: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!(
-            "hms-module-config-{}-{}.toml",
-            std::process::id(),
-            text.len()
+            "hms-module-config-{}-{n}.toml",
+            std::process::id()
         ));
         std::fs::write(&path, text).unwrap();
         let file = path.display().to_string();
