@@ -222,3 +222,59 @@ fn module_keys_join_the_catalogue_and_core_keeps_the_platforms() {
         "module keys resolve"
     );
 }
+
+/// A stand-in department whose texts reuse a key patients already owns.
+struct Clashing;
+
+impl hms_core::module::Module for Clashing {
+    fn id(&self) -> &'static str {
+        "clashing"
+    }
+    fn title(&self) -> &'static str {
+        "clashing.title"
+    }
+    fn permissions(&self) -> &'static [hms_core::module::Permission] {
+        &[]
+    }
+    fn routes(&self) -> Vec<hms_core::http::RouteSpec> {
+        Vec::new()
+    }
+    fn locales(&self) -> hms_core::i18n::ModuleLocales {
+        &[
+            ("en", "[patients]\ntitle = \"Mine\"\n"),
+            ("sw", "[patients]\ntitle = \"Yangu\"\n"),
+        ]
+    }
+}
+
+#[tokio::test]
+async fn a_key_defined_twice_stops_start_up_naming_both_owners() {
+    let data_dir = std::env::temp_dir().join(format!("hms-i18n-clash-{}", std::process::id()));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let config = hms_core::config::Config {
+        data_dir: data_dir.clone(),
+        ..Default::default()
+    };
+    let db = hms_core::db::Db::open(&config.effective_database_url())
+        .await
+        .unwrap();
+    let mut parts = hms_web::parts();
+    parts.modules.push(std::sync::Arc::new(Clashing));
+    let refused = hms_web::start_with_parts(config, db, parts).await;
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let Err(e) = refused else {
+        panic!("the app started with a key defined twice");
+    };
+    let message = e.to_string();
+    assert!(
+        message.contains("'patients.title'")
+            && message.contains("clashing")
+            && message.contains("patients"),
+        "{message}"
+    );
+    assert_ne!(
+        hms_core::i18n::t_in("en", "patients.title"),
+        "Mine",
+        "the refused texts changed nothing"
+    );
+}

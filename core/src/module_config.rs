@@ -268,10 +268,8 @@ mod tests {
     fn with_file(text: &str, env: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "hms-module-config-{}-{n}.toml",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("hms-module-config-{}-{n}.toml", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let file = path.display().to_string();
         let lookup = |k: &str| {

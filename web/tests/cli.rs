@@ -230,7 +230,11 @@ fn module_settings_are_shown_with_their_sources_and_old_names_are_refused() {
     );
 
     std::fs::write(&file, "[modules.appointments]\nreminder_hour = 24\n").unwrap();
-    let bad = Command::new(BIN).args(["config", "--config"]).arg(&file).output().unwrap();
+    let bad = Command::new(BIN)
+        .args(["config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(
         text(&bad).contains("modules.appointments.reminder_hour: 24 is not from 0 to 23"),
@@ -238,7 +242,11 @@ fn module_settings_are_shown_with_their_sources_and_old_names_are_refused() {
         text(&bad)
     );
     std::fs::write(&file, "reminder_hour = 8\n").unwrap();
-    let old = Command::new(BIN).args(["config", "--config"]).arg(&file).output().unwrap();
+    let old = Command::new(BIN)
+        .args(["config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(old.status.code(), Some(1));
     assert!(
         text(&old).contains("[modules.appointments] reminder_hour"),
