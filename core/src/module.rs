@@ -317,13 +317,6 @@ impl Registry {
         done
     }
 
-    /// The module contributing the subcommand `name`, if any.
-    pub fn command_owner(&self, name: &str) -> Option<&Arc<dyn Module>> {
-        self.modules
-            .iter()
-            .find(|m| m.commands().iter().any(|c| c.get_name() == name))
-    }
-
     /// Every module's routes, each tagged with its module for the per-request gate.
     pub fn routes(&self) -> Vec<RouteSpec> {
         self.modules
@@ -380,5 +373,47 @@ impl Registry {
             .collect();
         cards.sort_by_key(|c| c.order);
         cards
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dept(&'static str, &'static [&'static str]);
+
+    impl Module for Dept {
+        fn id(&self) -> &'static str {
+            self.0
+        }
+        fn title(&self) -> &'static str {
+            "app.name"
+        }
+        fn requires(&self) -> &'static [&'static str] {
+            self.1
+        }
+        fn permissions(&self) -> &'static [Permission] {
+            &[]
+        }
+        fn routes(&self) -> Vec<RouteSpec> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn modules_come_after_the_modules_they_require() {
+        let modules: Vec<Arc<dyn Module>> = vec![
+            Arc::new(Dept("pharmacy", &["consultations", "patients"])),
+            Arc::new(Dept("consultations", &["appointments"])),
+            Arc::new(Dept("appointments", &["patients"])),
+            Arc::new(Dept("patients", &[])),
+            Arc::new(Dept("laboratory", &["consultations"])),
+        ];
+        let registry = Registry::new(modules, &["laboratory".to_string()]);
+        let order: Vec<&str> = registry.enabled_in_order().iter().map(|m| m.id()).collect();
+        assert_eq!(
+            order,
+            ["patients", "appointments", "consultations", "pharmacy"]
+        );
     }
 }
