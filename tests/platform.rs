@@ -636,3 +636,52 @@ each_backend! {
         sqlx::query("DROP TABLE read_scratch").execute(db.read()).await.unwrap();
     }
 }
+
+each_backend! {
+    async fn typed_values_round_trip_and_unique_violations_are_known_by_their_code(app) {
+        use hms_core::{day::Day, db::DbError, ids::PatientId, money::Money};
+        let db = app.db();
+        sqlx::query("CREATE TABLE vocab_scratch (id BIGINT PRIMARY KEY, d TEXT NOT NULL, m BIGINT NOT NULL, code TEXT NOT NULL UNIQUE)")
+            .execute(db.read()).await.unwrap();
+        let day = Day::event("2026-12-06").unwrap();
+        sqlx::query("INSERT INTO vocab_scratch (id, d, m, code) VALUES ($1, $2, $3, 'a')")
+            .bind(PatientId(7)).bind(day).bind(Money::from_cents(125_050))
+            .execute(db.read()).await.unwrap();
+        let row = sqlx::query("SELECT id, d, m FROM vocab_scratch").fetch_one(db.read()).await.unwrap();
+        assert_eq!(row.get::<PatientId, _>(0), PatientId(7));
+        assert_eq!(row.get::<Day, _>(1), day);
+        assert_eq!(row.get::<Money, _>(2).to_string(), "KES 1,250.50");
+
+        let again = sqlx::query("INSERT INTO vocab_scratch (id, d, m, code) VALUES (8, '2026-12-07', 0, 'a')")
+            .execute(db.read()).await.map_err(DbError::from).unwrap_err();
+        let constraint = again.unique_constraint().expect("a unique violation").to_string();
+        assert!(constraint.contains("code"), "names the constraint or column: {constraint}");
+        let key = sqlx::query("INSERT INTO vocab_scratch (id, d, m, code) VALUES (7, '2026-12-07', 0, 'b')")
+            .execute(db.read()).await.map_err(DbError::from).unwrap_err();
+        assert!(key.is_unique(), "a taken primary key is a unique violation: {key}");
+        let other = sqlx::query("INSERT INTO vocab_scratch (id, d, m, code) VALUES (9, NULL, 0, 'c')")
+            .execute(db.read()).await.map_err(DbError::from).unwrap_err();
+        assert!(!other.is_unique(), "a NOT NULL violation is not a unique one: {other}");
+
+        let moved = sqlx::query("UPDATE vocab_scratch SET m = 1 WHERE id = 7 AND m = 0")
+            .execute(db.read()).await.unwrap();
+        assert!(matches!(hms_core::db::one_row(moved), Err(DbError::Conflict)));
+        sqlx::query("DROP TABLE vocab_scratch").execute(db.read()).await.unwrap();
+    }
+
+    async fn the_install_facility_has_a_uuid_v7_that_never_changes(app) {
+        let db = app.db();
+        let uuid: String = sqlx::query_scalar("SELECT uuid FROM facilities WHERE id = 1")
+            .fetch_one(db.read()).await.unwrap();
+        let parts: Vec<&str> = uuid.split('-').collect();
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{uuid}");
+        assert!(uuid.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{uuid}");
+        assert!(parts[2].starts_with('7') && "89ab".contains(&parts[3][..1]), "version 7, variant 10: {uuid}");
+        let ms = i64::from_str_radix(&format!("{}{}", parts[0], parts[1]), 16).unwrap();
+        let age = hms_core::clock::now_ms() - ms;
+        assert!((0..86_400_000).contains(&age), "carries the time it was made: {age} ms ago");
+        let changed = sqlx::query("UPDATE facilities SET uuid = 'x' WHERE id = 1").execute(db.read()).await;
+        assert!(changed.is_err(), "a uuid never changes");
+        sqlx::query("UPDATE facilities SET name = 'Kliniki' WHERE id = 1").execute(db.read()).await.unwrap();
+    }
+}

@@ -24,7 +24,15 @@ pub type Tx = Transaction<'static, Any>;
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
+    Sqlx(sqlx::Error),
+    /// A value that must be unique is taken (an insert or update hit a unique constraint). On
+    /// PostgreSQL `constraint` is the constraint's name; SQLite names no constraint, so it is
+    /// the columns it lists (`patients.number`).
+    #[error("unique value taken ({constraint})")]
+    Unique { constraint: String },
+    /// A guarded update matched no row: someone else moved the record first.
+    #[error("the record was changed by someone else")]
+    Conflict,
     #[error("cannot create data directory {path}: {source}")]
     DataDir {
         path: String,
@@ -40,6 +48,58 @@ pub enum DbError {
     },
     #[error("migration {0} was changed after it was applied; restore the original file")]
     MigrationChanged(String),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        classify(e)
+    }
+}
+
+/// Recognises a unique violation by the driver's error code (SQLite's extended codes 2067
+/// `SQLITE_CONSTRAINT_UNIQUE` and 1555 `SQLITE_CONSTRAINT_PRIMARYKEY`, PostgreSQL's SQLSTATE
+/// 23505), never by the message's wording.
+pub fn classify(e: sqlx::Error) -> DbError {
+    let sqlx::Error::Database(d) = &e else {
+        return DbError::Sqlx(e);
+    };
+    let unique = matches!(d.code().as_deref(), Some("2067" | "1555" | "23505"));
+    if !unique {
+        return DbError::Sqlx(e);
+    }
+    let constraint = match d.constraint() {
+        Some(name) => name.to_string(),
+        // SQLite: "UNIQUE constraint failed: patients.number" names the columns.
+        None => d
+            .message()
+            .rsplit_once(": ")
+            .map(|(_, cols)| cols.to_string())
+            .unwrap_or_default(),
+    };
+    DbError::Unique { constraint }
+}
+
+impl DbError {
+    /// The constraint a unique violation hit, if this is one.
+    pub fn unique_constraint(&self) -> Option<&str> {
+        match self {
+            DbError::Unique { constraint } => Some(constraint),
+            _ => None,
+        }
+    }
+
+    pub fn is_unique(&self) -> bool {
+        matches!(self, DbError::Unique { .. })
+    }
+}
+
+/// A guarded update's result: exactly one row changed, or [`DbError::Conflict`].
+pub fn one_row(done: sqlx::any::AnyQueryResult) -> Result<(), DbError> {
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(DbError::Conflict)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

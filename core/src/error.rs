@@ -26,6 +26,10 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("too many attempts")]
     TooManyRequests(String),
+    /// Someone else changed the record first (a guarded update matched no row, or a value that
+    /// must be unique is taken): the message says what to do, in the reader's language.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -40,6 +44,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -57,7 +62,13 @@ impl From<sqlx::Error> for AppError {
 
 impl From<crate::db::DbError> for AppError {
     fn from(e: crate::db::DbError) -> Self {
-        AppError::Internal(e.to_string())
+        use crate::db::DbError;
+        match e {
+            DbError::Conflict | DbError::Unique { .. } => {
+                AppError::Conflict(crate::i18n::t("error.conflict"))
+            }
+            other => AppError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -287,6 +287,7 @@ fn describe(err: &AppError) -> (&'static str, String) {
         AppError::PayloadTooLarge => ("error.too_large_title", t("error.too_large")),
         AppError::UnsupportedMediaType => ("error.bad_request_title", t("error.media_type")),
         AppError::TooManyRequests(m) => ("error.too_many_title", m.clone()),
+        AppError::Conflict(m) => ("error.conflict_title", m.clone()),
         AppError::Internal(_) => ("error.internal_title", t("error.internal")),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod booking;
 pub mod display;
+pub mod panel;
 pub mod queue;
 pub mod schedules;
 
@@ -14,6 +15,7 @@ pub fn all() -> Vec<RouteSpec> {
     routes.extend(booking::routes());
     routes.extend(queue::routes());
     routes.extend(display::routes());
+    routes.extend(panel::routes());
     routes
 }
 

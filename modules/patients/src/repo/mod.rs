@@ -25,6 +25,7 @@ macro_rules! insert_name_pairs {
 pub mod demo;
 pub mod import;
 pub mod merge;
+pub mod reporting;
 
 /// The columns of a patient summary row, read by `found_at`.
 macro_rules! summary_columns {

@@ -1,0 +1,80 @@
+//! Every table the migrations create, with its class: what it holds decides whether it leaves
+//! this server when branches sync, and how it may change. A test fails when a migration adds a
+//! table missing here, or a record table without `facility_id` and `uuid`.
+
+/// What a table holds, for sync between branches and headquarters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableClass {
+    /// Never leaves this server: sessions, throttles, the outbox, staging, search indexes,
+    /// counters a server keeps for itself.
+    Local,
+    /// One copy for the whole group, edited at headquarters: catalogues, roles, prices, staff.
+    Central,
+    /// Belongs to one facility: its clinics, service points, visits, queues, settings.
+    Facility,
+    /// Something that happened to a patient (vitals, notes, orders, results, dispenses):
+    /// never edited; a correction is a new row.
+    ClinicalEvent,
+    /// Stock and money: append-only; a mistake is reversed by a new row.
+    Ledger,
+    /// The patient and their identifiers and merges, shared by every facility.
+    SharedIdentity,
+    /// The hash-chained audit trail, kept per server.
+    Audit,
+}
+
+impl TableClass {
+    /// Record tables carry `facility_id` and `uuid` and are never hard-deleted.
+    pub fn holds_records(self) -> bool {
+        !matches!(self, TableClass::Local | TableClass::Audit)
+    }
+}
+
+/// Every table, by name.
+pub const TABLES: &[(&str, TableClass)] = {
+    use TableClass::*;
+    &[
+        // platform
+        ("facilities", Central),
+        ("settings", Facility),
+        ("facility_logo", Facility),
+        ("roles", Central),
+        ("users", Central),
+        ("user_roles", Central),
+        ("role_grants", Central),
+        ("sessions", Local),
+        ("login_throttle", Local),
+        ("login_throttle_addr", Local),
+        ("modules_seen", Local),
+        ("permissions_seen", Local),
+        ("outbox", Local),
+        ("audit_head", Audit),
+        ("audit_log", Audit),
+        // patients
+        ("patients", SharedIdentity),
+        ("patient_identifiers", SharedIdentity),
+        ("patient_merges", SharedIdentity),
+        ("patient_name_tokens", Local),
+        ("patient_name_pairs", Local),
+        ("patient_counters", Local),
+        ("patient_imports", Local),
+        ("patient_import_rows", Local),
+        // appointments
+        ("clinics", Facility),
+        ("clinic_weekdays", Facility),
+        ("working_hours", Facility),
+        ("days_off", Facility),
+        ("declared_holidays", Central),
+        ("appointments", Facility),
+        ("clinic_day_bookings", Local),
+        ("service_points", Facility),
+        ("visits", Facility),
+        ("visit_tokens", Local),
+        ("queue_entries", Facility),
+    ]
+};
+
+/// The class of a table, if it is listed.
+pub fn class_of(table: &str) -> Option<TableClass> {
+    TABLES.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
+}
