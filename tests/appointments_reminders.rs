@@ -15,7 +15,6 @@ use hms_core::db::Db;
 use hms_core::outbox::{self, Sender, SenderOptions};
 use hms_testkit::smtp::{Mail, SmtpServer};
 use hms_testkit::{each_backend, Backend, Client, TestApp};
-use hms_web::cli::{Command, RemindersCommand};
 use sqlx::Row;
 
 const FROM: &str = "records@mwangaza.co.ke";
@@ -200,9 +199,10 @@ async fn cli_run(app: &TestApp, day: NaiveDate) -> ExitCode {
         config: app.app.config.clone(),
         sources: Default::default(),
         file: None,
+        module_sources: Default::default(),
     };
-    let command = Command::Reminders(RemindersCommand::Run { day: Some(day) });
-    hms_web::cli::run(command, loaded).await
+    let day = day.format("%Y-%m-%d").to_string();
+    hms_web::cli::run_args(["hms", "reminders", "run", "--day", &day], loaded).await
 }
 
 each_backend! {
@@ -334,8 +334,8 @@ async fn the_server_queues_tomorrows_reminders_by_itself(backend: Backend) {
     let url = smtp.url();
     let Some(app) = TestApp::start_with(backend, |c| {
         c.smtp_url = Some(url);
-        c.reminder_hour = 0;
-        c.reminder_days_before = 1;
+        c.set_module_value("appointments", "reminder_hour", 0);
+        c.set_module_value("appointments", "reminder_days_before", 1);
     })
     .await
     else {

@@ -27,6 +27,10 @@ pub enum StartError {
     /// The enabled modules cannot run together (two fill one order kind).
     #[error("modules: {0}")]
     Modules(String),
+    #[error(transparent)]
+    Translations(#[from] crate::i18n::CatalogueError),
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 pub struct AppInner {
@@ -108,6 +112,13 @@ impl App {
         if let Some(clash) = modules.filler_clash() {
             return Err(StartError::Modules(clash));
         }
+        modules.install_translations()?;
+        let declared: Vec<_> = modules
+            .all()
+            .iter()
+            .map(|m| (m.id(), m.settings()))
+            .collect();
+        crate::module_config::check(&config.modules, &declared)?;
         let seeded = crate::rbac::seed_new_modules(&db, &modules).await?;
         if !seeded.is_empty() {
             tracing::info!(modules = ?seeded, "default grants seeded for new modules");

@@ -18,7 +18,25 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
+    /// A module setting (`modules.appointments.reminder_hour`).
+    #[error("{key}: {message}")]
+    Module { key: String, message: String },
 }
+
+/// Settings that moved to a module's table: the old name and where it lives now. Refused with
+/// that place named, rather than silently ignored.
+const MOVED: &[(&str, &str, &str)] = &[
+    (
+        "reminder_days_before",
+        "[modules.appointments] reminder_days_before",
+        "HMS_MODULES_APPOINTMENTS_REMINDER_DAYS_BEFORE",
+    ),
+    (
+        "reminder_hour",
+        "[modules.appointments] reminder_hour",
+        "HMS_MODULES_APPOINTMENTS_REMINDER_HOUR",
+    ),
+];
 
 /// Where a configuration value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +44,8 @@ pub enum Source {
     Default,
     File(PathBuf),
     Env(&'static str),
+    /// An environment variable named at run time (module settings).
+    EnvVar(String),
     Flag,
 }
 
@@ -35,6 +55,7 @@ impl std::fmt::Display for Source {
             Source::Default => write!(f, "default"),
             Source::File(p) => write!(f, "file {}", p.display()),
             Source::Env(name) => write!(f, "environment {name}"),
+            Source::EnvVar(name) => write!(f, "environment {name}"),
             Source::Flag => write!(f, "command line"),
         }
     }
@@ -117,10 +138,6 @@ pub struct Config {
     /// SMTP server for outgoing email (`smtp://`, `smtps://` or `smtp://...?tls=required`);
     /// `None`: emails stay in the outbox.
     pub smtp_url: Option<String>,
-    /// Appointment reminders go out this many days before the appointment (0: the same day).
-    pub reminder_days_before: u64,
-    /// Local (Nairobi) hour of the day from which the day's reminders are queued, 0-23.
-    pub reminder_hour: u64,
     /// Failed sign-ins allowed from one client address, across usernames, in a window of
     /// `login_address_window_minutes`; a clinic's staff often share one address.
     pub login_address_failures: u64,
@@ -139,6 +156,9 @@ pub struct Config {
     /// Most client connections open at once; 0: derived from the open-files limit, leaving
     /// room for the database and files.
     pub max_connections: u64,
+    /// Each module's settings (`[modules.<id>]`), as configured; modules read them typed
+    /// through `module_integer` and its siblings (see `module_config`).
+    pub modules: BTreeMap<String, toml::Table>,
 }
 
 impl Default for Config {
@@ -155,8 +175,6 @@ impl Default for Config {
             backup_dir: PathBuf::from("./hms-backups"),
             modules_disabled: Vec::new(),
             smtp_url: None,
-            reminder_days_before: 1,
-            reminder_hour: 9,
             login_address_failures: 100,
             login_address_window_minutes: 15,
             public_url: None,
@@ -164,6 +182,7 @@ impl Default for Config {
             header_timeout_seconds: 10,
             keepalive_timeout_seconds: 60,
             max_connections: 0,
+            modules: BTreeMap::new(),
         }
     }
 }
@@ -201,8 +220,8 @@ struct FileConfig {
     backup_dir: Option<PathBuf>,
     modules_disabled: Option<Vec<String>>,
     smtp_url: Option<String>,
-    reminder_days_before: Option<u64>,
-    reminder_hour: Option<u64>,
+    reminder_days_before: Option<toml::Value>,
+    reminder_hour: Option<toml::Value>,
     login_address_failures: Option<u64>,
     login_address_window_minutes: Option<u64>,
     public_url: Option<String>,
@@ -210,6 +229,7 @@ struct FileConfig {
     header_timeout_seconds: Option<u64>,
     keepalive_timeout_seconds: Option<u64>,
     max_connections: Option<u64>,
+    modules: Option<BTreeMap<String, toml::Table>>,
 }
 
 /// The effective configuration and where each value came from.
@@ -218,6 +238,9 @@ pub struct Loaded {
     pub config: Config,
     pub sources: BTreeMap<&'static str, Source>,
     pub file: Option<PathBuf>,
+    /// Where each module setting came from (`modules.<id>.<key>`), once resolved against the
+    /// compiled modules (`module_config::resolve`).
+    pub module_sources: BTreeMap<String, Source>,
 }
 
 impl Loaded {
@@ -249,8 +272,6 @@ impl Loaded {
                 "smtp_url",
                 c.smtp_url.as_deref().map(redact_url).unwrap_or_default(),
             ),
-            ("reminder_days_before", c.reminder_days_before.to_string()),
-            ("reminder_hour", c.reminder_hour.to_string()),
             (
                 "login_address_failures",
                 c.login_address_failures.to_string(),
@@ -343,8 +364,20 @@ pub fn load_from(
         take!(log, "log");
         take!(backup_dir, "backup_dir");
         take!(modules_disabled, "modules_disabled");
-        take!(reminder_days_before, "reminder_days_before");
-        take!(reminder_hour, "reminder_hour");
+        for (old, moved) in [
+            (fc.reminder_days_before.is_some(), MOVED[0]),
+            (fc.reminder_hour.is_some(), MOVED[1]),
+        ] {
+            if old {
+                return Err(ConfigError::Invalid {
+                    key: moved.0,
+                    message: format!("this setting moved: write it as {} in the file", moved.1),
+                });
+            }
+        }
+        if let Some(tables) = fc.modules {
+            c.modules = tables;
+        }
         take!(login_address_failures, "login_address_failures");
         take!(login_address_window_minutes, "login_address_window_minutes");
         if let Some(v) = fc.public_url {
@@ -415,14 +448,17 @@ pub fn load_from(
     if let Some(v) = from_env("smtp_url", "HMS_SMTP_URL") {
         c.smtp_url = Some(v);
     }
-    if let Some(v) = from_env("reminder_days_before", "HMS_REMINDER_DAYS_BEFORE") {
-        c.reminder_days_before = parse_num("HMS_REMINDER_DAYS_BEFORE", &v)?;
+    for (old, _, new) in MOVED {
+        let var = format!("HMS_{}", old.to_ascii_uppercase());
+        if env(&var).is_some_and(|v| !v.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                key: old,
+                message: format!("{var} is no longer read: set {new} instead"),
+            });
+        }
     }
     if let Some(v) = from_env("audit_anchor_email", "HMS_AUDIT_ANCHOR_EMAIL") {
         c.audit_anchor_email = Some(v);
-    }
-    if let Some(v) = from_env("reminder_hour", "HMS_REMINDER_HOUR") {
-        c.reminder_hour = parse_num("HMS_REMINDER_HOUR", &v)?;
     }
     if let Some(v) = from_env("login_address_failures", "HMS_LOGIN_ADDRESS_FAILURES") {
         c.login_address_failures = parse_num("HMS_LOGIN_ADDRESS_FAILURES", &v)?;
@@ -480,6 +516,7 @@ pub fn load_from(
         config: c,
         sources,
         file,
+        module_sources: BTreeMap::new(),
     })
 }
 
@@ -557,18 +594,6 @@ fn validate(c: &Config) -> Result<(), ConfigError> {
                 message: format!("'{to}' is not an email address"),
             });
         }
-    }
-    if c.reminder_days_before > 30 {
-        return Err(ConfigError::Invalid {
-            key: "reminder_days_before",
-            message: format!("{} is more than 30 days", c.reminder_days_before),
-        });
-    }
-    if c.reminder_hour > 23 {
-        return Err(ConfigError::Invalid {
-            key: "reminder_hour",
-            message: format!("{} is not an hour from 0 to 23", c.reminder_hour),
-        });
     }
     if c.login_address_failures == 0 || c.login_address_window_minutes == 0 {
         return Err(ConfigError::Invalid {
@@ -685,27 +710,28 @@ mod tests {
     }
 
     #[test]
-    fn reminder_timing_has_defaults_and_is_checked() {
-        let loaded = load_from(&Overrides::default(), |_| None).unwrap();
-        assert_eq!(
-            (
-                loaded.config.reminder_days_before,
-                loaded.config.reminder_hour
-            ),
-            (1, 9)
-        );
+    fn settings_moved_to_a_module_are_refused_with_their_new_place() {
         let env = |k: &str| (k == "HMS_REMINDER_HOUR").then(|| "7".to_string());
-        let loaded = load_from(&Overrides::default(), env).unwrap();
-        assert_eq!(loaded.config.reminder_hour, 7);
-        assert!(loaded
-            .describe()
-            .iter()
-            .any(|(k, v, src)| *k == "reminder_hour"
-                && v == "7"
-                && src.contains("HMS_REMINDER_HOUR")));
-        let env = |k: &str| (k == "HMS_REMINDER_HOUR").then(|| "24".to_string());
         let err = load_from(&Overrides::default(), env).unwrap_err();
-        assert!(err.to_string().starts_with("reminder_hour:"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("set HMS_MODULES_APPOINTMENTS_REMINDER_HOUR instead"),
+            "{err}"
+        );
+        let path =
+            std::env::temp_dir().join(format!("hms-config-moved-{}.toml", std::process::id()));
+        std::fs::write(&path, "reminder_days_before = 2\n").unwrap();
+        let file = path.display().to_string();
+        let err = load_from(&Overrides::default(), |k| {
+            (k == "HMS_CONFIG").then(|| file.clone())
+        })
+        .unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            err.to_string()
+                .contains("[modules.appointments] reminder_days_before"),
+            "{err}"
+        );
     }
 
     #[test]

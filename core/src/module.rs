@@ -1,7 +1,8 @@
 //! Department modules: the contract every module crate implements, and the registry that gathers
 //! their routes, permissions, menus, templates and dashboard cards. A module disabled by
 //! configuration (and, later, not covered by the licence) answers 404, shows no menu items and
-//! grants no permissions; the same per-request gate serves both.
+//! grants no permissions; the same per-request gate serves both. Each module also brings its
+//! own translations, settings, command-line subcommands and demo data (see the trait).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -104,6 +105,10 @@ pub type ClearanceFuture<'a> = std::pin::Pin<
 /// A module's background work (see [`Module::background`]): runs until told to stop.
 pub type BackgroundFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
+/// What [`Module::run_command`] returns: `Err` carries the message for standard error (exit 1).
+pub type CommandFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+
 /// Turns true when the server is stopping; background work finishes the unit in hand (one
 /// transaction) and returns.
 pub type StopSignal = tokio::sync::watch::Receiver<bool>;
@@ -180,6 +185,37 @@ pub trait Module: Send + Sync + 'static {
         _source: &'a str,
         _source_ref: &'a str,
     ) -> Option<ClearanceFuture<'a>> {
+        None
+    }
+    /// The module's texts, (language code, TOML text) per language, usually
+    /// `include_str!("../locales/en.toml")` and `sw.toml`. Merged into the catalogue at start-up;
+    /// a key the platform or another module already defines stops start-up.
+    fn locales(&self) -> crate::i18n::ModuleLocales {
+        &[]
+    }
+    /// Settings of the `[modules.<id>]` table of the configuration file (and the
+    /// `HMS_MODULES_<ID>_<KEY>` environment variables), read typed through
+    /// [`crate::config::Config::module_integer`] and its siblings; `hms config` lists them.
+    fn settings(&self) -> &'static [crate::module_config::Setting] {
+        &[]
+    }
+    /// Subcommands of `hms` this module adds (`hms reminders run`). A module's command runs
+    /// only while the module is enabled.
+    fn commands(&self) -> Vec<clap::Command> {
+        Vec::new()
+    }
+    /// Runs the command `name` (one of [`Module::commands`]) on a started application, with
+    /// its matches. The caller keeps the audit head file current and closes the database.
+    fn run_command<'a>(
+        &'a self,
+        _app: &'a crate::App,
+        name: &'a str,
+        _matches: &'a clap::ArgMatches,
+    ) -> CommandFuture<'a> {
+        Box::pin(async move { Err(format!("the command '{name}' is not this module's")) })
+    }
+    /// The module's part of `hms demo-data`; generators run in the order of `requires()`.
+    fn demo(&self) -> Option<&dyn crate::demo::DemoGenerator> {
         None
     }
 
@@ -364,6 +400,38 @@ impl Registry {
         self.modules.iter().flat_map(|m| m.templates()).collect()
     }
 
+    /// Merges every compiled module's translations into the catalogue (see
+    /// [`crate::i18n::install`]); a key defined twice is an error naming both owners.
+    pub fn install_translations(&self) -> Result<(), crate::i18n::CatalogueError> {
+        let all: Vec<_> = self.modules.iter().map(|m| (m.id(), m.locales())).collect();
+        crate::i18n::install(&all)
+    }
+
+    /// Enabled modules in dependency order: each after the modules it requires.
+    pub fn enabled_in_order(&self) -> Vec<&Arc<dyn Module>> {
+        let mut done: Vec<&Arc<dyn Module>> = Vec::new();
+        let mut left: Vec<&Arc<dyn Module>> = self.enabled().collect();
+        while !left.is_empty() {
+            let before = left.len();
+            left.retain(|m| {
+                let ready = m
+                    .requires()
+                    .iter()
+                    .all(|r| done.iter().any(|d| d.id() == *r));
+                if ready {
+                    done.push(m);
+                }
+                !ready
+            });
+            if left.len() == before {
+                // A cycle cannot be enabled (`new` disables a module whose need is missing),
+                // but never loop: keep the rest in their listed order.
+                done.append(&mut left);
+            }
+        }
+        done
+    }
+
     /// Every module's routes, each tagged with its module for the per-request gate.
     pub fn routes(&self) -> Vec<RouteSpec> {
         self.modules
@@ -471,5 +539,47 @@ impl Registry {
             .collect();
         cards.sort_by_key(|c| c.order);
         cards
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dept(&'static str, &'static [&'static str]);
+
+    impl Module for Dept {
+        fn id(&self) -> &'static str {
+            self.0
+        }
+        fn title(&self) -> &'static str {
+            "app.name"
+        }
+        fn requires(&self) -> &'static [&'static str] {
+            self.1
+        }
+        fn permissions(&self) -> &'static [Permission] {
+            &[]
+        }
+        fn routes(&self) -> Vec<RouteSpec> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn modules_come_after_the_modules_they_require() {
+        let modules: Vec<Arc<dyn Module>> = vec![
+            Arc::new(Dept("pharmacy", &["consultations", "patients"])),
+            Arc::new(Dept("consultations", &["appointments"])),
+            Arc::new(Dept("appointments", &["patients"])),
+            Arc::new(Dept("patients", &[])),
+            Arc::new(Dept("laboratory", &["consultations"])),
+        ];
+        let registry = Registry::new(modules, &["laboratory".to_string()]);
+        let order: Vec<&str> = registry.enabled_in_order().iter().map(|m| m.id()).collect();
+        assert_eq!(
+            order,
+            ["patients", "appointments", "consultations", "pharmacy"]
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Role-based access control. Casbin is the policy engine and the source of truth: the model is
-//! `policies/model.conf`, the grants live in `role_grants` (seeded from `policies/policy.csv` and
-//! each module's defaults the first time the module is seen). A user's permission set is resolved
-//! with Casbin once per policy version and role combination, then checked as a set lookup, so a
-//! request never calls Casbin.
+//! `policies/model.conf`, the grants live in `role_grants` (seeded from each module's
+//! `default_grants()` the first time the module's permissions are seen). A user's permission
+//! set is resolved with Casbin once per policy version and role combination, then checked as a
+//! set lookup, so a request never calls Casbin.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -14,23 +14,8 @@ use crate::db::{Db, DbError, Tx};
 use crate::module::Registry;
 
 pub const MODEL: &str = include_str!("../../policies/model.conf");
-pub const DEFAULT_POLICY: &str = include_str!("../../policies/policy.csv");
-
-/// The (role, permission) lines of `policy.csv`.
-pub fn default_policy() -> Vec<(String, String)> {
-    DEFAULT_POLICY
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("p,"))
-        .filter_map(|l| {
-            let parts: Vec<&str> = l.split(',').map(str::trim).collect();
-            (parts.len() == 3).then(|| (parts[1].to_string(), parts[2].to_string()))
-        })
-        .collect()
-}
-
-/// Seeds default grants (module defaults and `policy.csv`) of every permission not seen
-/// before, in one transaction; returns the ids of modules seen for the first time. Grants an
+/// Seeds the default grants (`Module::default_grants`, the one place every module declares
+/// them) of every permission not seen before, in one transaction; returns the ids of modules seen for the first time. Grants an
 /// administrator revoked later are never re-added: a permission is seeded only once.
 pub async fn seed_new_modules(db: &Db, registry: &Registry) -> Result<Vec<&'static str>, DbError> {
     let mut tx = db.begin().await?;
@@ -46,7 +31,6 @@ pub async fn seed_new_modules(db: &Db, registry: &Registry) -> Result<Vec<&'stat
         .into_iter()
         .map(|r| r.get(0))
         .collect();
-    let file = default_policy();
     let now = crate::clock::now_rfc3339();
     let mut new_modules = Vec::new();
     let mut changed = false;
@@ -60,11 +44,6 @@ pub async fn seed_new_modules(db: &Db, registry: &Registry) -> Result<Vec<&'stat
                 .iter()
                 .filter(|(_, p)| *p == permission.code)
                 .map(|(r, _)| *r)
-                .chain(
-                    file.iter()
-                        .filter(|(_, p)| p == permission.code)
-                        .map(|(r, _)| r.as_str()),
-                )
                 .collect();
             for role in grants {
                 sqlx::query(
@@ -267,14 +246,4 @@ pub async fn current_version(db: &Db) -> Result<i64, DbError> {
         .await?
         .map(|r| r.get(0));
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_default_policy_file_parses() {
-        let lines = super::default_policy();
-        assert!(lines.contains(&("admin".to_string(), "admin.users.manage".to_string())));
-        assert!(lines.iter().all(|(r, p)| !r.is_empty() && p.contains('.')));
-    }
 }

@@ -1,16 +1,24 @@
 //! The `hms` command line. Command and flag names are a contract: scripts and checks rely on them.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use hms_core::audit::Actor;
-use hms_core::auth::{password, throttle, users};
 use hms_core::backup;
 use hms_core::config::{self, Loaded, Overrides};
 use hms_core::db::{sqlite_path, Backend, Db};
+use hms_core::module::{Module, Registry};
+
+mod audit;
+mod users;
+
+use audit::{audit_head, audit_verify};
+use users::user;
+pub use users::UserCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,28 +78,53 @@ pub enum Command {
     /// for demonstrations, training and benchmarks. Refused on a database that holds patients
     /// unless --force.
     DemoData(crate::demo::DemoArgs),
-    /// Appointment reminders (the server queues them by itself each day).
-    #[cfg(feature = "appointments")]
-    #[command(subcommand)]
-    Reminders(RemindersCommand),
 }
 
-#[cfg(feature = "appointments")]
-#[derive(Debug, Subcommand)]
-pub enum RemindersCommand {
-    /// Queue the email reminders of one day's appointments now and print how many. Safe to
-    /// repeat: an appointment's reminder is queued once.
-    Run {
-        /// The appointments' day, YYYY-MM-DD [default: today + reminder_days_before].
-        #[arg(long, value_name = "YYYY-MM-DD", value_parser = event_day)]
-        day: Option<chrono::NaiveDate>,
+/// What the command line asks for: a platform command (none: serve) or a module's.
+pub enum Invocation {
+    Platform(Option<Command>),
+    Module {
+        module: Arc<dyn Module>,
+        name: String,
+        matches: clap::ArgMatches,
     },
 }
 
-/// A day typed on the command line, read like one typed in a form (1900 to 2100).
-#[cfg(feature = "appointments")]
-fn event_day(text: &str) -> Result<chrono::NaiveDate, String> {
-    hms_core::dates::event(text).map_err(|e| e.message(hms_core::dates::latest_event()))
+/// The whole command line: the platform's commands and every compiled module's.
+pub fn command_line(modules: &[Arc<dyn Module>]) -> clap::Command {
+    let mut command = Cli::command();
+    for module in modules {
+        for sub in module.commands() {
+            command = command.subcommand(sub);
+        }
+    }
+    command
+}
+
+/// Parses `args` (the program name first) into the global flags and what to run.
+pub fn parse<I, T>(args: I) -> Result<(GlobalArgs, Invocation), clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let modules = crate::compiled_modules();
+    let matches = command_line(&modules).try_get_matches_from(args)?;
+    let global = GlobalArgs::from_arg_matches(&matches)?;
+    let owner = matches.subcommand().and_then(|(name, sub)| {
+        let module = modules
+            .iter()
+            .find(|m| m.commands().iter().any(|c| c.get_name() == name))?;
+        Some(Invocation::Module {
+            module: module.clone(),
+            name: name.to_string(),
+            matches: sub.clone(),
+        })
+    });
+    let invocation = match owner {
+        Some(module) => module,
+        None => Invocation::Platform(Cli::from_arg_matches(&matches)?.command),
+    };
+    Ok((global, invocation))
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,30 +148,6 @@ pub enum AuditCommand {
     Head,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Add a user. The password is read from standard input (one line) when it is not a
-    /// terminal, otherwise asked for twice.
-    Add {
-        username: String,
-        /// Role to grant (repeat for several): admin, receptionist, doctor, nurse, lab_tech,
-        /// pharmacist, accountant, or a role added by an administrator.
-        #[arg(long = "role", required = true, value_name = "ROLE")]
-        roles: Vec<String>,
-        /// The person's full name (default: the username).
-        #[arg(long, value_name = "NAME")]
-        full_name: Option<String>,
-    },
-    /// List users.
-    List,
-    /// Set a user's password (read like `user add`); their sessions end.
-    SetPassword { username: String },
-    /// Disable a user; their sessions end at once.
-    Disable { username: String },
-    /// Clear the sign-in delay built up by failed attempts for a username.
-    ClearThrottle { username: String },
-}
-
 /// A failure to report: message on standard error, exit code 1.
 #[derive(Debug)]
 pub struct Failure(pub String);
@@ -157,16 +166,19 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::parse_from(args);
+    let (global, invocation) = parse(args).unwrap_or_else(|e| e.exit());
     crate::connections::open_files();
-    let loaded = match load_config(&cli.global) {
+    let loaded = match load_config(&global) {
         Ok(l) => l,
         Err(Failure(message)) => {
             eprintln!("error: {message}");
             return ExitCode::from(1);
         }
     };
-    let serving = matches!(cli.command, None | Some(Command::Serve));
+    let serving = matches!(
+        invocation,
+        Invocation::Platform(None | Some(Command::Serve))
+    );
     // Commands print their own results; only the server logs at the configured level.
     let level = if serving {
         loaded.config.log.as_str()
@@ -189,11 +201,73 @@ where
         }
     };
     runtime.block_on(async move {
-        match cli.command {
-            None | Some(Command::Serve) => serve(loaded).await,
-            Some(command) => run(command, loaded).await,
+        match invocation {
+            Invocation::Platform(None | Some(Command::Serve)) => serve(loaded).await,
+            invocation => run_invocation(invocation, loaded).await,
         }
     })
+}
+
+/// Parses `args` and runs the command with an already loaded configuration (tests).
+pub async fn run_args<I, T>(args: I, loaded: Loaded) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match parse(args) {
+        Ok((_, invocation)) => run_invocation(invocation, loaded).await,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_invocation(invocation: Invocation, loaded: Loaded) -> ExitCode {
+    match invocation {
+        Invocation::Platform(command) => run(command.unwrap_or(Command::Serve), loaded).await,
+        Invocation::Module {
+            module,
+            name,
+            matches,
+        } => finish(module_command(module, &name, &matches, &loaded).await),
+    }
+}
+
+/// A module's command, on the application started as the server would start it; refused
+/// while the module is disabled.
+async fn module_command(
+    module: Arc<dyn Module>,
+    name: &str,
+    matches: &clap::ArgMatches,
+    loaded: &Loaded,
+) -> Result<(), Failure> {
+    let registry = Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
+    if !registry.is_enabled(module.id()) {
+        return Err(Failure(format!(
+            "the {} module is disabled (modules_disabled); nothing was done",
+            module.id()
+        )));
+    }
+    let app = crate::start(loaded.config.clone()).await?;
+    let result = module.run_command(&app, name, matches).await;
+    app.audit_reads.flush().await;
+    // What the command changed is audited: keep the head file current as the server does.
+    let synced = hms_core::audit::sync_head_file(&app.db, &loaded.config.data_dir).await;
+    app.db.close().await;
+    result.map_err(Failure)?;
+    synced?;
+    Ok(())
+}
+
+fn finish(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// `hms serve`: the web server until Ctrl-C.
@@ -235,12 +309,24 @@ async fn serve(loaded: Loaded) -> ExitCode {
 }
 
 pub fn load_config(global: &GlobalArgs) -> Result<Loaded, Failure> {
-    Ok(config::load(&Overrides {
+    let mut loaded = config::load(&Overrides {
         config_file: global.config.clone(),
         bind: global.bind.clone(),
         data_dir: global.data_dir.clone(),
         database_url: global.database.clone(),
-    })?)
+    })?;
+    let modules = crate::compiled_modules();
+    hms_core::module_config::resolve(&mut loaded, &declared_settings(&modules), |k| {
+        std::env::var(k).ok()
+    })?;
+    Ok(loaded)
+}
+
+/// Each compiled module's id and settings.
+fn declared_settings(
+    modules: &[Arc<dyn Module>],
+) -> Vec<(&'static str, &'static [hms_core::module_config::Setting])> {
+    modules.iter().map(|m| (m.id(), m.settings())).collect()
 }
 
 /// Runs a command other than `serve`.
@@ -265,16 +351,8 @@ pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
         Command::Backup { file } => backup(&loaded, &file).await,
         Command::Restore { file } => restore(&loaded, &file).await,
         Command::DemoData(args) => crate::demo::run(args, &loaded).await,
-        #[cfg(feature = "appointments")]
-        Command::Reminders(RemindersCommand::Run { day }) => reminders(&loaded, day).await,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
-    }
+    finish(result)
 }
 
 fn unreachable_serve() -> Result<(), Failure> {
@@ -282,8 +360,10 @@ fn unreachable_serve() -> Result<(), Failure> {
 }
 
 fn print_modules(loaded: &Loaded) {
-    let registry =
-        hms_core::module::Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
+    let registry = Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
+    if let Err(e) = registry.install_translations() {
+        eprintln!("warning: {e}");
+    }
     let states = registry.states();
     if states.is_empty() {
         println!("no modules are compiled into this binary");
@@ -306,6 +386,11 @@ fn print_config(loaded: &Loaded) {
         println!("# config file: none");
     }
     for (key, value, source) in loaded.describe() {
+        println!("{key} = {value}    # {source}");
+    }
+    for (key, value, source) in
+        loaded.describe_modules(&declared_settings(&crate::compiled_modules()))
+    {
         println!("{key} = {value}    # {source}");
     }
     let files = crate::connections::open_files();
@@ -375,51 +460,6 @@ async fn restore(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `hms reminders run`: queues the day's appointment reminders once.
-#[cfg(feature = "appointments")]
-async fn reminders(loaded: &Loaded, day: Option<chrono::NaiveDate>) -> Result<(), Failure> {
-    use hms_appointments::reminders::{self, Facility};
-    let registry =
-        hms_core::module::Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
-    if !registry.is_enabled("appointments") {
-        return Err(Failure(
-            "the appointments module is disabled (modules_disabled); nothing was queued".into(),
-        ));
-    }
-    let day = match day {
-        Some(day) => day,
-        None => reminders::default_day(loaded.config.reminder_days_before)
-            .ok_or_else(|| Failure("reminder_days_before leads past the calendar".into()))?,
-    };
-    let db = open_db(loaded).await?;
-    let result = async {
-        let facility = Facility::from_settings(&db).await?;
-        Ok::<_, Failure>(reminders::queue_reminders(&db, day, &facility, &Actor::cli(None)).await?)
-    }
-    .await;
-    // Each reminder is audited: keep the head file current as the server does.
-    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
-    db.close().await;
-    let queued = result?;
-    synced?;
-    println!("{queued} reminder(s) queued for appointments on {day}");
-    if loaded.config.smtp_url.is_none() {
-        println!("no email server is configured (smtp_url): the emails wait in the outbox");
-    }
-    Ok(())
-}
-
-async fn user(cmd: UserCommand, loaded: &Loaded) -> Result<(), Failure> {
-    let db = open_db(loaded).await?;
-    let result = user_on(cmd, &db).await;
-    // Changes made here are audited: keep the head file current as the server does.
-    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
-    db.close().await;
-    result?;
-    synced?;
-    Ok(())
-}
-
 async fn licence(cmd: LicenceCommand, loaded: &Loaded) -> Result<(), Failure> {
     use hms_core::licence::{self, Licensing, Standing, SystemClock};
     let db = open_db(loaded).await?;
@@ -473,10 +513,7 @@ async fn licence(cmd: LicenceCommand, loaded: &Loaded) -> Result<(), Failure> {
             }
         };
         println!("state:    {state}");
-        let registry = hms_core::module::Registry::new(
-            crate::compiled_modules(),
-            &loaded.config.modules_disabled,
-        );
+        let registry = Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
         for m in registry.states() {
             let on = m.enabled && verdict.covers(m.id);
             println!("module:   {:<14} {}", m.id, if on { "on" } else { "off" });
@@ -489,216 +526,4 @@ async fn licence(cmd: LicenceCommand, loaded: &Loaded) -> Result<(), Failure> {
     result?;
     synced?;
     Ok(())
-}
-
-async fn audit_head(loaded: &Loaded) -> Result<(), Failure> {
-    let db = open_db(loaded).await?;
-    let head = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
-    db.close().await;
-    let (id, hash) = head?;
-    println!("{id}:{hash}");
-    Ok(())
-}
-
-/// Exit codes: 0 intact, 2 broken, 1 could not check.
-async fn audit_verify(loaded: &Loaded, given: &[String]) -> ExitCode {
-    let mut heads = Vec::new();
-    let mut anchors = Vec::new();
-    let is_hash = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
-    for h in given {
-        let h = h.trim();
-        if is_hash(h) {
-            anchors.push(h.to_ascii_lowercase());
-            continue;
-        }
-        match h
-            .split_once(':')
-            .filter(|(_, hash)| is_hash(hash))
-            .and_then(|(id, hash)| Some((id.parse::<i64>().ok()?, hash.to_ascii_lowercase())))
-        {
-            Some(head) => heads.push(head),
-            None => {
-                eprintln!("error: --head must look like 1234:<64 hex digits>, as `hms audit head` prints it, or the 64 hex digits alone");
-                return ExitCode::from(1);
-            }
-        }
-    }
-    if let Some(file_head) = hms_core::audit::read_head_file(&loaded.config.data_dir) {
-        heads.push(file_head);
-    }
-    let db = match open_db(loaded).await {
-        Ok(db) => db,
-        Err(Failure(m)) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(1);
-        }
-    };
-    let verdict = hms_core::audit::verify_with(&db, &heads, &anchors).await;
-    db.close().await;
-    match verdict {
-        Ok(hms_core::audit::Verdict::Intact { rows, head }) => {
-            println!("audit trail intact: {rows} row(s), head {head}");
-            ExitCode::SUCCESS
-        }
-        Ok(hms_core::audit::Verdict::Broken { row: 0, reason }) => {
-            println!("audit trail BROKEN: {reason}");
-            ExitCode::from(2)
-        }
-        Ok(hms_core::audit::Verdict::Broken { row, reason }) => {
-            println!("audit trail BROKEN at row {row}: {reason}");
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-async fn user_on(cmd: UserCommand, db: &Db) -> Result<(), Failure> {
-    let actor = Actor::cli(None);
-    match cmd {
-        UserCommand::Add {
-            username,
-            roles,
-            full_name,
-        } => {
-            let username = users::normalize_username(&username);
-            users::check_username(&username).map_err(Failure::from)?;
-            let full_name = full_name.unwrap_or_else(|| username.clone());
-            users::check_full_name(&full_name).map_err(Failure::from)?;
-            let known: Vec<String> = users::all_roles(db)
-                .await?
-                .into_iter()
-                .map(|r| r.name)
-                .collect();
-            if let Some(bad) = roles.iter().find(|r| !known.contains(r)) {
-                return Err(Failure(format!(
-                    "unknown role '{bad}'; roles are: {}",
-                    known.join(", ")
-                )));
-            }
-            if users::id_by_username(db, &username).await?.is_some() {
-                return Err(Failure(format!(
-                    "the username '{username}' is already taken"
-                )));
-            }
-            let pw = read_new_password(&username)?;
-            let hash = hms_core::auth::password::Hasher::new().hash(&pw).await?;
-            let mut tx = db.begin().await?;
-            let new = users::NewUser {
-                username: username.clone(),
-                full_name,
-                password_hash: hash,
-                roles,
-                details: Default::default(),
-                must_change_password: false,
-            };
-            users::create(&mut tx, &new, &actor, false).await?;
-            tx.commit().await?;
-            println!("user '{username}' added");
-        }
-        UserCommand::List => {
-            let list = users::list(db).await?;
-            if list.is_empty() {
-                println!("no users yet (open the web page to run first-time setup, or use 'hms user add')");
-            }
-            for u in list {
-                println!(
-                    "{:<24} {:<32} {:<10} {}",
-                    u.username,
-                    u.full_name,
-                    if u.is_active { "active" } else { "disabled" },
-                    u.roles.join(",")
-                );
-            }
-        }
-        UserCommand::SetPassword { username } => {
-            let username = users::normalize_username(&username);
-            let id = find(db, &username).await?;
-            let pw = read_new_password(&username)?;
-            let hash = hms_core::auth::password::Hasher::new().hash(&pw).await?;
-            let mut tx = db.begin().await?;
-            users::set_password(&mut tx, id, &hash, None, false, &actor).await?;
-            tx.commit().await?;
-            println!("password of '{username}' changed; their sessions have ended");
-        }
-        UserCommand::Disable { username } => {
-            let username = users::normalize_username(&username);
-            let id = find(db, &username).await?;
-            let mut tx = db.begin().await?;
-            let changed = users::disable(&mut tx, id, &actor).await?;
-            tx.commit().await?;
-            if changed {
-                println!("user '{username}' disabled; their sessions have ended");
-            } else {
-                println!("user '{username}' was already disabled");
-            }
-        }
-        UserCommand::ClearThrottle { username } => {
-            let username = users::normalize_username(&username);
-            let mut tx = db.begin().await?;
-            let cleared = throttle::clear_user(&mut tx, &username).await?;
-            hms_core::audit::record(
-                &mut tx,
-                &actor,
-                hms_core::audit::Event::new("auth.throttle_clear", "user", None)
-                    .detail(serde_json::json!({"username": username, "cleared": cleared})),
-            )
-            .await?;
-            tx.commit().await?;
-            println!("sign-in delays cleared for '{username}' ({cleared} address(es))");
-        }
-    }
-    Ok(())
-}
-
-async fn find(db: &Db, username: &str) -> Result<i64, Failure> {
-    users::id_by_username(db, username)
-        .await?
-        .ok_or_else(|| Failure(format!("no user called '{username}'")))
-}
-
-/// Reads a new password: one line from standard input when it is not a terminal (scripts),
-/// otherwise asked for twice without echo. Checked against the password policy.
-fn read_new_password(username: &str) -> Result<String, Failure> {
-    let stdin = std::io::stdin();
-    let pw = if stdin.is_terminal() {
-        let first = rpassword::prompt_password("New password: ")?;
-        let second = rpassword::prompt_password("Type it again: ")?;
-        if first != second {
-            return Err(Failure(
-                "the two passwords are not the same; nothing changed".into(),
-            ));
-        }
-        first
-    } else {
-        let mut line = String::new();
-        stdin.lock().read_line(&mut line)?;
-        line.trim_end_matches(['\n', '\r']).to_string()
-    };
-    password::check(&pw, username).map_err(|m| Failure(format!("{m} Nothing changed.")))?;
-    let _ = std::io::stdout().flush();
-    Ok(pw)
-}
-
-#[cfg(all(test, feature = "appointments"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reminders_run_takes_an_optional_day() {
-        let cli = Cli::try_parse_from(["hms", "reminders", "run", "--day", "2026-05-12"]).unwrap();
-        assert!(matches!(
-            cli.command,
-            Some(Command::Reminders(RemindersCommand::Run { day: Some(d) }))
-                if d == chrono::NaiveDate::from_ymd_opt(2026, 5, 12).unwrap()
-        ));
-        let cli = Cli::try_parse_from(["hms", "reminders", "run"]).unwrap();
-        assert!(matches!(
-            cli.command,
-            Some(Command::Reminders(RemindersCommand::Run { day: None }))
-        ));
-        assert!(Cli::try_parse_from(["hms", "reminders", "run", "--day", "12/05/2026"]).is_err());
-    }
 }

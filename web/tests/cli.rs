@@ -198,6 +198,94 @@ fn modules_are_listed_with_whether_and_why_they_are_enabled() {
     );
 }
 
+/// Module settings (`[modules.<id>]`, `HMS_MODULES_<ID>_<KEY>`) are listed like the platform's,
+/// with their sources; the old top-level names are refused with their new place named.
+#[cfg(feature = "appointments")]
+#[test]
+fn module_settings_are_shown_with_their_sources_and_old_names_are_refused() {
+    let dir = TempDir::new("cli");
+    let file = dir.path().join("hms.toml");
+    std::fs::write(&file, "[modules.appointments]\nreminder_days_before = 2\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["config", "--config"])
+        .arg(&file)
+        .env("HMS_MODULES_APPOINTMENTS_REMINDER_HOUR", "7")
+        .env("HMS_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains(&format!(
+            "modules.appointments.reminder_days_before = 2    # file {}",
+            file.display()
+        )),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(
+            "modules.appointments.reminder_hour = 7    # environment HMS_MODULES_APPOINTMENTS_REMINDER_HOUR"
+        ),
+        "{printed}"
+    );
+
+    std::fs::write(&file, "[modules.appointments]\nreminder_hour = 24\n").unwrap();
+    let bad = Command::new(BIN)
+        .args(["config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad).contains("modules.appointments.reminder_hour: 24 is not from 0 to 23"),
+        "{}",
+        text(&bad)
+    );
+    std::fs::write(&file, "reminder_hour = 8\n").unwrap();
+    let old = Command::new(BIN)
+        .args(["config", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(old.status.code(), Some(1));
+    assert!(
+        text(&old).contains("[modules.appointments] reminder_hour"),
+        "{}",
+        text(&old)
+    );
+}
+
+/// A module's subcommand is listed by `hms --help` and refused while its module is off.
+#[cfg(feature = "appointments")]
+#[test]
+fn module_commands_join_the_command_line_and_need_their_module() {
+    let h = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&h.stdout);
+    assert!(help.contains("reminders"), "{help}");
+    let dir = TempDir::new("cli");
+    let off = Command::new(BIN)
+        .args(["reminders", "run", "--day", "2026-05-12"])
+        .env("HMS_DATA_DIR", dir.path().join("data"))
+        .env("HMS_MODULES_DISABLED", "appointments")
+        .output()
+        .unwrap();
+    assert_eq!(off.status.code(), Some(1));
+    assert!(
+        text(&off).contains("the appointments module is disabled"),
+        "{}",
+        text(&off)
+    );
+    let on = hms(&dir, &["reminders", "run", "--day", "2026-05-12"], None);
+    assert!(on.status.success(), "{}", text(&on));
+    assert!(
+        text(&on).contains("0 reminder(s) queued for appointments on 2026-05-12"),
+        "{}",
+        text(&on)
+    );
+    let bad = hms(&dir, &["reminders", "run", "--day", "12/05/2026"], None);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+}
+
 #[test]
 fn bad_configuration_is_reported_with_exit_code_1() {
     let out = Command::new(BIN)

@@ -65,6 +65,17 @@ const PERMISSIONS: &[Permission] = &[
     },
 ];
 
+/// The administrator holds every administration permission from the start.
+const GRANTS: &[(&str, &str)] = &[
+    ("admin", USERS_VIEW),
+    ("admin", USERS_MANAGE),
+    ("admin", ROLES_MANAGE),
+    ("admin", BACKUPS_VIEW),
+    ("admin", LICENCE_MANAGE),
+    ("admin", SETTINGS_MANAGE),
+    ("admin", OUTBOX_VIEW),
+];
+
 const MENU: &[MenuItem] = &[
     MenuItem {
         label: "admin.menu_users",
@@ -115,6 +126,12 @@ const CARDS: &[DashboardCard] = &[
     },
 ];
 
+/// The module's texts, merged into the catalogue at start-up.
+const LOCALES: hms_core::i18n::ModuleLocales = &[
+    ("en", include_str!("../locales/en.toml")),
+    ("sw", include_str!("../locales/sw.toml")),
+];
+
 #[derive(RustEmbed)]
 #[folder = "templates/"]
 struct Templates;
@@ -134,7 +151,13 @@ impl Module for AdminModule {
         PERMISSIONS
     }
 
-    // The administrator's grants are in policies/policy.csv, the platform's baseline.
+    fn locales(&self) -> hms_core::i18n::ModuleLocales {
+        LOCALES
+    }
+
+    fn default_grants(&self) -> &'static [(&'static str, &'static str)] {
+        GRANTS
+    }
 
     fn menu(&self) -> &'static [MenuItem] {
         MENU
@@ -219,5 +242,13 @@ impl Module for AdminModule {
 
     fn dashboard_cards(&self) -> &'static [DashboardCard] {
         CARDS
+    }
+}
+
+#[cfg(test)]
+mod locale_tests {
+    #[test]
+    fn translations_have_the_same_keys_in_every_language_and_none_empty() {
+        hms_core::i18n::check_module("admin", super::LOCALES).unwrap();
     }
 }

@@ -3,6 +3,7 @@
 //! pharmacy, cashier) calls them from its queue. Other modules hang their work on the visit
 //! through [`visits`], the public contract (declare `requires() = ["appointments"]`).
 
+mod cli;
 pub mod demo;
 pub mod fees;
 pub mod holidays;
@@ -146,6 +147,12 @@ const CARDS: &[DashboardCard] = &[
     },
 ];
 
+/// The module's texts, merged into the catalogue at start-up.
+const LOCALES: hms_core::i18n::ModuleLocales = &[
+    ("en", include_str!("../locales/en.toml")),
+    ("sw", include_str!("../locales/sw.toml")),
+];
+
 #[derive(RustEmbed)]
 #[folder = "templates/"]
 struct Templates;
@@ -167,6 +174,31 @@ impl Module for AppointmentsModule {
 
     fn permissions(&self) -> &'static [Permission] {
         PERMISSIONS
+    }
+
+    fn locales(&self) -> hms_core::i18n::ModuleLocales {
+        LOCALES
+    }
+
+    fn settings(&self) -> &'static [hms_core::module_config::Setting] {
+        &[reminders::DAYS_BEFORE, reminders::HOUR]
+    }
+
+    fn commands(&self) -> Vec<clap::Command> {
+        cli::commands()
+    }
+
+    fn run_command<'a>(
+        &'a self,
+        app: &'a hms_core::App,
+        name: &'a str,
+        matches: &'a clap::ArgMatches,
+    ) -> hms_core::module::CommandFuture<'a> {
+        Box::pin(cli::run(app, name, matches))
+    }
+
+    fn demo(&self) -> Option<&dyn hms_core::demo::DemoGenerator> {
+        Some(&demo::AppointmentsDemo)
     }
 
     fn default_grants(&self) -> &'static [(&'static str, &'static str)] {
@@ -251,5 +283,13 @@ impl Module for AppointmentsModule {
         patients: &'a [hms_core::ids::PatientId],
     ) -> ContributionFuture<'a, Vec<ExportSection>> {
         Box::pin(reporting::export(db, patients))
+    }
+}
+
+#[cfg(test)]
+mod locale_tests {
+    #[test]
+    fn translations_have_the_same_keys_in_every_language_and_none_empty() {
+        hms_core::i18n::check_module("appointments", super::LOCALES).unwrap();
     }
 }

@@ -15,9 +15,11 @@ use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, Timelike, Utc};
 use serde_json::json;
 
 use hms_core::audit::{self, Actor, Event};
+use hms_core::config::Config;
 use hms_core::db::{Db, DbError};
 use hms_core::i18n::{self, t_in};
 use hms_core::module::StopSignal;
+use hms_core::module_config::{Setting, SettingKind};
 use hms_core::outbox::{self, OutboxError};
 use hms_core::{clock, settings, App};
 
@@ -43,6 +45,35 @@ const BATCH: i64 = 200;
 
 /// How often the server's background task looks whether reminders are due.
 const CHECK_EVERY: Duration = Duration::from_secs(300);
+
+/// `[modules.appointments] reminder_days_before`.
+pub const DAYS_BEFORE: Setting = Setting {
+    key: "reminder_days_before",
+    description:
+        "Appointment reminders go out this many days before the appointment (0: the same day)",
+    kind: SettingKind::Integer {
+        default: 1,
+        min: 0,
+        max: 30,
+    },
+};
+
+/// `[modules.appointments] reminder_hour`.
+pub const HOUR: Setting = Setting {
+    key: "reminder_hour",
+    description: "Local (Nairobi) hour of the day from which the day's reminders are queued",
+    kind: SettingKind::Integer {
+        default: 9,
+        min: 0,
+        max: 23,
+    },
+};
+
+/// The reminder timing configured for this server: (days before, hour).
+pub fn timing(config: &Config) -> (u64, u64) {
+    let read = |s: &Setting| u64::try_from(config.module_integer("appointments", s)).unwrap_or(0);
+    (read(&DAYS_BEFORE), read(&HOUR))
+}
 
 /// Who the reminders come from and in which language: the facility settings (name, phone,
 /// default language). Read when the job runs, so a change on any app server is followed.
@@ -223,11 +254,8 @@ pub async fn run_in_background(app: App, mut stop: StopSignal) {
 }
 
 async fn round(app: &App, actor: &Actor) -> Result<(), ReminderError> {
-    let Some(day) = due_day(
-        clock::to_local(Utc::now()),
-        app.config.reminder_days_before,
-        app.config.reminder_hour,
-    ) else {
+    let (days_before, hour) = timing(&app.config);
+    let Some(day) = due_day(clock::to_local(Utc::now()), days_before, hour) else {
         return Ok(());
     };
     // The licence gate: a module the licence does not cover sends nothing either.
@@ -275,6 +303,8 @@ mod tests {
 
     #[test]
     fn the_email_says_where_and_when_in_the_facility_language() {
+        use hms_core::module::Module;
+        hms_core::i18n::install(&[("appointments", crate::AppointmentsModule.locales())]).unwrap();
         let facility = Facility {
             name: "Mwangaza Health Centre".into(),
             phone: Some("0712 345 678".into()),

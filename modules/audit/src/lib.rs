@@ -36,12 +36,24 @@ const PERMISSIONS: &[Permission] = &[
     },
 ];
 
+const GRANTS: &[(&str, &str)] = &[
+    ("admin", VIEW),
+    ("admin", EXPORT),
+    ("admin", PATIENT_REPORT),
+];
+
 const MENU: &[MenuItem] = &[MenuItem {
     label: "audit.menu",
     href: "/audit",
     permission: VIEW,
     order: 910,
 }];
+
+/// The module's texts, merged into the catalogue at start-up.
+const LOCALES: hms_core::i18n::ModuleLocales = &[
+    ("en", include_str!("../locales/en.toml")),
+    ("sw", include_str!("../locales/sw.toml")),
+];
 
 #[derive(RustEmbed)]
 #[folder = "templates/"]
@@ -67,7 +79,13 @@ impl Module for AuditModule {
         PERMISSIONS
     }
 
-    // The administrator's grants are in policies/policy.csv.
+    fn locales(&self) -> hms_core::i18n::ModuleLocales {
+        LOCALES
+    }
+
+    fn default_grants(&self) -> &'static [(&'static str, &'static str)] {
+        GRANTS
+    }
 
     fn menu(&self) -> &'static [MenuItem] {
         MENU
@@ -90,5 +108,13 @@ impl Module for AuditModule {
                 report::pdf,
             ),
         ]
+    }
+}
+
+#[cfg(test)]
+mod locale_tests {
+    #[test]
+    fn translations_have_the_same_keys_in_every_language_and_none_empty() {
+        hms_core::i18n::check_module("audit", super::LOCALES).unwrap();
     }
 }

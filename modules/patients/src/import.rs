@@ -1036,6 +1036,8 @@ mod tests {
 
     #[test]
     fn invalid_rows_carry_the_form_messages_by_column() {
+        use hms_core::module::Module;
+        hms_core::i18n::install(&[("patients", crate::PatientsModule.locales())]).unwrap();
         let rows = checked(
             "First name,Surname,Sex,Date of birth,Phone number,File No\n\
              Amina,K4mau,X,31/13/1990,0812000000,A#1\n",

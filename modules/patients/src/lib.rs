@@ -4,6 +4,7 @@
 
 pub mod api;
 mod allergies;
+pub mod demo;
 mod form;
 mod import;
 mod model;
@@ -21,8 +22,6 @@ use hms_core::module::{MenuItem, Module, Permission};
 use rust_embed::RustEmbed;
 
 pub use model::{name_tokens, query_tokens, NUMBER_PREFIX};
-/// Bulk loading of generated patients, for `hms demo-data` and benchmarks.
-pub use repo::demo;
 
 pub const VIEW: &str = "patients.view";
 pub const REGISTER: &str = "patients.register";
@@ -95,6 +94,12 @@ const MENU: &[MenuItem] = &[
     },
 ];
 
+/// The module's texts, merged into the catalogue at start-up.
+const LOCALES: hms_core::i18n::ModuleLocales = &[
+    ("en", include_str!("../locales/en.toml")),
+    ("sw", include_str!("../locales/sw.toml")),
+];
+
 #[derive(RustEmbed)]
 #[folder = "templates/"]
 struct Templates;
@@ -112,6 +117,14 @@ impl Module for PatientsModule {
 
     fn permissions(&self) -> &'static [Permission] {
         PERMISSIONS
+    }
+
+    fn locales(&self) -> hms_core::i18n::ModuleLocales {
+        LOCALES
+    }
+
+    fn demo(&self) -> Option<&dyn hms_core::demo::DemoGenerator> {
+        Some(&demo::PatientsDemo)
     }
 
     fn default_grants(&self) -> &'static [(&'static str, &'static str)] {
@@ -245,5 +258,13 @@ impl Module for PatientsModule {
         patients: &'a [hms_core::ids::PatientId],
     ) -> ContributionFuture<'a, Vec<ExportSection>> {
         Box::pin(reporting::export(db, patients))
+    }
+}
+
+#[cfg(test)]
+mod locale_tests {
+    #[test]
+    fn translations_have_the_same_keys_in_every_language_and_none_empty() {
+        hms_core::i18n::check_module("patients", super::LOCALES).unwrap();
     }
 }

@@ -1,21 +1,17 @@
 //! `hms demo-data`: fills the configured database with a synthetic Kenyan facility, for
 //! demonstrations, training and benchmarks. Staff accounts for every role (their passwords are
-//! printed once), then patients registered over the last `--days` days. As further modules land
-//! (appointments, consultations, pharmacy, ...), each adds its own history over the same days
-//! for the patients generated here.
+//! printed once), then each enabled module's demo data in dependency order
+//! (`Module::demo`: patients registered over the last `--days` days, then the appointments,
+//! visits and queues of those days, and so on as modules land).
 //!
-//! Loading is fast (a million patients in a couple of minutes on SQLite): rows are built on a
-//! second thread while the previous batch is written, in multi-row INSERTs, one transaction per
-//! 10,000 patients. The run is audited per batch, not per patient, and says how far it got: the
+//! This file is the orchestration: the options, the progress bar, the staff, and the run's
+//! audit trail. The run is audited per batch, not per record, and says how far it got: the
 //! run's request (`demo.start`), each batch's running total in that batch's transaction
-//! (`demo.patients`, `demo.appointments`: a run killed midway leaves rows that match what it
-//! wrote), and what was written at the end (`demo.generate`, `complete` false when it stopped
-//! on an error or Ctrl-C).
+//! (`demo.patients`, `demo.appointments`, written by the modules: a run killed midway leaves
+//! rows that match what it wrote), and what was written at the end (`demo.generate`,
+//! `complete` false when it stopped on an error or Ctrl-C).
 
-#[cfg(feature = "patients")]
-mod names;
-#[cfg(feature = "patients")]
-mod people;
+use std::sync::Arc;
 
 use clap::Args;
 use serde_json::json;
@@ -25,17 +21,13 @@ use hms_core::auth::password::Hasher;
 use hms_core::auth::users::{self, NewUser, StaffDetails};
 use hms_core::config::Loaded;
 use hms_core::db::Db;
+use hms_core::demo::{DemoGenerator, DemoProgress, DemoRun};
+use hms_core::module::{Module, Registry};
 
 use crate::cli::Failure;
 
 /// Most patients one run makes.
 const MAX_PATIENTS: u64 = 20_000_000;
-/// Patients per transaction.
-#[cfg(feature = "patients")]
-const BATCH: usize = 10_000;
-/// The facility prefix of patient numbers, as registration uses it.
-#[cfg(feature = "patients")]
-const NUMBER_PREFIX: &str = hms_patients::NUMBER_PREFIX;
 /// The facility's name when none is set yet.
 const FACILITY_NAME: &str = "Mwangaza Demo Health Centre";
 
@@ -111,14 +103,46 @@ fn new_password() -> String {
         .collect()
 }
 
-/// What a run has written so far.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-struct Written {
-    staff: u64,
-    patients: u64,
-    identifiers: u64,
-    appointments: u64,
-    visits: u64,
+/// The enabled modules with a demo generator, in dependency order.
+fn generators(registry: &Registry) -> Vec<Arc<dyn Module>> {
+    registry
+        .enabled_in_order()
+        .into_iter()
+        .filter(|m| m.demo().is_some())
+        .cloned()
+        .collect()
+}
+
+/// Each generator's counts, staff first: what the closing audit row and line report.
+fn counts(generators: &[Arc<dyn Module>]) -> Vec<&'static str> {
+    let mut keys = vec!["staff"];
+    for g in generators.iter().filter_map(|m| m.demo()) {
+        keys.extend(g.counts().iter().map(|c| c.key));
+    }
+    keys
+}
+
+/// A terminal progress bar for a generator's long step.
+struct Bar(indicatif::ProgressBar);
+
+impl DemoProgress for Bar {
+    fn start(&self, total: u64, what: &str) {
+        self.0.set_length(total);
+        self.0.set_position(0);
+        let template =
+            format!("{{bar:40}} {{human_pos}}/{{human_len}} {what}, {{per_sec}}, {{eta}} left");
+        self.0.set_style(
+            indicatif::ProgressStyle::with_template(&template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        self.0.reset_eta();
+    }
+    fn advance(&self, done: u64) {
+        self.0.inc(done);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 pub async fn run(args: DemoArgs, loaded: &Loaded) -> Result<(), Failure> {
@@ -134,17 +158,29 @@ pub async fn run(args: DemoArgs, loaded: &Loaded) -> Result<(), Failure> {
     // Not while a server uses the database: it would wait behind every batch.
     let _lock = crate::server::lock_data_dir(config).map_err(Failure)?;
     let db = Db::open(&config.effective_database_url()).await?;
-    let mut written = Written::default();
+    let registry = Registry::new(crate::compiled_modules(), &config.modules_disabled);
+    let generators = generators(&registry);
+    let actor = Actor::cli(None);
+    let bar = Bar(indicatif::ProgressBar::new(0));
+    let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
+    let demo = DemoRun::new(
+        &db,
+        &actor,
+        (args.patients, args.days, args.seed, args.force),
+        today,
+        &bar,
+        &counts(&generators),
+    );
     // Ctrl-C or SIGTERM stops the run between statements; the batch in hand rolls back.
     let result = tokio::select! {
-        r = generate(&args, loaded, &db, &mut written) => r,
+        r = generate(&args, &registry, &generators, &demo) => r,
         _ = crate::server::shutdown_signal() => Err(Failure("stopped by a signal".into())),
     };
     let result = match result {
-        Ok(Outcome::Done) => finish(&db, &args, &written, None).await,
+        Ok(Outcome::Done) => finish(&demo, &args, &generators, None).await,
         Ok(Outcome::Refused(why)) => Err(Failure(why)),
         Err(Failure(why)) => {
-            let closed = finish(&db, &args, &written, Some(&why)).await;
+            let closed = finish(&demo, &args, &generators, Some(&why)).await;
             Err(Failure(match closed {
                 Ok(()) => why,
                 Err(Failure(e)) => format!("{why}; the run's closing audit row failed too: {e}"),
@@ -158,17 +194,38 @@ pub async fn run(args: DemoArgs, loaded: &Loaded) -> Result<(), Failure> {
     Ok(())
 }
 
+/// "7 staff accounts, 300 patients, 120 appointments and 80 visits".
+fn summary(demo: &DemoRun<'_>, generators: &[Arc<dyn Module>]) -> String {
+    let mut parts = vec![format!("{} staff accounts", demo.get("staff"))];
+    for g in generators.iter().filter_map(|m| m.demo()) {
+        for c in g.counts() {
+            if let Some(label) = c.label {
+                parts.push(format!("{} {label}", demo.get(c.key)));
+            }
+        }
+    }
+    match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.join(""),
+    }
+}
+
 /// The run's closing audit row with what was written, and the same on standard output.
 async fn finish(
-    db: &Db,
+    demo: &DemoRun<'_>,
     args: &DemoArgs,
-    written: &Written,
+    generators: &[Arc<dyn Module>],
     stopped: Option<&str>,
 ) -> Result<(), Failure> {
-    let mut tx = db.begin().await?;
+    let written: serde_json::Map<String, serde_json::Value> = demo
+        .written()
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), json!(n)))
+        .collect();
+    let mut tx = demo.db.begin().await?;
     audit::record(
         &mut tx,
-        &Actor::cli(None),
+        demo.actor,
         Event::new("demo.generate", "demo", None).detail(json!({
             "complete": stopped.is_none(),
             "requested": {"patients": args.patients, "days": args.days, "seed": args.seed},
@@ -177,10 +234,7 @@ async fn finish(
     )
     .await?;
     tx.commit().await?;
-    let what = format!(
-        "{} staff accounts, {} patients, {} appointments and {} visits",
-        written.staff, written.patients, written.appointments, written.visits
-    );
+    let what = summary(demo, generators);
     match stopped {
         None => println!("Written: {what}."),
         Some(_) => println!(
@@ -198,26 +252,21 @@ enum Outcome {
     Refused(String),
 }
 
-/// Fills the database, counting in `written` what each committed transaction wrote.
+/// Fills the database: staff accounts, then each enabled module's generator in dependency
+/// order, each counting in `demo` what its committed transactions wrote.
 async fn generate(
     args: &DemoArgs,
-    loaded: &Loaded,
-    db: &Db,
-    written: &mut Written,
+    registry: &Registry,
+    generators: &[Arc<dyn Module>],
+    demo: &DemoRun<'_>,
 ) -> Result<Outcome, Failure> {
-    let registry =
-        hms_core::module::Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
-    let patients_on = cfg!(feature = "patients") && registry.is_enabled("patients");
-    #[cfg(feature = "patients")]
-    if patients_on && !args.force && hms_patients::demo::any_patients(db).await? {
-        return Ok(Outcome::Refused(
-            "this database already holds patients; demo data goes into a new, empty database \
-             (or add --force to add to this one anyway). Nothing was changed."
-                .into(),
-        ));
+    let db = demo.db;
+    for g in generators.iter().filter_map(|m| m.demo()) {
+        if let Some(why) = g.refuse(db, args.force).await.map_err(Failure)? {
+            return Ok(Outcome::Refused(why));
+        }
     }
-    let actor = Actor::cli(None);
-
+    let patients_on = registry.is_enabled("patients");
     // The run's request comes first, with the facility's name when it has none yet (the
     // first-run screen is skipped once staff accounts exist).
     let facility_set = hms_core::settings::get(db, "facility_name")
@@ -229,7 +278,7 @@ async fn generate(
     }
     audit::record(
         &mut tx,
-        &actor,
+        demo.actor,
         Event::new("demo.start", "demo", None).detail(json!({
             "patients": if patients_on { args.patients } else { 0 },
             "days": args.days,
@@ -241,7 +290,7 @@ async fn generate(
     .await?;
     tx.commit().await?;
 
-    create_staff(db, &actor, written).await?;
+    create_staff(demo).await?;
 
     if !patients_on {
         println!(
@@ -250,57 +299,19 @@ async fn generate(
         );
         return Ok(Outcome::Done);
     }
-    #[cfg(feature = "patients")]
-    generate_patients(args, db, &actor, written).await?;
-    #[cfg(feature = "appointments")]
-    if registry.is_enabled("appointments") {
-        generate_appointments(args, db, &actor, written).await?;
+    for generator in generators.iter().filter_map(|m| m.demo()) {
+        run_one(generator, demo).await?;
     }
     Ok(Outcome::Done)
 }
 
-/// Clinics, doctors' hours and `--days` of appointments, visits and queues, plus two weeks of
-/// bookings ahead.
-#[cfg(feature = "appointments")]
-async fn generate_appointments(
-    args: &DemoArgs,
-    db: &Db,
-    actor: &Actor,
-    written: &mut Written,
-) -> Result<(), Failure> {
-    let staff = hms_appointments::demo::Staff {
-        doctors: users::id_by_username(db, "demo.doctor")
-            .await?
-            .into_iter()
-            .collect(),
-        receptionist: users::id_by_username(db, "demo.receptionist").await?,
-        nurse: users::id_by_username(db, "demo.nurse").await?,
-    };
-    let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
-    let started = std::time::Instant::now();
-    let mut history = hms_appointments::demo::History::default();
-    let result = hms_appointments::demo::history(
-        db,
-        actor,
-        &staff,
-        (args.seed, args.days, today),
-        &mut history,
-    )
-    .await;
-    written.appointments = history.appointments;
-    written.visits = history.visits;
-    result?;
-    println!(
-        "{} appointments and {} visits over {} days in {:.1} s",
-        history.appointments,
-        history.visits,
-        args.days,
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+async fn run_one(generator: &dyn DemoGenerator, demo: &DemoRun<'_>) -> Result<(), Failure> {
+    generator.generate(demo).await.map_err(Failure)
 }
 
-async fn create_staff(db: &Db, actor: &Actor, written: &mut Written) -> Result<(), Failure> {
+async fn create_staff(demo: &DemoRun<'_>) -> Result<(), Failure> {
+    let (db, actor) = (demo.db, demo.actor);
+    let mut written = 0;
     let roles = users::all_roles(db).await?;
     let hasher = Hasher::new();
     let mut created: Vec<(Staff, String)> = Vec::new();
@@ -336,7 +347,8 @@ async fn create_staff(db: &Db, actor: &Actor, written: &mut Written) -> Result<(
         )
         .await?;
         tx.commit().await?;
-        written.staff += 1;
+        written += 1;
+        demo.set("staff", written);
         created.push((staff, password));
     }
     if !created.is_empty() {
@@ -349,119 +361,5 @@ async fn create_staff(db: &Db, actor: &Actor, written: &mut Written) -> Result<(
     for name in existing {
         println!("  {name:<22} already exists; password unchanged");
     }
-    Ok(())
-}
-
-#[cfg(feature = "patients")]
-async fn generate_patients(
-    args: &DemoArgs,
-    db: &Db,
-    actor: &Actor,
-    written: &mut Written,
-) -> Result<(), Failure> {
-    use hms_core::db::Backend;
-    use hms_patients::demo::{self, Stored};
-    use std::time::Instant;
-
-    let receptionist = users::id_by_username(db, "demo.receptionist").await?;
-    let before = demo::count(db).await?.max(0) as u64;
-    let last_before = demo::last_id(db).await?;
-    let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
-    let total = args.patients;
-
-    // Rows are built on their own thread while the previous batch is written.
-    let (send, mut batches) = tokio::sync::mpsc::channel::<Vec<demo::DemoPatient>>(2);
-    let (seed, days) = (args.seed, args.days);
-    let builder = std::thread::spawn(move || {
-        let mut people = people::People::new(seed, total, days, today, before);
-        loop {
-            let batch = people.batch(BATCH);
-            if batch.is_empty() || send.blocking_send(batch).is_err() {
-                break;
-            }
-        }
-    });
-
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {human_pos}/{human_len} patients, {per_sec}, {eta} left",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let started = Instant::now();
-    let mut stored = Stored::default();
-    if db.backend == Backend::Sqlite {
-        // A larger page cache for this connection while loading: indexes grow by random
-        // inserts (a million patients: about 90 s with SQLite's default 2 MB, 65 s with this).
-        let mut tx = db.begin().await?;
-        sqlx::query("PRAGMA cache_size = -65536")
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-    }
-    while let Some(batch) = batches.recv().await {
-        let mut tx = db.begin().await?;
-        let s = demo::insert(&mut tx, &batch, NUMBER_PREFIX, receptionist).await?;
-        // The running total goes in with the batch: a run killed midway leaves an audit
-        // trail that matches the patients it wrote.
-        audit::record(
-            &mut tx,
-            actor,
-            Event::new("demo.patients", "demo", None).detail(json!({
-                "written": stored.patients + s.patients,
-                "of": total,
-            })),
-        )
-        .await?;
-        tx.commit().await?;
-        stored.patients += s.patients;
-        stored.identifiers += s.identifiers;
-        stored.tokens += s.tokens;
-        written.patients = stored.patients;
-        written.identifiers = stored.identifiers;
-        bar.inc(s.patients);
-    }
-    bar.finish_and_clear();
-    let _ = builder.join();
-    let mut tx = db.begin().await?;
-    let pairs = demo::pair_names(&mut tx, last_before).await?;
-    tx.commit().await?;
-    let loaded_in = started.elapsed();
-
-    // PostgreSQL's autovacuum vacuums and analyzes tables soon after a bulk load by itself: do
-    // it now, so the data set is as a production server would have it (until the visibility
-    // map is set, every index-only scan reads the table too: a name search took 140 ms instead
-    // of 7). SQLite gathers no statistics unless asked, and HMS does not ask: its queries must
-    // be fast without them, so none here.
-    let analyzed = Instant::now();
-    if db.backend == Backend::Postgres {
-        for sql in [
-            "VACUUM ANALYZE patients",
-            "VACUUM ANALYZE patient_identifiers",
-            "VACUUM ANALYZE patient_name_tokens",
-            "VACUUM ANALYZE patient_name_pairs",
-            "VACUUM ANALYZE patient_counters",
-        ] {
-            sqlx::query(sql).execute(db.read()).await?;
-        }
-    }
-    println!(
-        "{} patients ({} identity documents, {} name tokens, {} name pairs) in {:.1} s, {:.0} patients/s{}",
-        stored.patients,
-        stored.identifiers,
-        stored.tokens,
-        pairs,
-        loaded_in.as_secs_f64(),
-        stored.patients as f64 / loaded_in.as_secs_f64().max(0.001),
-        if db.backend == Backend::Postgres {
-            format!(
-                "; vacuumed and analyzed in {:.1} s",
-                analyzed.elapsed().as_secs_f64()
-            )
-        } else {
-            String::new()
-        },
-    );
     Ok(())
 }

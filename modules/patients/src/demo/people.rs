@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZon
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use hms_patients::demo::DemoPatient;
+use crate::repo::demo::DemoPatient;
 
 use super::names::{self, Community};
 
@@ -297,7 +297,7 @@ impl People {
             }
         });
 
-        let tokens = hms_patients::name_tokens(&[first, middle.unwrap_or(""), last]);
+        let tokens = crate::name_tokens(&[first, middle.unwrap_or(""), last]);
         self.next += 1;
         DemoPatient {
             first_name: first.to_string(),
