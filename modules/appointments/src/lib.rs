@@ -1,15 +1,17 @@
 //! Appointments, visits and queues: reception books patients into clinicians' slots or clinic
 //! days, checks them in as visits, and each service point (triage, consultation, laboratory,
 //! pharmacy, cashier) calls them from its queue. Other modules hang their work on the visit
-//! through [`visits`], the public contract (declare `requires() = ["appointments"]`).
+//! through [`api`], the public contract (declare `requires() = ["appointments"]`).
 
+pub mod api;
 pub mod demo;
 pub mod holidays;
+mod model;
 pub mod reminders;
 mod repo;
 mod routes;
 pub mod schedule;
-pub mod visits;
+mod visits;
 
 use hms_core::db::Db;
 use hms_core::http::RouteSpec;

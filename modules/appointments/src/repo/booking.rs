@@ -29,10 +29,9 @@ pub enum BookError {
 
 impl From<sqlx::Error> for BookError {
     fn from(e: sqlx::Error) -> Self {
-        if e.to_string().to_lowercase().contains("unique") {
-            BookError::Taken
-        } else {
-            BookError::Db(DbError::Sqlx(e))
+        match DbError::from(e) {
+            DbError::Unique { .. } => BookError::Taken,
+            e => BookError::Db(e),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod queue;
 pub mod reminders;
 pub mod schedules;
+pub mod visits;
 
 use chrono::{NaiveDate, TimeZone};
 use hms_core::clock;
@@ -62,7 +63,7 @@ pub async fn timeline(
                     Some(c) => format!("{} · {c}", r.get::<String, _>(3)),
                     None => r.get(3),
                 },
-                detail: Some(crate::routes::status_label(&status)),
+                detail: Some(crate::model::status_label(&status)),
                 href: Some(format!("/appointments?day={day}")),
                 permission: crate::VIEW,
             });
@@ -81,7 +82,7 @@ pub async fn timeline(
                 kind: "appointments.timeline_visit",
                 title: t("appointments.visit_token")
                     .replace("{token}", &r.get::<i64, _>(1).to_string()),
-                detail: Some(crate::routes::payer_label(&r.get::<String, _>(2))),
+                detail: Some(crate::model::payer_label(&r.get::<String, _>(2))),
                 href: None,
                 permission: crate::VIEW,
             });

@@ -183,7 +183,7 @@ fn typed_weekdays(form: &Form) -> Vec<i64> {
 }
 
 fn taken_name(e: &hms_core::db::DbError) -> bool {
-    e.to_string().to_lowercase().contains("unique")
+    matches!(e, hms_core::db::DbError::Unique { .. })
 }
 
 #[handler]

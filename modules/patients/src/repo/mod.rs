@@ -279,7 +279,7 @@ pub enum ChangeError {
 
 impl From<sqlx::Error> for ChangeError {
     fn from(e: sqlx::Error) -> Self {
-        ChangeError::Db(DbError::Sqlx(e))
+        ChangeError::Db(DbError::from(e))
     }
 }
 

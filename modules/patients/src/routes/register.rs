@@ -96,7 +96,7 @@ pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
         .await;
     let (id, number) = match registered {
         Ok(r) => r,
-        Err(e) if e.to_string().to_lowercase().contains("unique") => {
+        Err(hms_core::db::DbError::Unique { .. }) => {
             // Someone registered the same document a moment ago.
             errors.add("id_number", t("patients.error_id_taken"));
             return form_page(&cx, StatusCode::CONFLICT, &v, &errors, &[], true);
