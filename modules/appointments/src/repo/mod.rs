@@ -8,8 +8,9 @@ pub mod reminders;
 pub mod schedules;
 pub mod visits;
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::TimeZone;
 use hms_core::clock;
+use hms_core::day::Day;
 use hms_core::db::{Db, DbError};
 use hms_core::i18n::t;
 use hms_core::module::TimelineEntry;
@@ -17,7 +18,7 @@ use sqlx::Row;
 
 /// Nairobi wall-clock `day` + `minute` as RFC 3339 UTC, the timeline's sort key.
 pub fn local_to_rfc3339(day: &str, minute: Option<i64>) -> String {
-    let Ok(date) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
+    let Some(date) = Day::from_db_text(day).map(Day::date) else {
         return String::new();
     };
     let minute = u32::try_from(minute.unwrap_or(0)).unwrap_or(0);

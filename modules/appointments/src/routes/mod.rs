@@ -3,10 +3,14 @@
 pub mod booking;
 pub mod checkin;
 pub mod display;
+pub mod lists;
 pub mod queue;
 pub mod schedules;
 
+use hms_core::dates;
+use hms_core::day::Day;
 use hms_core::http::RouteSpec;
+use hms_core::i18n::t;
 
 /// Every route of the module.
 pub fn all() -> Vec<RouteSpec> {
@@ -20,9 +24,12 @@ pub fn all() -> Vec<RouteSpec> {
 
 pub use crate::model::{payer_label, status_label, PAYERS};
 
-/// Today in the facility's time zone.
-pub(crate) fn today() -> chrono::NaiveDate {
-    hms_core::clock::to_local(chrono::Utc::now()).date_naive()
+/// A day typed into a form (within the range events may fall in), or the message for its field.
+pub(crate) fn typed_day(value: &str) -> Result<Day, String> {
+    Day::event(value).map_err(|e| match e {
+        dates::DateError::Unreadable => t("appointments.error_day"),
+        e => e.message(dates::latest_event()),
+    })
 }
 
 /// Minutes since midnight now, in the facility's time zone.

@@ -64,7 +64,7 @@ pub(crate) async fn chart_page(
             |p| cx.can(p),
         )
         .await;
-    let dob = chrono::NaiveDate::parse_from_str(&d.date_of_birth, "%Y-%m-%d").ok();
+    let dob = hms_core::day::Day::from_db_text(&d.date_of_birth).map(hms_core::day::Day::date);
     let mut c = tera::Context::new();
     c.insert(
         "age",

@@ -178,7 +178,7 @@ pub async fn deactivate_form(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response
         Err(redirect) => return Ok(redirect),
     };
     let values = DeactivateForm {
-        on: today().format("%Y-%m-%d").to_string(),
+        on: hms_core::day::Day::today().text(),
         ..Default::default()
     };
     deactivate_page(&cx, StatusCode::OK, &chart, &values, &FormErrors::new())
