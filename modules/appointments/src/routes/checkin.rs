@@ -200,34 +200,11 @@ async fn search_page(cx: &Ctx, typed: &str) -> AppResult<Response> {
     )
 }
 
-#[handler]
-pub async fn check_in(cx: Ctx, form: Form) -> AppResult<Response> {
-    let app = cx.app();
-    let patient_id: PatientId = form
-        .get("patient")
-        .trim()
-        .parse()
-        .map_err(|_| AppError::BadRequest("patient".into()))?;
-    let appointment_id: Option<i64> = match form.get("appointment").trim() {
-        "" => None,
-        a => Some(
-            a.parse()
-                .map_err(|_| AppError::BadRequest("appointment".into()))?,
-        ),
-    };
-    let patient = patients::card(&app.db, patient_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let appointment = match appointment_id {
-        Some(id) => q::appointment(&app.db, id)
-            .await?
-            .map(|(_, day, _, clinic)| AppointmentShown {
-                id,
-                clinic,
-                day: day.text(),
-            }),
-        None => None,
-    };
+/// What the check-in form was filled with, the priority when it is one, and the messages.
+async fn checked_values(
+    cx: &Ctx,
+    form: &Form,
+) -> AppResult<(CheckinValues, Option<Priority>, FormErrors)> {
     let values = CheckinValues {
         payer: form.get("payer").trim().to_string(),
         point: form.get("point").trim().to_string(),
@@ -241,9 +218,47 @@ pub async fn check_in(cx: Ctx, form: Form) -> AppResult<Response> {
     if priority.is_none() {
         errors.add("priority", t("appointments_queue.error_priority"));
     }
-    if q::point(app.db.read(), &values.point).await?.is_none() {
+    if q::point(cx.app().db.read(), &values.point).await?.is_none() {
         errors.add("point", t("appointments_queue.error_point"));
     }
+    Ok((values, priority, errors))
+}
+
+/// The patient and appointment a check-in form names (400 when unreadable).
+fn form_ids(form: &Form) -> AppResult<(PatientId, Option<i64>)> {
+    let patient_id: PatientId = form
+        .get("patient")
+        .trim()
+        .parse()
+        .map_err(|_| AppError::BadRequest("patient".into()))?;
+    let appointment_id: Option<i64> = match form.get("appointment").trim() {
+        "" => None,
+        a => Some(
+            a.parse()
+                .map_err(|_| AppError::BadRequest("appointment".into()))?,
+        ),
+    };
+    Ok((patient_id, appointment_id))
+}
+
+#[handler]
+pub async fn check_in(cx: Ctx, form: Form) -> AppResult<Response> {
+    let app = cx.app();
+    let (patient_id, appointment_id) = form_ids(&form)?;
+    let patient = patients::card(&app.db, patient_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let appointment = match appointment_id {
+        Some(id) => q::appointment(&app.db, id)
+            .await?
+            .map(|(_, day, _, clinic)| AppointmentShown {
+                id,
+                clinic,
+                day: day.text(),
+            }),
+        None => None,
+    };
+    let (values, priority, mut errors) = checked_values(&cx, &form).await?;
     let page = |values, errors, open_visit| CheckinPage {
         patient: &patient,
         appointment,

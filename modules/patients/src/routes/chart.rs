@@ -6,13 +6,14 @@ use poem::web::Path;
 use poem::{handler, Response};
 
 use hms_core::audit::Event;
+use hms_core::day::Day;
 use hms_core::http::{render_status, see_other, Ctx};
 use hms_core::module::TimelineEntry;
 use hms_core::ui::FormErrors;
 use hms_core::{clock, phone, AppError, AppResult};
 use serde::Serialize;
 
-use super::{kin_label, sex_label, today};
+use super::{kin_label, sex_label};
 use crate::model;
 use crate::repo::{self, Chart};
 
@@ -68,7 +69,7 @@ pub(crate) async fn chart_page(
     let mut c = tera::Context::new();
     c.insert(
         "age",
-        &dob.map(|b| model::age_text(b, d.dob_estimated, today()))
+        &dob.map(|b| model::age_text(b, d.dob_estimated, Day::today().date()))
             .unwrap_or_default(),
     );
     let shown_phone = |p: &Option<String>| p.as_deref().map(phone::display).unwrap_or_default();

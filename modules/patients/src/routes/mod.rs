@@ -8,7 +8,6 @@ pub mod merge;
 pub mod print;
 pub mod register;
 
-use hms_core::day::Day;
 use hms_core::i18n::t;
 
 use hms_core::ui::FormErrors;
@@ -17,11 +16,6 @@ use crate::form::{Typed, BLOOD_GROUPS, KIN_RELATIONSHIPS};
 use crate::model;
 
 const PAGE_SIZE: i64 = 25;
-
-/// Today in the facility's time zone.
-pub(crate) fn today() -> chrono::NaiveDate {
-    Day::today().date()
-}
 
 pub(crate) use crate::model::sex_label;
 pub(crate) use crate::search::pick as shown;
