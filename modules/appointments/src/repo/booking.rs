@@ -41,7 +41,7 @@ impl From<sqlx::Error> for BookError {
 /// What is booked.
 #[derive(Debug, Clone, Serialize)]
 pub struct Request {
-    pub patient_id: i64,
+    pub patient_id: PatientId,
     pub clinic_id: i64,
     /// With a clinician at `start_minute`, or a clinic day (both None).
     pub clinician_id: Option<i64>,
@@ -113,7 +113,7 @@ pub async fn book(tx: &mut Tx, r: &Request, actor: &Actor) -> Result<i64, BookEr
         tx,
         actor,
         Event::new("appointment.book", "appointment", Some(id))
-            .patient(r.patient_id)
+            .patient(r.patient_id.get())
             .detail(json!({"after": r})),
     )
     .await?;
@@ -205,7 +205,7 @@ pub struct Booked {
     pub clinic: String,
     pub clinician_id: Option<i64>,
     pub clinician: Option<String>,
-    pub patient_id: i64,
+    pub patient_id: PatientId,
     pub number: String,
     pub name: String,
     pub phone: Option<String>,
@@ -243,11 +243,11 @@ fn booked_at(r: &sqlx::any::AnyRow) -> Booked {
 /// Fills in each booking's patient (number, name, phone) through the patients module's api,
 /// in batches for the whole list.
 async fn with_patients(db: &Db, mut rows: Vec<Booked>) -> Result<Vec<Booked>, DbError> {
-    let ids: Vec<PatientId> = rows.iter().map(|b| PatientId(b.patient_id)).collect();
+    let ids: Vec<PatientId> = rows.iter().map(|b| b.patient_id).collect();
     let cards = patients::cards(db, &ids).await?;
     let contacts = patients::contacts(db, &ids).await?;
     for b in &mut rows {
-        let id = PatientId(b.patient_id);
+        let id = b.patient_id;
         if let Some(card) = cards.iter().find(|c| c.id == id) {
             b.number = card.number.clone();
             b.name = card.full_name.clone();

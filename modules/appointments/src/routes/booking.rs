@@ -288,7 +288,7 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
         return form_page(&cx, status, &choice, &errors).await;
     }
     let request = Request {
-        patient_id: patient.id.get(),
+        patient_id: patient.id,
         clinic_id: clinic.id,
         clinician_id: if clinic.booking == "slots" {
             clinician
@@ -382,7 +382,7 @@ async fn load(cx: &Ctx, id: i64) -> AppResult<Booked> {
         .await?
         .ok_or(AppError::NotFound)?;
     cx.audit_read(
-        Event::new("appointment.view", "appointment", Some(id)).patient(found.patient_id),
+        Event::new("appointment.view", "appointment", Some(id)).patient(found.patient_id.get()),
     )
     .await;
     Ok(found)
