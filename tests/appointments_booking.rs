@@ -3,6 +3,7 @@
 //! booking when many desks try the same slot or the last place at once.
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
+use hms_testkit::domain::*;
 use hms_testkit::{each_backend, Client, TestApp};
 use sqlx::Row;
 
@@ -23,31 +24,6 @@ async fn scalar(app: &TestApp, sql: &'static str) -> i64 {
         .await
         .expect("query")
         .get(0)
-}
-
-/// Registers a patient (no document) and returns the id.
-async fn patient(c: &Client, first: &str, last: &str, phone: &str) -> i64 {
-    c.get("/patients/new").await;
-    let r = c
-        .post_form(
-            "/patients",
-            &[
-                ("first_name", first),
-                ("last_name", last),
-                ("sex", "female"),
-                ("age_years", "30"),
-                ("id_type", "none"),
-                ("phone", phone),
-                ("register_anyway", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    r.location()
-        .unwrap()
-        .trim_start_matches("/patients/")
-        .parse()
-        .unwrap()
 }
 
 /// An OPD clinic (30-minute slots) where a doctor works Mondays 08:00–12:00 with a 10:00–10:30
@@ -115,7 +91,7 @@ each_backend! {
     async fn free_slots_follow_working_hours_breaks_days_off_and_holidays(app) {
         let admin = app.setup_admin().await;
         let (opd, _, doctor) = set_up(&app, &admin, "10").await;
-        let p = patient(&admin, "Achieng", "Odhiambo", "0722000001").await;
+        let p = register_quick(&admin, "Achieng", "Odhiambo", "0722000001").await;
         let monday = day(next_monday());
         let url = format!("/appointments/book?patient={p}&clinic={opd}&clinician={doctor}&day={monday}");
         let page = admin.get(&url).await;
@@ -147,8 +123,8 @@ each_backend! {
         let (opd, mch, doctor) = set_up(&app, &admin, "10").await;
         app.add_user("desk", &["receptionist"]).await;
         let desk = app.login("desk").await;
-        let first = patient(&desk, "Achieng", "Odhiambo", "0722000001").await;
-        let second = patient(&desk, "Wambui", "Kariuki", "0722000002").await;
+        let first = register_quick(&desk, "Achieng", "Odhiambo", "0722000001").await;
+        let second = register_quick(&desk, "Wambui", "Kariuki", "0722000002").await;
         let monday = day(next_monday());
         desk.get("/appointments/book").await;
         let book = |p: i64| {
@@ -189,7 +165,7 @@ each_backend! {
         let monday = day(next_monday());
         let mut patients = Vec::new();
         for n in 0..20 {
-            patients.push(patient(&admin, "Pat", &format!("Mutua{}", ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q","r","s","t"][n]), &format!("07220000{n:02}")).await);
+            patients.push(register_quick(&admin, "Pat", &format!("Mutua{}", ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q","r","s","t"][n]), &format!("07220000{n:02}")).await);
         }
         let mut tasks = Vec::new();
         for p in patients {
@@ -219,7 +195,7 @@ each_backend! {
         let monday = day(next_monday());
         let mut patients = Vec::new();
         for n in 0..12 {
-            patients.push(patient(&admin, "Mama", &format!("Njeri{}", ["a","b","c","d","e","f","g","h","i","j","k","l"][n]), &format!("07330000{n:02}")).await);
+            patients.push(register_quick(&admin, "Mama", &format!("Njeri{}", ["a","b","c","d","e","f","g","h","i","j","k","l"][n]), &format!("07330000{n:02}")).await);
         }
         let page = admin.get(&format!("/appointments/book?patient={}&clinic={mch}&day={monday}", patients[0])).await;
         assert!(page.body.contains("Places left that day:") && page.body.contains("<strong>5</strong>"));
@@ -253,7 +229,7 @@ each_backend! {
     async fn missed_appointments_are_listed_for_follow_up(app) {
         let admin = app.setup_admin().await;
         let (opd, _, doctor) = set_up(&app, &admin, "10").await;
-        let p = patient(&admin, "Kamau", "Njoroge", "0711222333").await;
+        let p = register_quick(&admin, "Kamau", "Njoroge", "0711222333").await;
         let monday = day(next_monday());
         admin.get("/appointments/book").await;
         let r = admin.post_form("/appointments", &[("patient", &p.to_string()), ("clinic", &opd.to_string()),

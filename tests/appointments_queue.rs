@@ -4,6 +4,7 @@
 //! desks acting at the same moment never check in one patient twice or call one patient twice.
 
 use chrono::Utc;
+use hms_testkit::domain::*;
 use hms_testkit::{each_backend, Client, TestApp, TestResponse};
 use sqlx::Row;
 
@@ -27,32 +28,6 @@ async fn patient(c: &Client, first: &str, last: &str, dob: &str) -> i64 {
     r.location()
         .unwrap()
         .trim_start_matches("/patients/")
-        .parse()
-        .unwrap()
-}
-
-/// Checks a patient in through the form; returns the answer.
-async fn check_in(c: &Client, patient: i64, point: &str, priority: &str) -> TestResponse {
-    c.get(&format!("/visits/checkin?patient={patient}")).await;
-    c.post_form(
-        "/visits",
-        &[
-            ("patient", &patient.to_string()),
-            ("payer", "cash"),
-            ("point", point),
-            ("priority", priority),
-        ],
-    )
-    .await
-}
-
-/// The visit id a successful check-in redirected to (its slip).
-fn visit_of(r: &TestResponse) -> i64 {
-    assert_eq!(r.status, 303, "{}", r.body);
-    r.location()
-        .unwrap()
-        .trim_start_matches("/visits/")
-        .trim_end_matches("/slip")
         .parse()
         .unwrap()
 }
@@ -136,8 +111,8 @@ each_backend! {
         assert_eq!(r.status, 422);
         assert!(r.body.contains("Choose who pays for the visit."));
 
-        let first = visit_of(&check_in(&desk, amina, "triage", "").await);
-        let second = visit_of(&check_in(&desk, baraka, "triage", "").await);
+        let first = visit_id(&submit_check_in(&desk, amina, "triage", "").await);
+        let second = visit_id(&submit_check_in(&desk, baraka, "triage", "").await);
         assert_eq!(token_of(&app, first).await, 1);
         assert_eq!(token_of(&app, second).await, 2);
 
@@ -147,7 +122,7 @@ each_backend! {
         assert!(slip.body.contains("data-print") && !slip.body.contains("Amina"), "token slip without the name");
 
         // The same patient again the same day: refused, with the token she already has.
-        let again = check_in(&desk, amina, "triage", "").await;
+        let again = submit_check_in(&desk, amina, "triage", "").await;
         assert_eq!(again.status, 409);
         assert!(again.body.contains("already checked in today (token 1)"), "{}", again.body);
         assert!(again.body.contains(&format!("/visits/{first}/slip")));
@@ -222,10 +197,10 @@ each_backend! {
         let b = patient(&desk, "Bahati", "Mwende", "1991-02-02").await;
         let c = patient(&desk, "Chausiku", "Njeri", "1992-03-03").await;
         let d = patient(&desk, "Dalmas", "Kiprono", "1993-04-04").await;
-        let ta = token_of(&app, visit_of(&check_in(&desk, a, "triage", "").await)).await;
-        let tb = token_of(&app, visit_of(&check_in(&desk, b, "triage", "pregnant").await)).await;
-        let tc = token_of(&app, visit_of(&check_in(&desk, c, "triage", "").await)).await;
-        let td = token_of(&app, visit_of(&check_in(&desk, d, "triage", "emergency").await)).await;
+        let ta = token_of(&app, visit_id(&submit_check_in(&desk, a, "triage", "").await)).await;
+        let tb = token_of(&app, visit_id(&submit_check_in(&desk, b, "triage", "pregnant").await)).await;
+        let tc = token_of(&app, visit_id(&submit_check_in(&desk, c, "triage", "").await)).await;
+        let td = token_of(&app, visit_id(&submit_check_in(&desk, d, "triage", "emergency").await)).await;
 
         for expected in [td, tb, ta, tc] {
             let page = call_next(&nurse, "triage").await;
@@ -253,7 +228,7 @@ each_backend! {
         let (desk, _) = desk_and_nurse(&app).await;
         for (n, last) in ["Langat", "Maina", "Nduta"].iter().enumerate() {
             let p = patient(&desk, "Zawadi", last, &format!("198{n}-07-07")).await;
-            visit_of(&check_in(&desk, p, "triage", "").await);
+            visit_id(&submit_check_in(&desk, p, "triage", "").await);
         }
         let mut tasks = Vec::new();
         for n in 0..5 {
@@ -290,7 +265,7 @@ each_backend! {
     async fn transitions_are_guarded_and_a_refused_one_changes_nothing(app) {
         let (desk, nurse) = desk_and_nurse(&app).await;
         let p = patient(&desk, "Imani", "Wekesa", "1988-08-08").await;
-        let visit = visit_of(&check_in(&desk, p, "triage", "").await);
+        let visit = visit_id(&submit_check_in(&desk, p, "triage", "").await);
         let (entry, state) = entry_at(&app, visit, "triage").await;
         assert_eq!(state, "waiting");
         nurse.get("/queues/triage").await;
@@ -327,7 +302,7 @@ each_backend! {
         app.add_user("daktari", &["doctor"]).await;
         let doctor = app.login("daktari").await;
         let p = patient(&desk, "Faith", "Chebet", "1979-09-09").await;
-        let visit = visit_of(&check_in(&desk, p, "triage", "").await);
+        let visit = visit_id(&submit_check_in(&desk, p, "triage", "").await);
         let (triage_entry, _) = entry_at(&app, visit, "triage").await;
 
         call_next(&nurse, "triage").await;
@@ -360,14 +335,14 @@ each_backend! {
         assert_eq!(patient_rows, 5, "call, serve, send, call, serve: each on the patient's record");
 
         // Completed, the patient may be checked in again the same day (she came back).
-        let again = check_in(&desk, p, "triage", "").await;
+        let again = submit_check_in(&desk, p, "triage", "").await;
         assert_eq!(again.status, 303);
     }
 
     async fn a_patient_who_left_without_being_seen_is_recorded(app) {
         let (desk, nurse) = desk_and_nurse(&app).await;
         let p = patient(&desk, "Grace", "Auma", "1995-05-05").await;
-        let visit = visit_of(&check_in(&desk, p, "triage", "").await);
+        let visit = visit_id(&submit_check_in(&desk, p, "triage", "").await);
         let (entry, _) = entry_at(&app, visit, "triage").await;
         nurse.get("/queues/triage").await;
         let r = nurse.post_form(&format!("/queues/triage/entries/{entry}/left"), &[]).await;
@@ -389,7 +364,7 @@ each_backend! {
         app.add_user("maabara", &["lab_tech"]).await;
         let lab = app.login("maabara").await;
         let p = patient(&desk, "Hawa", "Ali", "1999-09-19").await;
-        visit_of(&check_in(&desk, p, "laboratory", "").await);
+        visit_id(&submit_check_in(&desk, p, "laboratory", "").await);
 
         // The lab technologist calls at the laboratory but does not check patients in.
         let page = call_next(&lab, "laboratory").await;
@@ -412,8 +387,8 @@ each_backend! {
         let (desk, nurse) = (app.login("desk").await, app.login("nurse").await);
         let a = patient(&desk, "Mercy", "Wambui", "1990-10-10").await;
         let b = patient(&desk, "Joseph", "Kariuki", "1980-11-11").await;
-        visit_of(&check_in(&desk, a, "triage", "").await);
-        visit_of(&check_in(&desk, b, "triage", "").await);
+        visit_id(&submit_check_in(&desk, a, "triage", "").await);
+        visit_id(&submit_check_in(&desk, b, "triage", "").await);
         call_next(&nurse, "triage").await;
 
         assert_eq!(admin.get("/displays").await.status, 200);
@@ -461,7 +436,7 @@ each_backend! {
         let p = patient(&desk, "Esther", "Nyambura", "1970-12-12").await;
         let before = desk.get("/patients?q=nyambura").await;
         assert!(before.body.contains("None yet"), "no visit yet in the search results");
-        visit_of(&check_in(&desk, p, "triage", "").await);
+        visit_id(&submit_check_in(&desk, p, "triage", "").await);
         let chart = desk.get(&format!("/patients/{p}")).await;
         assert!(chart.body.contains("Visit, token 1"), "{}", chart.body);
         // The search results show the day of the last visit.
@@ -473,7 +448,7 @@ each_backend! {
     async fn names_are_escaped_on_the_queue_screen_and_reading_it_is_audited(app) {
         let (desk, nurse) = desk_and_nurse(&app).await;
         let p = patient(&desk, "Safari", "Mwangi", "1991-01-21").await;
-        visit_of(&check_in(&desk, p, "triage", "").await);
+        visit_id(&submit_check_in(&desk, p, "triage", "").await);
         // A name from an older system or a direct import, not typed through the form.
         sqlx::query("UPDATE patients SET first_name = '<script>alert(1)</script>' WHERE id = $1")
             .bind(p).execute(app.db().read()).await.unwrap();
@@ -495,7 +470,7 @@ each_backend! {
     async fn the_nurse_dashboard_shows_her_queue_with_waiting_times(app) {
         let (desk, nurse) = desk_and_nurse(&app).await;
         let p = patient(&desk, "Rehema", "Njoroge", "1940-02-02").await;
-        visit_of(&check_in(&desk, p, "triage", "elderly").await);
+        visit_id(&submit_check_in(&desk, p, "triage", "elderly").await);
         let home = nurse.get("/").await;
         assert!(home.body.contains("hx-get=\"/cards/queues\""));
         let card = nurse.get_htmx("/cards/queues").await;
@@ -524,7 +499,7 @@ each_backend! {
         assert!(form.body.contains("Lucy Atieno") && form.body.contains("MCH"));
         let r = desk.post_form("/visits", &[("patient", &p.to_string()), ("appointment", &appointment.to_string()),
             ("payer", "sha"), ("point", "triage"), ("priority", "pregnant")]).await;
-        let visit = visit_of(&r);
+        let visit = visit_id(&r);
         let row = sqlx::query("SELECT status FROM appointments WHERE id = $1").bind(appointment)
             .fetch_one(app.db().read()).await.unwrap();
         assert_eq!(row.get::<String, _>(0), "arrived");

@@ -1,40 +1,15 @@
 //! Patients, as reception works with them: registering with Kenyan identifiers, duplicate
 //! checks, finding a patient by any part of the name, phone or number, and the chart.
 
-use hms_testkit::{each_backend, Client};
-
-async fn register(c: &Client, fields: &[(&str, &str)]) -> hms_testkit::TestResponse {
-    c.get("/patients/new").await;
-    c.post_form("/patients", fields).await
-}
-
-fn amina<'a>() -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("first_name", "Amina"),
-        ("middle_name", "Wanjiru"),
-        ("last_name", "Kamau"),
-        ("sex", "female"),
-        ("date_of_birth", "1990-05-31"),
-        ("phone", "0712 345 678"),
-        ("id_type", "national_id"),
-        ("id_number", "12345678"),
-    ]
-}
-
-fn id_of(r: &hms_testkit::TestResponse) -> i64 {
-    r.location()
-        .unwrap()
-        .trim_start_matches("/patients/")
-        .parse()
-        .unwrap()
-}
+use hms_testkit::domain::*;
+use hms_testkit::each_backend;
 
 each_backend! {
     async fn a_receptionist_registers_a_patient_and_opens_the_chart(app) {
         app.setup_admin().await;
         app.add_user("desk", &["receptionist"]).await;
         let desk = app.login("desk").await;
-        let r = register(&desk, &amina()).await;
+        let r = submit_registration(&desk, &amina()).await;
         assert_eq!(r.status, 303, "{}", r.body);
         let location = r.location().unwrap().to_string();
         assert!(location.starts_with("/patients/") && !location.contains('?'), "{location}");
@@ -50,7 +25,7 @@ each_backend! {
 
     async fn bad_details_are_explained_beside_each_field_and_nothing_is_saved(app) {
         let admin = app.setup_admin().await;
-        let r = register(&admin, &[
+        let r = submit_registration(&admin, &[
             ("first_name", ""), ("last_name", "K4mau!"), ("sex", "x"), ("date_of_birth", "2999-01-01"),
             ("phone", "0812 000 000"), ("id_type", "national_id"), ("id_number", "12ab"),
         ]).await;
@@ -60,10 +35,10 @@ each_backend! {
             assert!(r.body.contains(message), "{message}");
         }
         assert!(r.body.contains("value=\"K4mau!\""), "what was typed is kept");
-        let none = register(&admin, &[("first_name", "Baby"), ("last_name", "Otieno"), ("sex", "male"), ("id_type", "none")]).await;
+        let none = submit_registration(&admin, &[("first_name", "Baby"), ("last_name", "Otieno"), ("sex", "male"), ("id_type", "none")]).await;
         assert_eq!(none.status, 422);
         assert!(none.body.contains("estimated age"));
-        let est = register(&admin, &[("first_name", "Baby"), ("last_name", "Otieno"), ("sex", "male"), ("age_months", "3"), ("id_type", "none")]).await;
+        let est = submit_registration(&admin, &[("first_name", "Baby"), ("last_name", "Otieno"), ("sex", "male"), ("age_months", "3"), ("id_type", "none")]).await;
         assert_eq!(est.status, 303, "an estimated age is enough");
         let chart = admin.get(est.location().unwrap()).await;
         assert!(chart.body.contains("estimated"));
@@ -71,11 +46,11 @@ each_backend! {
 
     async fn the_same_document_blocks_and_a_likely_match_needs_confirmation(app) {
         let admin = app.setup_admin().await;
-        assert_eq!(register(&admin, &amina()).await.status, 303);
+        assert_eq!(submit_registration(&admin, &amina()).await.status, 303);
         let mut same_id = amina();
         same_id[0] = ("first_name", "Other");
         same_id[5] = ("phone", "");
-        let blocked = register(&admin, &same_id).await;
+        let blocked = submit_registration(&admin, &same_id).await;
         assert_eq!(blocked.status, 409);
         assert!(blocked.body.contains("already registered to another patient"));
         assert!(!blocked.body.contains("register anyway"), "no way around a taken document");
@@ -84,13 +59,13 @@ each_backend! {
             ("first_name", "Amina"), ("last_name", "Kamau"), ("sex", "female"),
             ("date_of_birth", "1990-05-31"), ("id_type", "none"),
         ];
-        let warned = register(&admin, &twin).await;
+        let warned = submit_registration(&admin, &twin).await;
         assert_eq!(warned.status, 409);
         assert!(warned.body.contains("may be a patient who is already registered"));
         let mut anyway = twin.clone();
         anyway.push(("register_anyway", "1"));
         assert_eq!(admin.post_form("/patients", &anyway).await.status, 303);
-        let phone_twin = register(&admin, &[
+        let phone_twin = submit_registration(&admin, &[
             ("first_name", "Zawadi"), ("last_name", "Achieng"), ("sex", "female"), ("age_years", "30"),
             ("phone", "+254712345678"), ("id_type", "none"),
         ]).await;
@@ -99,9 +74,9 @@ each_backend! {
 
     async fn patients_are_found_by_any_part_of_their_names_their_phone_or_number(app) {
         let admin = app.setup_admin().await;
-        let r = register(&admin, &amina()).await;
-        let id = id_of(&r);
-        register(&admin, &[("first_name", "Kamande"), ("last_name", "Otieno"), ("sex", "male"), ("age_years", "40"), ("id_type", "none")]).await;
+        let r = submit_registration(&admin, &amina()).await;
+        let id = chart_id(&r);
+        submit_registration(&admin, &[("first_name", "Kamande"), ("last_name", "Otieno"), ("sex", "male"), ("age_years", "40"), ("id_type", "none")]).await;
         let number = admin.get(&format!("/patients/{id}")).await.body
             .split("<strong>").nth(1).unwrap().split('<').next().unwrap().to_string();
         for q in ["wanj kam", "KAMAU amina", "ami", "0712345678", "712 345 678", "254712345678", "12345678", number.as_str()] {
@@ -111,7 +86,7 @@ each_backend! {
         let both = admin.get("/patients?q=kam").await;
         assert!(both.body.contains("Otieno") && both.body.contains("Amina"), "a prefix of several names");
         // Nine names are stored in more than one statement; each of them is found.
-        let long = id_of(&register(&admin, &[
+        let long = chart_id(&submit_registration(&admin, &[
             ("first_name", "Mary Anne Njeri"), ("middle_name", "Wairimu Wambui"),
             ("last_name", "Kamau-Njoroge Ole Sankale"), ("sex", "female"), ("age_years", "30"),
             ("id_type", "none"),
@@ -153,7 +128,7 @@ each_backend! {
 
     async fn free_text_is_always_shown_escaped(app) {
         let admin = app.setup_admin().await;
-        let r = register(&admin, &[
+        let r = submit_registration(&admin, &[
             ("first_name", "Amina"), ("last_name", "Kamau"), ("sex", "female"), ("age_years", "30"),
             ("id_type", "none"), ("allergies", "<script>alert(1)</script> penicillin"),
         ]).await;
@@ -164,7 +139,7 @@ each_backend! {
 
     async fn each_role_gets_what_the_defaults_say(app) {
         let admin = app.setup_admin().await;
-        let r = register(&admin, &amina()).await;
+        let r = submit_registration(&admin, &amina()).await;
         let chart = r.location().unwrap().to_string();
         app.add_user("nurse1", &["nurse"]).await;
         let nurse = app.login("nurse1").await;

@@ -3,19 +3,9 @@
 //! kept, the merge is in the audit trail of both patients, and it can be undone exactly.
 
 use hms_core::http::Access;
+use hms_testkit::domain::*;
 use hms_testkit::{each_backend, Client, TestApp, TestResponse};
 use sqlx::Row;
-
-async fn register(c: &Client, fields: &[(&str, &str)]) -> i64 {
-    c.get("/patients/new").await;
-    let r = c.post_form("/patients", fields).await;
-    assert_eq!(r.status, 303, "registered: {}", r.body);
-    r.location()
-        .unwrap()
-        .trim_start_matches("/patients/")
-        .parse()
-        .unwrap()
-}
 
 /// Amina as first registered: national ID and her Safaricom number.
 async fn amina(c: &Client) -> i64 {

@@ -1,44 +1,8 @@
 //! Printing a patient card and a file label at reception: A4, A5 or an 80 mm receipt printer,
 //! the number large and as a barcode, every print recorded in the audit trail.
 
-use hms_testkit::{each_backend, Client, TestApp};
-
-async fn register(c: &Client, fields: &[(&str, &str)]) -> i64 {
-    c.get("/patients/new").await;
-    let r = c.post_form("/patients", fields).await;
-    assert_eq!(r.status, 303, "registration: {}", r.body);
-    r.location()
-        .expect("redirect to the chart")
-        .trim_start_matches("/patients/")
-        .parse()
-        .expect("a chart address")
-}
-
-fn amina<'a>() -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("first_name", "Amina"),
-        ("middle_name", "Wanjiru"),
-        ("last_name", "Kamau"),
-        ("sex", "female"),
-        ("date_of_birth", "1990-05-31"),
-        ("phone", "0712 345 678"),
-        ("id_type", "national_id"),
-        ("id_number", "12345678"),
-    ]
-}
-
-/// The patient number as the chart shows it.
-async fn number_of(c: &Client, id: i64) -> String {
-    let chart = c.get(&format!("/patients/{id}")).await;
-    assert_eq!(chart.status, 200);
-    chart
-        .body
-        .split("<strong>")
-        .nth(1)
-        .and_then(|s| s.split('<').next())
-        .expect("the number on the chart")
-        .to_string()
-}
+use hms_testkit::domain::*;
+use hms_testkit::{each_backend, TestApp};
 
 /// The `detail` of the newest audit row with this action.
 async fn last_detail(app: &TestApp, action: &str) -> String {
@@ -57,7 +21,7 @@ each_backend! {
         app.add_user("desk", &["receptionist"]).await;
         let desk = app.login("desk").await;
         let id = register(&desk, &amina()).await;
-        let number = number_of(&desk, id).await;
+        let number = patient_number(&desk, id).await;
         assert!(number.starts_with("P-"), "{number}");
 
         let chart = desk.get(&format!("/patients/{id}")).await;

@@ -7,13 +7,9 @@ use std::sync::Arc;
 use hms_core::db::Db;
 use hms_core::http::RouteSpec;
 use hms_core::module::{Module, Permission, TimelineEntry, TimelineFuture};
-use hms_testkit::{each_backend, Backend, Client, TestApp, TestResponse};
+use hms_testkit::domain::*;
+use hms_testkit::{each_backend, Backend, TestApp, TestResponse};
 use sqlx::Row;
-
-async fn register(c: &Client, fields: &[(&str, &str)]) -> TestResponse {
-    c.get("/patients/new").await;
-    c.post_form("/patients", fields).await
-}
 
 fn wanjiru<'a>() -> Vec<(&'a str, &'a str)> {
     vec![
@@ -38,14 +34,6 @@ fn wanjiru<'a>() -> Vec<(&'a str, &'a str)> {
         ("allergies", "Sulfa drugs"),
         ("blood_group", "O+"),
     ]
-}
-
-fn id_of(r: &TestResponse) -> i64 {
-    r.location()
-        .expect("a redirect")
-        .trim_start_matches("/patients/")
-        .parse()
-        .expect("a patient id")
 }
 
 /// The hidden `version` of the edit form.
@@ -77,7 +65,7 @@ each_backend! {
         app.setup_admin().await;
         app.add_user("desk", &["receptionist"]).await;
         let desk = app.login("desk").await;
-        let r = register(&desk, &wanjiru()).await;
+        let r = submit_registration(&desk, &wanjiru()).await;
         assert_eq!(r.status, 303, "{}", r.body);
         let chart = desk.get(r.location().unwrap()).await;
         for shown in ["Grace Wanjiru Mwangi", "0722 111 222", "grace@example.co.ke", "Kiambu, Githunguri, Komothai",
@@ -97,7 +85,7 @@ each_backend! {
         other.retain(|(k, _)| !matches!(*k, "id_number" | "phone"));
         other.push(("id_number", "99887766"));
         other.push(("register_anyway", "1"));
-        let r = register(&desk, &other).await;
+        let r = submit_registration(&desk, &other).await;
         assert_eq!(r.status, 409);
         assert!(r.body.contains("already registered"));
         assert_eq!(app.count("patients").await, 1);
@@ -107,7 +95,7 @@ each_backend! {
         app.setup_admin().await;
         app.add_user("desk", &["receptionist"]).await;
         let desk = app.login("desk").await;
-        let id = id_of(&register(&desk, &wanjiru()).await);
+        let id = chart_id(&submit_registration(&desk, &wanjiru()).await);
         let edit = desk.get(&format!("/patients/{id}/edit")).await;
         assert_eq!(edit.status, 200);
         assert!(edit.body.contains("value=\"Githunguri\""), "the form starts from the record");
@@ -154,7 +142,7 @@ each_backend! {
 
     async fn bad_corrections_are_explained_and_change_nothing(app) {
         let admin = app.setup_admin().await;
-        let id = id_of(&register(&admin, &wanjiru()).await);
+        let id = chart_id(&submit_registration(&admin, &wanjiru()).await);
         let version = version_of(&admin.get(&format!("/patients/{id}/edit")).await);
         let r = admin.post_form(&format!("/patients/{id}"), &[
             ("first_name", "Grace"), ("last_name", "Mwangi"), ("sex", "female"), ("date_of_birth", "2999-01-01"),
@@ -172,7 +160,7 @@ each_backend! {
 
     async fn a_record_is_made_inactive_with_a_reason_and_never_deleted(app) {
         let admin = app.setup_admin().await;
-        let id = id_of(&register(&admin, &wanjiru()).await);
+        let id = chart_id(&submit_registration(&admin, &wanjiru()).await);
         let form = admin.get(&format!("/patients/{id}/deactivate")).await;
         assert_eq!(form.status, 200);
         let r = admin.post_form(&format!("/patients/{id}/deactivate"), &[("reason", ""), ("on", "2999-01-01")]).await;
@@ -196,7 +184,7 @@ each_backend! {
 
     async fn further_numbers_are_added_and_removed_on_the_chart(app) {
         let admin = app.setup_admin().await;
-        let id = id_of(&register(&admin, &wanjiru()).await);
+        let id = chart_id(&submit_registration(&admin, &wanjiru()).await);
         let r = admin.post_form(&format!("/patients/{id}/identifiers"), &[("id_type", "file_number"), ("value", "opd/1234/2019")]).await;
         assert_eq!(r.status, 303, "{}", r.body);
         let chart = admin.get(&format!("/patients/{id}")).await;
@@ -208,7 +196,7 @@ each_backend! {
         let mut other = wanjiru();
         other.retain(|(k, _)| !matches!(*k, "id_number" | "sha_number" | "nupi" | "phone"));
         other.extend([("id_number", "11112222"), ("register_anyway", "1")]);
-        let second = id_of(&register(&admin, &other).await);
+        let second = chart_id(&submit_registration(&admin, &other).await);
         let r = admin.post_form(&format!("/patients/{second}/identifiers"), &[("id_type", "file_number"), ("value", "OPD/1234/2019")]).await;
         assert_eq!(r.status, 422);
         assert!(r.body.contains("already registered to another patient"));
@@ -228,7 +216,7 @@ each_backend! {
 
     async fn only_reception_and_administrators_change_records(app) {
         let admin = app.setup_admin().await;
-        let id = id_of(&register(&admin, &wanjiru()).await);
+        let id = chart_id(&submit_registration(&admin, &wanjiru()).await);
         app.add_user("nurse1", &["nurse"]).await;
         let nurse = app.login("nurse1").await;
         assert_eq!(nurse.get(&format!("/patients/{id}")).await.status, 200);
@@ -247,7 +235,7 @@ each_backend! {
 
     async fn live_search_answers_with_only_the_results(app) {
         let admin = app.setup_admin().await;
-        register(&admin, &wanjiru()).await;
+        submit_registration(&admin, &wanjiru()).await;
         let r = admin.get_htmx("/patients?q=wanj").await;
         assert_eq!(r.status, 200);
         assert!(r.body.contains("id=\"patient-results\"") && r.body.contains("Grace Wanjiru Mwangi"));
@@ -262,9 +250,9 @@ each_backend! {
         let mut fields = wanjiru();
         fields.retain(|(k, _)| !matches!(*k, "ward" | "sub_county" | "allergies"));
         fields.extend([("ward", x), ("sub_county", "<b>bold</b>"), ("allergies", x)]);
-        let r = register(&admin, &fields).await;
+        let r = submit_registration(&admin, &fields).await;
         assert_eq!(r.status, 303, "{}", r.body);
-        let id = id_of(&r);
+        let id = chart_id(&r);
         for page in [format!("/patients/{id}"), format!("/patients/{id}/edit")] {
             let body = admin.get(&page).await.body;
             assert!(!body.contains("<img src=x") && !body.contains("<b>bold"), "{page}");
@@ -335,7 +323,7 @@ async fn chart_timeline_shows_what_other_modules_contribute(backend: Backend) {
         return;
     };
     let admin = app.setup_admin().await;
-    let id = id_of(&register(&admin, &wanjiru()).await);
+    let id = chart_id(&submit_registration(&admin, &wanjiru()).await);
     let chart = admin.get(&format!("/patients/{id}")).await;
     let newer = chart.body.find("Newer visit").expect("the newer entry");
     let older = chart

@@ -21,6 +21,7 @@ pub mod module;
 pub mod money;
 pub mod outbox;
 pub mod phone;
+pub mod props;
 pub mod rbac;
 pub mod read_pool;
 pub mod settings;

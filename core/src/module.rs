@@ -12,6 +12,12 @@ use serde::Serialize;
 use crate::db::{Db, DbError};
 use crate::http::RouteSpec;
 
+mod contributions;
+pub use contributions::{
+    fill_href, AgeBand, ChartAction, ChartLink, ChartPanel, ContributionFuture, ExportSection,
+    FactKind, Figure, FigurePart, FigureRange, FigureSource, Indicator, Unit, VisitFact,
+};
+
 /// A permission a module defines, e.g. `admin.users.manage`.
 #[derive(Debug, Clone, Copy)]
 pub struct Permission {
@@ -119,6 +125,58 @@ pub trait Module: Send + Sync + 'static {
     /// (guarded updates, as the outbox sender does), and run as often as it likes.
     fn background(&self, _app: crate::App, _stop: StopSignal) -> Option<BackgroundFuture> {
         None
+    }
+
+    // Contributions (see `contributions.rs`): chart panels and actions, the reporting contract
+    // and the patient's export. Every department declares them from the day it lands.
+
+    /// Fragments on the patient chart, each behind its permission.
+    fn chart_panels(&self) -> &'static [ChartPanel] {
+        &[]
+    }
+    /// Buttons on the chart and on patient search results, each behind its permission.
+    fn chart_actions(&self) -> &'static [ChartAction] {
+        &[]
+    }
+    /// The figures this module keeps for MOH and management reports.
+    fn indicators(&self) -> &'static [Indicator] {
+        &[]
+    }
+    /// One of this module's indicators over a range, from indexed queries on its own tables;
+    /// `None` for an indicator it does not keep.
+    fn figures<'a>(
+        &'a self,
+        _db: &'a Db,
+        _indicator: &'a str,
+        _range: &'a FigureRange,
+    ) -> ContributionFuture<'a, Option<Figure>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// The records behind a figure: exactly those counted.
+    fn figure_sources<'a>(
+        &'a self,
+        _db: &'a Db,
+        _indicator: &'a str,
+        _range: &'a FigureRange,
+    ) -> ContributionFuture<'a, Vec<FigureSource>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Diagnoses, procedures, items (and payer, service points) of visits, for claims.
+    fn visit_facts<'a>(
+        &'a self,
+        _db: &'a Db,
+        _visits: &'a [crate::ids::VisitId],
+    ) -> ContributionFuture<'a, Vec<VisitFact>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// This module's part of a patient's record (`patients`: the patient's id, then the ids of
+    /// records merged into it), for the patient's right of access.
+    fn patient_export<'a>(
+        &'a self,
+        _db: &'a Db,
+        _patients: &'a [crate::ids::PatientId],
+    ) -> ContributionFuture<'a, Vec<ExportSection>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 

@@ -2,7 +2,9 @@
 //! database (cloned from a migrated template, dropped afterwards), and a client that keeps
 //! cookies and sends CSRF tokens like a browser.
 
+pub mod browser;
 mod client;
+pub mod domain;
 pub mod licensing;
 mod pg;
 pub mod smtp;

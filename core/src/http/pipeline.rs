@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::ctx::{CtxInner, Flash};
 use super::{parse_cookies, respond, Ctx, CSRF_COOKIE, FLASH_COOKIE};
 use crate::app::App;
-use crate::auth::session::{self, Timeouts};
+use crate::auth::session::{self, SessionUser, Timeouts};
 use crate::error::AppError;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -88,26 +88,11 @@ impl<E: Endpoint> Platform<E> {
         // method) reads it afresh, and empties the cache once handled: it may have signed
         // someone out, disabled a user or changed a role.
         let reads_only = matches!(*req.method(), Method::GET | Method::HEAD);
-        let mut user = None;
-        if !always_open {
-            if let Some(token) = cookie(session::COOKIE) {
-                user = reads_only.then(|| app.sessions.get(token)).flatten();
-                if user.is_none() {
-                    let epoch = app.sessions.epoch();
-                    let timeouts = Timeouts::new(
-                        app.config.session_idle_minutes,
-                        app.config.session_absolute_hours,
-                    );
-                    match session::load(&app.db, token, crate::clock::now_ms(), timeouts).await {
-                        Ok(u) => user = u,
-                        Err(e) => return respond::error_page(app, None, &AppError::from(e)),
-                    }
-                    if let (true, Some(u)) = (reads_only, &user) {
-                        app.sessions.put(u, epoch);
-                    }
-                }
-            }
-        }
+        let token = cookie(session::COOKIE).filter(|_| !always_open);
+        let mut user = match current_user(app, token, reads_only).await {
+            Ok(user) => user,
+            Err(e) => return respond::error_page(app, None, &e),
+        };
         let permissions = match &user {
             Some(u) => match app
                 .rbac
@@ -119,19 +104,7 @@ impl<E: Endpoint> Platform<E> {
             },
             None => Arc::new(Default::default()),
         };
-        // The request's language: the user's choice, the switch on the login page, the
-        // facility's default.
-        let lang = user
-            .as_ref()
-            .and_then(|u| u.language.as_deref())
-            .and_then(crate::i18n::resolve)
-            .or_else(|| cookie(super::LANG_COOKIE).and_then(crate::i18n::resolve))
-            .unwrap_or_else(|| app.default_language());
-        if let Some(u) = user.as_mut() {
-            for role in u.roles.iter_mut().filter(|r| r.builtin) {
-                role.title = crate::i18n::t_in(lang, &format!("role.{}", role.name));
-            }
-        }
+        let lang = request_language(app, user.as_mut(), cookie(super::LANG_COOKIE));
         let licence = match app.licensing.loaded(&app.db).await {
             Ok(loaded) => loaded.verdict(app.licensing.today()),
             Err(e) => return respond::error_page(app, None, &AppError::from(e)),
@@ -170,15 +143,7 @@ impl<E: Endpoint> Platform<E> {
         let mut resp = match outcome {
             Ok(out) => out.into_response(),
             Err(err) => {
-                let app_err = match err.downcast_ref::<AppError>() {
-                    Some(e) => clone_error(e),
-                    None if err.status() == StatusCode::NOT_FOUND => AppError::NotFound,
-                    None if err.status() == StatusCode::METHOD_NOT_ALLOWED => AppError::NotFound,
-                    None if err.status().is_client_error() => {
-                        AppError::BadRequest(err.status().canonical_reason().unwrap_or("").into())
-                    }
-                    None => AppError::Internal(err.to_string()),
-                };
+                let app_err = as_app_error(&err);
                 crate::i18n::scope(lang, async {
                     respond::error_page(app, Some(&cx), &app_err)
                 })
@@ -189,41 +154,105 @@ impl<E: Endpoint> Platform<E> {
         if !reads_only {
             app.sessions.clear();
         }
-
-        // Flash: carry new messages forward; clear ones shown on this page.
-        let outgoing = std::mem::take(
-            &mut *cx
-                .0
-                .outgoing_flash
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        let secure = app.config.cookie_secure;
-        if !outgoing.is_empty() {
-            let json = serde_json::to_vec(&outgoing).unwrap_or_default();
-            let signed = app.key.sign("flash", &hex::encode(json));
-            cx.add_cookie(respond::cookie_header(FLASH_COOKIE, &signed, None, secure));
-        } else if had_flash
-            && cx
-                .0
-                .incoming_flash
-                .lock()
-                .map(|f| f.is_empty())
-                .unwrap_or(false)
-        {
-            cx.add_cookie(respond::cookie_header(FLASH_COOKIE, "", Some(0), secure));
-        }
-        for c in
-            cx.0.set_cookies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-        {
-            if let Ok(v) = HeaderValue::from_str(c) {
-                resp.headers_mut().append(header::SET_COOKIE, v);
-            }
-        }
+        set_cookies(&cx, had_flash, &mut resp);
         resp
+    }
+}
+
+/// The signed-in user of a session cookie: from the few-seconds cache for a page view, else
+/// read afresh (and cached again for page views).
+async fn current_user(
+    app: &App,
+    token: Option<&str>,
+    reads_only: bool,
+) -> Result<Option<SessionUser>, AppError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    if let Some(user) = reads_only.then(|| app.sessions.get(token)).flatten() {
+        return Ok(Some(user));
+    }
+    let epoch = app.sessions.epoch();
+    let timeouts = Timeouts::new(
+        app.config.session_idle_minutes,
+        app.config.session_absolute_hours,
+    );
+    let user = session::load(&app.db, token, crate::clock::now_ms(), timeouts).await?;
+    if let (true, Some(u)) = (reads_only, &user) {
+        app.sessions.put(u, epoch);
+    }
+    Ok(user)
+}
+
+/// The request's language: the user's choice, the switch on the login page, the facility's
+/// default. Built-in role names are shown in it.
+fn request_language(
+    app: &App,
+    user: Option<&mut SessionUser>,
+    switch: Option<&str>,
+) -> &'static str {
+    let lang = user
+        .as_ref()
+        .and_then(|u| u.language.as_deref())
+        .and_then(crate::i18n::resolve)
+        .or_else(|| switch.and_then(crate::i18n::resolve))
+        .unwrap_or_else(|| app.default_language());
+    if let Some(u) = user {
+        for role in u.roles.iter_mut().filter(|r| r.builtin) {
+            role.title = crate::i18n::t_in(lang, &format!("role.{}", role.name));
+        }
+    }
+    lang
+}
+
+/// A handler's or poem's error as the one error type the error pages know.
+fn as_app_error(err: &poem::Error) -> AppError {
+    match err.downcast_ref::<AppError>() {
+        Some(e) => clone_error(e),
+        None if err.status() == StatusCode::NOT_FOUND => AppError::NotFound,
+        None if err.status() == StatusCode::METHOD_NOT_ALLOWED => AppError::NotFound,
+        None if err.status().is_client_error() => {
+            AppError::BadRequest(err.status().canonical_reason().unwrap_or("").into())
+        }
+        None => AppError::Internal(err.to_string()),
+    }
+}
+
+/// The response's cookies: flash messages carried forward (or cleared once shown) and those the
+/// handler set.
+fn set_cookies(cx: &Ctx, had_flash: bool, resp: &mut Response) {
+    let outgoing = std::mem::take(
+        &mut *cx
+            .0
+            .outgoing_flash
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
+    let app = cx.app();
+    let secure = app.config.cookie_secure;
+    if !outgoing.is_empty() {
+        let json = serde_json::to_vec(&outgoing).unwrap_or_default();
+        let signed = app.key.sign("flash", &hex::encode(json));
+        cx.add_cookie(respond::cookie_header(FLASH_COOKIE, &signed, None, secure));
+    } else if had_flash
+        && cx
+            .0
+            .incoming_flash
+            .lock()
+            .map(|f| f.is_empty())
+            .unwrap_or(false)
+    {
+        cx.add_cookie(respond::cookie_header(FLASH_COOKIE, "", Some(0), secure));
+    }
+    for c in
+        cx.0.set_cookies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+    {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
 }
 

@@ -9,12 +9,20 @@ pub mod holidays;
 mod model;
 pub mod reminders;
 mod repo;
+mod reporting;
 mod routes;
 pub mod schedule;
 mod visits;
 
+#[cfg(test)]
+mod properties;
+
 use hms_core::db::Db;
 use hms_core::http::RouteSpec;
+use hms_core::module::{
+    ChartAction, ChartPanel, ContributionFuture, ExportSection, Figure, FigureRange, FigureSource,
+    Indicator, VisitFact,
+};
 use hms_core::module::{DashboardCard, MenuItem, Module, Permission, TimelineFuture};
 use rust_embed::RustEmbed;
 
@@ -198,5 +206,51 @@ impl Module for AppointmentsModule {
         stop: hms_core::module::StopSignal,
     ) -> Option<hms_core::module::BackgroundFuture> {
         Some(Box::pin(reminders::run_in_background(app, stop)))
+    }
+
+    fn chart_panels(&self) -> &'static [ChartPanel] {
+        reporting::PANELS
+    }
+
+    fn chart_actions(&self) -> &'static [ChartAction] {
+        reporting::ACTIONS
+    }
+
+    fn indicators(&self) -> &'static [Indicator] {
+        reporting::INDICATORS
+    }
+
+    fn figures<'a>(
+        &'a self,
+        db: &'a Db,
+        indicator: &'a str,
+        range: &'a FigureRange,
+    ) -> ContributionFuture<'a, Option<Figure>> {
+        Box::pin(reporting::figures(db, indicator, range))
+    }
+
+    fn figure_sources<'a>(
+        &'a self,
+        db: &'a Db,
+        indicator: &'a str,
+        range: &'a FigureRange,
+    ) -> ContributionFuture<'a, Vec<FigureSource>> {
+        Box::pin(reporting::figure_sources(db, indicator, range))
+    }
+
+    fn visit_facts<'a>(
+        &'a self,
+        db: &'a Db,
+        visits: &'a [hms_core::ids::VisitId],
+    ) -> ContributionFuture<'a, Vec<VisitFact>> {
+        Box::pin(reporting::visit_facts(db, visits))
+    }
+
+    fn patient_export<'a>(
+        &'a self,
+        db: &'a Db,
+        patients: &'a [hms_core::ids::PatientId],
+    ) -> ContributionFuture<'a, Vec<ExportSection>> {
+        Box::pin(reporting::export(db, patients))
     }
 }

@@ -8,10 +8,15 @@ mod form;
 mod import;
 mod model;
 mod repo;
+mod reporting;
 mod routes;
 mod search;
 
+#[cfg(test)]
+mod properties;
+
 use hms_core::http::{Access, RouteSpec};
+use hms_core::module::{ContributionFuture, ExportSection, Figure, FigureRange, FigureSource};
 use hms_core::module::{MenuItem, Module, Permission};
 use rust_embed::RustEmbed;
 
@@ -197,5 +202,35 @@ impl Module for PatientsModule {
             RouteSpec::get("/patients/:id/card", P(VIEW), routes::print::card),
             RouteSpec::get("/patients/:id/label", P(VIEW), routes::print::label),
         ]
+    }
+
+    fn indicators(&self) -> &'static [hms_core::module::Indicator] {
+        reporting::INDICATORS
+    }
+
+    fn figures<'a>(
+        &'a self,
+        db: &'a hms_core::db::Db,
+        indicator: &'a str,
+        range: &'a FigureRange,
+    ) -> ContributionFuture<'a, Option<Figure>> {
+        Box::pin(reporting::figures(db, indicator, range))
+    }
+
+    fn figure_sources<'a>(
+        &'a self,
+        db: &'a hms_core::db::Db,
+        indicator: &'a str,
+        range: &'a FigureRange,
+    ) -> ContributionFuture<'a, Vec<FigureSource>> {
+        Box::pin(reporting::figure_sources(db, indicator, range))
+    }
+
+    fn patient_export<'a>(
+        &'a self,
+        db: &'a hms_core::db::Db,
+        patients: &'a [hms_core::ids::PatientId],
+    ) -> ContributionFuture<'a, Vec<ExportSection>> {
+        Box::pin(reporting::export(db, patients))
     }
 }

@@ -99,30 +99,7 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
 
     match creds {
         Some((user_id, _, true)) if password_ok => {
-            let timeouts = Timeouts::new(
-                app.config.session_idle_minutes,
-                app.config.session_absolute_hours,
-            );
-            let mut tx = app.db.begin().await?;
-            app.throttle
-                .succeeded(&mut tx, &cx.actor(), &username, &client)
-                .await?;
-            if let Some(old) = cx.user() {
-                session::end(&mut tx, &old.session_hash).await?;
-            }
-            let token = session::create(&mut tx, user_id, &client, now, timeouts).await?;
-            let actor = Actor {
-                user_id: Some(user_id),
-                ..cx.actor()
-            };
-            audit::record(
-                &mut tx,
-                &actor,
-                Event::new("auth.login", "user", Some(user_id)),
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::info!(user_id, "signed in");
+            let token = start_session(&cx, user_id, &username, &client, now).await?;
             cx.add_cookie(cookie_header(
                 session::COOKIE,
                 &token,
@@ -133,21 +110,7 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
         }
         creds => {
             let disabled = matches!(creds, Some((_, _, false))) && password_ok;
-            // The failure was counted when the attempt was reserved.
-            let mut tx = app.db.begin().await?;
-            audit::record(
-                &mut tx,
-                &cx.actor(),
-                Event::new("auth.login_failed", "user", creds.as_ref().map(|c| c.0)).detail(
-                    json!({
-                        "username": username,
-                        "reason": if disabled { "disabled" } else { "bad_credentials" },
-                    }),
-                ),
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::info!(disabled, "sign-in attempt failed");
+            record_failure(&cx, creds.map(|c| c.0), &username, disabled).await?;
             let message = if disabled {
                 t("login.disabled")
             } else {
@@ -162,6 +125,66 @@ pub async fn submit(cx: Ctx, form: Form, Query(q): Query<NextParam>) -> AppResul
             )
         }
     }
+}
+
+/// A correct password: the throttle cleared, any earlier session of this browser ended, a new
+/// session and its audit row, in one transaction. Returns the session token.
+async fn start_session(
+    cx: &Ctx,
+    user_id: i64,
+    username: &str,
+    client: &str,
+    now: i64,
+) -> AppResult<String> {
+    let app = cx.app();
+    let timeouts = Timeouts::new(
+        app.config.session_idle_minutes,
+        app.config.session_absolute_hours,
+    );
+    let mut tx = app.db.begin().await?;
+    app.throttle
+        .succeeded(&mut tx, &cx.actor(), username, client)
+        .await?;
+    if let Some(old) = cx.user() {
+        session::end(&mut tx, &old.session_hash).await?;
+    }
+    let token = session::create(&mut tx, user_id, client, now, timeouts).await?;
+    let actor = Actor {
+        user_id: Some(user_id),
+        ..cx.actor()
+    };
+    audit::record(
+        &mut tx,
+        &actor,
+        Event::new("auth.login", "user", Some(user_id)),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user_id, "signed in");
+    Ok(token)
+}
+
+/// A refused sign-in in the audit trail (the failure itself was counted when the attempt was
+/// reserved).
+async fn record_failure(
+    cx: &Ctx,
+    user_id: Option<i64>,
+    username: &str,
+    disabled: bool,
+) -> AppResult<()> {
+    let mut tx = cx.app().db.begin().await?;
+    audit::record(
+        &mut tx,
+        &cx.actor(),
+        Event::new("auth.login_failed", "user", user_id).detail(json!({
+            "username": username,
+            "reason": if disabled { "disabled" } else { "bad_credentials" },
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(disabled, "sign-in attempt failed");
+    Ok(())
 }
 
 /// What a throttled person reads: how long to wait, and why.

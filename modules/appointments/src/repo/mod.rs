@@ -5,6 +5,7 @@ pub mod booking;
 pub mod demo;
 pub mod queue;
 pub mod reminders;
+pub mod reporting;
 pub mod schedules;
 pub mod visits;
 

@@ -4,6 +4,7 @@ pub mod booking;
 pub mod checkin;
 pub mod display;
 pub mod lists;
+pub mod panel;
 pub mod queue;
 pub mod schedules;
 
@@ -19,6 +20,7 @@ pub fn all() -> Vec<RouteSpec> {
     routes.extend(checkin::routes());
     routes.extend(queue::routes());
     routes.extend(display::routes());
+    routes.extend(panel::routes());
     routes
 }
 

@@ -26,6 +26,7 @@ pub mod cards;
 pub mod demo;
 pub mod import;
 pub mod merge;
+pub mod reporting;
 
 /// The columns of a patient summary row, read by `found_at`.
 macro_rules! summary_columns {

@@ -8,7 +8,8 @@ use poem::{handler, Response};
 use hms_core::audit::Event;
 use hms_core::day::Day;
 use hms_core::http::{render_status, see_other, Ctx};
-use hms_core::module::TimelineEntry;
+use hms_core::ids::PatientId;
+use hms_core::module::{ChartLink, TimelineEntry};
 use hms_core::ui::FormErrors;
 use hms_core::{clock, phone, AppError, AppResult};
 use serde::Serialize;
@@ -116,6 +117,9 @@ pub(crate) async fn chart_page(
             })
             .collect::<Vec<_>>(),
     );
+    let (panels, actions) = contributions(cx, &patients);
+    c.insert("panels", &panels);
+    c.insert("actions", &actions);
     c.insert("can_edit", &cx.can(crate::EDIT));
     c.insert("can_report", &cx.can("audit.patient_report"));
     c.insert("can_merge", &cx.can(crate::MERGE));
@@ -124,4 +128,30 @@ pub(crate) async fn chart_page(
         &repo::merge::merged_records(&app.db, patient.id).await?,
     );
     render_status(cx, status, "patients/chart.html", c)
+}
+
+/// The panels and actions other modules (and this one) contribute to the chart, for modules that
+/// are on and permissions the user holds; `patients` is the chart's id, then merged ids.
+fn contributions(cx: &Ctx, patients: &[i64]) -> (Vec<ChartLink>, Vec<ChartLink>) {
+    let ids: Vec<PatientId> = patients.iter().map(|&p| PatientId(p)).collect();
+    let Some((&this, merged)) = ids.split_first() else {
+        return (Vec::new(), Vec::new());
+    };
+    let modules = &cx.app().modules;
+    let panels = modules
+        .chart_panels_for(|m| cx.module_on(m), |p| cx.can(p))
+        .iter()
+        .map(|p| p.link(this, merged))
+        .collect();
+    (panels, actions_for(cx, this))
+}
+
+/// Contributed actions for one patient (the chart, and each search result).
+fn actions_for(cx: &Ctx, patient: PatientId) -> Vec<ChartLink> {
+    cx.app()
+        .modules
+        .chart_actions_for(|m| cx.module_on(m), |p| cx.can(p))
+        .iter()
+        .map(|a| a.link(patient))
+        .collect()
 }

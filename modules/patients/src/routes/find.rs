@@ -2,15 +2,18 @@
 
 use poem::web::Query;
 use poem::{handler, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use hms_core::audit::Event;
 use hms_core::http::{render_part, Ctx};
+use hms_core::ids::PatientId;
+use hms_core::module::ChartLink;
 use hms_core::AppResult;
 
 use super::{shown, PAGE_SIZE};
 use crate::search::search;
+use crate::search::Pick as Shown;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct FindQuery {
@@ -18,6 +21,14 @@ pub struct FindQuery {
     q: String,
     #[serde(default)]
     after: String,
+}
+
+/// A result with the buttons other modules contribute ("Check in", "Book").
+#[derive(Serialize)]
+struct Row {
+    #[serde(flatten)]
+    shown: Shown,
+    actions: Vec<ChartLink>,
 }
 
 #[handler]
@@ -34,10 +45,22 @@ pub async fn find(cx: Ctx, Query(query): Query<FindQuery>) -> AppResult<Response
     }
     let mut c = tera::Context::new();
     c.insert("q", &q);
-    c.insert(
-        "results",
-        &results.into_iter().map(shown).collect::<Vec<_>>(),
-    );
+    let actions = cx
+        .app()
+        .modules
+        .chart_actions_for(|m| cx.module_on(m), |p| cx.can(p));
+    let rows: Vec<Row> = results
+        .into_iter()
+        .map(|f| {
+            let id = PatientId(f.id);
+            Row {
+                shown: shown(f),
+                actions: actions.iter().map(|a| a.link(id)).collect(),
+            }
+        })
+        .collect();
+    c.insert("with_actions", &!actions.is_empty());
+    c.insert("results", &rows);
     c.insert("next", &next);
     c.insert("can_register", &cx.can(crate::REGISTER));
     render_part(&cx, "patients/find.html", "patients/_find_results.html", c)
