@@ -548,7 +548,7 @@ each_backend! {
         let picked = desk.get(&format!("/appointments/book?patient={id}")).await;
         assert!(picked.body.contains("~34 y"), "booking: {}", picked.body);
 
-        visit_of(&check_in(&desk, id, "triage", "").await);
+        visit_id(&submit_check_in(&desk, id, "triage", "").await);
         let queue = nurse.get("/queues/triage").await;
         assert_eq!(queue.status, 200);
         assert!(queue.body.contains("~34 y") && queue.body.contains("Wanjirũ Mũthoni"), "queue: {}", queue.body);
