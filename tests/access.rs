@@ -327,11 +327,13 @@ async fn default_grants_are_seeded_once_so_an_admins_revocation_survives_restart
     let granted = sqlx::query("SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin' AND permission = 'admin.backups.view' AND voided_at IS NULL")
         .fetch_one(again.db.read()).await.unwrap().get::<i64, _>(0);
     assert_eq!(granted, 0, "the revocation stands");
-    let others = sqlx::query("SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin' AND voided_at IS NULL")
-        .fetch_one(again.db.read())
-        .await
-        .unwrap()
-        .get::<i64, _>(0);
+    let others = sqlx::query(
+        "SELECT COUNT(*) FROM role_grants WHERE role_name = 'admin' AND voided_at IS NULL",
+    )
+    .fetch_one(again.db.read())
+    .await
+    .unwrap()
+    .get::<i64, _>(0);
     let mut defaults: std::collections::BTreeSet<String> = Default::default();
     for module in again.modules.all() {
         for (role, p) in module.default_grants() {

@@ -519,3 +519,38 @@ fn display_key(body: &str) -> String {
     assert_eq!(key.len(), 64, "a 256-bit key");
     key
 }
+
+each_backend! {
+    async fn a_patient_with_an_estimated_age_shows_the_same_age_on_every_check_in_and_queue_screen(app) {
+        let (desk, nurse) = desk_and_nurse(&app).await;
+        desk.get("/patients/new").await;
+        let r = desk
+            .post_form(
+                "/patients",
+                &[
+                    ("first_name", "Wanjirũ"),
+                    ("last_name", "Mũthoni"),
+                    ("sex", "female"),
+                    ("age_years", "34"),
+                    ("id_type", "none"),
+                    ("register_anyway", "1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let id: i64 = r.location().unwrap().trim_start_matches("/patients/").parse().unwrap();
+
+        // The patients module's rules, everywhere: "~34 y" for an estimated birth date.
+        let found = desk.get_htmx("/visits/checkin?q=wanjir").await;
+        assert!(found.body.contains("~34 y"), "search results: {}", found.body);
+        let form = desk.get(&format!("/visits/checkin?patient={id}")).await;
+        assert!(form.body.contains("~34 y") && form.body.contains("Wanjirũ Mũthoni"), "check-in form: {}", form.body);
+        let picked = desk.get(&format!("/appointments/book?patient={id}")).await;
+        assert!(picked.body.contains("~34 y"), "booking: {}", picked.body);
+
+        visit_id(&submit_check_in(&desk, id, "triage", "").await);
+        let queue = nurse.get("/queues/triage").await;
+        assert_eq!(queue.status, 200);
+        assert!(queue.body.contains("~34 y") && queue.body.contains("Wanjirũ Mũthoni"), "queue: {}", queue.body);
+    }
+}

@@ -3,7 +3,7 @@
 //! charged however many desks try at once, and check-in posts the consultation fee once when the
 //! facility has chosen one (and nothing when it has not).
 
-use hms_appointments::visits::{self, Priority};
+use hms_appointments::api::{self as visits, Priority};
 use hms_core::audit::Actor;
 use hms_core::charges::{self, ChargeError, ChargeItem, Clearance, NewCharge};
 use hms_core::db::Db;
@@ -184,11 +184,11 @@ each_backend! {
         let after = bare_patient(db, "P-305").await;
         let check_in = |patient: PatientId| async move {
             let mut tx = db.begin().await.unwrap();
-            let visit = visits::check_in(&mut tx, patient.get(), None, "cash", "triage", Priority::Normal, &cashier())
+            let visit = visits::check_in(&mut tx, patient, None, "cash", "triage", Priority::Normal, &cashier())
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
-            visit.id
+            visit.id.get()
         };
         let unconfigured = check_in(before).await;
         assert_eq!(scalar(db, "SELECT COUNT(*) FROM charges WHERE visit_id = $1", unconfigured).await, 0);
@@ -205,7 +205,7 @@ each_backend! {
         assert_eq!(fees[0].service_point.as_deref(), Some("triage"));
         // A retry of the fee for the same visit finds the charge already made.
         let mut tx = db.begin().await.unwrap();
-        hms_appointments::fees::post_consultation_fee(&mut tx, visit, after.get(), "triage", &cashier()).await.unwrap();
+        hms_appointments::fees::post_consultation_fee(&mut tx, hms_core::ids::VisitId(visit), after, "triage", &cashier()).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(charges::for_visit(db, visit.into()).await.unwrap().len(), 1);
     }

@@ -270,6 +270,40 @@ each_backend! {
         assert!(lists(&both, kept) && lists(&both, other));
     }
 
+    async fn other_departments_read_the_survivor_and_its_absorbed_records_through_the_patients_api(app) {
+        use hms_core::ids::PatientId;
+        use hms_patients::api;
+        let admin = app.setup_admin().await;
+        let kept = amina(&admin).await;
+        let dup = amina_again(&admin).await;
+        let other = otieno(&admin).await;
+        let dup_no = number(&app, dup).await;
+        assert_eq!(merge(&admin, kept, dup, "Same person").await.status, 303);
+        let db = app.db();
+
+        // The merged record's number leads to the survivor, which names what it absorbed.
+        let card = api::card_by_number(db, &format!(" {dup_no} ")).await.unwrap().expect("found");
+        assert_eq!(card.id, PatientId(kept));
+        assert_eq!(card.merged_ids, vec![PatientId(dup)]);
+        assert_eq!((card.full_name.as_str(), card.sex_label.as_str()), ("Amina Wanjiru Kamau", "Female"));
+        assert!(card.age_text.ends_with(" y") && !card.age_text.starts_with('~'), "{}", card.age_text);
+        assert!(api::card_by_number(db, "P-00-99999").await.unwrap().is_none());
+
+        // The absorbed record itself says where it went; a list reads many ids in batches.
+        let absorbed = api::card(db, PatientId(dup)).await.unwrap().expect("kept as a record");
+        assert_eq!(absorbed.merged_into, Some(PatientId(kept)));
+        // More ids than one statement takes (64), known ones among unknown ones and repeated.
+        let mut ids: Vec<PatientId> = (0..100).map(|i| PatientId(1_000_000 + i)).collect();
+        ids.extend([kept, dup, other, kept, other].map(PatientId));
+        let cards = api::cards(db, &ids).await.unwrap();
+        let got: Vec<PatientId> = cards.iter().map(|c| c.id).collect();
+        let mut want = vec![PatientId(kept), PatientId(dup), PatientId(other)];
+        want.sort();
+        assert_eq!(got, want, "each known id once, unknown ids left out");
+        let survivor = cards.iter().find(|c| c.id == PatientId(kept)).unwrap();
+        assert_eq!(survivor.merged_ids, vec![PatientId(dup)]);
+    }
+
     async fn undo_restores_both_records_exactly(app) {
         let admin = app.setup_admin().await;
         let kept = amina(&admin).await;

@@ -1,8 +1,9 @@
 //! Department modules: the contract every module crate implements, and the registry that gathers
 //! their routes, permissions, menus, templates and dashboard cards. A module disabled by
-//! configuration (and, later, not covered by the licence) answers 404, shows no menu items and
-//! grants no permissions; the same per-request gate serves both. Each module also brings its
-//! own translations, settings, command-line subcommands and demo data (see the trait).
+//! configuration or not covered by the licence answers 404, shows no menu items and grants no
+//! permissions; the same per-request gate serves both (and turns administrative writes read-only
+//! past the licence's grace period). Each module also brings its own translations, settings,
+//! command-line subcommands and demo data (see the trait).
 
 use std::collections::HashMap;
 use std::sync::Arc;

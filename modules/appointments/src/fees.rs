@@ -28,8 +28,8 @@ pub async fn consultation_item(tx: &mut Tx) -> Result<Option<String>, DbError> {
 /// slip never turns patients away at the desk.
 pub async fn post_consultation_fee(
     tx: &mut Tx,
-    visit: i64,
-    patient: i64,
+    visit: VisitId,
+    patient: PatientId,
     point: &str,
     actor: &Actor,
 ) -> Result<(), DbError> {
@@ -37,8 +37,8 @@ pub async fn post_consultation_fee(
         return Ok(());
     };
     let fee = NewCharge {
-        patient: PatientId(patient),
-        visit: Some(VisitId(visit)),
+        patient,
+        visit: Some(visit),
         item,
         quantity: 1,
         unit_price: None,
@@ -50,7 +50,7 @@ pub async fn post_consultation_fee(
         Ok(_) => Ok(()),
         Err(ChargeError::Db(e)) => Err(e),
         Err(e) => {
-            tracing::warn!(visit, error = %e, "consultation fee not posted");
+            tracing::warn!(visit = visit.get(), error = %e, "consultation fee not posted");
             Ok(())
         }
     }

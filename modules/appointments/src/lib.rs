@@ -1,18 +1,20 @@
 //! Appointments, visits and queues: reception books patients into clinicians' slots or clinic
 //! days, checks them in as visits, and each service point (triage, consultation, laboratory,
 //! pharmacy, cashier) calls them from its queue. Other modules hang their work on the visit
-//! through [`visits`], the public contract (declare `requires() = ["appointments"]`).
+//! through [`api`], the public contract (declare `requires() = ["appointments"]`).
 
+pub mod api;
 mod cli;
 pub mod demo;
 pub mod fees;
 pub mod holidays;
+mod model;
 pub mod reminders;
 mod repo;
 mod reporting;
 mod routes;
 pub mod schedule;
-pub mod visits;
+mod visits;
 
 #[cfg(test)]
 mod properties;

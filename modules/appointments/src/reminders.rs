@@ -16,12 +16,15 @@ use serde_json::json;
 
 use hms_core::audit::{self, Actor, Event};
 use hms_core::config::Config;
+use hms_core::day::Day;
 use hms_core::db::{Db, DbError};
 use hms_core::i18n::{self, t_in};
+use hms_core::ids::PatientId;
 use hms_core::module::StopSignal;
 use hms_core::module_config::{Setting, SettingKind};
 use hms_core::outbox::{self, OutboxError};
 use hms_core::{clock, settings, App};
+use hms_patients::api as patients;
 
 use crate::repo::reminders::{self as repo, Claimed};
 use crate::schedule::clock_text;
@@ -36,7 +39,7 @@ pub enum ReminderError {
 
 impl From<sqlx::Error> for ReminderError {
     fn from(e: sqlx::Error) -> Self {
-        ReminderError::Db(DbError::Sqlx(e))
+        ReminderError::Db(DbError::from(e))
     }
 }
 
@@ -126,17 +129,23 @@ pub async fn queue_reminders(
     facility: &Facility,
     actor: &Actor,
 ) -> Result<usize, ReminderError> {
-    let day = for_day.format("%Y-%m-%d").to_string();
+    let day = Day::from(for_day);
     let mut after = 0;
     let mut queued = 0;
     loop {
-        let ids = repo::due(db, &day, after, BATCH).await?;
-        let Some(last) = ids.last() else {
+        let due = repo::due(db, day, after, BATCH).await?;
+        let Some(last) = due.last() else {
             break;
         };
-        after = *last;
-        for id in ids {
-            if queue_one(db, id, facility, actor).await? {
+        after = last.0;
+        // Only patients who can be written to: one read of their contact data per batch.
+        let ids: Vec<PatientId> = due.iter().map(|(_, p)| *p).collect();
+        let reachable = patients::contacts(db, &ids).await?;
+        for (id, patient) in due {
+            let writable = reachable
+                .iter()
+                .any(|(p, c)| *p == patient && c.email_to().is_some());
+            if writable && queue_one(db, id, facility, actor).await? {
                 queued += 1;
             }
         }
@@ -156,7 +165,8 @@ async fn queue_one(
     let Some(claimed) = repo::claim(&mut tx, id, &clock::now_rfc3339()).await? else {
         return Ok(false);
     };
-    let Some(to) = claimed.email_to() else {
+    let contact = patients::contact_in(&mut tx, claimed.patient_id).await?;
+    let Some(to) = contact.as_ref().and_then(|c| c.email_to()) else {
         return Ok(false);
     };
     let (subject, body) = message(facility, &claimed);
@@ -175,7 +185,7 @@ async fn queue_one(
         ),
         Err(e) => return Err(e.into()),
     };
-    audit::record(&mut tx, actor, event.patient(claimed.patient_id)).await?;
+    audit::record(&mut tx, actor, event.patient(claimed.patient_id.get())).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(queued)
 }
@@ -190,10 +200,8 @@ fn weekday_key(day: NaiveDate) -> &'static str {
 fn message(facility: &Facility, a: &Claimed) -> (String, String) {
     let lang = facility.language;
     let text = |key: &str| t_in(lang, &format!("appointments_reminders.{key}"));
-    let date = match NaiveDate::parse_from_str(&a.day, "%Y-%m-%d") {
-        Ok(d) => format!("{} {}", t_in(lang, weekday_key(d)), d.format("%d/%m/%Y")),
-        Err(_) => a.day.clone(),
-    };
+    let d = a.day.date();
+    let date = format!("{} {}", t_in(lang, weekday_key(d)), d.format("%d/%m/%Y"));
     let time = match a.start_minute.and_then(|m| u32::try_from(m).ok()) {
         Some(m) => text("time").replace("{time}", &clock_text(m)),
         None => text("clinic_day"),
@@ -288,7 +296,12 @@ mod tests {
     }
 
     fn claimed(start_minute: Option<i64>) -> Claimed {
-        Claimed::for_test(7, "2026-05-12", start_minute, "MCH")
+        Claimed {
+            patient_id: PatientId(7),
+            day: Day::event("2026-05-12").unwrap(),
+            start_minute,
+            clinic: "MCH".into(),
+        }
     }
 
     #[test]

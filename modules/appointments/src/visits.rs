@@ -10,7 +10,6 @@
 //! Every change of state is a guarded update; a lost race is [`VisitError::Conflict`], never a
 //! silent double call.
 
-use chrono::{Datelike, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 
@@ -19,9 +18,12 @@ use hms_core::clock;
 use hms_core::day::Day;
 use hms_core::db::{Db, DbError, Tx};
 use hms_core::i18n::t;
-use hms_core::ids::PatientId;
+use hms_core::ids::{PatientId, VisitId};
+use hms_patients::api as patients;
 
-use crate::repo::queue as q;
+use crate::model::{is_payer, EntryState, Priority};
+use crate::repo::queue as qp;
+use crate::repo::visits as q;
 
 /// The first service point of a walk-in unless reception chooses another.
 pub const FIRST_POINT: &str = "triage";
@@ -29,179 +31,14 @@ pub const FIRST_POINT: &str = "triage";
 /// How many times `call_next` tries again when another desk took the entry it chose.
 const CALL_ATTEMPTS: usize = 5;
 
-/// Today in the facility's time zone: visits and tokens belong to this day.
-pub fn today() -> NaiveDate {
-    clock::to_local(Utc::now()).date_naive()
-}
-
-fn day_text(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
-}
-
-/// Why a patient goes ahead of those who came earlier. Emergencies first, then the elderly,
-/// pregnant women and children under five, then everyone else, each by arrival.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    Normal,
-    Emergency,
-    Elderly,
-    Pregnant,
-    UnderFive,
-}
-
-impl Priority {
-    /// Every choice, in the order a form offers them.
-    pub const ALL: [Priority; 5] = [
-        Priority::Normal,
-        Priority::Emergency,
-        Priority::Elderly,
-        Priority::Pregnant,
-        Priority::UnderFive,
-    ];
-
-    /// The stored reason (`priority_reason`); empty for no priority.
-    pub fn code(self) -> &'static str {
-        match self {
-            Priority::Normal => "",
-            Priority::Emergency => "emergency",
-            Priority::Elderly => "elderly",
-            Priority::Pregnant => "pregnant",
-            Priority::UnderFive => "under_five",
-        }
-    }
-
-    /// A reason as typed in a form or stored; `None` for an unknown one.
-    pub fn parse(code: &str) -> Option<Priority> {
-        Self::ALL.into_iter().find(|p| p.code() == code.trim())
-    }
-
-    /// The queue's sort level: higher is called first.
-    pub fn level(self) -> i64 {
-        match self {
-            Priority::Normal => 0,
-            Priority::Emergency => 2,
-            _ => 1,
-        }
-    }
-
-    fn from_stored(reason: Option<&str>) -> Priority {
-        reason.and_then(Priority::parse).unwrap_or(Priority::Normal)
-    }
-
-    /// The priority a birth date suggests at check-in: 65 or older, or under five. Pregnancy and
-    /// emergencies are for the receptionist to say.
-    pub fn suggested(date_of_birth: NaiveDate, today: NaiveDate) -> Priority {
-        match age_years(date_of_birth, today) {
-            y if y >= 65 => Priority::Elderly,
-            y if y < 5 => Priority::UnderFive,
-            _ => Priority::Normal,
-        }
-    }
-
-    /// The reason in the request's language.
-    pub fn label(self) -> String {
-        match self {
-            Priority::Normal => t("appointments_queue.priority_none"),
-            Priority::Emergency => t("appointments_queue.priority_emergency"),
-            Priority::Elderly => t("appointments_queue.priority_elderly"),
-            Priority::Pregnant => t("appointments_queue.priority_pregnant"),
-            Priority::UnderFive => t("appointments_queue.priority_under_five"),
-        }
-    }
-}
-
-/// Whole years from `dob` to `today` (0 for a date in the future).
-pub fn age_years(dob: NaiveDate, today: NaiveDate) -> i32 {
-    let mut years = today.year() - dob.year();
-    if (today.month(), today.day()) < (dob.month(), dob.day()) {
-        years -= 1;
-    }
-    years.max(0)
-}
-
-/// An age in the clinical unit: days under a month, months under two years, else years.
-pub fn age_text(dob: NaiveDate, today: NaiveDate) -> String {
-    if dob > today {
-        return "0 d".into();
-    }
-    let mut months = (today.year() - dob.year()) * 12 + today.month() as i32 - dob.month() as i32;
-    if today.day() < dob.day() {
-        // The month is complete on its last day when the birth day does not exist in it.
-        let last_day = today
-            .with_day(1)
-            .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
-            .and_then(|d| d.pred_opt())
-            .map(|d| d.day())
-            .unwrap_or(31);
-        if !(today.day() == last_day && dob.day() > last_day) {
-            months -= 1;
-        }
-    }
-    match months.max(0) {
-        0 => format!("{} d", (today - dob).num_days()),
-        m if m < 24 => format!("{m} m"),
-        m => format!("{} y", m / 12),
-    }
-}
-
-/// Where an entry stands in its queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EntryState {
-    Waiting,
-    Called,
-    Serving,
-    Done,
-    Left,
-    Moved,
-    Cancelled,
-}
-
-impl EntryState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryState::Waiting => "waiting",
-            EntryState::Called => "called",
-            EntryState::Serving => "serving",
-            EntryState::Done => "done",
-            EntryState::Left => "left",
-            EntryState::Moved => "moved",
-            EntryState::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EntryState> {
-        [
-            EntryState::Waiting,
-            EntryState::Called,
-            EntryState::Serving,
-            EntryState::Done,
-            EntryState::Left,
-            EntryState::Moved,
-            EntryState::Cancelled,
-        ]
-        .into_iter()
-        .find(|e| e.as_str() == s)
-    }
-
-    /// Still in the queue (waiting, called or being served).
-    pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            EntryState::Waiting | EntryState::Called | EntryState::Serving
-        )
-    }
-}
-
 /// A visit: one patient's stay at the facility on one day.
 #[derive(Debug, Clone, Serialize)]
 pub struct Visit {
-    pub id: i64,
-    pub patient_id: i64,
+    pub id: VisitId,
+    pub patient_id: PatientId,
     pub appointment_id: Option<i64>,
-    /// The facility's local date, YYYY-MM-DD.
-    pub day: String,
+    /// The facility's local date.
+    pub day: Day,
     /// The day's token number, called out and shown on the waiting-room screen.
     pub token: i64,
     /// `cash`, `mpesa`, `sha`, `insurance` or `waiver`.
@@ -236,8 +73,8 @@ impl From<q::VisitRow> for Visit {
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueEntry {
     pub id: i64,
-    pub visit_id: i64,
-    pub patient_id: i64,
+    pub visit_id: VisitId,
+    pub patient_id: PatientId,
     pub token: i64,
     /// The service point's code (`triage`, `consultation`, ...).
     pub point: String,
@@ -270,7 +107,7 @@ pub enum VisitError {
     /// the patient in at the same moment).
     #[error("the patient already has an open visit today")]
     AlreadyOpen {
-        visit_id: Option<i64>,
+        visit_id: Option<VisitId>,
         token: Option<i64>,
     },
     #[error("no such patient")]
@@ -301,7 +138,7 @@ pub enum VisitError {
 
 impl From<sqlx::Error> for VisitError {
     fn from(e: sqlx::Error) -> Self {
-        VisitError::Db(DbError::Sqlx(e))
+        VisitError::Db(DbError::from(e))
     }
 }
 
@@ -330,26 +167,12 @@ impl VisitError {
     }
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(d) => {
-            d.is_unique_violation() || d.message().to_lowercase().contains("unique")
-        }
-        _ => false,
-    }
-}
-
-/// Whether `payer` is one of the ways a visit is paid for.
-pub fn is_payer(payer: &str) -> bool {
-    crate::routes::PAYERS.iter().any(|(v, _)| *v == payer)
-}
-
 /// Checks a patient in: a visit with the day's next token and the payer, waiting at
 /// `first_point`. A booked appointment of today moves to `arrived` (guarded). A patient with an
 /// open visit today is refused with [`VisitError::AlreadyOpen`], which names its token.
 pub async fn check_in(
     tx: &mut Tx,
-    patient_id: i64,
+    patient_id: PatientId,
     appointment_id: Option<i64>,
     payer: &str,
     first_point: &str,
@@ -359,84 +182,26 @@ pub async fn check_in(
     if !is_payer(payer) {
         return Err(VisitError::UnknownPayer);
     }
-    let point = q::point(&mut **tx, first_point)
+    let point = qp::point(&mut **tx, first_point)
         .await?
         .ok_or(VisitError::UnknownPoint)?;
-    let patient = q::patient(&mut **tx, patient_id)
-        .await?
-        .filter(|p| p.merged_into.is_none())
-        .ok_or(VisitError::PatientNotFound)?;
-    if !patient.active {
-        return Err(VisitError::PatientInactive);
-    }
-    let today_day = Day::today();
-    let day = today_day.text();
-    if let Some(open) = q::open_visit(&mut **tx, patient_id, &day).await? {
-        return Err(VisitError::AlreadyOpen {
-            visit_id: Some(open.id),
-            token: Some(open.token),
-        });
-    }
+    let day = Day::today();
+    admissible(tx, patient_id, day).await?;
     let now = clock::now_rfc3339();
     if let Some(appointment) = appointment_id {
-        let (owner, on, _) = q::appointment_tx(tx, appointment)
-            .await?
-            .ok_or(VisitError::AppointmentNotFound)?;
-        if owner != patient_id {
-            return Err(VisitError::AppointmentNotFound);
-        }
-        if on != day {
-            return Err(VisitError::AppointmentNotToday);
-        }
-        if !q::mark_arrived(tx, appointment, &now).await? {
-            return Err(VisitError::AppointmentNotBooked);
-        }
+        arrive(tx, appointment, patient_id, day, &now).await?;
     }
-    let token = q::next_token(tx, &day).await?;
-    let id = match q::insert_visit(
-        tx,
-        &q::NewVisit {
-            patient_id,
-            appointment_id,
-            day: &day,
-            token,
-            payer,
-            user: actor.user_id,
-            now: &now,
-        },
-    )
-    .await
-    {
-        Ok(id) => id,
-        // Another desk checked the same patient in a moment ago (the unique index).
-        Err(e) if is_unique_violation(&e) => {
-            return Err(VisitError::AlreadyOpen {
-                visit_id: None,
-                token: None,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    hms_patients::api::record_visit(tx, PatientId(patient_id), today_day).await?;
-    q::enqueue(
-        tx,
-        id,
-        point.id,
-        priority.level(),
-        Some(priority.code()).filter(|c| !c.is_empty()),
-        actor.user_id,
-        &now,
-    )
-    .await?;
-    crate::fees::post_consultation_fee(tx, id, patient_id, &point.code, actor).await?;
+    let visit = open(tx, patient_id, appointment_id, day, payer, actor, &now).await?;
+    enqueue(tx, visit.id, point.id, priority, actor, &now).await?;
+    crate::fees::post_consultation_fee(tx, visit.id, patient_id, &point.code, actor).await?;
     audit::record(
         tx,
         actor,
-        Event::new("visit.checkin", "visit", Some(id))
-            .patient(patient_id)
+        Event::new("visit.checkin", "visit", Some(visit.id.get()))
+            .patient(patient_id.get())
             .detail(json!({
                 "day": day,
-                "token": token,
+                "token": visit.token,
                 "payer": payer,
                 "point": point.code,
                 "priority": priority.code(),
@@ -444,6 +209,83 @@ pub async fn check_in(
             })),
     )
     .await?;
+    Ok(visit)
+}
+
+/// A patient may be checked in when the record exists, is the surviving one, is active and has
+/// no open visit `day`.
+async fn admissible(tx: &mut Tx, patient_id: PatientId, day: Day) -> Result<(), VisitError> {
+    let patient = patients::card_in(tx, patient_id)
+        .await?
+        .filter(|p| p.merged_into.is_none())
+        .ok_or(VisitError::PatientNotFound)?;
+    if !patient.active {
+        return Err(VisitError::PatientInactive);
+    }
+    if let Some(open) = q::open_visit(&mut **tx, patient_id, day).await? {
+        return Err(VisitError::AlreadyOpen {
+            visit_id: Some(open.id),
+            token: Some(open.token),
+        });
+    }
+    Ok(())
+}
+
+/// The patient's booked appointment of `day` moves to `arrived` (guarded).
+async fn arrive(
+    tx: &mut Tx,
+    appointment: i64,
+    patient_id: PatientId,
+    day: Day,
+    now: &str,
+) -> Result<(), VisitError> {
+    let (owner, on, _) = q::appointment_tx(tx, appointment)
+        .await?
+        .ok_or(VisitError::AppointmentNotFound)?;
+    if owner != patient_id {
+        return Err(VisitError::AppointmentNotFound);
+    }
+    if on != day {
+        return Err(VisitError::AppointmentNotToday);
+    }
+    if !q::mark_arrived(tx, appointment, now).await? {
+        return Err(VisitError::AppointmentNotBooked);
+    }
+    Ok(())
+}
+
+/// Opens the visit with the day's next token and records the day on the patient.
+async fn open(
+    tx: &mut Tx,
+    patient_id: PatientId,
+    appointment_id: Option<i64>,
+    day: Day,
+    payer: &str,
+    actor: &Actor,
+    now: &str,
+) -> Result<Visit, VisitError> {
+    let token = q::next_token(tx, day).await?;
+    let new = q::NewVisit {
+        patient_id,
+        appointment_id,
+        day,
+        token,
+        payer,
+        user: actor.user_id,
+        now,
+    };
+    let id = match q::insert_visit(tx, &new).await {
+        Ok(id) => id,
+        // Another desk checked the same patient in a moment ago (the unique index).
+        Err(DbError::Unique { .. }) => {
+            return Err(VisitError::AlreadyOpen {
+                visit_id: None,
+                token: None,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    patients::record_visit(tx, patient_id, day).await?;
     Ok(Visit {
         id,
         patient_id,
@@ -452,19 +294,19 @@ pub async fn check_in(
         token,
         payer: payer.to_string(),
         status: "open".into(),
-        checked_in_at: now,
+        checked_in_at: now.to_string(),
     })
 }
 
 /// The patient's open visit of today, if any (for modules that attach work to the visit).
-pub async fn open_visit(db: &Db, patient_id: i64) -> Result<Option<Visit>, DbError> {
-    Ok(q::open_visit(db.read(), patient_id, &day_text(today()))
+pub async fn open_visit(db: &Db, patient_id: PatientId) -> Result<Option<Visit>, DbError> {
+    Ok(q::open_visit(db.read(), patient_id, Day::today())
         .await?
         .map(Visit::from))
 }
 
 /// A visit by id.
-pub async fn visit(db: &Db, visit_id: i64) -> Result<Option<Visit>, DbError> {
+pub async fn visit(db: &Db, visit_id: VisitId) -> Result<Option<Visit>, DbError> {
     Ok(q::visit(db.read(), visit_id).await?.map(Visit::from))
 }
 
@@ -473,7 +315,7 @@ pub async fn entry(db: &Db, entry_id: i64) -> Result<Option<QueueEntry>, DbError
     Ok(q::entry(db.read(), entry_id).await?.map(QueueEntry::from))
 }
 
-async fn open_visit_row(tx: &mut Tx, visit_id: i64) -> Result<q::VisitRow, VisitError> {
+async fn open_visit_row(tx: &mut Tx, visit_id: VisitId) -> Result<q::VisitRow, VisitError> {
     let v = q::visit(&mut **tx, visit_id)
         .await?
         .ok_or(VisitError::NotFound)?;
@@ -508,13 +350,13 @@ async fn end_active(
 /// queue it already waits in changes nothing.
 pub async fn send_to(
     tx: &mut Tx,
-    visit_id: i64,
+    visit_id: VisitId,
     point_code: &str,
     priority: Option<Priority>,
     actor: &Actor,
 ) -> Result<QueueEntry, VisitError> {
     let visit = open_visit_row(tx, visit_id).await?;
-    let point = q::point(&mut **tx, point_code)
+    let point = qp::point(&mut **tx, point_code)
         .await?
         .ok_or(VisitError::UnknownPoint)?;
     let active = q::active_entry_tx(tx, visit_id).await?;
@@ -534,8 +376,8 @@ pub async fn send_to(
     audit::record(
         tx,
         actor,
-        Event::new("queue.send", "visit", Some(visit.id))
-            .patient(visit.patient_id)
+        Event::new("queue.send", "visit", Some(visit.id.get()))
+            .patient(visit.patient_id.get())
             .detail(json!({
                 "token": visit.token,
                 "from": from,
@@ -550,7 +392,7 @@ pub async fn send_to(
 
 async fn enqueue(
     tx: &mut Tx,
-    visit_id: i64,
+    visit_id: VisitId,
     point_id: i64,
     priority: Priority,
     actor: &Actor,
@@ -569,7 +411,7 @@ async fn enqueue(
     {
         Ok(id) => Ok(id),
         // The visit was put in a queue by someone else meanwhile (one active entry per visit).
-        Err(e) if is_unique_violation(&e) => Err(VisitError::Conflict),
+        Err(DbError::Unique { .. }) => Err(VisitError::Conflict),
         Err(e) => Err(e.into()),
     }
 }
@@ -589,7 +431,7 @@ pub async fn call_next(
     point_code: &str,
     actor: &Actor,
 ) -> Result<Option<QueueEntry>, VisitError> {
-    let point = q::point(&mut **tx, point_code)
+    let point = qp::point(&mut **tx, point_code)
         .await?
         .ok_or(VisitError::UnknownPoint)?;
     let now = clock::now_rfc3339();
@@ -603,7 +445,7 @@ pub async fn call_next(
                 tx,
                 actor,
                 Event::new("queue.call", "queue_entry", Some(id))
-                    .patient(called.patient_id)
+                    .patient(called.patient_id.get())
                     .detail(json!({
                         "visit": called.visit_id,
                         "token": called.token,
@@ -628,7 +470,7 @@ pub async fn serve(tx: &mut Tx, entry_id: i64, actor: &Actor) -> Result<QueueEnt
         tx,
         actor,
         Event::new("queue.serve", "queue_entry", Some(entry_id))
-            .patient(before.patient_id)
+            .patient(before.patient_id.get())
             .detail(json!({
                 "visit": before.visit_id,
                 "token": before.token,
@@ -668,7 +510,11 @@ pub async fn finish(
 
 /// Completes an open visit: an entry being served is done, one still waiting or called is
 /// `cancelled`, and the visit is `completed`.
-pub async fn complete_visit(tx: &mut Tx, visit_id: i64, actor: &Actor) -> Result<(), VisitError> {
+pub async fn complete_visit(
+    tx: &mut Tx,
+    visit_id: VisitId,
+    actor: &Actor,
+) -> Result<(), VisitError> {
     let visit = open_visit_row(tx, visit_id).await?;
     let now = clock::now_rfc3339();
     let active = q::active_entry_tx(tx, visit_id).await?;
@@ -681,8 +527,8 @@ pub async fn complete_visit(tx: &mut Tx, visit_id: i64, actor: &Actor) -> Result
     audit::record(
         tx,
         actor,
-        Event::new("visit.complete", "visit", Some(visit_id))
-            .patient(visit.patient_id)
+        Event::new("visit.complete", "visit", Some(visit_id.get()))
+            .patient(visit.patient_id.get())
             .detail(json!({
                 "token": visit.token,
                 "day": visit.day,
@@ -722,7 +568,7 @@ pub async fn left_without_being_seen(
         tx,
         actor,
         Event::new("queue.left", "queue_entry", Some(entry_id))
-            .patient(entry.patient_id)
+            .patient(entry.patient_id.get())
             .detail(json!({
                 "visit": entry.visit_id,
                 "token": entry.token,
@@ -732,76 +578,4 @@ pub async fn left_without_being_seen(
     )
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, day).expect("date")
-    }
-
-    #[test]
-    fn the_birth_date_suggests_a_priority() {
-        let today = d(2026, 11, 25);
-        assert_eq!(
-            Priority::suggested(d(1961, 11, 25), today),
-            Priority::Elderly
-        );
-        assert_eq!(
-            Priority::suggested(d(1961, 11, 26), today),
-            Priority::Normal,
-            "64 until tomorrow"
-        );
-        assert_eq!(
-            Priority::suggested(d(2021, 11, 26), today),
-            Priority::UnderFive
-        );
-        assert_eq!(
-            Priority::suggested(d(2021, 11, 25), today),
-            Priority::Normal,
-            "five today"
-        );
-        assert_eq!(Priority::suggested(d(1990, 1, 1), today), Priority::Normal);
-    }
-
-    #[test]
-    fn emergencies_go_first_then_the_other_priorities() {
-        assert!(Priority::Emergency.level() > Priority::Elderly.level());
-        for p in [Priority::Elderly, Priority::Pregnant, Priority::UnderFive] {
-            assert!(p.level() > Priority::Normal.level());
-        }
-        for p in Priority::ALL {
-            assert_eq!(Priority::parse(p.code()), Some(p));
-        }
-        assert_eq!(Priority::parse("vip"), None);
-    }
-
-    #[test]
-    fn ages_are_shown_in_the_clinical_unit() {
-        let today = d(2026, 3, 15);
-        assert_eq!(age_text(d(1992, 3, 15), today), "34 y");
-        assert_eq!(age_text(d(1992, 3, 16), today), "33 y");
-        assert_eq!(age_text(d(2024, 3, 16), today), "23 m");
-        assert_eq!(age_text(d(2026, 2, 16), today), "27 d");
-        assert_eq!(age_text(d(2026, 1, 31), d(2026, 2, 28)), "1 m");
-        assert_eq!(age_text(d(2026, 3, 20), today), "0 d");
-    }
-
-    #[test]
-    fn states_round_trip() {
-        for s in [
-            "waiting",
-            "called",
-            "serving",
-            "done",
-            "left",
-            "moved",
-            "cancelled",
-        ] {
-            assert_eq!(EntryState::parse(s).map(EntryState::as_str), Some(s));
-        }
-        assert!(EntryState::Called.is_active() && !EntryState::Left.is_active());
-    }
 }

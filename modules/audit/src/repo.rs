@@ -54,10 +54,7 @@ impl Filters {
             p => match p.parse::<i64>() {
                 Ok(n) if n > 0 => n,
                 _ => {
-                    errors.push((
-                        "patient",
-                        "Patient number must be a whole number, e.g. 1024.".to_string(),
-                    ));
+                    errors.push(("patient", hms_core::i18n::t("audit.error_patient")));
                     0
                 }
             },
@@ -69,7 +66,7 @@ impl Filters {
             match hms_core::dates::event(s) {
                 Ok(d) => Some(d),
                 Err(hms_core::dates::DateError::Unreadable) => {
-                    errors.push((field, "Dates look like 2026-11-25.".to_string()));
+                    errors.push((field, hms_core::i18n::t("audit.error_date")));
                     None
                 }
                 Err(e) => {
@@ -82,7 +79,7 @@ impl Filters {
         let to = date(&self.to, "to", &mut errors);
         if let (Some(f), Some(t)) = (from, to) {
             if f > t {
-                errors.push(("to", "The end date is before the start date.".to_string()));
+                errors.push(("to", hms_core::i18n::t("audit.error_date_order")));
             }
         }
         if !errors.is_empty() {

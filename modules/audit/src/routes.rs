@@ -120,9 +120,10 @@ pub async fn export(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
         before = last.id;
         count += rows.len();
         if count > EXPORT_MAX {
-            return Err(AppError::BadRequest(format!(
-                "more than {EXPORT_MAX} rows match; narrow the filters (dates, user or action)"
-            )));
+            return Err(AppError::BadRequest(
+                hms_core::i18n::t("audit.error_export_too_many")
+                    .replace("{count}", &EXPORT_MAX.to_string()),
+            ));
         }
         for r in &rows {
             out.push_str(&repo::csv_line(r));

@@ -324,7 +324,7 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
             middle_name: optional(&v.middle_name),
             last_name: v.last_name.clone(),
             sex: sex.as_str(),
-            date_of_birth: birth.date.format("%Y-%m-%d").to_string(),
+            date_of_birth: hms_core::dates::text(birth.date),
             dob_estimated: birth.estimated,
             phone,
             email,

@@ -2,8 +2,8 @@
 //! patient chart. Reception registers and finds patients; every clinical module hangs its work on
 //! the patient found here.
 
-pub mod api;
 mod allergies;
+pub mod api;
 pub mod demo;
 mod form;
 mod import;

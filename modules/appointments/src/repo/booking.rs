@@ -5,6 +5,8 @@
 use hms_core::audit::{self, Actor, Event};
 use hms_core::clock;
 use hms_core::db::{Db, DbError, Tx};
+use hms_core::ids::PatientId;
+use hms_patients::api as patients;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -29,10 +31,9 @@ pub enum BookError {
 
 impl From<sqlx::Error> for BookError {
     fn from(e: sqlx::Error) -> Self {
-        if e.to_string().to_lowercase().contains("unique") {
-            BookError::Taken
-        } else {
-            BookError::Db(DbError::Sqlx(e))
+        match DbError::from(e) {
+            DbError::Unique { .. } => BookError::Taken,
+            e => BookError::Db(e),
         }
     }
 }
@@ -40,7 +41,7 @@ impl From<sqlx::Error> for BookError {
 /// What is booked.
 #[derive(Debug, Clone, Serialize)]
 pub struct Request {
-    pub patient_id: i64,
+    pub patient_id: PatientId,
     pub clinic_id: i64,
     /// With a clinician at `start_minute`, or a clinic day (both None).
     pub clinician_id: Option<i64>,
@@ -112,7 +113,7 @@ pub async fn book(tx: &mut Tx, r: &Request, actor: &Actor) -> Result<i64, BookEr
         tx,
         actor,
         Event::new("appointment.book", "appointment", Some(id))
-            .patient(r.patient_id)
+            .patient(r.patient_id.get())
             .detail(json!({"after": r})),
     )
     .await?;
@@ -204,7 +205,7 @@ pub struct Booked {
     pub clinic: String,
     pub clinician_id: Option<i64>,
     pub clinician: Option<String>,
-    pub patient_id: i64,
+    pub patient_id: PatientId,
     pub number: String,
     pub name: String,
     pub phone: Option<String>,
@@ -214,23 +215,13 @@ pub struct Booked {
 macro_rules! booked_select {
     () => {
         "SELECT a.id, a.day, a.start_minute, a.status, a.reason, a.cancel_reason, a.clinic_id, \
-         c.name, a.clinician_id, u.full_name, p.id, p.number, p.first_name, p.middle_name, \
-         p.last_name, p.phone FROM appointments a JOIN clinics c ON c.id = a.clinic_id \
-         JOIN patients p ON p.id = a.patient_id LEFT JOIN users u ON u.id = a.clinician_id"
+         c.name, a.clinician_id, u.full_name, a.patient_id FROM appointments a \
+         JOIN clinics c ON c.id = a.clinic_id LEFT JOIN users u ON u.id = a.clinician_id"
     };
 }
 
+/// A booking as stored; the patient's number, name and phone come from the patients module.
 fn booked_at(r: &sqlx::any::AnyRow) -> Booked {
-    let name = [
-        Some(r.get::<String, _>(12)),
-        r.get::<Option<String>, _>(13),
-        Some(r.get::<String, _>(14)),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|s| !s.is_empty())
-    .collect::<Vec<_>>()
-    .join(" ");
     Booked {
         id: r.get(0),
         day: r.get(1),
@@ -243,19 +234,40 @@ fn booked_at(r: &sqlx::any::AnyRow) -> Booked {
         clinician_id: r.get(8),
         clinician: r.get(9),
         patient_id: r.get(10),
-        number: r.get(11),
-        name,
-        phone: r.get(15),
+        number: String::new(),
+        name: String::new(),
+        phone: None,
     }
 }
 
+/// Fills in each booking's patient (number, name, phone) through the patients module's api,
+/// in batches for the whole list.
+async fn with_patients(db: &Db, mut rows: Vec<Booked>) -> Result<Vec<Booked>, DbError> {
+    let ids: Vec<PatientId> = rows.iter().map(|b| b.patient_id).collect();
+    let cards = patients::cards(db, &ids).await?;
+    let contacts = patients::contacts(db, &ids).await?;
+    for b in &mut rows {
+        let id = b.patient_id;
+        if let Some(card) = cards.iter().find(|c| c.id == id) {
+            b.number = card.number.clone();
+            b.name = card.full_name.clone();
+        }
+        b.phone = contacts
+            .iter()
+            .find(|(p, _)| *p == id)
+            .and_then(|(_, c)| c.phone.clone());
+    }
+    Ok(rows)
+}
+
 pub async fn get(db: &Db, id: i64) -> Result<Option<Booked>, DbError> {
-    Ok(sqlx::query(concat!(booked_select!(), " WHERE a.id = $1"))
+    let row = sqlx::query(concat!(booked_select!(), " WHERE a.id = $1"))
         .bind(id)
         .fetch_optional(db.read())
         .await?
         .as_ref()
-        .map(booked_at))
+        .map(booked_at);
+    Ok(with_patients(db, row.into_iter().collect()).await?.pop())
 }
 
 /// Bookings from `from` to `to` (inclusive), optionally of one clinic and/or clinician, in time
@@ -268,7 +280,7 @@ pub async fn between(
     clinician: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Booked>, DbError> {
-    Ok(sqlx::query(concat!(
+    let rows = sqlx::query(concat!(
         booked_select!(),
         " WHERE a.day >= $1 AND a.day <= $2 \
          AND ($3 = 0 OR a.clinic_id = $3) AND ($4 = 0 OR a.clinician_id = $4) \
@@ -283,7 +295,8 @@ pub async fn between(
     .await?
     .iter()
     .map(booked_at)
-    .collect())
+    .collect();
+    with_patients(db, rows).await
 }
 
 /// Patients who did not come: marked no-show, or still "booked" on a day that has passed
@@ -296,7 +309,7 @@ pub async fn missed(
     clinic: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Booked>, DbError> {
-    Ok(sqlx::query(concat!(
+    let rows = sqlx::query(concat!(
         booked_select!(),
         " WHERE a.day >= $1 AND a.day <= $2 AND ($3 = 0 OR a.clinic_id = $3) \
          AND (a.status = 'no_show' OR (a.status = 'booked' AND a.day < $4)) \
@@ -311,7 +324,8 @@ pub async fn missed(
     .await?
     .iter()
     .map(booked_at)
-    .collect())
+    .collect();
+    with_patients(db, rows).await
 }
 
 /// Today's figures for the reception card: (booked, arrived, no-shows).

@@ -7,9 +7,11 @@ pub mod queue;
 pub mod reminders;
 pub mod reporting;
 pub mod schedules;
+pub mod visits;
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::TimeZone;
 use hms_core::clock;
+use hms_core::day::Day;
 use hms_core::db::{Db, DbError};
 use hms_core::i18n::t;
 use hms_core::module::TimelineEntry;
@@ -17,7 +19,7 @@ use sqlx::Row;
 
 /// Nairobi wall-clock `day` + `minute` as RFC 3339 UTC, the timeline's sort key.
 pub fn local_to_rfc3339(day: &str, minute: Option<i64>) -> String {
-    let Ok(date) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
+    let Some(date) = Day::from_db_text(day).map(Day::date) else {
         return String::new();
     };
     let minute = u32::try_from(minute.unwrap_or(0)).unwrap_or(0);
@@ -63,7 +65,7 @@ pub async fn timeline(
                     Some(c) => format!("{} · {c}", r.get::<String, _>(3)),
                     None => r.get(3),
                 },
-                detail: Some(crate::routes::status_label(&status)),
+                detail: Some(crate::model::status_label(&status)),
                 href: Some(format!("/appointments?day={day}")),
                 permission: crate::VIEW,
             });
@@ -82,7 +84,7 @@ pub async fn timeline(
                 kind: "appointments.timeline_visit",
                 title: t("appointments.visit_token")
                     .replace("{token}", &r.get::<i64, _>(1).to_string()),
-                detail: Some(crate::routes::payer_label(&r.get::<String, _>(2))),
+                detail: Some(crate::model::payer_label(&r.get::<String, _>(2))),
                 href: None,
                 permission: crate::VIEW,
             });

@@ -1,8 +1,8 @@
 //! Clinics, clinicians' working hours, days off and declared holidays.
 
-use chrono::NaiveDate;
 use hms_core::audit::{self, Actor, Event};
 use hms_core::clock;
+use hms_core::day::Day;
 use hms_core::db::{Db, DbError, Tx};
 use serde::Serialize;
 use serde_json::json;
@@ -313,7 +313,7 @@ pub struct DayOff {
 }
 
 /// Days off from `from` on, soonest first.
-pub async fn days_off(db: &Db, from: &str) -> Result<Vec<DayOff>, DbError> {
+pub async fn days_off(db: &Db, from: Day) -> Result<Vec<DayOff>, DbError> {
     Ok(sqlx::query(
         "SELECT d.clinician_id, u.full_name, d.day, d.reason FROM days_off d \
          JOIN users u ON u.id = d.clinician_id WHERE d.day >= $1 AND d.voided_at IS NULL ORDER BY d.day, u.full_name LIMIT 200",
@@ -346,7 +346,7 @@ pub async fn is_day_off(db: &Db, clinician: i64, day: &str) -> Result<bool, DbEr
 pub async fn add_day_off(
     tx: &mut Tx,
     clinician: i64,
-    day: &str,
+    day: Day,
     reason: Option<&str>,
     actor: &Actor,
 ) -> Result<bool, DbError> {
@@ -410,14 +410,9 @@ pub async fn declared_holidays(db: &Db) -> Result<Vec<Holiday>, DbError> {
             .fetch_all(db.read())
             .await?
             .into_iter()
-            .filter_map(|r| {
-                let day: String = r.get(0);
-                NaiveDate::parse_from_str(&day, "%Y-%m-%d")
-                    .ok()
-                    .map(|date| Holiday {
-                        date,
-                        name: r.get(1),
-                    })
+            .map(|r| Holiday {
+                date: r.get::<Day, _>(0).date(),
+                name: r.get(1),
             })
             .collect(),
     )
@@ -425,7 +420,7 @@ pub async fn declared_holidays(db: &Db) -> Result<Vec<Holiday>, DbError> {
 
 pub async fn declare_holiday(
     tx: &mut Tx,
-    day: &str,
+    day: Day,
     name: &str,
     actor: &Actor,
 ) -> Result<bool, DbError> {

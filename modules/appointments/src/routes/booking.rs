@@ -11,17 +11,17 @@ use serde_json::json;
 
 use hms_core::audit::Event;
 use hms_core::dates;
+use hms_core::day::Day;
 use hms_core::http::{
-    csv_attachment, render, render_part, render_status, see_other, Access, Ctx, FlashKind, Form,
-    RouteSpec,
+    render_part, render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec,
 };
 use hms_core::i18n::t;
 use hms_core::ids::PatientId;
-use hms_core::ui::{csv_cell, FormErrors};
+use hms_core::ui::FormErrors;
 use hms_core::{phone, AppError, AppResult};
 use hms_patients::api as patients;
 
-use super::{minute_now, status_label, today};
+use super::{lists, minute_now, status_label, typed_day};
 use crate::repo::booking::{self, BookError, Booked, Request};
 use crate::repo::schedules::{self, Clinic};
 use crate::schedule::{self as rules, clock_text};
@@ -30,24 +30,20 @@ use crate::{BOOK, MANAGE, VIEW};
 pub fn routes() -> Vec<RouteSpec> {
     use Access::Permission as P;
     vec![
-        RouteSpec::get("/appointments", P(VIEW), day_list),
+        RouteSpec::get("/appointments", P(VIEW), lists::day_list),
         RouteSpec::get("/appointments/book", P(BOOK), book_form),
         RouteSpec::post("/appointments", P(BOOK), book),
-        RouteSpec::get("/appointments/missed", P(MANAGE), missed),
-        RouteSpec::get("/appointments/cards/today", P(VIEW), card_today),
+        RouteSpec::get("/appointments/missed", P(MANAGE), lists::missed),
+        RouteSpec::get("/appointments/cards/today", P(VIEW), lists::card_today),
         RouteSpec::get("/appointments/:id", P(VIEW), show),
         RouteSpec::post("/appointments/:id/cancel", P(BOOK), cancel),
         RouteSpec::post("/appointments/:id/no-show", P(MANAGE), no_show),
     ]
 }
 
-fn day_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
 /// A day chosen on the booking form, or a stored one (always within the event range).
 fn parse_day(s: &str) -> Option<NaiveDate> {
-    dates::event(s).ok()
+    Day::event(s).ok().map(Day::date)
 }
 
 /// What the booking form has chosen so far (from the query or the posted form).
@@ -91,7 +87,7 @@ impl Choice {
             part: String::new(),
         }
     }
-    fn id(value: &str) -> Option<i64> {
+    pub(super) fn id(value: &str) -> Option<i64> {
         value.parse::<i64>().ok().filter(|v| *v > 0)
     }
 }
@@ -117,7 +113,7 @@ async fn availability(
 ) -> AppResult<Availability> {
     let db = &cx.app().db;
     let mut a = Availability::default();
-    if day < today() {
+    if day < Day::today().date() {
         a.closed = Some(t("appointments.closed_past"));
         return Ok(a);
     }
@@ -128,7 +124,7 @@ async fn availability(
             return Ok(a);
         }
     }
-    let day_s = day_text(day);
+    let day_s = dates::text(day);
     if clinic.booking == "day" {
         let weekday = i64::from(day.weekday().number_from_monday());
         if !clinic.weekdays.contains(&weekday) {
@@ -158,7 +154,7 @@ async fn availability(
         true,
         false,
         &taken,
-        Some((today(), minute_now())),
+        Some((Day::today().date(), minute_now())),
     );
     if free.is_empty() {
         a.closed = Some(t("appointments.no_free_slots"));
@@ -216,7 +212,7 @@ async fn form_page(
     c.insert("choice", choice);
     c.insert("moving", &moving);
     c.insert("errors", errors);
-    c.insert("min_day", &day_text(today()));
+    c.insert("min_day", &Day::today().text());
     c.insert("chosen_clinician", &clinician.unwrap_or(0));
     c.insert(
         "chosen_slot",
@@ -239,11 +235,13 @@ pub async fn book_form(cx: Ctx, Query(choice): Query<Choice>) -> AppResult<Respo
     form_page(&cx, StatusCode::OK, &choice, &FormErrors::new()).await
 }
 
-#[handler]
-pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
+/// The patient, clinic and day the form names, each with its message when missing or wrong.
+async fn chosen(
+    cx: &Ctx,
+    choice: &Choice,
+    errors: &mut FormErrors,
+) -> AppResult<(Option<patients::Pick>, Option<Clinic>, Option<NaiveDate>)> {
     let db = &cx.app().db;
-    let choice = Choice::from_form(&form);
-    let mut errors = FormErrors::new();
     let patient = match Choice::id(&choice.patient) {
         Some(id) => patients::pick(db, PatientId(id)).await?,
         None => None,
@@ -258,52 +256,29 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
     if clinic.is_none() {
         errors.add("clinic", t("appointments.error_choose"));
     }
-    let day = match dates::event(&choice.day) {
-        Ok(d) => Some(d),
-        Err(dates::DateError::Unreadable) => {
-            errors.add("day", t("appointments.error_day"));
-            None
-        }
-        Err(e) => {
-            errors.add("day", e.message(dates::latest_event()));
+    let day = match typed_day(&choice.day) {
+        Ok(d) => Some(d.date()),
+        Err(message) => {
+            errors.add("day", message);
             None
         }
     };
+    Ok((patient, clinic, day))
+}
+
+#[handler]
+pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let choice = Choice::from_form(&form);
+    let mut errors = FormErrors::new();
+    let (patient, clinic, day) = chosen(&cx, &choice, &mut errors).await?;
     let clinician = Choice::id(&choice.clinician);
     let (Some(patient), Some(clinic), Some(day), true) = (patient, clinic, day, errors.is_empty())
     else {
         return form_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &choice, &errors).await;
     };
     let avail = availability(&cx, &clinic, clinician, day).await?;
-    let start_minute = if clinic.booking == "slots" {
-        if clinician.is_none() {
-            errors.add("clinician", t("appointments.error_choose"));
-        }
-        let slot = choice.slot.parse::<u32>().ok();
-        match slot {
-            Some(s) if avail.slots.iter().any(|(m, _)| *m == s) => Some(i64::from(s)),
-            Some(_) if avail.closed.is_none() => {
-                // Offered when the form was drawn, gone now: someone else took it.
-                errors.add("slot", t("appointments.slot_taken"));
-                None
-            }
-            _ => {
-                errors.add(
-                    "slot",
-                    avail
-                        .closed
-                        .clone()
-                        .unwrap_or_else(|| t("appointments.error_slot")),
-                );
-                None
-            }
-        }
-    } else {
-        if let Some(closed) = &avail.closed {
-            errors.add("day", closed.clone());
-        }
-        None
-    };
+    let start_minute = start_minute(&clinic, clinician, &choice.slot, &avail, &mut errors);
     if !errors.is_empty() {
         let status = if errors.get("slot") == Some(t("appointments.slot_taken").as_str()) {
             StatusCode::CONFLICT
@@ -313,14 +288,14 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
         return form_page(&cx, status, &choice, &errors).await;
     }
     let request = Request {
-        patient_id: patient.id.get(),
+        patient_id: patient.id,
         clinic_id: clinic.id,
         clinician_id: if clinic.booking == "slots" {
             clinician
         } else {
             None
         },
-        day: day_text(day),
+        day: dates::text(day),
         start_minute,
         reason: Some(choice.reason.clone()).filter(|r| !r.is_empty()),
         capacity: clinic.daily_capacity,
@@ -340,23 +315,66 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
             cx.flash(FlashKind::Success, t("appointments.booked"));
             return Ok(see_other(&format!("/appointments/{id}")));
         }
-        Err(BookError::Db(e)) => return Err(e.into()),
-        Err(BookError::Taken) => ("slot", t("appointments.slot_taken"), StatusCode::CONFLICT),
-        Err(BookError::Full) => ("day", t("appointments.day_full"), StatusCode::CONFLICT),
-        Err(BookError::AlreadyBooked) => (
-            "patient",
-            t("appointments.already_booked"),
-            StatusCode::CONFLICT,
-        ),
-        Err(BookError::Stale) => (
-            "reschedule",
-            t("appointments.error_changed"),
-            StatusCode::CONFLICT,
-        ),
+        Err(e) => refusal(e)?,
     };
     drop(tx);
     errors.add(field, message);
     form_page(&cx, status, &choice, &errors).await
+}
+
+/// The slot's start minute for a clinic that books slots (`None` for a clinic day), adding the
+/// message when the clinician or slot is missing or the slot was taken meanwhile.
+fn start_minute(
+    clinic: &Clinic,
+    clinician: Option<i64>,
+    slot: &str,
+    avail: &Availability,
+    errors: &mut FormErrors,
+) -> Option<i64> {
+    if clinic.booking != "slots" {
+        if let Some(closed) = &avail.closed {
+            errors.add("day", closed.clone());
+        }
+        return None;
+    }
+    if clinician.is_none() {
+        errors.add("clinician", t("appointments.error_choose"));
+    }
+    match slot.parse::<u32>().ok() {
+        Some(s) if avail.slots.iter().any(|(m, _)| *m == s) => Some(i64::from(s)),
+        Some(_) if avail.closed.is_none() => {
+            // Offered when the form was drawn, gone now: someone else took it.
+            errors.add("slot", t("appointments.slot_taken"));
+            None
+        }
+        _ => {
+            let message = avail
+                .closed
+                .clone()
+                .unwrap_or_else(|| t("appointments.error_slot"));
+            errors.add("slot", message);
+            None
+        }
+    }
+}
+
+/// A refused booking as (field, message, status); a database failure stays an error.
+fn refusal(e: BookError) -> AppResult<(&'static str, String, StatusCode)> {
+    Ok(match e {
+        BookError::Db(e) => return Err(e.into()),
+        BookError::Taken => ("slot", t("appointments.slot_taken"), StatusCode::CONFLICT),
+        BookError::Full => ("day", t("appointments.day_full"), StatusCode::CONFLICT),
+        BookError::AlreadyBooked => (
+            "patient",
+            t("appointments.already_booked"),
+            StatusCode::CONFLICT,
+        ),
+        BookError::Stale => (
+            "reschedule",
+            t("appointments.error_changed"),
+            StatusCode::CONFLICT,
+        ),
+    })
 }
 
 async fn load(cx: &Ctx, id: i64) -> AppResult<Booked> {
@@ -364,14 +382,14 @@ async fn load(cx: &Ctx, id: i64) -> AppResult<Booked> {
         .await?
         .ok_or(AppError::NotFound)?;
     cx.audit_read(
-        Event::new("appointment.view", "appointment", Some(id)).patient(found.patient_id),
+        Event::new("appointment.view", "appointment", Some(id)).patient(found.patient_id.get()),
     )
     .await;
     Ok(found)
 }
 
 #[derive(Serialize)]
-struct Row {
+pub(super) struct Row {
     #[serde(flatten)]
     booked: Booked,
     time: String,
@@ -379,7 +397,7 @@ struct Row {
     phone_text: String,
 }
 
-fn row(b: Booked) -> Row {
+pub(super) fn row(b: Booked) -> Row {
     Row {
         time: b
             .start_minute
@@ -403,7 +421,7 @@ fn show_page(cx: &Ctx, status: StatusCode, b: Booked, errors: &FormErrors) -> Ap
     c.insert("can_book", &cx.can(BOOK));
     c.insert("can_manage", &cx.can(MANAGE));
     c.insert("can_checkin", &cx.can(crate::CHECKIN));
-    c.insert("is_today", &(b.day == day_text(today())));
+    c.insert("is_today", &(b.day == Day::today().text()));
     c.insert("a", &row(b));
     c.insert("errors", errors);
     render_status(cx, status, "appointments/show.html", c)
@@ -433,7 +451,7 @@ pub async fn no_show(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let b = booking::get(&cx.app().db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if parse_day(&b.day).is_some_and(|d| d > today()) {
+    if parse_day(&b.day).is_some_and(|d| d > Day::today().date()) {
         cx.flash(FlashKind::Warning, t("appointments.no_show_future"));
         return Ok(see_other(&format!("/appointments/{id}")));
     }
@@ -457,184 +475,4 @@ async fn close(
         Err(_) => cx.flash(FlashKind::Warning, t("appointments.error_changed")),
     }
     Ok(see_other(&format!("/appointments/{id}")))
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-pub struct ListQuery {
-    #[serde(default)]
-    day: String,
-    #[serde(default)]
-    clinic: String,
-    #[serde(default)]
-    clinician: String,
-    /// "week" for the seven days from Monday of `day`'s week.
-    #[serde(default)]
-    view: String,
-}
-
-#[handler]
-pub async fn day_list(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
-    let db = &cx.app().db;
-    // A day nobody could mean (year 262142) shows today, with a word on why.
-    let (day, date_notice) = dates::filter(&q.day, today());
-    let week = q.view == "week";
-    let (from, to) = if week {
-        let monday = dates::monday_of(day);
-        (monday, dates::shift(monday, 6))
-    } else {
-        (day, day)
-    };
-    let clinic = Choice::id(&q.clinic);
-    let clinician = Choice::id(&q.clinician);
-    let rows =
-        booking::between(db, &day_text(from), &day_text(to), clinic, clinician, 1000).await?;
-    cx.audit_read(
-        Event::new("appointment.list", "appointment", None).detail(json!({
-            "from": day_text(from), "to": day_text(to), "rows": rows.len(),
-        })),
-    )
-    .await;
-    let mut days: Vec<(String, Vec<Row>)> = Vec::new();
-    for b in rows {
-        let label = parse_day(&b.day)
-            .map(|d| d.format("%a %d %b %Y").to_string())
-            .unwrap_or_default();
-        match days.last_mut() {
-            Some((l, list)) if *l == label => list.push(row(b)),
-            _ => days.push((label, vec![row(b)])),
-        }
-    }
-    let step = if week { 7 } else { 1 };
-    let mut c = tera::Context::new();
-    c.insert("days", &days);
-    c.insert("day", &day_text(day));
-    c.insert("title_day", &day.format("%A %d %B %Y").to_string());
-    c.insert("week", &week);
-    c.insert("from", &day_text(from));
-    c.insert("to", &day_text(to));
-    c.insert("prev", &day_text(dates::shift(day, -step)));
-    c.insert("next", &day_text(dates::shift(day, step)));
-    c.insert("clinics", &schedules::clinics(db).await?);
-    c.insert("clinicians", &schedules::clinicians(db).await?);
-    c.insert("sel_clinic", &clinic.unwrap_or(0));
-    c.insert("sel_clinician", &clinician.unwrap_or(0));
-    c.insert("q", &q);
-    c.insert("can_book", &cx.can(BOOK));
-    c.insert("date_notice", &date_notice);
-    match date_notice {
-        Some(_) => render_status(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "appointments/day.html",
-            c,
-        ),
-        None => render(&cx, "appointments/day.html", c),
-    }
-}
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-pub struct MissedQuery {
-    #[serde(default)]
-    clinic: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    to: String,
-    #[serde(default)]
-    format: String,
-}
-
-#[handler]
-pub async fn missed(cx: Ctx, Query(q): Query<MissedQuery>) -> AppResult<Response> {
-    let db = &cx.app().db;
-    let (to, to_notice) = dates::filter(&q.to, today());
-    let (from, from_notice) = dates::filter(&q.from, dates::shift(to, -30));
-    let date_notice = to_notice.or(from_notice);
-    if let (Some(notice), "csv") = (&date_notice, q.format.as_str()) {
-        return Err(AppError::BadRequest(notice.clone()));
-    }
-    let clinic = Choice::id(&q.clinic);
-    let rows = booking::missed(
-        db,
-        &day_text(from),
-        &day_text(to),
-        &day_text(today()),
-        clinic,
-        5000,
-    )
-    .await?;
-    let csv = q.format == "csv";
-    cx.audit_read(
-        Event::new(
-            if csv {
-                "appointment.missed_export"
-            } else {
-                "appointment.missed_list"
-            },
-            "appointment",
-            None,
-        )
-        .detail(json!({"from": day_text(from), "to": day_text(to), "rows": rows.len()})),
-    )
-    .await;
-    if csv {
-        let mut out = String::from("day,clinic,patient_number,name,phone,status\r\n");
-        for b in &rows {
-            let cells = [
-                b.day.as_str(),
-                b.clinic.as_str(),
-                b.number.as_str(),
-                b.name.as_str(),
-                &b.phone.as_deref().map(phone::display).unwrap_or_default(),
-                &status_label(&b.status),
-            ]
-            .map(csv_cell);
-            out.push_str(&cells.join(","));
-            out.push_str("\r\n");
-        }
-        return Ok(csv_attachment("hms-missed-appointments", out));
-    }
-    let mut c = tera::Context::new();
-    c.insert("rows", &rows.into_iter().map(row).collect::<Vec<_>>());
-    c.insert("from", &day_text(from));
-    c.insert("to", &day_text(to));
-    c.insert("clinics", &schedules::clinics(db).await?);
-    c.insert("sel_clinic", &clinic.unwrap_or(0));
-    c.insert("q", &q);
-    c.insert("date_notice", &date_notice);
-    match date_notice {
-        Some(_) => render_status(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "appointments/missed.html",
-            c,
-        ),
-        None => render(&cx, "appointments/missed.html", c),
-    }
-}
-
-#[handler]
-pub async fn card_today(cx: Ctx) -> AppResult<Response> {
-    let db = &cx.app().db;
-    let (booked, arrived, no_shows) = booking::day_counts(db, &day_text(today())).await?;
-    // Queue lengths, so reception sees where patients are waiting.
-    let waiting = crate::repo::queue::waiting_counts(db).await?;
-    let queues: Vec<(String, i64)> = crate::repo::queue::points(db)
-        .await?
-        .into_iter()
-        .map(|p| {
-            let n = waiting
-                .iter()
-                .find(|(id, _, _)| *id == p.id)
-                .map_or(0, |(_, n, _)| *n);
-            (p.name, n)
-        })
-        .collect();
-    let mut c = tera::Context::new();
-    c.insert("queues", &queues);
-    c.insert("booked", &booked);
-    c.insert("arrived", &arrived);
-    c.insert("no_shows", &no_shows);
-    c.insert("day", &day_text(today()));
-    render(&cx, "appointments/card_today.html", c)
 }

@@ -1,11 +1,15 @@
 //! Screens of the appointments module, one file per area; labels shared by them here.
 
 pub mod booking;
+pub mod checkin;
 pub mod display;
+pub mod lists;
 pub mod panel;
 pub mod queue;
 pub mod schedules;
 
+use hms_core::dates;
+use hms_core::day::Day;
 use hms_core::http::RouteSpec;
 use hms_core::i18n::t;
 
@@ -13,44 +17,21 @@ use hms_core::i18n::t;
 pub fn all() -> Vec<RouteSpec> {
     let mut routes = schedules::routes();
     routes.extend(booking::routes());
+    routes.extend(checkin::routes());
     routes.extend(queue::routes());
     routes.extend(display::routes());
     routes.extend(panel::routes());
     routes
 }
 
-/// Ways a visit is paid for, as (stored value, translation key).
-pub const PAYERS: &[(&str, &str)] = &[
-    ("cash", "appointments.payer_cash"),
-    ("mpesa", "appointments.payer_mpesa"),
-    ("sha", "appointments.payer_sha"),
-    ("insurance", "appointments.payer_insurance"),
-    ("waiver", "appointments.payer_waiver"),
-];
+pub use crate::model::{payer_label, status_label, PAYERS};
 
-/// A payer in the request's language.
-pub fn payer_label(payer: &str) -> String {
-    PAYERS
-        .iter()
-        .find(|(v, _)| *v == payer)
-        .map(|(_, key)| t(key))
-        .unwrap_or_else(|| payer.to_string())
-}
-
-/// An appointment status in the request's language.
-pub fn status_label(status: &str) -> String {
-    match status {
-        "booked" => t("appointments.status_booked"),
-        "arrived" => t("appointments.status_arrived"),
-        "cancelled" => t("appointments.status_cancelled"),
-        "no_show" => t("appointments.status_no_show"),
-        other => other.to_string(),
-    }
-}
-
-/// Today in the facility's time zone.
-pub(crate) fn today() -> chrono::NaiveDate {
-    hms_core::clock::to_local(chrono::Utc::now()).date_naive()
+/// A day typed into a form (within the range events may fall in), or the message for its field.
+pub(crate) fn typed_day(value: &str) -> Result<Day, String> {
+    Day::event(value).map_err(|e| match e {
+        dates::DateError::Unreadable => t("appointments.error_day"),
+        e => e.message(dates::latest_event()),
+    })
 }
 
 /// Minutes since midnight now, in the facility's time zone.

@@ -3,18 +3,20 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use poem::http::StatusCode;
 use poem::web::Path;
 use poem::{handler, Response};
 use serde::Serialize;
 
+use hms_core::dates;
+use hms_core::day::Day;
 use hms_core::http::{render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec};
 use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
 use hms_core::{AppError, AppResult};
 
-use super::today;
+use super::typed_day;
 use crate::holidays;
 use crate::repo::schedules::{self as repo, ClinicFields, BOOKING_KINDS};
 use crate::schedule::{clock_text, parse_clock, HoursError, WorkingHours};
@@ -69,14 +71,16 @@ async fn overview_page(
 ) -> AppResult<Response> {
     let db = &cx.app().db;
     let declared = repo::declared_holidays(db).await?;
-    let year = today().year();
+    let year = Day::today().date().year();
     let mut shown: Vec<HolidayShown> = Vec::new();
     for y in [year, year + 1] {
         for h in holidays::holidays(y, &declared) {
             // The coming twelve months.
-            if h.date >= today() && h.date <= today() + chrono::Duration::days(365) {
+            if h.date >= Day::today().date()
+                && h.date <= Day::today().date() + chrono::Duration::days(365)
+            {
                 shown.push(HolidayShown {
-                    day: h.date.format("%Y-%m-%d").to_string(),
+                    day: dates::text(h.date),
                     declared: declared.contains(&h),
                     name: h.name,
                 });
@@ -86,10 +90,7 @@ async fn overview_page(
     let mut c = tera::Context::new();
     c.insert("clinics", &repo::clinics(db).await?);
     c.insert("holidays", &shown);
-    c.insert(
-        "days_off",
-        &repo::days_off(db, &today().format("%Y-%m-%d").to_string()).await?,
-    );
+    c.insert("days_off", &repo::days_off(db, Day::today()).await?);
     c.insert("clinicians", &options(&repo::clinicians(db).await?));
     c.insert("weekdays", &weekdays());
     c.insert("checked_weekdays", &checked);
@@ -183,7 +184,7 @@ fn typed_weekdays(form: &Form) -> Vec<i64> {
 }
 
 fn taken_name(e: &hms_core::db::DbError) -> bool {
-    e.to_string().to_lowercase().contains("unique")
+    matches!(e, hms_core::db::DbError::Unique { .. })
 }
 
 #[handler]
@@ -375,15 +376,6 @@ pub async fn remove_hours(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     }
 }
 
-/// A typed day, or the message for its field (a holiday in year 0001 or a day off in 9999 is
-/// refused, not stored).
-fn parse_day(value: &str) -> Result<NaiveDate, String> {
-    hms_core::dates::event(value).map_err(|e| match e {
-        hms_core::dates::DateError::Unreadable => t("appointments.error_day"),
-        e => e.message(hms_core::dates::latest_event()),
-    })
-}
-
 #[handler]
 pub async fn add_day_off(cx: Ctx, form: Form) -> AppResult<Response> {
     let db = &cx.app().db;
@@ -397,12 +389,12 @@ pub async fn add_day_off(cx: Ctx, form: Form) -> AppResult<Response> {
     {
         errors.add("off_clinician", t("appointments.error_choose"));
     }
-    let day = match parse_day(form.get("off_day")) {
+    let day = match typed_day(form.get("off_day")) {
         Err(message) => {
             errors.add("off_day", message);
             None
         }
-        Ok(d) if d < today() => {
+        Ok(d) if d < Day::today() => {
             errors.add("off_day", t("appointments.error_past"));
             None
         }
@@ -413,9 +405,8 @@ pub async fn add_day_off(cx: Ctx, form: Form) -> AppResult<Response> {
     };
     let reason: String = form.get("off_reason").trim().chars().take(100).collect();
     let mut tx = db.begin().await?;
-    let day = day.format("%Y-%m-%d").to_string();
     let reason = Some(reason.as_str()).filter(|r| !r.is_empty());
-    repo::add_day_off(&mut tx, clinician, &day, reason, &cx.actor()).await?;
+    repo::add_day_off(&mut tx, clinician, day, reason, &cx.actor()).await?;
     tx.commit().await?;
     cx.flash(FlashKind::Success, t("appointments.day_off_added"));
     Ok(see_other("/schedules"))
@@ -435,7 +426,7 @@ pub async fn remove_day_off(cx: Ctx, form: Form) -> AppResult<Response> {
 pub async fn declare_holiday(cx: Ctx, form: Form) -> AppResult<Response> {
     let values = typed(&form, &["holiday_day", "holiday_name"]);
     let mut errors = FormErrors::new();
-    let day = match parse_day(form.get("holiday_day")) {
+    let day = match typed_day(form.get("holiday_day")) {
         Ok(d) => Some(d),
         Err(message) => {
             errors.add("holiday_day", message);
@@ -450,8 +441,7 @@ pub async fn declare_holiday(cx: Ctx, form: Form) -> AppResult<Response> {
         return overview_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, &values, &[]).await;
     };
     let mut tx = cx.app().db.begin().await?;
-    let day = day.format("%Y-%m-%d").to_string();
-    repo::declare_holiday(&mut tx, &day, &name, &cx.actor()).await?;
+    repo::declare_holiday(&mut tx, day, &name, &cx.actor()).await?;
     tx.commit().await?;
     cx.flash(FlashKind::Success, t("appointments.holiday_added"));
     Ok(see_other("/schedules"))

@@ -109,7 +109,8 @@ pub async fn cards(db: &Db, ids: &[PatientId]) -> Result<Vec<CardRow>, DbError> 
             "SELECT ",
             card_columns!(),
             " FROM patients p WHERE p.id IN ",
-            id_list!()
+            id_list!(),
+            " ORDER BY p.id"
         ));
         out.extend(
             bind_ids(q, chunk)

@@ -22,8 +22,8 @@ macro_rules! insert_name_pairs {
     };
 }
 
-pub mod cards;
 pub mod allergies;
+pub mod cards;
 pub mod demo;
 pub mod import;
 pub mod merge;
@@ -37,11 +37,16 @@ macro_rules! summary_columns {
     };
 }
 
+mod search;
+use search::found_at;
+pub use search::{by_names, exact, newest, summary, Found};
+
 /// An existing patient that a new registration may duplicate.
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
     #[serde(flatten)]
     pub patient: Found,
+    /// Why it may be the same person: a translation key.
     pub why: &'static str,
 }
 
@@ -59,7 +64,7 @@ pub async fn holder_of(db: &Db, id_type: &str, value: &str) -> Result<Option<Can
     .bind(value)
     .fetch_optional(db.read())
     .await?;
-    Ok(row.map(|r| candidate(&r, "same identity document")))
+    Ok(row.map(|r| candidate(&r, "patients_import.why_identifier")))
 }
 
 fn candidate(r: &sqlx::any::AnyRow, why: &'static str) -> Candidate {
@@ -88,7 +93,7 @@ pub async fn likely_matches(
         .fetch_all(db.read())
         .await?
         {
-            out.push(candidate(&r, "same phone number"));
+            out.push(candidate(&r, "patients_import.why_phone"));
         }
     }
     for r in sqlx::query(concat!(
@@ -112,10 +117,7 @@ pub async fn likely_matches(
             r.get::<String, _>(4).as_str(),
         ]);
         if theirs.iter().any(|t| tokens.contains(t)) {
-            out.push(candidate(
-                &r,
-                "same sex and date of birth, a name in common",
-            ));
+            out.push(candidate(&r, "patients_import.why_likely"));
         }
     }
     Ok(out)
@@ -285,7 +287,7 @@ pub enum ChangeError {
 
 impl From<sqlx::Error> for ChangeError {
     fn from(e: sqlx::Error) -> Self {
-        ChangeError::Db(DbError::Sqlx(e))
+        ChangeError::Db(DbError::from(e))
     }
 }
 
@@ -556,313 +558,6 @@ pub async fn remove_identifier(
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Chart {
-    pub id: i64,
-    pub number: String,
-    pub name: String,
-    #[serde(flatten)]
-    pub details: Details,
-    pub consent_at: Option<String>,
-    pub is_active: bool,
-    pub inactive_reason: Option<String>,
-    pub inactive_on: Option<String>,
-    pub identifiers: Vec<(String, String)>,
-    pub created_at: String,
-    /// The `updated_at` stamp that guards an edit.
-    pub version: String,
-}
-
-/// A patient's chart data; a merged record leads to the survivor.
-pub async fn chart(db: &Db, id: i64) -> Result<Option<Chart>, DbError> {
-    let mut id = id;
-    for _ in 0..8 {
-        let Some(r) = sqlx::query(concat!(
-            "SELECT id, number, is_active, inactive_reason, inactive_on, created_at, updated_at, \
-             merged_into, ",
-            details_columns!(),
-            " FROM patients WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(db.read())
-        .await?
-        else {
-            return Ok(None);
-        };
-        if let Some(next) = r.get::<Option<i64>, _>(7) {
-            id = next;
-            continue;
-        }
-        let identifiers = identifiers_of(db.read(), id).await?;
-        let (details, consent_at) = details_at(&r, 8);
-        return Ok(Some(Chart {
-            id,
-            number: r.get(1),
-            name: full_name(
-                &details.first_name,
-                details.middle_name.as_deref(),
-                &details.last_name,
-            ),
-            details,
-            consent_at: consent_at.as_deref().map(clock::display_rfc3339),
-            is_active: r.get::<i64, _>(2) == 1,
-            inactive_reason: r.get(3),
-            inactive_on: r.get(4),
-            identifiers,
-            created_at: clock::display_rfc3339(&r.get::<String, _>(5)),
-            version: r.get(6),
-        }));
-    }
-    Ok(None)
-}
-
-/// Ids of the records merged into `survivor`, directly or through a record merged later.
-pub async fn merged_ids(db: &Db, survivor: i64) -> Result<Vec<i64>, DbError> {
-    Ok(sqlx::query(
-        "WITH RECURSIVE m(id) AS (SELECT id FROM patients WHERE merged_into = $1 \
-         UNION SELECT p.id FROM patients p JOIN m ON p.merged_into = m.id) \
-         SELECT id FROM m LIMIT 100",
-    )
-    .bind(survivor)
-    .fetch_all(db.read())
-    .await?
-    .into_iter()
-    .map(|r| r.get(0))
-    .collect())
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Found {
-    pub id: i64,
-    pub number: String,
-    pub name: String,
-    pub sex: String,
-    pub date_of_birth: String,
-    pub dob_estimated: bool,
-    pub phone: Option<String>,
-    /// Day of the last visit (YYYY-MM-DD), if the patient has been checked in.
-    pub last_visit_on: Option<String>,
-}
-
-/// A summary row whose `summary_columns!()` start at column `at`.
-fn found_at(r: &sqlx::any::AnyRow, at: usize) -> Found {
-    Found {
-        id: r.get(at),
-        number: r.get(at + 1),
-        name: full_name(
-            &r.get::<String, _>(at + 2),
-            r.get::<Option<String>, _>(at + 3).as_deref(),
-            &r.get::<String, _>(at + 4),
-        ),
-        sex: r.get(at + 5),
-        date_of_birth: r.get(at + 6),
-        dob_estimated: r.get::<i64, _>(at + 7) == 1,
-        phone: r.get(at + 8),
-        last_visit_on: r.get(at + 9),
-    }
-}
-
-/// Exact matches: patient number, phone or identifier number.
-pub async fn exact(
-    db: &Db,
-    number: &str,
-    phone: Option<&str>,
-    id_value: &str,
-) -> Result<Vec<Found>, DbError> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        summary_columns!(),
-        // One index lookup per kind of key (an OR across them scans the table). A merged
-        // record's number, phone or document finds its survivor: one step, as merges refuse
-        // chains.
-        " FROM patients p WHERE p.merged_into IS NULL AND p.id IN ( \
-             SELECT COALESCE(merged_into, id) FROM patients WHERE number = $1 \
-             UNION SELECT COALESCE(merged_into, id) FROM patients WHERE phone = $2 \
-             UNION SELECT COALESCE(x.merged_into, x.id) FROM patient_identifiers i \
-                   JOIN patients x ON x.id = i.patient_id \
-                   WHERE i.value = $3 AND i.voided_at IS NULL) \
-             ORDER BY p.id LIMIT 20"
-    ))
-    .bind(number)
-    .bind(phone.unwrap_or(""))
-    .bind(id_value)
-    .fetch_all(db.read())
-    .await?;
-    Ok(rows.iter().map(|r| found_at(r, 0)).collect())
-}
-
-/// Typed tokens shorter than this drive no search and pair no word: one or two letters prefix
-/// a large share of all names ("k": about a quarter). They are checked per candidate instead.
-const SHORT_TOKEN: usize = 3;
-
-/// The conditions for the typed tokens beyond the one or two the index answers: each must prefix
-/// one of the candidate's name tokens, looked up by patient (candidates are few by then).
-macro_rules! name_probes {
-    ($a:literal, $b:literal, $c:literal, $d:literal, $e:literal, $f:literal) => {
-        concat!(
-            " AND (", $a, " = '' OR EXISTS (SELECT 1 FROM patient_name_tokens x WHERE x.patient_id = t.patient_id AND x.token >= ", $a, " AND x.token < ", $b, "))",
-            " AND (", $c, " = '' OR EXISTS (SELECT 1 FROM patient_name_tokens x WHERE x.patient_id = t.patient_id AND x.token >= ", $c, " AND x.token < ", $d, "))",
-            " AND (", $e, " = '' OR EXISTS (SELECT 1 FROM patient_name_tokens x WHERE x.patient_id = t.patient_id AND x.token >= ", $e, " AND x.token < ", $f, "))"
-        )
-    };
-}
-
-/// The typed tokens of a name search: deduplicated, without any that prefixes another ("wanj
-/// wanjiku" is "wanjiku": every name "wanjiku" prefixes, "wanj" prefixes too), longest first.
-fn search_words(tokens: &[String]) -> Vec<&str> {
-    let mut words: Vec<&str> = Vec::new();
-    for t in tokens {
-        let t = t.as_str();
-        if !tokens.iter().any(|o| o.len() > t.len() && o.starts_with(t)) && !words.contains(&t) {
-            words.push(t);
-        }
-    }
-    words.sort_by(|a, b| b.chars().count().cmp(&a.chars().count()).then(a.cmp(b)));
-    words
-}
-
-/// Name search: every typed token must prefix one of the patient's name tokens.
-///
-/// With two typed words of 3 or more letters, the word-pair index answers both at once: one
-/// range scan at (first three letters of the shortest word, longest word's prefix), reading
-/// only patients who have both, in (token, patient) order so a page stops at the page size.
-/// With one such word it drives a range scan of the (token, patient) index. Further words, and
-/// words of one or two letters, are looked up per candidate.
-/// In a million patients two words cost 0.1 to 0.2 ms on average (SQLite), against 1.6 ms with
-/// the other word's set read per query and 6.7 ms with a lookup per candidate (BENCHMARKS.md).
-/// `after` is the (token, id) key of the last row of the previous page; the driving word
-/// depends on the typed tokens only, so every page continues the same scan. Beyond the one or
-/// two indexed words, three are checked; further ones are ignored (they rarely narrow a search).
-pub async fn by_names(
-    db: &Db,
-    tokens: &[String],
-    after: (&str, i64),
-    limit: i64,
-) -> Result<(Vec<Found>, Option<(String, i64)>), DbError> {
-    let words = search_words(tokens);
-    let Some(&driver) = words.first() else {
-        return Ok((Vec::new(), None));
-    };
-    let long = words
-        .iter()
-        .filter(|w| w.chars().count() >= SHORT_TOKEN)
-        .count();
-    // The partner is the shortest long word: its first three letters are the pair key and the
-    // rest a range within it, so a three-letter word is answered exactly.
-    let partner = (long >= 2).then(|| words[long - 1]);
-    let probes: Vec<&str> = words[1..]
-        .iter()
-        .copied()
-        .filter(|w| Some(*w) != partner)
-        .collect();
-    let bound = |t: &str| format!("{t}\u{10FFFF}");
-    let probe = |i: usize| probes.get(i).copied().unwrap_or("");
-    let (start_token, start_id) = if after.0.is_empty() {
-        (driver, 0)
-    } else {
-        after
-    };
-    let rows = match partner {
-        Some(partner) => {
-            let partner3: String = partner.chars().take(SHORT_TOKEN).collect();
-            sqlx::query(concat!(
-                "SELECT t.token, ",
-                summary_columns!(),
-                // CROSS JOIN keeps the index as the outer loop on SQLite (see below).
-                " FROM patient_name_pairs t CROSS JOIN patients p \
-                 WHERE p.id = t.patient_id AND t.partner3 = $4 \
-                   AND t.token >= $1 AND t.token < $3 AND (t.token > $1 OR t.patient_id > $2) \
-                   AND t.partner >= $5 AND t.partner < $6 AND p.merged_into IS NULL",
-                name_probes!("$7", "$8", "$9", "$10", "$11", "$12"),
-                " ORDER BY t.token, t.patient_id LIMIT CAST($13 AS BIGINT)"
-            ))
-            .bind(start_token)
-            .bind(start_id)
-            .bind(bound(driver))
-            .bind(partner3)
-            .bind(partner)
-            .bind(bound(partner))
-        }
-        None => sqlx::query(concat!(
-            "SELECT t.token, ",
-            summary_columns!(),
-            // CROSS JOIN keeps the token index as the outer loop on SQLite: without planner
-            // statistics it would otherwise start from the merged_into index (IS NULL looks
-            // selective), read every patient and sort (0.6 s a search in a million patients).
-            " FROM patient_name_tokens t CROSS JOIN patients p \
-             WHERE p.id = t.patient_id \
-               AND t.token >= $1 AND t.token < $3 AND (t.token > $1 OR t.patient_id > $2) \
-               AND p.merged_into IS NULL",
-            name_probes!("$4", "$5", "$6", "$7", "$8", "$9"),
-            " ORDER BY t.token, t.patient_id LIMIT CAST($10 AS BIGINT)"
-        ))
-        .bind(start_token)
-        .bind(start_id)
-        .bind(bound(driver)),
-    }
-    .bind(probe(0))
-    .bind(bound(probe(0)))
-    .bind(probe(1))
-    .bind(bound(probe(1)))
-    .bind(probe(2))
-    .bind(bound(probe(2)))
-    .bind(limit + 1)
-    .fetch_all(db.read())
-    .await?;
-    let mut next = None;
-    let mut out: Vec<Found> = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        let token: String = r.get(0);
-        let id: i64 = r.get(1);
-        if i as i64 == limit {
-            break;
-        }
-        if i as i64 == limit - 1 && rows.len() as i64 > limit {
-            next = Some((token.clone(), id));
-        }
-        // A patient comes once per partner name the other word prefixes (pairs), and once per
-        // name the driver prefixes ("kam": Kamau and Kamande), possibly on different pages:
-        // list them at their first one only.
-        if out.iter().any(|f| f.id == id) {
-            continue;
-        }
-        let names = crate::model::name_tokens(&[
-            r.get::<String, _>(3).as_str(),
-            r.get::<Option<String>, _>(4).unwrap_or_default().as_str(),
-            r.get::<String, _>(5).as_str(),
-        ]);
-        let first = names.iter().filter(|n| n.starts_with(driver)).min();
-        if first.is_some_and(|f| *f != token) {
-            continue;
-        }
-        out.push(found_at(r, 1));
-    }
-    Ok((out, next))
-}
-
-/// A patient's summary row by id; a merged record leads to the survivor.
-pub async fn summary(db: &Db, id: i64) -> Result<Option<Found>, DbError> {
-    let mut id = id;
-    for _ in 0..8 {
-        let Some(r) = sqlx::query(concat!(
-            "SELECT ",
-            summary_columns!(),
-            ", p.merged_into FROM patients p WHERE p.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(db.read())
-        .await?
-        else {
-            return Ok(None);
-        };
-        match r.get::<Option<i64>, _>(10) {
-            Some(next) => id = next,
-            None => return Ok(Some(found_at(&r, 0))),
-        }
-    }
-    Ok(None)
-}
-
 /// Records that the patient was seen on `day` (a check-in), for the last-visit column of search
 /// results. Only moves forward; a merged record's visit counts for its survivor.
 pub async fn record_visit(tx: &mut Tx, patient: i64, day: &str) -> Result<(), DbError> {
@@ -878,37 +573,6 @@ pub async fn record_visit(tx: &mut Tx, patient: i64, day: &str) -> Result<(), Db
     Ok(())
 }
 
-/// The newest patients, for the list before anything is typed.
-pub async fn newest(db: &Db, limit: i64) -> Result<Vec<Found>, DbError> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        summary_columns!(),
-        " FROM patients p WHERE p.merged_into IS NULL ORDER BY p.id DESC LIMIT CAST($1 AS BIGINT)"
-    ))
-    .bind(limit)
-    .fetch_all(db.read())
-    .await?;
-    Ok(rows.iter().map(|r| found_at(r, 0)).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn words(q: &[&str]) -> Vec<String> {
-        let tokens: Vec<String> = q.iter().map(|t| t.to_string()).collect();
-        search_words(&tokens)
-            .into_iter()
-            .map(str::to_string)
-            .collect()
-    }
-
-    #[test]
-    fn search_words_drop_words_another_one_extends_and_put_the_longest_first() {
-        assert_eq!(words(&["wanj", "kamau"]), ["kamau", "wanj"]);
-        assert_eq!(words(&["wanj", "wanjiku"]), ["wanjiku"]);
-        assert_eq!(words(&["k", "kamau", "ka", "wa"]), ["kamau", "wa"]);
-        assert_eq!(words(&["ann", "ann", "bob"]), ["ann", "bob"]);
-        assert!(words(&[]).is_empty());
-    }
-}
+// After the column macros above, which it uses.
+mod chart;
+pub use chart::{chart, merged_ids, Chart};

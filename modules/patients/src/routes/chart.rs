@@ -6,6 +6,7 @@ use poem::web::Path;
 use poem::{handler, Response};
 
 use hms_core::audit::Event;
+use hms_core::day::Day;
 use hms_core::http::{render_status, see_other, Ctx};
 use hms_core::ids::PatientId;
 use hms_core::module::{ChartLink, TimelineEntry};
@@ -13,7 +14,7 @@ use hms_core::ui::FormErrors;
 use hms_core::{clock, phone, AppError, AppResult};
 use serde::Serialize;
 
-use super::{kin_label, sex_label, today};
+use super::{kin_label, sex_label};
 use crate::model;
 use crate::repo::{self, Chart};
 
@@ -65,11 +66,11 @@ pub(crate) async fn chart_page(
             |p| cx.can(p),
         )
         .await;
-    let dob = chrono::NaiveDate::parse_from_str(&d.date_of_birth, "%Y-%m-%d").ok();
+    let dob = hms_core::day::Day::from_db_text(&d.date_of_birth).map(hms_core::day::Day::date);
     let mut c = tera::Context::new();
     c.insert(
         "age",
-        &dob.map(|b| model::age_text(b, d.dob_estimated, today()))
+        &dob.map(|b| model::age_text(b, d.dob_estimated, Day::today().date()))
             .unwrap_or_default(),
     );
     let shown_phone = |p: &Option<String>| p.as_deref().map(phone::display).unwrap_or_default();

@@ -6,12 +6,13 @@ use poem::web::{Path, Query};
 use poem::{handler, Response};
 use serde::Deserialize;
 
+use hms_core::day::Day;
 use hms_core::http::{render_status, see_other, Ctx, FlashKind, Form};
 use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
 use hms_core::{AppError, AppResult};
 
-use super::{form_context, today};
+use super::form_context;
 use crate::form::{self, Typed};
 use crate::model;
 use crate::repo::{self, ChangeError, Chart};
@@ -68,7 +69,7 @@ pub async fn update(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
     };
     let v = Typed::from_form(&form);
     let version = form.get("version").to_string();
-    let mut valid = match form::validate(&v, false, today()) {
+    let mut valid = match form::validate(&v, false, Day::today().date()) {
         Ok(valid) => valid,
         Err(errors) => {
             return edit_page(
@@ -181,7 +182,7 @@ pub async fn deactivate_form(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response
         Err(redirect) => return Ok(redirect),
     };
     let values = DeactivateForm {
-        on: today().format("%Y-%m-%d").to_string(),
+        on: hms_core::day::Day::today().text(),
         ..Default::default()
     };
     deactivate_page(&cx, StatusCode::OK, &chart, &values, &FormErrors::new())
@@ -203,11 +204,11 @@ pub async fn deactivate(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<R
         errors.add("reason", t("patients.error_choose"));
     }
     // Up to today: a deactivation in -262143 or 9999 is refused, not stored.
-    match hms_core::dates::within(&values.on, hms_core::dates::earliest(), today()) {
+    match hms_core::dates::within(&values.on, hms_core::dates::earliest(), Day::today().date()) {
         Ok(_) => {}
         Err(hms_core::dates::DateError::TooLate) => errors.add("on", t("patients.error_future")),
         Err(hms_core::dates::DateError::Unreadable) => errors.add("on", t("patients.error_date")),
-        Err(e) => errors.add("on", e.message(today())),
+        Err(e) => errors.add("on", e.message(Day::today().date())),
     }
     if values.reason == "other" && values.note.is_empty() {
         errors.add("note", t("patients.error_note"));

@@ -12,8 +12,8 @@ use hms_core::module::ChartLink;
 use hms_core::AppResult;
 
 use super::{shown, PAGE_SIZE};
-use crate::search::Pick;
 use crate::search::search;
+use crate::search::Pick;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct FindQuery {

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use hms_core::audit::Event;
+use hms_core::day::Day;
 use hms_core::http::{csv_attachment, render_status, see_other, Ctx, FlashKind, Form};
 use hms_core::i18n::t;
 use hms_core::ui::csv_cell;
 use hms_core::{AppError, AppResult};
 
-use super::today;
 use crate::import::{self, CellError, Checked, Existing, Outcome, ReportRow, Why};
 use crate::repo;
 
@@ -150,7 +150,7 @@ pub async fn upload(cx: Ctx, form: Form) -> AppResult<Response> {
             return upload_page_with(&cx, StatusCode::UNPROCESSABLE_ENTITY, Some(e.message())).await
         }
     };
-    let today = today();
+    let today = Day::today().date();
     let rows: Vec<Checked> = parsed
         .rows
         .iter()
@@ -255,7 +255,7 @@ pub async fn run(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
             ));
         }
     };
-    let today = today();
+    let today = Day::today().date();
     let rows: Vec<Checked> = parsed
         .rows
         .iter()

@@ -10,7 +10,6 @@ pub mod pdf;
 pub mod print;
 pub mod register;
 
-use hms_core::day::Day;
 use hms_core::i18n::t;
 
 use hms_core::ui::FormErrors;
@@ -19,11 +18,6 @@ use crate::form::{Typed, BLOOD_GROUPS, KIN_RELATIONSHIPS};
 use crate::model;
 
 const PAGE_SIZE: i64 = 25;
-
-/// Today in the facility's time zone.
-pub(crate) fn today() -> chrono::NaiveDate {
-    Day::today().date()
-}
 
 pub(crate) use crate::model::sex_label;
 pub(crate) use crate::search::pick as shown;

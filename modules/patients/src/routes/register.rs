@@ -4,12 +4,13 @@ use chrono::Datelike;
 use poem::http::StatusCode;
 use poem::{handler, Response};
 
+use hms_core::day::Day;
 use hms_core::http::{render_status, see_other, Ctx, FlashKind, Form};
 use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
 use hms_core::AppResult;
 
-use super::{form_context, today};
+use super::form_context;
 use crate::form::{self, Typed};
 use crate::repo;
 
@@ -40,7 +41,7 @@ pub async fn new(cx: Ctx) -> AppResult<Response> {
 pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
     let app = cx.app();
     let v = Typed::from_form(&form);
-    let valid = match form::validate(&v, true, today()) {
+    let valid = match form::validate(&v, true, Day::today().date()) {
         Ok(valid) => valid,
         Err(errors) => {
             return form_page(
@@ -83,7 +84,7 @@ pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
     }
 
     // Registrations from several desks at once share a commit (group commit).
-    let (actor, year) = (cx.actor(), today().year());
+    let (actor, year) = (cx.actor(), Day::today().date().year());
     let job = std::sync::Arc::new(valid);
     let registered = app
         .db
@@ -96,7 +97,7 @@ pub async fn register(cx: Ctx, form: Form) -> AppResult<Response> {
         .await;
     let (id, number) = match registered {
         Ok(r) => r,
-        Err(e) if e.to_string().to_lowercase().contains("unique") => {
+        Err(hms_core::db::DbError::Unique { .. }) => {
             // Someone registered the same document a moment ago.
             errors.add("id_number", t("patients.error_id_taken"));
             return form_page(&cx, StatusCode::CONFLICT, &v, &errors, &[], true);
