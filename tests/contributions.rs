@@ -12,49 +12,24 @@ use sqlx::Row;
 
 /// Registers a patient (no document); returns the id.
 async fn patient(c: &Client, first: &str, last: &str, sex: &str, dob: &str) -> i64 {
-    c.get("/patients/new").await;
-    let r = c
-        .post_form(
-            "/patients",
-            &[
-                ("first_name", first),
-                ("last_name", last),
-                ("sex", sex),
-                ("date_of_birth", dob),
-                ("id_type", "none"),
-                ("register_anyway", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    r.location()
-        .unwrap()
-        .trim_start_matches("/patients/")
-        .parse()
-        .unwrap()
+    hms_testkit::domain::register(
+        c,
+        &[
+            ("first_name", first),
+            ("last_name", last),
+            ("sex", sex),
+            ("date_of_birth", dob),
+            ("id_type", "none"),
+            ("register_anyway", "1"),
+        ],
+    )
+    .await
 }
 
 /// Checks a patient in at triage, paying cash; returns the visit id.
 async fn check_in(c: &Client, patient: i64) -> i64 {
-    c.get(&format!("/visits/checkin?patient={patient}")).await;
-    let r = c
-        .post_form(
-            "/visits",
-            &[
-                ("patient", &patient.to_string()),
-                ("payer", "cash"),
-                ("point", "triage"),
-                ("priority", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    r.location()
-        .unwrap()
-        .trim_start_matches("/visits/")
-        .trim_end_matches("/slip")
-        .parse()
-        .unwrap()
+    let r = hms_testkit::domain::submit_check_in(c, patient, "triage", "").await;
+    hms_testkit::domain::visit_id(&r)
 }
 
 fn day(s: &str) -> Day {
