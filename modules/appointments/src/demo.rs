@@ -6,8 +6,11 @@
 use chrono::{Datelike, Duration, NaiveDate};
 use hms_core::audit::{self, Actor, Event};
 use hms_core::auth::users;
+use hms_core::day::Day;
 use hms_core::db::{Db, DbError, Tx};
 use hms_core::demo::{DemoCount, DemoFuture, DemoGenerator, DemoRun};
+use hms_core::ids::PatientId;
+use hms_patients::api as patients;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -166,7 +169,9 @@ pub async fn history(
     let mut rng = StdRng::seed_from_u64(seed ^ 0x0a99_0149);
     let clinic_ids = setup_clinics(db, actor, staff).await?;
     let mut tx = db.begin().await?;
-    let patients = sql::patient_ids(&mut tx).await?;
+    let patients = patients::id_range(&mut tx)
+        .await?
+        .map(|(low, high)| (low.get(), high.get()));
     let (Some(patients), false) = (patients, sql::any_appointments(&mut tx).await?) else {
         // No patients, or a history already there (a run with --force adds patients only).
         tx.commit().await?;
@@ -206,7 +211,11 @@ pub async fn history(
         report(&counting);
     }
     let mut tx = db.begin().await?;
-    sql::last_visits(&mut tx).await?;
+    for (patient, day) in sql::last_visit_days(&mut tx).await? {
+        if let Some(day) = Day::from_db_text(&day) {
+            patients::record_visit(&mut tx, PatientId(patient), day).await?;
+        }
+    }
     tx.commit().await?;
     Ok(counting)
 }

@@ -137,6 +137,12 @@ pub async fn record_visit(tx: &mut Tx, patient: PatientId, day: Day) -> Result<(
     crate::repo::record_visit(tx, patient.get(), &day.text()).await
 }
 
+/// The lowest and highest id of the records not merged away, for a demo generator that draws
+/// patients at random (`hms demo-data`); `None` without patients.
+pub async fn id_range(tx: &mut Tx) -> Result<Option<(PatientId, PatientId)>, DbError> {
+    crate::repo::demo::id_range(tx).await
+}
+
 /// How a patient may be reached, from the surviving record when `id` was merged.
 #[derive(Debug, Clone)]
 pub struct Contact {

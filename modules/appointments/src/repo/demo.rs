@@ -118,24 +118,17 @@ pub async fn tokens_used(tx: &mut Tx, day: &str, last: i64) -> Result<(), DbErro
     Ok(())
 }
 
-/// Patients' last visit from the visits, after the history is written.
-pub async fn last_visits(tx: &mut Tx) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE patients SET last_visit_on = \
-         (SELECT MAX(v.day) FROM visits v WHERE v.patient_id = patients.id) \
-         WHERE id IN (SELECT patient_id FROM visits)",
+/// Each visited patient's last visit day, after the history is written (the patients module
+/// records it through its api).
+pub async fn last_visit_days(tx: &mut Tx) -> Result<Vec<(i64, String)>, DbError> {
+    Ok(
+        sqlx::query("SELECT patient_id, MAX(day) FROM visits GROUP BY patient_id")
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect(),
     )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The range of patient ids to draw from.
-pub async fn patient_ids(tx: &mut Tx) -> Result<Option<(i64, i64)>, DbError> {
-    let r = sqlx::query("SELECT MIN(id), MAX(id) FROM patients WHERE merged_into IS NULL")
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(r.get::<Option<i64>, _>(0).zip(r.get::<Option<i64>, _>(1)))
 }
 
 /// Whether any appointment is stored (the history is written once, into a facility without).

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use hms_core::db::{values_sql, values_statement, Db, DbError, Placeholders, Tx};
+use hms_core::ids::PatientId;
 use sqlx::Row;
 
 /// One generated patient, ready to store. Rows of a batch are in registration order.
@@ -271,6 +272,15 @@ pub async fn insert(
         stored.tokens += q.execute(&mut **tx).await?.rows_affected();
     }
     Ok(stored)
+}
+
+/// The lowest and highest id of the records not merged away.
+pub async fn id_range(tx: &mut Tx) -> Result<Option<(PatientId, PatientId)>, DbError> {
+    let r = sqlx::query("SELECT MIN(id), MAX(id) FROM patients WHERE merged_into IS NULL")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(r.get::<Option<PatientId>, _>(0)
+        .zip(r.get::<Option<PatientId>, _>(1)))
 }
 
 #[cfg(test)]
