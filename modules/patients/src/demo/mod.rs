@@ -5,6 +5,7 @@
 
 mod names;
 mod people;
+mod population;
 
 use std::time::Instant;
 

@@ -18,6 +18,7 @@ use rand::{RngExt, SeedableRng};
 use crate::repo::demo::DemoPatient;
 
 use super::names::{self, Community};
+use super::population;
 
 /// Age bands in years [from, to) and their weight.
 const AGES: &[(u32, u32, f64)] = &[
@@ -111,7 +112,7 @@ impl People {
             base: stored_before,
             days: days.max(1),
             first_day: today - Duration::days(i64::from(days.max(1))),
-            counties: Weighted::new(names::COUNTIES.iter().map(|c| f64::from(c.1))),
+            counties: Weighted::new(population::COUNTIES.iter().map(|c| f64::from(c.1))),
             ages: Weighted::new(AGES.iter().map(|a| a.2)),
             nation: Weighted::new(names::ALL.iter().map(|c| c.share)),
             offsets,
@@ -156,7 +157,7 @@ impl People {
 
     fn community(&mut self, county: Option<usize>) -> &'static Community {
         if let Some(c) = county {
-            let local = names::COUNTIES[c].2;
+            let local = population::COUNTIES[c].2;
             if !local.is_empty() && self.chance(0.85) {
                 let weights = Weighted::new(local.iter().map(|c| c.share));
                 return local[weights.pick(&mut self.rng)];
@@ -263,7 +264,7 @@ impl People {
         };
 
         let north_east = matches!(
-            county.map(|c| names::COUNTIES[c].0),
+            county.map(|c| population::COUNTIES[c].0),
             Some("007" | "008" | "009")
         );
         let identifier = if years >= 18 {
@@ -288,8 +289,8 @@ impl People {
         };
 
         let allergies = self.chance(0.04).then(|| {
-            let a = self.one(names::ALLERGIES);
-            let b = self.one(names::ALLERGIES);
+            let a = self.one(population::ALLERGIES);
+            let b = self.one(population::ALLERGIES);
             if a != b && self.chance(0.15) {
                 format!("{a}, {b}")
             } else {
@@ -307,7 +308,7 @@ impl People {
             date_of_birth: dob.format("%Y-%m-%d").to_string(),
             dob_estimated: estimated,
             phone,
-            county_code: county.map(|c| names::COUNTIES[c].0),
+            county_code: county.map(|c| population::COUNTIES[c].0),
             allergies,
             identifier,
             registered_at: registered.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -400,7 +401,10 @@ mod tests {
 
     #[test]
     fn counties_are_the_47() {
-        let codes: Vec<String> = names::COUNTIES.iter().map(|c| c.0.to_string()).collect();
+        let codes: Vec<String> = population::COUNTIES
+            .iter()
+            .map(|c| c.0.to_string())
+            .collect();
         let expected: Vec<String> = (1..=47).map(|n| format!("{n:03}")).collect();
         assert_eq!(codes, expected);
     }
