@@ -7,8 +7,8 @@
 use hms_testkit::{each_backend, Client, TestApp};
 use sqlx::Row;
 
-const OUT_OF_RANGE: &str = "The date must be from 1900-01-01 to 2100-12-31.";
-const UNREADABLE: &str = "year-month-day";
+const OUT_OF_RANGE: &str = "The date must be from 01/01/1900 to 31/12/2100.";
+const UNREADABLE: &str = "day/month/year";
 
 async fn rows(app: &TestApp, sql: &'static str) -> i64 {
     sqlx::query(sql)
@@ -52,7 +52,7 @@ each_backend! {
             ("/appointments?day=9999-12-31&view=week", OUT_OF_RANGE),
             ("/appointments/missed?to=-262143-01-01", UNREADABLE),
             ("/appointments/missed?from=0001-01-01", OUT_OF_RANGE),
-            ("/audit?from=%2B262142-12-31", "Dates look like 2026-11-25."),
+            ("/audit?from=%2B262142-12-31", UNREADABLE),
             ("/audit?to=9999-12-31", OUT_OF_RANGE),
         ] {
             let r = admin.get(url).await;
@@ -102,7 +102,7 @@ each_backend! {
         assert_eq!(rows(&app, "SELECT COUNT(*) FROM appointments").await, 0);
 
         admin.get(&format!("/patients/{p}/deactivate")).await;
-        for (on, message) in [("-262143-01-01", UNREADABLE), ("1899-12-31", "from 1900-01-01")] {
+        for (on, message) in [("-262143-01-01", UNREADABLE), ("1899-12-31", "from 01/01/1900")] {
             let r = admin.post_form(&format!("/patients/{p}/deactivate"), &[("reason", "died"), ("on", on)]).await;
             assert_eq!(r.status, 422, "{on}: {}", r.body);
             assert!(r.body.contains(message), "{on}: {}", r.body);

@@ -24,18 +24,23 @@ pub fn to_local(t: DateTime<Utc>) -> DateTime<FixedOffset> {
 /// Epoch milliseconds as Nairobi time for people: `25 Nov 2026, 20:31`.
 pub fn display_ms(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
-        .map(|t| to_local(t).format("%d %b %Y, %H:%M").to_string())
+        .map(|t| local_text(to_local(t)))
         .unwrap_or_default()
+}
+
+/// `25 Nov 2026, 20:31`, the month in the request's language.
+fn local_text(t: DateTime<FixedOffset>) -> String {
+    format!(
+        "{}, {}",
+        crate::dates::show(t.date_naive()),
+        t.format("%H:%M")
+    )
 }
 
 /// Stored RFC 3339 UTC text as Nairobi time for people.
 pub fn display_rfc3339(text: &str) -> String {
     DateTime::parse_from_rfc3339(text)
-        .map(|t| {
-            to_local(t.with_timezone(&Utc))
-                .format("%d %b %Y, %H:%M")
-                .to_string()
-        })
+        .map(|t| local_text(to_local(t.with_timezone(&Utc))))
         .unwrap_or_else(|_| text.to_string())
 }
 

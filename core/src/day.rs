@@ -53,9 +53,19 @@ impl Day {
         crate::dates::text(self.0)
     }
 
-    /// For people: `25 Nov 2026`.
+    /// For people, in the request's language: `07 Dec 2026`, in Kiswahili `07 Des 2026`.
     pub fn display(self) -> String {
-        self.0.format("%d %b %Y").to_string()
+        crate::dates::show(self.0)
+    }
+
+    /// With its weekday, for headings: `Monday 07 December 2026` / `Jumatatu 07 Desemba 2026`.
+    pub fn long(self) -> String {
+        crate::dates::show_long(self.0)
+    }
+
+    /// As a form's date field shows it: `07/12/2026`.
+    pub fn form(self) -> String {
+        crate::dates::form_text(self.0)
     }
 
     /// `days` later (earlier when negative), kept within the range events may fall in.

@@ -82,6 +82,23 @@ impl Ui {
         tera.register_filter("urlencode", |s: &str, _: Kwargs, _: &State| -> String {
             form_urlencoded::byte_serialize(s.as_bytes()).collect()
         });
+        // Stored dates (`2026-12-07`, or an RFC 3339 time) for people: `07 Dec 2026` in the
+        // request's language; anything else is shown as it is.
+        tera.register_filter("show_date", |s: &str, _: Kwargs, _: &State| -> String {
+            match crate::day::Day::from_db_text(s.get(..10).unwrap_or(s)) {
+                Some(day) if s.len() == 10 => day.display(),
+                Some(_) => crate::clock::display_rfc3339(s),
+                None => s.to_string(),
+            }
+        });
+        // A stored date as a form's date field shows it (`07/12/2026`); what a person typed
+        // (already not `YYYY-MM-DD`) is kept as typed.
+        tera.register_filter("form_date", |s: &str, _: Kwargs, _: &State| -> String {
+            match crate::day::Day::from_db_text(s) {
+                Some(day) => day.form(),
+                None => s.to_string(),
+            }
+        });
         // Functions and filters first: templates are checked against them as they are added.
         tera.add_raw_templates(templates)?;
         Ok(Self { tera })

@@ -448,16 +448,19 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// Types a date into a date input as a person would (the browser shows mm/dd/yyyy in English),
-/// then checks the value the form will send.
+/// Types a date into a date field as a person in Kenya would: `dd/mm/yyyy`, then checks what
+/// the field holds. (A browser's own `<input type=date>` follows the browser's language, so
+/// HMS's date fields are text.)
 pub async fn type_date(driver: &WebDriver, id: &str, iso: &str) -> WebDriverResult<()> {
     let input = driver.find(By::Id(id)).await?;
     let (y, rest) = iso.split_once('-').expect("YYYY-MM-DD");
     let (m, d) = rest.split_once('-').expect("YYYY-MM-DD");
-    input.send_keys(format!("{m}{d}{y}")).await?;
+    let typed = format!("{d}/{m}/{y}");
+    input.clear().await?;
+    input.send_keys(&typed).await?;
     assert_eq!(
         input.value().await?.as_deref(),
-        Some(iso),
+        Some(typed.as_str()),
         "the date typed into {id}"
     );
     Ok(())

@@ -90,7 +90,12 @@ mod tests {
             parse(&["hms", "reminders", "run"]),
             Ok(RemindersCommand::Run { day: None })
         ));
-        assert!(parse(&["hms", "reminders", "run", "--day", "12/05/2026"]).is_err());
+        assert!(matches!(
+            parse(&["hms", "reminders", "run", "--day", "12/05/2026"]),
+            Ok(RemindersCommand::Run { day: Some(d) })
+                if d == chrono::NaiveDate::from_ymd_opt(2026, 5, 12).unwrap()
+        ));
+        assert!(parse(&["hms", "reminders", "run", "--day", "31/02/2026"]).is_err());
         assert!(
             parse(&["hms", "reminders"]).is_err(),
             "a subcommand is required"

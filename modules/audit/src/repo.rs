@@ -65,10 +65,6 @@ impl Filters {
             }
             match hms_core::dates::event(s) {
                 Ok(d) => Some(d),
-                Err(hms_core::dates::DateError::Unreadable) => {
-                    errors.push((field, hms_core::i18n::t("audit.error_date")));
-                    None
-                }
                 Err(e) => {
                     errors.push((field, e.message(hms_core::dates::latest_event())));
                     None

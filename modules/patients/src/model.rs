@@ -353,7 +353,13 @@ pub fn birth_date(
             Err(hms_core::dates::DateError::Unreadable) => {
                 return Err((
                     "date_of_birth",
-                    "Enter the date of birth as year-month-day, e.g. 1990-05-31.",
+                    "Enter the date of birth as day/month/year, e.g. 31/05/1990.",
+                ))
+            }
+            Err(hms_core::dates::DateError::NoSuchDay { .. }) => {
+                return Err((
+                    "date_of_birth",
+                    "That month has no such day: check the date of birth.",
                 ))
             }
             Err(hms_core::dates::DateError::TooLate) => {

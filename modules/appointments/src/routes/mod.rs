@@ -11,7 +11,6 @@ pub mod schedules;
 use hms_core::dates;
 use hms_core::day::Day;
 use hms_core::http::RouteSpec;
-use hms_core::i18n::t;
 
 /// Every route of the module.
 pub fn all() -> Vec<RouteSpec> {
@@ -28,10 +27,7 @@ pub use crate::model::{payer_label, status_label, PAYERS};
 
 /// A day typed into a form (within the range events may fall in), or the message for its field.
 pub(crate) fn typed_day(value: &str) -> Result<Day, String> {
-    Day::event(value).map_err(|e| match e {
-        dates::DateError::Unreadable => t("appointments.error_day"),
-        e => e.message(dates::latest_event()),
-    })
+    Day::event(value).map_err(|e| e.message(dates::latest_event()))
 }
 
 /// Minutes since midnight now, in the facility's time zone.

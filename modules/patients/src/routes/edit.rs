@@ -207,7 +207,6 @@ pub async fn deactivate(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<R
     match hms_core::dates::within(&values.on, hms_core::dates::earliest(), Day::today().date()) {
         Ok(_) => {}
         Err(hms_core::dates::DateError::TooLate) => errors.add("on", t("patients.error_future")),
-        Err(hms_core::dates::DateError::Unreadable) => errors.add("on", t("patients.error_date")),
         Err(e) => errors.add("on", e.message(Day::today().date())),
     }
     if values.reason == "other" && values.note.is_empty() {
