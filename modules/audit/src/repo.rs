@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(b.to_utc, "2026-11-25T21:00:00.000Z");
         let errors = Filters {
             patient: "abc".into(),
-            from: "25/11/2026".into(),
+            from: "31/02/2026".into(),
             ..Default::default()
         }
         .bounds()
