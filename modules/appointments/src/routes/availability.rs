@@ -216,7 +216,11 @@ pub(super) async fn availability(
                 return Ok(a);
             }
             a.works_on = cal.works_on(clinician.map(|c| c.1));
-            let start = if day < today { today } else { day.succ_opt().unwrap_or(day) };
+            let start = if day < today {
+                today
+            } else {
+                day.succ_opt().unwrap_or(day)
+            };
             let next = start
                 .iter_days()
                 .take_while(|d| *d <= last)
