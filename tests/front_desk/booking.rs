@@ -301,8 +301,17 @@ async fn booking_walk(
     click(driver, "#next-free-day").await?;
     wait_for_text(driver, "#availability", |t| t.contains("08:00")).await?;
     click(driver, "label[for='slot-480']").await?;
-    click(driver, "#book-form button[name='refresh']").await?;
-    wait_for_path(driver, "/appointments").await?;
+    driver.execute("window.hmsOldPage = true", vec![]).await?;
+    click(driver, "#book-form .form-actions .btn-outline-secondary").await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while driver
+        .execute("return window.hmsOldPage === true || document.readyState !== 'complete'", vec![])
+        .await?
+        .convert::<bool>()?
+    {
+        assert!(Instant::now() < deadline, "Show free times did not load a page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     wait_for_text(driver, "#availability", |t| t.contains("08:00")).await?;
     assert_no_token_in(&urls_seen(driver).await?, "Show free times");
 
