@@ -40,6 +40,24 @@ pub(super) struct Availability {
     pub next: Option<NextDay>,
     /// When closed and nothing is free within the look-ahead window.
     pub none_ahead: Option<String>,
+    /// Closed because every place is taken (a conflict with other desks, not a wrong choice).
+    #[serde(skip)]
+    pub full: bool,
+}
+
+/// Why a day offers nothing: the message, and whether it is because all places are taken.
+struct Shut {
+    message: String,
+    full: bool,
+}
+
+impl From<String> for Shut {
+    fn from(message: String) -> Self {
+        Shut {
+            message,
+            full: false,
+        }
+    }
 }
 
 /// The next day with free places or times.
@@ -110,25 +128,30 @@ impl<'a> Calendar<'a> {
 
     /// What `day` offers, or why it offers nothing (the message). `Ok(None)`: a clinic that
     /// books slots, with no clinician chosen yet.
-    fn on(&self, day: NaiveDate) -> Result<Option<Open>, String> {
+    fn on(&self, day: NaiveDate) -> Result<Option<Open>, Shut> {
         if day < self.today {
-            return Err(t("appointments.closed_past"));
+            return Err(t("appointments.closed_past").into());
         }
         if let Some(h) = holiday_on(day, &self.declared) {
             if !self.clinic.opens_on_holidays {
-                return Err(t("appointments.closed_holiday").replace("{name}", &h.name));
+                return Err(t("appointments.closed_holiday")
+                    .replace("{name}", &h.name)
+                    .into());
             }
         }
         let key = dates::text(day);
         if self.clinic.booking == "day" {
             let weekday = i64::from(day.weekday().number_from_monday());
             if !self.clinic.weekdays.contains(&weekday) {
-                return Err(t("appointments.closed_weekday"));
+                return Err(t("appointments.closed_weekday").into());
             }
             let taken = self.booked.get(&key).copied().unwrap_or(0);
             let left = (self.clinic.daily_capacity - taken).max(0);
             if left == 0 {
-                return Err(t("appointments.day_full"));
+                return Err(Shut {
+                    message: t("appointments.day_full"),
+                    full: true,
+                });
             }
             return Ok(Some(Open::Places(left)));
         }
@@ -136,7 +159,7 @@ impl<'a> Calendar<'a> {
             return Ok(None);
         }
         if self.days_off.contains(&key) {
-            return Err(t("appointments.closed_day_off"));
+            return Err(t("appointments.closed_day_off").into());
         }
         let minutes = u32::try_from(self.clinic.slot_minutes).unwrap_or(15);
         let taken = self.taken.get(&key).map(Vec::as_slice).unwrap_or(&[]);
@@ -150,7 +173,7 @@ impl<'a> Calendar<'a> {
             Some((self.today, self.now_minute)),
         );
         if free.is_empty() {
-            return Err(t("appointments.no_free_slots"));
+            return Err(t("appointments.no_free_slots").into());
         }
         Ok(Some(Open::Slots(free)))
     }
@@ -208,9 +231,10 @@ pub(super) async fn availability(
         Ok(Some(Open::Slots(free))) => {
             a.slots = free.into_iter().map(|m| (m, clock_text(m))).collect();
         }
-        Err(message) => {
+        Err(shut) => {
             a.is_day = clinic.booking == "day";
-            a.closed = Some(message);
+            a.closed = Some(shut.message);
+            a.full = shut.full;
             if !a.is_day && clinician.is_none() {
                 // Which days work depends on the clinician, not chosen yet.
                 return Ok(a);

@@ -238,7 +238,8 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
     let avail = availability(db, &clinic, clinician.map(|id| (id, "")), day).await?;
     let start_minute = start_minute(&clinic, clinician, &choice.slot, &avail, &mut errors);
     if !errors.is_empty() {
-        let status = if errors.get("slot") == Some(t("appointments.slot_taken").as_str()) {
+        let taken = errors.get("slot") == Some(t("appointments.slot_taken").as_str());
+        let status = if taken || avail.full {
             StatusCode::CONFLICT
         } else {
             StatusCode::UNPROCESSABLE_ENTITY
