@@ -58,7 +58,7 @@ async fn opd_with_monday_doctor(app: &TestApp, admin: &Client) -> (i64, i64) {
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
-    let opd = id_from(&r.location().unwrap());
+    let opd = id_from(r.location().unwrap());
     let r = admin
         .post_form(
             &format!("/schedules/clinics/{opd}/hours"),
@@ -90,7 +90,7 @@ async fn mch_every_day(admin: &Client) -> i64 {
     }
     let r = admin.post_form("/schedules/clinics", &fields).await;
     assert_eq!(r.status, 303, "{}", r.body);
-    id_from(&r.location().unwrap())
+    id_from(r.location().unwrap())
 }
 
 /// A 15-year-old girl.
@@ -125,7 +125,7 @@ async fn book_today(desk: &Client, patient: i64, clinic: i64) -> i64 {
         )
         .await;
     assert_eq!(r.status, 303, "booking refused: {}", r.body);
-    id_from(&r.location().unwrap())
+    id_from(r.location().unwrap())
 }
 
 async fn status_of(app: &TestApp, appointment: i64) -> String {
@@ -305,11 +305,17 @@ async fn booking_walk(
     click(driver, "#book-form .form-actions .btn-outline-secondary").await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while driver
-        .execute("return window.hmsOldPage === true || document.readyState !== 'complete'", vec![])
+        .execute(
+            "return window.hmsOldPage === true || document.readyState !== 'complete'",
+            vec![],
+        )
         .await?
         .convert::<bool>()?
     {
-        assert!(Instant::now() < deadline, "Show free times did not load a page");
+        assert!(
+            Instant::now() < deadline,
+            "Show free times did not load a page"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     wait_for_text(driver, "#availability", |t| t.contains("08:00")).await?;
@@ -511,7 +517,7 @@ each_backend! {
         let fine: &'static str = FINE;
         let r = send(fields(fine)).await;
         assert_eq!(r.status, 303, "{}", r.body);
-        let id = id_from(&r.location().unwrap());
+        let id = id_from(r.location().unwrap());
         let stored: String = sqlx::query("SELECT reason FROM appointments WHERE id = $1")
             .bind(id).fetch_one(app.db().read()).await.unwrap().get(0);
         assert_eq!(stored, fine);
