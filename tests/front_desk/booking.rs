@@ -281,7 +281,7 @@ async fn booking_walk(
         problem.contains("sees patients here on Monday"),
         "the doctor's days: {problem}"
     );
-    let following_monday = Day(next_monday() + chrono::Duration::days(7));
+    let following_monday = hms_core::day::Day::from(next_monday() + chrono::Duration::days(7));
     assert!(
         problem.contains(&format!("Next free day: {}", following_monday.long())),
         "the next free day: {problem}"
@@ -367,15 +367,6 @@ async fn clean_but_for_refusals(driver: &WebDriver, page: &str) -> WebDriverResu
         describe(&bad)
     );
     Ok(())
-}
-
-/// A day shown as people read it.
-struct Day(NaiveDate);
-
-impl Day {
-    fn long(&self) -> String {
-        hms_core::day::Day::from(self.0).long()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
