@@ -421,7 +421,7 @@ pub fn check(row: &FileRow, headers: &HashMap<&'static str, String>, today: Naiv
         match model::normalize_id("file_number", &file_number) {
             Ok(n) => Some(n),
             Err(m) => {
-                add("file_number", m.to_string());
+                add("file_number", t(m));
                 None
             }
         }

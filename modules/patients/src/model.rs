@@ -102,57 +102,57 @@ pub fn normalize_id(id_type: &str, raw: &str) -> Result<String, &'static str> {
             if upper.is_empty() {
                 Ok(String::new())
             } else {
-                Err("Leave the number empty, or choose the kind of document it belongs to.")
+                Err("patients.check.id_leave_empty")
             }
         }
         "national_id" | "birth_certificate" | "passport" | "alien_id" | "refugee_id"
             if upper.is_empty() =>
         {
-            Err("Enter the document number, or choose \"None\" if the patient has no document.")
+            Err("patients.check.id_enter_number")
         }
         "national_id" => {
             if (5..=18).contains(&len) && upper.chars().all(|c| c.is_ascii_digit()) {
                 Ok(upper)
             } else {
-                Err("National ID must be 5 to 18 digits, e.g. 12345678.")
+                Err("patients.check.national_id")
             }
         }
         "birth_certificate" => check_alnum(
             upper,
             len,
             alnum,
-            "Birth certificate numbers use letters and digits only, 4 to 20 characters.",
+            "patients.check.birth_certificate",
         ),
         "passport" => check_alnum(
             upper,
             len,
             alnum,
-            "Passport numbers use letters and digits only, 4 to 20 characters, e.g. AK1234567.",
+            "patients.check.passport",
         ),
         "alien_id" => check_alnum(
             upper,
             len,
             alnum,
-            "Alien ID numbers use letters and digits only, 4 to 20 characters.",
+            "patients.check.alien_id",
         ),
         "refugee_id" => {
             if (3..=30).contains(&len) && upper.chars().all(|c| alnum(c) || c == '/') {
                 Ok(upper)
             } else {
-                Err("Refugee ID numbers use letters, digits and / only, 3 to 30 characters.")
+                Err("patients.check.refugee_id")
             }
         }
         "sha_number" => check_alnum(
             upper,
             len,
             alnum,
-            "SHA numbers use letters and digits only, 4 to 20 characters, e.g. CR1569230130821.",
+            "patients.check.sha_number",
         ),
         "nupi" => {
             if (1..=14).contains(&len) && upper.chars().all(alnum) {
                 Ok(upper)
             } else {
-                Err("A NUPI is letters and digits only, at most 14 characters.")
+                Err("patients.check.nupi")
             }
         }
         // Clinic and old-register numbers are written with "/" (e.g. 13939/2019/00012).
@@ -160,10 +160,10 @@ pub fn normalize_id(id_type: &str, raw: &str) -> Result<String, &'static str> {
             if (1..=30).contains(&len) && upper.chars().all(|c| alnum(c) || c == '/') {
                 Ok(upper)
             } else {
-                Err("Use letters, digits and / only, at most 30 characters.")
+                Err("patients.check.file_number")
             }
         }
-        _ => Err("Choose the kind of identity document from the list."),
+        _ => Err("patients.check.id_type"),
     }
 }
 
@@ -262,13 +262,13 @@ pub fn check_name(value: &str, required: bool) -> Result<(), &'static str> {
     let value = value.trim();
     if value.is_empty() {
         return if required {
-            Err("Enter the name.")
+            Err("patients.check.name_required")
         } else {
             Ok(())
         };
     }
     if value.chars().count() > 60 {
-        return Err("Names can be at most 60 characters.");
+        return Err("patients.check.name_too_long");
     }
     let allowed = |c: char| {
         c.is_alphabetic()
@@ -279,10 +279,10 @@ pub fn check_name(value: &str, required: bool) -> Result<(), &'static str> {
             || is_apostrophe(c)
     };
     if !value.chars().all(allowed) {
-        return Err("Names may use letters, spaces, - and ' only.");
+        return Err("patients.check.name_characters");
     }
     if !value.chars().any(char::is_alphabetic) {
-        return Err("Names must contain at least one letter.");
+        return Err("patients.check.name_letter");
     }
     Ok(())
 }
@@ -353,25 +353,25 @@ pub fn birth_date(
             Err(hms_core::dates::DateError::Unreadable) => {
                 return Err((
                     "date_of_birth",
-                    "Enter the date of birth as day/month/year, e.g. 31/05/1990.",
+                    "patients.check.dob_unreadable",
                 ))
             }
             Err(hms_core::dates::DateError::NoSuchDay { .. }) => {
                 return Err((
                     "date_of_birth",
-                    "That month has no such day: check the date of birth.",
+                    "patients.check.dob_no_such_day",
                 ))
             }
             Err(hms_core::dates::DateError::TooLate) => {
                 return Err((
                     "date_of_birth",
-                    "The date of birth cannot be in the future.",
+                    "patients.check.dob_future",
                 ))
             }
             Err(hms_core::dates::DateError::TooEarly) => {
                 return Err((
                     "date_of_birth",
-                    "Check the year of birth: that age is not possible.",
+                    "patients.check.dob_too_old",
                 ))
             }
         };
@@ -381,7 +381,7 @@ pub fn birth_date(
         if too_old {
             return Err((
                 "date_of_birth",
-                "Check the year of birth: that age is not possible.",
+                "patients.check.dob_too_old",
             ));
         }
         return Ok(BirthDate {
@@ -394,7 +394,7 @@ pub fn birth_date(
     if years.is_empty() && months.is_empty() {
         return Err((
             "date_of_birth",
-            "Enter the date of birth, or the estimated age.",
+            "patients.check.dob_or_age",
         ));
     }
     let years = if years.is_empty() {
@@ -402,8 +402,8 @@ pub fn birth_date(
     } else {
         match years.parse::<u32>() {
             Ok(y) if y <= MAX_AGE_YEARS => y,
-            Ok(_) => return Err(("age_years", "Age in years must be between 0 and 130.")),
-            Err(_) => return Err(("age_years", "Enter the age in whole years, e.g. 34.")),
+            Ok(_) => return Err(("age_years", "patients.check.age_range")),
+            Err(_) => return Err(("age_years", "patients.check.age_whole")),
         }
     };
     let months = if months.is_empty() {
@@ -414,13 +414,13 @@ pub fn birth_date(
             Ok(_) => {
                 return Err((
                     "age_months",
-                    "Months must be 0 to 11; put whole years in the years box.",
+                    "patients.check.months_range",
                 ))
             }
             Err(_) => {
                 return Err((
                     "age_months",
-                    "Enter the months as a whole number from 0 to 11.",
+                    "patients.check.months_whole",
                 ))
             }
         }
@@ -428,7 +428,7 @@ pub fn birth_date(
     // Month arithmetic clamps to the month's end (a 1-year-old on 29 Feb 2025 → 28 Feb 2024 + …).
     let date = today
         .checked_sub_months(Months::new(years * 12 + months))
-        .ok_or(("age_years", "Age in years must be between 0 and 130."))?;
+        .ok_or(("age_years", "patients.check.age_range"))?;
     Ok(BirthDate {
         date,
         estimated: true,
@@ -624,7 +624,7 @@ mod tests {
         ] {
             assert_eq!(
                 normalize_id("national_id", bad),
-                Err("National ID must be 5 to 18 digits, e.g. 12345678."),
+                Err("patients.check.national_id"),
                 "{bad}"
             );
         }
@@ -672,11 +672,11 @@ mod tests {
         assert!(normalize_id("none", "12345678").is_err());
         assert_eq!(
             normalize_id("driving_licence", "12345678"),
-            Err("Choose the kind of identity document from the list.")
+            Err("patients.check.id_type")
         );
         assert_eq!(
             normalize_id("", ""),
-            Err("Choose the kind of identity document from the list.")
+            Err("patients.check.id_type")
         );
         for (t, _) in ID_TYPES.iter().filter(|(t, _)| *t != "none") {
             let message = normalize_id(t, "  ").unwrap_err();
@@ -738,8 +738,8 @@ mod tests {
         ] {
             assert_eq!(check_name(ok, true), Ok(()), "{ok}");
         }
-        assert_eq!(check_name("", true), Err("Enter the name."));
-        assert_eq!(check_name("   ", true), Err("Enter the name."));
+        assert_eq!(check_name("", true), Err("patients.check.name_required"));
+        assert_eq!(check_name("   ", true), Err("patients.check.name_required"));
         assert_eq!(check_name("", false), Ok(()));
         assert_eq!(check_name(&"a".repeat(60), true), Ok(()));
         assert_eq!(
@@ -756,7 +756,7 @@ mod tests {
         for bad in ["Kamau2", "Ann;", "<b>", "a_b", "Ann\tMary"] {
             assert_eq!(
                 check_name(bad, false),
-                Err("Names may use letters, spaces, - and ' only."),
+                Err("patients.check.name_characters"),
                 "{bad}"
             );
         }
@@ -800,7 +800,7 @@ mod tests {
             birth_date("2026-03-16", "", "", today),
             Err((
                 "date_of_birth",
-                "The date of birth cannot be in the future."
+                "patients.check.dob_future"
             ))
         );
         // Nobody alive was born before 1900, nor is older than 130.
@@ -809,7 +809,7 @@ mod tests {
             birth_date("1899-12-31", "", "", today),
             Err((
                 "date_of_birth",
-                "Check the year of birth: that age is not possible."
+                "patients.check.dob_too_old"
             ))
         );
         let later = NaiveDate::from_ymd_opt(2040, 3, 15).expect("date");
@@ -817,7 +817,7 @@ mod tests {
             birth_date("1910-03-14", "", "", later),
             Err((
                 "date_of_birth",
-                "Check the year of birth: that age is not possible."
+                "patients.check.dob_too_old"
             ))
         );
         assert!(
@@ -861,7 +861,7 @@ mod tests {
             est("", ""),
             Err((
                 "date_of_birth",
-                "Enter the date of birth, or the estimated age."
+                "patients.check.dob_or_age"
             ))
         );
         assert_eq!(est("  ", " "), est("", ""));
