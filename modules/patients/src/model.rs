@@ -29,14 +29,22 @@ pub const OTHER_ID_TYPES: &[(&str, &str)] = &[
     ("anc_number", "ANC number"),
 ];
 
-/// The label of any identifier type, document or other.
-pub fn id_type_label(id_type: &str) -> &'static str {
-    ID_TYPES
-        .iter()
-        .chain(OTHER_ID_TYPES)
-        .find(|(v, _)| *v == id_type)
-        .map(|(_, label)| *label)
-        .unwrap_or("Identifier")
+/// The label of any identifier type, document or other, in the request's language (the English
+/// labels above stay for reading spreadsheet headings and cells).
+pub fn id_type_label(id_type: &str) -> String {
+    let known = ID_TYPES.iter().chain(OTHER_ID_TYPES).any(|(v, _)| *v == id_type);
+    hms_core::i18n::t(&format!(
+        "patients.id_kind.{}",
+        if known { id_type } else { "other" }
+    ))
+}
+
+/// Identifier types with their labels in the request's language, for a list to choose from.
+pub fn labelled<'a>(types: impl IntoIterator<Item = &'a (&'static str, &'static str)>) -> Vec<(&'static str, String)> {
+    types
+        .into_iter()
+        .map(|(v, _)| (*v, id_type_label(v)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,14 +465,17 @@ fn whole_months(from: NaiveDate, to: NaiveDate) -> u32 {
 pub fn age_text(dob: NaiveDate, estimated: bool, today: NaiveDate) -> String {
     let prefix = if estimated { "~" } else { "" };
     let months = whole_months(dob, today);
-    if months == 0 {
-        let days = (today - dob).num_days().max(0);
-        format!("{prefix}{days} d")
+    let (key, n) = if months == 0 {
+        ("age.days", (today - dob).num_days().max(0))
     } else if months < 24 {
-        format!("{prefix}{months} m")
+        ("age.months", i64::from(months))
     } else {
-        format!("{prefix}{} y", months / 12)
-    }
+        ("age.years", i64::from(months / 12))
+    };
+    format!(
+        "{prefix}{}",
+        hms_core::i18n::t(key).replace("{n}", &n.to_string())
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

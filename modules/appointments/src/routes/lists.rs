@@ -78,7 +78,7 @@ pub async fn day_list(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response
     let mut c = tera::Context::new();
     c.insert("days", &days);
     c.insert("day", &dates::text(day));
-    c.insert("title_day", &day.format("%A %d %B %Y").to_string());
+    c.insert("title_day", &dates::show_long(day));
     c.insert("week", &week);
     c.insert("from", &dates::text(from));
     c.insert("to", &dates::text(to));

@@ -328,7 +328,7 @@ pub async fn remove_identifier_form(
     let mut c = tera::Context::new();
     c.insert("patient", &chart);
     c.insert("id_type", id_type);
-    c.insert("label", model::id_type_label(id_type));
+    c.insert("label", &model::id_type_label(id_type));
     c.insert("value", value);
     render_status(&cx, StatusCode::OK, "patients/remove_identifier.html", c)
 }
