@@ -73,7 +73,10 @@ pub fn visible_text(html: &str) -> String {
         // audit trail's record of what was written (field names), are not the page's words.
         let english = tag.contains(" lang=\"en\"") && !tag.starts_with("<html");
         if english || tag.starts_with("<pre class=\"detail\"") || tag.starts_with("<code") {
-            let name: String = tag[1..].chars().take_while(char::is_ascii_alphanumeric).collect();
+            let name: String = tag[1..]
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
             let close = format!("</{name}>");
             rest = rest.find(&close).map_or("", |i| &rest[i + close.len()..]);
             continue;
@@ -127,7 +130,12 @@ fn english_texts() -> Vec<(String, String)> {
 fn has_words(text: &str, words: &str) -> bool {
     text.match_indices(words).any(|(at, _)| {
         let before = text[..at].chars().next_back();
-        let after = text[at + words.len()..].chars().next();
+        let mut rest = text[at + words.len()..].chars();
+        // `patients.view` is a permission's code, not the English word.
+        let after = match rest.next() {
+            Some('.') => rest.next().filter(|c| c.is_alphanumeric()),
+            other => other,
+        };
         let word = |c: char| c.is_alphanumeric() || c == '_';
         !before.is_some_and(word) && !after.is_some_and(word)
     })
@@ -141,10 +149,8 @@ fn iso_date_in(text: &str) -> Option<String> {
         let digits = |r: std::ops::Range<usize>| w[r].iter().all(u8::is_ascii_digit);
         let edge_before = i == 0 || !b[i - 1].is_ascii_digit();
         let edge_after = b.get(i + 10).is_none_or(|c| !c.is_ascii_digit());
-        (digits(0..4) && w[4] == b'-' && digits(5..7) && w[7] == b'-' && digits(8..10))
-            .then(|| edge_before && edge_after)
-            .filter(|ok| *ok)
-            .map(|_| String::from_utf8_lossy(w).into_owned())
+        let stored = digits(0..4) && w[4] == b'-' && digits(5..7) && w[7] == b'-' && digits(8..10);
+        (stored && edge_before && edge_after).then(|| String::from_utf8_lossy(w).into_owned())
     })
 }
 
@@ -205,7 +211,11 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
     let r = staff
         .post_form(
             "/schedules/clinics",
-            &[("name", "OPD"), ("booking", "slots"), ("slot_minutes", "30")],
+            &[
+                ("name", "OPD"),
+                ("booking", "slots"),
+                ("slot_minutes", "30"),
+            ],
         )
         .await;
     let clinic = last_id(r.location());
@@ -225,7 +235,10 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
     staff
         .post_form(
             "/schedules/holidays",
-            &[("holiday_day", &iso(next_monday() + Duration::days(7))), ("holiday_name", "Mashujaa")],
+            &[
+                ("holiday_day", &iso(next_monday() + Duration::days(7))),
+                ("holiday_name", "Mashujaa"),
+            ],
         )
         .await;
     staff
@@ -241,7 +254,9 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
 
     // Amina with her allergy, and a duplicate of her merged into her chart.
     let patient = register(staff, &amina()).await;
-    staff.get(&format!("/patients/{patient}/allergies/new")).await;
+    staff
+        .get(&format!("/patients/{patient}/allergies/new"))
+        .await;
     staff
         .post_form(
             &format!("/patients/{patient}/allergies"),
@@ -250,7 +265,9 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
         .await;
     let other = register_quick(staff, "Baraka", "Otieno", "0722000111").await;
     let twin = register_quick(staff, "Amina", "Kamau", "0712345678").await;
-    staff.get(&format!("/patients/{patient}/merge/{twin}")).await;
+    staff
+        .get(&format!("/patients/{patient}/merge/{twin}"))
+        .await;
     let r = staff
         .post_form(
             &format!("/patients/{patient}/merge/{twin}"),
@@ -273,7 +290,9 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
 
     // Amina waits for triage; Baraka is booked for Monday.
     let visit = visit_id(&submit_check_in(staff, patient, "triage", "").await);
-    staff.get(&format!("/appointments/book?patient={other}")).await;
+    staff
+        .get(&format!("/appointments/book?patient={other}"))
+        .await;
     let r = staff
         .post_form(
             "/appointments",
@@ -371,9 +390,8 @@ each_backend! {
             c
         };
         let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut read = |page: String, body: &str, found: &mut BTreeMap<String, Vec<String>>| {
+        let read = |page: String, body: &str, found: &mut BTreeMap<String, Vec<String>>| {
             let text = visible_text(body);
-            if let Ok(dir) = std::env::var("SW_DUMP") { let _ = std::fs::write(format!("{dir}/{}.txt", page.replace('/', "_")), &text); }
             let mut problems: Vec<String> = english
                 .iter()
                 .filter(|(_, en)| has_words(&text, en))
@@ -468,7 +486,8 @@ each_backend! {
         ]).await;
         assert_eq!(r.status, 422);
         let text = visible_text(&r.body);
-        assert!(text.contains("There is no 31 February 2026"), "{text}");
+        let message = hms_core::i18n::t_in("en", "patients.check.dob_no_such_day");
+        assert!(text.contains(&message), "{text}");
 
         // The audit log's filter: the same dates, and the same refusal.
         let log = admin.get("/audit").await;
@@ -476,7 +495,8 @@ each_backend! {
         for typed in ["7/12/2026", "07-12-2026", "2026-12-07"] {
             let r = admin.get(&format!("/audit?from={typed}&to={typed}")).await;
             assert_eq!(r.status, 200);
-            assert!(r.body.contains("value=\"07/12/2026\""), "{typed} is kept as 07/12/2026");
+            let kept = if typed == "2026-12-07" { "07/12/2026" } else { typed };
+            assert!(r.body.contains(&format!("value=\"{kept}\"")), "{typed} is shown as {kept}");
             assert!(!visible_text(&r.body).contains("There is no"), "{typed} is accepted");
         }
         let r = admin.get("/audit?from=31/02/2026").await;

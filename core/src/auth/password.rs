@@ -142,9 +142,7 @@ fn verify_blocking(pool: &Mutex<Vec<Vec<Block>>>, password: &str, stored: &str) 
 pub fn check(password: &str, username: &str) -> Result<(), &'static str> {
     let len = password.chars().count();
     if len < MIN_LEN {
-        return Err(
-            "validation.password_short",
-        );
+        return Err("validation.password_short");
     }
     if len > MAX_LEN {
         return Err("validation.password_long");

@@ -78,7 +78,9 @@ fn readable_dates(detail: &str) -> String {
         out.push('"');
         // Odd pieces sit inside quotes: JSON strings (and keys).
         let inside = i % 2 == 0;
-        let day = inside.then(|| hms_core::day::Day::from_db_text(piece)).flatten();
+        let day = inside
+            .then(|| hms_core::day::Day::from_db_text(piece))
+            .flatten();
         match day {
             Some(day) if piece.len() == 10 => out.push_str(&day.display()),
             _ if inside

@@ -242,9 +242,21 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
             errors.add(field, t("validation.control_character"));
         }
     }
-    check(&mut errors, "first_name", model::check_name(&v.first_name, true));
-    check(&mut errors, "middle_name", model::check_name(&v.middle_name, false));
-    check(&mut errors, "last_name", model::check_name(&v.last_name, true));
+    check(
+        &mut errors,
+        "first_name",
+        model::check_name(&v.first_name, true),
+    );
+    check(
+        &mut errors,
+        "middle_name",
+        model::check_name(&v.middle_name, false),
+    );
+    check(
+        &mut errors,
+        "last_name",
+        model::check_name(&v.last_name, true),
+    );
     let sex = Sex::parse(&v.sex);
     if sex.is_none() {
         errors.add("sex", t("patients.error_sex"));
@@ -304,7 +316,11 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
     let ward = check_text(&mut errors, "ward", &v.ward);
     let kin_name = optional(&v.kin_name);
     if kin_name.is_some() {
-        check(&mut errors, "kin_name", model::check_name(&v.kin_name, false));
+        check(
+            &mut errors,
+            "kin_name",
+            model::check_name(&v.kin_name, false),
+        );
     }
     let kin_relationship = optional(&v.kin_relationship);
     if kin_relationship

@@ -32,7 +32,10 @@ pub const OTHER_ID_TYPES: &[(&str, &str)] = &[
 /// The label of any identifier type, document or other, in the request's language (the English
 /// labels above stay for reading spreadsheet headings and cells).
 pub fn id_type_label(id_type: &str) -> String {
-    let known = ID_TYPES.iter().chain(OTHER_ID_TYPES).any(|(v, _)| *v == id_type);
+    let known = ID_TYPES
+        .iter()
+        .chain(OTHER_ID_TYPES)
+        .any(|(v, _)| *v == id_type);
     hms_core::i18n::t(&format!(
         "patients.id_kind.{}",
         if known { id_type } else { "other" }
@@ -40,7 +43,9 @@ pub fn id_type_label(id_type: &str) -> String {
 }
 
 /// Identifier types with their labels in the request's language, for a list to choose from.
-pub fn labelled<'a>(types: impl IntoIterator<Item = &'a (&'static str, &'static str)>) -> Vec<(&'static str, String)> {
+pub fn labelled<'a>(
+    types: impl IntoIterator<Item = &'a (&'static str, &'static str)>,
+) -> Vec<(&'static str, String)> {
     types
         .into_iter()
         .map(|(v, _)| (*v, id_type_label(v)))
@@ -125,24 +130,9 @@ pub fn normalize_id(id_type: &str, raw: &str) -> Result<String, &'static str> {
                 Err("patients.check.national_id")
             }
         }
-        "birth_certificate" => check_alnum(
-            upper,
-            len,
-            alnum,
-            "patients.check.birth_certificate",
-        ),
-        "passport" => check_alnum(
-            upper,
-            len,
-            alnum,
-            "patients.check.passport",
-        ),
-        "alien_id" => check_alnum(
-            upper,
-            len,
-            alnum,
-            "patients.check.alien_id",
-        ),
+        "birth_certificate" => check_alnum(upper, len, alnum, "patients.check.birth_certificate"),
+        "passport" => check_alnum(upper, len, alnum, "patients.check.passport"),
+        "alien_id" => check_alnum(upper, len, alnum, "patients.check.alien_id"),
         "refugee_id" => {
             if (3..=30).contains(&len) && upper.chars().all(|c| alnum(c) || c == '/') {
                 Ok(upper)
@@ -150,12 +140,7 @@ pub fn normalize_id(id_type: &str, raw: &str) -> Result<String, &'static str> {
                 Err("patients.check.refugee_id")
             }
         }
-        "sha_number" => check_alnum(
-            upper,
-            len,
-            alnum,
-            "patients.check.sha_number",
-        ),
+        "sha_number" => check_alnum(upper, len, alnum, "patients.check.sha_number"),
         "nupi" => {
             if (1..=14).contains(&len) && upper.chars().all(alnum) {
                 Ok(upper)
@@ -359,38 +344,23 @@ pub fn birth_date(
         let date = match hms_core::dates::birth(dob, today) {
             Ok(date) => date,
             Err(hms_core::dates::DateError::Unreadable) => {
-                return Err((
-                    "date_of_birth",
-                    "patients.check.dob_unreadable",
-                ))
+                return Err(("date_of_birth", "patients.check.dob_unreadable"))
             }
             Err(hms_core::dates::DateError::NoSuchDay { .. }) => {
-                return Err((
-                    "date_of_birth",
-                    "patients.check.dob_no_such_day",
-                ))
+                return Err(("date_of_birth", "patients.check.dob_no_such_day"))
             }
             Err(hms_core::dates::DateError::TooLate) => {
-                return Err((
-                    "date_of_birth",
-                    "patients.check.dob_future",
-                ))
+                return Err(("date_of_birth", "patients.check.dob_future"))
             }
             Err(hms_core::dates::DateError::TooEarly) => {
-                return Err((
-                    "date_of_birth",
-                    "patients.check.dob_too_old",
-                ))
+                return Err(("date_of_birth", "patients.check.dob_too_old"))
             }
         };
         let too_old = today
             .checked_sub_months(Months::new(MAX_AGE_YEARS * 12))
             .is_some_and(|limit| date < limit);
         if too_old {
-            return Err((
-                "date_of_birth",
-                "patients.check.dob_too_old",
-            ));
+            return Err(("date_of_birth", "patients.check.dob_too_old"));
         }
         return Ok(BirthDate {
             date,
@@ -400,10 +370,7 @@ pub fn birth_date(
 
     let (years, months) = (age_years.trim(), age_months.trim());
     if years.is_empty() && months.is_empty() {
-        return Err((
-            "date_of_birth",
-            "patients.check.dob_or_age",
-        ));
+        return Err(("date_of_birth", "patients.check.dob_or_age"));
     }
     let years = if years.is_empty() {
         0
@@ -419,18 +386,8 @@ pub fn birth_date(
     } else {
         match months.parse::<u32>() {
             Ok(m) if m <= 11 => m,
-            Ok(_) => {
-                return Err((
-                    "age_months",
-                    "patients.check.months_range",
-                ))
-            }
-            Err(_) => {
-                return Err((
-                    "age_months",
-                    "patients.check.months_whole",
-                ))
-            }
+            Ok(_) => return Err(("age_months", "patients.check.months_range")),
+            Err(_) => return Err(("age_months", "patients.check.months_whole")),
         }
     };
     // Month arithmetic clamps to the month's end (a 1-year-old on 29 Feb 2025 → 28 Feb 2024 + …).
@@ -685,10 +642,7 @@ mod tests {
             normalize_id("driving_licence", "12345678"),
             Err("patients.check.id_type")
         );
-        assert_eq!(
-            normalize_id("", ""),
-            Err("patients.check.id_type")
-        );
+        assert_eq!(normalize_id("", ""), Err("patients.check.id_type"));
         for (t, _) in ID_TYPES.iter().filter(|(t, _)| *t != "none") {
             let message = normalize_id(t, "  ").unwrap_err();
             assert!(message.starts_with("Enter the document number"), "{t}");
@@ -809,27 +763,18 @@ mod tests {
         );
         assert_eq!(
             birth_date("2026-03-16", "", "", today),
-            Err((
-                "date_of_birth",
-                "patients.check.dob_future"
-            ))
+            Err(("date_of_birth", "patients.check.dob_future"))
         );
         // Nobody alive was born before 1900, nor is older than 130.
         assert!(birth_date("1900-01-01", "", "", today).is_ok());
         assert_eq!(
             birth_date("1899-12-31", "", "", today),
-            Err((
-                "date_of_birth",
-                "patients.check.dob_too_old"
-            ))
+            Err(("date_of_birth", "patients.check.dob_too_old"))
         );
         let later = NaiveDate::from_ymd_opt(2040, 3, 15).expect("date");
         assert_eq!(
             birth_date("1910-03-14", "", "", later),
-            Err((
-                "date_of_birth",
-                "patients.check.dob_too_old"
-            ))
+            Err(("date_of_birth", "patients.check.dob_too_old"))
         );
         assert!(
             birth_date("1910-03-15", "", "", later).is_ok(),
@@ -870,10 +815,7 @@ mod tests {
         );
         assert_eq!(
             est("", ""),
-            Err((
-                "date_of_birth",
-                "patients.check.dob_or_age"
-            ))
+            Err(("date_of_birth", "patients.check.dob_or_age"))
         );
         assert_eq!(est("  ", " "), est("", ""));
         for bad in ["abc", "-1", "34.5", "131", "99999999999"] {

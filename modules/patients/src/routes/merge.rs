@@ -53,9 +53,7 @@ fn compared(s: &Side) -> Compared {
         identifiers: s
             .identifiers
             .iter()
-            .map(|(kind, value)| {
-                (model::id_type_label(kind), value.clone())
-            })
+            .map(|(kind, value)| (model::id_type_label(kind), value.clone()))
             .collect(),
     }
 }
