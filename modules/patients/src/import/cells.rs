@@ -17,26 +17,12 @@ pub fn normalise_date(raw: &str) -> String {
         .or_else(|| raw.strip_suffix("00:00"))
         .map_or(raw, str::trim_end);
     let date = date.strip_suffix('T').unwrap_or(date);
-    if hms_core::dates::read(date).is_ok() {
-        return date.to_string();
+    // One reading for the form and the file: the stored form makes the row key, so the same
+    // patient written 31/05/1990 in one file and 1990-05-31 in another is one patient.
+    match hms_core::dates::read(date) {
+        Ok(day) => hms_core::dates::text(day),
+        Err(_) => raw.to_string(),
     }
-    for separator in ['/', '-', '.'] {
-        let parts: Vec<&str> = date.split(separator).collect();
-        if let [d, m, y] = parts[..] {
-            let digits = |s: &str, len: std::ops::RangeInclusive<usize>| {
-                len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-            };
-            if digits(d, 1..=2) && digits(m, 1..=2) && digits(y, 4..=4) {
-                let parsed = (|| {
-                    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
-                })();
-                if let Some(date) = parsed {
-                    return hms_core::dates::text(date);
-                }
-            }
-        }
-    }
-    raw.to_string()
 }
 
 /// Lower case letters and digits only: "Murang'a" and "muranga", "Homa-Bay" and "Homa Bay" meet.
