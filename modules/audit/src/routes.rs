@@ -124,6 +124,10 @@ pub async fn log(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     };
     for r in &mut rows {
         r.detail = readable_dates(&r.detail);
+        let key = format!("audit_entity.{}", r.entity);
+        if hms_core::i18n::has(&key) {
+            r.entity = hms_core::i18n::t(&key);
+        }
     }
     c.insert("errors", &hms_core::ui::FormErrors::new());
     c.insert("rows", &rows);
