@@ -6,13 +6,17 @@
 //! and refuses `31/02/2026` by name.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use hms_core::http::Access;
+use hms_testkit::browser::*;
 use hms_testkit::domain::*;
+use hms_testkit::Backend;
 use hms_testkit::{each_backend, Client, TestApp};
 use poem::http::Method;
 use sqlx::Row;
+use thirtyfour::prelude::*;
 
 /// The next Monday after today (Nairobi).
 fn next_monday() -> NaiveDate {
@@ -499,8 +503,7 @@ each_backend! {
         ]).await;
         assert_eq!(r.status, 422);
         let text = visible_text(&r.body);
-        let message = hms_core::i18n::t_in("en", "patients.check.dob_no_such_day");
-        assert!(text.contains(&message), "{text}");
+        assert!(text.contains("There is no 31 February 2026"), "{text}");
 
         // The audit log's filter: the same dates, and the same refusal.
         let log = admin.get("/audit").await;
@@ -516,4 +519,114 @@ each_backend! {
         let text = visible_text(&r.body);
         assert!(text.contains("There is no 31 February 2026"), "{text}");
     }
+}
+
+/// In a real browser (whose own date fields would follow its en-US language and ask for
+/// mm/dd/yyyy), a receptionist working in Kiswahili types the date of birth day first, is told
+/// plainly that 31/02/2026 does not exist, and reads the chart in Kiswahili with the date as
+/// Kenyans write it; at a laptop's 1366 px and a phone's 390 px, and the same screens in English.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receptionist_types_dates_day_first_and_reads_kiswahili_in_a_real_browser() {
+    let Some(tools) = BrowserTools::find() else {
+        return;
+    };
+    let app = TestApp::start(Backend::Sqlite)
+        .await
+        .expect("SQLite test app starts");
+    app.setup_admin().await;
+    app.add_user("mwanaidi", &["receptionist"]).await;
+    let mut tx = app.db().begin().await.unwrap();
+    sqlx::query("UPDATE users SET language = 'sw' WHERE username = 'mwanaidi'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    in_browser(&tools, &app, "swahili", |driver, base_url, shots| async move {
+        register_day_first(&driver, &base_url, &shots).await
+    })
+    .await;
+}
+
+async fn register_day_first(driver: &WebDriver, base: &str, shots: &Path) -> WebDriverResult<()> {
+    for (user, lang, name, born, shown, kind, age) in [
+        (
+            "mwanaidi",
+            "sw",
+            "Zawadi Achieng",
+            "7/12/2025",
+            "07 Des 2025",
+            "Cheti cha kuzaliwa",
+            "miezi 12",
+        ),
+        (
+            "admin",
+            "en",
+            "Baraka Otieno",
+            "07-12-2025",
+            "07 Dec 2025",
+            "Birth certificate",
+            "12 m",
+        ),
+    ] {
+        driver.goto(format!("{base}/login")).await?;
+        sign_in(driver, user, hms_testkit::PASSWORD).await?;
+        wait_for_path(driver, "/").await?;
+        driver.goto(format!("{base}/patients/new")).await?;
+        let field = driver.find(By::Id("date_of_birth")).await?;
+        assert_eq!(
+            field.attr("type").await?.as_deref(),
+            Some("text"),
+            "a text field, not the browser's date picker"
+        );
+        let (first, last) = name.split_once(' ').expect("first and last name");
+        fill(driver, "first_name", first).await?;
+        fill(driver, "last_name", last).await?;
+        click(driver, "#sex-female").await?;
+        select_value(driver, "id_type", "none").await?;
+        fill(driver, "date_of_birth", "31/02/2026").await?;
+        submit(driver).await?;
+        let refused = wait_for_text(driver, "#date_of_birth-error", |t| !t.is_empty()).await?;
+        let month = if lang == "sw" {
+            "Hakuna tarehe 31 Februari 2026"
+        } else {
+            "There is no 31 February 2026"
+        };
+        assert!(refused.contains(month), "{refused}");
+        // The refusal is a 422, which the console reports; nothing else may be there.
+        let logged = console_problems(driver, "the refused form").await?;
+        assert!(
+            logged.iter().all(|e| e.message.contains("422")),
+            "{}",
+            describe(&logged)
+        );
+        screenshot_fits(driver, shots, &format!("swahili-refused-{lang}-1366.png")).await?;
+        driver.set_window_rect(0, 0, 390, 844).await?;
+        screenshot_fits(driver, shots, &format!("swahili-refused-{lang}-390.png")).await?;
+        driver.set_window_rect(0, 0, 1366, 768).await?;
+
+        fill(driver, "date_of_birth", born).await?;
+        submit(driver).await?;
+        wait_until_path(driver, "the new chart", |p| {
+            p.starts_with("/patients/") && p != "/patients/new"
+        })
+        .await?;
+        let chart = page_text(driver).await?;
+        assert!(chart.contains(shown), "{born} shown as {shown}:\n{chart}");
+        assert!(
+            chart.contains(kind) && chart.contains(age),
+            "identifier kinds and age in {lang}:\n{chart}"
+        );
+        assert!(
+            iso_date_in(&chart).is_none(),
+            "no stored date on the chart:\n{chart}"
+        );
+        screenshot_fits(driver, shots, &format!("swahili-chart-{lang}-1366.png")).await?;
+        driver.set_window_rect(0, 0, 390, 844).await?;
+        screenshot_fits(driver, shots, &format!("swahili-chart-{lang}-390.png")).await?;
+        driver.set_window_rect(0, 0, 1366, 768).await?;
+        assert_clean_console(driver, "the chart").await?;
+        click(driver, "form[action='/logout'] button[type=submit]").await?;
+        wait_for_path(driver, "/login").await?;
+    }
+    Ok(())
 }

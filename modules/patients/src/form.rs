@@ -225,6 +225,14 @@ fn check_text(errors: &mut FormErrors, field: &str, value: &str) -> Option<Strin
     optional(value)
 }
 
+/// The typed date's error when it names a day its month does not have.
+fn no_such_day(typed: &str) -> Option<hms_core::dates::DateError> {
+    match hms_core::dates::read(typed) {
+        Err(e @ hms_core::dates::DateError::NoSuchDay { .. }) => Some(e),
+        _ => None,
+    }
+}
+
 /// Adds the message of a model check (a catalogue key) in the request's language.
 fn check(errors: &mut FormErrors, field: &str, result: Result<(), &'static str>) {
     if let Err(key) = result {
@@ -264,7 +272,12 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
     let birth = match model::birth_date(&v.date_of_birth, &v.age_years, &v.age_months, today) {
         Ok(b) => Some(b),
         Err((field, message)) => {
-            errors.add(field, t(message));
+            // A day its month does not have is named: "There is no 31 February 2026".
+            let text = match no_such_day(&v.date_of_birth) {
+                Some(e) if field == "date_of_birth" => e.message(today),
+                _ => t(message),
+            };
+            errors.add(field, text);
             None
         }
     };
