@@ -169,6 +169,7 @@ fn iso_date_in(text: &str) -> Option<String> {
 struct Records {
     patient: i64,
     other: i64,
+    moved: i64,
     number: String,
     merge: i64,
     import: i64,
@@ -287,6 +288,16 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
         .await;
     assert_eq!(r.status, 303, "merge: {}", r.body);
     let merge = scalar(app, "SELECT MAX(id) FROM patient_merges").await;
+    // One who moved away: her chart says since when.
+    let moved = register_quick(staff, "Neema", "Chebet", "0733444555").await;
+    staff.get(&format!("/patients/{moved}/deactivate")).await;
+    let r = staff
+        .post_form(
+            &format!("/patients/{moved}/deactivate"),
+            &[("reason", "moved"), ("on", "1/12/2026"), ("note", "Amehamia Kisumu")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "deactivation: {}", r.body);
     let number = patient_number(staff, patient).await;
 
     // A paper register brought in.
@@ -331,6 +342,7 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
     Records {
         patient,
         other,
+        moved,
         number,
         merge,
         import,
@@ -349,6 +361,7 @@ fn more_pages(r: &Records) -> Vec<String> {
     let monday = iso(next_monday());
     vec![
         "/patients?q=amina".into(),
+        format!("/patients/{}", r.moved),
         "/patients?q=0712".into(),
         "/patients?q=zzzz".into(),
         format!("/patients/{p}/merge?q=baraka"),
