@@ -294,7 +294,11 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
     let r = staff
         .post_form(
             &format!("/patients/{moved}/deactivate"),
-            &[("reason", "moved"), ("on", "1/12/2026"), ("note", "Amehamia Kisumu")],
+            &[
+                ("reason", "moved"),
+                ("on", "1/12/2026"),
+                ("note", "Amehamia Kisumu"),
+            ],
         )
         .await;
     assert_eq!(r.status, 303, "deactivation: {}", r.body);
