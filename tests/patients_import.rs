@@ -100,7 +100,7 @@ each_backend! {
         assert!(body.contains("Possible duplicate of") && body.contains("same phone number"), "Wanjiru is on Amina's phone");
         assert!(body.contains("Duplicate of row 2"), "the repeated row");
         assert!(body.contains("Invalid"));
-        for message in ["Enter the name", "Names may use", "Write F or M", "DD/MM/YYYY", "Kenyan mobile", "or its code (047)"] {
+        for message in ["Enter the name", "Names may use", "Write F or M", "day/month/year", "Kenyan mobile", "or its code (047)"] {
             assert!(body.contains(message), "{message}");
         }
         assert!(body.contains("<code>Surname</code>"), "messages name the file's own columns");

@@ -169,7 +169,7 @@ each_backend! {
         let r = admin.post_form(&format!("/patients/{id}/deactivate"), &[("reason", "died"), ("on", "2026-11-20")]).await;
         assert_eq!(r.status, 303);
         let chart = admin.get(&format!("/patients/{id}")).await;
-        assert!(chart.body.contains("Inactive since 2026-11-20") && chart.body.contains("died"));
+        assert!(chart.body.contains("Inactive since 20 Nov 2026") && chart.body.contains("died"));
         let detail = last_detail(&app, "patient.deactivate").await;
         assert_eq!(detail["after"]["reason"], "died");
         assert_eq!(detail["before"]["active"], true);

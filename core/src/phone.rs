@@ -3,9 +3,15 @@
 //! or without the leading 0
 //! (ITU numbering as carried in libphonenumber's Kenya metadata). Stored as +254 and 9 digits.
 
-/// Normalises a Kenyan mobile number to `+254XXXXXXXXX`, or explains what is wrong.
-pub fn normalize_mobile(raw: &str) -> Result<String, &'static str> {
-    const MESSAGE: &str = "Phone must look like 0712 345 678 or +254 712 345 678.";
+/// Normalises a Kenyan mobile number to `+254XXXXXXXXX`, or explains what is wrong (in the
+/// request's language).
+pub fn normalize_mobile(raw: &str) -> Result<String, String> {
+    mobile(raw).map_err(crate::i18n::t)
+}
+
+/// The check itself: the stored form, or the catalogue key of what is wrong.
+fn mobile(raw: &str) -> Result<String, &'static str> {
+    const MESSAGE: &str = "phone.format";
     let compact: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
@@ -35,7 +41,7 @@ pub fn normalize_mobile(raw: &str) -> Result<String, &'static str> {
         _ => false,
     };
     if !valid {
-        return Err("This is not a Kenyan mobile number (they start 07 or 01).");
+        return Err("phone.not_mobile");
     }
     Ok(format!("+254{national}"))
 }

@@ -27,9 +27,10 @@ impl FormErrors {
             .or_insert_with(|| message.into());
     }
 
+    /// Adds the message of a failed check, given as its catalogue key, in the request's language.
     pub fn check(&mut self, field: &str, result: Result<(), &'static str>) {
-        if let Err(message) = result {
-            self.add(field, message);
+        if let Err(key) = result {
+            self.add(field, crate::i18n::t(key));
         }
     }
 

@@ -142,25 +142,23 @@ fn verify_blocking(pool: &Mutex<Vec<Vec<Block>>>, password: &str, stored: &str) 
 pub fn check(password: &str, username: &str) -> Result<(), &'static str> {
     let len = password.chars().count();
     if len < MIN_LEN {
-        return Err(
-            "Password must be at least 10 characters long. A few words together make a good one.",
-        );
+        return Err("validation.password_short");
     }
     if len > MAX_LEN {
-        return Err("Password must be at most 128 characters long.");
+        return Err("validation.password_long");
     }
     let lower = password.to_lowercase();
     if !username.is_empty() && lower.contains(&username.to_lowercase()) {
-        return Err("Password must not contain the username.");
+        return Err("validation.password_username");
     }
     if is_common(&lower) {
-        return Err("This password is too common and easy to guess. Choose another one.");
+        return Err("validation.password_common");
     }
     if lower
         .chars()
         .all(|c| c == lower.chars().next().unwrap_or(' '))
     {
-        return Err("Password must not be one character repeated.");
+        return Err("validation.password_repeated");
     }
     Ok(())
 }

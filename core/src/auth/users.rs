@@ -88,20 +88,20 @@ pub fn normalize_username(raw: &str) -> String {
 pub fn check_username(username: &str) -> Result<(), &'static str> {
     let len = username.chars().count();
     if !(3..=32).contains(&len) {
-        return Err("Username must be 3 to 32 characters long.");
+        return Err("validation.username_length");
     }
     if !username
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
     {
-        return Err("Username may use only letters, digits, dot, dash and underscore (no spaces).");
+        return Err("validation.username_characters");
     }
     if !username
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric())
     {
-        return Err("Username must start with a letter or digit.");
+        return Err("validation.username_start");
     }
     Ok(())
 }
@@ -109,10 +109,10 @@ pub fn check_username(username: &str) -> Result<(), &'static str> {
 pub fn check_full_name(name: &str) -> Result<(), &'static str> {
     let len = name.trim().chars().count();
     if len < 2 {
-        return Err("Enter the person's full name.");
+        return Err("validation.full_name_required");
     }
     if len > 120 {
-        return Err("Full name must be at most 120 characters long.");
+        return Err("validation.full_name_length");
     }
     Ok(())
 }
@@ -150,11 +150,7 @@ pub async fn all_roles(db: &Db) -> Result<Vec<Role>, DbError> {
             .fetch_all(db.read())
             .await?
             .into_iter()
-            .map(|r| Role {
-                name: r.get(0),
-                title: r.get(1),
-                builtin: r.get::<i64, _>(2) == 1,
-            })
+            .map(|r| Role::from_row(r.get(0), r.get(1), r.get::<i64, _>(2) == 1))
             .collect(),
     )
 }

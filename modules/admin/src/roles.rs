@@ -17,13 +17,24 @@ use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
 use hms_core::{rbac, AppError, AppResult};
 
+/// A permission's description in the request's language (`permission.<code>` in the module's
+/// catalogue), or as the module wrote it.
+fn permission_text(p: &hms_core::module::Permission) -> String {
+    let key = format!("permission.{}", p.code);
+    if hms_core::i18n::has(&key) {
+        t(&key)
+    } else {
+        p.description.to_string()
+    }
+}
+
 /// The administrator role keeps this one, so nobody can lock everyone out of this screen.
 const KEEP: (&str, &str) = ("admin", crate::ROLES_MANAGE);
 
 #[derive(Serialize)]
 struct MatrixRow {
     code: &'static str,
-    description: &'static str,
+    description: String,
     module: String,
     cells: Vec<Cell>,
 }
@@ -55,7 +66,7 @@ async fn matrix_page(cx: &Ctx, status: StatusCode, problem: Option<String>) -> A
         for p in module.permissions() {
             rows.push(MatrixRow {
                 code: p.code,
-                description: p.description,
+                description: permission_text(p),
                 module: t(module.title()),
                 cells: roles
                     .iter()

@@ -61,7 +61,17 @@ async fn role_names(cx: &Ctx) -> AppResult<Vec<String>> {
 async fn form_context(cx: &Ctx) -> AppResult<tera::Context> {
     let mut c = tera::Context::new();
     c.insert("all_roles", &users::all_roles(&cx.app().db).await?);
-    c.insert("cadres", CADRES);
+    let cadres: Vec<_> = CADRES
+        .iter()
+        .map(|cadre| {
+            serde_json::json!({
+                "code": cadre.code,
+                "label": t(&format!("admin_cadres.{}", cadre.code)),
+                "regulator": cadre.regulator,
+            })
+        })
+        .collect();
+    c.insert("cadres", &cadres);
     c.insert("can_manage", &cx.can(USERS_MANAGE));
     Ok(c)
 }
@@ -360,7 +370,7 @@ pub async fn user_reset_password(cx: Ctx, Path(id): Path<i64>, form: Form) -> Ap
     let temp = form.get("password");
     if let Err(message) = password::check(temp, &user.username) {
         let mut errors = FormErrors::new();
-        errors.add("reset_password", message);
+        errors.add("reset_password", t(message));
         return show_user(
             &cx,
             id,

@@ -96,6 +96,31 @@ pub fn holidays(year: i32, declared: &[Holiday]) -> Vec<Holiday> {
     out
 }
 
+/// A public holiday's name (as the Act has it, in English) in the request's language; names
+/// entered by an administrator are shown as written and never come here.
+pub fn name_in_language(name: &str) -> String {
+    let (base, observed) = match name.strip_suffix(" (observed)") {
+        Some(base) => (base, true),
+        None => (name, false),
+    };
+    let slug: String = base
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ')
+        .collect::<String>()
+        .to_ascii_lowercase()
+        .replace(' ', "_");
+    let key = format!("appointments_holidays.{slug}");
+    if !hms_core::i18n::has(&key) {
+        return name.to_string();
+    }
+    let shown = hms_core::i18n::t(&key);
+    if observed {
+        hms_core::i18n::t("appointments_holidays.observed").replace("{name}", &shown)
+    } else {
+        shown
+    }
+}
+
 /// The holiday on `date`, if any.
 pub fn holiday_on(date: NaiveDate, declared: &[Holiday]) -> Option<Holiday> {
     holidays(date.year(), declared)

@@ -65,6 +65,37 @@ fn errors_map(errors: Vec<(&'static str, String)>) -> hms_core::ui::FormErrors {
     map
 }
 
+/// A row's detail as people read it: each stored date (`"2026-12-07"`) or time
+/// (`"2026-12-07T05:05:00Z"`) written the Kenyan way, in the request's language. The export keeps
+/// the stored text.
+fn readable_dates(detail: &str) -> String {
+    let mut out = String::with_capacity(detail.len());
+    let mut pieces = detail.split('"');
+    if let Some(first) = pieces.next() {
+        out.push_str(first);
+    }
+    for (i, piece) in pieces.enumerate() {
+        out.push('"');
+        // Odd pieces sit inside quotes: JSON strings (and keys).
+        let inside = i % 2 == 0;
+        let day = inside
+            .then(|| hms_core::day::Day::from_db_text(piece))
+            .flatten();
+        match day {
+            Some(day) if piece.len() == 10 => out.push_str(&day.display()),
+            _ if inside
+                && piece.len() > 10
+                && piece.as_bytes()[10] == b'T'
+                && hms_core::day::Day::from_db_text(&piece[..10]).is_some() =>
+            {
+                out.push_str(&hms_core::clock::display_rfc3339(piece))
+            }
+            _ => out.push_str(piece),
+        }
+    }
+    out
+}
+
 #[handler]
 pub async fn log(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     let filters = q.filters();
@@ -91,6 +122,13 @@ pub async fn log(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     } else {
         None
     };
+    for r in &mut rows {
+        r.detail = readable_dates(&r.detail);
+        let key = format!("audit_entity.{}", r.entity);
+        if hms_core::i18n::has(&key) {
+            r.entity = hms_core::i18n::t(&key);
+        }
+    }
     c.insert("errors", &hms_core::ui::FormErrors::new());
     c.insert("rows", &rows);
     c.insert("next", &next);

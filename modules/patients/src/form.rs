@@ -225,6 +225,21 @@ fn check_text(errors: &mut FormErrors, field: &str, value: &str) -> Option<Strin
     optional(value)
 }
 
+/// The typed date's error when it names a day its month does not have.
+fn no_such_day(typed: &str) -> Option<hms_core::dates::DateError> {
+    match hms_core::dates::read(typed) {
+        Err(e @ hms_core::dates::DateError::NoSuchDay { .. }) => Some(e),
+        _ => None,
+    }
+}
+
+/// Adds the message of a model check (a catalogue key) in the request's language.
+fn check(errors: &mut FormErrors, field: &str, result: Result<(), &'static str>) {
+    if let Err(key) = result {
+        errors.add(field, t(key));
+    }
+}
+
 /// Validates the form. `with_document` reads the identity document fields (`id_type`,
 /// `id_number`), which registration and import carry and the edit form does not.
 pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Valid, FormErrors> {
@@ -235,9 +250,21 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
             errors.add(field, t("validation.control_character"));
         }
     }
-    errors.check("first_name", model::check_name(&v.first_name, true));
-    errors.check("middle_name", model::check_name(&v.middle_name, false));
-    errors.check("last_name", model::check_name(&v.last_name, true));
+    check(
+        &mut errors,
+        "first_name",
+        model::check_name(&v.first_name, true),
+    );
+    check(
+        &mut errors,
+        "middle_name",
+        model::check_name(&v.middle_name, false),
+    );
+    check(
+        &mut errors,
+        "last_name",
+        model::check_name(&v.last_name, true),
+    );
     let sex = Sex::parse(&v.sex);
     if sex.is_none() {
         errors.add("sex", t("patients.error_sex"));
@@ -245,7 +272,12 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
     let birth = match model::birth_date(&v.date_of_birth, &v.age_years, &v.age_months, today) {
         Ok(b) => Some(b),
         Err((field, message)) => {
-            errors.add(field, message);
+            // A day its month does not have is named: "There is no 31 February 2026".
+            let text = match no_such_day(&v.date_of_birth) {
+                Some(e) if field == "date_of_birth" => e.message(today),
+                _ => t(message),
+            };
+            errors.add(field, text);
             None
         }
     };
@@ -268,7 +300,7 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
         match model::normalize_id(id_type, &v.id_number) {
             Ok(n) if id_type == "none" => debug_assert!(n.is_empty()),
             Ok(n) => identifiers.push((id_type.to_string(), n)),
-            Err(m) => errors.add("id_number", m),
+            Err(m) => errors.add("id_number", t(m)),
         }
     }
     for field in ["sha_number", "nupi"] {
@@ -282,7 +314,7 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
         }
         match model::normalize_id(field, value) {
             Ok(n) => identifiers.push((field.to_string(), n)),
-            Err(m) => errors.add(field, m),
+            Err(m) => errors.add(field, t(m)),
         }
     }
 
@@ -297,7 +329,11 @@ pub fn validate(v: &Typed, with_document: bool, today: NaiveDate) -> Result<Vali
     let ward = check_text(&mut errors, "ward", &v.ward);
     let kin_name = optional(&v.kin_name);
     if kin_name.is_some() {
-        errors.check("kin_name", model::check_name(&v.kin_name, false));
+        check(
+            &mut errors,
+            "kin_name",
+            model::check_name(&v.kin_name, false),
+        );
     }
     let kin_relationship = optional(&v.kin_relationship);
     if kin_relationship

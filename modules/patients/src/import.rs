@@ -421,7 +421,7 @@ pub fn check(row: &FileRow, headers: &HashMap<&'static str, String>, today: Naiv
         match model::normalize_id("file_number", &file_number) {
             Ok(n) => Some(n),
             Err(m) => {
-                add("file_number", m.to_string());
+                add("file_number", t(m));
                 None
             }
         }
@@ -431,16 +431,11 @@ pub fn check(row: &FileRow, headers: &HashMap<&'static str, String>, today: Naiv
         Ok(v) => Some(v),
         Err(form_errors) => {
             let map = serde_json::to_value(&form_errors).unwrap_or_default();
-            let date_unread = !typed.date_of_birth.is_empty()
-                && hms_core::dates::read(&typed.date_of_birth).is_err();
             let known_id_type = model::ID_TYPES.iter().any(|(v, _)| *v == typed.id_type);
             for (field, message) in map.as_object().into_iter().flatten() {
                 // The form's "choose from the list" means little in a spreadsheet: say what
                 // to write instead.
                 let (field, message) = match field.as_str() {
-                    "date_of_birth" if date_unread => {
-                        (field.as_str(), t("patients_import.error_date"))
-                    }
                     "sex" => ("sex", t("patients_import.error_sex")),
                     "county_code" => ("county_code", t("patients_import.error_county")),
                     "kin_relationship" => (
@@ -714,7 +709,7 @@ mod tests {
         );
         assert!(by("Surname").contains("Names may use"));
         assert!(!by("Sex").is_empty());
-        assert!(by("Date of birth").contains("DD/MM/YYYY"));
+        assert!(by("Date of birth").contains("day/month/year"), "{errors:?}");
         assert!(by("Phone number").contains("Kenyan mobile"));
         assert!(by("File No").contains("letters, digits and /"));
         assert!(errors.iter().all(|e| e.column != "First name"));

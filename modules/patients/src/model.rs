@@ -29,14 +29,27 @@ pub const OTHER_ID_TYPES: &[(&str, &str)] = &[
     ("anc_number", "ANC number"),
 ];
 
-/// The label of any identifier type, document or other.
-pub fn id_type_label(id_type: &str) -> &'static str {
-    ID_TYPES
+/// The label of any identifier type, document or other, in the request's language (the English
+/// labels above stay for reading spreadsheet headings and cells).
+pub fn id_type_label(id_type: &str) -> String {
+    let known = ID_TYPES
         .iter()
         .chain(OTHER_ID_TYPES)
-        .find(|(v, _)| *v == id_type)
-        .map(|(_, label)| *label)
-        .unwrap_or("Identifier")
+        .any(|(v, _)| *v == id_type);
+    hms_core::i18n::t(&format!(
+        "patients.id_kind.{}",
+        if known { id_type } else { "other" }
+    ))
+}
+
+/// Identifier types with their labels in the request's language, for a list to choose from.
+pub fn labelled<'a>(
+    types: impl IntoIterator<Item = &'a (&'static str, &'static str)>,
+) -> Vec<(&'static str, String)> {
+    types
+        .into_iter()
+        .map(|(v, _)| (*v, id_type_label(v)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,57 +115,37 @@ pub fn normalize_id(id_type: &str, raw: &str) -> Result<String, &'static str> {
             if upper.is_empty() {
                 Ok(String::new())
             } else {
-                Err("Leave the number empty, or choose the kind of document it belongs to.")
+                Err("patients.check.id_leave_empty")
             }
         }
         "national_id" | "birth_certificate" | "passport" | "alien_id" | "refugee_id"
             if upper.is_empty() =>
         {
-            Err("Enter the document number, or choose \"None\" if the patient has no document.")
+            Err("patients.check.id_enter_number")
         }
         "national_id" => {
             if (5..=18).contains(&len) && upper.chars().all(|c| c.is_ascii_digit()) {
                 Ok(upper)
             } else {
-                Err("National ID must be 5 to 18 digits, e.g. 12345678.")
+                Err("patients.check.national_id")
             }
         }
-        "birth_certificate" => check_alnum(
-            upper,
-            len,
-            alnum,
-            "Birth certificate numbers use letters and digits only, 4 to 20 characters.",
-        ),
-        "passport" => check_alnum(
-            upper,
-            len,
-            alnum,
-            "Passport numbers use letters and digits only, 4 to 20 characters, e.g. AK1234567.",
-        ),
-        "alien_id" => check_alnum(
-            upper,
-            len,
-            alnum,
-            "Alien ID numbers use letters and digits only, 4 to 20 characters.",
-        ),
+        "birth_certificate" => check_alnum(upper, len, alnum, "patients.check.birth_certificate"),
+        "passport" => check_alnum(upper, len, alnum, "patients.check.passport"),
+        "alien_id" => check_alnum(upper, len, alnum, "patients.check.alien_id"),
         "refugee_id" => {
             if (3..=30).contains(&len) && upper.chars().all(|c| alnum(c) || c == '/') {
                 Ok(upper)
             } else {
-                Err("Refugee ID numbers use letters, digits and / only, 3 to 30 characters.")
+                Err("patients.check.refugee_id")
             }
         }
-        "sha_number" => check_alnum(
-            upper,
-            len,
-            alnum,
-            "SHA numbers use letters and digits only, 4 to 20 characters, e.g. CR1569230130821.",
-        ),
+        "sha_number" => check_alnum(upper, len, alnum, "patients.check.sha_number"),
         "nupi" => {
             if (1..=14).contains(&len) && upper.chars().all(alnum) {
                 Ok(upper)
             } else {
-                Err("A NUPI is letters and digits only, at most 14 characters.")
+                Err("patients.check.nupi")
             }
         }
         // Clinic and old-register numbers are written with "/" (e.g. 13939/2019/00012).
@@ -160,10 +153,10 @@ pub fn normalize_id(id_type: &str, raw: &str) -> Result<String, &'static str> {
             if (1..=30).contains(&len) && upper.chars().all(|c| alnum(c) || c == '/') {
                 Ok(upper)
             } else {
-                Err("Use letters, digits and / only, at most 30 characters.")
+                Err("patients.check.file_number")
             }
         }
-        _ => Err("Choose the kind of identity document from the list."),
+        _ => Err("patients.check.id_type"),
     }
 }
 
@@ -262,13 +255,13 @@ pub fn check_name(value: &str, required: bool) -> Result<(), &'static str> {
     let value = value.trim();
     if value.is_empty() {
         return if required {
-            Err("Enter the name.")
+            Err("patients.check.name_required")
         } else {
             Ok(())
         };
     }
     if value.chars().count() > 60 {
-        return Err("Names can be at most 60 characters.");
+        return Err("patients.check.name_too_long");
     }
     let allowed = |c: char| {
         c.is_alphabetic()
@@ -279,10 +272,10 @@ pub fn check_name(value: &str, required: bool) -> Result<(), &'static str> {
             || is_apostrophe(c)
     };
     if !value.chars().all(allowed) {
-        return Err("Names may use letters, spaces, - and ' only.");
+        return Err("patients.check.name_characters");
     }
     if !value.chars().any(char::is_alphabetic) {
-        return Err("Names must contain at least one letter.");
+        return Err("patients.check.name_letter");
     }
     Ok(())
 }
@@ -351,38 +344,23 @@ pub fn birth_date(
         let date = match hms_core::dates::birth(dob, today) {
             Ok(date) => date,
             Err(hms_core::dates::DateError::Unreadable) => {
-                return Err((
-                    "date_of_birth",
-                    "Enter the date of birth as day/month/year, e.g. 31/05/1990.",
-                ))
+                return Err(("date_of_birth", "patients.check.dob_unreadable"))
             }
             Err(hms_core::dates::DateError::NoSuchDay { .. }) => {
-                return Err((
-                    "date_of_birth",
-                    "That month has no such day: check the date of birth.",
-                ))
+                return Err(("date_of_birth", "patients.check.dob_no_such_day"))
             }
             Err(hms_core::dates::DateError::TooLate) => {
-                return Err((
-                    "date_of_birth",
-                    "The date of birth cannot be in the future.",
-                ))
+                return Err(("date_of_birth", "patients.check.dob_future"))
             }
             Err(hms_core::dates::DateError::TooEarly) => {
-                return Err((
-                    "date_of_birth",
-                    "Check the year of birth: that age is not possible.",
-                ))
+                return Err(("date_of_birth", "patients.check.dob_too_old"))
             }
         };
         let too_old = today
             .checked_sub_months(Months::new(MAX_AGE_YEARS * 12))
             .is_some_and(|limit| date < limit);
         if too_old {
-            return Err((
-                "date_of_birth",
-                "Check the year of birth: that age is not possible.",
-            ));
+            return Err(("date_of_birth", "patients.check.dob_too_old"));
         }
         return Ok(BirthDate {
             date,
@@ -392,18 +370,15 @@ pub fn birth_date(
 
     let (years, months) = (age_years.trim(), age_months.trim());
     if years.is_empty() && months.is_empty() {
-        return Err((
-            "date_of_birth",
-            "Enter the date of birth, or the estimated age.",
-        ));
+        return Err(("date_of_birth", "patients.check.dob_or_age"));
     }
     let years = if years.is_empty() {
         0
     } else {
         match years.parse::<u32>() {
             Ok(y) if y <= MAX_AGE_YEARS => y,
-            Ok(_) => return Err(("age_years", "Age in years must be between 0 and 130.")),
-            Err(_) => return Err(("age_years", "Enter the age in whole years, e.g. 34.")),
+            Ok(_) => return Err(("age_years", "patients.check.age_range")),
+            Err(_) => return Err(("age_years", "patients.check.age_whole")),
         }
     };
     let months = if months.is_empty() {
@@ -411,24 +386,14 @@ pub fn birth_date(
     } else {
         match months.parse::<u32>() {
             Ok(m) if m <= 11 => m,
-            Ok(_) => {
-                return Err((
-                    "age_months",
-                    "Months must be 0 to 11; put whole years in the years box.",
-                ))
-            }
-            Err(_) => {
-                return Err((
-                    "age_months",
-                    "Enter the months as a whole number from 0 to 11.",
-                ))
-            }
+            Ok(_) => return Err(("age_months", "patients.check.months_range")),
+            Err(_) => return Err(("age_months", "patients.check.months_whole")),
         }
     };
     // Month arithmetic clamps to the month's end (a 1-year-old on 29 Feb 2025 → 28 Feb 2024 + …).
     let date = today
         .checked_sub_months(Months::new(years * 12 + months))
-        .ok_or(("age_years", "Age in years must be between 0 and 130."))?;
+        .ok_or(("age_years", "patients.check.age_range"))?;
     Ok(BirthDate {
         date,
         estimated: true,
@@ -457,14 +422,17 @@ fn whole_months(from: NaiveDate, to: NaiveDate) -> u32 {
 pub fn age_text(dob: NaiveDate, estimated: bool, today: NaiveDate) -> String {
     let prefix = if estimated { "~" } else { "" };
     let months = whole_months(dob, today);
-    if months == 0 {
-        let days = (today - dob).num_days().max(0);
-        format!("{prefix}{days} d")
+    let (key, n) = if months == 0 {
+        ("age.days", (today - dob).num_days().max(0))
     } else if months < 24 {
-        format!("{prefix}{months} m")
+        ("age.months", i64::from(months))
     } else {
-        format!("{prefix}{} y", months / 12)
-    }
+        ("age.years", i64::from(months / 12))
+    };
+    format!(
+        "{prefix}{}",
+        hms_core::i18n::t(key).replace("{n}", &n.to_string())
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -624,7 +592,7 @@ mod tests {
         ] {
             assert_eq!(
                 normalize_id("national_id", bad),
-                Err("National ID must be 5 to 18 digits, e.g. 12345678."),
+                Err("patients.check.national_id"),
                 "{bad}"
             );
         }
@@ -672,15 +640,12 @@ mod tests {
         assert!(normalize_id("none", "12345678").is_err());
         assert_eq!(
             normalize_id("driving_licence", "12345678"),
-            Err("Choose the kind of identity document from the list.")
+            Err("patients.check.id_type")
         );
-        assert_eq!(
-            normalize_id("", ""),
-            Err("Choose the kind of identity document from the list.")
-        );
+        assert_eq!(normalize_id("", ""), Err("patients.check.id_type"));
         for (t, _) in ID_TYPES.iter().filter(|(t, _)| *t != "none") {
             let message = normalize_id(t, "  ").unwrap_err();
-            assert!(message.starts_with("Enter the document number"), "{t}");
+            assert_eq!(message, "patients.check.id_enter_number", "{t}");
         }
     }
 
@@ -738,8 +703,8 @@ mod tests {
         ] {
             assert_eq!(check_name(ok, true), Ok(()), "{ok}");
         }
-        assert_eq!(check_name("", true), Err("Enter the name."));
-        assert_eq!(check_name("   ", true), Err("Enter the name."));
+        assert_eq!(check_name("", true), Err("patients.check.name_required"));
+        assert_eq!(check_name("   ", true), Err("patients.check.name_required"));
         assert_eq!(check_name("", false), Ok(()));
         assert_eq!(check_name(&"a".repeat(60), true), Ok(()));
         assert_eq!(
@@ -756,7 +721,7 @@ mod tests {
         for bad in ["Kamau2", "Ann;", "<b>", "a_b", "Ann\tMary"] {
             assert_eq!(
                 check_name(bad, false),
-                Err("Names may use letters, spaces, - and ' only."),
+                Err("patients.check.name_characters"),
                 "{bad}"
             );
         }
@@ -798,27 +763,18 @@ mod tests {
         );
         assert_eq!(
             birth_date("2026-03-16", "", "", today),
-            Err((
-                "date_of_birth",
-                "The date of birth cannot be in the future."
-            ))
+            Err(("date_of_birth", "patients.check.dob_future"))
         );
         // Nobody alive was born before 1900, nor is older than 130.
         assert!(birth_date("1900-01-01", "", "", today).is_ok());
         assert_eq!(
             birth_date("1899-12-31", "", "", today),
-            Err((
-                "date_of_birth",
-                "Check the year of birth: that age is not possible."
-            ))
+            Err(("date_of_birth", "patients.check.dob_too_old"))
         );
         let later = NaiveDate::from_ymd_opt(2040, 3, 15).expect("date");
         assert_eq!(
             birth_date("1910-03-14", "", "", later),
-            Err((
-                "date_of_birth",
-                "Check the year of birth: that age is not possible."
-            ))
+            Err(("date_of_birth", "patients.check.dob_too_old"))
         );
         assert!(
             birth_date("1910-03-15", "", "", later).is_ok(),
@@ -826,10 +782,10 @@ mod tests {
         );
         assert_eq!(
             birth_date("31/05/1990", "", "", today).map(|b| b.date),
-            birth_date("1990-05-31", "", "", today).map(|b| b.date),
-            "typed day first"
+            Ok(d(1990, 5, 31)),
+            "day first, as Kenyans write it"
         );
-        for bad in ["05/31/1990", "1990-02-30", "1990-5", "yesterday"] {
+        for bad in ["31/02/1990", "05/31/1990", "1990-02-30", "1990-5", "yesterday"] {
             assert_eq!(
                 birth_date(bad, "", "", today).unwrap_err().0,
                 "date_of_birth",
@@ -864,10 +820,7 @@ mod tests {
         );
         assert_eq!(
             est("", ""),
-            Err((
-                "date_of_birth",
-                "Enter the date of birth, or the estimated age."
-            ))
+            Err(("date_of_birth", "patients.check.dob_or_age"))
         );
         assert_eq!(est("  ", " "), est("", ""));
         for bad in ["abc", "-1", "34.5", "131", "99999999999"] {

@@ -56,9 +56,9 @@ async fn user_on(cmd: UserCommand, db: &Db) -> Result<(), Failure> {
             full_name,
         } => {
             let username = users::normalize_username(&username);
-            users::check_username(&username).map_err(Failure::from)?;
+            users::check_username(&username).map_err(hms_core::i18n::t)?;
             let full_name = full_name.unwrap_or_else(|| username.clone());
-            users::check_full_name(&full_name).map_err(Failure::from)?;
+            users::check_full_name(&full_name).map_err(hms_core::i18n::t)?;
             let known: Vec<String> = users::all_roles(db)
                 .await?
                 .into_iter()
@@ -169,7 +169,8 @@ fn read_new_password(username: &str) -> Result<String, Failure> {
         stdin.lock().read_line(&mut line)?;
         line.trim_end_matches(['\n', '\r']).to_string()
     };
-    password::check(&pw, username).map_err(|m| Failure(format!("{m} Nothing changed.")))?;
+    password::check(&pw, username)
+        .map_err(|m| Failure(format!("{} Nothing changed.", hms_core::i18n::t(m))))?;
     let _ = std::io::stdout().flush();
     Ok(pw)
 }

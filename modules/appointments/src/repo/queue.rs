@@ -24,12 +24,26 @@ pub struct PointRow {
 }
 
 fn point_at(r: &AnyRow) -> PointRow {
+    let code: String = r.get(1);
+    let name: String = r.get(2);
+    let room: Option<String> = r.get(3);
     PointRow {
         id: r.get(0),
-        code: r.get(1),
-        name: r.get(2),
-        room: r.get(3),
+        name: seeded_in_language(&code, "name", name),
+        room: room.map(|room| seeded_in_language(&code, "room", room)),
+        code,
         has_display: r.get::<i64, _>(4) == 1,
+    }
+}
+
+/// A seeded point's name or room in the request's language; a name the facility gave stays as
+/// it was written.
+pub fn seeded_in_language(code: &str, part: &str, stored: String) -> String {
+    let key = format!("appointments_points.{code}.{part}");
+    if hms_core::i18n::has(&key) && hms_core::i18n::t_in("en", &key) == stored {
+        hms_core::i18n::t(&key)
+    } else {
+        stored
     }
 }
 

@@ -148,7 +148,11 @@ pub async fn visit_facts(
     .fetch_all(db.read())
     .await?
     .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .map(|r| {
+        let code: String = r.get(0);
+        let name = super::queue::seeded_in_language(&code, "name", r.get(1));
+        (code, name, r.get(2))
+    })
     .collect();
     Ok(Some((payer.get(0), points)))
 }

@@ -1,6 +1,7 @@
 //! The lists of bookings: a day or a week per clinic and clinician (with a CSV export), the
 //! missed appointments to follow up, and the reception's dashboard card of today.
 
+use chrono::Datelike;
 use poem::web::Query;
 use poem::{handler, Response};
 use serde::{Deserialize, Serialize};
@@ -67,7 +68,10 @@ pub async fn day_list(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response
         let label = Day::event(&b.day)
             .ok()
             .map(Day::date)
-            .map(|d| d.format("%a %d %b %Y").to_string())
+            .map(|d| {
+                let weekday = dates::weekday_name(hms_core::i18n::current(), d.weekday());
+                format!("{weekday} {}", dates::show(d))
+            })
             .unwrap_or_default();
         match days.last_mut() {
             Some((l, list)) if *l == label => list.push(row(b)),
@@ -78,7 +82,7 @@ pub async fn day_list(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response
     let mut c = tera::Context::new();
     c.insert("days", &days);
     c.insert("day", &dates::text(day));
-    c.insert("title_day", &day.format("%A %d %B %Y").to_string());
+    c.insert("title_day", &dates::show_long(day));
     c.insert("week", &week);
     c.insert("from", &dates::text(from));
     c.insert("to", &dates::text(to));

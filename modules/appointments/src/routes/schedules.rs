@@ -79,10 +79,15 @@ async fn overview_page(
             if h.date >= Day::today().date()
                 && h.date <= Day::today().date() + chrono::Duration::days(365)
             {
+                let is_declared = declared.contains(&h);
                 shown.push(HolidayShown {
                     day: dates::text(h.date),
-                    declared: declared.contains(&h),
-                    name: h.name,
+                    name: if is_declared {
+                        h.name
+                    } else {
+                        holidays::name_in_language(&h.name)
+                    },
+                    declared: is_declared,
                 });
             }
         }

@@ -7,9 +7,9 @@ use super::*;
 // Spreadsheet values to form values
 // ---------------------------------------------------------------------------------------------
 
-/// A date of birth as stored (YYYY-MM-DD). Spreadsheets in Kenya write DD/MM/YYYY (also with `-`
-/// or `.`, and one-digit days and months; read by `hms_core::dates::read`), sometimes with a time
-/// of midnight after it. Anything else is left as written, for validation to explain.
+/// A date of birth as the form takes it (YYYY-MM-DD). Spreadsheets in Kenya write DD/MM/YYYY
+/// (also with `-` or `.`, and one-digit days and months), sometimes with a time of midnight
+/// after it. Anything else is left as written, for validation to explain.
 pub fn normalise_date(raw: &str) -> String {
     let raw = raw.trim();
     let date = raw
@@ -17,8 +17,10 @@ pub fn normalise_date(raw: &str) -> String {
         .or_else(|| raw.strip_suffix("00:00"))
         .map_or(raw, str::trim_end);
     let date = date.strip_suffix('T').unwrap_or(date);
+    // One reading for the form and the file: the stored form makes the row key, so the same
+    // patient written 31/05/1990 in one file and 1990-05-31 in another is one patient.
     match hms_core::dates::read(date) {
-        Ok(date) => hms_core::dates::text(date),
+        Ok(day) => hms_core::dates::text(day),
         Err(_) => raw.to_string(),
     }
 }

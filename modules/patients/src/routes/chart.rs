@@ -97,11 +97,12 @@ pub(crate) async fn chart_page(
     );
     c.insert(
         "addable_types",
-        &model::ID_TYPES
-            .iter()
-            .chain(model::OTHER_ID_TYPES)
-            .filter(|(t, _)| *t != "none" && !patient.identifiers.iter().any(|(h, _)| h == t))
-            .collect::<Vec<_>>(),
+        &model::labelled(
+            model::ID_TYPES
+                .iter()
+                .chain(model::OTHER_ID_TYPES)
+                .filter(|(t, _)| *t != "none" && !patient.identifiers.iter().any(|(h, _)| h == t)),
+        ),
     );
     c.insert("adding", &adding);
     c.insert("errors", errors);

@@ -274,7 +274,7 @@ pub async fn add_identifier(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResu
     let id_type = form.get("id_type").trim().to_string();
     let typed = form.get("value").trim().to_string();
     let value = if addable(&id_type) {
-        model::normalize_id(&id_type, &typed).map_err(|m| m.to_string())
+        model::normalize_id(&id_type, &typed).map_err(t)
     } else {
         Err(t("patients.error_choose"))
     };
@@ -328,7 +328,7 @@ pub async fn remove_identifier_form(
     let mut c = tera::Context::new();
     c.insert("patient", &chart);
     c.insert("id_type", id_type);
-    c.insert("label", model::id_type_label(id_type));
+    c.insert("label", &model::id_type_label(id_type));
     c.insert("value", value);
     render_status(&cx, StatusCode::OK, "patients/remove_identifier.html", c)
 }

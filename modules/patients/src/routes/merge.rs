@@ -53,14 +53,7 @@ fn compared(s: &Side) -> Compared {
         identifiers: s
             .identifiers
             .iter()
-            .map(|(kind, value)| {
-                let label = model::ID_TYPES
-                    .iter()
-                    .find(|(k, _)| k == kind)
-                    .map(|(_, l)| l.to_string())
-                    .unwrap_or_else(|| kind.clone());
-                (label, value.clone())
-            })
+            .map(|(kind, value)| (model::id_type_label(kind), value.clone()))
             .collect(),
     }
 }

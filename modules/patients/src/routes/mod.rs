@@ -30,7 +30,7 @@ pub(crate) fn form_context(values: &Typed, errors: &FormErrors) -> tera::Context
     c.insert("errors", errors);
     // Allergies are typed at registration; afterwards the chart records them one by one.
     c.insert("allergy_entry", &true);
-    c.insert("id_types", model::ID_TYPES);
+    c.insert("id_types", &model::labelled(model::ID_TYPES));
     c.insert("counties", model::counties());
     c.insert(
         "blood_groups",

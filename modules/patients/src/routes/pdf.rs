@@ -103,7 +103,7 @@ pub async fn card(cx: Ctx, Path(id): Path<i64>, Query(q): Query<SizeQuery>) -> A
 }
 
 fn dob_text(p: &PatientCard) -> String {
-    let day = p.date_of_birth.map(|d| d.text()).unwrap_or_default();
+    let day = p.date_of_birth.map(|d| d.display()).unwrap_or_default();
     if p.age_text.is_empty() {
         day
     } else {
