@@ -282,7 +282,8 @@ fn module_commands_join_the_command_line_and_need_their_module() {
         "{}",
         text(&on)
     );
-    let bad = hms(&dir, &["reminders", "run", "--day", "12/05/2026"], None);
+    // Day first is read (12/05/2026); a day that does not exist is refused.
+    let bad = hms(&dir, &["reminders", "run", "--day", "31/02/2026"], None);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
 }
 
@@ -420,26 +421,28 @@ fn resellers_make_keys_and_issue_licences_that_verify() {
         "unknown tier"
     );
     assert_eq!(
-        issue("clinic", "31/12/2027").status.code(),
+        issue("clinic", "31/02/2027").status.code(),
         Some(1),
         "bad date"
     );
 
-    // This build has no licence key: it says so, changes nothing and keeps evaluating.
+    // This build has no licence key: a development build. It says so, takes no licence and
+    // never counts down.
     let file = dir.path().join("licence.json");
     std::fs::write(&file, &licence_json).unwrap();
     let site = TempDir::new("licensed");
     let install = hms(&site, &["licence", "install", file.to_str().unwrap()], None);
     assert_eq!(install.status.code(), Some(1), "{}", text(&install));
     assert!(
-        text(&install).contains("no licence key"),
+        text(&install).contains("development build"),
         "{}",
         text(&install)
     );
     let show = hms(&site, &["licence", "show"], None);
     assert!(show.status.success(), "{}", text(&show));
     assert!(
-        text(&show).contains("evaluation, 59 day(s) left"),
+        text(&show).contains("development build: every compiled module on, nothing ever pauses")
+            && !text(&show).contains("day(s) left"),
         "{}",
         text(&show)
     );
@@ -707,4 +710,83 @@ fn a_running_server_mails_the_audit_anchor_once_a_day() {
     let given = line.trim().trim_start_matches("hms audit verify --head ");
     let ok = hms(&dir, &["audit", "verify", "--head", given], None);
     assert_eq!(ok.status.code(), Some(0), "{given}: {}", text(&ok));
+}
+
+#[test]
+fn a_port_in_use_is_reported_before_the_database_is_created_or_migrated() {
+    let dir = TempDir::new("port");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let out = hms(&dir, &["serve", "--bind", &bind], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("cannot listen on {bind}")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !dir.path().join("data/hms.db").exists(),
+        "no database made for a server that cannot listen"
+    );
+}
+
+#[test]
+fn service_install_prints_a_systemd_unit_with_user_data_directory_and_restarts() {
+    let dir = TempDir::new("service");
+    let data = dir.path().join("clinic data");
+    let out = Command::new(BIN)
+        .args([
+            "service",
+            "install",
+            "--print",
+            "--user",
+            "hmsclinic",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env_remove("HMS_CONFIG")
+        .env_remove("HMS_DATA_DIR")
+        .env_remove("HMS_BACKUP_DIR")
+        .env_remove("HMS_DATABASE_URL")
+        .output()
+        .unwrap();
+    let unit = text(&out);
+    assert!(out.status.success(), "{unit}");
+    let bin = std::fs::canonicalize(BIN).unwrap();
+    for line in [
+        "[Service]".to_string(),
+        "User=hmsclinic".into(),
+        format!(
+            "ExecStart={} serve --data-dir \"{}\"",
+            bin.display(),
+            data.display()
+        ),
+        format!("WorkingDirectory={}", dir.path().display()),
+        format!(
+            "ReadWritePaths=\"{}\" {}",
+            data.display(),
+            dir.path().join("hms-backups").display()
+        ),
+        "Restart=on-failure".into(),
+        "WantedBy=multi-user.target".into(),
+        "systemctl enable hms.service".into(),
+    ] {
+        assert!(unit.contains(&line), "the unit has {line}:\n{unit}");
+    }
+    assert!(!data.exists(), "--print changes nothing");
+
+    // Without a data directory of its own, a service keeps its data under /var/lib/hms.
+    let plain = Command::new(BIN)
+        .args(["service", "install", "--print"])
+        .current_dir(dir.path())
+        .env_remove("HMS_CONFIG")
+        .env_remove("HMS_DATA_DIR")
+        .env_remove("HMS_BACKUP_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        text(&plain).contains("serve --data-dir /var/lib/hms/data"),
+        "{}",
+        text(&plain)
+    );
 }
