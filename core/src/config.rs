@@ -757,4 +757,24 @@ mod tests {
             "sqlite://./hms-data/hms.db"
         );
     }
+
+    #[test]
+    fn the_backup_folder_is_found_from_the_data_directory_never_the_working_directory() {
+        let flags = Overrides {
+            data_dir: Some(PathBuf::from("/srv/hms/data")),
+            ..Overrides::default()
+        };
+        let env = |k: &str| (k == "HMS_BACKUP_DIR").then(|| "copies".to_string());
+        let loaded = load_from(&flags, env).unwrap();
+        assert_eq!(loaded.config.backup_folder(), Path::new("/srv/hms/copies"));
+        let shown = loaded.describe();
+        assert!(shown
+            .iter()
+            .any(|(k, v, _)| *k == "backup_dir" && v == "/srv/hms/copies"));
+        let default = load_from(&flags, |_| None).unwrap();
+        assert_eq!(
+            default.config.backup_folder(),
+            Path::new("/srv/hms/hms-backups")
+        );
+    }
 }
