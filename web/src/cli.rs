@@ -493,7 +493,7 @@ async fn migrate(loaded: &Loaded) -> Result<(), Failure> {
 async fn backup(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
     let url = loaded.config.effective_database_url();
     if Backend::from_url(&url)? == Backend::Postgres {
-        return pg_backup(&url, file).await;
+        return pg_backup(loaded, &url, file).await;
     }
     let database = sqlite_path(&url);
     if !Path::new(&database).is_file() {
@@ -513,7 +513,7 @@ async fn backup(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
 }
 
 /// `hms backup FILE` on PostgreSQL: a checked pg_dump, recorded (it lets an upgrade go ahead).
-async fn pg_backup(url: &str, file: &Path) -> Result<(), Failure> {
+async fn pg_backup(loaded: &Loaded, url: &str, file: &Path) -> Result<(), Failure> {
     // As it is: the dump is of the database the servers use, before any new migration.
     let db = Db::connect(url).await;
     let db = match db {
@@ -526,8 +526,10 @@ async fn pg_backup(url: &str, file: &Path) -> Result<(), Failure> {
         }
     };
     let done = upgrade::pg_dump(&db, url, file, &Actor::cli(None)).await;
+    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
     db.close().await;
     let done = done?;
+    synced?;
     println!("{}: {}", done.file.unwrap_or_default(), done.message);
     Ok(())
 }
