@@ -370,9 +370,11 @@ async fn the_backups_card_names_the_newest_checked_backup_never_an_unfinished_on
         hms_core::clock::now_ms()
     ));
     let folder = backups.clone();
-    let app = TestApp::start_with(hms_testkit::Backend::Sqlite, move |c| c.backup_dir = folder)
-        .await
-        .unwrap();
+    let app = TestApp::start_with(hms_testkit::Backend::Sqlite, move |c| {
+        c.backup_dir = Some(folder)
+    })
+    .await
+    .unwrap();
     let admin = app.setup_admin().await;
     let ran = hms_core::backup::daily_check(app.db(), &app.data_dir, &backups)
         .await

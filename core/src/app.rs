@@ -31,6 +31,8 @@ pub enum StartError {
     Translations(#[from] crate::i18n::CatalogueError),
     #[error("configuration: {0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Upgrade(#[from] crate::backup::upgrade::UpgradeError),
 }
 
 pub struct AppInner {
@@ -82,9 +84,10 @@ pub struct Parts {
 }
 
 impl App {
-    /// Opens (creating and migrating) the database and builds the state.
+    /// Opens (creating and migrating, after a backup when it holds data) the database and
+    /// builds the state.
     pub async fn start(config: Config, parts: Parts) -> Result<Self, StartError> {
-        let db = Db::open(&config.effective_database_url()).await?;
+        let (db, _) = crate::backup::upgrade::open(&config).await?;
         Self::with_db(config, db, parts).await
     }
 

@@ -1,15 +1,16 @@
 //! Backups of the SQLite database: `hms backup FILE` on demand, a daily automatic backup while
 //! the server runs (the newest 14 kept, outside the data directory), `hms restore FILE`, and the
 //! lock file by which a running server tells `hms restore` to keep off. Every copy is checked
-//! with `PRAGMA integrity_check` before it counts. PostgreSQL is backed up with its own tools
-//! (pg_dump, base backups); the commands explain that instead.
+//! with `PRAGMA integrity_check` before it counts. On PostgreSQL `hms backup` runs pg_dump
+//! ([`upgrade::pg_dump`]); before a new version migrates a database, [`upgrade::prepare`]
+//! makes or asks for a backup.
 //!
 //! The last result is kept in `settings` (`backup.last_at`, `backup.last_status`,
 //! `backup.last_message`, `backup.last_file`) with an audit row in the same transaction, so the
 //! admin dashboard can show it ([`last_result`], [`is_overdue`]).
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -24,6 +25,7 @@ use crate::db::{self, Backend, Db, DbError};
 
 mod files;
 mod restore;
+pub mod upgrade;
 
 pub use files::*;
 use files::{place_checked, remove_with_journal};
@@ -46,13 +48,11 @@ const KEY_STATUS: &str = "backup.last_status";
 const KEY_MESSAGE: &str = "backup.last_message";
 const KEY_FILE: &str = "backup.last_file";
 
-/// What `hms backup` says on PostgreSQL (nothing is written).
+/// What `hms backup` adds on PostgreSQL when the database cannot be reached.
 pub const POSTGRES_BACKUP_HELP: &str = "\
-this HMS uses PostgreSQL, and `hms backup` only copies the built-in SQLite database; nothing was written.
-Back up PostgreSQL with its own tools, for example every night:
-    pg_dump --format=custom --file=hms-$(date +%Y%m%d).dump \"$HMS_DATABASE_URL\"
-and check each dump with `pg_restore --list FILE`. For point-in-time recovery, take base backups
-(pg_basebackup) and archive the WAL. See the README section \"Backups\".";
+On PostgreSQL, `hms backup FILE` runs pg_dump (custom format) and checks the dump with
+`pg_restore --list`: it needs the PostgreSQL client tools and the database HMS uses. For nightly
+dumps, base backups (pg_basebackup) and WAL archiving, see the README section \"Backups\".";
 
 /// What `hms restore` says on PostgreSQL (nothing is changed).
 pub const POSTGRES_RESTORE_HELP: &str = "\
@@ -88,6 +88,9 @@ pub enum BackupError {
         file: String,
         source: std::io::Error,
     },
+    /// pg_dump or its check failed (PostgreSQL).
+    #[error("{0}. Nothing was written.")]
+    Dump(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -461,17 +464,13 @@ fn sync_dir(dir: &Path) {
 
 /// The path as people read it: absolute, without resolving links.
 fn display_path(path: &Path) -> String {
-    std::path::absolute(path)
-        .map(|p| normalize(&p))
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
+    crate::config::absolute(path).display().to_string()
 }
 
 /// The path to compare: absolute, `.` and `..` removed, and links resolved as far as the path
 /// exists (a file yet to be written lives in a folder that may be a link).
 fn resolve(path: &Path) -> PathBuf {
-    let full = normalize(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+    let full = crate::config::absolute(path);
     let mut existing = full.clone();
     let mut rest = Vec::new();
     loop {
@@ -486,20 +485,6 @@ fn resolve(path: &Path) -> PathBuf {
             None => return full,
         }
     }
-}
-
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// A size as people read it (KB or MB).

@@ -2,10 +2,12 @@
 //! Every value remembers where it came from so `hms config` can say so.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+mod trusted;
+pub use trusted::TrustedNet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -61,60 +63,6 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// A network (address and prefix length) whose X-Forwarded-For headers are believed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TrustedNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl TrustedNet {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("'{text}' is not an IP address or network"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("'{text}' has an invalid prefix length"))?,
-            None => max,
-        };
-        Ok(Self { addr, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::fmt::Display for TrustedNet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Address the server listens on.
@@ -131,8 +79,10 @@ pub struct Config {
     pub session_absolute_hours: u64,
     /// tracing filter, e.g. `info` or `hms=debug`.
     pub log: String,
-    /// Folder for the daily automatic backups; must be outside the data directory.
-    pub backup_dir: PathBuf,
+    /// Folder for the daily automatic backups, as configured; must be outside the data
+    /// directory. `None`: `hms-backups` beside the data directory. Read it through
+    /// [`Config::backup_folder`], which resolves it (never against the working directory).
+    pub backup_dir: Option<PathBuf>,
     /// Compiled modules switched off at this facility.
     pub modules_disabled: Vec<String>,
     /// SMTP server for outgoing email (`smtp://`, `smtps://` or `smtp://...?tls=required`);
@@ -156,6 +106,9 @@ pub struct Config {
     /// Most client connections open at once; 0: derived from the open-files limit, leaving
     /// room for the database and files.
     pub max_connections: u64,
+    /// Apply a new version's database changes without the backup made (SQLite) or asked for
+    /// (PostgreSQL) first; for sites backed up another way.
+    pub upgrade_without_backup: bool,
     /// Each module's settings (`[modules.<id>]`), as configured; modules read them typed
     /// through `module_integer` and its siblings (see `module_config`).
     pub modules: BTreeMap<String, toml::Table>,
@@ -172,7 +125,7 @@ impl Default for Config {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             log: "info".into(),
-            backup_dir: PathBuf::from("./hms-backups"),
+            backup_dir: None,
             modules_disabled: Vec::new(),
             smtp_url: None,
             login_address_failures: 100,
@@ -182,6 +135,7 @@ impl Default for Config {
             header_timeout_seconds: 10,
             keepalive_timeout_seconds: 60,
             max_connections: 0,
+            upgrade_without_backup: false,
             modules: BTreeMap::new(),
         }
     }
@@ -195,6 +149,38 @@ impl Config {
             None => format!("sqlite://{}", self.data_dir.join("hms.db").display()),
         }
     }
+
+    /// The backup folder as an absolute path. A relative `backup_dir` (and the default,
+    /// `hms-backups`) is taken from the folder that holds the data directory, never from the
+    /// folder HMS was started in: a service started from `/` keeps its backups beside its data.
+    pub fn backup_folder(&self) -> PathBuf {
+        let data = absolute(&self.data_dir);
+        let beside = data.parent().map(Path::to_path_buf).unwrap_or(data);
+        let folder = self
+            .backup_dir
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_BACKUP_FOLDER));
+        absolute(&beside.join(folder))
+    }
+}
+
+/// The backup folder's name beside the data directory when `backup_dir` is not set.
+pub const DEFAULT_BACKUP_FOLDER: &str = "hms-backups";
+
+/// `path` made absolute against the working directory, without `.` and `..` (links are kept).
+pub fn absolute(path: &Path) -> PathBuf {
+    let full = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in full.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Values given on the command line; they win over everything else.
@@ -229,6 +215,7 @@ struct FileConfig {
     header_timeout_seconds: Option<u64>,
     keepalive_timeout_seconds: Option<u64>,
     max_connections: Option<u64>,
+    upgrade_without_backup: Option<bool>,
     modules: Option<BTreeMap<String, toml::Table>>,
 }
 
@@ -266,7 +253,7 @@ impl Loaded {
                 c.session_absolute_hours.to_string(),
             ),
             ("log", c.log.clone()),
-            ("backup_dir", c.backup_dir.display().to_string()),
+            ("backup_dir", c.backup_folder().display().to_string()),
             ("modules_disabled", c.modules_disabled.join(",")),
             (
                 "smtp_url",
@@ -292,6 +279,10 @@ impl Loaded {
             (
                 "keepalive_timeout_seconds",
                 c.keepalive_timeout_seconds.to_string(),
+            ),
+            (
+                "upgrade_without_backup",
+                c.upgrade_without_backup.to_string(),
             ),
             (
                 "max_connections",
@@ -362,7 +353,10 @@ pub fn load_from(
         take!(session_idle_minutes, "session_idle_minutes");
         take!(session_absolute_hours, "session_absolute_hours");
         take!(log, "log");
-        take!(backup_dir, "backup_dir");
+        if let Some(v) = fc.backup_dir {
+            c.backup_dir = Some(v);
+            sources.insert("backup_dir", src());
+        }
         take!(modules_disabled, "modules_disabled");
         for (old, moved) in [
             (fc.reminder_days_before.is_some(), MOVED[0]),
@@ -387,6 +381,7 @@ pub fn load_from(
         take!(header_timeout_seconds, "header_timeout_seconds");
         take!(keepalive_timeout_seconds, "keepalive_timeout_seconds");
         take!(max_connections, "max_connections");
+        take!(upgrade_without_backup, "upgrade_without_backup");
         if let Some(v) = fc.smtp_url {
             c.smtp_url = Some(v);
             sources.insert("smtp_url", src());
@@ -419,6 +414,9 @@ pub fn load_from(
     if let Some(v) = from_env("database_url", "HMS_DATABASE_URL") {
         c.database_url = Some(v);
     }
+    if let Some(v) = from_env("upgrade_without_backup", "HMS_UPGRADE_WITHOUT_BACKUP") {
+        c.upgrade_without_backup = parse_bool("HMS_UPGRADE_WITHOUT_BACKUP", &v)?;
+    }
     if let Some(v) = from_env("cookie_secure", "HMS_COOKIE_SECURE") {
         c.cookie_secure = parse_bool("HMS_COOKIE_SECURE", &v)?;
     }
@@ -435,7 +433,7 @@ pub fn load_from(
         c.log = v;
     }
     if let Some(v) = from_env("backup_dir", "HMS_BACKUP_DIR") {
-        c.backup_dir = PathBuf::from(v);
+        c.backup_dir = Some(PathBuf::from(v));
     }
     if let Some(v) = from_env("modules_disabled", "HMS_MODULES_DISABLED") {
         c.modules_disabled = v
@@ -757,6 +755,26 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://./hms-data/hms.db"),
             "sqlite://./hms-data/hms.db"
+        );
+    }
+
+    #[test]
+    fn the_backup_folder_is_found_from_the_data_directory_never_the_working_directory() {
+        let flags = Overrides {
+            data_dir: Some(PathBuf::from("/srv/hms/data")),
+            ..Overrides::default()
+        };
+        let env = |k: &str| (k == "HMS_BACKUP_DIR").then(|| "copies".to_string());
+        let loaded = load_from(&flags, env).unwrap();
+        assert_eq!(loaded.config.backup_folder(), Path::new("/srv/hms/copies"));
+        let shown = loaded.describe();
+        assert!(shown
+            .iter()
+            .any(|(k, v, _)| *k == "backup_dir" && v == "/srv/hms/copies"));
+        let default = load_from(&flags, |_| None).unwrap();
+        assert_eq!(
+            default.config.backup_folder(),
+            Path::new("/srv/hms/hms-backups")
         );
     }
 }

@@ -363,6 +363,41 @@ impl Db {
         Ok(())
     }
 
+    /// Which of this build's migrations the database has not had yet, and when the last one
+    /// it had was applied; an empty database (no migration applied) is `fresh`.
+    pub async fn migration_state(&self) -> Result<MigrationState, DbError> {
+        let exists = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_name = 'schema_migrations' AND table_schema = current_schema()"
+            }
+        };
+        let tables: i64 = sqlx::query(exists).fetch_one(&self.writer).await?.get(0);
+        let applied: Vec<(String, String)> = if tables == 0 {
+            Vec::new()
+        } else {
+            sqlx::query("SELECT version, applied_at FROM schema_migrations")
+                .fetch_all(&self.writer)
+                .await?
+                .into_iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+                .collect()
+        };
+        let pending = migrations(self.backend)
+            .into_iter()
+            .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
+            .map(|m| m.name)
+            .collect();
+        Ok(MigrationState {
+            fresh: applied.is_empty(),
+            pending,
+            last_applied_at: applied.into_iter().map(|(_, at)| at).max(),
+        })
+    }
+
     /// Applies pending migrations of this backend's stream, each in its own transaction.
     /// A migration already applied whose file changed is an error, never silently re-run.
     pub async fn migrate(&self) -> Result<usize, DbError> {
@@ -538,6 +573,17 @@ pub fn values_statement(
     } else {
         sqlx::AssertSqlSafe(build(p, rows).into())
     }
+}
+
+/// Where a database stands against this build's migrations (see [`Db::migration_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// No migration applied yet: a new database, nothing to lose.
+    pub fresh: bool,
+    /// Names of the migrations still to apply, in order.
+    pub pending: Vec<String>,
+    /// When the most recent migration was applied (RFC 3339).
+    pub last_applied_at: Option<String>,
 }
 
 /// One migration file of a backend's stream.

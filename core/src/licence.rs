@@ -155,7 +155,7 @@ pub enum LicenceError {
     #[error("The licence signature is not valid: the file was changed, or it was not issued for this HMS.")]
     Signature,
     #[error(
-        "This HMS build has no licence key, so it cannot accept licences; it runs in evaluation."
+        "This is a development build of HMS (built without a licence key): it takes no licences and needs none."
     )]
     NoKey,
     #[error("The licence's expiry date '{0}' is not a date like 2027-12-31.")]
@@ -194,6 +194,9 @@ pub fn verify(text: &str, key: Option<&VerifyingKey>) -> Result<Payload, Licence
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Standing {
+    /// A build without a compiled-in licence key (built from source): every compiled module,
+    /// nothing ever pauses, no licence can be installed.
+    Development,
     /// No licence: every compiled module, for `days_left` more days.
     Evaluation {
         days_left: i64,
@@ -299,6 +302,8 @@ pub struct Licensing {
 pub struct Loaded {
     pub licence: Option<Payload>,
     pub first_start: NaiveDate,
+    /// No verifying key in this build: a development build, never paused.
+    pub development: bool,
 }
 
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
@@ -412,6 +417,7 @@ impl Licensing {
         let loaded = Loaded {
             licence,
             first_start,
+            development: self.key.is_none(),
         };
         *self.cached.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), loaded.clone()));
@@ -474,7 +480,11 @@ impl Verdict {
 impl Loaded {
     pub fn verdict(&self, today: NaiveDate) -> Verdict {
         Verdict {
-            standing: standing(self.licence.as_ref(), self.first_start, today),
+            standing: if self.development {
+                Standing::Development
+            } else {
+                standing(self.licence.as_ref(), self.first_start, today)
+            },
             licence: self.licence.clone(),
         }
     }

@@ -8,15 +8,18 @@ use std::sync::Arc;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use hms_core::audit::Actor;
-use hms_core::backup;
+use hms_core::backup::{self, upgrade};
 use hms_core::config::{self, Loaded, Overrides};
 use hms_core::db::{sqlite_path, Backend, Db};
 use hms_core::module::{Module, Registry};
 
 mod audit;
+mod licence;
+pub mod service;
 mod users;
 
 use audit::{audit_head, audit_verify};
+use licence::licence;
 use users::user;
 pub use users::UserCommand;
 
@@ -38,8 +41,8 @@ pub struct GlobalArgs {
     /// Configuration file (TOML); default ./hms.toml when present.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on [env: HMS_BIND] [default: 127.0.0.1:8080].
-    #[arg(long, global = true, value_name = "ADDR")]
+    /// Address to listen on [env: HMS_BIND] [default: 127.0.0.1:8080]. Also after `serve`.
+    #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
     /// Data directory for the SQLite database and backups [env: HMS_DATA_DIR] [default: ./hms-data].
     #[arg(long, global = true, value_name = "DIR")]
@@ -52,13 +55,16 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server (the default when no command is given).
-    Serve,
-    /// Apply database migrations and exit.
-    Migrate,
+    Serve(ServeArgs),
+    /// Apply database migrations and exit (after a backup, as at start).
+    Migrate(UpgradeArgs),
     /// List the compiled department modules, whether each is enabled and why.
     Modules,
     /// Print the effective configuration and where each value came from.
-    Config,
+    Config(BindArgs),
+    /// Run HMS as a service that starts with the computer (systemd on Linux).
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
     /// Show or install the licence.
     #[command(subcommand)]
     Licence(LicenceCommand),
@@ -78,6 +84,31 @@ pub enum Command {
     /// for demonstrations, training and benchmarks. Refused on a database that holds patients
     /// unless --force.
     DemoData(crate::demo::DemoArgs),
+}
+
+/// `--bind`, for the commands that listen or show where the server listens.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BindArgs {
+    /// Address to listen on [env: HMS_BIND] [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+}
+
+/// Going ahead with a new version's database changes without a backup.
+#[derive(Debug, Args, Clone, Default)]
+pub struct UpgradeArgs {
+    /// Apply a new version's database changes without the backup HMS makes first (SQLite) or
+    /// asks for (PostgreSQL: `hms backup`) [env: HMS_UPGRADE_WITHOUT_BACKUP].
+    #[arg(long)]
+    pub upgrade_without_backup: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub listen: BindArgs,
+    #[command(flatten)]
+    pub upgrade: UpgradeArgs,
 }
 
 /// What the command line asks for: a platform command (none: serve) or a module's.
@@ -109,7 +140,15 @@ where
 {
     let modules = crate::compiled_modules();
     let matches = command_line(&modules).try_get_matches_from(args)?;
-    let global = GlobalArgs::from_arg_matches(&matches)?;
+    let mut global = GlobalArgs::from_arg_matches(&matches)?;
+    // `--bind` given after the command (`hms serve --bind ...`) counts as well.
+    let mut sub = matches.subcommand();
+    while let Some((_, m)) = sub {
+        if let Ok(Some(bind)) = m.try_get_one::<String>("bind") {
+            global.bind = Some(bind.clone());
+        }
+        sub = m.subcommand();
+    }
     let owner = matches.subcommand().and_then(|(name, sub)| {
         let module = modules
             .iter()
@@ -168,16 +207,27 @@ where
 {
     let (global, invocation) = parse(args).unwrap_or_else(|e| e.exit());
     crate::connections::open_files();
-    let loaded = match load_config(&global) {
+    let mut loaded = match load_config(&global) {
         Ok(l) => l,
         Err(Failure(message)) => {
             eprintln!("error: {message}");
             return ExitCode::from(1);
         }
     };
+    if let Invocation::Platform(Some(
+        Command::Serve(ServeArgs { upgrade, .. }) | Command::Migrate(upgrade),
+    )) = &invocation
+    {
+        if upgrade.upgrade_without_backup {
+            loaded.config.upgrade_without_backup = true;
+            loaded
+                .sources
+                .insert("upgrade_without_backup", config::Source::Flag);
+        }
+    }
     let serving = matches!(
         invocation,
-        Invocation::Platform(None | Some(Command::Serve))
+        Invocation::Platform(None | Some(Command::Serve(_)))
     );
     // Commands print their own results; only the server logs at the configured level.
     let level = if serving {
@@ -200,12 +250,7 @@ where
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(async move {
-        match invocation {
-            Invocation::Platform(None | Some(Command::Serve)) => serve(loaded).await,
-            invocation => run_invocation(invocation, loaded).await,
-        }
-    })
+    runtime.block_on(async move { run_invocation(invocation, loaded).await })
 }
 
 /// Parses `args` and runs the command with an already loaded configuration (tests).
@@ -225,7 +270,13 @@ where
 
 async fn run_invocation(invocation: Invocation, loaded: Loaded) -> ExitCode {
     match invocation {
-        Invocation::Platform(command) => run(command.unwrap_or(Command::Serve), loaded).await,
+        Invocation::Platform(command) => {
+            run(
+                command.unwrap_or(Command::Serve(ServeArgs::default())),
+                loaded,
+            )
+            .await
+        }
         Invocation::Module {
             module,
             name,
@@ -270,7 +321,8 @@ fn finish(result: Result<(), Failure>) -> ExitCode {
     }
 }
 
-/// `hms serve`: the web server until Ctrl-C.
+/// `hms serve`: the web server until Ctrl-C. The port is taken before the database is opened,
+/// so a port in use is reported before anything is created or migrated.
 async fn serve(loaded: Loaded) -> ExitCode {
     let config = loaded.config;
     let bind = config.bind.clone();
@@ -282,17 +334,21 @@ async fn serve(loaded: Loaded) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let acceptor = match crate::server::bind(&bind).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!(
+                "error: cannot listen on {bind}: {e}. Is HMS (or another program) already \
+                 running there? Stop it, or start with --bind and another port. Nothing was \
+                 changed."
+            );
+            return ExitCode::from(1);
+        }
+    };
     let app = match crate::start(config).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let acceptor = match crate::server::bind(&bind).await {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: cannot listen on {bind}: {e}");
             return ExitCode::from(1);
         }
     };
@@ -332,16 +388,17 @@ fn declared_settings(
 /// Runs a command other than `serve`.
 pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
     let result = match command {
-        Command::Serve => unreachable_serve(),
+        Command::Serve(_) => return serve(loaded).await,
         Command::Modules => {
             print_modules(&loaded);
             Ok(())
         }
-        Command::Config => {
+        Command::Config(_) => {
             print_config(&loaded);
             Ok(())
         }
-        Command::Migrate => migrate(&loaded).await,
+        Command::Service(cmd) => service::run(cmd, &loaded),
+        Command::Migrate(_) => migrate(&loaded).await,
         Command::User(cmd) => user(cmd, &loaded).await,
         Command::Audit(AuditCommand::Head) => audit_head(&loaded).await,
         Command::Licence(cmd) => licence(cmd, &loaded).await,
@@ -353,10 +410,6 @@ pub async fn run(command: Command, loaded: Loaded) -> ExitCode {
         Command::DemoData(args) => crate::demo::run(args, &loaded).await,
     };
     finish(result)
-}
-
-fn unreachable_serve() -> Result<(), Failure> {
-    Err(Failure("serve is handled by main".into()))
 }
 
 fn print_modules(loaded: &Loaded) {
@@ -411,22 +464,36 @@ fn print_config(loaded: &Loaded) {
     );
 }
 
+/// The configured database, created or migrated as at start (after a backup when it holds
+/// data, see [`upgrade::prepare`]).
 async fn open_db(loaded: &Loaded) -> Result<Db, Failure> {
-    Ok(Db::open(&loaded.config.effective_database_url()).await?)
+    let (db, done) = upgrade::open(&loaded.config).await?;
+    if let upgrade::Upgrade::BackedUp(file) = done {
+        eprintln!(
+            "backed up before applying this version's database changes: {}",
+            file.display()
+        );
+    }
+    Ok(db)
 }
 
 async fn migrate(loaded: &Loaded) -> Result<(), Failure> {
-    let db = Db::connect(&loaded.config.effective_database_url()).await?;
-    let applied = db.migrate().await?;
+    let before = {
+        let db = Db::connect(&loaded.config.effective_database_url()).await?;
+        let state = db.migration_state().await;
+        db.close().await;
+        state?.pending.len()
+    };
+    let db = open_db(loaded).await?;
     db.close().await;
-    println!("database is up to date ({applied} migration(s) applied)");
+    println!("database is up to date ({before} migration(s) applied)");
     Ok(())
 }
 
 async fn backup(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
     let url = loaded.config.effective_database_url();
     if Backend::from_url(&url)? == Backend::Postgres {
-        return Err(Failure(backup::POSTGRES_BACKUP_HELP.into()));
+        return pg_backup(loaded, &url, file).await;
     }
     let database = sqlite_path(&url);
     if !Path::new(&database).is_file() {
@@ -445,6 +512,28 @@ async fn backup(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `hms backup FILE` on PostgreSQL: a checked pg_dump, recorded (it lets an upgrade go ahead).
+async fn pg_backup(loaded: &Loaded, url: &str, file: &Path) -> Result<(), Failure> {
+    // As it is: the dump is of the database the servers use, before any new migration.
+    let db = Db::connect(url).await;
+    let db = match db {
+        Ok(db) => db,
+        Err(e) => {
+            return Err(Failure(format!(
+                "cannot reach the database ({e}); nothing was written.\n{}",
+                backup::POSTGRES_BACKUP_HELP
+            )))
+        }
+    };
+    let done = upgrade::pg_dump(&db, url, file, &Actor::cli(None)).await;
+    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
+    db.close().await;
+    let done = done?;
+    synced?;
+    println!("{}: {}", done.file.unwrap_or_default(), done.message);
+    Ok(())
+}
+
 async fn restore(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
     let url = loaded.config.effective_database_url();
     if Backend::from_url(&url)? == Backend::Postgres {
@@ -457,73 +546,5 @@ async fn restore(loaded: &Loaded, file: &Path) -> Result<(), Failure> {
         restored.database.display(),
         restored.users
     );
-    Ok(())
-}
-
-async fn licence(cmd: LicenceCommand, loaded: &Loaded) -> Result<(), Failure> {
-    use hms_core::licence::{self, Licensing, Standing, SystemClock};
-    let db = open_db(loaded).await?;
-    let licensing = Licensing::new(licence::compiled_key(), std::sync::Arc::new(SystemClock));
-    let result = async {
-        licensing.ensure_first_start(&db).await?;
-        if let LicenceCommand::Install { file } = &cmd {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| Failure(format!("cannot read {}: {e}", file.display())))?;
-            match licence::install(&db, &licensing, &text, &Actor::cli(None)).await {
-                Ok(p) => println!(
-                    "licence installed: {} ({}), valid until {}",
-                    p.facility_name, p.facility_code, p.expires
-                ),
-                Err(licence::InstallError::Refused(e)) => {
-                    return Err(Failure(format!("{e} Nothing was changed.")))
-                }
-                Err(licence::InstallError::Db(e)) => return Err(e.into()),
-            }
-        }
-        let current = licensing.loaded(&db).await?;
-        let verdict = current.verdict(licensing.today());
-        match &verdict.licence {
-            Some(p) => {
-                println!("facility: {} (code {})", p.facility_name, p.facility_code);
-                println!(
-                    "tier:     {:?}{}",
-                    p.tier,
-                    if p.modules.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" + {}", p.modules.join(", "))
-                    }
-                );
-                println!("branches: {}", p.branches);
-                println!("expires:  {}", p.expires);
-            }
-            None => println!(
-                "no licence installed: evaluation since {}",
-                current.first_start
-            ),
-        }
-        let state = match verdict.standing {
-            Standing::Evaluation { days_left } => format!("evaluation, {days_left} day(s) left"),
-            Standing::Valid { days_left } => format!("valid, {days_left} day(s) left"),
-            Standing::Grace { days_left } => {
-                format!("expired: grace, administrative work pauses in {days_left} day(s)")
-            }
-            Standing::ReadOnly => {
-                "expired: administrative work paused; patient care continues".into()
-            }
-        };
-        println!("state:    {state}");
-        let registry = Registry::new(crate::compiled_modules(), &loaded.config.modules_disabled);
-        for m in registry.states() {
-            let on = m.enabled && verdict.covers(m.id);
-            println!("module:   {:<14} {}", m.id, if on { "on" } else { "off" });
-        }
-        Ok::<(), Failure>(())
-    }
-    .await;
-    let synced = hms_core::audit::sync_head_file(&db, &loaded.config.data_dir).await;
-    db.close().await;
-    result?;
-    synced?;
     Ok(())
 }

@@ -197,7 +197,7 @@ pub fn start_backups(app: &App) -> DailyBackups {
     DailyBackups::spawn(
         app.db.clone(),
         app.config.data_dir.clone(),
-        app.config.backup_dir.clone(),
+        app.config.backup_folder(),
     )
 }
 

@@ -1,7 +1,8 @@
 //! Slow and idle connections cannot exhaust the server: the real `hms` process, under a
 //! service's usual limit of 1,024 open files, keeps answering while clients hold sockets open
 //! with half a request header; stalled headers and idle connections are closed in time; at the
-//! connection cap the oldest waiting connection makes room.
+//! connection cap the oldest waiting connection makes room. A port already taken is reported
+//! before any database is made, and `hms service install` writes the unit that runs the server.
 #![cfg(unix)]
 
 mod common;
@@ -206,5 +207,89 @@ fn a_stalled_header_and_an_idle_connection_are_closed_in_time() {
     assert!(
         idle_for >= Duration::from_millis(2500) && idle_for < Duration::from_secs(5),
         "idle connection closed after {idle_for:?}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_reported_before_the_database_is_created_or_migrated() {
+    let dir = TempDir::new("port");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bind = taken.local_addr().unwrap().to_string();
+    let out = hms(
+        &["serve", "--bind", &bind],
+        &dir.path().join("data"),
+        &dir.path().join("backups"),
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("cannot listen on {bind}")),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !dir.path().join("data/hms.db").exists(),
+        "no database made for a server that cannot listen"
+    );
+}
+
+#[test]
+fn service_install_prints_a_systemd_unit_with_user_data_directory_and_restarts() {
+    let dir = TempDir::new("service");
+    let data = dir.path().join("clinic data");
+    let out = Command::new(BIN)
+        .args([
+            "service",
+            "install",
+            "--print",
+            "--user",
+            "hmsclinic",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .env_remove("HMS_CONFIG")
+        .env_remove("HMS_DATA_DIR")
+        .env_remove("HMS_BACKUP_DIR")
+        .env_remove("HMS_DATABASE_URL")
+        .output()
+        .unwrap();
+    let unit = text(&out);
+    assert!(out.status.success(), "{unit}");
+    let bin = std::fs::canonicalize(BIN).unwrap();
+    for line in [
+        "[Service]".to_string(),
+        "User=hmsclinic".into(),
+        format!(
+            "ExecStart={} serve --data-dir \"{}\"",
+            bin.display(),
+            data.display()
+        ),
+        format!("WorkingDirectory={}", dir.path().display()),
+        format!(
+            "ReadWritePaths=\"{}\" {}",
+            data.display(),
+            dir.path().join("hms-backups").display()
+        ),
+        "Restart=on-failure".into(),
+        "WantedBy=multi-user.target".into(),
+        "systemctl enable hms.service".into(),
+    ] {
+        assert!(unit.contains(&line), "the unit has {line}:\n{unit}");
+    }
+    assert!(!data.exists(), "--print changes nothing");
+
+    // Without a data directory of its own, a service keeps its data under /var/lib/hms.
+    let plain = Command::new(BIN)
+        .args(["service", "install", "--print"])
+        .current_dir(dir.path())
+        .env_remove("HMS_CONFIG")
+        .env_remove("HMS_DATA_DIR")
+        .env_remove("HMS_BACKUP_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        text(&plain).contains("serve --data-dir /var/lib/hms/data"),
+        "{}",
+        text(&plain)
     );
 }

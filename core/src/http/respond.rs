@@ -165,6 +165,10 @@ fn licence_banner(cx: &Ctx) -> Option<Banner> {
     let manager = cx.can(crate::licence::MANAGE_PERMISSION);
     let days = |key: &str, d: i64| crate::i18n::t(key).replace("{days}", &d.to_string());
     match cx.licence().standing {
+        Standing::Development if manager => Some(Banner {
+            level: "info",
+            text: crate::i18n::t("licence.banner_development"),
+        }),
         Standing::Evaluation { days_left } if manager => Some(Banner {
             level: "info",
             text: days("licence.banner_evaluation", days_left),

@@ -429,11 +429,12 @@ pub async fn card_backup(cx: Ctx) -> AppResult<Response> {
             .map(|l| hms_core::clock::display_rfc3339(&l.at)),
     );
     c.insert("last", &last);
-    c.insert("backup_dir", &app.config.backup_dir.display().to_string());
+    let folder = app.config.backup_folder();
+    c.insert("backup_dir", &folder.display().to_string());
     let newest = if postgres {
         None
     } else {
-        hms_core::backup::newest(&app.config.backup_dir)
+        hms_core::backup::newest(&folder)
             .map(|(name, size)| json!({"name": name, "size": hms_core::backup::human_size(size)}))
     };
     c.insert("newest", &newest);

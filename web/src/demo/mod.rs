@@ -20,7 +20,6 @@ use hms_core::audit::{self, Actor, Event};
 use hms_core::auth::password::Hasher;
 use hms_core::auth::users::{self, NewUser, StaffDetails};
 use hms_core::config::Loaded;
-use hms_core::db::Db;
 use hms_core::demo::{DemoGenerator, DemoProgress, DemoRun};
 use hms_core::module::{Module, Registry};
 
@@ -157,7 +156,7 @@ pub async fn run(args: DemoArgs, loaded: &Loaded) -> Result<(), Failure> {
     let config = &loaded.config;
     // Not while a server uses the database: it would wait behind every batch.
     let _lock = crate::server::lock_data_dir(config).map_err(Failure)?;
-    let db = Db::open(&config.effective_database_url()).await?;
+    let (db, _) = hms_core::backup::upgrade::open(config).await?;
     let registry = Registry::new(crate::compiled_modules(), &config.modules_disabled);
     let generators = generators(&registry);
     let actor = Actor::cli(None);
