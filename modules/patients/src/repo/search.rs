@@ -254,16 +254,20 @@ pub async fn count_phone_prefix(
     upper: &str,
     cap: i64,
 ) -> Result<(i64, bool), DbError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT id FROM patients \
-         WHERE phone >= $1 AND phone < $2 AND merged_into IS NULL LIMIT CAST($3 AS BIGINT)) c",
+    // Counted as the patients they lead to (a merged record's phone is its survivor's), read
+    // through the phone index only: a condition on merged_into here would lead SQLite's planner
+    // to that index, reading every patient.
+    let row = sqlx::query(
+        "SELECT COUNT(DISTINCT c.patient), COUNT(*) FROM (SELECT COALESCE(merged_into, id) AS patient \
+         FROM patients WHERE phone >= $1 AND phone < $2 LIMIT CAST($3 AS BIGINT)) c",
     )
     .bind(prefix)
     .bind(upper)
     .bind(cap)
     .fetch_one(db.read())
     .await?;
-    Ok((n, n >= cap))
+    let (patients, phones): (i64, i64) = (row.get(0), row.get(1));
+    Ok((patients, phones >= cap))
 }
 
 /// Name search: every typed token must prefix one of the patient's name tokens.
