@@ -67,7 +67,8 @@ async fn search(driver: &WebDriver, css: &str, q: &str, n: usize) -> WebDriverRe
     wait_for_text(driver, css, |t| t.contains("Koome") || t.contains("No ")).await?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let found = rows(driver, css).await?;
+        // HTMX may swap the list out while it is read: read again.
+        let found = rows(driver, css).await.unwrap_or_default();
         if found.len() == n {
             return Ok(found);
         }
@@ -298,6 +299,50 @@ async fn walk(
     .await?;
     screenshot(driver, shots, "picker-3-report.png").await?;
     assert_clean_console(driver, "access report").await?;
+
+    // At a phone's width, and in Kiswahili: the rows stack, the page stays inside the window.
+    driver.set_window_rect(0, 0, 390, 844).await?;
+    driver.goto(format!("{base}/patients?q=kagendo")).await?;
+    wait_for_text(driver, "#patient-results", |t| {
+        t.contains("2 patients match.")
+    })
+    .await?;
+    screenshot_fits(driver, shots, "picker-4-find-390.png").await?;
+    click(driver, "form.language-switch button[value='sw']").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while driver.find(By::Css("html[lang='sw']")).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page did not switch to Kiswahili"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    driver.goto(format!("{base}/patients?q=kagendo")).await?;
+    let text = wait_for_text(driver, "#patient-results", |t| {
+        t.contains("Wagonjwa 2 wanalingana.")
+    })
+    .await?;
+    assert!(
+        text.contains("Mwanamke") && text.contains("Kianjai, Meru"),
+        "{text}"
+    );
+    screenshot_fits(driver, shots, "picker-5-find-390-sw.png").await?;
+    // Below the menu on a phone: the results themselves.
+    let results = driver.find(By::Id("patient-results")).await?;
+    results.scroll_into_view().await?;
+    results
+        .screenshot(&shots.join("picker-5-results-390-sw.png"))
+        .await?;
+    driver.set_window_rect(0, 0, 1366, 768).await?;
+    driver
+        .goto(format!("{base}/visits/checkin?q=kagendo"))
+        .await?;
+    wait_for_text(driver, "#checkin-results", |t| {
+        t.contains("Wagonjwa 2 wanalingana.")
+    })
+    .await?;
+    screenshot_fits(driver, shots, "picker-6-checkin-sw.png").await?;
+    assert_clean_console(driver, "pickers in Kiswahili").await?;
     Ok(())
 }
 
