@@ -380,6 +380,18 @@ each_backend! {
         let page = c.get_htmx(&format!("/patients?q={number}")).await;
         assert!(page.body.contains("One patient matches."), "{}", page.body);
 
+        // More than a page: the count is of all of them, the next page has none.
+        for n in 0..26 {
+            person(&c, "Wanjiru", &format!("Kariuki{}", "abcdefghijklmnopqrstuvwxyz".chars().nth(n).unwrap()), "").await;
+        }
+        let first_page = c.get_htmx("/patients?q=wanj").await;
+        assert!(first_page.body.contains("26 patients match."), "{}", first_page.body);
+        let next = first_page.body.split("href=\"/patients?q=wanj&amp;after=").nth(1).expect("a next page link");
+        let after = next.split('"').next().unwrap();
+        let second = c.get_htmx(&format!("/patients?q=wanj&after={after}")).await;
+        assert_eq!(second.body.matches("class=\"picker-row\"").count(), 1, "{}", second.body);
+        assert!(!second.body.contains("match."), "no count on later pages");
+
         // Nothing typed: the newest, no count; nothing found: said so.
         assert!(!c.get_htmx("/patients").await.body.contains("match."));
         let none = c.get_htmx("/patients?q=zzzz").await;
