@@ -60,7 +60,7 @@ each_backend! {
             assert!(r.body.contains(message), "{url}: {}", r.body);
         }
         // The list falls back to today, and the ends of the range still page.
-        let today = hms_core::dates::text(hms_core::clock::to_local(chrono::Utc::now()).date_naive());
+        let today = hms_core::dates::form_text(hms_core::clock::to_local(chrono::Utc::now()).date_naive());
         let r = admin.get("/appointments?day=%2B262142-12-31").await;
         assert!(r.body.contains(&format!("value=\"{today}\"")), "{}", r.body);
         for url in ["/appointments?day=2100-12-31&view=week", "/appointments?day=1900-01-01"] {

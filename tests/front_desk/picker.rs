@@ -123,6 +123,18 @@ async fn defects_5_and_8_namesakes_differ_on_every_picker_results_lead_on_and_th
     let first = kagendo(&desk, "0748 300 111", "012", "Kianjai").await;
     let second = kagendo(&desk, "0722 555 222", "013", "").await;
     person(&desk, "Baraka", "Mutua", "0748 300 999").await;
+    // Booking offers its patient search once a clinic exists.
+    let clinic = desk
+        .post_form(
+            "/schedules/clinics",
+            &[
+                ("name", "OPD"),
+                ("booking", "slots"),
+                ("slot_minutes", "20"),
+            ],
+        )
+        .await;
+    assert_eq!(clinic.status, 303, "{}", clinic.body);
     let numbers = vec![
         patient_number(&desk, first).await,
         patient_number(&desk, second).await,
@@ -308,6 +320,8 @@ async fn walk(
     })
     .await?;
     screenshot_fits(driver, shots, "picker-4-find-390.png").await?;
+    // The language buttons are in the header at a laptop's width (behind the menu on a phone).
+    driver.set_window_rect(0, 0, 1366, 768).await?;
     click(driver, "form.language-switch button[value='sw']").await?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while driver.find(By::Css("html[lang='sw']")).await.is_err() {
@@ -317,6 +331,7 @@ async fn walk(
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    driver.set_window_rect(0, 0, 390, 844).await?;
     driver.goto(format!("{base}/patients?q=kagendo")).await?;
     let text = wait_for_text(driver, "#patient-results", |t| {
         t.contains("Wagonjwa 2 wanalingana.")

@@ -50,3 +50,26 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+
+// The menu button of narrow screens opens and closes the menu and the top bar's buttons;
+// Escape closes them and returns to the button.
+(function () {
+  "use strict";
+  function setOpen(button, open) {
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    document.body.classList.toggle("menu-open", open);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element && event.target.closest("#menu-button");
+    if (button) {
+      setOpen(button, button.getAttribute("aria-expanded") !== "true");
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var button = document.getElementById("menu-button");
+    if (event.key === "Escape" && button && button.getAttribute("aria-expanded") === "true") {
+      setOpen(button, false);
+      button.focus();
+    }
+  });
+})();

@@ -106,11 +106,8 @@ pub async fn save_matrix(cx: Ctx, form: Form) -> AppResult<Response> {
             "the permissions form was incomplete".into(),
         ));
     }
-    let roles: Vec<String> = hms_core::auth::users::all_roles(&app.db)
-        .await?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let all_roles = hms_core::auth::users::all_roles(&app.db).await?;
+    let roles: Vec<String> = all_roles.iter().map(|r| r.name.clone()).collect();
     let shown: BTreeSet<&'static str> = app
         .modules
         .all()
@@ -155,7 +152,61 @@ pub async fn save_matrix(cx: Ctx, form: Form) -> AppResult<Response> {
     .await?;
     tx.commit().await?;
     cx.flash(FlashKind::Success, t("admin.roles_saved"));
+    for line in change_lines(&all_roles, &added, &removed) {
+        cx.flash(FlashKind::Info, line);
+    }
     Ok(see_other("/admin/roles"))
+}
+
+/// At most this many permissions are named after a save (the lines travel in a cookie); the
+/// rest are counted.
+const NAMED_CHANGES: usize = 30;
+
+/// What a save changed, one line per role in the matrix's order: "Nurse: + vitals.record,
+/// − patients.edit".
+fn change_lines(
+    roles: &[hms_core::auth::users::Role],
+    added: &[&(String, String)],
+    removed: &[&(String, String)],
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut named = 0;
+    let mut unnamed = 0;
+    for role in roles {
+        let changes: Vec<String> = added
+            .iter()
+            .filter(|(r, _)| *r == role.name)
+            .map(|(_, p)| format!("+ {p}"))
+            .chain(
+                removed
+                    .iter()
+                    .filter(|(r, _)| *r == role.name)
+                    .map(|(_, p)| format!("\u{2212} {p}")),
+            )
+            .collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let room = NAMED_CHANGES.saturating_sub(named);
+        if room == 0 {
+            unnamed += changes.len();
+            continue;
+        }
+        let shown = changes.len().min(room);
+        named += shown;
+        unnamed += changes.len() - shown;
+        let title = hms_core::auth::users::Role::from_row(
+            role.name.clone(),
+            role.title.clone(),
+            role.builtin,
+        )
+        .title;
+        lines.push(format!("{title}: {}", changes[..shown].join(", ")));
+    }
+    if unnamed > 0 {
+        lines.push(t("admin.roles_more_changes").replace("{count}", &unnamed.to_string()));
+    }
+    lines
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -102,6 +102,17 @@ impl Priority {
         }
     }
 
+    /// Whether the priority fits a patient of `age` whole years (unknown: every one fits).
+    /// Emergencies and pregnancy are for the receptionist to judge; the elderly are 65 or
+    /// older and children under five are under five.
+    pub fn fits(self, age: Option<i32>) -> bool {
+        match (self, age) {
+            (Priority::Elderly, Some(years)) => years >= 65,
+            (Priority::UnderFive, Some(years)) => years < 5,
+            _ => true,
+        }
+    }
+
     /// The reason in the request's language.
     pub fn label(self) -> String {
         match self {
@@ -214,6 +225,19 @@ mod tests {
             assert_eq!(Priority::parse(p.code()), Some(p));
         }
         assert_eq!(Priority::parse("vip"), None);
+    }
+
+    #[test]
+    fn age_bound_priorities_fit_only_their_ages() {
+        assert!(!Priority::Elderly.fits(Some(15)));
+        assert!(Priority::Elderly.fits(Some(65)));
+        assert!(!Priority::UnderFive.fits(Some(30)));
+        assert!(!Priority::UnderFive.fits(Some(5)));
+        assert!(Priority::UnderFive.fits(Some(4)));
+        for p in [Priority::Normal, Priority::Emergency, Priority::Pregnant] {
+            assert!(p.fits(Some(15)) && p.fits(Some(70)) && p.fits(Some(1)));
+        }
+        assert!(Priority::ALL.iter().all(|p| p.fits(None)), "unknown age");
     }
 
     #[test]

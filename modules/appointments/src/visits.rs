@@ -168,8 +168,10 @@ impl VisitError {
 }
 
 /// Checks a patient in: a visit with the day's next token and the payer, waiting at
-/// `first_point`. A booked appointment of today moves to `arrived` (guarded). A patient with an
-/// open visit today is refused with [`VisitError::AlreadyOpen`], which names its token.
+/// `first_point`. The appointment named, or else the patient's booked appointment of today
+/// (whichever screen the check-in started from), moves to `arrived` (guarded) and is linked to
+/// the visit. A patient with an open visit today is refused with [`VisitError::AlreadyOpen`],
+/// which names its token.
 pub async fn check_in(
     tx: &mut Tx,
     patient_id: PatientId,
@@ -188,9 +190,13 @@ pub async fn check_in(
     let day = Day::today();
     admissible(tx, patient_id, day).await?;
     let now = clock::now_rfc3339();
-    if let Some(appointment) = appointment_id {
-        arrive(tx, appointment, patient_id, day, &now).await?;
-    }
+    let appointment_id = match appointment_id {
+        Some(appointment) => {
+            arrive(tx, appointment, patient_id, day, &now).await?;
+            Some(appointment)
+        }
+        None => qp::arrive_booked_of_day(tx, patient_id, day, &now).await?,
+    };
     let visit = open(tx, patient_id, appointment_id, day, payer, actor, &now).await?;
     enqueue(tx, visit.id, point.id, priority, actor, &now).await?;
     crate::fees::post_consultation_fee(tx, visit.id, patient_id, &point.code, actor).await?;

@@ -824,7 +824,12 @@ mod tests {
             birth_date("1910-03-15", "", "", later).is_ok(),
             "exactly 130"
         );
-        for bad in ["31/05/1990", "1990-02-30", "1990-5", "yesterday"] {
+        assert_eq!(
+            birth_date("31/05/1990", "", "", today).map(|b| b.date),
+            birth_date("1990-05-31", "", "", today).map(|b| b.date),
+            "typed day first"
+        );
+        for bad in ["05/31/1990", "1990-02-30", "1990-5", "yesterday"] {
             assert_eq!(
                 birth_date(bad, "", "", today).unwrap_err().0,
                 "date_of_birth",

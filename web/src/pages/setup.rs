@@ -14,6 +14,19 @@ use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
 use hms_core::{clock, AppError, AppResult};
 
+/// The reception and clinical roles the first account also takes when the box "I also do
+/// reception and clinical work" is ticked.
+const FRONT_LINE_ROLES: [&str; 3] = ["receptionist", "nurse", "doctor"];
+
+/// The first account's roles: administrator, and the front-line roles when asked for.
+fn first_roles(front_line: bool) -> Vec<String> {
+    let mut roles = vec!["admin".to_string()];
+    if front_line {
+        roles.extend(FRONT_LINE_ROLES.iter().map(|r| r.to_string()));
+    }
+    roles
+}
+
 #[handler]
 pub async fn show(cx: Ctx) -> AppResult<Response> {
     if cx.app().users_exist().await? {
@@ -22,7 +35,7 @@ pub async fn show(cx: Ctx) -> AppResult<Response> {
     let mut context = tera::Context::new();
     context.insert(
         "values",
-        &json!({"facility_name": "", "full_name": "", "username": ""}),
+        &json!({"facility_name": "", "full_name": "", "username": "", "front_line": false}),
     );
     context.insert("errors", &FormErrors::new());
     render(&cx, "setup.html", context)
@@ -38,6 +51,8 @@ pub async fn submit(cx: Ctx, form: Form) -> AppResult<Response> {
     let full_name = form.get("full_name").trim().to_string();
     let username = users::normalize_username(form.get("username"));
     let pw = form.get("password");
+    // A one-person dispensary: the administrator also registers, checks in and sees patients.
+    let front_line = form.get("front_line") == "1";
 
     let mut errors = FormErrors::new();
     let facility_len = facility.chars().count();
@@ -54,7 +69,12 @@ pub async fn submit(cx: Ctx, form: Form) -> AppResult<Response> {
         let mut context = tera::Context::new();
         context.insert(
             "values",
-            &json!({"facility_name": facility, "full_name": full_name, "username": username}),
+            &json!({
+                "facility_name": facility,
+                "full_name": full_name,
+                "username": username,
+                "front_line": front_line,
+            }),
         );
         context.insert("errors", &errors);
         return render_status(&cx, StatusCode::UNPROCESSABLE_ENTITY, "setup.html", context);
@@ -66,7 +86,7 @@ pub async fn submit(cx: Ctx, form: Form) -> AppResult<Response> {
         username: username.clone(),
         full_name,
         password_hash: hash,
-        roles: vec!["admin".into()],
+        roles: first_roles(front_line),
         details: Default::default(),
         must_change_password: false,
     };
@@ -99,7 +119,7 @@ pub async fn submit(cx: Ctx, form: Form) -> AppResult<Response> {
         &mut tx,
         &actor,
         Event::new("setup.complete", "settings", None)
-            .detail(json!({"after": {"facility_name": facility}})),
+            .detail(json!({"after": {"facility_name": facility, "roles": new.roles}})),
     )
     .await?;
     tx.commit().await?;

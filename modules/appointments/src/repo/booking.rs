@@ -164,32 +164,46 @@ pub async fn close(
     Ok(())
 }
 
-/// Slot starts already taken for a clinician on a day.
-pub async fn taken_starts(db: &Db, clinician: i64, day: &str) -> Result<Vec<u32>, DbError> {
+/// Slot starts already taken for a clinician from `from` to `to` (both included), as
+/// (day, minute).
+pub async fn taken_between(
+    db: &Db,
+    clinician: i64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(String, u32)>, DbError> {
     Ok(sqlx::query(
-        "SELECT start_minute FROM appointments WHERE clinician_id = $1 AND day = $2 \
-         AND status IN ('booked', 'arrived') AND start_minute IS NOT NULL",
+        "SELECT day, start_minute FROM appointments WHERE clinician_id = $1 AND day >= $2 \
+         AND day <= $3 AND status IN ('booked', 'arrived') AND start_minute IS NOT NULL",
     )
     .bind(clinician)
-    .bind(day)
+    .bind(from)
+    .bind(to)
     .fetch_all(db.read())
     .await?
     .into_iter()
-    .filter_map(|r| u32::try_from(r.get::<i64, _>(0)).ok())
+    .filter_map(|r| Some((r.get(0), u32::try_from(r.get::<i64, _>(1)).ok()?)))
     .collect())
 }
 
-/// Places already taken on a clinic day.
-pub async fn day_booked(db: &Db, clinic: i64, day: &str) -> Result<i64, DbError> {
-    Ok(
-        sqlx::query("SELECT booked FROM clinic_day_bookings WHERE clinic_id = $1 AND day = $2")
-            .bind(clinic)
-            .bind(day)
-            .fetch_optional(db.read())
-            .await?
-            .map(|r| r.get(0))
-            .unwrap_or(0),
+/// Places already taken on a clinic's days from `from` to `to` (both included), as (day, places).
+pub async fn day_booked_between(
+    db: &Db,
+    clinic: i64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(sqlx::query(
+        "SELECT day, booked FROM clinic_day_bookings WHERE clinic_id = $1 AND day >= $2 AND day <= $3",
     )
+    .bind(clinic)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.read())
+    .await?
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect())
 }
 
 /// A booking as lists show it.

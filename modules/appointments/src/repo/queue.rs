@@ -135,6 +135,58 @@ pub async fn appointment(
     Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
 }
 
+/// Which of a patient's bookings of a day check-in marks arrived when none is named: the
+/// earliest time, then a clinic day, then the first booked. (A `WHERE`/`ORDER BY` shared by
+/// the check-in form and the check-in itself, so both pick the same one.)
+macro_rules! booked_of_day {
+    () => {
+        "SELECT id FROM appointments WHERE patient_id = $1 AND day = $2 AND status = 'booked' \
+         ORDER BY CASE WHEN start_minute IS NULL THEN 1 ELSE 0 END, start_minute, id LIMIT 1"
+    };
+}
+
+/// The patient's booked appointment of `day` that a check-in would mark arrived, with its
+/// clinic's name.
+pub async fn booked_of_day(
+    db: &Db,
+    patient_id: PatientId,
+    day: Day,
+) -> Result<Option<(i64, String)>, DbError> {
+    let row = sqlx::query(concat!(
+        "SELECT a.id, c.name FROM appointments a JOIN clinics c ON c.id = a.clinic_id \
+         WHERE a.id = (",
+        booked_of_day!(),
+        ")"
+    ))
+    .bind(patient_id)
+    .bind(day)
+    .fetch_optional(db.read())
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Marks the patient's booked appointment of `day` arrived in one guarded statement; its id,
+/// or `None` when the patient has no booking left that day.
+pub async fn arrive_booked_of_day(
+    tx: &mut Tx,
+    patient_id: PatientId,
+    day: Day,
+    now: &str,
+) -> Result<Option<i64>, DbError> {
+    let row = sqlx::query(concat!(
+        "UPDATE appointments SET status = 'arrived', updated_at = $3 WHERE status = 'booked' \
+         AND id = (",
+        booked_of_day!(),
+        ") RETURNING id"
+    ))
+    .bind(patient_id)
+    .bind(day)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// One line of a point's queue screen.
 #[derive(Debug, Clone)]
 pub struct QueueLine {

@@ -196,20 +196,14 @@ fn hours_at(r: &sqlx::any::AnyRow, at: usize) -> WorkingHours {
     }
 }
 
-/// A clinician's hours at a clinic on a weekday.
-pub async fn hours_of(
-    db: &Db,
-    clinic: i64,
-    clinician: i64,
-    weekday: u32,
-) -> Result<Vec<WorkingHours>, DbError> {
+/// A clinician's hours at a clinic, every weekday.
+pub async fn hours_of(db: &Db, clinic: i64, clinician: i64) -> Result<Vec<WorkingHours>, DbError> {
     Ok(sqlx::query(
         "SELECT weekday, start_minute, end_minute, break_start, break_end FROM working_hours \
-         WHERE clinic_id = $1 AND clinician_id = $2 AND weekday = $3 AND voided_at IS NULL",
+         WHERE clinic_id = $1 AND clinician_id = $2 AND voided_at IS NULL",
     )
     .bind(clinic)
     .bind(clinician)
-    .bind(i64::from(weekday))
     .fetch_all(db.read())
     .await?
     .iter()
@@ -331,15 +325,25 @@ pub async fn days_off(db: &Db, from: Day) -> Result<Vec<DayOff>, DbError> {
     .collect())
 }
 
-pub async fn is_day_off(db: &Db, clinician: i64, day: &str) -> Result<bool, DbError> {
+/// A clinician's days off from `from` to `to` (both included).
+pub async fn days_off_between(
+    db: &Db,
+    clinician: i64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<String>, DbError> {
     Ok(sqlx::query(
-        "SELECT 1 FROM days_off WHERE clinician_id = $1 AND day = $2 AND voided_at IS NULL",
+        "SELECT day FROM days_off WHERE clinician_id = $1 AND day >= $2 AND day <= $3 \
+         AND voided_at IS NULL",
     )
     .bind(clinician)
-    .bind(day)
-    .fetch_optional(db.read())
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.read())
     .await?
-    .is_some())
+    .into_iter()
+    .map(|r| r.get(0))
+    .collect())
 }
 
 /// Adds a day off; false when the clinician already has that day off.

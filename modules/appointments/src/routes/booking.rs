@@ -2,7 +2,7 @@
 //! with places left; reschedule, cancel, mark no-shows; day and week lists; missed appointments
 //! for follow-up; the reception's dashboard card.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
@@ -20,10 +20,11 @@ use hms_core::ui::FormErrors;
 use hms_core::{phone, AppError, AppResult};
 use hms_patients::api::{self as patients, Choose, Screen};
 
-use super::{lists, minute_now, status_label, typed_day};
+use super::availability::{availability, Availability};
+use super::{lists, status_label, typed_day};
 use crate::repo::booking::{self, BookError, Booked, Request};
 use crate::repo::schedules::{self, Clinic};
-use crate::schedule::{self as rules, clock_text};
+use crate::schedule::clock_text;
 use crate::{BOOK, MANAGE, VIEW};
 
 pub fn routes() -> Vec<RouteSpec> {
@@ -81,7 +82,7 @@ impl Choice {
             clinician: g("clinician"),
             day: g("day"),
             slot: g("slot"),
-            reason: f.get("reason").trim().chars().take(200).collect(),
+            reason: g("reason"),
             reschedule: g("reschedule"),
             part: String::new(),
         }
@@ -89,77 +90,6 @@ impl Choice {
     pub(super) fn id(value: &str) -> Option<i64> {
         value.parse::<i64>().ok().filter(|v| *v > 0)
     }
-}
-
-/// What can be booked for the chosen clinic (and clinician) on the chosen day.
-#[derive(Debug, Default, Serialize)]
-struct Availability {
-    /// The day is closed (holiday the clinic closes for, not one of its weekdays, day off).
-    closed: Option<String>,
-    /// Free slots as (minute, "08:30").
-    slots: Vec<(u32, String)>,
-    /// A clinic day (places) rather than slots.
-    is_day: bool,
-    /// Places left on a clinic day.
-    places_left: Option<i64>,
-}
-
-async fn availability(
-    cx: &Ctx,
-    clinic: &Clinic,
-    clinician: Option<i64>,
-    day: NaiveDate,
-) -> AppResult<Availability> {
-    let db = &cx.app().db;
-    let mut a = Availability::default();
-    if day < Day::today().date() {
-        a.closed = Some(t("appointments.closed_past"));
-        return Ok(a);
-    }
-    let declared = schedules::declared_holidays(db).await?;
-    if let Some(h) = crate::holidays::holiday_on(day, &declared) {
-        if !clinic.opens_on_holidays {
-            a.closed = Some(t("appointments.closed_holiday").replace("{name}", &h.name));
-            return Ok(a);
-        }
-    }
-    let day_s = dates::text(day);
-    if clinic.booking == "day" {
-        let weekday = i64::from(day.weekday().number_from_monday());
-        if !clinic.weekdays.contains(&weekday) {
-            a.closed = Some(t("appointments.closed_weekday"));
-            return Ok(a);
-        }
-        let taken = booking::day_booked(db, clinic.id, &day_s).await?;
-        a.is_day = true;
-        a.places_left = Some((clinic.daily_capacity - taken).max(0));
-        return Ok(a);
-    }
-    let Some(clinician) = clinician else {
-        return Ok(a);
-    };
-    if schedules::is_day_off(db, clinician, &day_s).await? {
-        a.closed = Some(t("appointments.closed_day_off"));
-        return Ok(a);
-    }
-    let weekday = day.weekday().number_from_monday();
-    let hours = schedules::hours_of(db, clinic.id, clinician, weekday).await?;
-    let taken = booking::taken_starts(db, clinician, &day_s).await?;
-    let minutes = u32::try_from(clinic.slot_minutes).unwrap_or(15);
-    let free = rules::free_slots(
-        day,
-        &hours,
-        minutes,
-        true,
-        false,
-        &taken,
-        Some((Day::today().date(), minute_now())),
-    );
-    if free.is_empty() {
-        a.closed = Some(t("appointments.no_free_slots"));
-    }
-    a.slots = free.into_iter().map(|m| (m, clock_text(m))).collect();
-    Ok(a)
 }
 
 async fn form_page(
@@ -217,7 +147,15 @@ async fn form_page(
         Choice::id(&choice.clinician).filter(|id| clinicians.iter().any(|(c, _)| c == id));
     let day = parse_day(&choice.day);
     let avail = match (clinic, day) {
-        (Some(clinic), Some(day)) => Some(availability(cx, clinic, clinician, day).await?),
+        (Some(clinic), Some(day)) => {
+            let named = clinician.and_then(|id| {
+                clinicians
+                    .iter()
+                    .find(|(c, _)| *c == id)
+                    .map(|(c, name)| (*c, name.as_str()))
+            });
+            Some(availability(db, clinic, named, day).await?)
+        }
         _ => None,
     };
     let moving = match Choice::id(&choice.reschedule) {
@@ -232,7 +170,7 @@ async fn form_page(
     c.insert("choice", choice);
     c.insert("moving", &moving);
     c.insert("errors", errors);
-    c.insert("min_day", &Day::today().text());
+    c.insert("can_schedules", &cx.can(crate::SCHEDULES));
     c.insert("chosen_clinician", &clinician.unwrap_or(0));
     c.insert(
         "chosen_slot",
@@ -283,13 +221,32 @@ async fn chosen(
             None
         }
     };
+    if let Some(message) = too_long(&choice.reason) {
+        errors.add("reason", message);
+    }
     Ok((patient, clinic, day))
+}
+
+/// The most a booking or cancelling reason holds.
+const REASON_MAX: usize = 200;
+
+/// The message for a reason longer than [`REASON_MAX`] characters (refused, never cut).
+fn too_long(reason: &str) -> Option<String> {
+    (reason.chars().count() > REASON_MAX).then(|| {
+        t("appointments.error_reason_long")
+            .replace("{max}", &REASON_MAX.to_string())
+            .replace("{count}", &reason.chars().count().to_string())
+    })
 }
 
 #[handler]
 pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
     let db = &cx.app().db;
     let choice = Choice::from_form(&form);
+    if !form.get("refresh").is_empty() {
+        // "Show free times" without JavaScript: the form again with what is free, nothing booked.
+        return form_page(&cx, StatusCode::OK, &choice, &FormErrors::new()).await;
+    }
     let mut errors = FormErrors::new();
     let (patient, clinic, day) = chosen(&cx, &choice, &mut errors).await?;
     let clinician = Choice::id(&choice.clinician);
@@ -297,10 +254,12 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
     else {
         return form_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &choice, &errors).await;
     };
-    let avail = availability(&cx, &clinic, clinician, day).await?;
+    // The clinician's name only words the hints, which the redrawn form works out again.
+    let avail = availability(db, &clinic, clinician.map(|id| (id, "")), day).await?;
     let start_minute = start_minute(&clinic, clinician, &choice.slot, &avail, &mut errors);
     if !errors.is_empty() {
-        let status = if errors.get("slot") == Some(t("appointments.slot_taken").as_str()) {
+        let taken = errors.get("slot") == Some(t("appointments.slot_taken").as_str());
+        let status = if taken || avail.full {
             StatusCode::CONFLICT
         } else {
             StatusCode::UNPROCESSABLE_ENTITY
@@ -343,7 +302,8 @@ pub async fn book(cx: Ctx, form: Form) -> AppResult<Response> {
 }
 
 /// The slot's start minute for a clinic that books slots (`None` for a clinic day), adding the
-/// message when the clinician or slot is missing or the slot was taken meanwhile.
+/// message when the clinician or slot is missing or the slot was taken meanwhile. A day with
+/// nothing free is said once, where the form shows what is free (`availability`).
 fn start_minute(
     clinic: &Clinic,
     clinician: Option<i64>,
@@ -351,28 +311,26 @@ fn start_minute(
     avail: &Availability,
     errors: &mut FormErrors,
 ) -> Option<i64> {
+    if let Some(closed) = &avail.closed {
+        errors.add("availability", closed.clone());
+        return None;
+    }
     if clinic.booking != "slots" {
-        if let Some(closed) = &avail.closed {
-            errors.add("day", closed.clone());
-        }
         return None;
     }
     if clinician.is_none() {
         errors.add("clinician", t("appointments.error_choose"));
+        return None;
     }
     match slot.parse::<u32>().ok() {
         Some(s) if avail.slots.iter().any(|(m, _)| *m == s) => Some(i64::from(s)),
-        Some(_) if avail.closed.is_none() => {
-            // Offered when the form was drawn, gone now: someone else took it.
+        // Offered when the form was drawn, gone now: someone else took it.
+        Some(_) => {
             errors.add("slot", t("appointments.slot_taken"));
             None
         }
-        _ => {
-            let message = avail
-                .closed
-                .clone()
-                .unwrap_or_else(|| t("appointments.error_slot"));
-            errors.add("slot", message);
+        None => {
+            errors.add("slot", t("appointments.error_slot"));
             None
         }
     }
@@ -433,10 +391,16 @@ pub(super) fn row(b: Booked) -> Row {
 #[handler]
 pub async fn show(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let b = load(&cx, id).await?;
-    show_page(&cx, StatusCode::OK, b, &FormErrors::new())
+    show_page(&cx, StatusCode::OK, b, &FormErrors::new(), "")
 }
 
-fn show_page(cx: &Ctx, status: StatusCode, b: Booked, errors: &FormErrors) -> AppResult<Response> {
+fn show_page(
+    cx: &Ctx,
+    status: StatusCode,
+    b: Booked,
+    errors: &FormErrors,
+    cancel_reason: &str,
+) -> AppResult<Response> {
     let mut c = tera::Context::new();
     c.insert("can_book", &cx.can(BOOK));
     c.insert("can_manage", &cx.can(MANAGE));
@@ -444,17 +408,23 @@ fn show_page(cx: &Ctx, status: StatusCode, b: Booked, errors: &FormErrors) -> Ap
     c.insert("is_today", &(b.day == Day::today().text()));
     c.insert("a", &row(b));
     c.insert("errors", errors);
+    c.insert("cancel_reason", cancel_reason);
     render_status(cx, status, "appointments/show.html", c)
 }
 
 #[handler]
 pub async fn cancel(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
-    let reason: String = form.get("cancel_reason").trim().chars().take(200).collect();
-    if reason.is_empty() {
+    let reason = form.get("cancel_reason").trim().to_string();
+    let refused = if reason.is_empty() {
+        Some(t("appointments.error_cancel_reason"))
+    } else {
+        too_long(&reason)
+    };
+    if let Some(message) = refused {
         let b = load(&cx, id).await?;
         let mut errors = FormErrors::new();
-        errors.add("cancel_reason", t("appointments.error_cancel_reason"));
-        return show_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, b, &errors);
+        errors.add("cancel_reason", message);
+        return show_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, b, &errors, &reason);
     }
     close(
         &cx,

@@ -57,9 +57,17 @@ fn patient_shown(p: &PatientCard) -> PatientShown {
     }
 }
 
-fn priority_choices() -> Vec<(&'static str, String)> {
+/// The patient's age in whole years today, when the birth date is known.
+fn age_of(p: &PatientCard) -> Option<i32> {
+    p.date_of_birth
+        .map(|d| crate::model::age_years(d.date(), hms_core::day::Day::today().date()))
+}
+
+/// The priorities offered for a patient: the age-bound ones only when the age fits.
+fn priority_choices(age: Option<i32>) -> Vec<(&'static str, String)> {
     Priority::ALL
         .iter()
+        .filter(|p| p.fits(age))
         .map(|p| (p.code(), p.label()))
         .collect()
 }
@@ -112,7 +120,7 @@ async fn checkin_page(cx: &Ctx, status: StatusCode, page: CheckinPage<'_>) -> Ap
     c.insert("open_visit", &page.open_visit);
     c.insert("payers", &payer_choices());
     c.insert("points", &point_choices(cx).await?);
-    c.insert("priorities", &priority_choices());
+    c.insert("priorities", &priority_choices(age_of(page.patient)));
     c.insert("q", "");
     c.insert("results", &Vec::<()>::new());
     render_status(cx, status, "appointments/checkin.html", c)
@@ -154,6 +162,16 @@ pub async fn checkin_form(cx: Ctx, Query(query): Query<CheckinQuery>) -> AppResu
         .date_of_birth
         .map(|d| Priority::suggested(d.date(), hms_core::day::Day::today().date()))
         .unwrap_or(Priority::Normal);
+    if appointment.is_none() {
+        // Checked in from the menu: today's booking is the one that arrives.
+        appointment = q::booked_of_day(db, patient.id, hms_core::day::Day::today())
+            .await?
+            .map(|(id, clinic)| AppointmentShown {
+                id,
+                clinic,
+                day: hms_core::day::Day::today().text(),
+            });
+    }
     let open_visit = visits::open_visit(db, patient.id).await?;
     checkin_page(
         &cx,
@@ -214,6 +232,7 @@ async fn search_page(cx: &Ctx, typed: &str) -> AppResult<Response> {
 async fn checked_values(
     cx: &Ctx,
     form: &Form,
+    patient: &PatientCard,
 ) -> AppResult<(CheckinValues, Option<Priority>, FormErrors)> {
     let values = CheckinValues {
         payer: form.get("payer").trim().to_string(),
@@ -225,8 +244,13 @@ async fn checked_values(
         errors.add("payer", t("appointments_queue.error_payer"));
     }
     let priority = Priority::parse(&values.priority);
-    if priority.is_none() {
-        errors.add("priority", t("appointments_queue.error_priority"));
+    match priority {
+        None => errors.add("priority", t("appointments_queue.error_priority")),
+        Some(p) if !p.fits(age_of(patient)) => errors.add(
+            "priority",
+            t("appointments_queue.error_priority_age").replace("{age}", &patient.age_text),
+        ),
+        Some(_) => {}
     }
     if q::point(cx.app().db.read(), &values.point).await?.is_none() {
         errors.add("point", t("appointments_queue.error_point"));
@@ -268,7 +292,7 @@ pub async fn check_in(cx: Ctx, form: Form) -> AppResult<Response> {
             }),
         None => None,
     };
-    let (values, priority, mut errors) = checked_values(&cx, &form).await?;
+    let (values, priority, mut errors) = checked_values(&cx, &form, &patient).await?;
     let page = |values, errors, open_visit| CheckinPage {
         patient: &patient,
         appointment,

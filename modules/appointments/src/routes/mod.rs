@@ -1,5 +1,6 @@
 //! Screens of the appointments module, one file per area; labels shared by them here.
 
+mod availability;
 pub mod booking;
 pub mod checkin;
 pub mod display;

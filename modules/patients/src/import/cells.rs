@@ -7,9 +7,9 @@ use super::*;
 // Spreadsheet values to form values
 // ---------------------------------------------------------------------------------------------
 
-/// A date of birth as the form takes it (YYYY-MM-DD). Spreadsheets in Kenya write DD/MM/YYYY
-/// (also with `-` or `.`, and one-digit days and months), sometimes with a time of midnight
-/// after it. Anything else is left as written, for validation to explain.
+/// A date of birth as stored (YYYY-MM-DD). Spreadsheets in Kenya write DD/MM/YYYY (also with `-`
+/// or `.`, and one-digit days and months; read by `hms_core::dates::read`), sometimes with a time
+/// of midnight after it. Anything else is left as written, for validation to explain.
 pub fn normalise_date(raw: &str) -> String {
     let raw = raw.trim();
     let date = raw
@@ -17,26 +17,10 @@ pub fn normalise_date(raw: &str) -> String {
         .or_else(|| raw.strip_suffix("00:00"))
         .map_or(raw, str::trim_end);
     let date = date.strip_suffix('T').unwrap_or(date);
-    if hms_core::dates::read(date).is_ok() {
-        return date.to_string();
+    match hms_core::dates::read(date) {
+        Ok(date) => hms_core::dates::text(date),
+        Err(_) => raw.to_string(),
     }
-    for separator in ['/', '-', '.'] {
-        let parts: Vec<&str> = date.split(separator).collect();
-        if let [d, m, y] = parts[..] {
-            let digits = |s: &str, len: std::ops::RangeInclusive<usize>| {
-                len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-            };
-            if digits(d, 1..=2) && digits(m, 1..=2) && digits(y, 4..=4) {
-                let parsed = (|| {
-                    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
-                })();
-                if let Some(date) = parsed {
-                    return hms_core::dates::text(date);
-                }
-            }
-        }
-    }
-    raw.to_string()
 }
 
 /// Lower case letters and digits only: "Murang'a" and "muranga", "Homa-Bay" and "Homa Bay" meet.
