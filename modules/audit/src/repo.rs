@@ -32,6 +32,14 @@ pub struct Bounds {
     to_utc: String,
 }
 
+impl Bounds {
+    /// Only entries about the record `patient` (its row id, found from the number typed).
+    pub fn for_patient(mut self, patient: i64) -> Self {
+        self.patient_id = patient;
+        self
+    }
+}
+
 /// Start of a Nairobi calendar day, as stored UTC text.
 fn day_start_utc(date: NaiveDate) -> String {
     let local = date.and_hms_opt(0, 0, 0).expect("midnight exists");
@@ -49,16 +57,16 @@ impl Filters {
     /// The bounds, or the messages to show beside the filters.
     pub fn bounds(&self) -> Result<Bounds, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
-        let patient_id = match self.patient.trim() {
-            "" => 0,
-            p => match p.parse::<i64>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    errors.push(("patient", hms_core::i18n::t("audit.error_patient")));
-                    0
-                }
-            },
-        };
+        // A patient number as on the card ("P-26-00042"); the record it names is looked up
+        // by the caller (`Bounds::for_patient`), never typed as a row id.
+        let number = self.patient.trim();
+        if !number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/')
+            || (!number.is_empty() && !number.chars().any(|c| c.is_ascii_digit()))
+        {
+            errors.push(("patient", hms_core::i18n::t("audit.error_patient")));
+        }
         let date = |s: &str, field: &'static str, errors: &mut Vec<_>| -> Option<NaiveDate> {
             if s.trim().is_empty() {
                 return None;
@@ -89,7 +97,7 @@ impl Filters {
         };
         Ok(Bounds {
             username: self.user.trim().to_lowercase(),
-            patient_id,
+            patient_id: 0,
             action,
             action_prefix,
             from_utc: from.map(day_start_utc).unwrap_or_default(),
@@ -112,6 +120,8 @@ pub struct AuditRow {
     pub entity: String,
     pub entity_id: Option<String>,
     pub patient_id: Option<i64>,
+    /// The patient's number, filled in by the screen (`None` in exports).
+    pub patient_number: Option<String>,
     pub detail: String,
     pub client_addr: Option<String>,
     pub request_id: Option<String>,
@@ -187,6 +197,7 @@ pub async fn page(db: &Db, b: &Bounds, before: i64, limit: i64) -> Result<Vec<Au
                 entity: r.get(5),
                 entity_id: r.get(6),
                 patient_id: r.get(7),
+                patient_number: None,
                 detail: r.get(8),
                 client_addr: r.get(9),
                 request_id: r.get(10),
@@ -253,7 +264,7 @@ mod tests {
         assert_eq!(b.from_utc, "2026-11-24T21:00:00.000Z");
         assert_eq!(b.to_utc, "2026-11-25T21:00:00.000Z");
         let errors = Filters {
-            patient: "abc".into(),
+            patient: "P 26".into(),
             from: "31/02/2026".into(),
             ..Default::default()
         }

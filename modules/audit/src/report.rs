@@ -1,6 +1,7 @@
 //! The access report screens: opened by patient number (from the search box on the audit
 //! screen), on screen and as a PDF.
 
+use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
 use serde::Deserialize;
@@ -14,6 +15,7 @@ use hms_core::{clock, AppError, AppResult};
 use hms_patients::api::{self, PatientCard};
 
 use crate::access::{self, Access};
+use crate::routes;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct NumberQuery {
@@ -21,21 +23,39 @@ pub struct NumberQuery {
     number: String,
 }
 
-/// The search box: sends the reader to the report of the number typed.
+/// The search box: sends the reader to the report of the number typed. A number that is not
+/// one, or names nobody, comes back beside the box (on the audit trail page for those who may
+/// read it; as an error page otherwise).
 #[handler]
 pub async fn find(cx: Ctx, Query(q): Query<NumberQuery>) -> AppResult<Response> {
     let number = q.number.trim().to_uppercase();
-    if number.is_empty()
+    let (status, error) = if number.is_empty()
         || !number
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/')
     {
-        return Err(AppError::BadRequest(t("audit.report.bad_number")));
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t("audit.report.bad_number"),
+        )
+    } else {
+        match api::card_by_number(&cx.app().db, &number).await? {
+            Some(card) => return Ok(see_other(&format!("/audit/patients/{}", card.number))),
+            None => (StatusCode::NOT_FOUND, routes::unknown_number(&number)),
+        }
+    };
+    if !cx.can(crate::VIEW) {
+        return Err(if status == StatusCode::NOT_FOUND {
+            AppError::NotFound
+        } else {
+            AppError::BadRequest(error)
+        });
     }
-    match api::card_by_number(&cx.app().db, &number).await? {
-        Some(card) => Ok(see_other(&format!("/audit/patients/{}", card.number))),
-        None => Err(AppError::NotFound),
-    }
+    let report = routes::ReportBox {
+        number: q.number.chars().take(40).collect(),
+        error,
+    };
+    routes::log_page(&cx, &routes::LogQuery::default(), report, status).await
 }
 
 /// The patient and every entry about them, the report's own read recorded.

@@ -3,12 +3,15 @@
 use poem::http::StatusCode;
 use poem::web::Query;
 use poem::{handler, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use hms_core::audit::{self, Event};
-use hms_core::http::{csv_attachment, render, render_status, Ctx};
+use hms_core::http::{csv_attachment, render_status, Ctx};
+use hms_core::i18n::t;
+use hms_core::ids::PatientId;
 use hms_core::{AppError, AppResult};
+use hms_patients::api;
 
 use crate::repo::{self, Filters};
 use crate::{EXPORT, PATIENT_REPORT};
@@ -96,33 +99,91 @@ fn readable_dates(detail: &str) -> String {
     out
 }
 
+/// The filters checked, with the patient number turned into the record it names; or the
+/// messages to show beside the filters.
+async fn resolved(
+    cx: &Ctx,
+    filters: &Filters,
+) -> AppResult<Result<repo::Bounds, Vec<(&'static str, String)>>> {
+    let bounds = match filters.bounds() {
+        Ok(b) => b,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let number = filters.patient.trim().to_uppercase();
+    if number.is_empty() {
+        return Ok(Ok(bounds));
+    }
+    Ok(match api::card_by_number(&cx.app().db, &number).await? {
+        Some(card) => Ok(bounds.for_patient(card.id.get())),
+        None => Err(vec![("patient", unknown_number(&number))]),
+    })
+}
+
+/// "No patient has the number P-26-00099."
+pub(crate) fn unknown_number(number: &str) -> String {
+    t("audit.error_patient_unknown").replace("{number}", number)
+}
+
+/// The report search box as typed, and its message when the number was refused.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct ReportBox {
+    pub number: String,
+    pub error: String,
+}
+
 #[handler]
 pub async fn log(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
+    log_page(&cx, &q, ReportBox::default(), StatusCode::OK).await
+}
+
+/// The audit trail page; `report` refills the access report box (with its message, drawn with
+/// `status`) when a number typed there was refused.
+pub(crate) async fn log_page(
+    cx: &Ctx,
+    q: &LogQuery,
+    report: ReportBox,
+    status: StatusCode,
+) -> AppResult<Response> {
     let filters = q.filters();
     let mut c = tera::Context::new();
     c.insert("filters", &filters);
     c.insert("query", &q.query_string());
     c.insert("can_export", &cx.can(EXPORT));
     c.insert("can_report", &cx.can(PATIENT_REPORT));
-    let bounds = match filters.bounds() {
+    c.insert("report", &report);
+    let bounds = match resolved(cx, &filters).await? {
         Ok(b) => b,
         Err(errors) => {
             c.insert("errors", &errors_map(errors));
             c.insert("rows", &Vec::<repo::AuditRow>::new());
             c.insert("next", &None::<i64>);
             c.insert("first_page", &true);
-            return render_status(&cx, StatusCode::UNPROCESSABLE_ENTITY, "audit/log.html", c);
+            return render_status(cx, StatusCode::UNPROCESSABLE_ENTITY, "audit/log.html", c);
         }
     };
     let before: i64 = q.before.trim().parse().unwrap_or(0).max(0);
-    let mut rows = repo::page(&cx.app().db, &bounds, before, PAGE_SIZE + 1).await?;
+    let db = &cx.app().db;
+    let mut rows = repo::page(db, &bounds, before, PAGE_SIZE + 1).await?;
     let next = if rows.len() as i64 > PAGE_SIZE {
         rows.truncate(PAGE_SIZE as usize);
         rows.last().map(|r| r.id)
     } else {
         None
     };
+    // Patients by their number, as people know them (one batched read for the page).
+    let mut ids: Vec<PatientId> = rows
+        .iter()
+        .filter_map(|r| r.patient_id)
+        .map(PatientId)
+        .collect();
+    ids.sort_unstable_by_key(|p| p.get());
+    ids.dedup();
+    let cards = api::cards(db, &ids).await?;
     for r in &mut rows {
+        r.patient_number = r
+            .patient_id
+            .and_then(|id| cards.iter().find(|c| c.id.get() == id))
+            .map(|c| c.number.clone());
         r.detail = readable_dates(&r.detail);
         let key = format!("audit_entity.{}", r.entity);
         if hms_core::i18n::has(&key) {
@@ -133,14 +194,14 @@ pub async fn log(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     c.insert("rows", &rows);
     c.insert("next", &next);
     c.insert("first_page", &(before == 0));
-    render(&cx, "audit/log.html", c)
+    render_status(cx, status, "audit/log.html", c)
 }
 
 #[handler]
 pub async fn export(cx: Ctx, Query(q): Query<LogQuery>) -> AppResult<Response> {
     let app = cx.app();
     let filters = q.filters();
-    let bounds = filters.bounds().map_err(|e| {
+    let bounds = resolved(&cx, &filters).await?.map_err(|e| {
         AppError::BadRequest(
             e.iter()
                 .map(|(_, m)| m.as_str())

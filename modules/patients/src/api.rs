@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::model;
 use crate::repo::cards::{self, CardRow};
 
+pub use crate::picker::{picker, Choose, Picker, Screen};
 pub use crate::search::Pick;
 
 /// A patient as other departments see them. `full_name`, `age_text` and `sex_label` follow the
@@ -110,19 +111,6 @@ pub async fn cards(db: &Db, ids: &[PatientId]) -> Result<Vec<PatientCard>, DbErr
     }
     let rows = cards::cards(db, ids).await?;
     with_merged(db, rows).await
-}
-
-/// The picker search every screen that chooses a patient uses (booking, check-in): by number,
-/// phone, identifier or names. One page of matches and the key of the next. The caller records
-/// the search in the audit trail.
-pub async fn search(
-    db: &Db,
-    q: &str,
-    after: &str,
-    limit: i64,
-) -> Result<(Vec<Pick>, Option<String>), DbError> {
-    let (found, next) = crate::search::search(db, q, after, limit).await?;
-    Ok((found.into_iter().map(crate::search::pick).collect(), next))
 }
 
 /// The picker's row of one patient, following a merge to the surviving record.

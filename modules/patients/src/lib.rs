@@ -8,6 +8,7 @@ pub mod demo;
 mod form;
 mod import;
 mod model;
+mod picker;
 mod repo;
 mod reporting;
 mod routes;

@@ -13,6 +13,7 @@
 
 mod http;
 mod scenarios;
+mod search_parts;
 mod seed;
 
 use std::path::PathBuf;
@@ -54,8 +55,8 @@ struct Args {
     /// At most this many operations per scenario.
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
-    /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search, chart,
-    /// register, book, queue
+    /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search,
+    /// search_parts, chart, register, book, queue
     /// (healthz always runs first: the other rates are given as a share of it).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
@@ -319,6 +320,7 @@ async fn measure(
         tx.commit().await.map_err(|e| e.to_string())?;
     }
     let (queries, max_patient_id) = scenarios::queries(&db, args.seed, 2_000).await?;
+    let part_queries = search_parts::queries(&db, args.seed, 2_000).await?;
     let day_clinic = scenarios::day_clinic(&db).await?;
     db.close().await;
 
@@ -335,6 +337,7 @@ async fn measure(
         addr: server.addr,
         accounts: prepared.accounts.clone(),
         queries,
+        part_queries,
         max_patient_id,
         seed: args.seed,
         registered: AtomicU64::new(0),

@@ -27,6 +27,9 @@ pub enum Scenario {
     Dashboard,
     /// Live search at reception: an htmx request for the result fragment.
     Search,
+    /// Live search for what is typed before a search is exact (part of a phone, the first
+    /// letters of a name): the first page and the count of matches.
+    SearchParts,
     /// A doctor opens a patient's chart (audited read).
     Chart,
     /// Reception registers a new patient: form, post, likely-match step when shown, chart.
@@ -43,6 +46,7 @@ pub const ALL: &[Scenario] = &[
     Scenario::LoginFlood,
     Scenario::Dashboard,
     Scenario::Search,
+    Scenario::SearchParts,
     Scenario::Chart,
     Scenario::Register,
     Scenario::Book,
@@ -57,6 +61,7 @@ impl Scenario {
             Scenario::LoginFlood => "login_flood",
             Scenario::Dashboard => "dashboard",
             Scenario::Search => "search",
+            Scenario::SearchParts => "search_parts",
             Scenario::Chart => "chart",
             Scenario::Register => "register",
             Scenario::Book => "book",
@@ -73,7 +78,9 @@ impl Scenario {
         match self {
             Scenario::Healthz | Scenario::Login | Scenario::LoginFlood => None,
             Scenario::Dashboard => Some("admin"),
-            Scenario::Search | Scenario::Register | Scenario::Book => Some("receptionist"),
+            Scenario::Search | Scenario::SearchParts | Scenario::Register | Scenario::Book => {
+                Some("receptionist")
+            }
             Scenario::Chart => Some("doctor"),
             Scenario::Queue => Some("nurse"),
         }
@@ -86,6 +93,8 @@ pub struct Shared {
     pub accounts: Vec<Account>,
     /// Search boxes as people type them, made from real patients.
     pub queries: Vec<String>,
+    /// Parts of phones and names (`search_parts`).
+    pub part_queries: Vec<String>,
     pub max_patient_id: i64,
     pub seed: u64,
     /// Makes every registered document number unique.
@@ -318,8 +327,13 @@ async fn operation(
             let r = c.get("/").await?;
             expect(&r, 200, "GET /")
         }
-        Scenario::Search => {
-            let q = &shared.queries[rng.random_range(0..shared.queries.len())];
+        Scenario::Search | Scenario::SearchParts => {
+            let queries = if s == Scenario::Search {
+                &shared.queries
+            } else {
+                &shared.part_queries
+            };
+            let q = &queries[rng.random_range(0..queries.len())];
             let r = c.get_htmx(&format!("/patients?q={}", encode(q))).await?;
             expect(&r, 200, "search")
         }

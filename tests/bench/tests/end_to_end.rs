@@ -76,6 +76,7 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
             "login_flood",
             "dashboard",
             "search",
+            "search_parts",
             "chart",
             "register",
             "book",

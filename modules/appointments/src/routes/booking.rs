@@ -7,7 +7,6 @@ use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use hms_core::audit::Event;
 use hms_core::dates;
@@ -19,7 +18,7 @@ use hms_core::i18n::t;
 use hms_core::ids::PatientId;
 use hms_core::ui::FormErrors;
 use hms_core::{phone, AppError, AppResult};
-use hms_patients::api as patients;
+use hms_patients::api::{self as patients, Choose, Screen};
 
 use super::availability::{availability, Availability};
 use super::{lists, status_label, typed_day};
@@ -105,13 +104,34 @@ async fn form_page(
         Some(id) => patients::pick(db, PatientId(id)).await?,
         None => None,
     };
-    if patient.is_none() && !choice.q.trim().is_empty() {
-        let (found, _) = patients::search(db, &choice.q, "", 10).await?;
-        cx.audit_read(
-            Event::new("patient.search", "patient", None).detail(json!({"results": found.len()})),
+    if patient.is_none() {
+        // The one patient picker; choosing keeps a reschedule going.
+        let moving = Choice::id(&choice.reschedule)
+            .map(|r| format!("&reschedule={r}"))
+            .unwrap_or_default();
+        let picker = patients::picker(
+            cx,
+            Screen {
+                name: "booking",
+                q: &choice.q,
+                after: "",
+                limit: 10,
+                pages: None,
+                choose: Some(Choose {
+                    id: "book",
+                    label: "patients.picker_choose",
+                    href: format!("/appointments/book?patient={{patient}}{moving}"),
+                }),
+                actions: true,
+                chart_links: false,
+                newest: false,
+                no_match: "patients.no_match",
+                exclude: None,
+                register: true,
+            },
         )
-        .await;
-        c.insert("found", &found);
+        .await?;
+        c.insert("picker", &picker);
     }
     let clinics: Vec<Clinic> = schedules::clinics(db)
         .await?

@@ -16,7 +16,7 @@ use hms_core::i18n::t;
 use hms_core::ids::{PatientId, VisitId};
 use hms_core::ui::FormErrors;
 use hms_core::{clock, AppError, AppResult};
-use hms_patients::api::{self as patients, PatientCard};
+use hms_patients::api::{self as patients, Choose, PatientCard, Screen};
 
 use super::queue::point_choices;
 use super::{payer_label, PAYERS};
@@ -193,23 +193,33 @@ pub async fn checkin_form(cx: Ctx, Query(query): Query<CheckinQuery>) -> AppResu
 
 /// The check-in page before a patient is chosen: a live search by number or name.
 async fn search_page(cx: &Ctx, typed: &str) -> AppResult<Response> {
-    let q: String = typed.trim().chars().take(80).collect();
-    let mut results = Vec::new();
-    if !q.is_empty() {
-        results = patients::search(&cx.app().db, &q, "", SEARCH_LIMIT)
-            .await?
-            .0;
-        // One audit row per search, without the typed text (it may be a name).
-        cx.audit_read(
-            Event::new("patient.search", "patient", None)
-                .detail(json!({"results": results.len(), "screen": "checkin"})),
-        )
-        .await;
-    }
+    let picker = patients::picker(
+        cx,
+        Screen {
+            name: "checkin",
+            q: typed,
+            after: "",
+            limit: SEARCH_LIMIT,
+            pages: None,
+            choose: Some(Choose {
+                id: "check-in",
+                label: "appointments_queue.check_in",
+                href: "/visits/checkin?patient={patient}".into(),
+            }),
+            // "Book" beside "Check in": the next steps from each result.
+            actions: true,
+            chart_links: false,
+            newest: false,
+            no_match: "appointments_queue.no_match",
+            exclude: None,
+            register: true,
+        },
+    )
+    .await?;
     let mut c = tera::Context::new();
     c.insert("patient", &None::<()>);
-    c.insert("q", &q);
-    c.insert("results", &results);
+    c.insert("q", &picker.q);
+    c.insert("picker", &picker);
     render_part(
         cx,
         "appointments/checkin.html",

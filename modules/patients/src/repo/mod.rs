@@ -33,13 +33,15 @@ pub mod reporting;
 macro_rules! summary_columns {
     () => {
         "p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth, \
-         p.dob_estimated, p.phone, p.last_visit_on"
+         p.dob_estimated, p.phone, p.last_visit_on, p.county_code, p.sub_county, p.ward"
     };
 }
 
 mod search;
 use search::found_at;
-pub use search::{by_names, exact, newest, summary, Found};
+pub use search::{
+    by_names, count_names, count_phone_prefix, exact, newest, phone_prefix, summary, Found,
+};
 
 /// An existing patient that a new registration may duplicate.
 #[derive(Debug, Clone, Serialize)]

@@ -18,6 +18,9 @@ pub struct Found {
     pub phone: Option<String>,
     /// Day of the last visit (YYYY-MM-DD), if the patient has been checked in.
     pub last_visit_on: Option<String>,
+    pub county_code: Option<String>,
+    pub sub_county: Option<String>,
+    pub ward: Option<String>,
 }
 
 /// A summary row whose `summary_columns!()` start at column `at`.
@@ -35,6 +38,9 @@ pub(super) fn found_at(r: &sqlx::any::AnyRow, at: usize) -> Found {
         dob_estimated: r.get::<i64, _>(at + 7) == 1,
         phone: r.get(at + 8),
         last_visit_on: r.get(at + 9),
+        county_code: r.get(at + 10),
+        sub_county: r.get(at + 11),
+        ward: r.get(at + 12),
     }
 }
 
@@ -97,6 +103,173 @@ fn search_words(tokens: &[String]) -> Vec<&str> {
     words
 }
 
+/// Where a two-word search reads: the word-pair index, the driver's range from `$1` (after
+/// patient `$2`) up to `$3`, the partner's range `$5..$6` within its three letters `$4`, then the
+/// probes `$7..$12`; the page size is `$13`.
+macro_rules! pairs_where {
+    () => {
+        concat!(
+            // CROSS JOIN keeps the index as the outer loop on SQLite (see below).
+            " FROM patient_name_pairs t CROSS JOIN patients p \
+             WHERE p.id = t.patient_id AND t.partner3 = $4 \
+               AND t.token >= $1 AND t.token < $3 AND (t.token > $1 OR t.patient_id > $2) \
+               AND t.partner >= $5 AND t.partner < $6 AND p.merged_into IS NULL",
+            name_probes!("$7", "$8", "$9", "$10", "$11", "$12")
+        )
+    };
+}
+
+/// Where a one-word search reads: the token index from `$1` (after patient `$2`) up to `$3`,
+/// then the probes `$4..$9`; the page size is `$10`.
+macro_rules! tokens_where {
+    () => {
+        concat!(
+            // CROSS JOIN keeps the token index as the outer loop on SQLite: without planner
+            // statistics it would otherwise start from the merged_into index (IS NULL looks
+            // selective), read every patient and sort (0.6 s a search in a million patients).
+            " FROM patient_name_tokens t CROSS JOIN patients p \
+             WHERE p.id = t.patient_id \
+               AND t.token >= $1 AND t.token < $3 AND (t.token > $1 OR t.patient_id > $2) \
+               AND p.merged_into IS NULL",
+            name_probes!("$4", "$5", "$6", "$7", "$8", "$9")
+        )
+    };
+}
+
+/// One statement of a name search for each index: over the word pairs, over single tokens.
+struct NameSql {
+    pairs: &'static str,
+    tokens: &'static str,
+}
+
+/// The name search of `words` (from [`search_words`], not empty) bound to its statement: the
+/// driver is the longest word; with two words of three letters or more, the shortest of them is
+/// the partner the pair index answers; the rest are probes. `limit` binds the last parameter.
+fn name_query<'q>(
+    sql: NameSql,
+    words: &[&'q str],
+    start: (&'q str, i64),
+    limit: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let driver = words[0];
+    let long = words
+        .iter()
+        .filter(|w| w.chars().count() >= SHORT_TOKEN)
+        .count();
+    // The partner is the shortest long word: its first three letters are the pair key and the
+    // rest a range within it, so a three-letter word is answered exactly.
+    let partner = (long >= 2).then(|| words[long - 1]);
+    let probes: Vec<&str> = words[1..]
+        .iter()
+        .copied()
+        .filter(|w| Some(*w) != partner)
+        .collect();
+    let bound = |t: &str| format!("{t}\u{10FFFF}");
+    let probe = |i: usize| probes.get(i).copied().unwrap_or("");
+    let query = match partner {
+        Some(partner) => sqlx::query(sql.pairs)
+            .bind(start.0)
+            .bind(start.1)
+            .bind(bound(driver))
+            .bind(partner.chars().take(SHORT_TOKEN).collect::<String>())
+            .bind(partner)
+            .bind(bound(partner)),
+        None => sqlx::query(sql.tokens)
+            .bind(start.0)
+            .bind(start.1)
+            .bind(bound(driver)),
+    };
+    query
+        .bind(probe(0))
+        .bind(bound(probe(0)))
+        .bind(probe(1))
+        .bind(bound(probe(1)))
+        .bind(probe(2))
+        .bind(bound(probe(2)))
+        .bind(limit)
+}
+
+/// How many patients a name search finds, counted up to `cap`: `(n, true)` when there are at
+/// least that many. Reads the same index range as the search, at most `3 * cap` entries (a
+/// patient has an entry per name the driver prefixes, and per partner name).
+pub async fn count_names(db: &Db, tokens: &[String], cap: i64) -> Result<(i64, bool), DbError> {
+    let words = search_words(tokens);
+    let Some(&driver) = words.first() else {
+        return Ok((0, false));
+    };
+    let row = name_query(
+        NameSql {
+            pairs: concat!(
+                "SELECT COUNT(DISTINCT c.patient_id), COUNT(*) FROM (SELECT t.patient_id",
+                pairs_where!(),
+                " LIMIT CAST($13 AS BIGINT)) c"
+            ),
+            tokens: concat!(
+                "SELECT COUNT(DISTINCT c.patient_id), COUNT(*) FROM (SELECT t.patient_id",
+                tokens_where!(),
+                " LIMIT CAST($10 AS BIGINT)) c"
+            ),
+        },
+        &words,
+        (driver, 0),
+        3 * cap,
+    )
+    .fetch_one(db.read())
+    .await?;
+    let (patients, entries): (i64, i64) = (row.get(0), row.get(1));
+    Ok((patients.min(cap), patients >= cap || entries >= 3 * cap))
+}
+
+/// Patients whose phone starts with `prefix` (E.164, "+254748300"), nearest first by phone,
+/// through the phone index; a merged record's phone finds its survivor. `upper` is the first
+/// phone past the prefix ("+254748301"): phones are digits after the plus, so this bound holds
+/// in any collation. At most `limit` patients.
+pub async fn phone_prefix(
+    db: &Db,
+    prefix: &str,
+    upper: &str,
+    limit: i64,
+) -> Result<Vec<Found>, DbError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        summary_columns!(),
+        " FROM patients p WHERE p.merged_into IS NULL AND p.id IN ( \
+             SELECT COALESCE(merged_into, id) FROM patients \
+             WHERE phone >= $1 AND phone < $2 ORDER BY phone LIMIT CAST($3 AS BIGINT)) \
+         ORDER BY p.phone, p.id LIMIT CAST($3 AS BIGINT)"
+    ))
+    .bind(prefix)
+    .bind(upper)
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    Ok(rows.iter().map(|r| found_at(r, 0)).collect())
+}
+
+/// How many patients have a phone starting with `prefix` (bounds as for [`phone_prefix`]),
+/// counted up to `cap`.
+pub async fn count_phone_prefix(
+    db: &Db,
+    prefix: &str,
+    upper: &str,
+    cap: i64,
+) -> Result<(i64, bool), DbError> {
+    // Counted as the patients they lead to (a merged record's phone is its survivor's), read
+    // through the phone index only: a condition on merged_into here would lead SQLite's planner
+    // to that index, reading every patient.
+    let row = sqlx::query(
+        "SELECT COUNT(DISTINCT c.patient), COUNT(*) FROM (SELECT COALESCE(merged_into, id) AS patient \
+         FROM patients WHERE phone >= $1 AND phone < $2 LIMIT CAST($3 AS BIGINT)) c",
+    )
+    .bind(prefix)
+    .bind(upper)
+    .bind(cap)
+    .fetch_one(db.read())
+    .await?;
+    let (patients, phones): (i64, i64) = (row.get(0), row.get(1));
+    Ok((patients, phones >= cap))
+}
+
 /// Name search: every typed token must prefix one of the patient's name tokens.
 ///
 /// With two typed words of 3 or more letters, the word-pair index answers both at once: one
@@ -119,70 +292,30 @@ pub async fn by_names(
     let Some(&driver) = words.first() else {
         return Ok((Vec::new(), None));
     };
-    let long = words
-        .iter()
-        .filter(|w| w.chars().count() >= SHORT_TOKEN)
-        .count();
-    // The partner is the shortest long word: its first three letters are the pair key and the
-    // rest a range within it, so a three-letter word is answered exactly.
-    let partner = (long >= 2).then(|| words[long - 1]);
-    let probes: Vec<&str> = words[1..]
-        .iter()
-        .copied()
-        .filter(|w| Some(*w) != partner)
-        .collect();
-    let bound = |t: &str| format!("{t}\u{10FFFF}");
-    let probe = |i: usize| probes.get(i).copied().unwrap_or("");
     let (start_token, start_id) = if after.0.is_empty() {
         (driver, 0)
     } else {
         after
     };
-    let rows = match partner {
-        Some(partner) => {
-            let partner3: String = partner.chars().take(SHORT_TOKEN).collect();
-            sqlx::query(concat!(
+    let rows = name_query(
+        NameSql {
+            pairs: concat!(
                 "SELECT t.token, ",
                 summary_columns!(),
-                // CROSS JOIN keeps the index as the outer loop on SQLite (see below).
-                " FROM patient_name_pairs t CROSS JOIN patients p \
-                 WHERE p.id = t.patient_id AND t.partner3 = $4 \
-                   AND t.token >= $1 AND t.token < $3 AND (t.token > $1 OR t.patient_id > $2) \
-                   AND t.partner >= $5 AND t.partner < $6 AND p.merged_into IS NULL",
-                name_probes!("$7", "$8", "$9", "$10", "$11", "$12"),
+                pairs_where!(),
                 " ORDER BY t.token, t.patient_id LIMIT CAST($13 AS BIGINT)"
-            ))
-            .bind(start_token)
-            .bind(start_id)
-            .bind(bound(driver))
-            .bind(partner3)
-            .bind(partner)
-            .bind(bound(partner))
-        }
-        None => sqlx::query(concat!(
-            "SELECT t.token, ",
-            summary_columns!(),
-            // CROSS JOIN keeps the token index as the outer loop on SQLite: without planner
-            // statistics it would otherwise start from the merged_into index (IS NULL looks
-            // selective), read every patient and sort (0.6 s a search in a million patients).
-            " FROM patient_name_tokens t CROSS JOIN patients p \
-             WHERE p.id = t.patient_id \
-               AND t.token >= $1 AND t.token < $3 AND (t.token > $1 OR t.patient_id > $2) \
-               AND p.merged_into IS NULL",
-            name_probes!("$4", "$5", "$6", "$7", "$8", "$9"),
-            " ORDER BY t.token, t.patient_id LIMIT CAST($10 AS BIGINT)"
-        ))
-        .bind(start_token)
-        .bind(start_id)
-        .bind(bound(driver)),
-    }
-    .bind(probe(0))
-    .bind(bound(probe(0)))
-    .bind(probe(1))
-    .bind(bound(probe(1)))
-    .bind(probe(2))
-    .bind(bound(probe(2)))
-    .bind(limit + 1)
+            ),
+            tokens: concat!(
+                "SELECT t.token, ",
+                summary_columns!(),
+                tokens_where!(),
+                " ORDER BY t.token, t.patient_id LIMIT CAST($10 AS BIGINT)"
+            ),
+        },
+        &words,
+        (start_token, start_id),
+        limit + 1,
+    )
     .fetch_all(db.read())
     .await?;
     let mut next = None;
@@ -231,7 +364,7 @@ pub async fn summary(db: &Db, id: i64) -> Result<Option<Found>, DbError> {
         else {
             return Ok(None);
         };
-        match r.get::<Option<i64>, _>(10) {
+        match r.get::<Option<i64>, _>(13) {
             Some(next) => id = next,
             None => return Ok(Some(found_at(&r, 0))),
         }

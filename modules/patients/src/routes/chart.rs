@@ -151,7 +151,7 @@ fn contributions(cx: &Ctx, patients: &[i64]) -> (Vec<ChartLink>, Vec<ChartLink>)
     (panels, actions_for(cx, this))
 }
 
-/// Contributed actions for one patient (the chart, and each search result).
+/// Contributed actions for one patient on the chart (search results get theirs in the picker).
 fn actions_for(cx: &Ctx, patient: PatientId) -> Vec<ChartLink> {
     cx.app()
         .modules

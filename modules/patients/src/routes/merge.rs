@@ -11,13 +11,14 @@ use serde_json::json;
 use hms_core::audit::Event;
 use hms_core::http::{render, render_status, see_other, Ctx, FlashKind, Form};
 use hms_core::i18n::t;
+use hms_core::ids::PatientId;
 use hms_core::ui::FormErrors;
 use hms_core::{phone, AppError, AppResult};
 
-use super::{sex_label, shown, PAGE_SIZE};
+use super::{sex_label, PAGE_SIZE};
 use crate::model;
+use crate::picker::{Choose, Screen};
 use crate::repo::merge::{self as merging, MergeError, Refusal, Side};
-use crate::repo::Found;
 
 /// Longest reason kept, in characters.
 const MAX_REASON: usize = 500;
@@ -100,30 +101,37 @@ pub async fn pick(
     Path(id): Path<i64>,
     Query(query): Query<PickQuery>,
 ) -> AppResult<Response> {
-    let db = &cx.app().db;
     let patient = side_or_404(&cx, id).await?;
     if let Some(survivor) = patient.merged_into {
         return Ok(see_other(&format!("/patients/{survivor}/merge")));
     }
-    let q: String = query.q.trim().chars().take(80).collect();
-    let mut results: Vec<Found> = Vec::new();
-    if !q.is_empty() {
-        results = crate::search::search(db, &q, "", PAGE_SIZE).await?.0;
-        results.retain(|f| f.id != id);
-        cx.audit_read(
-            Event::new("patient.search", "patient", None)
-                .detail(json!({"results": results.len(), "screen": "merge"})),
-        )
-        .await;
-    }
+    let picker = crate::picker::picker(
+        &cx,
+        Screen {
+            name: "merge",
+            q: &query.q,
+            after: "",
+            limit: PAGE_SIZE,
+            pages: None,
+            choose: Some(Choose {
+                id: "compare",
+                label: "patients_merge.compare",
+                href: format!("/patients/{id}/merge/{{patient}}"),
+            }),
+            actions: false,
+            chart_links: false,
+            newest: false,
+            no_match: "patients_merge.no_match",
+            exclude: Some(PatientId(id)),
+            register: false,
+        },
+    )
+    .await?;
     audit_shown(&cx, id, "merge").await;
     let mut c = tera::Context::new();
     c.insert("patient", &compared(&patient));
-    c.insert("q", &q);
-    c.insert(
-        "results",
-        &results.into_iter().map(shown).collect::<Vec<_>>(),
-    );
+    c.insert("q", &picker.q);
+    c.insert("picker", &picker);
     render(&cx, "patients/merge.html", c)
 }
 

@@ -20,7 +20,6 @@ use crate::model;
 const PAGE_SIZE: i64 = 25;
 
 pub(crate) use crate::model::sex_label;
-pub(crate) use crate::search::pick as shown;
 
 /// The context every patient form (registration, correction) is drawn from: what was typed, the
 /// messages, and the choices of each list.
