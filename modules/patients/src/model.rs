@@ -785,7 +785,13 @@ mod tests {
             Ok(d(1990, 5, 31)),
             "day first, as Kenyans write it"
         );
-        for bad in ["31/02/1990", "05/31/1990", "1990-02-30", "1990-5", "yesterday"] {
+        for bad in [
+            "31/02/1990",
+            "05/31/1990",
+            "1990-02-30",
+            "1990-5",
+            "yesterday",
+        ] {
             assert_eq!(
                 birth_date(bad, "", "", today).unwrap_err().0,
                 "date_of_birth",
