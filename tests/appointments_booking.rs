@@ -30,60 +30,34 @@ async fn scalar(app: &TestApp, sql: &'static str) -> i64 {
 /// break, and an MCH clinic day on Mondays for `capacity` mothers. Returns (opd, mch, doctor).
 async fn set_up(app: &TestApp, admin: &Client, capacity: &str) -> (i64, i64, i64) {
     let doctor = app.add_user("dr.otieno", &["doctor"]).await;
-    admin.get("/schedules").await;
-    let r = admin
-        .post_form(
-            "/schedules/clinics",
-            &[
-                ("name", "OPD"),
-                ("booking", "slots"),
-                ("slot_minutes", "30"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let opd: i64 = r
-        .location()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let r = admin
-        .post_form(
-            &format!("/schedules/clinics/{opd}/hours"),
-            &[
-                ("clinician", &doctor.to_string()),
-                ("weekday", "1"),
-                ("start", "08:00"),
-                ("end", "12:00"),
-                ("break_start", "10:00"),
-                ("break_end", "10:30"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let r = admin
-        .post_form(
-            "/schedules/clinics",
-            &[
-                ("name", "MCH"),
-                ("booking", "day"),
-                ("daily_capacity", capacity),
-                ("weekday", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let mch: i64 = r
-        .location()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let opd = add_clinic(
+        admin,
+        &[
+            ("name", "OPD"),
+            ("booking", "slots"),
+            ("slot_minutes", "30"),
+        ],
+    )
+    .await;
+    add_hours(
+        admin,
+        opd,
+        doctor,
+        1,
+        ("08:00", "12:00"),
+        Some(("10:00", "10:30")),
+    )
+    .await;
+    let mch = add_clinic(
+        admin,
+        &[
+            ("name", "MCH"),
+            ("booking", "day"),
+            ("daily_capacity", capacity),
+            ("weekday", "1"),
+        ],
+    )
+    .await;
     (opd, mch, doctor)
 }
 

@@ -13,6 +13,7 @@ use hms_core::audit::Actor;
 use hms_core::config::Loaded;
 use hms_core::db::Db;
 use hms_core::outbox::{self, Sender, SenderOptions};
+use hms_testkit::domain::{add_clinic, add_hours};
 use hms_testkit::smtp::{Mail, SmtpServer};
 use hms_testkit::{each_backend, Backend, Client, TestApp};
 use sqlx::Row;
@@ -84,54 +85,29 @@ async fn patient(c: &Client, first: &str, phone: &str, email: &str, consent: boo
 /// Returns (opd, mch, doctor).
 async fn clinics(app: &TestApp, admin: &Client) -> (i64, i64, i64) {
     let doctor = app.add_user("dr.otieno", &["doctor"]).await;
-    admin.get("/schedules").await;
-    let r = admin
-        .post_form(
-            "/schedules/clinics",
-            &[
-                ("name", "OPD"),
-                ("booking", "slots"),
-                ("slot_minutes", "30"),
-                ("opens_on_holidays", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let opd = id_from(r.location());
+    let opd = add_clinic(
+        admin,
+        &[
+            ("name", "OPD"),
+            ("booking", "slots"),
+            ("slot_minutes", "30"),
+            ("opens_on_holidays", "1"),
+        ],
+    )
+    .await;
     for weekday in 1..=7 {
-        let r = admin
-            .post_form(
-                &format!("/schedules/clinics/{opd}/hours"),
-                &[
-                    ("clinician", &doctor.to_string()),
-                    ("weekday", &weekday.to_string()),
-                    ("start", "08:00"),
-                    ("end", "12:00"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, 303, "{}", r.body);
+        add_hours(admin, opd, doctor, weekday, ("08:00", "12:00"), None).await;
     }
-    let r = admin
-        .post_form(
-            "/schedules/clinics",
-            &[
-                ("name", "MCH"),
-                ("booking", "day"),
-                ("daily_capacity", "50"),
-                ("opens_on_holidays", "1"),
-                ("weekday", "1"),
-                ("weekday", "2"),
-                ("weekday", "3"),
-                ("weekday", "4"),
-                ("weekday", "5"),
-                ("weekday", "6"),
-                ("weekday", "7"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    (opd, id_from(r.location()), doctor)
+    let mut mch = vec![
+        ("name", "MCH"),
+        ("booking", "day"),
+        ("daily_capacity", "50"),
+        ("opens_on_holidays", "1"),
+    ];
+    for weekday in ["1", "2", "3", "4", "5", "6", "7"] {
+        mch.push(("weekday", weekday));
+    }
+    (opd, add_clinic(admin, &mch).await, doctor)
 }
 
 /// Books through the reception screen; a slot when `slot` is given. Returns the appointment id.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate};
 use hms_testkit::browser::*;
-use hms_testkit::domain::{register, register_quick};
+use hms_testkit::domain::{add_clinic, add_hours, register, register_quick};
 use hms_testkit::{each_backend, Backend, Client, TestApp, PASSWORD};
 use sqlx::Row;
 use thirtyfour::prelude::*;
@@ -45,40 +45,22 @@ fn id_from(location: &str) -> i64 {
 /// Returns (clinic, doctor).
 async fn opd_with_monday_doctor(app: &TestApp, admin: &Client) -> (i64, i64) {
     let doctor = app.add_user("dr.otieno", &["doctor"]).await;
-    admin.get("/schedules").await;
-    let r = admin
-        .post_form(
-            "/schedules/clinics",
-            &[
-                ("name", "OPD"),
-                ("booking", "slots"),
-                ("slot_minutes", "30"),
-                ("opens_on_holidays", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let opd = id_from(r.location().unwrap());
-    let r = admin
-        .post_form(
-            &format!("/schedules/clinics/{opd}/hours"),
-            &[
-                ("clinician", &doctor.to_string()),
-                ("weekday", "1"),
-                ("start", "08:00"),
-                ("end", "12:00"),
-                ("break_start", ""),
-                ("break_end", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    let opd = add_clinic(
+        admin,
+        &[
+            ("name", "OPD"),
+            ("booking", "slots"),
+            ("slot_minutes", "30"),
+            ("opens_on_holidays", "1"),
+        ],
+    )
+    .await;
+    add_hours(admin, opd, doctor, 1, ("08:00", "12:00"), None).await;
     (opd, doctor)
 }
 
 /// An MCH clinic day every day of the week (open on holidays) for 10 mothers.
 async fn mch_every_day(admin: &Client) -> i64 {
-    admin.get("/schedules").await;
     let mut fields = vec![
         ("name", "MCH"),
         ("booking", "day"),
@@ -88,9 +70,7 @@ async fn mch_every_day(admin: &Client) -> i64 {
     for d in ["1", "2", "3", "4", "5", "6", "7"] {
         fields.push(("weekday", d));
     }
-    let r = admin.post_form("/schedules/clinics", &fields).await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    id_from(r.location().unwrap())
+    add_clinic(admin, &fields).await
 }
 
 /// A 15-year-old girl.

@@ -10,27 +10,6 @@ use hms_testkit::domain::{register_quick, submit_check_in, visit_id};
 use hms_testkit::{Backend, TestApp};
 use thirtyfour::prelude::*;
 
-/// Makes the page area (not the window) `width` x `height` pixels.
-async fn viewport(driver: &WebDriver, width: i64, height: i64) -> WebDriverResult<()> {
-    driver
-        .set_window_rect(0, 0, width as u32, height as u32)
-        .await?;
-    let inner: Vec<i64> = driver
-        .execute("return [window.innerWidth, window.innerHeight]", vec![])
-        .await?
-        .convert()?;
-    if inner != [width, height] {
-        let (w, h) = (2 * width - inner[0], 2 * height - inner[1]);
-        driver.set_window_rect(0, 0, w as u32, h as u32).await?;
-    }
-    let inner: Vec<i64> = driver
-        .execute("return [window.innerWidth, window.innerHeight]", vec![])
-        .await?
-        .convert()?;
-    assert_eq!(inner, [width, height], "the page area");
-    Ok(())
-}
-
 /// The element's box on screen: left, top, right, bottom.
 async fn rect(driver: &WebDriver, css: &str) -> WebDriverResult<Vec<f64>> {
     driver

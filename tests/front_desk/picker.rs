@@ -313,7 +313,7 @@ async fn walk(
     assert_clean_console(driver, "access report").await?;
 
     // At a phone's width, and in Kiswahili: the rows stack, the page stays inside the window.
-    driver.set_window_rect(0, 0, 390, 844).await?;
+    viewport(driver, 390, 844).await?;
     driver.goto(format!("{base}/patients?q=kagendo")).await?;
     wait_for_text(driver, "#patient-results", |t| {
         t.contains("2 patients match.")
@@ -321,7 +321,7 @@ async fn walk(
     .await?;
     screenshot_fits(driver, shots, "picker-4-find-390.png").await?;
     // The language buttons are in the header at a laptop's width (behind the menu on a phone).
-    driver.set_window_rect(0, 0, 1366, 768).await?;
+    viewport(driver, 1366, 768).await?;
     click(driver, "form.language-switch button[value='sw']").await?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while driver.find(By::Css("html[lang='sw']")).await.is_err() {
@@ -331,7 +331,7 @@ async fn walk(
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    driver.set_window_rect(0, 0, 390, 844).await?;
+    viewport(driver, 390, 844).await?;
     driver.goto(format!("{base}/patients?q=kagendo")).await?;
     let text = wait_for_text(driver, "#patient-results", |t| {
         t.contains("Wagonjwa 2 wanalingana.")
@@ -348,7 +348,7 @@ async fn walk(
     results
         .screenshot(&shots.join("picker-5-results-390-sw.png"))
         .await?;
-    driver.set_window_rect(0, 0, 1366, 768).await?;
+    viewport(driver, 1366, 768).await?;
     driver
         .goto(format!("{base}/visits/checkin?q=kagendo"))
         .await?;

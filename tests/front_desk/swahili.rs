@@ -219,30 +219,16 @@ impl Records {
 async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
     let doctor = app.add_user("dr.otieno", &["doctor"]).await;
     // A clinic with a doctor's Monday hours, and a clinic day.
-    staff.get("/schedules").await;
-    let r = staff
-        .post_form(
-            "/schedules/clinics",
-            &[
-                ("name", "OPD"),
-                ("booking", "slots"),
-                ("slot_minutes", "30"),
-            ],
-        )
-        .await;
-    let clinic = last_id(r.location());
-    let r = staff
-        .post_form(
-            &format!("/schedules/clinics/{clinic}/hours"),
-            &[
-                ("clinician", &doctor.to_string()),
-                ("weekday", "1"),
-                ("start", "08:00"),
-                ("end", "12:00"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    let clinic = add_clinic(
+        staff,
+        &[
+            ("name", "OPD"),
+            ("booking", "slots"),
+            ("slot_minutes", "30"),
+        ],
+    )
+    .await;
+    add_hours(staff, clinic, doctor, 1, ("08:00", "12:00"), None).await;
     let monday = iso(next_monday());
     staff
         .post_form(
@@ -617,9 +603,9 @@ async fn register_day_first(driver: &WebDriver, base: &str, shots: &Path) -> Web
             describe(&logged)
         );
         screenshot_fits(driver, shots, &format!("swahili-refused-{lang}-1366.png")).await?;
-        driver.set_window_rect(0, 0, 390, 844).await?;
+        viewport(driver, 390, 844).await?;
         screenshot_fits(driver, shots, &format!("swahili-refused-{lang}-390.png")).await?;
-        driver.set_window_rect(0, 0, 1366, 768).await?;
+        viewport(driver, 1366, 768).await?;
 
         fill(driver, "date_of_birth", born).await?;
         submit(driver).await?;
@@ -638,9 +624,9 @@ async fn register_day_first(driver: &WebDriver, base: &str, shots: &Path) -> Web
             "no stored date on the chart:\n{chart}"
         );
         screenshot_fits(driver, shots, &format!("swahili-chart-{lang}-1366.png")).await?;
-        driver.set_window_rect(0, 0, 390, 844).await?;
+        viewport(driver, 390, 844).await?;
         screenshot_fits(driver, shots, &format!("swahili-chart-{lang}-390.png")).await?;
-        driver.set_window_rect(0, 0, 1366, 768).await?;
+        viewport(driver, 1366, 768).await?;
         assert_clean_console(driver, "the chart").await?;
         click(driver, "form[action='/logout'] button[type=submit]").await?;
         wait_for_path(driver, "/login").await?;

@@ -466,6 +466,27 @@ pub async fn type_date(driver: &WebDriver, id: &str, iso: &str) -> WebDriverResu
     Ok(())
 }
 
+/// Makes the page area (not the window) `width` x `height` pixels.
+pub async fn viewport(driver: &WebDriver, width: i64, height: i64) -> WebDriverResult<()> {
+    driver
+        .set_window_rect(0, 0, width as u32, height as u32)
+        .await?;
+    let inner: Vec<i64> = driver
+        .execute("return [window.innerWidth, window.innerHeight]", vec![])
+        .await?
+        .convert()?;
+    if inner != [width, height] {
+        let (w, h) = (2 * width - inner[0], 2 * height - inner[1]);
+        driver.set_window_rect(0, 0, w as u32, h as u32).await?;
+    }
+    let inner: Vec<i64> = driver
+        .execute("return [window.innerWidth, window.innerHeight]", vec![])
+        .await?
+        .convert()?;
+    assert_eq!(inner, [width, height], "the page area");
+    Ok(())
+}
+
 pub async fn select_value(driver: &WebDriver, id: &str, value: &str) -> WebDriverResult<()> {
     let select = driver.find(By::Id(id)).await?;
     SelectElement::new(&select)

@@ -98,3 +98,43 @@ pub fn visit_id(r: &TestResponse) -> i64 {
         .parse()
         .expect("a slip address")
 }
+
+/// Adds a clinic on the schedules screen, `fields` as its form sends them (`("booking",
+/// "slots")`, one `("weekday", "1")` per clinic day...); the new clinic's id.
+pub async fn add_clinic(admin: &Client, fields: &[(&str, &str)]) -> i64 {
+    admin.get("/schedules").await;
+    let r = admin.post_form("/schedules/clinics", fields).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r.location().expect("the new clinic's page");
+    to.rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no clinic id in {to}"))
+}
+
+/// A clinician's hours at a clinic on one weekday (1 = Monday), `start`-`end` as `08:00`, with
+/// an optional break.
+pub async fn add_hours(
+    admin: &Client,
+    clinic: i64,
+    clinician: i64,
+    weekday: u32,
+    (start, end): (&str, &str),
+    rest: Option<(&str, &str)>,
+) {
+    let (break_start, break_end) = rest.unwrap_or(("", ""));
+    let r = admin
+        .post_form(
+            &format!("/schedules/clinics/{clinic}/hours"),
+            &[
+                ("clinician", &clinician.to_string()),
+                ("weekday", &weekday.to_string()),
+                ("start", start),
+                ("end", end),
+                ("break_start", break_start),
+                ("break_end", break_end),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
