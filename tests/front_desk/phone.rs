@@ -153,6 +153,12 @@ async fn phone_walk(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDriv
             "{css} sits under the name: {b:?} {name:?}"
         );
     }
+    // The column headings are hidden when rows stack, so each time says what it counts.
+    let queue = driver.find(By::Css("#queue-live")).await?.text().await?;
+    assert!(
+        queue.contains("Since called: ") && queue.contains("Waiting: "),
+        "the times keep their headings on a phone: {queue}"
+    );
     screenshot_fits(driver, shots, "phone-queue.png").await?;
     click(driver, "button[id^='serve-']").await?;
     wait_for_text(driver, "#queue-live", |t| t.contains("Complete")).await?;
@@ -178,6 +184,11 @@ async fn phone_walk(driver: &WebDriver, base_url: &str, shots: &Path) -> WebDriv
     );
     let th = driver.find(By::Css("#queue-live thead th")).await?;
     assert!(th.is_displayed().await?, "the queue is a table at 1366 px");
+    let label = driver.find(By::Css("#queue-live .stacked-label")).await?;
+    assert!(
+        !label.is_displayed().await?,
+        "at 1366 px the headings are the table's, not repeated in the cells"
+    );
     screenshot_fits(driver, shots, "laptop-queue-sw.png").await?;
     Ok(())
 }
