@@ -118,11 +118,7 @@ async fn status_of(app: &TestApp, appointment: i64) -> String {
 }
 
 async fn rows(app: &TestApp, sql: &'static str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(app.db().read())
-        .await
-        .expect("count")
-        .get(0)
+    app.scalar(sql).await
 }
 
 /// Waits until the element `css` exists.

@@ -15,7 +15,6 @@ use hms_testkit::domain::*;
 use hms_testkit::Backend;
 use hms_testkit::{each_backend, Client, TestApp};
 use poem::http::Method;
-use sqlx::Row;
 use thirtyfour::prelude::*;
 
 /// The next Monday after today (Nairobi).
@@ -38,11 +37,7 @@ fn last_id(location: Option<&str>) -> i64 {
 }
 
 async fn scalar(app: &TestApp, sql: &'static str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(app.db().read())
-        .await
-        .expect("query")
-        .get(0)
+    app.scalar(sql).await
 }
 
 /// What a reader sees of a page: its text, and the words in placeholders, titles, labels for

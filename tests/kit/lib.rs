@@ -260,6 +260,16 @@ impl TestApp {
             .get(0)
     }
 
+    /// The one number a statement from the test's own code answers (`SELECT COUNT(*) ...`).
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(sql)
+            .fetch_one(self.db().read())
+            .await
+            .expect("the test's query runs")
+            .get(0)
+    }
+
     /// Counts rows of a table (name from the test's own code, never user input).
     pub async fn count(&self, table: &'static str) -> i64 {
         use sqlx::Row;

@@ -178,12 +178,13 @@ pub(crate) async fn log_page(
         .collect();
     ids.sort_unstable_by_key(|p| p.get());
     ids.dedup();
-    let cards = api::cards(db, &ids).await?;
+    let numbers: std::collections::HashMap<i64, String> = api::cards(db, &ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.get(), c.number))
+        .collect();
     for r in &mut rows {
-        r.patient_number = r
-            .patient_id
-            .and_then(|id| cards.iter().find(|c| c.id.get() == id))
-            .map(|c| c.number.clone());
+        r.patient_number = r.patient_id.and_then(|id| numbers.get(&id).cloned());
         r.detail = readable_dates(&r.detail);
         let key = format!("audit_entity.{}", r.entity);
         if hms_core::i18n::has(&key) {
