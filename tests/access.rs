@@ -235,6 +235,7 @@ async fn set_lookups_agree_with_casbin_enforce_for_every_role_and_permission() {
 
 /// Every role's default permissions, as seeded before each module declared all of its grants
 /// in `Module::default_grants` (some came from a policy file then): moving them changed none.
+/// Modules added since then bring their own (consultations: vitals, notes, orders, documents).
 const GRANTS_BEFORE: &[(&str, &[&str])] = &[
     ("accountant", &["patients.view", "queue.call"]),
     (
@@ -253,6 +254,7 @@ const GRANTS_BEFORE: &[(&str, &[&str])] = &[
             "audit.export",
             "audit.patient_report",
             "audit.view",
+            "diagnoses.manage",
             "patients.edit",
             "patients.import",
             "patients.merge",
@@ -263,16 +265,27 @@ const GRANTS_BEFORE: &[(&str, &[&str])] = &[
     ),
     (
         "doctor",
-        &["appointments.view", "patients.view", "queue.call"],
+        &[
+            "appointments.view",
+            "consultations.view",
+            "consultations.write",
+            "documents.issue",
+            "orders.place",
+            "patients.view",
+            "queue.call",
+            "vitals.record",
+        ],
     ),
     ("lab_tech", &["patients.view", "queue.call"]),
     (
         "nurse",
         &[
             "appointments.view",
+            "consultations.view",
             "patients.view",
             "queue.call",
             "queue.checkin",
+            "vitals.record",
         ],
     ),
     ("pharmacist", &["patients.view", "queue.call"]),

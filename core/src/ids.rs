@@ -88,6 +88,10 @@ record_id! {
     ChargeId;
     /// A facility of the install (`facilities.id`).
     FacilityId;
+    /// A consultation note (`encounters`).
+    EncounterId;
+    /// A vital-signs set (`vital_signs`).
+    VitalsId;
 }
 
 #[cfg(test)]

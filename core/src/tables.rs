@@ -78,6 +78,19 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("order_alerts", ClinicalEvent),
         ("charge_items", Central),
         ("charges", Ledger),
+        // consultations
+        ("vital_signs", ClinicalEvent),
+        ("encounters", ClinicalEvent),
+        ("encounter_versions", ClinicalEvent),
+        ("diagnosis_catalogue", Central),
+        ("encounter_diagnoses", ClinicalEvent),
+        ("encounter_addenda", ClinicalEvent),
+        // a draft's basket: scratch until placed, then emptied
+        ("encounter_basket", Local),
+        ("encounter_procedures", ClinicalEvent),
+        ("consultation_documents", ClinicalEvent),
+        ("consultation_document_prints", ClinicalEvent),
+        ("consultation_counters", Local),
     ]
 };
 

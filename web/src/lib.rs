@@ -36,6 +36,8 @@ pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(hms_patients::PatientsModule),
         #[cfg(feature = "appointments")]
         Arc::new(hms_appointments::AppointmentsModule),
+        #[cfg(feature = "consultations")]
+        Arc::new(hms_consultations::ConsultationsModule),
     ];
     list
 }

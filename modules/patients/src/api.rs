@@ -174,3 +174,15 @@ pub async fn contacts(db: &Db, ids: &[PatientId]) -> Result<Vec<(PatientId, Cont
         .map(|(id, c)| (id, contact_of(c)))
         .collect())
 }
+
+pub use crate::repo::allergies::Allergy;
+
+/// The active allergies of a patient and of the records merged into it (refuted ones left
+/// out), for prescribers and the pharmacy to match drug groups against.
+pub async fn allergies(db: &Db, id: PatientId) -> Result<Vec<Allergy>, DbError> {
+    Ok(crate::repo::allergies::of_patients(db, id.get())
+        .await?
+        .into_iter()
+        .filter(|a| a.active)
+        .collect())
+}

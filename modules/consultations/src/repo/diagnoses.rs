@@ -1,0 +1,1 @@
+//! Storage for the diagnoses part of the module.

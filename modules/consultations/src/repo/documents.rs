@@ -1,0 +1,1 @@
+//! Storage for the documents part of the module.

@@ -1,0 +1,7 @@
+//! All SQL of the module, one file per area.
+
+pub mod diagnoses;
+pub mod documents;
+pub mod encounters;
+pub mod orders;
+pub mod vitals;

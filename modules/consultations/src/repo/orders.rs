@@ -1,0 +1,1 @@
+//! Storage for the orders part of the module.

@@ -1,0 +1,1 @@
+//! Storage for the vitals part of the module.

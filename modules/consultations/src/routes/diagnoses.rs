@@ -1,0 +1,7 @@
+//! Screens: diagnoses.
+
+use hms_core::http::RouteSpec;
+
+pub fn routes() -> Vec<RouteSpec> {
+    Vec::new()
+}

@@ -1,0 +1,7 @@
+//! Screens: vitals.
+
+use hms_core::http::RouteSpec;
+
+pub fn routes() -> Vec<RouteSpec> {
+    Vec::new()
+}

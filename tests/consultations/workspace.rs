@@ -1,0 +1,1 @@
+//! Consultations tests: workspace.
