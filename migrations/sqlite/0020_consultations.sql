@@ -310,7 +310,8 @@ CREATE TRIGGER vital_signs_no_delete BEFORE DELETE ON vital_signs BEGIN
 END;
 
 -- A signed note never changes; no note is deleted.
-CREATE TRIGGER encounters_signed_fixed BEFORE UPDATE ON encounters WHEN OLD.state = 'signed' BEGIN
+CREATE TRIGGER encounters_signed_fixed BEFORE UPDATE ON encounters
+WHEN OLD.state = 'signed' AND OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'a signed consultation never changes: write an addendum');
 END;
 CREATE TRIGGER encounters_no_delete BEFORE DELETE ON encounters BEGIN

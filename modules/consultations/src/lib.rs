@@ -5,6 +5,7 @@
 //! and prescriptions. Signed notes never change; addenda add to them.
 
 mod basket;
+mod demo;
 mod diagnoses;
 mod documents;
 mod encounter;
@@ -200,6 +201,10 @@ impl Module for ConsultationsModule {
 
     fn locales(&self) -> hms_core::i18n::ModuleLocales {
         LOCALES
+    }
+
+    fn demo(&self) -> Option<&dyn hms_core::demo::DemoGenerator> {
+        Some(&demo::ConsultationsDemo)
     }
 
     fn menu(&self) -> &'static [MenuItem] {
