@@ -37,9 +37,9 @@ pub async fn past_visits(db: &Db, after: i64, limit: i64) -> Result<Vec<PastVisi
            (SELECT t.served_at FROM queue_entries t JOIN service_points tp ON tp.id = t.service_point_id \
              WHERE t.visit_id = v.id AND tp.code = 'triage' LIMIT 1), \
            c.served_at, c.done_at, c.served_by, \
-           EXISTS (SELECT 1 FROM queue_entries l JOIN service_points lp ON lp.id = l.service_point_id \
+           (SELECT COUNT(*) FROM queue_entries l JOIN service_points lp ON lp.id = l.service_point_id \
              WHERE l.visit_id = v.id AND lp.code = 'laboratory'), \
-           EXISTS (SELECT 1 FROM queue_entries f JOIN service_points fp ON fp.id = f.service_point_id \
+           (SELECT COUNT(*) FROM queue_entries f JOIN service_points fp ON fp.id = f.service_point_id \
              WHERE f.visit_id = v.id AND fp.code = 'pharmacy') \
          FROM visits v \
          JOIN patients p ON p.id = v.patient_id \
@@ -64,8 +64,8 @@ pub async fn past_visits(db: &Db, after: i64, limit: i64) -> Result<Vec<PastVisi
             consulted_at: r.get(6),
             consulted_until: r.get::<Option<String>, _>(7).unwrap_or_else(|| r.get(6)),
             doctor: r.get(8),
-            lab: r.get::<bool, _>(9),
-            pharmacy: r.get::<bool, _>(10),
+            lab: r.get::<i64, _>(9) > 0,
+            pharmacy: r.get::<i64, _>(10) > 0,
         })
         .collect())
 }
