@@ -10,6 +10,7 @@ mod documents;
 mod encounter;
 mod model;
 mod repo;
+mod register;
 mod reporting;
 mod routes;
 mod vitals;
