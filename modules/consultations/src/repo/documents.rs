@@ -302,7 +302,6 @@ pub async fn lines(db: &Db, visit: VisitId, kind: &str) -> Result<Vec<Line>, DbE
 pub struct RegisterRow {
     pub encounter_id: i64,
     pub visit_id: i64,
-    pub signed_at: String,
     pub patient_number: String,
     pub first_name: String,
     pub middle_name: Option<String>,
@@ -323,11 +322,11 @@ pub struct RegisterRow {
 /// The day's signed consultations, in the order they were signed.
 pub async fn register_rows(db: &Db, day: &str) -> Result<Vec<RegisterRow>, DbError> {
     let rows = sqlx::query(
-        "SELECT e.id, e.visit_id, e.signed_at, p.number, p.first_name, p.middle_name, \
+        "SELECT e.id, e.visit_id, p.number, p.first_name, p.middle_name, \
          p.last_name, p.sex, p.date_of_birth, p.phone, p.county_code, p.sub_county, p.ward, \
          e.complaint_duration, e.outcome, e.outcome_detail, \
-         CASE WHEN EXISTS (SELECT 1 FROM visits v WHERE v.patient_id = e.patient_id \
-         AND v.day < e.visit_day) THEN 1 ELSE 0 END \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM visits v WHERE v.patient_id = e.patient_id \
+         AND v.day < e.visit_day) THEN 1 ELSE 0 END AS BIGINT) \
          FROM encounters e JOIN patients p ON p.id = e.patient_id \
          WHERE e.state = 'signed' AND e.visit_day = $1 ORDER BY e.signed_at, e.id",
     )
@@ -339,21 +338,20 @@ pub async fn register_rows(db: &Db, day: &str) -> Result<Vec<RegisterRow>, DbErr
         .map(|r| RegisterRow {
             encounter_id: r.get(0),
             visit_id: r.get(1),
-            signed_at: r.get(2),
-            patient_number: r.get(3),
-            first_name: r.get(4),
-            middle_name: r.get(5),
-            last_name: r.get(6),
-            sex: r.get(7),
-            date_of_birth: r.get(8),
-            phone: r.get(9),
-            county_code: r.get(10),
-            sub_county: r.get(11),
-            ward: r.get(12),
-            complaint_duration: r.get(13),
-            outcome: r.get(14),
-            outcome_detail: r.get(15),
-            revisit: r.get::<i64, _>(16) == 1,
+            patient_number: r.get(2),
+            first_name: r.get(3),
+            middle_name: r.get(4),
+            last_name: r.get(5),
+            sex: r.get(6),
+            date_of_birth: r.get(7),
+            phone: r.get(8),
+            county_code: r.get(9),
+            sub_county: r.get(10),
+            ward: r.get(11),
+            complaint_duration: r.get(12),
+            outcome: r.get(13),
+            outcome_detail: r.get(14),
+            revisit: r.get::<i64, _>(15) == 1,
         })
         .collect())
 }

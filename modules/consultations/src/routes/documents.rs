@@ -236,7 +236,12 @@ pub async fn print(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
     cx.audit_read(
         Event::new("consultations.document_print", "consultation_document", Some(id))
             .patient(doc.patient_id)
-            .detail(json!({"kind": doc.kind, "number": doc.number, "copy": copy})),
+            .detail(json!({
+                "kind": doc.kind,
+                "number": doc.number,
+                "encounter": doc.encounter_id,
+                "copy": copy,
+            })),
     )
     .await;
     let head = Letterhead::load(db).await?;
