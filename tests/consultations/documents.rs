@@ -106,7 +106,12 @@ async fn order(app: &TestApp, patient: i64, visit: i64, kind: &str) {
             },
         ),
         _ => {
-            let mut o = NewOrder::new(kind, PatientId(patient), "consultations", "Full blood count");
+            let mut o = NewOrder::new(
+                kind,
+                PatientId(patient),
+                "consultations",
+                "Full blood count",
+            );
             o.free_text = Some("Full blood count".into());
             o
         }
@@ -120,7 +125,8 @@ async fn order(app: &TestApp, patient: i64, visit: i64, kind: &str) {
 }
 
 async fn documents_count(app: &TestApp) -> i64 {
-    app.scalar("SELECT COUNT(*) FROM consultation_documents").await
+    app.scalar("SELECT COUNT(*) FROM consultation_documents")
+        .await
 }
 
 /// The staff of a small clinic: reception, a doctor with cadre and registration number, a
@@ -165,7 +171,9 @@ async fn wanjiru(desk: &Client) -> i64 {
 async fn issue(doc: &Client, encounter: i64, fields: &[(&str, &str)]) -> String {
     let kind = fields.iter().find(|(k, _)| *k == "kind").unwrap().1;
     let r = doc
-        .get(&format!("/consultations/{encounter}/documents/new?kind={kind}"))
+        .get(&format!(
+            "/consultations/{encounter}/documents/new?kind={kind}"
+        ))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = doc

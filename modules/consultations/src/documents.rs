@@ -92,7 +92,10 @@ pub fn validate(f: &Fields) -> Result<Value, FormErrors> {
     let fields = match f.kind.as_str() {
         REFERRAL => {
             if f.referral_to.trim().is_empty() {
-                errors.add("referral_to", t("consultations_documents.error_referral_to"));
+                errors.add(
+                    "referral_to",
+                    t("consultations_documents.error_referral_to"),
+                );
             }
             if f.reason.trim().is_empty() {
                 errors.add("reason", t("consultations_documents.error_reason"));
@@ -275,8 +278,8 @@ pub fn pdf(
 ) -> Vec<u8> {
     let kind = text_of(content, &["kind"]);
     let title = kind_label(kind);
-    let mut doc = Document::new(PageSize::A4, &format!("{title} {number}"))
-        .page_numbers(&t("pdf.page_of"));
+    let mut doc =
+        Document::new(PageSize::A4, &format!("{title} {number}")).page_numbers(&t("pdf.page_of"));
     doc.letterhead(head);
     doc.text(Style::Title, &title);
     if copy {
@@ -423,7 +426,10 @@ fn diagnoses(doc: &mut Document, content: &Value) {
             vec![
                 d.display.clone(),
                 d.icd10.clone().unwrap_or_default(),
-                t(&format!("consultations_documents.certainty_{}", d.certainty)),
+                t(&format!(
+                    "consultations_documents.certainty_{}",
+                    d.certainty
+                )),
             ]
         })
         .collect();

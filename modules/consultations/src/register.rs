@@ -436,11 +436,26 @@ mod tests {
 
     #[test]
     fn tracer_drugs_are_found_by_name() {
-        assert_eq!(tracer("ORS/Zinc co-pack: 1 sachet OD x 5 days (1)"), Some("1"));
-        assert_eq!(tracer("Zinc sulphate 20 mg: 1 tablet OD x 10 days (10)"), Some("2"));
-        assert_eq!(tracer("Amoxicillin DT 250 mg: 1 tablet BD x 5 days (10)"), Some("4"));
-        assert_eq!(tracer("Albendazole 400 mg: 1 tablet OD x 1 days (1)"), Some("7"));
-        assert_eq!(tracer("Paracetamol 500 mg: 2 tablet TDS x 3 days (18)"), None);
+        assert_eq!(
+            tracer("ORS/Zinc co-pack: 1 sachet OD x 5 days (1)"),
+            Some("1")
+        );
+        assert_eq!(
+            tracer("Zinc sulphate 20 mg: 1 tablet OD x 10 days (10)"),
+            Some("2")
+        );
+        assert_eq!(
+            tracer("Amoxicillin DT 250 mg: 1 tablet BD x 5 days (10)"),
+            Some("4")
+        );
+        assert_eq!(
+            tracer("Albendazole 400 mg: 1 tablet OD x 1 days (1)"),
+            Some("7")
+        );
+        assert_eq!(
+            tracer("Paracetamol 500 mg: 2 tablet TDS x 3 days (18)"),
+            None
+        );
         assert_eq!(tracer("Amoxicillin 500 mg capsules"), None);
     }
 

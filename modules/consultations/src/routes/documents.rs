@@ -26,7 +26,11 @@ use crate::{DOCUMENTS, VIEW};
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        RouteSpec::get("/consultations/:id/documents", Access::Permission(VIEW), list),
+        RouteSpec::get(
+            "/consultations/:id/documents",
+            Access::Permission(VIEW),
+            list,
+        ),
         RouteSpec::get(
             "/consultations/:id/documents/new",
             Access::Permission(DOCUMENTS),
@@ -43,7 +47,11 @@ pub fn routes() -> Vec<RouteSpec> {
             Access::Permission(VIEW),
             print,
         ),
-        RouteSpec::get("/consultations/register", Access::Permission(VIEW), register_page),
+        RouteSpec::get(
+            "/consultations/register",
+            Access::Permission(VIEW),
+            register_page,
+        ),
         RouteSpec::get(
             "/consultations/register.csv",
             Access::Permission(VIEW),
@@ -172,8 +180,7 @@ pub async fn issue(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respon
     let year = clock::to_local(chrono::Utc::now()).year();
     let mut tx = db.begin().await?;
     let facility = repo::facility_of(&mut tx, enc.id).await?;
-    let value =
-        repo::next_value(&mut tx, facility, &documents::series(&values.kind, year)).await?;
+    let value = repo::next_value(&mut tx, facility, &documents::series(&values.kind, year)).await?;
     let number = documents::number(&values.kind, year, value);
     let doc_id = repo::insert(
         &mut tx,
@@ -234,14 +241,18 @@ pub async fn print(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
     let copy = repo::record_print(&mut tx, id, facility, by, &clock::now_rfc3339()).await?;
     tx.commit().await?;
     cx.audit_read(
-        Event::new("consultations.document_print", "consultation_document", Some(id))
-            .patient(doc.patient_id)
-            .detail(json!({
-                "kind": doc.kind,
-                "number": doc.number,
-                "encounter": doc.encounter_id,
-                "copy": copy,
-            })),
+        Event::new(
+            "consultations.document_print",
+            "consultation_document",
+            Some(id),
+        )
+        .patient(doc.patient_id)
+        .detail(json!({
+            "kind": doc.kind,
+            "number": doc.number,
+            "encounter": doc.encounter_id,
+            "copy": copy,
+        })),
     )
     .await;
     let head = Letterhead::load(db).await?;
@@ -302,11 +313,12 @@ pub async fn register_page(cx: Ctx, Query(q): Query<RegisterQuery>) -> AppResult
     c.insert("day_display", &day.display());
     c.insert("form", form.code());
     c.insert("headings", &register::headings(form));
-    c.insert("rows", &reg.rows);
     c.insert(
-        "query",
-        &format!("day={}&form={}", day.text(), form.code()),
+        "rows_text",
+        &t("consultations_documents.register.rows").replace("{count}", &reg.rows.len().to_string()),
     );
+    c.insert("rows", &reg.rows);
+    c.insert("query", &format!("day={}&form={}", day.text(), form.code()));
     render(&cx, "consultations/register.html", c)
 }
 
