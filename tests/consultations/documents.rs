@@ -257,6 +257,8 @@ each_backend! {
         // The section lists them for the consultation page, the chart's timeline too.
         let page = doc.get(&format!("/consultations/{enc}/documents")).await;
         assert!(page.body.contains(&number), "{}", page.body);
+        let chart = doc.get(&format!("/patients/{patient}")).await;
+        assert!(chart.body.contains(&format!("Referral letter {number}")), "{}", chart.body);
     }
 
     async fn a_sick_note_shows_the_diagnosis_only_with_consent(app) {

@@ -94,6 +94,12 @@ const MENU: &[MenuItem] = &[
         order: 18,
     },
     MenuItem {
+        label: "consultations_documents.register_link",
+        href: "/consultations/register",
+        permission: VIEW,
+        order: 19,
+    },
+    MenuItem {
         label: "consultations.menu_diagnoses",
         href: "/consultations/diagnoses",
         permission: DIAGNOSES,
