@@ -422,3 +422,46 @@ each_backend! {
         assert_eq!(app.audit_count("consultations.register_view").await, 5);
     }
 }
+
+each_backend! {
+    async fn documents_issued_and_printed_at_once_get_distinct_numbers_and_one_original(app) {
+        let (desk, doc, doctor) = staff(&app).await;
+        let patient = wanjiru(&desk).await;
+        let (enc, _) = open_note(&app, &desk, patient, doctor).await;
+        doc.get(&format!("/consultations/{enc}/documents/new?kind=visit_summary")).await;
+        let path = format!("/consultations/{enc}/documents");
+        let doc = std::sync::Arc::new(doc);
+        let issued = futures_util::future::join_all((0..8).map(|_| {
+            let (doc, path) = (doc.clone(), path.clone());
+            async move { doc.post_form(&path, &[("kind", "visit_summary")]).await }
+        }))
+        .await;
+        for r in &issued {
+            assert_eq!(r.status, 303, "{}", r.body);
+        }
+        let numbers: std::collections::BTreeSet<String> = sqlx::query(
+            "SELECT number FROM consultation_documents",
+        )
+        .fetch_all(app.db().read())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        let want: std::collections::BTreeSet<String> =
+            (1..=8).map(|n| format!("VS-{}-{n:05}", this_year())).collect();
+        assert_eq!(numbers, want);
+
+        let at = issued[0].location().unwrap().to_string();
+        let prints = futures_util::future::join_all((0..6).map(|_| {
+            let (doc, at) = (doc.clone(), at.clone());
+            async move { doc.get(&at).await }
+        }))
+        .await;
+        let copies = prints
+            .iter()
+            .filter(|r| pdf::text(&r.bytes).contains("COPY"))
+            .count();
+        assert_eq!(copies, 5, "one original, the rest copies");
+    }
+}
