@@ -285,6 +285,12 @@ each_backend! {
         assert!(text.contains("09 Dec 2026"), "rest until the third day:\n{text}");
         assert!(!text.contains("Pneumonia") && !text.contains("J18.9"), "{text}");
         assert!(!text.contains("Pneumonia likely"), "nor the note's assessment:\n{text}");
+        let kept: String = sqlx::query("SELECT content FROM consultation_documents")
+            .fetch_one(app.db().read())
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!kept.contains("Pneumonia"), "nor is it kept with the note: {kept}");
 
         let with = issue(&doc, enc, &[
             ("kind", "sick_note"), ("rest_days", "2"), ("rest_from", "2026-12-07"),
