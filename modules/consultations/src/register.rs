@@ -4,6 +4,8 @@
 //! column under its printed heading; the PDF, on A4, groups neighbouring columns into one cell
 //! each (the printed letters say which value is which).
 
+use std::collections::HashMap;
+
 use hms_core::day::Day;
 use hms_core::db::{Db, DbError};
 use hms_core::i18n::t;
@@ -232,28 +234,28 @@ pub async fn build(db: &Db, day: Day, form: Form) -> Result<Register, DbError> {
     let diagnoses = repo::register_diagnoses(db, &text).await?;
     let vitals = repo::register_vitals(db, &text).await?;
     let drugs = repo::register_drugs(db, &text).await?;
+    let mut dx_of: HashMap<i64, Vec<&str>> = HashMap::new();
+    for (e, d) in &diagnoses {
+        dx_of.entry(*e).or_default().push(d.display.as_str());
+    }
+    // The last set of each visit (sets come in the order they were taken).
+    let vitals_of: HashMap<i64, &repo::Vitals> = vitals.iter().map(|v| (v.0, v)).collect();
+    let mut drugs_of: HashMap<i64, Vec<&str>> = HashMap::new();
+    for (visit, line) in &drugs {
+        drugs_of.entry(*visit).or_default().push(line.as_str());
+    }
     let mut out = Vec::new();
     for r in &rows {
-        let dx: Vec<&str> = diagnoses
-            .iter()
-            .filter(|(e, _)| *e == r.encounter_id)
-            .map(|(_, d)| d.display.as_str())
-            .collect();
-        if dx.is_empty() {
+        let Some(dx) = dx_of.get(&r.encounter_id) else {
             continue;
-        }
+        };
         let age = Day::from_db_text(&r.date_of_birth).and_then(|born| Age::on(born, day));
         let under_five = age.is_some_and(Age::under_five);
         if under_five != (form == Form::A) {
             continue;
         }
-        // The last set of the visit (sets come in the order they were taken).
-        let v = vitals.iter().rev().find(|v| v.0 == r.visit_id);
-        let lines: Vec<&str> = drugs
-            .iter()
-            .filter(|(visit, _)| *visit == r.visit_id)
-            .map(|(_, d)| d.as_str())
-            .collect();
+        let v = vitals_of.get(&r.visit_id).copied();
+        let lines: &[&str] = drugs_of.get(&r.visit_id).map_or(&[], Vec::as_slice);
         let mut cells = Vec::new();
         for (_, key, _) in columns(form) {
             let cell = match *key {
