@@ -492,52 +492,67 @@ async fn a_doctor_issues_a_referral_letter_in_the_browser() {
     diagnose(&app, enc, "Pneumonia", "J18.9").await;
     sign(&app, enc, doctor, "referral").await;
     let db = app.db().clone();
-    in_browser(&tools, &app, "consultations-documents", move |driver, base, shots| async move {
-        driver.goto(format!("{base}/login")).await?;
-        sign_in(&driver, DOCTOR, hms_testkit::PASSWORD).await?;
-        wait_for_path(&driver, "/").await?;
-        driver.goto(format!("{base}/consultations/{enc}/documents")).await?;
-        assert!(page_text(&driver).await?.contains("No document has been issued"));
-        driver
-            .query(By::LinkText("Referral letter"))
-            .first()
-            .await?
-            .click()
-            .await?;
-        wait_for_path(&driver, &format!("/consultations/{enc}/documents/new")).await?;
-        fill(&driver, "referral_to", "Kenyatta National Hospital (13023)").await?;
-        submit(&driver).await?;
-        wait_for_text(&driver, "#reason-error", |t| t.contains("Give the reason")).await?;
-        let kept = driver.find(By::Id("referral_to")).await?.value().await?;
-        assert_eq!(kept.as_deref(), Some("Kenyatta National Hospital (13023)"));
-        viewport(&driver, 390, 844).await?;
-        screenshot_fits(&driver, &shots, "consultations-referral-form-phone.png").await?;
-        viewport(&driver, 1366, 768).await?;
-        fill(&driver, "reason", "Chest X-ray and specialist review").await?;
-        submit(&driver).await?;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let n: i64 = sqlx::query("SELECT COUNT(*) FROM consultation_documents")
+    in_browser(
+        &tools,
+        &app,
+        "consultations-documents",
+        move |driver, base, shots| async move {
+            driver.goto(format!("{base}/login")).await?;
+            sign_in(&driver, DOCTOR, hms_testkit::PASSWORD).await?;
+            wait_for_path(&driver, "/").await?;
+            driver
+                .goto(format!("{base}/consultations/{enc}/documents"))
+                .await?;
+            assert!(page_text(&driver)
+                .await?
+                .contains("No document has been issued"));
+            driver
+                .query(By::LinkText("Referral letter"))
+                .first()
+                .await?
+                .click()
+                .await?;
+            wait_for_path(&driver, &format!("/consultations/{enc}/documents/new")).await?;
+            fill(&driver, "referral_to", "Kenyatta National Hospital (13023)").await?;
+            submit(&driver).await?;
+            wait_for_text(&driver, "#reason-error", |t| t.contains("Give the reason")).await?;
+            let kept = driver.find(By::Id("referral_to")).await?.value().await?;
+            assert_eq!(kept.as_deref(), Some("Kenyatta National Hospital (13023)"));
+            viewport(&driver, 390, 844).await?;
+            screenshot_fits(&driver, &shots, "consultations-referral-form-phone.png").await?;
+            viewport(&driver, 1366, 768).await?;
+            fill(&driver, "reason", "Chest X-ray and specialist review").await?;
+            submit(&driver).await?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let n: i64 = sqlx::query("SELECT COUNT(*) FROM consultation_documents")
+                    .fetch_one(db.read())
+                    .await
+                    .unwrap()
+                    .get(0);
+                if n == 1 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "no letter was issued");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let id: i64 = sqlx::query("SELECT id FROM consultation_documents")
                 .fetch_one(db.read())
                 .await
                 .unwrap()
                 .get(0);
-            if n == 1 {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "no letter was issued");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let id: i64 = sqlx::query("SELECT id FROM consultation_documents")
-            .fetch_one(db.read())
-            .await
-            .unwrap()
-            .get(0);
-        let pdf_bytes = doc.get(&format!("/consultations/documents/{id}.pdf")).await.bytes;
-        let text = pdf::text(&pdf_bytes);
-        assert!(text.contains("Chest X-ray and specialist review"), "{text}");
-        assert!(text.contains(REG_NO) && text.contains("Pneumonia"), "{text}");
-        Ok(())
-    })
+            let pdf_bytes = doc
+                .get(&format!("/consultations/documents/{id}.pdf"))
+                .await
+                .bytes;
+            let text = pdf::text(&pdf_bytes);
+            assert!(text.contains("Chest X-ray and specialist review"), "{text}");
+            assert!(
+                text.contains(REG_NO) && text.contains("Pneumonia"),
+                "{text}"
+            );
+            Ok(())
+        },
+    )
     .await;
 }

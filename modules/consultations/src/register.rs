@@ -342,7 +342,7 @@ pub fn csv(form: Form, reg: &Register) -> String {
 fn groups(form: Form) -> &'static [(&'static str, &'static str, f32)] {
     match form {
         Form::A => &[
-            ("A", "D", 1.3),
+            ("B", "D", 1.4),
             ("E", "G", 1.6),
             ("H", "K", 1.4),
             ("L", "R", 1.5),
@@ -350,22 +350,51 @@ fn groups(form: Form) -> &'static [(&'static str, &'static str, f32)] {
             ("V", "V", 1.6),
             ("W", "X", 1.4),
             ("Y", "AA", 0.8),
-            ("AB", "AC", 0.8),
+            ("AB", "AC", 1.0),
         ],
         Form::B => &[
-            ("A", "D", 1.3),
+            ("B", "D", 1.4),
             ("E", "G", 1.6),
             ("H", "K", 1.4),
-            ("L", "Q", 1.5),
-            ("R", "U", 0.8),
-            ("V", "V", 1.8),
-            ("X", "X", 1.6),
-            ("AB", "AC", 0.8),
+            ("L", "Q", 1.4),
+            ("R", "U", 0.9),
+            ("V", "V", 1.5),
+            ("X", "X", 1.5),
+            ("AB", "AC", 1.0),
         ],
     }
 }
 
-/// The register on A4: letterhead, the form's title and day, and the rows.
+/// The short label a value carries in a grouped cell of the PDF ("" for none: names, places
+/// and treatments read as what they are).
+fn short(key: &str) -> &'static str {
+    match key {
+        "opd_new" => "New",
+        "opd_revisit" => "Rev",
+        "referred_from" => "From",
+        "weight" => "Wt",
+        "height" => "Ht",
+        "muac" => "MUAC",
+        "bmi" => "BMI",
+        "temperature" => "T",
+        "resp_rate" => "RR",
+        "spo2" => "SpO2",
+        "pulse" => "P",
+        "bp" => "BP",
+        "visual_acuity" => "VA",
+        "danger_signs" => "DS",
+        "duration" => "Dur",
+        "malaria" => "Mal",
+        "tracer_drugs" => "Tracer",
+        "immunization" => "Imm",
+        "tb_screening" => "TB",
+        "nutrition" => "Nut",
+        "referred_to" => "Ref",
+        _ => "",
+    }
+}
+
+/// The register on A4 (the day is in the heading, so column A is not repeated on each row): letterhead, the form's title and day, and the rows.
 pub fn pdf(head: &Letterhead, day: Day, form: Form, reg: &Register) -> Vec<u8> {
     let title = t(&format!(
         "consultations_documents.register.title_{}",
@@ -387,11 +416,16 @@ pub fn pdf(head: &Letterhead, day: Day, form: Form, reg: &Register) -> Vec<u8> {
     let table_cols: Vec<Column> = spans
         .iter()
         .map(|(a, b, w)| {
-            let title = (*a..=*b)
-                .map(|i| format!("{} {}", heads[i].letter, heads[i].title))
+            let letters = if a == b {
+                heads[*a].letter.to_string()
+            } else {
+                format!("{}-{}", heads[*a].letter, heads[*b].letter)
+            };
+            let titles = (*a..=*b)
+                .map(|i| heads[i].title.as_str())
                 .collect::<Vec<_>>()
                 .join(" · ");
-            Column::new(&title, *w)
+            Column::new(&format!("{letters} {titles}"), *w)
         })
         .collect();
     let rows: Vec<Vec<String>> = reg
@@ -403,15 +437,12 @@ pub fn pdf(head: &Letterhead, day: Day, form: Form, reg: &Register) -> Vec<u8> {
                 .map(|(a, b, _)| {
                     (*a..=*b)
                         .filter(|i| !row.cells[*i].is_empty())
-                        .map(|i| {
-                            if a == b {
-                                row.cells[i].clone()
-                            } else {
-                                format!("{} {}", cols[i].0, row.cells[i])
-                            }
+                        .map(|i| match short(cols[i].1) {
+                            "" => row.cells[i].clone(),
+                            label => format!("{label} {}", row.cells[i]),
                         })
                         .collect::<Vec<_>>()
-                        .join("; ")
+                        .join(" · ")
                 })
                 .collect()
         })
