@@ -299,6 +299,12 @@ each_backend! {
         let text = pdf::text(&doc.get(&with).await.bytes);
         assert!(text.contains("Pneumonia"), "{text}");
         assert!(text.contains(&format!("SCK-{}-00002", this_year())), "{text}");
+
+        // Printed in the reader's language: the same document, in Kiswahili.
+        doc.set_cookie("hms_lang", "sw");
+        let text = pdf::text(&doc.get(&with).await.bytes);
+        assert!(text.contains("Cheti cha ugonjwa") && text.contains("NAKALA"), "{text}");
+        assert!(text.contains("Pneumonia") && text.contains("Namba ya usajili"), "{text}");
     }
 
     async fn bad_input_is_refused_with_nothing_saved_and_payloads_print_as_text(app) {

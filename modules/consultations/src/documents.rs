@@ -569,6 +569,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_section_renders_issued_documents_and_the_kinds_to_issue() {
+        let templates = hms_core::module::embedded_templates::<crate::Templates>();
+        let ui = hms_core::ui::Ui::new(templates, Default::default()).unwrap();
+        let mut c = tera::Context::new();
+        let section = json!({
+            "encounter_id": 7,
+            "issued": [{"id": 3, "number": "REF-2026-00001", "kind": "referral",
+                        "kind_label": "<b>Referral</b>", "issued_at": "07 Dec 2026",
+                        "issued_by": "Dr A", "prints": 1}],
+            "kinds": [{"code": "sick_note", "label": "Sick note"}],
+        });
+        c.insert("documents", &section);
+        let html = ui.tera.render("consultations/_documents.html", &c).unwrap();
+        assert!(html.contains("/consultations/documents/3.pdf"), "{html}");
+        assert!(html.contains("&lt;b&gt;Referral"), "escaped: {html}");
+        assert!(
+            html.contains("/consultations/7/documents/new?kind=sick_note"),
+            "{html}"
+        );
+        c.insert(
+            "documents",
+            &json!({"encounter_id": 7, "issued": [], "kinds": []}),
+        );
+        let empty = ui.tera.render("consultations/_documents.html", &c).unwrap();
+        assert!(empty.contains("consultations_documents.empty") || empty.contains("No document"));
+    }
+
+    #[test]
     fn numbers_name_their_series() {
         assert_eq!(number(REFERRAL, 2026, 42), "REF-2026-00042");
         assert_eq!(number(SICK_NOTE, 2027, 1), "SCK-2027-00001");
