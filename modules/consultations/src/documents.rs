@@ -49,6 +49,15 @@ pub fn kind_label(kind: &str) -> String {
     }
 }
 
+/// What a kind is for, in a line, in the reader's language.
+pub fn kind_help(kind: &str) -> String {
+    if is_kind(kind) {
+        t(&format!("consultations_documents.kind_help_{kind}"))
+    } else {
+        String::new()
+    }
+}
+
 /// A number of a series: `REF-2026-00042`. The series is the kind and the year, per facility.
 pub fn number(kind: &str, year: i32, value: i64) -> String {
     let prefix = KINDS
@@ -533,7 +542,7 @@ pub async fn section(db: &Db, encounter: &Encounter) -> Result<Value, DbError> {
         .collect();
     let kinds: Vec<Value> = KINDS
         .iter()
-        .map(|(k, _)| json!({"code": k, "label": kind_label(k)}))
+        .map(|(k, _)| json!({"code": k, "label": kind_label(k), "help": kind_help(k)}))
         .collect();
     Ok(json!({
         "encounter_id": encounter.id,

@@ -113,6 +113,7 @@ fn form_page(
     c.insert("values", values);
     c.insert("errors", errors);
     c.insert("kind_label", &documents::kind_label(&values.kind));
+    c.insert("kind_help", &documents::kind_help(&values.kind));
     c.insert(
         "consents",
         &[
