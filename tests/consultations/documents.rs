@@ -124,6 +124,15 @@ async fn order(app: &TestApp, patient: i64, visit: i64, kind: &str) {
     tx.commit().await.unwrap();
 }
 
+async fn patient_number_of(app: &TestApp, patient: i64) -> String {
+    sqlx::query("SELECT number FROM patients WHERE id = $1")
+        .bind(patient)
+        .fetch_one(app.db().read())
+        .await
+        .unwrap()
+        .get(0)
+}
+
 async fn documents_count(app: &TestApp) -> i64 {
     app.scalar("SELECT COUNT(*) FROM consultation_documents")
         .await
@@ -388,6 +397,7 @@ each_backend! {
         ]).await;
         let (e1, v1) = open_note(&app, &desk, adult, doctor).await;
         diagnose(&app, e1, "Pneumonia", "J18.9").await;
+        diagnose(&app, e1, "Malaria, not tested", "B54").await;
         order(&app, adult, v1, "drug").await;
         sign(&app, e1, doctor, "home").await;
         let (e2, _) = open_note(&app, &desk, child, doctor).await;
@@ -419,6 +429,13 @@ each_backend! {
         assert!(row.contains("\"Mwangi, Baraka\"") && row.contains("\"Diarrhoea\""), "{row}");
         assert!(lines.next().is_none());
 
+        let csv_b = doc.get(&format!("/consultations/register.csv?day={day}&form=204B")).await;
+        let row: Vec<&str> = csv_b.body.lines().nth(1).expect("one row").split("\",\"").collect();
+        assert_eq!(row.len(), 23, "{row:?}");
+        assert_eq!(row[18], "1", "malaria presenting with symptoms, not tested: {row:?}");
+        assert!(row[19].contains("Pneumonia; Malaria, not tested"), "{row:?}");
+        assert_eq!(row[1], patient_number_of(&app, adult).await, "a new patient: {row:?}");
+
         let pdf_b = doc.get(&format!("/consultations/register.pdf?day={day}&form=204B")).await;
         assert_eq!(pdf_b.status, 200);
         assert_eq!(pdf_b.header("cache-control"), Some("no-store"));
@@ -431,7 +448,7 @@ each_backend! {
         assert!(empty.body.contains("No consultation signed for this day"), "{}", empty.body);
         assert_eq!(doc.get("/consultations/register?day=31/02/2026").await.status, 400);
         app.app.audit_reads.flush().await;
-        assert_eq!(app.audit_count("consultations.register_view").await, 5);
+        assert_eq!(app.audit_count("consultations.register_view").await, 6);
     }
 }
 

@@ -4,7 +4,7 @@
 //! column under its printed heading; the PDF, on A4, groups neighbouring columns into one cell
 //! each (the printed letters say which value is which).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use hms_core::day::Day;
 use hms_core::db::{Db, DbError};
@@ -168,6 +168,21 @@ fn tracer(line: &str) -> Option<&'static str> {
         .map(|(code, _)| *code)
 }
 
+/// ICD-10 B50-B54: malaria.
+fn is_malaria(icd10: &str) -> bool {
+    let code = icd10.trim().to_ascii_uppercase();
+    ["B50", "B51", "B52", "B53", "B54"]
+        .iter()
+        .any(|c| code.starts_with(c))
+}
+
+/// A lab test for malaria (RDT, blood slide, microscopy), by its name.
+fn is_malaria_test(line: &str) -> bool {
+    let w = words(line);
+    w.iter()
+        .any(|x| matches!(x.as_str(), "malaria" | "rdt" | "mrdt" | "bs" | "mps"))
+}
+
 fn one_decimal(value: Option<i64>, per: i64) -> String {
     value
         .map(|v| format!("{:.1}", v as f64 / per as f64))
@@ -233,11 +248,21 @@ pub async fn build(db: &Db, day: Day, form: Form) -> Result<Register, DbError> {
     let rows = repo::register_rows(db, &text).await?;
     let diagnoses = repo::register_diagnoses(db, &text).await?;
     let vitals = repo::register_vitals(db, &text).await?;
-    let drugs = repo::register_drugs(db, &text).await?;
+    let drugs = repo::register_orders(db, &text, hms_core::orders::DRUG).await?;
+    let tests = repo::register_orders(db, &text, hms_core::orders::LAB).await?;
     let mut dx_of: HashMap<i64, Vec<&str>> = HashMap::new();
+    let mut malaria_dx: HashSet<i64> = HashSet::new();
     for (e, d) in &diagnoses {
         dx_of.entry(*e).or_default().push(d.display.as_str());
+        if d.icd10.as_deref().is_some_and(is_malaria) {
+            malaria_dx.insert(*e);
+        }
     }
+    let tested: HashSet<i64> = tests
+        .iter()
+        .filter(|(_, line)| is_malaria_test(line))
+        .map(|(visit, _)| *visit)
+        .collect();
     // The last set of each visit (sets come in the order they were taken).
     let vitals_of: HashMap<i64, &repo::Vitals> = vitals.iter().map(|v| (v.0, v)).collect();
     let mut drugs_of: HashMap<i64, Vec<&str>> = HashMap::new();
@@ -287,6 +312,13 @@ pub async fn build(db: &Db, day: Day, form: Form) -> Result<Register, DbError> {
                 },
                 "danger_signs" => v.map(|v| v.10.clone()).unwrap_or_default(),
                 "duration" => r.complaint_duration.clone(),
+                // Code 1, presenting with symptoms and not tested; the test codes (2-5) need
+                // the laboratory's results and are left empty.
+                "malaria"
+                    if malaria_dx.contains(&r.encounter_id) && !tested.contains(&r.visit_id) =>
+                {
+                    "1".into()
+                }
                 "diagnosis" => dx.join("; "),
                 "tracer_drugs" => {
                     let mut codes: Vec<&str> = lines.iter().filter_map(|l| tracer(l)).collect();
@@ -490,6 +522,13 @@ mod tests {
             None
         );
         assert_eq!(tracer("Amoxicillin 500 mg capsules"), None);
+    }
+
+    #[test]
+    fn malaria_is_found_by_icd10_and_its_tests_by_name() {
+        assert!(is_malaria("B54") && is_malaria("b50.9") && !is_malaria("A09"));
+        assert!(is_malaria_test("Malaria RDT") && is_malaria_test("BS for MPS"));
+        assert!(!is_malaria_test("Full blood count"));
     }
 
     #[test]

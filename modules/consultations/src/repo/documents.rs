@@ -414,14 +414,20 @@ pub async fn register_vitals(db: &Db, day: &str) -> Result<Vec<Vitals>, DbError>
         .collect())
 }
 
-/// The drugs ordered at the visits of the day's signed notes: visit, drug line.
-pub async fn register_drugs(db: &Db, day: &str) -> Result<Vec<(i64, String)>, DbError> {
+/// The orders of `kind` (drugs, lab tests) at the visits of the day's signed notes, not
+/// cancelled: visit, line.
+pub async fn register_orders(
+    db: &Db,
+    day: &str,
+    kind: &str,
+) -> Result<Vec<(i64, String)>, DbError> {
     let rows = sqlx::query(
-        "SELECT o.visit_id, o.display FROM orders o WHERE o.kind = 'drug' \
+        "SELECT o.visit_id, o.display FROM orders o WHERE o.kind = $2 \
          AND o.state <> 'cancelled' AND o.visit_id IN (SELECT e.visit_id FROM encounters e \
          WHERE e.state = 'signed' AND e.visit_day = $1) ORDER BY o.visit_id, o.id",
     )
     .bind(day)
+    .bind(kind)
     .fetch_all(db.read())
     .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
