@@ -10,6 +10,7 @@ mod diagnoses;
 mod documents;
 mod encounter;
 mod model;
+mod register;
 mod repo;
 mod reporting;
 mod routes;
@@ -92,6 +93,12 @@ const MENU: &[MenuItem] = &[
         href: "/consultations",
         permission: WRITE,
         order: 18,
+    },
+    MenuItem {
+        label: "consultations_documents.register_link",
+        href: "/consultations/register",
+        permission: VIEW,
+        order: 19,
     },
     MenuItem {
         label: "consultations.menu_diagnoses",
