@@ -240,12 +240,12 @@ enum Taken {
 
 /// Calls the next patient of the consultation queue, starts serving them and opens their draft
 /// (or takes up the draft of a patient back from the laboratory), all in `tx`.
-async fn take_in(tx: &mut Tx, cx: &Ctx, actor: &Actor) -> Result<Taken, appts::VisitError> {
+async fn take_in(tx: &mut Tx, actor: &Actor) -> Result<Taken, appts::VisitError> {
     let Some(entry) = appts::call_next(tx, POINT, actor).await? else {
         return Ok(Taken::Nobody);
     };
     appts::serve(tx, entry.id, actor).await?;
-    let visit = appts::visit(&cx.app().db, entry.visit_id)
+    let visit = appts::visit_in(tx, entry.visit_id)
         .await?
         .ok_or(appts::VisitError::NotFound)?;
     let me = UserId(actor.user_id.unwrap_or_default());
@@ -291,7 +291,7 @@ pub async fn take_next(cx: Ctx) -> AppResult<Response> {
     let db = &cx.app().db;
     for attempt in 0..TAKE_ATTEMPTS {
         let mut tx = db.begin().await?;
-        match take_in(&mut tx, &cx, &actor).await {
+        match take_in(&mut tx, &actor).await {
             Ok(Taken::Opened(id)) => {
                 tx.commit().await?;
                 return Ok(hx_or_see_other(&cx, &format!("/consultations/{id}")));
@@ -437,6 +437,14 @@ async fn page_context(cx: &Ctx, e: &Encounter) -> AppResult<tera::Context> {
     );
     c.insert("visit_day", &e.visit_day.display());
     c.insert("can_write", &cx.can(WRITE));
+    // What the signed note's parts name, empty until the note is signed.
+    c.insert("addenda", &Vec::<serde_json::Value>::new());
+    c.insert("note_diagnoses", &Vec::<q::NoteDiagnosis>::new());
+    c.insert("follow_up_href", &Option::<String>::None);
+    c.insert("follow_up_day", &Option::<String>::None);
+    c.insert("addendum_errors", &FormErrors::new());
+    c.insert("addendum_text", "");
+    c.insert("addendum_kind", "");
     if !e.is_draft() {
         c.insert("note_diagnoses", &q::diagnoses_of(db, e.id).await?);
         let addenda: Vec<serde_json::Value> = q::addenda_of(db, e.id)
@@ -753,6 +761,17 @@ async fn outcome_of(
     Ok(serde_json::Value::Object(detail))
 }
 
+/// What signing reads before its transaction (reads on other connections inside it could wait
+/// for a connection while the transaction holds its locks).
+struct BeforeSigning {
+    /// Pregnancy at the visit, from its vital signs (malaria in pregnancy).
+    pregnant: Option<bool>,
+    /// The note's queue entry and whether it was being served; the finish that ends it is
+    /// guarded, so a change meanwhile is refused, not lost.
+    entry: Option<i64>,
+    serving: bool,
+}
+
 /// Why the signing transaction stopped.
 enum SignRefusal {
     Stale,
@@ -762,6 +781,7 @@ enum SignRefusal {
 /// Inside the signing transaction: saves the texts posted with it (if they changed), checks
 /// the rules that must hold at the write, signs, and ends the patient's consultation queue
 /// entry (on to `next_point`, or the visit complete).
+#[allow(clippy::too_many_arguments)]
 async fn sign_in(
     tx: &mut Tx,
     cx: &Ctx,
@@ -770,8 +790,8 @@ async fn sign_in(
     texts: &Texts,
     values: &SignValues,
     detail: &serde_json::Value,
+    before: &BeforeSigning,
 ) -> AppResult<Result<(i64, i64), SignRefusal>> {
-    let db = &cx.app().db;
     let actor = cx.actor();
     let me = user_id(cx)?;
     let now = clock::now_rfc3339();
@@ -796,8 +816,7 @@ async fn sign_in(
         .await?
         .and_then(|c| c.date_of_birth);
     let age = born.and_then(|b| Age::on(b, current.visit_day));
-    let pregnant = crate::vitals::pregnant_at_visit(db, current.visit_id).await?;
-    let diagnoses = crate::diagnoses::fix_at_signing(tx, &current, age, pregnant).await?;
+    let diagnoses = crate::diagnoses::fix_at_signing(tx, &current, age, before.pregnant).await?;
     if diagnoses == 0 {
         errors.add("diagnoses", t("consultations_workspace.error_diagnosis"));
     }
@@ -816,10 +835,7 @@ async fn sign_in(
         return Ok(Err(SignRefusal::Stale));
     }
     if let Some(entry) = current.queue_entry_id {
-        let serving = appts::entry(db, entry)
-            .await?
-            .is_some_and(|e| e.state == appts::EntryState::Serving);
-        if serving {
+        if before.serving && current.queue_entry_id == before.entry {
             let next = Some(values.next_point.as_str()).filter(|p| !p.is_empty());
             match appts::finish(tx, entry, next, &actor).await {
                 Ok(_) => {}
@@ -879,8 +895,19 @@ pub async fn sign(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> AppResult
         )
         .await;
     }
+    let serving = match e.queue_entry_id {
+        Some(entry) => appts::entry(db, entry)
+            .await?
+            .is_some_and(|q| q.state == appts::EntryState::Serving),
+        None => false,
+    };
+    let before = BeforeSigning {
+        pregnant: crate::vitals::pregnant_at_visit(db, e.visit_id).await?,
+        entry: e.queue_entry_id,
+        serving,
+    };
     let mut tx = db.begin().await?;
-    match sign_in(&mut tx, &cx, id, version, &texts, &values, &detail).await? {
+    match sign_in(&mut tx, &cx, id, version, &texts, &values, &detail, &before).await? {
         Ok(_) => {
             tx.commit().await?;
             cx.flash(FlashKind::Success, t("consultations_workspace.signed"));
