@@ -82,7 +82,13 @@ async fn add_diagnosis(app: &TestApp, note: i64, text: &str) -> i64 {
 }
 
 /// Saves the note's texts over `version`.
-async fn save(doctor: &Client, note: i64, version: i64, complaint: &str, history: &str) -> TestResponse {
+async fn save(
+    doctor: &Client,
+    note: i64,
+    version: i64,
+    complaint: &str,
+    history: &str,
+) -> TestResponse {
     let v = version.to_string();
     doctor
         .post_form(
@@ -415,54 +421,92 @@ async fn a_doctor_takes_the_next_patient_writes_and_signs_in_the_browser() {
     let (desk, _) = desk_and_doctor(&app).await;
     waiting_patient(&desk, "Imani", "Jeptoo", "0712000008").await;
     let app_ref = &app;
-    in_browser(&tools, &app, "consultations-workspace", move |driver, base_url, shots| async move {
-        driver.goto(format!("{base_url}/login")).await?;
-        sign_in(&driver, "doctor", PASSWORD).await?;
-        wait_for_path(&driver, "/").await?;
-        // The dashboard's cards of other parts of the module are checked by their own walks.
-        console_problems(&driver, "dashboard").await?;
-        driver.goto(format!("{base_url}/consultations")).await?;
-        assert_clean_console(&driver, "workspace").await?;
-        assert!(page_text(&driver).await?.contains("Imani Jeptoo"));
-        screenshot(&driver, &shots, "consultations-workspace").await?;
-        click(&driver, "#take-next").await?;
-        wait_until_path(&driver, "a consultation", |p| p.starts_with("/consultations/") && p != "/consultations/next").await?;
-        let path = driver.current_url().await?.path().to_string();
-        let note: i64 = path.trim_start_matches("/consultations/").parse().expect("note id");
+    in_browser(
+        &tools,
+        &app,
+        "consultations-workspace",
+        move |driver, base_url, shots| async move {
+            driver.goto(format!("{base_url}/login")).await?;
+            sign_in(&driver, "doctor", PASSWORD).await?;
+            wait_for_path(&driver, "/").await?;
+            // The dashboard's cards of other parts of the module are checked by their own walks.
+            console_problems(&driver, "dashboard").await?;
+            driver.goto(format!("{base_url}/consultations")).await?;
+            assert_clean_console(&driver, "workspace").await?;
+            assert!(page_text(&driver).await?.contains("Imani Jeptoo"));
+            screenshot(&driver, &shots, "consultations-workspace").await?;
+            click(&driver, "#take-next").await?;
+            wait_until_path(&driver, "a consultation", |p| {
+                p.starts_with("/consultations/") && p != "/consultations/next"
+            })
+            .await?;
+            let path = driver.current_url().await?.path().to_string();
+            let note: i64 = path
+                .trim_start_matches("/consultations/")
+                .parse()
+                .expect("note id");
 
-        // Typing saves on the server by itself.
-        fill(&driver, "complaint", "Fever and cough").await?;
-        fill(&driver, "history", "Three days of fever.").await?;
-        click(&driver, "#examination").await?;
-        wait_for_text(&driver, "#draft-status", |t| t.contains("Saved at")).await?;
-        // Leaving the field saved the rest (the server has it, not the browser).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while one_text(app_ref, "SELECT history FROM encounters WHERE id = $1", note).await != "Three days of fever." {
-            if std::time::Instant::now() > deadline {
-                let status = driver.find(thirtyfour::By::Css("#draft-status")).await?.text().await?;
-                let version = driver.find(thirtyfour::By::Css("#draft-version")).await?.attr("value").await?;
-                panic!("the history was not saved on leaving the field: {status} / {version:?}");
+            // Typing saves on the server by itself.
+            fill(&driver, "complaint", "Fever and cough").await?;
+            fill(&driver, "history", "Three days of fever.").await?;
+            click(&driver, "#examination").await?;
+            wait_for_text(&driver, "#draft-status", |t| t.contains("Saved at")).await?;
+            // Leaving the field saved the rest (the server has it, not the browser).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while one_text(
+                app_ref,
+                "SELECT history FROM encounters WHERE id = $1",
+                note,
+            )
+            .await
+                != "Three days of fever."
+            {
+                if std::time::Instant::now() > deadline {
+                    let status = driver
+                        .find(thirtyfour::By::Css("#draft-status"))
+                        .await?
+                        .text()
+                        .await?;
+                    let version = driver
+                        .find(thirtyfour::By::Css("#draft-version"))
+                        .await?
+                        .attr("value")
+                        .await?;
+                    panic!(
+                        "the history was not saved on leaving the field: {status} / {version:?}"
+                    );
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        screenshot(&driver, &shots, "consultations-note").await?;
+            screenshot(&driver, &shots, "consultations-note").await?;
 
-        // Signing without a diagnosis is refused beside the form; with one it signs.
-        click(&driver, "#outcome-home").await?;
-        click(&driver, "#sign-note").await?;
-        wait_for_text(&driver, "#sign-refused", |t| t.contains("Add at least one diagnosis")).await?;
-        // The refusal is a 422 (the browser logs it); nothing else went wrong.
-        let problems = console_problems(&driver, "refused signing").await?;
-        assert!(problems.iter().all(|e| e.message.contains("422")), "{}", describe(&problems));
-        add_diagnosis(app_ref, note, "Malaria").await;
-        click(&driver, "#outcome-home").await?;
-        click(&driver, "#sign-note").await?;
-        wait_for_text(&driver, "#signed-note", |t| t.contains("Fever and cough")).await?;
-        assert!(page_text(&driver).await?.contains("The note is signed."));
-        assert_eq!(one_text(app_ref, "SELECT state FROM encounters WHERE id = $1", note).await, "signed");
-        assert_clean_console(&driver, "consultation").await?;
-        screenshot_fits(&driver, &shots, "consultations-signed").await?;
-        Ok(())
-    })
+            // Signing without a diagnosis is refused beside the form; with one it signs.
+            click(&driver, "#outcome-home").await?;
+            click(&driver, "#sign-note").await?;
+            wait_for_text(&driver, "#sign-refused", |t| {
+                t.contains("Add at least one diagnosis")
+            })
+            .await?;
+            // The refusal is a 422 (the browser logs it); nothing else went wrong.
+            let problems = console_problems(&driver, "refused signing").await?;
+            assert!(
+                problems.iter().all(|e| e.message.contains("422")),
+                "{}",
+                describe(&problems)
+            );
+            add_diagnosis(app_ref, note, "Malaria").await;
+            click(&driver, "#outcome-home").await?;
+            click(&driver, "#sign-note").await?;
+            wait_for_text(&driver, "#signed-note", |t| t.contains("Fever and cough")).await?;
+            assert!(page_text(&driver).await?.contains("The note is signed."));
+            assert_eq!(
+                one_text(app_ref, "SELECT state FROM encounters WHERE id = $1", note).await,
+                "signed"
+            );
+            assert_clean_console(&driver, "consultation").await?;
+            screenshot_fits(&driver, &shots, "consultations-signed").await?;
+            Ok(())
+        },
+    )
     .await;
 }

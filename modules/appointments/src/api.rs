@@ -48,6 +48,11 @@ pub async fn queue_lines(db: &Db, point_code: &str, limit: i64) -> Result<Vec<Qu
 
 /// A visit by id inside the caller's transaction (for work that must not wait for another
 /// connection while it holds locks).
-pub async fn visit_in(tx: &mut hms_core::db::Tx, visit_id: hms_core::ids::VisitId) -> Result<Option<Visit>, DbError> {
-    Ok(crate::repo::visits::visit(&mut **tx, visit_id).await?.map(Visit::from))
+pub async fn visit_in(
+    tx: &mut hms_core::db::Tx,
+    visit_id: hms_core::ids::VisitId,
+) -> Result<Option<Visit>, DbError> {
+    Ok(crate::repo::visits::visit(&mut **tx, visit_id)
+        .await?
+        .map(Visit::from))
 }

@@ -1,7 +1,7 @@
 //! Storage of consultation notes (`encounters`, `encounter_versions`, `encounter_addenda`).
 
-use hms_core::db::{Db, DbError, Tx};
 use hms_core::day::Day;
+use hms_core::db::{Db, DbError, Tx};
 use hms_core::ids::{EncounterId, PatientId, UserId, VisitId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -460,11 +460,7 @@ pub async fn earlier_diagnoses(
 pub type SignedLine = (EncounterId, String, String, Option<String>, Vec<String>);
 
 /// A patient's signed notes, newest first, each with its diagnoses (not those in error).
-pub async fn signed_of(
-    db: &Db,
-    patient: i64,
-    limit: i64,
-) -> Result<Vec<SignedLine>, DbError> {
+pub async fn signed_of(db: &Db, patient: i64, limit: i64) -> Result<Vec<SignedLine>, DbError> {
     let rows = sqlx::query(
         "SELECT e.id, e.signed_at, e.complaint, e.outcome, d.display FROM encounters e \
          LEFT JOIN encounter_diagnoses d ON d.encounter_id = e.id \

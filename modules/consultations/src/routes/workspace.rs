@@ -28,7 +28,7 @@ use hms_core::{clock, AppError, AppResult};
 use hms_patients::api as patients;
 
 use super::encounter_of;
-use crate::encounter::{outcome_label, Encounter, OUTCOMES};
+use crate::encounter::{outcome_label, Encounter, OUTCOMES, SIGNED};
 use crate::model::Age;
 use crate::repo::encounters::{self as q, NewDraft, Texts};
 use crate::{VIEW, WRITE};
@@ -71,8 +71,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::get("/consultations/:id/results", P(VIEW), results_part),
         RouteSpec::post("/consultations/:id/draft", P(WRITE), save_draft).multiline(MULTILINE),
         RouteSpec::post("/consultations/:id/sign", P(WRITE), sign).multiline(MULTILINE),
-        RouteSpec::post("/consultations/:id/addenda", P(WRITE), add_addendum)
-            .multiline(MULTILINE),
+        RouteSpec::post("/consultations/:id/addenda", P(WRITE), add_addendum).multiline(MULTILINE),
         RouteSpec::post("/consultations/:id/send", P(WRITE), send_on),
     ]
 }
@@ -211,11 +210,13 @@ async fn workspace_page(cx: &Ctx, nobody_waiting: bool) -> AppResult<Response> {
             }
         })
         .collect();
-    cx.audit_read(Event::new("consultation.workspace", "user", Some(me.get())).detail(json!({
-        "waiting": waiting.len(),
-        "drafts": today_drafts.len() + results_back.len() + unsigned.len(),
-        "critical": critical.len(),
-    })))
+    cx.audit_read(
+        Event::new("consultation.workspace", "user", Some(me.get())).detail(json!({
+            "waiting": waiting.len(),
+            "drafts": today_drafts.len() + results_back.len() + unsigned.len(),
+            "critical": critical.len(),
+        })),
+    )
     .await;
     let mut c = tera::Context::new();
     c.insert("waiting", &waiting);
@@ -337,6 +338,24 @@ struct ResultShown {
     ended: Option<String>,
 }
 
+/// The note's fields with their labels in the reader's language, in the order they are written.
+fn note_fields() -> Vec<(&'static str, String)> {
+    [
+        ("complaint", "consultations_workspace.complaint"),
+        (
+            "complaint_duration",
+            "consultations_workspace.complaint_duration",
+        ),
+        ("history", "consultations_workspace.history"),
+        ("examination", "consultations_workspace.examination"),
+        ("assessment", "consultations_workspace.assessment"),
+        ("plan", "consultations_workspace.plan"),
+    ]
+    .into_iter()
+    .map(|(field, key)| (field, t(key)))
+    .collect()
+}
+
 /// An order's state in the reader's language.
 fn state_label(state: orders::State) -> String {
     t(match state {
@@ -437,6 +456,7 @@ async fn page_context(cx: &Ctx, e: &Encounter) -> AppResult<tera::Context> {
     );
     c.insert("visit_day", &e.visit_day.display());
     c.insert("can_write", &cx.can(WRITE));
+    c.insert("note_fields", &note_fields());
     // What the signed note's parts name, empty until the note is signed.
     c.insert("addenda", &Vec::<serde_json::Value>::new());
     c.insert("note_diagnoses", &Vec::<q::NoteDiagnosis>::new());
@@ -445,7 +465,7 @@ async fn page_context(cx: &Ctx, e: &Encounter) -> AppResult<tera::Context> {
     c.insert("addendum_errors", &FormErrors::new());
     c.insert("addendum_text", "");
     c.insert("addendum_kind", "");
-    if !e.is_draft() {
+    if e.state == SIGNED {
         c.insert("note_diagnoses", &q::diagnoses_of(db, e.id).await?);
         let addenda: Vec<serde_json::Value> = q::addenda_of(db, e.id)
             .await?
@@ -584,7 +604,11 @@ fn texts_of(f: &Form, errors: &mut FormErrors) -> Texts {
         }
     };
     limit("complaint", &texts.complaint, COMPLAINT_MAX);
-    limit("complaint_duration", &texts.complaint_duration, DURATION_MAX);
+    limit(
+        "complaint_duration",
+        &texts.complaint_duration,
+        DURATION_MAX,
+    );
     limit("history", &texts.history, TEXT_MAX);
     limit("examination", &texts.examination, TEXT_MAX);
     limit("assessment", &texts.assessment, TEXT_MAX);
@@ -612,10 +636,8 @@ fn saved(cx: &Ctx, e: &Encounter, version: i64) -> AppResult<Response> {
         &clock::to_local(Utc::now()).format("%H:%M:%S").to_string(),
     );
     let mut r = render_fragment(cx, StatusCode::OK, "consultations/_note_saved.html", c)?;
-    r.headers_mut().insert(
-        "X-Draft-Version",
-        poem::http::HeaderValue::from(version),
-    );
+    r.headers_mut()
+        .insert("X-Draft-Version", poem::http::HeaderValue::from(version));
     Ok(r)
 }
 
@@ -630,6 +652,7 @@ async fn stale(cx: &Ctx, id: EncounterId, mine: &Texts) -> AppResult<Response> {
     let mut c = tera::Context::new();
     c.insert("encounter", &now);
     c.insert("mine", mine);
+    c.insert("note_fields", &note_fields());
     c.insert("saved", &Texts::of(&now));
     c.insert("saved_by", &saved_by);
     c.insert("saved_at", &clock::display_rfc3339(&now.updated_at));
@@ -962,11 +985,7 @@ async fn addendum_refused(
 }
 
 #[handler]
-pub async fn add_addendum(
-    cx: Ctx,
-    Path(id): Path<EncounterId>,
-    form: Form,
-) -> AppResult<Response> {
+pub async fn add_addendum(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> AppResult<Response> {
     let db = &cx.app().db;
     let e = encounter_of(db, id).await?;
     let kind = form.get("kind").trim();
@@ -980,7 +999,10 @@ pub async fn add_addendum(
         "error" => match form.get("diagnosis").trim().parse::<i64>() {
             Ok(d) => Some(d),
             Err(_) => {
-                errors.add("diagnosis", t("consultations_workspace.error_addendum_diagnosis"));
+                errors.add(
+                    "diagnosis",
+                    t("consultations_workspace.error_addendum_diagnosis"),
+                );
                 None
             }
         },
@@ -1016,13 +1038,19 @@ pub async fn add_addendum(
             Some((_, true)) => {
                 drop(tx);
                 let mut errors = FormErrors::new();
-                errors.add("diagnosis", t("consultations_workspace.error_already_error"));
+                errors.add(
+                    "diagnosis",
+                    t("consultations_workspace.error_already_error"),
+                );
                 return addendum_refused(&cx, &e, &form, errors).await;
             }
             None => {
                 drop(tx);
                 let mut errors = FormErrors::new();
-                errors.add("diagnosis", t("consultations_workspace.error_addendum_diagnosis"));
+                errors.add(
+                    "diagnosis",
+                    t("consultations_workspace.error_addendum_diagnosis"),
+                );
                 return addendum_refused(&cx, &e, &form, errors).await;
             }
         }
@@ -1037,7 +1065,10 @@ pub async fn add_addendum(
     )
     .await?;
     tx.commit().await?;
-    cx.flash(FlashKind::Success, t("consultations_workspace.addendum_added"));
+    cx.flash(
+        FlashKind::Success,
+        t("consultations_workspace.addendum_added"),
+    );
     Ok(hx_or_see_other(&cx, &format!("/consultations/{id}")))
 }
 
