@@ -328,9 +328,45 @@ each_backend! {
         assert!(page.body.contains("Sputum sent to the county lab.") && page.body.contains("Entered in error"));
         assert_eq!(app.audit_count("consultation.addendum").await, 2);
 
-        // The chart's timeline lists the signed consultation.
-        let timeline = doctor.get(&format!("/patients/{patient}")).await;
-        assert_eq!(timeline.status, 200);
+        // The chart's timeline lists the signed consultation (the diagnosis in error left out).
+        let chart = doctor.get(&format!("/patients/{patient}")).await;
+        assert_eq!(chart.status, 200);
+        assert!(chart.body.contains("Cough · Referral") && !chart.body.contains("Consultation: Pulmonary"), "{}", chart.body);
+    }
+
+    async fn a_patient_sent_to_the_laboratory_comes_back_to_the_same_draft(app) {
+        let (desk, doctor) = desk_and_doctor(&app).await;
+        app.add_user("lab", &["lab_tech"]).await;
+        let lab = app.login("lab").await;
+        let (_, visit) = waiting_patient(&desk, "Kerubo", "Moraa", "0712000009").await;
+        let note = take_next(&doctor).await;
+        save(&doctor, note, 1, "Fever", "Malaria test needed").await;
+        let page = doctor.get(&format!("/consultations/{note}")).await;
+        assert!(page.body.contains("id=\"send-point\""), "{}", page.body);
+        let r = doctor.post_form(&format!("/consultations/{note}/send"), &[("point", "laboratory")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.location(), Some("/consultations"));
+        assert_eq!(one_text(&app, "SELECT status FROM visits WHERE id = $1", visit).await, "open");
+        assert_eq!(one_text(&app, "SELECT state FROM encounters WHERE id = $1", note).await, "draft");
+
+        // The laboratory calls, serves and sends the patient back.
+        lab.get("/queues/laboratory").await;
+        assert_eq!(lab.post_form("/queues/laboratory/call", &[]).await.status, 303);
+        let entry = one_i64(&app, "SELECT e.id FROM queue_entries e JOIN service_points s ON s.id = e.service_point_id \
+             WHERE e.visit_id = $1 AND s.code = 'laboratory'", visit).await;
+        assert_eq!(lab.post_form(&format!("/queues/laboratory/entries/{entry}/serve"), &[]).await.status, 303);
+        let r = lab.post_form(&format!("/queues/laboratory/entries/{entry}/send"), &[("point", "consultation")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+
+        // Take next opens the same draft, with what was written.
+        let again = take_next(&doctor).await;
+        assert_eq!(again, note);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM encounters").await, 1);
+        let page = doctor.get(&format!("/consultations/{note}")).await;
+        assert!(page.body.contains("Malaria test needed"));
+        let reopened: String = sqlx::query("SELECT detail FROM audit_log WHERE action = 'consultation.open' ORDER BY id DESC")
+            .fetch_one(app.db().read()).await.unwrap().get(0);
+        assert!(reopened.contains("\"reopened\":true"), "{reopened}");
     }
 
     async fn a_signed_note_refuses_a_raw_sql_update_and_delete(app) {
