@@ -282,8 +282,9 @@ each_backend! {
         assert_eq!(r.status, 422);
         assert!(r.body.contains("A KMHFL code is five digits"));
         // A version someone else has moved past: 409, nothing signed.
-        let r = doctor.post_form(&path, &[("version", "7"), ("outcome", "home"), ("complaint", "Cough")]).await;
+        let r = doctor.post_form(&path, &[("version", "7"), ("outcome", "home"), ("complaint", "Cough from the other tab")]).await;
         assert_eq!(r.status, 409, "{}", r.body);
+        assert!(r.body.contains("Cough from the other tab") && r.body.contains("Keep my text"), "both texts shown: {}", r.body);
 
         let r = doctor.post_form(&path, &fields("referral", "13023")).await;
         assert_eq!(r.status, 303, "{}", r.body);

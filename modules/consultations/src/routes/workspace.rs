@@ -455,7 +455,11 @@ async fn page_context(cx: &Ctx, e: &Encounter) -> AppResult<tera::Context> {
         &e.signed_at.as_deref().map(clock::display_rfc3339),
     );
     c.insert("visit_day", &e.visit_day.display());
+    // The sections of the other parts read these too: `encounter` (its `id`, `state`), and what
+    // the user may do on the page.
     c.insert("can_write", &cx.can(WRITE));
+    c.insert("can_order", &cx.can(crate::ORDERS));
+    c.insert("can_issue", &cx.can(crate::DOCUMENTS));
     c.insert("note_fields", &note_fields());
     // What the signed note's parts name, empty until the note is signed.
     c.insert("addenda", &Vec::<serde_json::Value>::new());
@@ -465,6 +469,7 @@ async fn page_context(cx: &Ctx, e: &Encounter) -> AppResult<tera::Context> {
     c.insert("addendum_errors", &FormErrors::new());
     c.insert("addendum_text", "");
     c.insert("addendum_kind", "");
+    c.insert("conflict", &false);
     if e.state == SIGNED {
         c.insert("note_diagnoses", &q::diagnoses_of(db, e.id).await?);
         let addenda: Vec<serde_json::Value> = q::addenda_of(db, e.id)
@@ -950,10 +955,20 @@ pub async fn sign(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> AppResult
         }
         Err(SignRefusal::Stale) => {
             drop(tx);
+            // The note moved on: the page shows it as saved now, and the doctor's text beside it
+            // (nothing is overwritten, nothing typed is lost).
             let now = encounter_of(db, id).await?;
             let mut errors = FormErrors::new();
             errors.add("version", t("consultations_workspace.error_stale_sign"));
-            show(&cx, StatusCode::CONFLICT, &now, &texts, &values, &errors).await
+            let mut c = page_context(&cx, &now).await?;
+            c.insert("texts", &Texts::of(&now));
+            c.insert("sign", &values);
+            c.insert("errors", &errors);
+            c.insert("conflict", &true);
+            c.insert("mine", &texts);
+            c.insert("saved", &Texts::of(&now));
+            c.insert("saved_at", &clock::display_rfc3339(&now.updated_at));
+            render_status(&cx, StatusCode::CONFLICT, "consultations/encounter.html", c)
         }
     }
 }
