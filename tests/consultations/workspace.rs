@@ -393,7 +393,7 @@ each_backend! {
         waiting_patient(&desk, "Fundi", "Mwinyi", "0712000006").await;
         let card = doctor.get_htmx("/consultations/cards/waiting").await;
         assert_eq!(card.status, 200);
-        assert!(card.body.contains("class=\"figure\">2<"), "{}", card.body);
+        assert!(card.body.contains("class=\"figure\">2<") && card.body.contains("action=\"/consultations/next\""), "{}", card.body);
         let note = take_next(&doctor).await;
         let card = doctor.get_htmx("/consultations/cards/unsigned").await;
         assert!(card.body.contains("class=\"figure\">0<"), "{}", card.body);
