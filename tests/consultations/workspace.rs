@@ -25,17 +25,7 @@ async fn waiting_patient(desk: &Client, first: &str, last: &str, phone: &str) ->
 
 /// Presses *Take next*; the note it opened.
 async fn take_next(doctor: &Client) -> i64 {
-    doctor.get("/consultations").await;
-    let r = doctor.post_form("/consultations/next", &[]).await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    note_id(&r)
-}
-
-fn note_id(r: &TestResponse) -> i64 {
-    let to = r.location().expect("a redirect to the note");
-    to.trim_start_matches("/consultations/")
-        .parse()
-        .unwrap_or_else(|_| panic!("not a note address: {to}"))
+    take_next_patient(doctor).await
 }
 
 async fn one_i64(app: &TestApp, sql: &'static str, id: i64) -> i64 {

@@ -135,15 +135,21 @@ async fn cards_of(
     Ok(cards.into_iter().map(|c| (c.id, c)).collect())
 }
 
-async fn waiting_shown(cx: &Ctx) -> AppResult<Vec<WaitingShown>> {
-    let lines: Vec<appts::QueueLine> = appts::queue_lines(&cx.app().db, POINT, LIST_LIMIT)
+/// The patients waiting at the consultation point, in calling order.
+async fn waiting_lines(cx: &Ctx) -> AppResult<Vec<appts::QueueLine>> {
+    Ok(appts::queue_lines(&cx.app().db, POINT, LIST_LIMIT)
         .await?
         .into_iter()
         .filter(|l| l.state == "waiting")
-        .collect();
-    let cards = cards_of(cx, lines.iter().map(|l| l.patient_id).collect()).await?;
+        .collect())
+}
+
+fn waiting_shown(
+    lines: Vec<appts::QueueLine>,
+    cards: &std::collections::HashMap<PatientId, patients::PatientCard>,
+) -> Vec<WaitingShown> {
     let now = Utc::now();
-    Ok(lines
+    lines
         .into_iter()
         .map(|l| {
             let card = cards.get(&l.patient_id);
@@ -160,7 +166,7 @@ async fn waiting_shown(cx: &Ctx) -> AppResult<Vec<WaitingShown>> {
                 priority: priority.map(appts::Priority::label),
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The workspace: critical results, who is waiting and for how long, *Take next*, the
@@ -168,12 +174,17 @@ async fn waiting_shown(cx: &Ctx) -> AppResult<Vec<WaitingShown>> {
 async fn workspace_page(cx: &Ctx, nobody_waiting: bool) -> AppResult<Response> {
     let db = &cx.app().db;
     let me = user_id(cx)?;
-    let waiting = waiting_shown(cx).await?;
+    let lines = waiting_lines(cx).await?;
     let drafts = q::drafts_of(db, me, LIST_LIMIT).await?;
     let open_alerts = alerts::open_for(db, me, LIST_LIMIT).await?;
-    let mut ids: Vec<PatientId> = drafts.iter().map(|d| d.patient_id).collect();
+    // Every patient the page names, in one batch.
+    let mut ids: Vec<PatientId> = lines.iter().map(|l| l.patient_id).collect();
+    ids.extend(drafts.iter().map(|d| d.patient_id));
     ids.extend(open_alerts.iter().map(|a| a.patient));
+    ids.sort();
+    ids.dedup();
     let cards = cards_of(cx, ids).await?;
+    let waiting = waiting_shown(lines, &cards);
     let today = Day::today();
     let mut today_drafts = Vec::new();
     let mut results_back = Vec::new();
@@ -1129,11 +1140,7 @@ pub async fn send_on(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> AppRes
 
 #[handler]
 pub async fn card_waiting(cx: Ctx) -> AppResult<Response> {
-    let lines: Vec<appts::QueueLine> = appts::queue_lines(&cx.app().db, POINT, LIST_LIMIT)
-        .await?
-        .into_iter()
-        .filter(|l| l.state == "waiting")
-        .collect();
+    let lines = waiting_lines(&cx).await?;
     let now = Utc::now();
     let longest = lines
         .iter()
