@@ -133,10 +133,11 @@ pub async fn new(cx: Ctx, Path(id): Path<i64>, Query(q): Query<KindQuery>) -> Ap
     let patient = patient_of(&cx, &enc, "consultations.documents_view").await?;
     let values = Fields {
         kind: q.kind.clone(),
-        referral_to: enc
-            .outcome_detail
-            .get("referral_facility")
-            .and_then(|v| v.as_str())
+        // The referral as signed: the facility's KMHFL code, or else the community unit.
+        referral_to: ["facility", "community_unit"]
+            .iter()
+            .filter_map(|k| enc.outcome_detail.get(*k).and_then(|v| v.as_str()))
+            .find(|v| !v.is_empty())
             .unwrap_or_default()
             .to_string(),
         rest_from: enc.visit_day.text(),
