@@ -9,6 +9,7 @@ mod diagnoses;
 mod documents;
 mod encounter;
 mod model;
+mod procedures;
 mod repo;
 mod reporting;
 mod routes;

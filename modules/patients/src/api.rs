@@ -175,6 +175,7 @@ pub async fn contacts(db: &Db, ids: &[PatientId]) -> Result<Vec<(PatientId, Cont
         .collect())
 }
 
+pub use crate::allergies::drug_group;
 pub use crate::repo::allergies::Allergy;
 
 /// The active allergies of a patient and of the records merged into it (refuted ones left
