@@ -575,6 +575,7 @@ pub async fn section_with(
         priority: "routine".into(),
         ..Typed::default()
     });
+    let kind = values.kind.clone();
     Ok(json!({
         "encounter": encounter.id.get(),
         "draft": encounter.is_draft(),
@@ -588,6 +589,15 @@ pub async fn section_with(
         "frequencies": frequencies,
         "procedures": choices,
         "values": values,
+        // The catalogue search before anything is typed; the orders screen fills in what was
+        // searched and found.
+        "search": {
+            "kind": kind,
+            "q": "",
+            "searched": false,
+            "filler": true,
+            "results": [],
+        },
         "errors": form.errors.cloned().unwrap_or_default(),
     }))
 }
