@@ -475,6 +475,28 @@ each_backend_with_filler! {
         assert_eq!(first.get::<i64, _>(4), 20_000);
         assert_eq!(first.get::<Option<i64>, _>(5), Some(r.visit));
         assert_eq!(rows[1].get::<String, _>(2), "consultations.procedure.injection");
+        // Each procedure keeps its charge's id, and nothing else of it ever changes.
+        let linked: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM encounter_procedures p JOIN charges c ON c.id = p.charge_id \
+             AND c.source_ref = 'procedure:' || CAST(p.id AS TEXT) WHERE p.encounter_id = $1",
+        )
+        .bind(r.note)
+        .fetch_one(app.db().read())
+        .await
+        .unwrap()
+        .get(0);
+        assert_eq!(linked, 2);
+        let id: i64 = first.get(0);
+        for sql in [
+            "UPDATE encounter_procedures SET code = 'stitching' WHERE id = $1",
+            "UPDATE encounter_procedures SET charge_id = NULL WHERE id = $1",
+            "UPDATE encounter_procedures SET charge_id = charge_id + 1 WHERE id = $1",
+            "DELETE FROM encounter_procedures WHERE id = $1",
+        ] {
+            let mut tx = app.db().begin().await.unwrap();
+            let refused = sqlx::query(sql).bind(id).execute(&mut *tx).await;
+            assert!(refused.is_err(), "{sql} went through");
+        }
         assert_eq!(app.audit_count("consultations.procedure").await, 2);
         assert_eq!(app.audit_count("charge.post").await, 2);
         let page = r.doctor.get(&r.orders_path()).await;

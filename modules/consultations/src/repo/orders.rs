@@ -181,6 +181,19 @@ pub async fn record_procedure(
     .get(0))
 }
 
+/// Links a procedure to the charge it posted (once: the database refuses a second link and any
+/// other change).
+pub async fn link_charge(tx: &mut Tx, procedure: i64, charge: i64) -> Result<(), DbError> {
+    let done = sqlx::query(
+        "UPDATE encounter_procedures SET charge_id = $2 WHERE id = $1 AND charge_id IS NULL",
+    )
+    .bind(procedure)
+    .bind(charge)
+    .execute(&mut **tx)
+    .await?;
+    hms_core::db::one_row(done)
+}
+
 /// The procedures done in a note, first to last.
 pub async fn procedures(db: &Db, encounter: EncounterId) -> Result<Vec<ProcedureDone>, DbError> {
     let rows = sqlx::query(

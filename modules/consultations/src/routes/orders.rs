@@ -413,6 +413,7 @@ pub async fn procedure(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Re
         },
     )
     .await?;
+    repo::link_charge(&mut tx, row, charge.id.get()).await?;
     audit::record(
         &mut tx,
         &actor,
