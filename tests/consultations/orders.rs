@@ -14,6 +14,9 @@ use hms_testkit::domain::{register_quick, submit_check_in, visit_id};
 use hms_testkit::{standin, Backend, Client, TestApp, TestResponse};
 use sqlx::Row;
 
+#[path = "orders_browser.rs"]
+mod browser;
+
 /// Runs a scenario on SQLite and on PostgreSQL with the stand-in department enabled beside the
 /// compiled modules (it fills `standin_test` orders; nothing fills `lab` or `drug`).
 macro_rules! each_backend_with_filler {
@@ -42,14 +45,14 @@ macro_rules! each_backend_with_filler {
 }
 
 /// A doctor with a draft note open for a checked-in patient.
-struct Room {
+pub(super) struct Room {
     /// The administrator (who may also fill stand-in orders).
     admin: Client,
     desk: Client,
     doctor: Client,
     patient: i64,
-    visit: i64,
-    note: i64,
+    pub(super) visit: i64,
+    pub(super) note: i64,
 }
 
 /// Opens a draft note for a visit directly in the database (the workspace's *Take next* does
@@ -72,6 +75,11 @@ async fn open_note(app: &TestApp, patient: i64, visit: i64, clinician: i64) -> i
     .get(0);
     tx.commit().await.unwrap();
     id
+}
+
+/// The room for the browser walk (the doctor signs in there as `dr.wekesa`).
+pub(super) async fn open_note_for_browser(app: &TestApp) -> Room {
+    room(app).await
 }
 
 async fn room(app: &TestApp) -> Room {
