@@ -134,9 +134,9 @@ fn some(text: &str) -> Option<String> {
 }
 
 /// Whether `kind` may be ordered here: the kinds every install knows, or one an enabled module
-/// fills.
+/// fills (admission is the note's outcome, not a basket line).
 pub fn known_kind(registry: &Registry, kind: &str) -> bool {
-    KINDS.contains(&kind) || registry.filler(kind).is_some()
+    KINDS.contains(&kind) || (kind != orders::ADMISSION && registry.filler(kind).is_some())
 }
 
 /// The recorded allergy a drug matches: same drug group (penicillins...), or the allergen named
