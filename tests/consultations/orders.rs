@@ -358,6 +358,13 @@ each_backend_with_filler! {
         }
         assert_eq!(r.add(&lab("10000")).await.status, 303, "10,000 is the most allowed");
 
+        // A refused line keeps its catalogue choice.
+        let kept = r.add(&[("kind", standin::KIND), ("code", "glucose"), ("quantity", "0")]).await;
+        assert_eq!(kept.status, 422);
+        assert!(kept.body.contains("value=\"glucose\" checked"), "{}", kept.body);
+        // Only a local path is followed after a POST.
+        let away = r.add(&[("kind", "lab"), ("free_text", "Stool microscopy"), ("quantity", "1"), ("next", "//evil.example/")]).await;
+        assert_eq!(away.location(), Some(r.orders_path().as_str()));
         let unknown = r.add(&[("kind", standin::KIND), ("code", "haemoglobin"), ("quantity", "1")]).await;
         assert_eq!(unknown.status, 422);
         assert!(unknown.body.contains("not in the catalogue"), "{}", unknown.body);
@@ -386,8 +393,8 @@ each_backend_with_filler! {
         assert_eq!(xss.status, 422);
         assert!(!xss.body.contains("<script>alert(1)</script>"), "typed text is escaped");
 
-        assert_eq!(basket_size(&app, r.note).await, 1, "only the good line was kept");
-        assert_eq!(app.audit_count("consultations.basket_add").await, 1);
+        assert_eq!(basket_size(&app, r.note).await, 2, "only the good lines were kept");
+        assert_eq!(app.audit_count("consultations.basket_add").await, 2);
         assert!(orders_of_visit(&app, r.visit).await.is_empty());
     }
 

@@ -114,10 +114,20 @@ async fn screen(
     };
     let q = search.q.trim();
     let filler = basket::known_kind(&app.modules, &kind) && app.modules.filler(&kind).is_some();
-    let results: Vec<Orderable> = if q.chars().count() >= SEARCH_MIN && filler {
-        app.modules.orderables(&app.db, &kind, q).await?
-    } else {
-        Vec::new()
+    let chosen = values.map(|v| v.code.trim()).filter(|c| !c.is_empty());
+    let results: Vec<Orderable> = match (filler, chosen) {
+        (false, _) => Vec::new(),
+        (true, _) if q.chars().count() >= SEARCH_MIN => {
+            app.modules.orderables(&app.db, &kind, q).await?
+        }
+        // A refused line keeps its catalogue choice on the screen.
+        (true, Some(code)) => app
+            .modules
+            .orderable(&app.db, &kind, code)
+            .await?
+            .into_iter()
+            .collect(),
+        (true, None) => Vec::new(),
     };
     section["search"] = json!({
         "kind": kind,
