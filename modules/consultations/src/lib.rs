@@ -10,6 +10,7 @@ mod diagnoses;
 mod documents;
 mod encounter;
 mod model;
+mod procedures;
 mod register;
 mod repo;
 mod reporting;
