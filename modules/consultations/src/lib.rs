@@ -9,6 +9,7 @@ mod diagnoses;
 mod documents;
 mod encounter;
 mod model;
+mod ranges;
 mod repo;
 mod reporting;
 mod routes;

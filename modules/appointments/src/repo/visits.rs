@@ -342,3 +342,45 @@ pub async fn end_entry(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A service point's entries that are waiting, called or being served, in calling order
+/// (called and serving first, then the waiting by priority and arrival). At most `limit`.
+pub async fn point_entries<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    point_code: &str,
+    limit: i64,
+) -> Result<Vec<EntryRow>, DbError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM queue_entries e JOIN visits v ON v.id = e.visit_id \
+         JOIN service_points s ON s.id = e.service_point_id \
+         WHERE s.code = $1 AND e.state IN ('waiting', 'called', 'serving') \
+         ORDER BY CASE WHEN e.state = 'waiting' THEN 1 ELSE 0 END, e.called_at, \
+                  e.priority DESC, e.enqueued_at, e.id \
+         LIMIT CAST($2 AS BIGINT)"
+    ))
+    .bind(point_code)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows.iter().map(entry_at).collect())
+}
+
+/// The visit's active entry (waiting, called or being served), read outside a transaction.
+pub async fn active_entry<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    visit_id: VisitId,
+) -> Result<Option<EntryRow>, DbError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM queue_entries e JOIN visits v ON v.id = e.visit_id \
+         JOIN service_points s ON s.id = e.service_point_id \
+         WHERE e.visit_id = $1 AND e.state IN ('waiting', 'called', 'serving')"
+    ))
+    .bind(visit_id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.as_ref().map(entry_at))
+}
