@@ -438,7 +438,8 @@ pub fn range(measure: Measure, band: Band) -> Range {
     }
 }
 
-/// Every line of the table, for the page that shows it.
+/// Every line of the table.
+#[cfg(test)]
 pub fn table() -> Vec<Range> {
     Measure::ALL
         .into_iter()

@@ -579,6 +579,8 @@ pub fn set_json(r: &VitalsRow) -> Value {
         "triage_category": r.triage_category,
         "triage_category_label": r.triage_category.as_deref().map(category_label),
         "note": r.note,
+        "age_days": r.age_days,
+        "checked": r.checked.split(',').filter(|c| !c.is_empty()).collect::<Vec<_>>(),
         "in_error": r.error_at.is_some(),
         "error_reason": r.error_reason,
         "error_at": r.error_at.as_deref().map(hms_core::clock::display_rfc3339),

@@ -126,7 +126,7 @@ pub async fn queue(cx: Ctx, Query(query): Query<QueueQuery>) -> AppResult<Respon
     }
     let mut c = tera::Context::new();
     c.insert("lines", &lines);
-    c.insert("can_checkin", &cx.can("appointments.checkin"));
+    c.insert("can_checkin", &cx.can("queue.checkin"));
     render_part(
         &cx,
         "consultations/triage.html",
