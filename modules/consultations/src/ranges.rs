@@ -644,7 +644,10 @@ mod tests {
         for r in table() {
             assert!(!r.source.is_empty());
             assert!(r.plausible.0 < r.plausible.1, "{r:?}");
-            assert!(r.hard.0 <= r.plausible.0 && r.plausible.1 <= r.hard.1, "{r:?}");
+            assert!(
+                r.hard.0 <= r.plausible.0 && r.plausible.1 <= r.hard.1,
+                "{r:?}"
+            );
             if let (Some(lo), Some(hi)) = r.normal {
                 assert!(lo <= hi, "{r:?}");
             }

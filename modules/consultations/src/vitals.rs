@@ -112,7 +112,12 @@ impl Input {
         Input {
             values: TYPED
                 .iter()
-                .map(|m| (m.field().to_string(), form.get(m.field()).trim().to_string()))
+                .map(|m| {
+                    (
+                        m.field().to_string(),
+                        form.get(m.field()).trim().to_string(),
+                    )
+                })
                 .collect(),
             pregnant: form.get("pregnant").trim().to_string(),
             lmp: form.get("lmp").trim().to_string(),
@@ -123,7 +128,11 @@ impl Input {
                 .collect(),
             triage_category: form.get("triage_category").trim().to_string(),
             note: form.get("note").trim().to_string(),
-            checked: form.all("checked").into_iter().map(str::to_string).collect(),
+            checked: form
+                .all("checked")
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
         }
     }
 
@@ -192,8 +201,16 @@ pub fn parse_scaled(text: &str, decimals: u32, scale: i64) -> Option<i64> {
     {
         return None;
     }
-    let w: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let mut f: i64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+    let w: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut f: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().ok()?
+    };
     let mut places = frac.len() as u32;
     let scale_places = scale.ilog10();
     while places < scale_places {
@@ -298,10 +315,7 @@ pub fn check(input: &Input, patient: &Patient, day: Day) -> Result<Reading, Refu
                 .add("diastolic", t("consultations_triage.error_diastolic"));
         }
     }
-    let bmi = match (
-        at(Measure::Weight).flatten(),
-        at(Measure::Height).flatten(),
-    ) {
+    let bmi = match (at(Measure::Weight).flatten(), at(Measure::Height).flatten()) {
         (Some(w), Some(h)) if patient.adult() && h > 0 => {
             let bmi = (w * 10_000 * 2 + h * h) / (2 * h * h);
             match ranges::range(Measure::Bmi, band).check(bmi) {
@@ -420,6 +434,53 @@ pub fn check(input: &Input, patient: &Patient, day: Day) -> Result<Reading, Refu
     })
 }
 
+/// A typed value's flag while the form is filled in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub label: String,
+    pub value: String,
+    pub unit: String,
+    pub flag: &'static str,
+}
+
+/// The flags of what has been typed so far (values that cannot be read or are refused are left
+/// to the form's messages), and the worst of them with the danger signs.
+pub fn preview(input: &Input, patient: &Patient) -> (Vec<Preview>, Flag) {
+    let band = patient.band();
+    let mut worst = if input
+        .danger_signs
+        .iter()
+        .any(|s| DANGER_SIGNS.contains(&s.as_str()))
+    {
+        Flag::Critical
+    } else {
+        Flag::Normal
+    };
+    let mut shown = Vec::new();
+    for m in TYPED {
+        if m == Measure::Muac && !patient.muac_applies() {
+            continue;
+        }
+        let Some(v) = parse_scaled(input.value(m), m.decimals(), m.scale()) else {
+            continue;
+        };
+        let flag = match ranges::range(m, band).check(v) {
+            Verdict::Flag(f) => f,
+            _ => continue,
+        };
+        worst = worst.max(flag);
+        if flag != Flag::Normal {
+            shown.push(Preview {
+                label: t(&format!("consultations_triage.label_{}", m.field())),
+                value: m.show(v),
+                unit: unit(m),
+                flag: flag.code(),
+            });
+        }
+    }
+    (shown, worst)
+}
+
 /// The category the findings suggest: critical findings or danger signs an emergency,
 /// abnormal ones priority, else the queue.
 pub fn suggested_category(worst: Flag) -> &'static str {
@@ -499,9 +560,7 @@ pub fn bmi_of(r: &VitalsRow) -> Option<i64> {
 /// A stored set's measures as shown, blood pressure as one line.
 pub fn shown(r: &VitalsRow) -> Vec<Shown> {
     let flags = flags_of(r);
-    let flag = |f: &str| {
-        Flag::parse(flags.get(f).map(String::as_str).unwrap_or("normal")).code()
-    };
+    let flag = |f: &str| Flag::parse(flags.get(f).map(String::as_str).unwrap_or("normal")).code();
     let mut out = Vec::new();
     for m in TYPED {
         let Some(v) = stored(r, m) else { continue };
@@ -774,7 +833,11 @@ mod tests {
         let man = patient("male", (1980, 1, 1));
         let mut i = input(&[("pulse", "80")]);
         i.pregnant = "yes".into();
-        assert!(check(&i, &man, day()).unwrap_err().errors.get("pregnant").is_some());
+        assert!(check(&i, &man, day())
+            .unwrap_err()
+            .errors
+            .get("pregnant")
+            .is_some());
         let woman = patient("female", (1995, 1, 1));
         i.lmp = "08/06/2026".into();
         let r = check(&i, &woman, day()).unwrap();
@@ -783,9 +846,17 @@ mod tests {
         assert_eq!((w, d), (26, 0));
         assert_eq!(due, NaiveDate::from_ymd_opt(2027, 3, 15).unwrap());
         i.lmp = "08/12/2026".into();
-        assert!(check(&i, &woman, day()).unwrap_err().errors.get("lmp").is_some());
+        assert!(check(&i, &woman, day())
+            .unwrap_err()
+            .errors
+            .get("lmp")
+            .is_some());
         i.lmp = "01/01/2026".into();
-        assert!(check(&i, &woman, day()).unwrap_err().errors.get("lmp").is_some());
+        assert!(check(&i, &woman, day())
+            .unwrap_err()
+            .errors
+            .get("lmp")
+            .is_some());
     }
 
     #[test]

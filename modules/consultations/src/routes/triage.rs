@@ -44,9 +44,14 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::get("/triage/ranges", P(VIEW), ranges_page),
         RouteSpec::get("/triage/:visit", P(VITALS), form_page),
         RouteSpec::post("/triage/:visit", P(VITALS), record).multiline(&["note"]),
+        RouteSpec::post("/triage/:visit/check", P(VITALS), check).multiline(&["note"]),
         RouteSpec::post("/triage/vitals/:id/error", P(VITALS), entered_in_error),
         RouteSpec::get("/consultations/cards/triage", P(VITALS), card_triage),
-        RouteSpec::get("/consultations/cards/critical-vitals", P(VITALS), card_critical),
+        RouteSpec::get(
+            "/consultations/cards/critical-vitals",
+            P(VITALS),
+            card_critical,
+        ),
     ]
 }
 
@@ -140,10 +145,7 @@ pub async fn queue(cx: Ctx, Query(query): Query<QueueQuery>) -> AppResult<Respon
 // ---------------------------------------------------------------------------------------------
 
 /// An open visit and its patient, 404 for no such visit.
-async fn visit_and_patient(
-    cx: &Ctx,
-    id: i64,
-) -> AppResult<(visits::Visit, PatientCard)> {
+async fn visit_and_patient(cx: &Ctx, id: i64) -> AppResult<(visits::Visit, PatientCard)> {
     let db = &cx.app().db;
     let visit = visits::visit(db, VisitId::from(id))
         .await?
@@ -158,7 +160,12 @@ async fn visit_and_patient(
 fn options(prefix: &str, codes: &[&str]) -> Vec<(String, String)> {
     codes
         .iter()
-        .map(|c| (c.to_string(), t(&format!("consultations_triage.{prefix}_{c}"))))
+        .map(|c| {
+            (
+                c.to_string(),
+                t(&format!("consultations_triage.{prefix}_{c}")),
+            )
+        })
         .collect()
 }
 
@@ -189,7 +196,11 @@ fn fields(patient: &Patient) -> Vec<FieldShown> {
                 name: m.field(),
                 label: t(&format!("consultations_triage.label_{}", m.field())),
                 unit: t(&format!("consultations_triage.unit_{}", m.field())),
-                mode: if m.decimals() > 0 { "decimal" } else { "numeric" },
+                mode: if m.decimals() > 0 {
+                    "decimal"
+                } else {
+                    "numeric"
+                },
                 max: 7,
                 hint,
             }
@@ -203,7 +214,6 @@ struct FormState<'a> {
     confirm: &'a [&'static str],
     send_to: &'a str,
     emergency: bool,
-    critical: bool,
 }
 
 async fn form_render(
@@ -229,7 +239,13 @@ async fn form_render(
     let mut c = tera::Context::new();
     c.insert("visit", visit);
     c.insert("patient", card);
-    c.insert("band", &t(&format!("consultations_triage.band_{}", patient.band().code())));
+    c.insert(
+        "band",
+        &t(&format!(
+            "consultations_triage.band_{}",
+            patient.band().code()
+        )),
+    );
     c.insert("fields", &fields(&patient));
     c.insert("pregnancy", &patient.pregnancy_applies());
     c.insert("input", state.input);
@@ -240,7 +256,9 @@ async fn form_render(
     c.insert("points", &points);
     c.insert("send_to", state.send_to);
     c.insert("emergency", &state.emergency);
-    c.insert("critical", &state.critical);
+    let (flags, worst) = vitals::preview(state.input, &patient);
+    c.insert("flags", &flags);
+    c.insert("critical", &(worst == ranges::Flag::Critical));
     c.insert("earlier", &earlier);
     c.insert("note_max", &NOTE_MAX);
     c.insert("open", &visit.is_open());
@@ -269,10 +287,27 @@ pub async fn form_page(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
             confirm: &[],
             send_to: NEXT_POINT,
             emergency: false,
-            critical: false,
         },
     )
     .await
+}
+
+/// The flags of the values typed so far, shown beside the send button as the nurse types,
+/// with the offer of emergency priority when one is critical. Nothing is stored.
+#[handler]
+pub async fn check(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
+    let (_, card) = visit_and_patient(&cx, id).await?;
+    let patient = vitals::patient_of(&card, Day::today());
+    let (flags, worst) = vitals::preview(&Input::from_form(&form), &patient);
+    let mut c = tera::Context::new();
+    c.insert("flags", &flags);
+    c.insert("critical", &(worst == ranges::Flag::Critical));
+    render_part(
+        &cx,
+        "consultations/triage_check.html",
+        "consultations/triage_check.html",
+        c,
+    )
 }
 
 fn refused_visit(cx: &Ctx, visit: VisitId, e: VisitError) -> AppResult<Response> {
@@ -334,7 +369,6 @@ pub async fn record(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
                     confirm: &refusal.confirm,
                     send_to,
                     emergency,
-                    critical: false,
                 },
             )
             .await;
@@ -460,7 +494,9 @@ pub async fn entered_in_error(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppRe
     let now = clock::now_rfc3339();
     let mut tx = db.begin().await?;
     if !repo::mark_error(&mut tx, set.id, actor.user_id, reason, &now).await? {
-        return Err(AppError::Conflict(t("consultations_triage.already_in_error")));
+        return Err(AppError::Conflict(t(
+            "consultations_triage.already_in_error",
+        )));
     }
     audit::record(
         &mut tx,
@@ -475,7 +511,10 @@ pub async fn entered_in_error(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppRe
     )
     .await?;
     tx.commit().await?;
-    cx.flash(FlashKind::Success, t("consultations_triage.marked_in_error"));
+    cx.flash(
+        FlashKind::Success,
+        t("consultations_triage.marked_in_error"),
+    );
     Ok(hx_or_see_other(&cx, &back))
 }
 
@@ -583,7 +622,10 @@ pub async fn card_critical(cx: Ctx) -> AppResult<Response> {
         .date_naive()
         .and_hms_opt(0, 0, 0)
         .and_then(|d| d.and_local_timezone(hms_core::clock::nairobi()).single())
-        .map(|d| d.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .map(|d| {
+            d.with_timezone(&Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
         .unwrap_or_default();
     let (count, rows) = repo::critical_since(db, &since, CARD_LINES).await?;
     let ids: Vec<PatientId> = rows.iter().map(|r| r.patient_id).collect();

@@ -32,7 +32,11 @@ const PAD_Y: i64 = 16;
 pub fn routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::get("/patients/:id/vitals", Access::Permission(VIEW), trends),
-        RouteSpec::get("/patients/:id/vitals/panel", Access::Permission(VIEW), panel),
+        RouteSpec::get(
+            "/patients/:id/vitals/panel",
+            Access::Permission(VIEW),
+            panel,
+        ),
     ]
 }
 
@@ -129,7 +133,11 @@ fn trend(m: Measure, sets: &[&VitalsRow]) -> Option<Trend> {
 }
 
 /// The sets of a patient record and those merged into it, newest first.
-async fn sets_of(db: &hms_core::db::Db, ids: &[PatientId], limit: i64) -> AppResult<Vec<VitalsRow>> {
+async fn sets_of(
+    db: &hms_core::db::Db,
+    ids: &[PatientId],
+    limit: i64,
+) -> AppResult<Vec<VitalsRow>> {
     let mut sets = Vec::new();
     for id in ids.iter().take(MAX_RECORDS) {
         sets.extend(repo::of_patient(db, *id, limit).await?);
@@ -174,7 +182,11 @@ pub struct PanelQuery {
 
 /// The chart's vitals panel: the latest set with its flags, and the way to the trends.
 #[handler]
-pub async fn panel(cx: Ctx, Path(id): Path<i64>, Query(q): Query<PanelQuery>) -> AppResult<Response> {
+pub async fn panel(
+    cx: Ctx,
+    Path(id): Path<i64>,
+    Query(q): Query<PanelQuery>,
+) -> AppResult<Response> {
     let db = &cx.app().db;
     let mut ids = vec![PatientId::from(id)];
     ids.extend(
@@ -188,7 +200,10 @@ pub async fn panel(cx: Ctx, Path(id): Path<i64>, Query(q): Query<PanelQuery>) ->
     let mut latest: Option<VitalsRow> = None;
     for p in &ids {
         if let Some(r) = repo::latest_of_patient(db, *p).await? {
-            if latest.as_ref().is_none_or(|l| r.recorded_at > l.recorded_at) {
+            if latest
+                .as_ref()
+                .is_none_or(|l| r.recorded_at > l.recorded_at)
+            {
                 latest = Some(r);
             }
         }
