@@ -441,6 +441,7 @@ pub struct Preview {
     pub value: String,
     pub unit: String,
     pub flag: &'static str,
+    pub flag_text: String,
 }
 
 /// The flags of what has been typed so far (values that cannot be read or are refused are left
@@ -475,6 +476,7 @@ pub fn preview(input: &Input, patient: &Patient) -> (Vec<Preview>, Flag) {
                 value: m.show(v),
                 unit: unit(m),
                 flag: flag.code(),
+                flag_text: flag_text(flag.code()),
             });
         }
     }
@@ -517,6 +519,12 @@ pub struct Shown {
     pub value: String,
     pub unit: String,
     pub flag: &'static str,
+    /// The flag in the reader's language.
+    pub flag_text: String,
+}
+
+fn flag_text(flag: &str) -> String {
+    t(&format!("consultations_triage.flag_{flag}"))
 }
 
 fn stored_values(r: &VitalsRow) -> [Option<i64>; 10] {
@@ -576,6 +584,7 @@ pub fn shown(r: &VitalsRow) -> Vec<Shown> {
                 value: format!("{v}/{dia}"),
                 unit: t("consultations_triage.unit_systolic"),
                 flag: worse.code(),
+                flag_text: flag_text(worse.code()),
             });
             continue;
         }
@@ -585,6 +594,7 @@ pub fn shown(r: &VitalsRow) -> Vec<Shown> {
             value: m.show(v),
             unit: unit(m),
             flag: flag(m.field()),
+            flag_text: flag_text(flag(m.field())),
         });
     }
     if let Some(b) = bmi_of(r) {
@@ -594,6 +604,7 @@ pub fn shown(r: &VitalsRow) -> Vec<Shown> {
             value: Measure::Bmi.show(b),
             unit: t("consultations_triage.unit_bmi"),
             flag: flag("bmi"),
+            flag_text: flag_text(flag("bmi")),
         });
     }
     out
@@ -608,7 +619,7 @@ pub fn set_json(r: &VitalsRow) -> Value {
     let recorded_day = chrono::DateTime::parse_from_rfc3339(&r.recorded_at)
         .map(|t| hms_core::clock::to_local(t.with_timezone(&chrono::Utc)).date_naive())
         .unwrap_or_else(|_| Day::today().date());
-    let lmp = r.lmp.as_deref().and_then(|l| Day::from_db_text(l));
+    let lmp = r.lmp.as_deref().and_then(Day::from_db_text);
     let (weeks, days, due) = lmp
         .map(|l| {
             let (w, d, due) = gestation(l.date(), recorded_day);
@@ -682,15 +693,7 @@ pub async fn timeline(
             let flagged: Vec<String> = items
                 .iter()
                 .filter(|i| i.flag != "normal")
-                .map(|i| {
-                    format!(
-                        "{} {} {} ({})",
-                        i.label,
-                        i.value,
-                        i.unit,
-                        t(&format!("consultations_triage.flag_{}", i.flag))
-                    )
-                })
+                .map(|i| format!("{} {} {} ({})", i.label, i.value, i.unit, i.flag_text))
                 .collect();
             let mut title = t("consultations_triage.timeline_title");
             if r.error_at.is_some() {

@@ -336,23 +336,15 @@ pub async fn record(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
     let emergency = form.get("emergency") == "1";
     let mut checked = vitals::check(&input, &patient, today);
     let points = visits::service_points(db).await?;
-    if !points.iter().any(|p| p.code == send_to && p.code != POINT) {
-        let refusal = match &mut checked {
-            Err(r) => r,
-            Ok(_) => {
-                checked = Err(vitals::Refusal::default());
-                checked.as_mut().err().expect("just set")
-            }
-        };
-        refusal
-            .errors
-            .add("send_to", t("consultations_triage.error_choose"));
-    }
-    if !visit.is_open() {
+    let unknown_point = !points.iter().any(|p| p.code == send_to && p.code != POINT);
+    if unknown_point || !visit.is_open() {
         let mut refusal = checked.err().unwrap_or_default();
-        refusal
-            .errors
-            .add("send_to", t("consultations_triage.error_visit_closed"));
+        let key = if visit.is_open() {
+            "consultations_triage.error_choose"
+        } else {
+            "consultations_triage.error_visit_closed"
+        };
+        refusal.errors.add("send_to", t(key));
         checked = Err(refusal);
     }
     let reading = match checked {
