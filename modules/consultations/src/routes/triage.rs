@@ -394,9 +394,20 @@ pub async fn record(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
     )
     .await?;
     let priority = emergency.then_some(Priority::Emergency);
+    // A patient waiting (or being seen) at triage is served there and sent on; one who waits
+    // elsewhere is moved as the nurse says; one whom other staff have called or are serving
+    // stays with them.
     let moved = async {
-        visits::take(&mut tx, visit.id, POINT, &actor).await?;
-        visits::send_to(&mut tx, visit.id, send_to, priority, &actor).await
+        if visits::take(&mut tx, visit.id, POINT, &actor).await?.is_none() {
+            if let Some(active) = visits::active_entry(db, visit.id).await? {
+                if active.state != visits::EntryState::Waiting {
+                    return Ok(None);
+                }
+            }
+        }
+        visits::send_to(&mut tx, visit.id, send_to, priority, &actor)
+            .await
+            .map(Some)
     }
     .await;
     let entry = match moved {
@@ -415,16 +426,18 @@ pub async fn record(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
     )
     .await?;
     tx.commit().await?;
-    let mut text = t("consultations_triage.saved")
-        .replace("{token}", &visit.token.to_string())
-        .replace(
+    let mut text = match &entry {
+        Some(entry) => t("consultations_triage.saved").replace(
             "{point}",
             &points
                 .iter()
                 .find(|p| p.code == entry.point)
                 .map(|p| p.name.clone())
                 .unwrap_or(entry.point.clone()),
-        );
+        ),
+        None => t("consultations_triage.saved_stayed"),
+    }
+    .replace("{token}", &visit.token.to_string());
     if reading.critical() && !emergency {
         text = format!("{text} {}", t("consultations_triage.saved_critical"));
     }
