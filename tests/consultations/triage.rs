@@ -259,6 +259,24 @@ each_backend! {
         assert!(panel.body.contains("No vital signs recorded yet."), "{}", panel.body);
     }
 
+    async fn a_patient_with_the_doctor_stays_there_when_vitals_are_added(app) {
+        let (desk, nurse) = staff(&app).await;
+        app.add_user("daktari", &["doctor"]).await;
+        let doctor = app.login("daktari").await;
+        let patient = register_quick(&desk, "Jabali", "Kiprop", "0711 222 333").await;
+        let visit = visit_id(&submit_check_in(&desk, patient, "consultation", "").await);
+        doctor.get("/queues/consultation").await;
+        assert_eq!(doctor.post_form("/queues/consultation/call", &[]).await.status, 303);
+        let r = triage(&nurse, visit, &[("pulse", "76")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let e = entries(&app, visit).await;
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!((e[0].0.as_str(), e[0].1.as_str()), ("consultation", "called"));
+        let queue = nurse.get("/triage").await;
+        assert!(queue.body.contains("stays there"), "{}", queue.body);
+        assert_eq!(sets_of(&app, visit).await, 1);
+    }
+
     async fn empty_states_and_permissions(app) {
         let (desk, nurse) = staff(&app).await;
         let queue = nurse.get("/triage").await;

@@ -55,8 +55,7 @@ async fn a_nurse_records_vital_signs_a_typo_refused_and_sends_the_patient_on() {
                 "{}",
                 describe(&problems)
             );
-            viewport(&driver, 390, 844).await?;
-            screenshot_fits(&driver, &shots, "triage-refused-390").await?;
+            screenshot_fits(&driver, &shots, "triage-refused").await?;
             fill(&driver, "temperature", "37.5").await?;
             click(&driver, "#save-vitals").await?;
             let said = wait_for_text(&driver, "main .alert", |t| t.contains("sent to")).await?;

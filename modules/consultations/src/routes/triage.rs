@@ -398,7 +398,10 @@ pub async fn record(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
     // elsewhere is moved as the nurse says; one whom other staff have called or are serving
     // stays with them.
     let moved = async {
-        if visits::take(&mut tx, visit.id, POINT, &actor).await?.is_none() {
+        if visits::take(&mut tx, visit.id, POINT, &actor)
+            .await?
+            .is_none()
+        {
             if let Some(active) = visits::active_entry(db, visit.id).await? {
                 if active.state != visits::EntryState::Waiting {
                     return Ok(None);
