@@ -80,6 +80,8 @@ each_backend! {
         assert_eq!(queue.status, 200);
         assert!(queue.body.contains("Akinyi"), "{}", queue.body);
         assert!(queue.body.contains(&format!("/triage/{visit}")));
+        let live = nurse.get_htmx("/triage?live=1").await;
+        assert!(live.body.trim_start().starts_with("<div id=\"triage-live\""), "{}", live.body);
         let r = triage(&nurse, visit, &[
             ("temperature", "37.5"), ("pulse", "88"), ("resp_rate", "18"),
             ("systolic", "120"), ("diastolic", "80"), ("spo2", "97"),
@@ -218,6 +220,10 @@ each_backend! {
         assert_eq!(summary.status, 200);
         assert!(summary.body.contains("Convulsions"));
         assert!(!summary.body.contains("Pregnant"));
+        // The chart's timeline names the set with its critical values; the panel is offered.
+        let chart = nurse.get(&format!("/patients/{patient}")).await;
+        assert!(chart.body.contains("SpO2 86 % (critical)"), "{}", chart.body);
+        assert!(chart.body.contains(&format!("/patients/{patient}/vitals/panel?patients={patient}")));
     }
 
     async fn a_wrong_set_is_marked_entered_in_error_once_and_never_edited(app) {

@@ -135,7 +135,7 @@ pub async fn queue(cx: Ctx, Query(query): Query<QueueQuery>) -> AppResult<Respon
     render_part(
         &cx,
         "consultations/triage.html",
-        "consultations/_triage_queue.html",
+        "consultations/triage_queue.html",
         c,
     )
 }
