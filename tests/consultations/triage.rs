@@ -246,7 +246,12 @@ each_backend! {
         assert!(page.body.contains("<svg"), "trends drawn");
         assert!(page.body.contains("<rect"), "the critical temperature marked");
         let r = nurse.post_form(&format!("/triage/vitals/{id}/error"), &[("reason", "")]).await;
-        assert_eq!(r.status, 303);
+        assert_eq!(r.status, 422, "a reason is needed");
+        assert!(r.body.contains("Say why the set is wrong"), "{}", r.body);
+        let long = "x".repeat(201);
+        let r = nurse.post_form(&format!("/triage/vitals/{id}/error"), &[("reason", &long)]).await;
+        assert_eq!(r.status, 422, "at most 200 characters");
+        assert_eq!(app.audit_count("vitals.entered_in_error").await, 0);
         let r = nurse.post_form(&format!("/triage/vitals/{id}/error"), &[("reason", "Wrong patient")]).await;
         assert_eq!(r.status, 303, "{}", r.body);
         let again = nurse.post_form(&format!("/triage/vitals/{id}/error"), &[("reason", "Twice")]).await;
@@ -259,7 +264,8 @@ each_backend! {
         assert!(page.body.contains("entered in error"));
         assert!(page.body.contains("Wrong patient"));
         app.app.audit_reads.flush().await;
-        assert_eq!(app.audit_count("vitals.history").await, 2, "each opening of the history is recorded");
+        // Each page that showed the history is recorded: two views and the two refusals.
+        assert_eq!(app.audit_count("vitals.history").await, 4);
         // The panel passes over a set entered in error.
         let panel = nurse.get(&format!("/patients/{patient}/vitals/panel?patients={patient}")).await;
         assert!(panel.body.contains("No vital signs recorded yet."), "{}", panel.body);
@@ -301,8 +307,14 @@ each_backend! {
         desk.get("/patients/new").await;
         let r = desk.post_form(&format!("/triage/{visit}"), &[("pulse", "80")]).await;
         assert_eq!(r.status, 403);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM vital_signs").await, 0);
         // In Kiswahili.
-        let sw = nurse.get("/triage?lang=sw").await;
+        nurse.set_cookie("hms_lang", "sw");
+        let sw = nurse.get("/triage").await;
         assert_eq!(sw.status, 200);
+        assert!(sw.body.contains("Pima dalili muhimu"), "{}", sw.body);
+        let r = nurse.post_form(&format!("/triage/{visit}"), &[("temperature", "375")]).await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("375 si joto la mwili; ulimaanisha 37.5 °C?"), "{}", r.body);
     }
 }

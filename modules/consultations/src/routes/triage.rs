@@ -492,11 +492,15 @@ pub async fn entered_in_error(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppRe
     let back = format!("/patients/{}/vitals", set.patient_id.get());
     let reason = form.get("reason").trim();
     if reason.is_empty() || reason.chars().count() > REASON_MAX {
-        cx.flash(
-            FlashKind::Warning,
-            t("consultations_triage.error_reason").replace("{max}", &REASON_MAX.to_string()),
-        );
-        return Ok(hx_or_see_other(&cx, &back));
+        let message =
+            t("consultations_triage.error_reason").replace("{max}", &REASON_MAX.to_string());
+        return super::vitals::trends_page(
+            &cx,
+            set.patient_id.get(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some((id, reason.to_string(), message)),
+        )
+        .await;
     }
     let actor = cx.actor();
     let now = clock::now_rfc3339();

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use hms_core::audit::Event;
-use hms_core::http::{render, Access, Ctx, RouteSpec};
+use poem::http::StatusCode;
+
+use hms_core::http::{render, render_status, Access, Ctx, RouteSpec};
 use hms_core::i18n::t;
 use hms_core::ids::PatientId;
 use hms_core::{AppError, AppResult};
@@ -150,6 +152,19 @@ async fn sets_of(
 /// Vital-signs history of a patient: a trend per measure and every set in a table.
 #[handler]
 pub async fn trends(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    trends_page(&cx, id, StatusCode::OK, None).await
+}
+
+/// A reason refused beside the set it was typed for: (set id, what was typed, the message).
+pub(crate) type ReasonError = (i64, String, String);
+
+/// The trends page; with `refused`, the message beside that set's reason (422).
+pub(crate) async fn trends_page(
+    cx: &Ctx,
+    id: i64,
+    status: StatusCode,
+    refused: Option<ReasonError>,
+) -> AppResult<Response> {
     let db = &cx.app().db;
     let card = patients::card(db, PatientId::from(id))
         .await?
@@ -164,14 +179,15 @@ pub async fn trends(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     )
     .await;
     let valid: Vec<&VitalsRow> = sets.iter().rev().filter(|s| s.error_at.is_none()).collect();
-    let trends: Vec<Trend> = DRAWN.iter().filter_map(|m| trend(*m, &valid)).collect();
+    let drawn: Vec<Trend> = DRAWN.iter().filter_map(|m| trend(*m, &valid)).collect();
     let table: Vec<serde_json::Value> = sets.iter().map(vitals::set_json).collect();
     let mut c = tera::Context::new();
     c.insert("patient", &card);
-    c.insert("trends", &trends);
+    c.insert("trends", &drawn);
     c.insert("sets", &table);
     c.insert("can_record", &cx.can(VITALS));
-    render(&cx, "consultations/vitals.html", c)
+    c.insert("refused", &refused);
+    render_status(cx, status, "consultations/vitals.html", c)
 }
 
 #[derive(Deserialize)]
