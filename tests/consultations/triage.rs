@@ -219,6 +219,7 @@ each_backend! {
         let summary = nurse.get(&format!("/patients/{patient}/vitals/panel?patients={patient}")).await;
         assert_eq!(summary.status, 200);
         assert!(summary.body.contains("Convulsions"));
+        assert!(summary.body.contains("hypoxaemia (MOH 705A row 69"), "{}", summary.body);
         assert!(!summary.body.contains("Pregnant"));
         // The chart's timeline names the set with its critical values; the panel is offered.
         let chart = nurse.get(&format!("/patients/{patient}")).await;

@@ -610,6 +610,19 @@ pub fn shown(r: &VitalsRow) -> Vec<Shown> {
     out
 }
 
+/// What a stored set suggests for the diagnosis and its MOH 705 row: SpO2 below 90 %
+/// (hypoxaemia, 705A row 69 under five years) and a BMI above 25 (overweight, 705B row 54).
+pub fn suggestions(r: &VitalsRow) -> Vec<String> {
+    let mut out = Vec::new();
+    if r.spo2.is_some_and(|s| s < 90) {
+        out.push(t("consultations_triage.suggest_hypoxaemia"));
+    }
+    if bmi_of(r).is_some_and(|b| b > 250) {
+        out.push(t("consultations_triage.suggest_overweight"));
+    }
+    out
+}
+
 fn category_label(code: &str) -> String {
     t(&format!("consultations_triage.category_{code}"))
 }
@@ -640,6 +653,7 @@ pub fn set_json(r: &VitalsRow) -> Value {
         "recorded_by": r.recorded_by,
         "worst": r.worst,
         "items": shown(r),
+        "suggests": suggestions(r),
         "pregnant": r.pregnant.map(|p| p == 1),
         "lmp": lmp.map(|l| l.display()),
         "gestation_weeks": weeks,
@@ -872,6 +886,52 @@ mod tests {
         assert_eq!(r.triage_category, "emergency");
         i.danger_signs = vec!["unknown".into()];
         assert!(check(&i, &child, day()).is_err());
+    }
+
+    #[test]
+    fn low_oxygen_and_a_high_bmi_suggest_their_moh_705_rows() {
+        let adult = patient("male", (1980, 1, 1));
+        let r = check(
+            &input(&[("spo2", "88"), ("weight", "90"), ("height", "175")]),
+            &adult,
+            day(),
+        )
+        .unwrap();
+        let row = VitalsRow {
+            id: 1.into(),
+            patient_id: 1.into(),
+            visit_id: None,
+            age_days: None,
+            temperature_dc: None,
+            pulse: None,
+            resp_rate: None,
+            systolic: None,
+            diastolic: None,
+            spo2: r.value(Measure::Spo2),
+            weight_g: r.value(Measure::Weight),
+            height_mm: r.value(Measure::Height),
+            muac_mm: None,
+            pain: None,
+            pregnant: None,
+            lmp: None,
+            danger_signs: String::new(),
+            triage_category: None,
+            note: None,
+            flags: r.flags_json(),
+            worst: r.worst.code().into(),
+            checked: String::new(),
+            recorded_at: "2026-12-07T08:00:00.000Z".into(),
+            recorded_by: None,
+            error_at: None,
+            error_reason: None,
+        };
+        assert_eq!(suggestions(&row).len(), 2);
+        let normal = VitalsRow {
+            spo2: Some(96),
+            weight_g: Some(60_000),
+            ..row
+        };
+        assert!(suggestions(&normal).is_empty());
     }
 
     #[test]
