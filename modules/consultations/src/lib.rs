@@ -11,6 +11,7 @@ mod documents;
 mod encounter;
 mod model;
 mod procedures;
+mod ranges;
 mod register;
 mod repo;
 mod reporting;
