@@ -553,3 +553,203 @@ mod tests {
         assert!(s.contains("b50.8") && s.contains("b508") && s.contains("homa"));
     }
 }
+
+/// Signing and addenda on a real (SQLite) database: the rows fixed from the age and pregnancy,
+/// and a diagnosis added to a signed note fixed at once. (The HTTP tests cover both databases
+/// once the workspace signs through these functions.)
+#[cfg(test)]
+mod signing_tests {
+    use super::*;
+    use hms_core::day::Day;
+    use hms_core::ids::{EncounterId, PatientId, UserId, VisitId};
+    use sqlx::Row;
+
+    async fn database() -> (Db, std::path::PathBuf) {
+        let mut dir = std::env::temp_dir();
+        dir.push(format!(
+            "hms-diagnoses-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let url = format!("sqlite://{}/hms.db", dir.display());
+        (Db::open(&url).await.unwrap(), dir)
+    }
+
+    /// A user, a patient, a visit on `day` and a draft note on it.
+    async fn draft(db: &Db, day: Day, n: i64) -> Encounter {
+        let now = "2026-01-01T08:00:00.000Z";
+        let mut tx = db.begin().await.unwrap();
+        let user: i64 = sqlx::query(
+            "INSERT INTO users (username, full_name, password_hash, password_changed_at, \
+             created_at, updated_at) VALUES ($2, 'D', 'x', $1, $1, $1) RETURNING id",
+        )
+        .bind(now)
+        .bind(format!("d{n}"))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+        .get(0);
+        let patient: i64 = sqlx::query(
+            "INSERT INTO patients (number, first_name, last_name, sex, date_of_birth, \
+             created_at, updated_at) VALUES ($2, 'A', 'B', 'female', '2000-01-01', $1, $1) \
+             RETURNING id",
+        )
+        .bind(now)
+        .bind(format!("P{n}"))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+        .get(0);
+        let visit: i64 = sqlx::query(
+            "INSERT INTO visits (patient_id, day, token, payer, status, checked_in_at) \
+             VALUES ($1, $2, $4, 'cash', 'open', $3) RETURNING id",
+        )
+        .bind(patient)
+        .bind(day)
+        .bind(now)
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+        .get(0);
+        let id: i64 = sqlx::query(
+            "INSERT INTO encounters (patient_id, visit_id, visit_day, clinician_id, started_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        )
+        .bind(patient)
+        .bind(visit)
+        .bind(day)
+        .bind(user)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+        .get(0);
+        tx.commit().await.unwrap();
+        Encounter {
+            id: EncounterId(id),
+            patient_id: PatientId(patient),
+            visit_id: VisitId(visit),
+            visit_day: day,
+            clinician_id: UserId(user),
+            state: crate::encounter::DRAFT.into(),
+            version: 1,
+            complaint: String::new(),
+            complaint_duration: String::new(),
+            history: String::new(),
+            examination: String::new(),
+            assessment: String::new(),
+            plan: String::new(),
+            outcome: None,
+            outcome_detail: serde_json::Value::Null,
+            started_at: String::new(),
+            updated_at: String::new(),
+            signed_at: None,
+            signed_by: None,
+        }
+    }
+
+    async fn pick(db: &Db, code: &str, free: &str) -> Pick {
+        read_pick(db, code, free, FINAL).await.unwrap().unwrap()
+    }
+
+    async fn rows(db: &Db, enc: &Encounter) -> Vec<(String, i64)> {
+        sqlx::query(
+            "SELECT moh_form, moh_row FROM encounter_diagnoses WHERE encounter_id = $1 ORDER BY id",
+        )
+        .bind(enc.id)
+        .fetch_all(db.read())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> Day {
+        Day::new(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    }
+
+    #[tokio::test]
+    async fn signing_fixes_form_and_row_from_the_age_and_pregnancy() {
+        let (db, dir) = database().await;
+        let visit_day = day(2026, 3, 1);
+        let born = day(2021, 3, 1);
+        let actor = Actor::default();
+        let mut n = 0;
+        for (age, pregnant, expected) in [
+            // 4 years 364 days.
+            (
+                Age::on(born, day(2026, 2, 28)),
+                None,
+                vec![("705A", 16), ("705A", ALL_OTHER_A), ("705A", ALL_OTHER_A)],
+            ),
+            // 5 years.
+            (
+                Age::on(born, visit_day),
+                Some(false),
+                vec![("705B", 15), ("705B", 33), ("705B", ALL_OTHER_B)],
+            ),
+            (
+                Age::on(day(1996, 1, 1), visit_day),
+                Some(true),
+                vec![("705B", 16), ("705B", 33), ("705B", ALL_OTHER_B)],
+            ),
+        ] {
+            n += 1;
+            let enc = draft(&db, visit_day, n).await;
+            let picks = [
+                pick(&db, "malaria-confirmed", "").await,
+                pick(&db, "hypertension", "").await,
+                pick(&db, "", "Hiccups").await,
+            ];
+            let mut tx = db.begin().await.unwrap();
+            for p in picks {
+                repo::insert(&mut tx, &enc, &p, None, &actor).await.unwrap();
+            }
+            assert_eq!(fix_at_signing(&mut tx, &enc, age, pregnant).await.unwrap(), 3);
+            tx.commit().await.unwrap();
+            let expected: Vec<(String, i64)> =
+                expected.into_iter().map(|(f, r)| (f.to_string(), r)).collect();
+            assert_eq!(rows(&db, &enc).await, expected);
+        }
+        db.close().await;
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_diagnosis_added_to_a_signed_note_is_fixed_at_once() {
+        let (db, dir) = database().await;
+        let enc = draft(&db, day(2026, 3, 1), 1).await;
+        let malaria = pick(&db, "malaria-suspected", "").await;
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query(
+            "UPDATE encounters SET state = 'signed', signed_at = 'x', signed_by = clinician_id \
+             WHERE id = $1",
+        )
+        .bind(enc.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let under_five = Age::on(day(2023, 1, 1), enc.visit_day);
+        let id = add_to_signed(&mut tx, &enc, &malaria, under_five, None, &Actor::default())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(id > 0);
+        assert_eq!(rows(&db, &enc).await, vec![("705A".to_string(), 15)]);
+        // The database keeps it as added.
+        let mut tx = db.begin().await.unwrap();
+        assert!(sqlx::query("UPDATE encounter_diagnoses SET moh_row = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .is_err());
+        drop(tx);
+        db.close().await;
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
