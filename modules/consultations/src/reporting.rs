@@ -507,20 +507,25 @@ pub async fn export(db: &Db, patients: &[PatientId]) -> Result<Vec<ExportSection
             (day, text(p, "procedure"))
         })
         .collect();
-    Ok(vec![
-        ExportSection {
+    // A patient never seen in consultation has no section here.
+    let mut sections = Vec::new();
+    if !diagnoses.is_empty() {
+        sections.push(ExportSection {
             module: "consultations",
             title: t("consultations_diagnoses.export_diagnoses"),
             rows: diagnosis_rows,
             json: json!(diagnoses),
-        },
-        ExportSection {
+        });
+    }
+    if !procedures.is_empty() {
+        sections.push(ExportSection {
             module: "consultations",
             title: t("consultations_diagnoses.export_procedures"),
             rows: procedure_rows,
             json: json!(procedures),
-        },
-    ])
+        });
+    }
+    Ok(sections)
 }
 
 #[cfg(test)]
