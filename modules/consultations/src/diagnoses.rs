@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use hms_core::audit::Actor;
 use hms_core::db::{Db, DbError, Tx};
 use hms_core::i18n::t;
+use hms_core::ids::{EncounterId, PatientId};
 use hms_core::ui::FormErrors;
 use serde::Serialize;
 
@@ -316,6 +317,41 @@ pub async fn age_at_visit(db: &Db, encounter: &Encounter) -> Result<Option<Age>,
     Ok(card
         .and_then(|c| c.date_of_birth)
         .and_then(|born| Age::on(born, encounter.visit_day)))
+}
+
+/// What signing and an addendum need besides the note: the patient's age on the visit day and
+/// whether she was pregnant at the visit (from triage).
+pub async fn at_visit(
+    db: &Db,
+    encounter: &Encounter,
+) -> Result<(Option<Age>, Option<bool>), DbError> {
+    Ok((
+        age_at_visit(db, encounter).await?,
+        crate::vitals::pregnant_at_visit(db, encounter.visit_id).await?,
+    ))
+}
+
+/// A diagnosis of an earlier signed note, for the workspace's history and the chart timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Past {
+    pub encounter: EncounterId,
+    pub visit_day: hms_core::day::Day,
+    pub display: String,
+    pub icd10: Option<String>,
+    pub certainty: String,
+    pub in_error: bool,
+}
+
+/// The diagnoses of the signed notes of these patient records (a patient and the records
+/// merged into it), newest first, at most `limit`: one query per record.
+pub async fn history(db: &Db, patients: &[PatientId], limit: i64) -> Result<Vec<Past>, DbError> {
+    let mut all = Vec::new();
+    for &p in patients {
+        all.extend(repo::signed_of_patient(db, p, limit).await?);
+    }
+    all.sort_by(|a, b| (b.visit_day, b.encounter).cmp(&(a.visit_day, a.encounter)));
+    all.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(all)
 }
 
 /// The diagnoses of a note as shown on it, with the form and row each counts on.
@@ -710,10 +746,15 @@ mod signing_tests {
             for p in picks {
                 repo::insert(&mut tx, &enc, &p, None, &actor).await.unwrap();
             }
-            assert_eq!(fix_at_signing(&mut tx, &enc, age, pregnant).await.unwrap(), 3);
+            assert_eq!(
+                fix_at_signing(&mut tx, &enc, age, pregnant).await.unwrap(),
+                3
+            );
             tx.commit().await.unwrap();
-            let expected: Vec<(String, i64)> =
-                expected.into_iter().map(|(f, r)| (f.to_string(), r)).collect();
+            let expected: Vec<(String, i64)> = expected
+                .into_iter()
+                .map(|(f, r)| (f.to_string(), r))
+                .collect();
             assert_eq!(rows(&db, &enc).await, expected);
         }
         db.close().await;
@@ -741,13 +782,18 @@ mod signing_tests {
         tx.commit().await.unwrap();
         assert!(id > 0);
         assert_eq!(rows(&db, &enc).await, vec![("705A".to_string(), 15)]);
+        let past = history(&db, &[enc.patient_id], 10).await.unwrap();
+        assert_eq!(past.len(), 1);
+        assert_eq!(past[0].display, "Suspected malaria (not tested)");
         // The database keeps it as added.
         let mut tx = db.begin().await.unwrap();
-        assert!(sqlx::query("UPDATE encounter_diagnoses SET moh_row = 1 WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .is_err());
+        assert!(
+            sqlx::query("UPDATE encounter_diagnoses SET moh_row = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .is_err()
+        );
         drop(tx);
         db.close().await;
         std::fs::remove_dir_all(dir).ok();
