@@ -349,7 +349,7 @@ pub async fn history(db: &Db, patients: &[PatientId], limit: i64) -> Result<Vec<
     for &p in patients {
         all.extend(repo::signed_of_patient(db, p, limit).await?);
     }
-    all.sort_by(|a, b| (b.visit_day, b.encounter).cmp(&(a.visit_day, a.encounter)));
+    all.sort_by_key(|p| std::cmp::Reverse((p.visit_day, p.encounter)));
     all.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(all)
 }
