@@ -600,18 +600,72 @@ mod signing_tests {
     use hms_core::ids::{EncounterId, PatientId, UserId, VisitId};
     use sqlx::Row;
 
-    async fn database() -> (Db, std::path::PathBuf) {
-        let mut dir = std::env::temp_dir();
-        dir.push(format!(
-            "hms-diagnoses-{}-{}",
+    /// A fresh database: SQLite in a temporary directory, or a new PostgreSQL database on the
+    /// server of `HMS_TEST_POSTGRES_URL` (`None` when it is not set: the run is skipped).
+    struct TestDb {
+        db: Db,
+        dir: Option<std::path::PathBuf>,
+        pg: Option<(String, String)>,
+    }
+
+    fn unique() -> String {
+        format!(
+            "{}_{}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_nanos()
-        ));
-        let url = format!("sqlite://{}/hms.db", dir.display());
-        (Db::open(&url).await.unwrap(), dir)
+        )
+    }
+
+    async fn database(postgres: bool) -> Option<TestDb> {
+        if !postgres {
+            let mut dir = std::env::temp_dir();
+            dir.push(format!("hms-diagnoses-{}", unique()));
+            let url = format!("sqlite://{}/hms.db", dir.display());
+            return Some(TestDb {
+                db: Db::open(&url).await.unwrap(),
+                dir: Some(dir),
+                pg: None,
+            });
+        }
+        let admin = std::env::var("HMS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
+        let name = format!("hms_diagnoses_{}", unique());
+        let admin_db = Db::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(admin_db.read())
+            .await
+            .unwrap();
+        admin_db.close().await;
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        let url = format!("{base}/{name}");
+        Some(TestDb {
+            db: Db::open(&url).await.unwrap(),
+            dir: None,
+            pg: Some((admin, name)),
+        })
+    }
+
+    impl TestDb {
+        async fn finish(self) {
+            self.db.close().await;
+            if let Some(dir) = self.dir {
+                std::fs::remove_dir_all(dir).ok();
+            }
+            if let Some((admin, name)) = self.pg {
+                let admin_db = Db::connect(&admin).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(admin_db.read())
+                .await
+                .ok();
+                admin_db.close().await;
+            }
+        }
     }
 
     /// A user, a patient, a visit on `day` and a draft note on it.
@@ -709,9 +763,21 @@ mod signing_tests {
         Day::new(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap())
     }
 
-    #[tokio::test]
-    async fn signing_fixes_form_and_row_from_the_age_and_pregnancy() {
-        let (db, dir) = database().await;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signing_fixes_form_and_row_from_the_age_and_pregnancy_sqlite() {
+        signing_fixes_form_and_row(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signing_fixes_form_and_row_from_the_age_and_pregnancy_postgres() {
+        signing_fixes_form_and_row(true).await;
+    }
+
+    async fn signing_fixes_form_and_row(postgres: bool) {
+        let Some(test) = database(postgres).await else {
+            return;
+        };
+        let db = test.db.clone();
         let visit_day = day(2026, 3, 1);
         let born = day(2021, 3, 1);
         let actor = Actor::default();
@@ -757,13 +823,25 @@ mod signing_tests {
                 .collect();
             assert_eq!(rows(&db, &enc).await, expected);
         }
-        db.close().await;
-        std::fs::remove_dir_all(dir).ok();
+        drop(db);
+        test.finish().await;
     }
 
-    #[tokio::test]
-    async fn a_diagnosis_added_to_a_signed_note_is_fixed_at_once() {
-        let (db, dir) = database().await;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_diagnosis_added_to_a_signed_note_is_fixed_at_once_sqlite() {
+        added_to_a_signed_note(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_diagnosis_added_to_a_signed_note_is_fixed_at_once_postgres() {
+        added_to_a_signed_note(true).await;
+    }
+
+    async fn added_to_a_signed_note(postgres: bool) {
+        let Some(test) = database(postgres).await else {
+            return;
+        };
+        let db = test.db.clone();
         let enc = draft(&db, day(2026, 3, 1), 1).await;
         let malaria = pick(&db, "malaria-suspected", "").await;
         let mut tx = db.begin().await.unwrap();
@@ -795,7 +873,7 @@ mod signing_tests {
                 .is_err()
         );
         drop(tx);
-        db.close().await;
-        std::fs::remove_dir_all(dir).ok();
+        drop(db);
+        test.finish().await;
     }
 }
