@@ -221,6 +221,9 @@ each_backend! {
         assert!(b54.contains("Suspected malaria") && !b54.contains("Asthma"));
         assert!(find("b50.8").await.contains("Severe malaria"));
         assert!(find("b508").await.contains("Severe malaria"));
+        // Every word, in any order.
+        let both = find("pregnancy%20malaria").await;
+        assert!(both.contains("Malaria in pregnancy") && !both.contains("Suspected malaria"), "{both}");
         // Nothing found: the way on is free text. LIKE's wildcards are text.
         let none = find("zzzz").await;
         assert!(none.contains("Nothing in the catalogue matches") && none.contains("zzzz"), "{none}");
@@ -274,6 +277,17 @@ each_backend! {
         }
         assert_eq!(diagnoses_of(&app, enc).await.len(), 2);
 
+        // Provisional made final, and back; a certainty that is not one is refused.
+        let malaria: i64 = sqlx::query("SELECT id FROM encounter_diagnoses WHERE encounter_id = $1 AND catalogue_code = 'malaria-confirmed'")
+            .bind(enc).fetch_one(app.db().read()).await.unwrap().get(0);
+        let certainty = format!("/consultations/{enc}/diagnoses/{malaria}/certainty");
+        assert_eq!(doctor.post_form(&certainty, &[("certainty", "provisional")]).await.status, 303);
+        assert_eq!(diagnoses_of(&app, enc).await[0].1, "provisional");
+        assert_eq!(doctor.post_form(&certainty, &[("certainty", "sure")]).await.status, 422);
+        assert_eq!(doctor.post_form(&certainty, &[("certainty", "final")]).await.status, 303);
+        assert_eq!(diagnoses_of(&app, enc).await[0].1, "final");
+        assert_eq!(app.audit_count("consultations.diagnosis_certainty").await, 2);
+
         // Removed while a draft.
         let free: i64 = sqlx::query("SELECT id FROM encounter_diagnoses WHERE encounter_id = $1 AND free_text IS NOT NULL")
             .bind(enc).fetch_one(app.db().read()).await.unwrap().get(0);
@@ -292,6 +306,7 @@ each_backend! {
         let kept: i64 = sqlx::query("SELECT id FROM encounter_diagnoses WHERE encounter_id = $1")
             .bind(enc).fetch_one(app.db().read()).await.unwrap().get(0);
         assert_eq!(doctor.post_form(&format!("/consultations/{enc}/diagnoses/{kept}/remove"), &[]).await.status, 409);
+        assert_eq!(doctor.post_form(&format!("/consultations/{enc}/diagnoses/{kept}/certainty"), &[("certainty", "provisional")]).await.status, 409);
         assert_eq!(diagnoses_of(&app, enc).await.len(), 1);
         let mut tx = app.db().begin().await.unwrap();
         assert!(sqlx::query("DELETE FROM encounter_diagnoses WHERE id = $1").bind(kept).execute(&mut *tx).await.is_err());
@@ -519,7 +534,7 @@ async fn a_doctor_finds_a_diagnosis_as_they_type_and_codes_it_in_a_browser() {
 
             click(
                 &driver,
-                ".diagnosis-list li:first-child button[type=submit]",
+                ".diagnosis-list li:first-child form[action$='/remove'] button",
             )
             .await?;
             wait_for_text(&driver, "#diagnoses-section", |t| {

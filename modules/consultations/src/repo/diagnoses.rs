@@ -111,9 +111,10 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Entries whose names, synonyms or ICD-10 code contain `q` (lower case), best first: code
-/// equal to `q`, then names starting with it, then the rest by name. The catalogue holds a
-/// few hundred entries, so ranking the matches here costs nothing.
+/// Entries whose names, synonyms or ICD-10 code contain every word of `q` (in any order, lower
+/// case), best first: code equal to `q`, then names starting with it, then the rest by name.
+/// The database narrows by the longest word; the catalogue holds a few hundred entries, so
+/// checking the other words and ranking here costs nothing.
 pub async fn search(
     db: &Db,
     q: &str,
@@ -121,17 +122,25 @@ pub async fn search(
     limit: usize,
 ) -> Result<Vec<Entry>, DbError> {
     let q = q.trim().to_lowercase();
+    let words: Vec<&str> = q.split_whitespace().collect();
+    let longest = words.iter().copied().max_by_key(|w| w.len()).unwrap_or("");
     let rows = sqlx::query(concat!(
         "SELECT ",
         entry_columns!(),
-        " FROM diagnosis_catalogue WHERE search_text LIKE $1 ESCAPE '\\' \
+        ", search_text FROM diagnosis_catalogue WHERE search_text LIKE $1 ESCAPE '\\' \
          AND (active = 1 OR $2 = 0) ORDER BY name"
     ))
-    .bind(contains_pattern(&q))
+    .bind(contains_pattern(longest))
     .bind(i64::from(only_active))
     .fetch_all(db.read())
     .await?;
-    let mut found: Vec<Entry> = rows.iter().map(entry_of).collect::<Result<_, _>>()?;
+    let mut found = Vec::new();
+    for r in &rows {
+        let text: String = r.try_get("search_text")?;
+        if words.iter().all(|w| text.contains(w)) {
+            found.push(entry_of(r)?);
+        }
+    }
     let rank = |e: &Entry| {
         let code = e.icd10.as_deref().unwrap_or("").to_lowercase();
         let names = [
@@ -441,4 +450,23 @@ pub async fn signed_of_patient(
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(DbError::from)
+}
+
+/// Changes the certainty of a draft note's diagnosis; whether it changed.
+pub async fn set_certainty(
+    tx: &mut Tx,
+    encounter: EncounterId,
+    id: i64,
+    certainty: &str,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE encounter_diagnoses SET certainty = $1 WHERE encounter_id = $2 AND id = $3 \
+         AND EXISTS (SELECT 1 FROM encounters e WHERE e.id = $2 AND e.state = 'draft')",
+    )
+    .bind(certainty)
+    .bind(encounter)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -37,6 +37,11 @@ pub fn routes() -> Vec<RouteSpec> {
             P(WRITE),
             remove,
         ),
+        RouteSpec::post(
+            "/consultations/:id/diagnoses/:diagnosis/certainty",
+            P(WRITE),
+            certainty,
+        ),
     ]
 }
 
@@ -280,6 +285,65 @@ pub async fn remove(cx: Ctx, Path((id, diagnosis)): Path<(i64, i64)>) -> AppResu
                 "display": before.display,
                 "certainty": before.certainty,
             },
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    answer(
+        &cx,
+        StatusCode::OK,
+        &enc,
+        &FormErrors::new(),
+        &HashMap::new(),
+    )
+    .await
+}
+
+#[handler]
+pub async fn certainty(
+    cx: Ctx,
+    Path((id, diagnosis)): Path<(i64, i64)>,
+    form: Form,
+) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let wanted = form.get("certainty").trim().to_string();
+    let mut tx = db.begin().await?;
+    let enc = encounters::get_in(&mut tx, EncounterId(id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let before = repo::one_in(&mut tx, enc.id, diagnosis)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !diagnoses::CERTAINTIES.contains(&wanted.as_str()) {
+        drop(tx);
+        let errors = refusal("form", t("consultations_diagnoses.error_certainty"));
+        return answer(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &enc,
+            &errors,
+            &HashMap::new(),
+        )
+        .await;
+    }
+    if !enc.is_draft() || !repo::set_certainty(&mut tx, enc.id, diagnosis, &wanted).await? {
+        drop(tx);
+        let errors = refusal("form", t("consultations_diagnoses.error_signed"));
+        return answer(&cx, StatusCode::CONFLICT, &enc, &errors, &HashMap::new()).await;
+    }
+    audit::record(
+        &mut tx,
+        &cx.actor(),
+        Event::new(
+            "consultations.diagnosis_certainty",
+            "encounter_diagnosis",
+            Some(diagnosis),
+        )
+        .patient(enc.patient_id.get())
+        .detail(json!({
+            "encounter": enc.id,
+            "before": { "certainty": before.certainty },
+            "after": { "certainty": wanted },
         })),
     )
     .await?;
