@@ -462,6 +462,20 @@ each_backend! {
         let facts = app.app.modules.visit_facts(app.db(), &[VisitId(visit)], |_| true).await.unwrap();
         assert_eq!(facts.iter().filter(|f| f.module == "consultations").count(), 3);
 
+        // Procedures done in the room count for MOH 717, each on its own row, and go on claims.
+        let mut tx = app.db().begin().await.unwrap();
+        for (code, name) in [("dressing", "Dressing"), ("dressing", "Dressing"), ("injection", "Injection")] {
+            sqlx::query("INSERT INTO encounter_procedures (encounter_id, patient_id, visit_id, visit_day, code, name, done_by, done_at) SELECT id, patient_id, visit_id, visit_day, $2, $3, clinician_id, '2026-01-01T09:30:00.000Z' FROM encounters WHERE id = $1")
+                .bind(enc).bind(code).bind(name).execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(figure("consultations.procedures").await, 3);
+        assert_eq!(figure("consultations.procedures.dressing").await, 2);
+        assert_eq!(figure("consultations.procedures.injection").await, 1);
+        assert_eq!(figure("consultations.procedures.stitching").await, 0);
+        let facts = app.app.modules.visit_facts(app.db(), &[VisitId(visit)], |_| true).await.unwrap();
+        assert_eq!(facts.iter().filter(|f| f.module == "consultations" && f.code.as_deref() == Some("dressing")).count(), 2);
+
         // The patient's export has every diagnosis, the one in error marked so.
         let sections = app.app.modules.patient_export(app.db(), &[hms_core::ids::PatientId(patient)], |_| true).await.unwrap();
         let mine = sections.iter().find(|s| s.module == "consultations" && s.title == "Diagnoses").unwrap();

@@ -34,6 +34,15 @@ pub const REFERRALS_OUT: &str = "consultations.referrals_out";
 pub const DEATHS: &str = "consultations.deaths";
 pub const PROCEDURES: &str = "consultations.procedures";
 
+/// The procedures counted for MOH 717 one by one: (indicator, `encounter_procedures.code`).
+/// The codes are those of the procedure list (`procedures::ALL`, with its 717 rows).
+const PROCEDURE_CODES: &[(&str, &str)] = &[
+    ("consultations.procedures.dressing", "dressing"),
+    ("consultations.procedures.stitch_removal", "stitch_removal"),
+    ("consultations.procedures.injection", "injection"),
+    ("consultations.procedures.stitching", "stitching"),
+];
+
 const GENERAL: &[Indicator] = &[
     Indicator {
         code: MOH705_CASES,
@@ -78,6 +87,35 @@ const GENERAL: &[Indicator] = &[
             "MOH 717 A.11",
             "MOH 717 A.12",
         ],
+    },
+    Indicator {
+        code: "consultations.procedures.dressing",
+        name: "consultations_diagnoses.indicator_dressings",
+        description: "Dressings done in the consultation room on the days of the range.",
+        unit: Unit::Items,
+        moh: &["MOH 717 A.9"],
+    },
+    Indicator {
+        code: "consultations.procedures.stitch_removal",
+        name: "consultations_diagnoses.indicator_stitch_removals",
+        description: "Removals of stitches done in the consultation room on the days of the \
+                      range.",
+        unit: Unit::Items,
+        moh: &["MOH 717 A.10"],
+    },
+    Indicator {
+        code: "consultations.procedures.injection",
+        name: "consultations_diagnoses.indicator_injections",
+        description: "Injections given in the consultation room on the days of the range.",
+        unit: Unit::Items,
+        moh: &["MOH 717 A.11"],
+    },
+    Indicator {
+        code: "consultations.procedures.stitching",
+        name: "consultations_diagnoses.indicator_stitchings",
+        description: "Wounds stitched in the consultation room on the days of the range.",
+        unit: Unit::Items,
+        moh: &["MOH 717 A.12"],
     },
 ];
 
@@ -269,15 +307,17 @@ async fn outcomes(db: &Db, outcome: &str, range: &FigureRange) -> Result<Vec<Cas
     Ok(rows.iter().map(case_of).collect::<Result<_, _>>()?)
 }
 
-async fn procedures(db: &Db, range: &FigureRange) -> Result<Vec<Case>, DbError> {
+/// Procedures done in the range; of one code, or all when `code` is empty.
+async fn procedures(db: &Db, range: &FigureRange, code: &str) -> Result<Vec<Case>, DbError> {
     let rows = sqlx::query(
         "SELECT p.id, p.patient_id, p.visit_id, p.visit_day FROM encounter_procedures p \
          WHERE p.visit_day >= $1 AND p.visit_day <= $2 AND ($3 = 0 OR p.facility_id = $3) \
-         ORDER BY p.id",
+         AND ($4 = '' OR p.code = $4) ORDER BY p.id",
     )
     .bind(range.from)
     .bind(range.to)
     .bind(facility(range))
+    .bind(code)
     .fetch_all(db.read())
     .await?;
     Ok(rows.iter().map(case_of).collect::<Result<_, _>>()?)
@@ -294,8 +334,11 @@ async fn counted(
     Ok(match indicator {
         REFERRALS_OUT => Some(outcomes(db, "referral", range).await?),
         DEATHS => Some(outcomes(db, "died", range).await?),
-        PROCEDURES => Some(procedures(db, range).await?),
-        _ => None,
+        PROCEDURES => Some(procedures(db, range, "").await?),
+        other => match PROCEDURE_CODES.iter().find(|(i, _)| *i == other) {
+            Some((_, code)) => Some(procedures(db, range, code).await?),
+            None => None,
+        },
     })
 }
 
@@ -540,9 +583,12 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), n);
         assert_eq!(n, GENERAL.len() + 71 + 68);
+        assert_eq!(GENERAL.len(), 4 + PROCEDURE_CODES.len());
         for i in INDICATORS {
             assert!(
-                cases_of(i.code).is_some() || [REFERRALS_OUT, DEATHS, PROCEDURES].contains(&i.code),
+                cases_of(i.code).is_some()
+                    || [REFERRALS_OUT, DEATHS, PROCEDURES].contains(&i.code)
+                    || PROCEDURE_CODES.iter().any(|(c, _)| *c == i.code),
                 "{}",
                 i.code
             );
