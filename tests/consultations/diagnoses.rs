@@ -70,15 +70,21 @@ async fn open_encounter(app: &TestApp, visit: i64, clinician: i64) -> i64 {
 
 /// Signs a note directly (the workspace signs through its own screen).
 async fn sign_directly(app: &TestApp, encounter: i64, clinician: i64, outcome: &str) {
+    sign_with(app, encounter, clinician, outcome, "{}").await;
+}
+
+/// Signs a note directly with its outcome's details (JSON, as the workspace keeps them).
+async fn sign_with(app: &TestApp, encounter: i64, clinician: i64, outcome: &str, detail: &str) {
     let mut tx = app.db().begin().await.unwrap();
     sqlx::query(
-        "UPDATE encounters SET state = 'signed', outcome = $1, signed_at = $2, signed_by = $3 \
-         WHERE id = $4",
+        "UPDATE encounters SET state = 'signed', outcome = $1, outcome_detail = $5, \
+         signed_at = $2, signed_by = $3 WHERE id = $4",
     )
     .bind(outcome)
     .bind("2026-01-01T09:00:00.000Z")
     .bind(clinician)
     .bind(encounter)
+    .bind(detail)
     .execute(&mut *tx)
     .await
     .unwrap();
@@ -475,6 +481,16 @@ each_backend! {
         assert_eq!(figure("consultations.procedures.stitching").await, 0);
         let facts = app.app.modules.visit_facts(app.db(), &[VisitId(visit)], |_| true).await.unwrap();
         assert_eq!(facts.iter().filter(|f| f.module == "consultations" && f.code.as_deref() == Some("dressing")).count(), 2);
+
+        // Referrals: to a facility (KMHFL code) and to a community unit, as the signing keeps them.
+        for (first, detail) in [("Wanjiru", r#"{"facility":"12345"}"#), ("Njeri", r#"{"community_unit":"Kibera CU"}"#)] {
+            let v = visit_of(&desk, first, "female", "1990-05-31").await;
+            let e = open_encounter(&app, v, clinician).await;
+            sign_with(&app, e, clinician, "referral", detail).await;
+        }
+        assert_eq!(figure("consultations.referrals_out").await, 2);
+        assert_eq!(figure("consultations.referrals_to_facility").await, 1);
+        assert_eq!(figure("consultations.referrals_to_community").await, 1);
 
         // The patient's export has every diagnosis, the one in error marked so.
         let sections = app.app.modules.patient_export(app.db(), &[hms_core::ids::PatientId(patient)], |_| true).await.unwrap();

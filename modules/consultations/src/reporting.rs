@@ -31,6 +31,8 @@ use crate::diagnoses::{
 
 pub const MOH705_CASES: &str = "consultations.moh705_cases";
 pub const REFERRALS_OUT: &str = "consultations.referrals_out";
+pub const REFERRALS_TO_FACILITY: &str = "consultations.referrals_to_facility";
+pub const REFERRALS_TO_COMMUNITY: &str = "consultations.referrals_to_community";
 pub const DEATHS: &str = "consultations.deaths";
 pub const PROCEDURES: &str = "consultations.procedures";
 
@@ -67,6 +69,22 @@ const GENERAL: &[Indicator] = &[
             "MOH 705B row 72",
             "MOH 705B row 73",
         ],
+    },
+    Indicator {
+        code: REFERRALS_TO_FACILITY,
+        name: "consultations_diagnoses.indicator_referrals_facility",
+        description: "Notes signed for visits on the days of the range with outcome referral \
+                      to another health facility (KMHFL code); under five years on 705A.",
+        unit: Unit::Visits,
+        moh: &["MOH 705A row 75", "MOH 705B row 72"],
+    },
+    Indicator {
+        code: REFERRALS_TO_COMMUNITY,
+        name: "consultations_diagnoses.indicator_referrals_community",
+        description: "Notes signed for visits on the days of the range with outcome referral \
+                      to a community unit; under five years on 705A.",
+        unit: Unit::Visits,
+        moh: &["MOH 705A row 76", "MOH 705B row 73"],
     },
     Indicator {
         code: DEATHS,
@@ -292,8 +310,19 @@ async fn cases(db: &Db, which: Cases, range: &FigureRange) -> Result<Vec<Case>, 
 
 /// Signed notes with an outcome, in the range.
 async fn outcomes(db: &Db, outcome: &str, range: &FigureRange) -> Result<Vec<Case>, DbError> {
+    outcomes_with(db, outcome, range, None).await
+}
+
+/// Signed notes with an outcome in the range; with `detail`, only those whose outcome details
+/// have that key (a referral's `facility` or `community_unit`).
+async fn outcomes_with(
+    db: &Db,
+    outcome: &str,
+    range: &FigureRange,
+    detail: Option<&str>,
+) -> Result<Vec<Case>, DbError> {
     let rows = sqlx::query(
-        "SELECT e.id, e.patient_id, e.visit_id, e.visit_day FROM encounters e \
+        "SELECT e.id, e.patient_id, e.visit_id, e.visit_day, e.outcome_detail FROM encounters e \
          WHERE e.state = 'signed' AND e.outcome = $4 \
          AND e.visit_day >= $1 AND e.visit_day <= $2 AND ($3 = 0 OR e.facility_id = $3) \
          ORDER BY e.id",
@@ -304,7 +333,22 @@ async fn outcomes(db: &Db, outcome: &str, range: &FigureRange) -> Result<Vec<Cas
     .bind(outcome)
     .fetch_all(db.read())
     .await?;
-    Ok(rows.iter().map(case_of).collect::<Result<_, _>>()?)
+    let mut out = Vec::new();
+    for r in &rows {
+        if let Some(key) = detail {
+            let text: String = r.try_get(4)?;
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            if json
+                .get(key)
+                .and_then(|v| v.as_str())
+                .is_none_or(str::is_empty)
+            {
+                continue;
+            }
+        }
+        out.push(case_of(r)?);
+    }
+    Ok(out)
 }
 
 /// Procedures done in the range; of one code, or all when `code` is empty.
@@ -333,6 +377,12 @@ async fn counted(
     }
     Ok(match indicator {
         REFERRALS_OUT => Some(outcomes(db, "referral", range).await?),
+        REFERRALS_TO_FACILITY => {
+            Some(outcomes_with(db, "referral", range, Some("facility")).await?)
+        }
+        REFERRALS_TO_COMMUNITY => {
+            Some(outcomes_with(db, "referral", range, Some("community_unit")).await?)
+        }
         DEATHS => Some(outcomes(db, "died", range).await?),
         PROCEDURES => Some(procedures(db, range, "").await?),
         other => match PROCEDURE_CODES.iter().find(|(i, _)| *i == other) {
@@ -583,11 +633,18 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), n);
         assert_eq!(n, GENERAL.len() + 71 + 68);
-        assert_eq!(GENERAL.len(), 4 + PROCEDURE_CODES.len());
+        assert_eq!(GENERAL.len(), 6 + PROCEDURE_CODES.len());
         for i in INDICATORS {
             assert!(
                 cases_of(i.code).is_some()
-                    || [REFERRALS_OUT, DEATHS, PROCEDURES].contains(&i.code)
+                    || [
+                        REFERRALS_OUT,
+                        REFERRALS_TO_FACILITY,
+                        REFERRALS_TO_COMMUNITY,
+                        DEATHS,
+                        PROCEDURES
+                    ]
+                    .contains(&i.code)
                     || PROCEDURE_CODES.iter().any(|(c, _)| *c == i.code),
                 "{}",
                 i.code
