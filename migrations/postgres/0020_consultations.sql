@@ -277,7 +277,7 @@ FOR EACH ROW WHEN (OLD.state = 'signed')
 EXECUTE FUNCTION consultations_refuse('a signed consultation never changes: write an addendum');
 CREATE TRIGGER encounters_no_delete BEFORE DELETE ON encounters
 FOR EACH ROW EXECUTE FUNCTION consultations_refuse('consultations are never deleted');
-CREATE TRIGGER encounter_versions_fixed BEFORE UPDATE OR DELETE ON encounter_versions
+CREATE TRIGGER encounter_versions_no_update BEFORE UPDATE OR DELETE ON encounter_versions
 FOR EACH ROW EXECUTE FUNCTION consultations_refuse('saved versions never change');
 
 -- A diagnosis may be removed or changed while its note is a draft, never once signed.
@@ -295,9 +295,9 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER encounter_diagnoses_signed_fixed BEFORE UPDATE OR DELETE ON encounter_diagnoses
 FOR EACH ROW EXECUTE FUNCTION encounter_diagnoses_signed_fixed();
 
-CREATE TRIGGER encounter_addenda_fixed BEFORE UPDATE OR DELETE ON encounter_addenda
+CREATE TRIGGER encounter_addenda_no_update BEFORE UPDATE OR DELETE ON encounter_addenda
 FOR EACH ROW EXECUTE FUNCTION consultations_refuse('addenda never change');
-CREATE TRIGGER encounter_procedures_fixed BEFORE UPDATE OR DELETE ON encounter_procedures
+CREATE TRIGGER encounter_procedures_no_update BEFORE UPDATE OR DELETE ON encounter_procedures
 FOR EACH ROW EXECUTE FUNCTION consultations_refuse('procedures done never change');
 CREATE TRIGGER consultation_documents_fixed BEFORE UPDATE OR DELETE ON consultation_documents
 FOR EACH ROW EXECUTE FUNCTION consultations_refuse('an issued document never changes');

@@ -310,13 +310,14 @@ CREATE TRIGGER vital_signs_no_delete BEFORE DELETE ON vital_signs BEGIN
 END;
 
 -- A signed note never changes; no note is deleted.
-CREATE TRIGGER encounters_signed_fixed BEFORE UPDATE ON encounters WHEN OLD.state = 'signed' BEGIN
+CREATE TRIGGER encounters_signed_fixed BEFORE UPDATE ON encounters
+WHEN OLD.state = 'signed' AND OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'a signed consultation never changes: write an addendum');
 END;
 CREATE TRIGGER encounters_no_delete BEFORE DELETE ON encounters BEGIN
     SELECT RAISE(ABORT, 'consultations are never deleted');
 END;
-CREATE TRIGGER encounter_versions_fixed BEFORE UPDATE ON encounter_versions WHEN OLD.uuid IS NOT NULL BEGIN
+CREATE TRIGGER encounter_versions_no_update BEFORE UPDATE ON encounter_versions WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'saved versions never change');
 END;
 CREATE TRIGGER encounter_versions_no_delete BEFORE DELETE ON encounter_versions BEGIN
@@ -331,13 +332,13 @@ CREATE TRIGGER encounter_diagnoses_signed_kept BEFORE DELETE ON encounter_diagno
 WHEN (SELECT state FROM encounters WHERE id = OLD.encounter_id) = 'signed' BEGIN
     SELECT RAISE(ABORT, 'a signed diagnosis is never deleted: write an addendum');
 END;
-CREATE TRIGGER encounter_addenda_fixed BEFORE UPDATE ON encounter_addenda WHEN OLD.uuid IS NOT NULL BEGIN
+CREATE TRIGGER encounter_addenda_no_update BEFORE UPDATE ON encounter_addenda WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'addenda never change');
 END;
 CREATE TRIGGER encounter_addenda_no_delete BEFORE DELETE ON encounter_addenda BEGIN
     SELECT RAISE(ABORT, 'addenda are never deleted');
 END;
-CREATE TRIGGER encounter_procedures_fixed BEFORE UPDATE ON encounter_procedures WHEN OLD.uuid IS NOT NULL BEGIN
+CREATE TRIGGER encounter_procedures_no_update BEFORE UPDATE ON encounter_procedures WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'procedures done never change');
 END;
 CREATE TRIGGER encounter_procedures_no_delete BEFORE DELETE ON encounter_procedures BEGIN

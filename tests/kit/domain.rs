@@ -138,3 +138,15 @@ pub async fn add_hours(
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
 }
+
+/// A doctor presses *Take next* on the workspace (the patient at the head of the consultation
+/// queue); the id of the note it opened (fails the test when nobody was waiting).
+pub async fn take_next_patient(doctor: &Client) -> i64 {
+    doctor.get("/consultations").await;
+    let r = doctor.post_form("/consultations/next", &[]).await;
+    assert_eq!(r.status, 303, "Take next opened no note: {}", r.body);
+    let to = r.location().expect("a redirect to the note");
+    to.trim_start_matches("/consultations/")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a note address: {to}"))
+}

@@ -34,3 +34,25 @@ pub async fn service_points(db: &Db) -> Result<Vec<ServicePoint>, DbError> {
         })
         .collect())
 }
+
+pub use crate::repo::queue::QueueLine;
+
+/// A service point's queue as its screen lists it (called and being served first, then the
+/// waiting in calling order), at most `limit` lines; empty for an unknown point.
+pub async fn queue_lines(db: &Db, point_code: &str, limit: i64) -> Result<Vec<QueueLine>, DbError> {
+    match crate::repo::queue::point(db.read(), point_code).await? {
+        Some(p) => crate::repo::queue::point_lines(db, p.id, limit).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A visit by id inside the caller's transaction (for work that must not wait for another
+/// connection while it holds locks).
+pub async fn visit_in(
+    tx: &mut hms_core::db::Tx,
+    visit_id: hms_core::ids::VisitId,
+) -> Result<Option<Visit>, DbError> {
+    Ok(crate::repo::visits::visit(&mut **tx, visit_id)
+        .await?
+        .map(Visit::from))
+}

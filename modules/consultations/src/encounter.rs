@@ -4,6 +4,7 @@
 
 use hms_core::day::Day;
 use hms_core::db::{Db, DbError};
+use hms_core::i18n::t;
 use hms_core::ids::{EncounterId, PatientId, UserId, VisitId};
 use hms_core::module::TimelineEntry;
 use serde::Serialize;
@@ -37,6 +38,8 @@ pub struct Encounter {
     pub updated_at: String,
     pub signed_at: Option<String>,
     pub signed_by: Option<UserId>,
+    /// The queue entry the note was taken from (*Take next*), ended when it is signed.
+    pub queue_entry_id: Option<i64>,
 }
 
 impl Encounter {
@@ -50,11 +53,54 @@ pub async fn get(db: &Db, id: EncounterId) -> Result<Option<Encounter>, DbError>
     crate::repo::encounters::get(db, id).await
 }
 
-/// The patient's signed consultations for the chart timeline, newest first.
+/// The outcomes a note may be signed with.
+pub const OUTCOMES: [&str; 5] = ["home", "referral", "follow_up", "admit", "died"];
+
+/// An outcome in the reader's language.
+pub fn outcome_label(outcome: &str) -> String {
+    match outcome {
+        "home" => t("consultations_workspace.outcome_home"),
+        "referral" => t("consultations_workspace.outcome_referral"),
+        "follow_up" => t("consultations_workspace.outcome_follow_up"),
+        "admit" => t("consultations_workspace.outcome_admit"),
+        "died" => t("consultations_workspace.outcome_died"),
+        other => other.to_string(),
+    }
+}
+
+/// The patient's signed consultations for the chart timeline, newest first: the complaint and
+/// diagnoses in the title, the outcome below. `patients` is the chart and the records merged
+/// into it (a handful), read one by one, each bounded by `limit`.
 pub async fn timeline(
-    _db: &Db,
-    _patients: &[i64],
-    _limit: i64,
+    db: &Db,
+    patients: &[i64],
+    limit: i64,
 ) -> Result<Vec<TimelineEntry>, DbError> {
-    Ok(Vec::new())
+    let mut out = Vec::new();
+    for patient in patients {
+        for (id, signed_at, complaint, outcome, diagnoses) in
+            crate::repo::encounters::signed_of(db, *patient, limit).await?
+        {
+            let mut title = t("consultations_workspace.timeline_title");
+            if !diagnoses.is_empty() {
+                title = format!("{title}: {}", diagnoses.join("; "));
+            }
+            let detail = match (complaint.is_empty(), outcome) {
+                (false, Some(o)) => Some(format!("{complaint} · {}", outcome_label(&o))),
+                (false, None) => Some(complaint),
+                (true, Some(o)) => Some(outcome_label(&o)),
+                (true, None) => None,
+            };
+            out.push(TimelineEntry {
+                at: signed_at,
+                kind: "consultations_workspace.timeline_kind",
+                title,
+                detail,
+                href: Some(format!("/consultations/{id}")),
+                permission: crate::VIEW,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.at.cmp(&a.at));
+    Ok(out)
 }

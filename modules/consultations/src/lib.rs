@@ -5,10 +5,12 @@
 //! and prescriptions. Signed notes never change; addenda add to them.
 
 mod basket;
+mod demo;
 mod diagnoses;
 mod documents;
 mod encounter;
 mod model;
+mod register;
 mod repo;
 mod reporting;
 mod routes;
@@ -91,6 +93,12 @@ const MENU: &[MenuItem] = &[
         href: "/consultations",
         permission: WRITE,
         order: 18,
+    },
+    MenuItem {
+        label: "consultations_documents.register_link",
+        href: "/consultations/register",
+        permission: VIEW,
+        order: 19,
     },
     MenuItem {
         label: "consultations.menu_diagnoses",
@@ -200,6 +208,10 @@ impl Module for ConsultationsModule {
 
     fn locales(&self) -> hms_core::i18n::ModuleLocales {
         LOCALES
+    }
+
+    fn demo(&self) -> Option<&dyn hms_core::demo::DemoGenerator> {
+        Some(&demo::ConsultationsDemo)
     }
 
     fn menu(&self) -> &'static [MenuItem] {

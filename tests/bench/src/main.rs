@@ -322,6 +322,7 @@ async fn measure(
     let (queries, max_patient_id) = scenarios::queries(&db, args.seed, 2_000).await?;
     let part_queries = search_parts::queries(&db, args.seed, 2_000).await?;
     let day_clinic = scenarios::day_clinic(&db).await?;
+    let diagnosis_codes = scenarios::diagnosis_codes(&db).await?;
     db.close().await;
 
     let mut server = Server::start(hms, prepared).await?;
@@ -342,6 +343,8 @@ async fn measure(
         seed: args.seed,
         registered: AtomicU64::new(0),
         day_clinic,
+        triage_visits: std::sync::Mutex::new(Vec::new()),
+        diagnosis_codes,
     });
     let limits = Limits {
         clients: args.clients,

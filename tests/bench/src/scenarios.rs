@@ -38,6 +38,14 @@ pub enum Scenario {
     Book,
     /// A nurse's triage queue refreshing itself (the htmx polling fragment).
     Queue,
+    /// A nurse records a patient's vital signs at triage and sends them on to consultation
+    /// (patients checked in before the scenario starts).
+    Vitals,
+    /// A doctor's whole consultation: take next, the page, two draft saves, a diagnosis, a
+    /// test into the basket, place orders, sign. Each request is timed too.
+    Consult,
+    /// A doctor's dashboard and its cards, one request per operation in turn.
+    Doctor,
 }
 
 pub const ALL: &[Scenario] = &[
@@ -51,6 +59,9 @@ pub const ALL: &[Scenario] = &[
     Scenario::Register,
     Scenario::Book,
     Scenario::Queue,
+    Scenario::Vitals,
+    Scenario::Consult,
+    Scenario::Doctor,
 ];
 
 impl Scenario {
@@ -66,6 +77,9 @@ impl Scenario {
             Scenario::Register => "register",
             Scenario::Book => "book",
             Scenario::Queue => "queue",
+            Scenario::Vitals => "vitals",
+            Scenario::Consult => "consult",
+            Scenario::Doctor => "doctor",
         }
     }
 
@@ -82,7 +96,8 @@ impl Scenario {
                 Some("receptionist")
             }
             Scenario::Chart => Some("doctor"),
-            Scenario::Queue => Some("nurse"),
+            Scenario::Queue | Scenario::Vitals => Some("nurse"),
+            Scenario::Consult | Scenario::Doctor => Some("doctor"),
         }
     }
 }
@@ -102,6 +117,10 @@ pub struct Shared {
     /// A clinic booked by clinic day, and the weekdays it runs (1 = Monday), when the demo
     /// data has one.
     pub day_clinic: Option<(i64, Vec<u32>)>,
+    /// Visits checked in to triage before `vitals` starts, taken one per operation.
+    pub triage_visits: Mutex<Vec<i64>>,
+    /// Diagnosis catalogue codes a doctor picks from (`consult`); free text when empty.
+    pub diagnosis_codes: Vec<String>,
 }
 
 impl Shared {
@@ -134,6 +153,9 @@ pub struct Figures {
     pub peak_rss_mb_after: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// `consult`: the latency of each request within the operations, for the per-request target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_p99_ms: Option<f64>,
     /// `login_flood`: the wrong passwords refused per second meanwhile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flood_refused_per_second: Option<f64>,
@@ -144,6 +166,18 @@ pub struct Limits {
     pub warmup: Duration,
     pub seconds: Duration,
     pub max_requests: u64,
+}
+
+/// Codes of the diagnosis catalogue's most common OPD conditions, when consultations is on.
+pub async fn diagnosis_codes(db: &hms_core::db::Db) -> Result<Vec<String>, String> {
+    let rows =
+        sqlx::query("SELECT code FROM diagnosis_catalogue WHERE active = 1 ORDER BY id LIMIT 40")
+            .fetch_all(db.read())
+            .await;
+    // Without the consultations module there is no catalogue: the scenarios type free text.
+    Ok(rows
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default())
 }
 
 /// The first active clinic-day clinic of the demo data and its weekdays.
@@ -295,12 +329,192 @@ const LAST: &[&str] = &[
     "Saitoti", "Njoroge", "Ochieng", "Wekesa", "Rotich", "Musyoka", "Nyakundi", "Kirimi", "Charo",
 ];
 
+/// What an operation answers when the patients prepared for its scenario have all been seen.
+const NO_MORE_WORK: &str = "no more patients prepared";
+
+/// Requests of one consultation (see [`consult`]).
+const CONSULT_REQUESTS: u32 = 8;
+
+/// The doctor's dashboard and the cards it loads, one per `doctor` operation in turn.
+const DOCTOR_PAGES: &[&str] = &[
+    "/",
+    "/consultations/cards/waiting",
+    "/consultations/cards/results",
+    "/consultations/cards/unsigned",
+    "/consultations/cards/critical-results",
+    "/consultations",
+];
+
+/// Checks `want` random patients in at service point `point` as a nurse (those with a visit
+/// already open today are skipped), before a scenario's clock starts; returns the visits.
+pub async fn check_in_patients(
+    shared: &Shared,
+    point: &str,
+    want: usize,
+) -> Result<Vec<i64>, String> {
+    let nurse = shared.account("nurse")?;
+    let mut c = Client::new(shared.addr);
+    c.login(&nurse.username, &nurse.password).await?;
+    let page = c.get("/visits/checkin").await?;
+    expect(&page, 200, "GET /visits/checkin")?;
+    let mut rng = StdRng::seed_from_u64(shared.seed ^ 0xc4ec_0001 ^ point.len() as u64);
+    let mut visits = Vec::with_capacity(want);
+    let mut tries = 0;
+    while visits.len() < want && tries < want * 3 + 50 {
+        tries += 1;
+        let patient = rng.random_range(1..=shared.max_patient_id).to_string();
+        let r = c
+            .post_form(
+                "/visits",
+                &[
+                    ("patient", patient.as_str()),
+                    ("payer", "cash"),
+                    ("point", point),
+                    ("priority", ""),
+                ],
+            )
+            .await?;
+        if r.status != 303 {
+            // Already here today (or a merged record): reception would pick someone else.
+            continue;
+        }
+        let id = r
+            .location
+            .as_deref()
+            .and_then(|l| l.strip_prefix("/visits/"))
+            .and_then(|l| l.strip_suffix("/slip"))
+            .and_then(|id| id.parse().ok())
+            .ok_or("check-in answered 303 without the slip's address")?;
+        visits.push(id);
+    }
+    Ok(visits)
+}
+
+/// Sends one request of a consultation, timing it into `timed`.
+async fn step(
+    c: &mut Client,
+    timed: &mut Vec<u32>,
+    path: &str,
+    form: Option<&[(&str, &str)]>,
+) -> Result<crate::http::Response, String> {
+    let t = Instant::now();
+    let r = match form {
+        Some(fields) => c.post_form(path, fields).await?,
+        None => c.get(path).await?,
+    };
+    timed.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+    Ok(r)
+}
+
+/// The value of `<input ... name="version" value="N">` on a consultation page or fragment.
+fn draft_version(html: &str) -> Option<String> {
+    let at = html.find("name=\"version\"")?;
+    let tail = &html[at..];
+    let v = tail.find("value=\"")? + 7;
+    let end = tail[v..].find('"')?;
+    Some(tail[v..v + end].to_string())
+}
+
+/// One whole consultation by a doctor (see [`Scenario::Consult`]).
+async fn consult(
+    c: &mut Client,
+    shared: &Shared,
+    rng: &mut StdRng,
+    timed: &mut Vec<u32>,
+) -> Result<(), String> {
+    let r = step(c, timed, "/consultations/next", Some(&[])).await?;
+    if r.status == 200 {
+        return Err(NO_MORE_WORK.into());
+    }
+    expect(&r, 303, "POST /consultations/next")?;
+    let page_path = r
+        .location
+        .clone()
+        .ok_or("take next answered 303 without a Location")?;
+    let page = step(c, timed, &page_path, None).await?;
+    expect(&page, 200, "the consultation page")?;
+    let mut version = draft_version(&page.text()).ok_or("no draft version on the page")?;
+    let complaints = [
+        "Fever for 3 days",
+        "Cough and chest pain",
+        "Headache",
+        "Diarrhoea",
+    ];
+    let complaint = complaints[rng.random_range(0..complaints.len())];
+    for history in [
+        "No known chronic illness.",
+        "No known chronic illness. Appetite poor.",
+    ] {
+        let r = step(
+            c,
+            timed,
+            &format!("{page_path}/draft"),
+            Some(&[
+                ("version", version.as_str()),
+                ("complaint", complaint),
+                ("complaint_duration", "3 days"),
+                ("history", history),
+                ("examination", "Alert, temperature 38.2, chest clear"),
+                ("assessment", "Febrile illness"),
+                ("plan", "Malaria test; paracetamol"),
+            ]),
+        )
+        .await?;
+        expect(&r, 200, "a draft save")?;
+        version = draft_version(&r.text()).ok_or("no version after a draft save")?;
+    }
+    let code = (!shared.diagnosis_codes.is_empty())
+        .then(|| shared.diagnosis_codes[rng.random_range(0..shared.diagnosis_codes.len())].clone());
+    let diagnosis: Vec<(&str, &str)> = match &code {
+        Some(code) => vec![("code", code.as_str()), ("certainty", "provisional")],
+        None => vec![
+            ("free_text", "Febrile illness"),
+            ("certainty", "provisional"),
+        ],
+    };
+    let r = step(
+        c,
+        timed,
+        &format!("{page_path}/diagnoses"),
+        Some(&diagnosis),
+    )
+    .await?;
+    expect(&r, 200, "a diagnosis")?;
+    let r = step(
+        c,
+        timed,
+        &format!("{page_path}/orders"),
+        Some(&[
+            ("kind", "lab"),
+            ("free_text", "Malaria RDT"),
+            ("quantity", "1"),
+            ("priority", "routine"),
+        ]),
+    )
+    .await?;
+    expect(&r, 200, "a test into the basket")?;
+    let r = step(c, timed, &format!("{page_path}/orders/place"), Some(&[])).await?;
+    expect(&r, 200, "placing the orders")?;
+    let r = step(
+        c,
+        timed,
+        &format!("{page_path}/sign"),
+        Some(&[("version", version.as_str()), ("outcome", "home")]),
+    )
+    .await?;
+    if r.status != 303 && r.status != 200 {
+        return expect(&r, 303, "signing");
+    }
+    Ok(())
+}
+
 /// One operation of the scenario.
 async fn operation(
     s: Scenario,
     c: &mut Client,
     shared: &Shared,
     rng: &mut StdRng,
+    timed: &mut Vec<u32>,
 ) -> Result<(), String> {
     match s {
         Scenario::Healthz => {
@@ -439,6 +653,51 @@ async fn operation(
             let r = c.get_htmx("/queues/triage?live=1").await?;
             expect(&r, 200, "the triage queue")
         }
+        Scenario::Vitals => {
+            let visit = shared
+                .triage_visits
+                .lock()
+                .expect("not poisoned")
+                .pop()
+                .ok_or(NO_MORE_WORK)?;
+            let form = c.get(&format!("/triage/{visit}")).await?;
+            expect(&form, 200, "the triage form")?;
+            let temperature = format!("{}.{}", rng.random_range(36..39), rng.random_range(0..10));
+            let pulse = rng.random_range(60..110).to_string();
+            let systolic = rng.random_range(100..150).to_string();
+            let diastolic = rng.random_range(60..95).to_string();
+            let weight = format!("{}.{}", rng.random_range(45..90), rng.random_range(0..10));
+            let r = c
+                .post_form(
+                    &format!("/triage/{visit}"),
+                    &[
+                        ("temperature", temperature.as_str()),
+                        ("pulse", pulse.as_str()),
+                        ("resp_rate", "18"),
+                        ("systolic", systolic.as_str()),
+                        ("diastolic", diastolic.as_str()),
+                        ("spo2", "97"),
+                        ("weight", weight.as_str()),
+                        ("height", "165"),
+                        ("pain", "2"),
+                        ("triage_category", "routine"),
+                        ("send_to", "consultation"),
+                        ("checked", "weight"),
+                    ],
+                )
+                .await?;
+            expect(&r, 303, "POST /triage/:visit")
+        }
+        Scenario::Consult => consult(c, shared, rng, timed).await,
+        Scenario::Doctor => {
+            let path = DOCTOR_PAGES[rng.random_range(0..DOCTOR_PAGES.len())];
+            let r = if path == "/" {
+                c.get(path).await?
+            } else {
+                c.get_htmx(path).await?
+            };
+            expect(&r, 200, path)
+        }
     }
 }
 
@@ -457,6 +716,20 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         Scenario::LoginFlood => (2, limits.clients),
         _ => (limits.clients, 0),
     };
+    // Patients waiting before the clock starts: more than the targets could see (800 vitals and
+    // 150 consultations a second), fewer when the request cap or the patients run out.
+    let total = (limits.warmup + limits.seconds).as_secs_f64();
+    let enough = |per_second: f64| ((per_second * total) as u64).min(limits.max_requests) as usize;
+    match s {
+        Scenario::Vitals => {
+            let visits = check_in_patients(&shared, "triage", enough(1_200.0)).await?;
+            *shared.triage_visits.lock().expect("not poisoned") = visits;
+        }
+        Scenario::Consult => {
+            check_in_patients(&shared, "consultation", enough(250.0)).await?;
+        }
+        _ => {}
+    }
     let mut clients = Vec::with_capacity(measured);
     for _ in 0..measured {
         let mut c = Client::new(shared.addr);
@@ -481,14 +754,23 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(shared.seed.wrapping_mul(1000) + k as u64);
             let mut latencies: Vec<u32> = Vec::with_capacity(16_384);
+            let mut steps: Vec<u32> = Vec::new();
             let mut errors = 0u64;
             loop {
                 let t = Instant::now();
                 if t >= until || done.load(Ordering::Relaxed) >= max {
                     break;
                 }
-                let result = operation(s, &mut c, &shared, &mut rng).await;
+                let mut timed = Vec::new();
+                let result = operation(s, &mut c, &shared, &mut rng, &mut timed).await;
                 let end = Instant::now();
+                if matches!(&result, Err(e) if e == NO_MORE_WORK) {
+                    // The patients prepared for the scenario are all seen: this person stops.
+                    break;
+                }
+                if t >= measure_from && end <= until {
+                    steps.extend(timed);
+                }
                 if let Err(e) = result {
                     errors += 1;
                     let mut first = first_error.lock().expect("not poisoned");
@@ -501,16 +783,19 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            (latencies, errors)
+            (latencies, errors, steps)
         }));
     }
     let mut latencies: Vec<u32> = Vec::new();
+    let mut steps: Vec<u32> = Vec::new();
     let mut errors = 0;
     for t in tasks {
-        let (l, e) = t.await.map_err(|e| e.to_string())?;
+        let (l, e, st) = t.await.map_err(|e| e.to_string())?;
         latencies.extend(l);
+        steps.extend(st);
         errors += e;
     }
+    steps.sort_unstable();
     let mut flood_refused = 0;
     for t in flood {
         flood_refused += t.await.map_err(|e| e.to_string())??;
@@ -540,8 +825,11 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         http_per_op: match s {
             Scenario::Login | Scenario::LoginFlood => 2,
             Scenario::Register => 3,
+            Scenario::Consult => CONSULT_REQUESTS,
+            Scenario::Vitals => 2,
             _ => 1,
         },
+        request_p99_ms: (!steps.is_empty()).then(|| percentile(&steps, 0.99)),
         rss_mb_after: 0.0,
         own_mb_after: 0.0,
         peak_rss_mb_after: 0.0,

@@ -80,7 +80,10 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
             "chart",
             "register",
             "book",
-            "queue"
+            "queue",
+            "vitals",
+            "consult",
+            "doctor"
         ]
     );
     for s in scenarios {

@@ -1,5 +1,6 @@
 //! All SQL of the module, one file per area.
 
+pub mod demo;
 pub mod diagnoses;
 pub mod documents;
 pub mod encounters;
