@@ -390,6 +390,11 @@ each_backend! {
             .post_form(&format!("/consultations/{note}/sign"), &[("version", "1"), ("complaint", "Cough"), ("outcome", "home")])
             .await;
         assert_eq!(r.status, 303, "{}", r.body);
+        // The signed note's section offers the addendum: the search lists choices for its form.
+        let page = doctor.get(&format!("/consultations/{note}")).await;
+        assert!(page.body.contains("Add a diagnosis by addendum") && page.body.contains("name=\"kind\" value=\"diagnosis\""), "{}", page.body);
+        let found = find(&doctor, note, "pumu").await;
+        assert!(found.contains("type=\"radio\" name=\"code\"") && found.contains("value=\"asthma\""), "{found}");
         // Not through the draft's screen any more, and an unknown code is refused.
         assert_eq!(add(&doctor, note, &[("code", "asthma"), ("certainty", "final")]).await.status, 409);
         let addenda = format!("/consultations/{note}/addenda");

@@ -14,7 +14,6 @@ use std::sync::OnceLock;
 use hms_core::audit::Actor;
 use hms_core::db::{Db, DbError, Tx};
 use hms_core::i18n::t;
-use hms_core::ids::{EncounterId, PatientId};
 use hms_core::ui::FormErrors;
 use serde::Serialize;
 
@@ -331,29 +330,6 @@ pub async fn at_visit(
     ))
 }
 
-/// A diagnosis of an earlier signed note, for the workspace's history and the chart timeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct Past {
-    pub encounter: EncounterId,
-    pub visit_day: hms_core::day::Day,
-    pub display: String,
-    pub icd10: Option<String>,
-    pub certainty: String,
-    pub in_error: bool,
-}
-
-/// The diagnoses of the signed notes of these patient records (a patient and the records
-/// merged into it), newest first, at most `limit`: one query per record.
-pub async fn history(db: &Db, patients: &[PatientId], limit: i64) -> Result<Vec<Past>, DbError> {
-    let mut all = Vec::new();
-    for &p in patients {
-        all.extend(repo::signed_of_patient(db, p, limit).await?);
-    }
-    all.sort_by_key(|p| std::cmp::Reverse((p.visit_day, p.encounter)));
-    all.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(all)
-}
-
 /// The diagnoses of a note as shown on it, with the form and row each counts on.
 pub async fn shown(db: &Db, encounter: &Encounter) -> Result<Vec<Shown>, DbError> {
     let rows = repo::of_encounter(db, encounter.id).await?;
@@ -415,6 +391,8 @@ pub async fn section_with(
     Ok(serde_json::json!({
         "encounter": encounter.id,
         "draft": encounter.is_draft(),
+        // A signed note takes more diagnoses by addendum only.
+        "can_add_by_addendum": !encounter.is_draft(),
         "items": items,
         "errors": errors,
         "values": values,
@@ -739,6 +717,7 @@ mod signing_tests {
             updated_at: String::new(),
             signed_at: None,
             signed_by: None,
+            queue_entry_id: None,
         }
     }
 
@@ -860,9 +839,6 @@ mod signing_tests {
         tx.commit().await.unwrap();
         assert!(id > 0);
         assert_eq!(rows(&db, &enc).await, vec![("705A".to_string(), 15)]);
-        let past = history(&db, &[enc.patient_id], 10).await.unwrap();
-        assert_eq!(past.len(), 1);
-        assert_eq!(past[0].display, "Suspected malaria (not tested)");
         // The database keeps it as added.
         let mut tx = db.begin().await.unwrap();
         assert!(

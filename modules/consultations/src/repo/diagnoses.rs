@@ -4,11 +4,11 @@
 use hms_core::audit::Actor;
 use hms_core::clock;
 use hms_core::db::{Db, DbError, Tx};
-use hms_core::ids::{EncounterId, PatientId};
+use hms_core::ids::EncounterId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::diagnoses::{search_text, Entry, Mapping, Past, Pick, Shipped};
+use crate::diagnoses::{search_text, Entry, Mapping, Pick, Shipped};
 use crate::encounter::Encounter;
 
 /// The columns [`entry_of`] reads.
@@ -418,38 +418,6 @@ pub async fn remove(tx: &mut Tx, encounter: EncounterId, id: i64) -> Result<bool
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// The diagnoses of a patient record's signed notes, newest first.
-pub async fn signed_of_patient(
-    db: &Db,
-    patient: PatientId,
-    limit: i64,
-) -> Result<Vec<Past>, DbError> {
-    let rows = sqlx::query(
-        "SELECT d.encounter_id, d.visit_day, d.display, d.icd10, d.certainty, \
-         (SELECT COUNT(*) FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
-         AND a.kind = 'error') AS errors \
-         FROM encounter_diagnoses d WHERE d.patient_id = $1 AND d.moh_form IS NOT NULL \
-         ORDER BY d.added_at DESC, d.id DESC LIMIT $2",
-    )
-    .bind(patient)
-    .bind(limit)
-    .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Past {
-                encounter: r.try_get(0)?,
-                visit_day: r.try_get(1)?,
-                display: r.try_get(2)?,
-                icd10: r.try_get(3)?,
-                certainty: r.try_get(4)?,
-                in_error: r.try_get::<i64, _>(5)? > 0,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(DbError::from)
 }
 
 /// Changes the certainty of a draft note's diagnosis; whether it changed.
