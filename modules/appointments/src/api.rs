@@ -35,17 +35,6 @@ pub async fn service_points(db: &Db) -> Result<Vec<ServicePoint>, DbError> {
         .collect())
 }
 
-pub use crate::repo::queue::QueueLine;
-
-/// A service point's queue as its screen lists it (called and being served first, then the
-/// waiting in calling order), at most `limit` lines; empty for an unknown point.
-pub async fn queue_lines(db: &Db, point_code: &str, limit: i64) -> Result<Vec<QueueLine>, DbError> {
-    match crate::repo::queue::point(db.read(), point_code).await? {
-        Some(p) => crate::repo::queue::point_lines(db, p.id, limit).await,
-        None => Ok(Vec::new()),
-    }
-}
-
 /// A visit by id inside the caller's transaction (for work that must not wait for another
 /// connection while it holds locks).
 pub async fn visit_in(
@@ -55,4 +44,58 @@ pub async fn visit_in(
     Ok(crate::repo::visits::visit(&mut **tx, visit_id)
         .await?
         .map(Visit::from))
+}
+
+/// The entries of a service point's queue (waiting, called, being served) in calling order, at
+/// most `limit`: for a department's own queue screen (triage, consultation).
+pub async fn queue(
+    db: &Db,
+    point_code: &str,
+    limit: i64,
+) -> Result<Vec<crate::visits::QueueEntry>, DbError> {
+    Ok(
+        crate::repo::visits::point_entries(db.read(), point_code, limit)
+            .await?
+            .into_iter()
+            .map(crate::visits::QueueEntry::from)
+            .collect(),
+    )
+}
+
+/// The visit's entry that is waiting, called or being served, if any.
+pub async fn active_entry(
+    db: &Db,
+    visit_id: hms_core::ids::VisitId,
+) -> Result<Option<crate::visits::QueueEntry>, DbError> {
+    Ok(crate::repo::visits::active_entry(db.read(), visit_id)
+        .await?
+        .map(crate::visits::QueueEntry::from))
+}
+
+/// Takes a visit's active entry at `point_code` into service in the caller's transaction (a
+/// waiting entry is called, then served; a called one is served), so that sending the patient
+/// on afterwards records the entry as served. `None` when the visit is not at that point.
+pub async fn take(
+    tx: &mut hms_core::db::Tx,
+    visit_id: hms_core::ids::VisitId,
+    point_code: &str,
+    actor: &hms_core::audit::Actor,
+) -> Result<Option<crate::visits::QueueEntry>, crate::visits::VisitError> {
+    use crate::visits::VisitError;
+    let Some(active) = crate::repo::visits::active_entry(&mut **tx, visit_id).await? else {
+        return Ok(None);
+    };
+    if active.point_code != point_code {
+        return Ok(None);
+    }
+    let now = hms_core::clock::now_rfc3339();
+    if active.state == "waiting"
+        && !crate::repo::visits::mark_called(tx, active.id, actor.user_id, &now).await?
+    {
+        return Err(VisitError::Conflict);
+    }
+    if active.state == "serving" {
+        return Ok(Some(crate::visits::QueueEntry::from(active)));
+    }
+    crate::visits::serve(tx, active.id, actor).await.map(Some)
 }

@@ -365,7 +365,7 @@ pub async fn send_to(
     let point = qp::point(&mut **tx, point_code)
         .await?
         .ok_or(VisitError::UnknownPoint)?;
-    let active = q::active_entry_tx(tx, visit_id).await?;
+    let active = q::active_entry(&mut **tx, visit_id).await?;
     let now = clock::now_rfc3339();
     let mut from = None;
     let mut kept = Priority::Normal;
@@ -523,7 +523,7 @@ pub async fn complete_visit(
 ) -> Result<(), VisitError> {
     let visit = open_visit_row(tx, visit_id).await?;
     let now = clock::now_rfc3339();
-    let active = q::active_entry_tx(tx, visit_id).await?;
+    let active = q::active_entry(&mut **tx, visit_id).await?;
     if let Some(a) = &active {
         end_active(tx, a, "cancelled", actor, &now).await?;
     }

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::model::Age;
-use crate::repo::demo::{self as sql, DemoDiagnosis, DemoNote, DemoOrder, DemoVitals, PastVisit};
+use crate::repo::demo::{self as sql, DemoDiagnosis, DemoNote, DemoOrder, DemoVitals};
 
 /// Visits read and written per transaction.
 const PAGE: i64 = 1_000;

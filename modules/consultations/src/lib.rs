@@ -10,6 +10,8 @@ mod diagnoses;
 mod documents;
 mod encounter;
 mod model;
+mod procedures;
+mod ranges;
 mod register;
 mod repo;
 mod reporting;

@@ -175,6 +175,9 @@ pub async fn contacts(db: &Db, ids: &[PatientId]) -> Result<Vec<(PatientId, Cont
         .collect())
 }
 
+/// The drug group a drug or allergen name obviously belongs to (`penicillins`...), so a
+/// prescriber's drug can be matched against the patient's allergies.
+pub use crate::allergies::drug_group;
 pub use crate::repo::allergies::Allergy;
 
 /// The active allergies of a patient and of the records merged into it (refuted ones left

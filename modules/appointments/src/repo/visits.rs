@@ -228,8 +228,12 @@ pub async fn entry<'e, E: Executor<'e, Database = Any>>(
     Ok(row.as_ref().map(entry_at))
 }
 
-/// The visit's entry that is waiting, called or being served, if any.
-pub async fn active_entry_tx(tx: &mut Tx, visit_id: VisitId) -> Result<Option<EntryRow>, DbError> {
+/// The visit's entry that is waiting, called or being served, if any (in a transaction, or
+/// through the read pool).
+pub async fn active_entry<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    visit_id: VisitId,
+) -> Result<Option<EntryRow>, DbError> {
     let row = sqlx::query(concat!(
         "SELECT ",
         entry_columns!(),
@@ -238,7 +242,7 @@ pub async fn active_entry_tx(tx: &mut Tx, visit_id: VisitId) -> Result<Option<En
          WHERE e.visit_id = $1 AND e.state IN ('waiting', 'called', 'serving')"
     ))
     .bind(visit_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(ex)
     .await?;
     Ok(row.as_ref().map(entry_at))
 }
@@ -341,4 +345,28 @@ pub async fn end_entry(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A service point's entries that are waiting, called or being served, in calling order
+/// (called and serving first, then the waiting by priority and arrival). At most `limit`.
+pub async fn point_entries<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    point_code: &str,
+    limit: i64,
+) -> Result<Vec<EntryRow>, DbError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM queue_entries e JOIN visits v ON v.id = e.visit_id \
+         JOIN service_points s ON s.id = e.service_point_id \
+         WHERE s.code = $1 AND e.state IN ('waiting', 'called', 'serving') \
+         ORDER BY CASE WHEN e.state = 'waiting' THEN 1 ELSE 0 END, e.called_at, \
+                  e.priority DESC, e.enqueued_at, e.id \
+         LIMIT CAST($2 AS BIGINT)"
+    ))
+    .bind(point_code)
+    .bind(limit)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows.iter().map(entry_at).collect())
 }

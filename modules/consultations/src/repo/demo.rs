@@ -11,7 +11,6 @@ pub struct PastVisit {
     pub patient_id: i64,
     pub day: String,
     pub date_of_birth: String,
-    pub sex: String,
     /// When triage and the consultation were served and done (RFC 3339).
     pub triaged_at: Option<String>,
     pub consulted_at: String,
@@ -33,7 +32,7 @@ pub async fn any_encounters(db: &Db) -> Result<bool, DbError> {
 /// Completed visits with a served consultation, ids above `after`, at most `limit`, by id.
 pub async fn past_visits(db: &Db, after: i64, limit: i64) -> Result<Vec<PastVisit>, DbError> {
     let rows = sqlx::query(
-        "SELECT v.id, v.patient_id, v.day, p.date_of_birth, p.sex, \
+        "SELECT v.id, v.patient_id, v.day, p.date_of_birth, \
            (SELECT t.served_at FROM queue_entries t JOIN service_points tp ON tp.id = t.service_point_id \
              WHERE t.visit_id = v.id AND tp.code = 'triage' LIMIT 1), \
            c.served_at, c.done_at, c.served_by, \
@@ -59,13 +58,12 @@ pub async fn past_visits(db: &Db, after: i64, limit: i64) -> Result<Vec<PastVisi
             patient_id: r.get(1),
             day: r.get(2),
             date_of_birth: r.get(3),
-            sex: r.get(4),
-            triaged_at: r.get(5),
-            consulted_at: r.get(6),
-            consulted_until: r.get::<Option<String>, _>(7).unwrap_or_else(|| r.get(6)),
-            doctor: r.get(8),
-            lab: r.get::<i64, _>(9) > 0,
-            pharmacy: r.get::<i64, _>(10) > 0,
+            triaged_at: r.get(4),
+            consulted_at: r.get(5),
+            consulted_until: r.get::<Option<String>, _>(6).unwrap_or_else(|| r.get(5)),
+            doctor: r.get(7),
+            lab: r.get::<i64, _>(8) > 0,
+            pharmacy: r.get::<i64, _>(9) > 0,
         })
         .collect())
 }

@@ -136,16 +136,16 @@ async fn cards_of(
 }
 
 /// The patients waiting at the consultation point, in calling order.
-async fn waiting_lines(cx: &Ctx) -> AppResult<Vec<appts::QueueLine>> {
-    Ok(appts::queue_lines(&cx.app().db, POINT, LIST_LIMIT)
+async fn waiting_lines(cx: &Ctx) -> AppResult<Vec<appts::QueueEntry>> {
+    Ok(appts::queue(&cx.app().db, POINT, LIST_LIMIT)
         .await?
         .into_iter()
-        .filter(|l| l.state == "waiting")
+        .filter(|l| l.state == appts::EntryState::Waiting)
         .collect())
 }
 
 fn waiting_shown(
-    lines: Vec<appts::QueueLine>,
+    lines: Vec<appts::QueueEntry>,
     cards: &std::collections::HashMap<PatientId, patients::PatientCard>,
 ) -> Vec<WaitingShown> {
     let now = Utc::now();
@@ -153,8 +153,7 @@ fn waiting_shown(
         .into_iter()
         .map(|l| {
             let card = cards.get(&l.patient_id);
-            let priority = appts::Priority::parse(l.priority_reason.as_deref().unwrap_or(""))
-                .filter(|p| *p != appts::Priority::Normal);
+            let priority = Some(l.priority).filter(|p| *p != appts::Priority::Normal);
             WaitingShown {
                 token: l.token,
                 name: card.map(|c| c.full_name.clone()).unwrap_or_default(),
@@ -1171,10 +1170,7 @@ pub async fn card_waiting(cx: Ctx) -> AppResult<Response> {
         .unwrap_or(0);
     let emergencies = lines
         .iter()
-        .filter(|l| {
-            appts::Priority::parse(l.priority_reason.as_deref().unwrap_or(""))
-                == Some(appts::Priority::Emergency)
-        })
+        .filter(|l| l.priority == appts::Priority::Emergency)
         .count();
     let mut c = tera::Context::new();
     c.insert("waiting", &lines.len());
