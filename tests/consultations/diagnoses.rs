@@ -417,6 +417,50 @@ each_backend! {
         assert_eq!(f.value, 1);
     }
 
+    async fn malaria_in_pregnancy_follows_the_pregnancy_recorded_at_triage(app) {
+        let (desk, doctor, _) = staff(&app).await;
+        app.add_user("muuguzi", &["nurse"]).await;
+        let nurse = app.login("muuguzi").await;
+        let lmp = (Day::today().date() - Duration::days(70)).format("%d/%m/%Y").to_string();
+        let mut visits = Vec::new();
+        for (first, pregnant) in [("Amina", "yes"), ("Halima", "no")] {
+            let patient = register(&desk, &[
+                ("first_name", first), ("last_name", "Otieno"), ("sex", "female"), ("date_of_birth", "1995-01-01"),
+                ("id_type", "none"), ("register_anyway", "1"),
+            ]).await;
+            let visit = visit_id(&submit_check_in(&desk, patient, "triage", "").await);
+            nurse.get(&format!("/triage/{visit}")).await;
+            let mut fields = vec![("temperature", "38.4"), ("pulse", "96"), ("pregnant", pregnant)];
+            if pregnant == "yes" {
+                fields.push(("lmp", lmp.as_str()));
+            }
+            let r = nurse.post_form(&format!("/triage/{visit}"), &fields).await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            visits.push(visit);
+        }
+        for expected in ["MOH 705B row 16: MALARIA IN PREGNANCY", "MOH 705B row 15: CONFIRMED MALARIA (Only positive cases)"] {
+            doctor.get("/consultations").await;
+            let r = doctor.post_form("/consultations/next", &[]).await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            let note: i64 = r.location().unwrap().trim_start_matches("/consultations/").parse().unwrap();
+            add(&doctor, note, &[("code", "malaria-confirmed"), ("certainty", "final")]).await;
+            let page = doctor.get(&format!("/consultations/{note}/diagnoses")).await;
+            assert!(page.body.contains(&format!("Will count on {expected}")), "{}", page.body);
+            let r = doctor
+                .post_form(&format!("/consultations/{note}/sign"), &[("version", "1"), ("complaint", "Fever"), ("outcome", "home")])
+                .await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            let page = doctor.get(&format!("/consultations/{note}/diagnoses")).await;
+            assert!(page.body.contains(&format!("Counted on {expected}")), "{}", page.body);
+        }
+        let day = Day::today();
+        let range = FigureRange::days(day, day);
+        for (code, n) in [("consultations.moh705b.16", 1), ("consultations.moh705b.15", 1), ("consultations.moh705b.13", 2)] {
+            let f = app.app.modules.figure(app.db(), code, &range, |_| true).await.unwrap().unwrap();
+            assert_eq!(f.value, n, "{code}");
+        }
+    }
+
     async fn administrators_keep_the_catalogue_and_its_mapping(app) {
         let admin = app.setup_admin().await;
         app.add_user("daktari", &["doctor"]).await;
