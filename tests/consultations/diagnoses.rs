@@ -624,7 +624,6 @@ each_backend! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_doctor_finds_a_diagnosis_as_they_type_and_codes_it_in_a_browser() {
     use hms_testkit::browser::*;
-    use thirtyfour::prelude::*;
 
     let Some(tools) = BrowserTools::find() else {
         return;
