@@ -1019,8 +1019,23 @@ pub async fn add_addendum(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> A
     if e.is_draft() {
         errors.add("text", t("consultations_workspace.error_addendum_draft"));
     }
+    let mut pick = None;
     let diagnosis = match kind {
         "text" => None,
+        "diagnosis" => {
+            match crate::diagnoses::read_pick(
+                db,
+                form.get("code"),
+                form.get("free_text"),
+                form.get("certainty"),
+            )
+            .await?
+            {
+                Ok(p) => pick = Some(p),
+                Err(refused) => return addendum_refused(&cx, &e, &form, refused).await,
+            }
+            None
+        }
         "error" => match form.get("diagnosis").trim().parse::<i64>() {
             Ok(d) => Some(d),
             Err(_) => {
@@ -1056,8 +1071,15 @@ pub async fn add_addendum(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> A
     }
     let me = user_id(&cx)?;
     let now = clock::now_rfc3339();
+    let (age, pregnant) = crate::diagnoses::at_visit(db, &e).await?;
     let mut tx = db.begin().await?;
-    if let Some(d) = diagnosis {
+    let diagnosis = match &pick {
+        Some(p) => {
+            Some(crate::diagnoses::add_to_signed(&mut tx, &e, p, age, pregnant, &cx.actor()).await?)
+        }
+        None => diagnosis,
+    };
+    if let (Some(d), None) = (diagnosis, &pick) {
         match q::diagnosis_in(&mut tx, id, d).await? {
             Some((_, false)) => {}
             Some((_, true)) => {
