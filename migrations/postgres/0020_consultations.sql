@@ -134,6 +134,8 @@ CREATE TABLE encounter_diagnoses (
     moh_row BIGINT,
     added_by BIGINT REFERENCES users (id),
     added_at TEXT NOT NULL,
+    removed_by BIGINT REFERENCES users (id),
+    removed_at TEXT,
     CHECK (catalogue_code IS NOT NULL OR free_text IS NOT NULL),
     CHECK (certainty IN ('provisional', 'final')),
     CHECK (moh_form IS NULL OR moh_form IN ('705A', '705B'))
@@ -141,6 +143,9 @@ CREATE TABLE encounter_diagnoses (
 CREATE INDEX encounter_diagnoses_encounter ON encounter_diagnoses (encounter_id);
 CREATE INDEX encounter_diagnoses_patient ON encounter_diagnoses (patient_id, added_at);
 CREATE INDEX encounter_diagnoses_moh ON encounter_diagnoses (moh_form, visit_day, moh_row);
+-- A diagnosis taken off a draft note is voided (removed_at), never deleted: the note's
+-- diagnoses are those not voided.
+CREATE VIEW note_diagnoses AS SELECT * FROM encounter_diagnoses WHERE removed_at IS NULL;
 
 -- Addenda to a signed note: text, a diagnosis added, or one marked entered in error.
 CREATE TABLE encounter_addenda (

@@ -92,16 +92,14 @@ async fn sign_with(app: &TestApp, encounter: i64, clinician: i64, outcome: &str,
 }
 
 async fn diagnoses_of(app: &TestApp, encounter: i64) -> Vec<(String, String)> {
-    sqlx::query(
-        "SELECT display, certainty FROM encounter_diagnoses WHERE encounter_id = $1 ORDER BY id",
-    )
-    .bind(encounter)
-    .fetch_all(app.db().read())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get(0), r.get(1)))
-    .collect()
+    sqlx::query("SELECT display, certainty FROM note_diagnoses WHERE encounter_id = $1 ORDER BY id")
+        .bind(encounter)
+        .fetch_all(app.db().read())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
 }
 
 async fn add(
@@ -301,6 +299,10 @@ each_backend! {
         assert_eq!(r.status, 303, "{}", r.body);
         assert_eq!(diagnoses_of(&app, enc).await, vec![("Confirmed malaria (test positive)".to_string(), "final".to_string())]);
         assert_eq!(app.audit_count("consultations.diagnosis_remove").await, 1);
+        // Voided, not deleted: the row stays, marked removed, by whom.
+        let voided: i64 = sqlx::query("SELECT COUNT(*) FROM encounter_diagnoses WHERE id = $1 AND removed_at IS NOT NULL AND removed_by IS NOT NULL")
+            .bind(free).fetch_one(app.db().read()).await.unwrap().get(0);
+        assert_eq!(voided, 1);
         assert_eq!(doctor.post_form(&format!("/consultations/{enc}/diagnoses/{free}/remove"), &[]).await.status, 404);
 
         // Once signed: neither added nor removed here (an addendum does it), and the database
@@ -699,7 +701,7 @@ async fn a_doctor_finds_a_diagnosis_as_they_type_and_codes_it_in_a_browser() {
                 .collect();
             assert!(bad.is_empty(), "console: {}", describe(&bad));
             let left: Vec<String> =
-                sqlx::query("SELECT display FROM encounter_diagnoses WHERE encounter_id = $1")
+                sqlx::query("SELECT display FROM note_diagnoses WHERE encounter_id = $1")
                     .bind(enc)
                     .fetch_all(db.read())
                     .await

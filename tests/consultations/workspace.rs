@@ -435,19 +435,31 @@ each_backend! {
     }
 }
 
-/// A doctor takes the next patient, writes the note (saved by itself while typing), signs it
-/// with a diagnosis, and sees it signed.
+/// A doctor takes the next patient, writes the note (saved by itself while typing), is refused
+/// signing without a diagnosis, codes one as they type, orders a test and a drug, signs with a
+/// referral and prints the referral letter (patient, diagnosis and registration number in it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_doctor_takes_the_next_patient_writes_and_signs_in_the_browser() {
+async fn a_doctor_takes_next_writes_codes_orders_signs_and_prints_a_referral_in_the_browser() {
     let Some(tools) = BrowserTools::find() else {
         return;
     };
     let app = TestApp::start(Backend::Sqlite)
         .await
         .expect("SQLite test app starts");
-    let (desk, _) = desk_and_doctor(&app).await;
+    let (desk, doctor_http) = desk_and_doctor(&app).await;
     waiting_patient(&desk, "Imani", "Jeptoo", "0712000008").await;
+    // Documents print the clinician's cadre and registration number.
+    let mut tx = app.db().begin().await.expect("begin");
+    sqlx::query(
+        "UPDATE users SET cadre = 'Medical Officer', registration_no = 'KMPDC-A77777' \
+         WHERE username = 'doctor'",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect("doctor's registration");
+    tx.commit().await.expect("commit");
     let app_ref = &app;
+    let doctor_http = &doctor_http;
     in_browser(
         &tools,
         &app,
@@ -521,8 +533,45 @@ async fn a_doctor_takes_the_next_patient_writes_and_signs_in_the_browser() {
                 "{}",
                 describe(&problems)
             );
-            add_diagnosis(app_ref, note, "Malaria").await;
-            click(&driver, "#outcome-home").await?;
+            // The diagnosis is found as it is typed and coded.
+            fill(&driver, "diagnosis-q", "malaria").await?;
+            wait_for_text(&driver, "#diagnosis-picker", |t| t.contains("Malaria")).await?;
+            click(&driver, "#diagnosis-picker button[value=final]").await?;
+            wait_for_text(&driver, ".diagnosis-list", |t| t.contains("malaria")).await?;
+            // A test and a drug go into the basket (no laboratory or pharmacy here: free text,
+            // which stays placed and prints), then are placed together.
+            select_value(&driver, "order-search-kind", "lab").await?;
+            fill(&driver, "order-free_text", "Malaria RDT").await?;
+            fill(&driver, "order-quantity", "1").await?;
+            click(&driver, "#order-add").await?;
+            wait_for_text(&driver, "#orders", |t| t.contains("Place orders (1)")).await?;
+            select_value(&driver, "order-search-kind", "drug").await?;
+            fill(&driver, "order-free_text", "Artemether/lumefantrine 20/120 mg").await?;
+            fill(&driver, "order-quantity", "24").await?;
+            fill(&driver, "order-dose", "4").await?;
+            fill(&driver, "order-dose_unit", "tablet").await?;
+            select_value(&driver, "order-route", "oral").await?;
+            select_value(&driver, "order-frequency", "BD").await?;
+            fill(&driver, "order-duration_days", "3").await?;
+            click(&driver, "#order-add").await?;
+            wait_for_text(&driver, "#orders", |t| t.contains("Place orders (2)")).await?;
+            click(&driver, "#order-place").await?;
+            wait_for_text(&driver, "#orders", |t| t.contains("The basket is empty")).await?;
+            assert_eq!(
+                one_i64(
+                    app_ref,
+                    "SELECT COUNT(*) FROM orders WHERE visit_id = \
+                     (SELECT visit_id FROM encounters WHERE id = $1) AND state = 'placed'",
+                    note,
+                )
+                .await,
+                2
+            );
+            screenshot(&driver, &shots, "consultations-coded-and-ordered").await?;
+
+            // Signed with a referral to Kenyatta National Hospital (KMHFL 13023).
+            click(&driver, "#outcome-referral").await?;
+            fill(&driver, "referral_facility", "13023").await?;
             click(&driver, "#sign-note").await?;
             wait_for_text(&driver, "#signed-note", |t| t.contains("Fever and cough")).await?;
             assert!(page_text(&driver).await?.contains("The note is signed."));
@@ -531,6 +580,38 @@ async fn a_doctor_takes_the_next_patient_writes_and_signs_in_the_browser() {
                 "signed"
             );
             assert_clean_console(&driver, "consultation").await?;
+            screenshot_fits(&driver, &shots, "consultations-signed").await?;
+
+            // The referral letter, prefilled with the facility, printed as PDF.
+            driver
+                .goto(format!(
+                    "{base_url}/consultations/{note}/documents/new?kind=referral"
+                ))
+                .await?;
+            fill(&driver, "reason", "Severe malaria: needs admission").await?;
+            submit(&driver).await?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let letter = loop {
+                let n = one_i64(
+                    app_ref,
+                    "SELECT COALESCE(MAX(id), 0) FROM consultation_documents WHERE encounter_id = $1",
+                    note,
+                )
+                .await;
+                if n > 0 {
+                    break n;
+                }
+                assert!(std::time::Instant::now() < deadline, "no letter was issued");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            };
+            let pdf_bytes = doctor_http
+                .get(&format!("/consultations/documents/{letter}.pdf"))
+                .await
+                .bytes;
+            let text = hms_testkit::pdf::text(&pdf_bytes);
+            for wanted in ["Imani Jeptoo", "Confirmed malaria", "KMPDC-A77777", "13023"] {
+                assert!(text.contains(wanted), "{wanted} missing from:\n{text}");
+            }
             screenshot_fits(&driver, &shots, "consultations-signed").await?;
             Ok(())
         },

@@ -727,7 +727,7 @@ mod signing_tests {
 
     async fn rows(db: &Db, enc: &Encounter) -> Vec<(String, i64)> {
         sqlx::query(
-            "SELECT moh_form, moh_row FROM encounter_diagnoses WHERE encounter_id = $1 ORDER BY id",
+            "SELECT moh_form, moh_row FROM note_diagnoses WHERE encounter_id = $1 ORDER BY id",
         )
         .bind(enc.id)
         .fetch_all(db.read())

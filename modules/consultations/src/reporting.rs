@@ -233,7 +233,7 @@ macro_rules! case_columns {
 /// Diagnoses not marked entered in error, fixed on a form, in the range.
 macro_rules! counted_diagnoses {
     () => {
-        " FROM encounter_diagnoses d \
+        " FROM note_diagnoses d \
           WHERE d.moh_form IS NOT NULL AND d.visit_day >= $1 AND d.visit_day <= $2 \
           AND ($3 = 0 OR d.facility_id = $3) \
           AND NOT EXISTS (SELECT 1 FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
@@ -291,7 +291,7 @@ async fn cases(db: &Db, which: Cases, range: &FigureRange) -> Result<Vec<Case>, 
                 "SELECT e.id, e.patient_id, e.visit_id, e.visit_day FROM encounters e \
                  WHERE e.state = 'signed' AND e.outcome = 'died' \
                  AND e.visit_day >= $1 AND e.visit_day <= $2 AND ($3 = 0 OR e.facility_id = $3) \
-                 AND EXISTS (SELECT 1 FROM encounter_diagnoses d WHERE d.encounter_id = e.id \
+                 AND EXISTS (SELECT 1 FROM note_diagnoses d WHERE d.encounter_id = e.id \
                  AND d.moh_form = $4 AND d.moh_row = $5 AND NOT EXISTS (SELECT 1 FROM \
                  encounter_addenda a WHERE a.diagnosis_id = d.id AND a.kind = 'error')) \
                  ORDER BY e.id",
@@ -473,7 +473,7 @@ pub async fn visit_facts(db: &Db, visits: &[VisitId]) -> Result<Vec<VisitFact>, 
     let mut facts = Vec::new();
     for &visit in visits {
         let diagnoses = sqlx::query(
-            "SELECT d.icd10, d.display, d.added_at FROM encounter_diagnoses d \
+            "SELECT d.icd10, d.display, d.added_at FROM note_diagnoses d \
              WHERE d.visit_id = $1 AND d.moh_form IS NOT NULL \
              AND NOT EXISTS (SELECT 1 FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
              AND a.kind = 'error') ORDER BY d.id",
@@ -526,8 +526,8 @@ pub async fn export(db: &Db, patients: &[PatientId]) -> Result<Vec<ExportSection
             "SELECT d.visit_day, d.display, d.icd10, d.certainty, d.moh_form, d.moh_row, \
              (SELECT COUNT(*) FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
              AND a.kind = 'error') AS errors \
-             FROM encounter_diagnoses d JOIN encounters e ON e.id = d.encounter_id \
-             WHERE d.patient_id = $1 AND e.state = 'signed' ORDER BY d.visit_day, d.id LIMIT $2",
+             FROM note_diagnoses d JOIN encounters e ON e.id = d.encounter_id \
+             WHERE d.patient_id = $1 AND e.state = 'signed' ORDER BY d.visit_day, d.id LIMIT CAST($2 AS BIGINT)",
         )
         .bind(p)
         .bind(EXPORT_LIMIT)
@@ -548,7 +548,7 @@ pub async fn export(db: &Db, patients: &[PatientId]) -> Result<Vec<ExportSection
         }
         let rows = sqlx::query(
             "SELECT visit_day, code, name FROM encounter_procedures WHERE patient_id = $1 \
-             ORDER BY visit_day, id LIMIT $2",
+             ORDER BY visit_day, id LIMIT CAST($2 AS BIGINT)",
         )
         .bind(p)
         .bind(EXPORT_LIMIT)

@@ -41,8 +41,8 @@ pub enum Scenario {
     /// A nurse records a patient's vital signs at triage and sends them on to consultation
     /// (patients checked in before the scenario starts).
     Vitals,
-    /// A doctor's whole consultation: take next, the page, two draft saves, a diagnosis, a
-    /// test into the basket, place orders, sign. Each request is timed too.
+    /// A doctor's whole consultation: the workspace, take next, the page, two draft saves, a
+    /// diagnosis, a test into the basket, place orders, sign. Each request is timed too.
     Consult,
     /// A doctor's dashboard and its cards, one request per operation in turn.
     Doctor,
@@ -333,7 +333,7 @@ const LAST: &[&str] = &[
 const NO_MORE_WORK: &str = "no more patients prepared";
 
 /// Requests of one consultation (see [`consult`]).
-const CONSULT_REQUESTS: u32 = 8;
+const CONSULT_REQUESTS: u32 = 9;
 
 /// The doctor's dashboard and the cards it loads, one per `doctor` operation in turn.
 const DOCTOR_PAGES: &[&str] = &[
@@ -422,6 +422,9 @@ async fn consult(
     rng: &mut StdRng,
     timed: &mut Vec<u32>,
 ) -> Result<(), String> {
+    // The doctor is on the workspace and presses *Take next*.
+    let workspace = step(c, timed, "/consultations", None).await?;
+    expect(&workspace, 200, "the workspace")?;
     let r = step(c, timed, "/consultations/next", Some(&[])).await?;
     if r.status == 200 {
         return Err(NO_MORE_WORK.into());
@@ -680,7 +683,7 @@ async fn operation(
                         ("weight", weight.as_str()),
                         ("height", "165"),
                         ("pain", "2"),
-                        ("triage_category", "routine"),
+                        ("triage_category", ""),
                         ("send_to", "consultation"),
                         ("checked", "weight"),
                     ],

@@ -45,7 +45,7 @@ pub async fn past_visits(db: &Db, after: i64, limit: i64) -> Result<Vec<PastVisi
          JOIN queue_entries c ON c.visit_id = v.id \
          JOIN service_points cp ON cp.id = c.service_point_id AND cp.code = 'consultation' \
          WHERE v.id > $1 AND v.status = 'completed' AND c.served_at IS NOT NULL \
-         ORDER BY v.id LIMIT $2",
+         ORDER BY v.id LIMIT CAST($2 AS BIGINT)",
     )
     .bind(after)
     .bind(limit)
@@ -91,7 +91,8 @@ pub async fn vitals(
         "INSERT INTO vital_signs (patient_id, visit_id, age_days, temperature_dc, pulse, \
          resp_rate, systolic, diastolic, spo2, weight_g, height_mm, triage_category, worst, \
          recorded_by, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'routine', $12, $13, $14)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         CASE WHEN $12 = 'normal' THEN 'queue' ELSE 'priority' END, $12, $13, $14)",
     )
     .bind(v.patient_id)
     .bind(v.id)

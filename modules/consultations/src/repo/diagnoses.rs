@@ -274,7 +274,7 @@ pub async fn of_encounter(db: &Db, id: EncounterId) -> Result<Vec<NoteDiagnosis>
     let rows = sqlx::query(concat!(
         "SELECT ",
         note_diagnosis_columns!(),
-        " FROM encounter_diagnoses d \
+        " FROM note_diagnoses d \
          LEFT JOIN diagnosis_catalogue c ON c.code = d.catalogue_code \
          WHERE d.encounter_id = $1 ORDER BY d.id"
     ))
@@ -296,7 +296,7 @@ pub async fn one_in(
     let row = sqlx::query(concat!(
         "SELECT ",
         note_diagnosis_columns!(),
-        " FROM encounter_diagnoses d \
+        " FROM note_diagnoses d \
          LEFT JOIN diagnosis_catalogue c ON c.code = d.catalogue_code \
          WHERE d.encounter_id = $1 AND d.id = $2"
     ))
@@ -314,7 +314,7 @@ pub async fn mappings_in(
 ) -> Result<Vec<(i64, Option<Mapping>)>, DbError> {
     let rows = sqlx::query(
         "SELECT d.id, c.id AS entry_id, c.moh705a_row, c.moh705b_row, c.pregnancy_row \
-         FROM encounter_diagnoses d LEFT JOIN diagnosis_catalogue c ON c.code = d.catalogue_code \
+         FROM note_diagnoses d LEFT JOIN diagnosis_catalogue c ON c.code = d.catalogue_code \
          WHERE d.encounter_id = $1 ORDER BY d.id",
     )
     .bind(encounter)
@@ -363,7 +363,7 @@ pub async fn fix_rows(
 /// Whether the note already has this catalogue entry (not marked entered in error).
 pub async fn has_code(tx: &mut Tx, encounter: EncounterId, code: &str) -> Result<bool, DbError> {
     Ok(sqlx::query(
-        "SELECT 1 FROM encounter_diagnoses d WHERE d.encounter_id = $1 AND d.catalogue_code = $2 \
+        "SELECT 1 FROM note_diagnoses d WHERE d.encounter_id = $1 AND d.catalogue_code = $2 \
          AND NOT EXISTS (SELECT 1 FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
          AND a.kind = 'error')",
     )
@@ -406,15 +406,23 @@ pub async fn insert(
     .try_get(0)?)
 }
 
-/// Removes a diagnosis from a draft note (the database refuses it once signed); whether one
-/// was removed.
-pub async fn remove(tx: &mut Tx, encounter: EncounterId, id: i64) -> Result<bool, DbError> {
+/// Takes a diagnosis off a draft note: voided (kept, marked removed), never deleted; the
+/// database refuses it once signed. Whether one was removed.
+pub async fn remove(
+    tx: &mut Tx,
+    encounter: EncounterId,
+    id: i64,
+    by: Option<i64>,
+) -> Result<bool, DbError> {
     let done = sqlx::query(
-        "DELETE FROM encounter_diagnoses WHERE encounter_id = $1 AND id = $2 \
+        "UPDATE encounter_diagnoses SET removed_at = $3, removed_by = $4 \
+         WHERE encounter_id = $1 AND id = $2 AND removed_at IS NULL \
          AND EXISTS (SELECT 1 FROM encounters e WHERE e.id = $1 AND e.state = 'draft')",
     )
     .bind(encounter)
     .bind(id)
+    .bind(clock::now_rfc3339())
+    .bind(by)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -429,7 +437,7 @@ pub async fn set_certainty(
 ) -> Result<bool, DbError> {
     let done = sqlx::query(
         "UPDATE encounter_diagnoses SET certainty = $1 WHERE encounter_id = $2 AND id = $3 \
-         AND EXISTS (SELECT 1 FROM encounters e WHERE e.id = $2 AND e.state = 'draft')",
+         AND removed_at IS NULL AND EXISTS (SELECT 1 FROM encounters e WHERE e.id = $2 AND e.state = 'draft')",
     )
     .bind(certainty)
     .bind(encounter)

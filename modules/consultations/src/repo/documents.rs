@@ -231,7 +231,7 @@ pub struct Diagnosis {
 macro_rules! standing_diagnoses {
     ($where:literal) => {
         concat!(
-            "SELECT d.encounter_id, d.display, d.icd10, d.certainty FROM encounter_diagnoses d ",
+            "SELECT d.encounter_id, d.display, d.icd10, d.certainty FROM note_diagnoses d ",
             $where,
             " AND NOT EXISTS (SELECT 1 FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
              AND a.kind = 'error') ORDER BY d.encounter_id, d.id"

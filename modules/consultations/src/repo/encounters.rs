@@ -306,7 +306,7 @@ pub async fn diagnoses_of(db: &Db, id: EncounterId) -> Result<Vec<NoteDiagnosis>
         "SELECT d.id, d.display, d.icd10, d.certainty, \
          EXISTS (SELECT 1 FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
                  AND a.kind = 'error') \
-         FROM encounter_diagnoses d WHERE d.encounter_id = $1 ORDER BY d.id",
+         FROM note_diagnoses d WHERE d.encounter_id = $1 ORDER BY d.id",
     )
     .bind(id)
     .fetch_all(db.read())
@@ -342,7 +342,7 @@ pub async fn diagnosis_in(
 ) -> Result<Option<(String, bool)>, DbError> {
     let row = sqlx::query(
         "SELECT d.display, (SELECT COUNT(*) FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
-         AND a.kind = 'error') FROM encounter_diagnoses d WHERE d.id = $1 AND d.encounter_id = $2",
+         AND a.kind = 'error') FROM note_diagnoses d WHERE d.id = $1 AND d.encounter_id = $2",
     )
     .bind(diagnosis)
     .bind(id)
@@ -392,7 +392,7 @@ pub struct Addendum {
 pub async fn addenda_of(db: &Db, id: EncounterId) -> Result<Vec<Addendum>, DbError> {
     let rows = sqlx::query(
         "SELECT a.kind, a.text, d.display, u.full_name, a.written_at FROM encounter_addenda a \
-         LEFT JOIN encounter_diagnoses d ON d.id = a.diagnosis_id \
+         LEFT JOIN note_diagnoses d ON d.id = a.diagnosis_id \
          LEFT JOIN users u ON u.id = a.written_by \
          WHERE a.encounter_id = $1 ORDER BY a.id",
     )
@@ -431,7 +431,7 @@ pub async fn earlier_diagnoses(
     limit: i64,
 ) -> Result<Vec<EarlierDiagnosis>, DbError> {
     let rows = sqlx::query(
-        "SELECT d.display, d.icd10, d.certainty, d.visit_day FROM encounter_diagnoses d \
+        "SELECT d.display, d.icd10, d.certainty, d.visit_day FROM note_diagnoses d \
          JOIN encounters e ON e.id = d.encounter_id \
          WHERE d.patient_id = $1 AND d.encounter_id <> $2 AND e.state = 'signed' \
          AND NOT EXISTS (SELECT 1 FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
@@ -463,7 +463,7 @@ pub type SignedLine = (EncounterId, String, String, Option<String>, Vec<String>)
 pub async fn signed_of(db: &Db, patient: i64, limit: i64) -> Result<Vec<SignedLine>, DbError> {
     let rows = sqlx::query(
         "SELECT e.id, e.signed_at, e.complaint, e.outcome, d.display FROM encounters e \
-         LEFT JOIN encounter_diagnoses d ON d.encounter_id = e.id \
+         LEFT JOIN note_diagnoses d ON d.encounter_id = e.id \
            AND NOT EXISTS (SELECT 1 FROM encounter_addenda a WHERE a.diagnosis_id = d.id \
                            AND a.kind = 'error') \
          WHERE e.id IN (SELECT id FROM encounters WHERE patient_id = $1 AND state = 'signed' \

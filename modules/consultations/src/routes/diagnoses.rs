@@ -264,7 +264,8 @@ pub async fn remove(cx: Ctx, Path((id, diagnosis)): Path<(i64, i64)>) -> AppResu
     let before = repo::one_in(&mut tx, enc.id, diagnosis)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !enc.is_draft() || !repo::remove(&mut tx, enc.id, diagnosis).await? {
+    let by = cx.actor().user_id;
+    if !enc.is_draft() || !repo::remove(&mut tx, enc.id, diagnosis, by).await? {
         drop(tx);
         let errors = refusal("form", t("consultations_diagnoses.error_signed"));
         return answer(&cx, StatusCode::CONFLICT, &enc, &errors, &HashMap::new()).await;
