@@ -187,18 +187,35 @@ impl Client {
             .await
     }
 
+    /// A form's body with the CSRF token of the last page.
+    fn form_body(&self, fields: &[(&str, &str)]) -> String {
+        let token = self.csrf.clone().unwrap_or_default();
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("csrf_token", &token)
+            .extend_pairs(fields)
+            .finish()
+    }
+
     /// Posts a form with the CSRF token of the last page.
     pub async fn post_form(
         &mut self,
         path: &str,
         fields: &[(&str, &str)],
     ) -> Result<Response, String> {
-        let token = self.csrf.clone().unwrap_or_default();
-        let body: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("csrf_token", &token)
-            .extend_pairs(fields)
-            .finish();
+        let body = self.form_body(fields);
         self.send(Method::POST, path, &[], Some(body)).await
+    }
+
+    /// Posts a form as htmx does (`HX-Request`), with the CSRF token of the last page: the
+    /// answer is the fragment the page swaps in.
+    pub async fn post_htmx(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<Response, String> {
+        let body = self.form_body(fields);
+        self.send(Method::POST, path, &[("HX-Request", "true")], Some(body))
+            .await
     }
 
     /// Signs in through the login form.

@@ -323,6 +323,7 @@ async fn measure(
     let part_queries = search_parts::queries(&db, args.seed, 2_000).await?;
     let day_clinic = scenarios::day_clinic(&db).await?;
     let diagnosis_codes = scenarios::diagnosis_codes(&db).await?;
+    let adults = scenarios::adults(&db, 50_000).await?;
     db.close().await;
 
     let mut server = Server::start(hms, prepared).await?;
@@ -345,6 +346,7 @@ async fn measure(
         day_clinic,
         triage_visits: std::sync::Mutex::new(Vec::new()),
         diagnosis_codes,
+        adults,
     });
     let limits = Limits {
         clients: args.clients,
@@ -470,6 +472,14 @@ fn print_report(r: &Report) {
                 .map(|v| format!("{:.0}%", v * 100.0))
                 .unwrap_or_default()
         );
+    }
+    for f in &r.scenarios {
+        if let Some(p99) = f.request_p99_ms {
+            println!(
+                "{}: {} requests per operation, each request p99 {p99:.2} ms",
+                f.scenario, f.http_per_op
+            );
+        }
     }
     println!(
         "server: start-up {:.0} ms, idle {:.1} MB, peak {:.1} MB resident (own memory at most \
