@@ -12,6 +12,14 @@ pub fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Whole minutes from a stored RFC 3339 time to `now` (0 when unreadable or in the future):
+/// how long a patient has waited.
+pub fn minutes_since(at: &str, now: DateTime<Utc>) -> i64 {
+    DateTime::parse_from_rfc3339(at)
+        .map(|t| (now - t.with_timezone(&Utc)).num_minutes().max(0))
+        .unwrap_or(0)
+}
+
 pub fn nairobi() -> FixedOffset {
     FixedOffset::east_opt(3 * 3600).expect("UTC+3 is a valid offset")
 }

@@ -11,7 +11,7 @@
 
 use hms_core::ids::{PatientId, VisitId};
 use hms_core::orders::{self, DrugDetails, Frequency, NewOrder, Route};
-use hms_testkit::domain::{register, submit_check_in, visit_id};
+use hms_testkit::domain::{register, submit_check_in, take_next_patient, visit_id};
 use hms_testkit::{each_backend, pdf, Client, TestApp};
 use sqlx::Row;
 
@@ -19,71 +19,86 @@ use sqlx::Row;
 const DOCTOR: &str = "daktari";
 const REG_NO: &str = "KMPDC-A12345";
 
-/// A note opened for a new visit of `patient` by `clinician`; (encounter, visit).
-async fn open_note(app: &TestApp, desk: &Client, patient: i64, clinician: i64) -> (i64, i64) {
+/// A note the doctor opened with *Take next* for a new visit of `patient`, its texts typed and
+/// saved as the workspace saves them; (encounter, visit).
+async fn open_note(desk: &Client, doc: &Client, patient: i64) -> (i64, i64) {
     let visit = visit_id(&submit_check_in(desk, patient, "consultation", "").await);
-    let mut tx = app.db().begin().await.unwrap();
-    let day: String = sqlx::query("SELECT day FROM visits WHERE id = $1")
-        .bind(visit)
-        .fetch_one(&mut *tx)
+    let enc = take_next_patient(doc).await;
+    let r = doc
+        .post_form(
+            &format!("/consultations/{enc}/draft"),
+            &[
+                ("version", "1"),
+                ("complaint", "Fever and cough"),
+                ("complaint_duration", "3 days"),
+                ("history", "Cough since Friday"),
+                ("examination", "Chest: crackles right base"),
+                ("assessment", "Pneumonia likely"),
+                ("plan", "Antibiotics, review in 3 days"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "the draft was not saved: {}", r.body);
+    (enc, visit)
+}
+
+/// A diagnosis from the catalogue (by its code), coded on the draft note, or by addendum once
+/// the note is signed.
+async fn diagnose(app: &TestApp, doc: &Client, encounter: i64, code: &str) {
+    let state: String = sqlx::query("SELECT state FROM encounters WHERE id = $1")
+        .bind(encounter)
+        .fetch_one(app.db().read())
         .await
         .unwrap()
         .get(0);
-    let now = hms_core::clock::now_rfc3339();
-    let id: i64 = sqlx::query(
-        "INSERT INTO encounters (patient_id, visit_id, visit_day, clinician_id, complaint, \
-         complaint_duration, history, examination, assessment, plan, started_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'Fever and cough', '3 days', 'Cough since Friday', \
-         'Chest: crackles right base', 'Pneumonia likely', 'Antibiotics, review in 3 days', \
-         $5, $5) RETURNING id",
-    )
-    .bind(patient)
-    .bind(visit)
-    .bind(&day)
-    .bind(clinician)
-    .bind(&now)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap()
-    .get(0);
-    tx.commit().await.unwrap();
-    (id, visit)
+    let r = if state == "draft" {
+        doc.post_form(
+            &format!("/consultations/{encounter}/diagnoses"),
+            &[("code", code), ("certainty", "final")],
+        )
+        .await
+    } else {
+        doc.post_form(
+            &format!("/consultations/{encounter}/addenda"),
+            &[
+                ("kind", "diagnosis"),
+                ("code", code),
+                ("certainty", "final"),
+            ],
+        )
+        .await
+    };
+    assert!(
+        r.status == 303 || r.status == 200,
+        "{code} not coded: {}",
+        r.body
+    );
 }
 
-/// A coded diagnosis on the note.
-async fn diagnose(app: &TestApp, encounter: i64, display: &str, icd10: &str) {
-    let mut tx = app.db().begin().await.unwrap();
-    sqlx::query(
-        "INSERT INTO encounter_diagnoses (encounter_id, patient_id, visit_id, visit_day, \
-         free_text, display, icd10, certainty, added_at) \
-         SELECT id, patient_id, visit_id, visit_day, $2, $2, $3, 'final', $4 FROM encounters \
-         WHERE id = $1",
-    )
-    .bind(encounter)
-    .bind(display)
-    .bind(icd10)
-    .bind(hms_core::clock::now_rfc3339())
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-}
-
-/// Signs the note as the workspace does (state, time, signer).
-async fn sign(app: &TestApp, encounter: i64, clinician: i64, outcome: &str) {
-    let mut tx = app.db().begin().await.unwrap();
-    sqlx::query(
-        "UPDATE encounters SET state = 'signed', signed_at = $2, signed_by = $3, outcome = $4, \
-         version = version + 1 WHERE id = $1 AND state = 'draft'",
-    )
-    .bind(encounter)
-    .bind(hms_core::clock::now_rfc3339())
-    .bind(clinician)
-    .bind(outcome)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+/// Signs the note on the workspace with `outcome` (a referral goes to KMHFL 13023).
+async fn sign(app: &TestApp, doc: &Client, encounter: i64, outcome: &str) {
+    let version: i64 = sqlx::query("SELECT version FROM encounters WHERE id = $1")
+        .bind(encounter)
+        .fetch_one(app.db().read())
+        .await
+        .unwrap()
+        .get(0);
+    let version = version.to_string();
+    let mut fields = vec![("version", version.as_str()), ("outcome", outcome)];
+    if outcome == "referral" {
+        fields.push(("referral_facility", "13023"));
+    }
+    let r = doc
+        .post_form(&format!("/consultations/{encounter}/sign"), &fields)
+        .await;
+    assert!(r.status == 303 || r.status == 200, "not signed: {}", r.body);
+    let state: String = sqlx::query("SELECT state FROM encounters WHERE id = $1")
+        .bind(encounter)
+        .fetch_one(app.db().read())
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "signed", "{}", r.body);
 }
 
 /// A drug and a lab test ordered at the visit, as the basket places them.
@@ -139,8 +154,8 @@ async fn documents_count(app: &TestApp) -> i64 {
 }
 
 /// The staff of a small clinic: reception, a doctor with cadre and registration number, a
-/// nurse; (desk, doctor's client, doctor's id).
-async fn staff(app: &TestApp) -> (Client, Client, i64) {
+/// nurse; (desk, doctor's client).
+async fn staff(app: &TestApp) -> (Client, Client) {
     app.setup_admin().await;
     app.add_user("desk", &["receptionist"]).await;
     let doctor = app.add_user(DOCTOR, &["doctor"]).await;
@@ -156,7 +171,7 @@ async fn staff(app: &TestApp) -> (Client, Client, i64) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    (app.login("desk").await, app.login(DOCTOR).await, doctor)
+    (app.login("desk").await, app.login(DOCTOR).await)
 }
 
 /// Wanjirũ, whose name needs more than ASCII.
@@ -199,12 +214,12 @@ fn this_year() -> i32 {
 
 each_backend! {
     async fn a_referral_letter_names_patient_diagnosis_and_clinician_and_reprints_say_copy(app) {
-        let (desk, doc, doctor) = staff(&app).await;
+        let (desk, doc) = staff(&app).await;
         let patient = wanjiru(&desk).await;
-        let (enc, visit) = open_note(&app, &desk, patient, doctor).await;
-        diagnose(&app, enc, "Pneumonia", "J18.9").await;
+        let (enc, visit) = open_note(&desk, &doc, patient).await;
+        diagnose(&app, &doc, enc, "pneumonia").await;
         order(&app, patient, visit, "drug").await;
-        sign(&app, enc, doctor, "referral").await;
+        sign(&app, &doc, enc, "referral").await;
 
         let page = doc.get(&format!("/consultations/{enc}/documents")).await;
         assert_eq!(page.status, 200);
@@ -249,7 +264,7 @@ each_backend! {
         assert!(text.contains("Amoxicillin 500 mg"), "{text}");
 
         // Kept as issued: a diagnosis added later does not change the printed letter.
-        diagnose(&app, enc, "Asthma", "J45.9").await;
+        diagnose(&app, &doc, enc, "asthma").await;
         let text = pdf::text(&doc.get(&at).await.bytes);
         assert!(text.contains("COPY") && !text.contains("Asthma"), "{text}");
         assert_eq!(
@@ -271,10 +286,10 @@ each_backend! {
     }
 
     async fn a_sick_note_shows_the_diagnosis_only_with_consent(app) {
-        let (desk, doc, doctor) = staff(&app).await;
+        let (desk, doc) = staff(&app).await;
         let patient = wanjiru(&desk).await;
-        let (enc, _) = open_note(&app, &desk, patient, doctor).await;
-        diagnose(&app, enc, "Pneumonia", "J18.9").await;
+        let (enc, _) = open_note(&desk, &doc, patient).await;
+        diagnose(&app, &doc, enc, "pneumonia").await;
 
         // Not asked: refused, nothing kept.
         doc.get(&format!("/consultations/{enc}/documents/new?kind=sick_note")).await;
@@ -317,9 +332,9 @@ each_backend! {
     }
 
     async fn bad_input_is_refused_with_nothing_saved_and_payloads_print_as_text(app) {
-        let (desk, doc, doctor) = staff(&app).await;
+        let (desk, doc) = staff(&app).await;
         let patient = wanjiru(&desk).await;
-        let (enc, visit) = open_note(&app, &desk, patient, doctor).await;
+        let (enc, visit) = open_note(&desk, &doc, patient).await;
         let path = format!("/consultations/{enc}/documents");
         doc.get(&format!("{path}/new?kind=referral")).await;
         let payload = "<script>alert('x')</script>";
@@ -357,9 +372,9 @@ each_backend! {
     }
 
     async fn nurses_print_doctors_issue_and_nobody_else_reads_documents(app) {
-        let (desk, doc, doctor) = staff(&app).await;
+        let (desk, doc) = staff(&app).await;
         let patient = wanjiru(&desk).await;
-        let (enc, _) = open_note(&app, &desk, patient, doctor).await;
+        let (enc, _) = open_note(&desk, &doc, patient).await;
         let at = issue(&doc, enc, &[("kind", "visit_summary")]).await;
 
         let nurse = app.login("muuguzi").await;
@@ -383,7 +398,7 @@ each_backend! {
     }
 
     async fn the_daily_register_splits_under_fives_and_lists_signed_diagnosed_visits(app) {
-        let (desk, doc, doctor) = staff(&app).await;
+        let (desk, doc) = staff(&app).await;
         let adult = wanjiru(&desk).await;
         let child = register(&desk, &[
             ("first_name", "Baraka"), ("last_name", "Mwangi"), ("sex", "male"),
@@ -395,16 +410,16 @@ each_backend! {
             ("age_years", "3"), ("id_type", "none"), ("phone", "0733 111 333"),
             ("register_anyway", "1"),
         ]).await;
-        let (e1, v1) = open_note(&app, &desk, adult, doctor).await;
-        diagnose(&app, e1, "Pneumonia", "J18.9").await;
-        diagnose(&app, e1, "Malaria, not tested", "B54").await;
+        let (e1, v1) = open_note(&desk, &doc, adult).await;
+        diagnose(&app, &doc, e1, "pneumonia").await;
+        diagnose(&app, &doc, e1, "malaria-suspected").await;
         order(&app, adult, v1, "drug").await;
-        sign(&app, e1, doctor, "home").await;
-        let (e2, _) = open_note(&app, &desk, child, doctor).await;
-        diagnose(&app, e2, "Diarrhoea", "A09").await;
-        sign(&app, e2, doctor, "died").await;
-        let (e3, _) = open_note(&app, &desk, unsigned, doctor).await;
-        diagnose(&app, e3, "Malaria", "B54").await;
+        sign(&app, &doc, e1, "home").await;
+        let (e2, _) = open_note(&desk, &doc, child).await;
+        diagnose(&app, &doc, e2, "diarrhoea-no-dehydration").await;
+        sign(&app, &doc, e2, "died").await;
+        let (e3, _) = open_note(&desk, &doc, unsigned).await;
+        diagnose(&app, &doc, e3, "malaria-suspected").await;
         let day: String = sqlx::query("SELECT visit_day FROM encounters WHERE id = $1")
             .bind(e1).fetch_one(app.db().read()).await.unwrap().get(0);
 
@@ -433,7 +448,7 @@ each_backend! {
         let row: Vec<&str> = csv_b.body.lines().nth(1).expect("one row").split("\",\"").collect();
         assert_eq!(row.len(), 23, "{row:?}");
         assert_eq!(row[18], "1", "malaria presenting with symptoms, not tested: {row:?}");
-        assert!(row[19].contains("Pneumonia; Malaria, not tested"), "{row:?}");
+        assert!(row[19].contains("Pneumonia; Suspected malaria (not tested)"), "{row:?}");
         assert_eq!(row[1], patient_number_of(&app, adult).await, "a new patient: {row:?}");
 
         let pdf_b = doc.get(&format!("/consultations/register.pdf?day={day}&form=204B")).await;
@@ -454,9 +469,9 @@ each_backend! {
 
 each_backend! {
     async fn documents_issued_and_printed_at_once_get_distinct_numbers_and_one_original(app) {
-        let (desk, doc, doctor) = staff(&app).await;
+        let (desk, doc) = staff(&app).await;
         let patient = wanjiru(&desk).await;
-        let (enc, _) = open_note(&app, &desk, patient, doctor).await;
+        let (enc, _) = open_note(&desk, &doc, patient).await;
         doc.get(&format!("/consultations/{enc}/documents/new?kind=visit_summary")).await;
         let path = format!("/consultations/{enc}/documents");
         let doc = std::sync::Arc::new(doc);
@@ -509,11 +524,11 @@ async fn a_doctor_issues_a_referral_letter_in_the_browser() {
     let app = TestApp::start(hms_testkit::Backend::Sqlite)
         .await
         .expect("SQLite test app starts");
-    let (desk, doc, doctor) = staff(&app).await;
+    let (desk, doc) = staff(&app).await;
     let patient = wanjiru(&desk).await;
-    let (enc, _) = open_note(&app, &desk, patient, doctor).await;
-    diagnose(&app, enc, "Pneumonia", "J18.9").await;
-    sign(&app, enc, doctor, "referral").await;
+    let (enc, _) = open_note(&desk, &doc, patient).await;
+    diagnose(&app, &doc, enc, "pneumonia").await;
+    sign(&app, &doc, enc, "referral").await;
     let db = app.db().clone();
     in_browser(
         &tools,

@@ -35,6 +35,20 @@ pub async fn service_points(db: &Db) -> Result<Vec<ServicePoint>, DbError> {
         .collect())
 }
 
+/// How many patients wait at a service point, and since when the one waiting longest has
+/// (RFC 3339); `(0, None)` for an unknown point. For cards that count a whole queue.
+pub async fn waiting(db: &Db, point_code: &str) -> Result<(i64, Option<String>), DbError> {
+    let Some(point) = crate::repo::queue::point(db.read(), point_code).await? else {
+        return Ok((0, None));
+    };
+    Ok(crate::repo::queue::waiting_counts(db)
+        .await?
+        .into_iter()
+        .find(|(id, _, _)| *id == point.id)
+        .map(|(_, n, oldest)| (n, oldest))
+        .unwrap_or((0, None)))
+}
+
 /// A visit by id inside the caller's transaction (for work that must not wait for another
 /// connection while it holds locks).
 pub async fn visit_in(

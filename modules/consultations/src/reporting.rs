@@ -652,6 +652,35 @@ mod tests {
         }
     }
 
+    /// The generated row indicators say what `data/moh705.csv` says, row for row: the file is
+    /// written once from the form, and this keeps the two from drifting apart.
+    #[test]
+    fn each_row_indicator_names_its_row_as_the_form_does() {
+        let mut rows = csv::Reader::from_reader(include_str!("../data/moh705.csv").as_bytes());
+        let mut expected = Vec::new();
+        for r in rows.records() {
+            let r = r.unwrap();
+            let (form, row, condition) = (&r[0], r[1].parse::<i64>().unwrap(), &r[2]);
+            let last_disease = if form == "705A" { 71 } else { 68 };
+            if row <= last_disease {
+                expected.push((
+                    format!("consultations.moh{}.{row}", form.to_lowercase()),
+                    format!("MOH {form} row {row}: {condition}."),
+                ));
+            }
+        }
+        assert_eq!(expected.len(), moh705_indicators::ROWS.len());
+        for (i, (code, name)) in moh705_indicators::ROWS.iter().zip(&expected) {
+            assert_eq!(i.code, code);
+            assert!(
+                i.description.starts_with(name.as_str()),
+                "{}: {}",
+                i.code,
+                i.description
+            );
+        }
+    }
+
     #[test]
     fn tested_malaria_adds_the_positive_tests() {
         assert_eq!(

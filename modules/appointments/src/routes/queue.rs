@@ -1,7 +1,8 @@
 //! The service-point queues: each service point's screen lists who is waiting, for how long, and
 //! calls, serves and sends patients on. The lists refresh themselves (HTMX polling).
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use hms_core::clock::minutes_since;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
 use serde::{Deserialize, Serialize};
@@ -37,13 +38,6 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::post("/queues/:code/entries/:id/left", P(CALL), left),
         RouteSpec::get("/cards/queues", P(CALL), card),
     ]
-}
-
-/// Whole minutes from a stored RFC 3339 time to `now` (0 when unreadable or in the future).
-fn minutes_since(at: &str, now: DateTime<Utc>) -> i64 {
-    DateTime::parse_from_rfc3339(at)
-        .map(|t| (now - t.with_timezone(&Utc)).num_minutes().max(0))
-        .unwrap_or(0)
 }
 
 pub(super) async fn point_choices(cx: &Ctx) -> AppResult<Vec<(String, String)>> {

@@ -2,7 +2,8 @@
 //! visit (recorded and sent on in one transaction), marking a set entered in error, the table
 //! of ranges, and the nurse's dashboard cards.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use hms_core::clock::minutes_since;
 use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Response};
@@ -53,13 +54,6 @@ pub fn routes() -> Vec<RouteSpec> {
             card_critical,
         ),
     ]
-}
-
-/// Whole minutes from a stored RFC 3339 time to `now`.
-fn minutes_since(at: &str, now: DateTime<Utc>) -> i64 {
-    DateTime::parse_from_rfc3339(at)
-        .map(|t| (now - t.with_timezone(&Utc)).num_minutes().max(0))
-        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -595,19 +589,14 @@ pub async fn ranges_page(cx: Ctx) -> AppResult<Response> {
 #[handler]
 pub async fn card_triage(cx: Ctx) -> AppResult<Response> {
     let db = &cx.app().db;
+    // The whole queue is counted; the next few are read in calling order.
+    let (waiting, oldest) = visits::waiting(db, POINT).await?;
     let entries = visits::queue(db, POINT, QUEUE_LIMIT).await?;
     let now = Utc::now();
-    let waiting: Vec<_> = entries
+    let longest = oldest.map_or(0, |at| minutes_since(&at, now));
+    let next: Vec<serde_json::Value> = entries
         .iter()
         .filter(|e| e.state == visits::EntryState::Waiting)
-        .collect();
-    let longest = waiting
-        .iter()
-        .map(|e| minutes_since(&e.enqueued_at, now))
-        .max()
-        .unwrap_or(0);
-    let next: Vec<serde_json::Value> = waiting
-        .iter()
         .take(CARD_LINES as usize)
         .map(|e| {
             json!({
@@ -620,7 +609,7 @@ pub async fn card_triage(cx: Ctx) -> AppResult<Response> {
         })
         .collect();
     let mut c = tera::Context::new();
-    c.insert("waiting", &waiting.len());
+    c.insert("waiting", &waiting);
     c.insert("longest", &longest);
     c.insert("next", &next);
     render(&cx, "consultations/triage_card.html", c)

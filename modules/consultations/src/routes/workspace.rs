@@ -4,9 +4,10 @@
 //! server as it is typed (versioned; a save over a newer version is refused showing both texts),
 //! signing with its outcome, addenda to signed notes, and the doctor's dashboard cards.
 
+use hms_core::clock::minutes_since;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use poem::http::StatusCode;
 use poem::web::Path;
 use poem::{handler, Response};
@@ -78,13 +79,6 @@ pub fn routes() -> Vec<RouteSpec> {
 
 fn user_id(cx: &Ctx) -> AppResult<UserId> {
     Ok(UserId(cx.require_user()?.id))
-}
-
-/// Whole minutes from a stored RFC 3339 time to `now` (0 when unreadable or in the future).
-fn minutes_since(at: &str, now: DateTime<Utc>) -> i64 {
-    DateTime::parse_from_rfc3339(at)
-        .map(|t| (now - t.with_timezone(&Utc)).num_minutes().max(0))
-        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1161,19 +1155,16 @@ pub async fn send_on(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> AppRes
 
 #[handler]
 pub async fn card_waiting(cx: Ctx) -> AppResult<Response> {
+    // The whole queue is counted; the emergencies are among the first lines (called first).
+    let (waiting, oldest) = appts::waiting(&cx.app().db, POINT).await?;
     let lines = waiting_lines(&cx).await?;
-    let now = Utc::now();
-    let longest = lines
-        .iter()
-        .map(|l| minutes_since(&l.enqueued_at, now))
-        .max()
-        .unwrap_or(0);
+    let longest = oldest.map_or(0, |at| minutes_since(&at, Utc::now()));
     let emergencies = lines
         .iter()
         .filter(|l| l.priority == appts::Priority::Emergency)
         .count();
     let mut c = tera::Context::new();
-    c.insert("waiting", &lines.len());
+    c.insert("waiting", &waiting);
     c.insert("longest", &longest);
     c.insert("emergencies", &emergencies);
     render(&cx, "consultations/card_waiting.html", c)
