@@ -64,6 +64,7 @@ async fn diagnose(app: &TestApp, doc: &Client, encounter: i64, code: &str) {
                 ("kind", "diagnosis"),
                 ("code", code),
                 ("certainty", "final"),
+                ("text", "Found on review of the results"),
             ],
         )
         .await
@@ -441,7 +442,7 @@ each_backend! {
         assert!(head.starts_with("\"A: Date (DD/MM/YYYY)\",\"B: OPD No. (New)\""), "{head}");
         assert_eq!(head.matches("\",\"").count(), 28, "29 columns: {head}");
         let row = lines.next().expect("one row");
-        assert!(row.contains("\"Mwangi, Baraka\"") && row.contains("\"Diarrhoea\""), "{row}");
+        assert!(row.contains("\"Mwangi, Baraka\"") && row.contains("\"Diarrhoea with no dehydration\""), "{row}");
         assert!(lines.next().is_none());
 
         let csv_b = doc.get(&format!("/consultations/register.csv?day={day}&form=204B")).await;

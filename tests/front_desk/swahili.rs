@@ -173,13 +173,19 @@ struct Records {
     clinic: i64,
     user: i64,
     display_key: String,
+    /// A draft consultation note (Juma, taken from the consultation queue).
+    encounter: i64,
 }
 
 impl Records {
     /// A route's address with each `:parameter` filled from the records; `None` for routes
     /// that are files, not pages.
     fn address(&self, path: &str) -> Option<String> {
-        if path.ends_with(".pdf") || path.ends_with(".csv") || path.contains('*') {
+        if path.ends_with(".pdf")
+            || path.ends_with(".csv")
+            || path.contains('*')
+            || path.contains(":file")
+        {
             return None;
         }
         let mut parts = Vec::new();
@@ -193,12 +199,15 @@ impl Records {
                     "appointments" => self.appointment.to_string(),
                     "clinics" => self.clinic.to_string(),
                     "users" => self.user.to_string(),
+                    "consultations" => self.encounter.to_string(),
                     other => panic!("which record is :id after {other} in {path}?"),
                 },
                 ":other" => self.other.to_string(),
                 ":merge" => self.merge.to_string(),
                 ":number" => self.number.clone(),
                 ":code" => "triage".to_string(),
+                ":visit" => self.visit.to_string(),
+                ":entry" => "pneumonia".to_string(),
                 ":key" => self.display_key.clone(),
                 s if s.starts_with(':') => panic!("no record for {s} in {path}"),
                 s => s.to_string(),
@@ -316,6 +325,18 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
     assert_eq!(r.status, 303, "booking: {}", r.body);
     let appointment = last_id(r.location());
 
+    // Juma waits for the doctor, who takes him and starts the note.
+    let juma = register_quick(staff, "Juma", "Mwangi", "0711222333").await;
+    visit_id(&submit_check_in(staff, juma, "consultation", "").await);
+    let encounter = take_next_patient(staff).await;
+    let r = staff
+        .post_form(
+            &format!("/consultations/{encounter}/draft"),
+            &[("version", "1"), ("complaint", "Homa na kikohozi")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "draft: {}", r.body);
+
     staff.get("/displays").await;
     let r = staff.post_form("/queues/triage/display-key", &[]).await;
     let at = r.body.find("/display/").expect("the screen's address") + "/display/".len();
@@ -336,6 +357,7 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
         clinic,
         user: doctor,
         display_key,
+        encounter,
     }
 }
 
