@@ -405,14 +405,19 @@ fn order_of(encounter: &Encounter, line: &BasketLine) -> Result<NewOrder, AppErr
 }
 
 /// *Place orders*: every line of the basket becomes a core order in the caller's transaction
-/// and leaves the basket. A line gone meanwhile (placed by another request) is a
-/// [`DbError::Conflict`]: the caller rolls back and nothing is placed twice.
+/// and leaves the basket. A line gone meanwhile, or a basket found empty (placed by another
+/// request), is a conflict: the caller rolls back and nothing is placed twice.
 pub async fn place_all(
     tx: &mut Tx,
     actor: &Actor,
     encounter: &Encounter,
 ) -> Result<Vec<OrderId>, AppError> {
     let lines = repo::basket_in(tx, encounter.id).await?;
+    if lines.is_empty() {
+        // Another request placed them between the caller's check and this read (PostgreSQL
+        // reads each statement afresh): this one places nothing and says so.
+        return Err(AppError::Conflict(String::new()));
+    }
     let mut placed = Vec::with_capacity(lines.len());
     for line in &lines {
         repo::take(tx, encounter.id, line.id).await?;
