@@ -91,6 +91,23 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("consultation_documents", ClinicalEvent),
         ("consultation_document_prints", ClinicalEvent),
         ("consultation_counters", Local),
+        // pharmacy
+        ("drugs", Central),
+        ("stores", Facility),
+        ("store_levels", Facility),
+        ("suppliers", Central),
+        ("stock_batches", Facility),
+        ("stock_ledger", Ledger),
+        ("receipts", Facility),
+        ("receipt_lines", Facility),
+        ("dispenses", ClinicalEvent),
+        ("dispense_lines", ClinicalEvent),
+        ("adjustments", Facility),
+        ("transfers", Facility),
+        ("transfer_lines", Facility),
+        ("stock_takes", Facility),
+        ("stock_take_lines", Facility),
+        ("stock_checks", Local),
     ]
 };
 

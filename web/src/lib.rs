@@ -38,6 +38,8 @@ pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(hms_appointments::AppointmentsModule),
         #[cfg(feature = "consultations")]
         Arc::new(hms_consultations::ConsultationsModule),
+        #[cfg(feature = "pharmacy")]
+        Arc::new(hms_pharmacy::PharmacyModule),
     ];
     list
 }

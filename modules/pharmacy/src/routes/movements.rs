@@ -1,0 +1,7 @@
+//! Pharmacy screens: movements.
+
+use hms_core::http::RouteSpec;
+
+pub fn routes() -> Vec<RouteSpec> {
+    Vec::new()
+}
