@@ -235,9 +235,13 @@ async fn set_lookups_agree_with_casbin_enforce_for_every_role_and_permission() {
 
 /// Every role's default permissions, as seeded before each module declared all of its grants
 /// in `Module::default_grants` (some came from a policy file then): moving them changed none.
-/// Modules added since then bring their own (consultations: vitals, notes, orders, documents).
+/// Modules added since then bring their own (consultations: vitals, notes, orders, documents;
+/// pharmacy: its nine permissions).
 const GRANTS_BEFORE: &[(&str, &[&str])] = &[
-    ("accountant", &["patients.view", "queue.call"]),
+    (
+        "accountant",
+        &["patients.view", "pharmacy.reports", "queue.call"],
+    ),
     (
         "admin",
         &[
@@ -260,6 +264,9 @@ const GRANTS_BEFORE: &[(&str, &[&str])] = &[
             "patients.merge",
             "patients.register",
             "patients.view",
+            "pharmacy.approve",
+            "pharmacy.reports",
+            "pharmacy.view",
             "schedules.manage",
         ],
     ),
@@ -272,6 +279,7 @@ const GRANTS_BEFORE: &[(&str, &[&str])] = &[
             "documents.issue",
             "orders.place",
             "patients.view",
+            "pharmacy.view",
             "queue.call",
             "vitals.record",
         ],
@@ -283,12 +291,27 @@ const GRANTS_BEFORE: &[(&str, &[&str])] = &[
             "appointments.view",
             "consultations.view",
             "patients.view",
+            "pharmacy.view",
             "queue.call",
             "queue.checkin",
             "vitals.record",
         ],
     ),
-    ("pharmacist", &["patients.view", "queue.call"]),
+    (
+        "pharmacist",
+        &[
+            "patients.view",
+            "pharmacy.adjust",
+            "pharmacy.catalogue",
+            "pharmacy.count",
+            "pharmacy.dispense",
+            "pharmacy.receive",
+            "pharmacy.reports",
+            "pharmacy.transfer",
+            "pharmacy.view",
+            "queue.call",
+        ],
+    ),
     (
         "receptionist",
         &[
