@@ -121,6 +121,15 @@ pub async fn batch_in(tx: &mut Tx, id: i64) -> Result<Option<BatchRow>, DbError>
         .map(|r| batch_from(&r)))
 }
 
+/// One batch by id.
+pub async fn batch(db: &Db, id: i64) -> Result<Option<BatchRow>, DbError> {
+    Ok(sqlx::query(select_batches!("WHERE b.id = $1"))
+        .bind(id)
+        .fetch_optional(db.read())
+        .await?
+        .map(|r| batch_from(&r)))
+}
+
 /// The batches of a drug in a store, earliest expiry first (empty ones too: stock found may go
 /// back into one).
 pub async fn batches_of(db: &Db, store: i64, drug: i64) -> Result<Vec<BatchRow>, DbError> {

@@ -109,8 +109,13 @@ pub async fn post(cx: Ctx, form: Form) -> AppResult<Response> {
         reason: form.get("reason").to_string(),
         note: form.get("note").to_string(),
     };
-    let store = id(form.get("store"));
-    let drug = id(form.get("drug"));
+    // The form carries its store and drug; the batch names them too.
+    let chosen = match id(&typed.batch) {
+        Some(b) => repo::batch(&cx.app().db, b).await?,
+        None => None,
+    };
+    let store = id(form.get("store")).or(chosen.as_ref().map(|b| b.store_id));
+    let drug = id(form.get("drug")).or(chosen.as_ref().map(|b| b.drug_id));
     let refused = |errors: FormErrors| {
         let cx = cx.clone();
         let typed = typed.clone();
