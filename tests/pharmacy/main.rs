@@ -5,3 +5,4 @@
 mod fixtures;
 mod ledger;
 mod movements;
+mod movements_races;
