@@ -6,3 +6,4 @@ mod fixtures;
 mod ledger;
 mod movements;
 mod movements_races;
+mod movements_property;
