@@ -62,3 +62,21 @@ pub struct Page {
 }
 
 const PAGE: i64 = 50;
+
+/// A listed record with the translated name of its state or reason.
+#[derive(serde::Serialize)]
+struct Labelled<T> {
+    #[serde(flatten)]
+    row: T,
+    label: String,
+}
+
+/// Each row labelled with the text of `key_prefix` + its code.
+fn labelled<T>(rows: Vec<T>, key_prefix: &str, code: impl Fn(&T) -> &str) -> Vec<Labelled<T>> {
+    rows.into_iter()
+        .map(|row| Labelled {
+            label: hms_core::i18n::t(&format!("{key_prefix}{}", code(&row))),
+            row,
+        })
+        .collect()
+}

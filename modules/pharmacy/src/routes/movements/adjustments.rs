@@ -12,7 +12,7 @@ use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
 use hms_core::AppResult;
 
-use super::{drug_choices, store_choices, Page, PAGE};
+use super::{drug_choices, labelled, store_choices, Page, PAGE};
 use crate::movements::adjustments::{self, Typed, REASONS};
 use crate::movements::{id, new_token, MoveError};
 use crate::repo::movements as repo;
@@ -74,7 +74,10 @@ async fn page(
         .map(|r| (r.to_string(), t(&format!("pharmacy_movements.reason_{r}"))))
         .collect();
     let mut c = tera::Context::new();
-    c.insert("adjustments", &rows);
+    c.insert(
+        "adjustments",
+        &labelled(rows, "pharmacy_movements.reason_", |r| &r.reason),
+    );
     c.insert("next", &next);
     c.insert("stores", &store_choices(db).await?);
     c.insert("drugs", &drug_choices(db).await?);

@@ -108,6 +108,11 @@ async fn form_page(
         .map(|s| (s.id.to_string(), s.name))
         .collect();
     let mut c = tera::Context::new();
+    let columns: Vec<(&str, String)> = ["batch_no", "expiry", "quantity", "packs", "unit_cost"]
+        .into_iter()
+        .map(|f| (f, hms_core::i18n::t(&format!("pharmacy_movements.{f}"))))
+        .collect();
+    c.insert("columns", &columns);
     c.insert("values", typed);
     c.insert("lines", &lines);
     c.insert("errors", errors);

@@ -9,7 +9,7 @@ use hms_core::http::{render_status, see_other, Access, Ctx, FlashKind, Form, Rou
 use hms_core::i18n::t;
 use hms_core::{AppError, AppResult};
 
-use super::{store_choices, Page, PAGE};
+use super::{labelled, store_choices, Page, PAGE};
 use crate::movements::{id, stocktakes, MoveError};
 use crate::repo::movements::stocktakes as repo;
 use crate::{APPROVE, COUNT, VIEW};
@@ -47,7 +47,10 @@ async fn list_page(cx: &Ctx, status: StatusCode, error: &str, before: Option<i64
     let rows = repo::list(db, before, PAGE).await?;
     let next = (rows.len() as i64 == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
     let mut c = tera::Context::new();
-    c.insert("takes", &rows);
+    c.insert(
+        "takes",
+        &labelled(rows, "pharmacy_movements.stocktake_", |r| &r.state),
+    );
     c.insert("next", &next);
     c.insert("stores", &store_choices(db).await?);
     c.insert("can_count", &cx.can(COUNT));

@@ -12,7 +12,7 @@ use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
 use hms_core::{AppError, AppResult};
 
-use super::{drug_choices, nth, store_choices, Page, PAGE};
+use super::{drug_choices, labelled, nth, store_choices, Page, PAGE};
 use crate::movements::transfers::{self, line_field, Typed, TypedLine};
 use crate::movements::{new_token, MoveError, MAX_QUANTITY};
 use crate::repo::movements as repo;
@@ -43,8 +43,16 @@ pub async fn list(cx: Ctx, Query(q): Query<Page>) -> AppResult<Response> {
     let done = repo::transfers::done(db, q.before, PAGE).await?;
     let next = (done.len() as i64 == PAGE).then(|| done.last().map(|r| r.id)).flatten();
     let mut c = tera::Context::new();
-    c.insert("waiting", &repo::transfers::waiting(db).await?);
-    c.insert("done", &done);
+    c.insert(
+        "waiting",
+        &labelled(repo::transfers::waiting(db).await?, "pharmacy_movements.transfer_", |r| {
+            &r.state
+        }),
+    );
+    c.insert(
+        "done",
+        &labelled(done, "pharmacy_movements.transfer_", |r| &r.state),
+    );
     c.insert("next", &next);
     c.insert("stores", &store_choices(db).await?.len());
     render(&cx, "pharmacy/transfers.html", c)
