@@ -13,7 +13,13 @@ use crate::fixtures::{day, receive, store_and_drug};
 use crate::movements::{books_balance, id_of, main_store, on_hand, pharmacist, token};
 
 /// `n` dispenses of `each` units at once from `store`; the units they took in all.
-fn dispenses(db: &Db, store: i64, drug: i64, n: usize, each: i64) -> Vec<tokio::task::JoinHandle<i64>> {
+fn dispenses(
+    db: &Db,
+    store: i64,
+    drug: i64,
+    n: usize,
+    each: i64,
+) -> Vec<tokio::task::JoinHandle<i64>> {
     (0..n)
         .map(|i| {
             let db = db.clone();
@@ -21,8 +27,19 @@ fn dispenses(db: &Db, store: i64, drug: i64, n: usize, each: i64) -> Vec<tokio::
                 let now = hms_core::clock::now_rfc3339();
                 let reference = format!("dispense_line:{i}");
                 let mut tx = db.begin().await.unwrap();
-                let (takes, _) = stock::take_fefo(&mut tx, store, drug, each, Kind::Dispense,
-                    &reference, None, &now, day(2026, 12, 7)).await.unwrap();
+                let (takes, _) = stock::take_fefo(
+                    &mut tx,
+                    store,
+                    drug,
+                    each,
+                    Kind::Dispense,
+                    &reference,
+                    None,
+                    &now,
+                    day(2026, 12, 7),
+                )
+                .await
+                .unwrap();
                 tx.commit().await.unwrap();
                 takes.iter().map(|t| t.quantity).sum::<i64>()
             })

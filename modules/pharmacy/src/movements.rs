@@ -148,9 +148,9 @@ impl From<crate::stock::StockError> for MoveError {
                     .replace("{available}", &available.to_string()),
             ),
             StockError::NoBatch => MoveError::NotFound,
-            StockError::Nothing => {
-                MoveError::Refused(hms_core::i18n::t("pharmacy_movements.error_quantity_positive"))
-            }
+            StockError::Nothing => MoveError::Refused(hms_core::i18n::t(
+                "pharmacy_movements.error_quantity_positive",
+            )),
             StockError::Db(e) => MoveError::Db(e),
         }
     }

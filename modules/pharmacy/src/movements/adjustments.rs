@@ -15,7 +15,13 @@ use crate::repo::movements::{self as repo, BatchRow};
 use crate::stock::{self, Kind, Movement};
 
 /// The reasons an adjustment may give, as stored.
-pub const REASONS: &[&str] = &["damaged", "expired", "lost", "found", "returned_to_supplier"];
+pub const REASONS: &[&str] = &[
+    "damaged",
+    "expired",
+    "lost",
+    "found",
+    "returned_to_supplier",
+];
 
 /// Whether a reason puts stock back on the shelf (found) or takes it off (the others).
 pub fn adds(reason: &str) -> bool {
@@ -190,12 +196,15 @@ pub async fn write_off_expired(
         audit::record(
             &mut tx,
             actor,
-            Event::new("pharmacy.expired_write_off", "adjustment", ids.first().copied())
-                .detail(json!({ "adjustments": ids, "batches": moved })),
+            Event::new(
+                "pharmacy.expired_write_off",
+                "adjustment",
+                ids.first().copied(),
+            )
+            .detail(json!({ "adjustments": ids, "batches": moved })),
         )
         .await?;
     }
     tx.commit().await.map_err(hms_core::db::classify)?;
     Ok(moved.len())
 }
-

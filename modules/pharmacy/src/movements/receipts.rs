@@ -117,11 +117,7 @@ pub async fn validate(
     let received_on = if typed.received_on.trim().is_empty() {
         today
     } else {
-        match hms_core::dates::within(
-            &typed.received_on,
-            hms_core::dates::earliest(),
-            today,
-        ) {
+        match hms_core::dates::within(&typed.received_on, hms_core::dates::earliest(), today) {
             Ok(d) => d,
             Err(_) => {
                 errors.add("received_on", t("pharmacy_movements.error_received_on"));
@@ -152,9 +148,7 @@ pub async fn validate(
         let expiry = stock::pack_expiry(&l.expiry);
         match expiry {
             None => errors.add(&f("expiry"), t("pharmacy_movements.error_expiry")),
-            Some(e) if e < today => {
-                errors.add(&f("expiry"), t("pharmacy_movements.error_expired"))
-            }
+            Some(e) if e < today => errors.add(&f("expiry"), t("pharmacy_movements.error_expired")),
             Some(e) if (e - today).num_days() < short_days && !typed.confirm_short_expiry => errors
                 .add(
                     &f("expiry"),
@@ -165,7 +159,9 @@ pub async fn validate(
         }
         let mut packs = None;
         let units = if !l.quantity.trim().is_empty() {
-            quantity(&l.quantity).map_err(|k| errors.add(&f("quantity"), t(k))).ok()
+            quantity(&l.quantity)
+                .map_err(|k| errors.add(&f("quantity"), t(k)))
+                .ok()
         } else if !l.packs.trim().is_empty() {
             match quantity(&l.packs) {
                 Ok(p) => {
@@ -185,7 +181,10 @@ pub async fn validate(
                 }
             }
         } else {
-            errors.add(&f("quantity"), t("pharmacy_movements.error_quantity_missing"));
+            errors.add(
+                &f("quantity"),
+                t("pharmacy_movements.error_quantity_missing"),
+            );
             None
         };
         let cost = if l.unit_cost.trim().is_empty() {

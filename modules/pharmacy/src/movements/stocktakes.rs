@@ -28,13 +28,17 @@ pub async fn start(db: &Db, actor: &Actor, store: i64, blind: bool) -> Result<i6
     let (id, lines) = match sql::start(&mut tx, store, blind, actor.user_id, &at).await {
         Ok(started) => started,
         Err(e) if e.is_unique() => {
-            return Err(MoveError::Conflict(t("pharmacy_movements.error_stocktake_open")))
+            return Err(MoveError::Conflict(t(
+                "pharmacy_movements.error_stocktake_open",
+            )))
         }
         Err(e) => return Err(e.into()),
     };
     if lines == 0 {
         tx.rollback().await.map_err(hms_core::db::classify)?;
-        return Err(MoveError::Refused(t("pharmacy_movements.error_stocktake_empty")));
+        return Err(MoveError::Refused(t(
+            "pharmacy_movements.error_stocktake_empty",
+        )));
     }
     audit::record(
         &mut tx,
@@ -67,11 +71,15 @@ pub async fn count(
     counts: &[(i64, i64)],
 ) -> Result<(), MoveError> {
     if counts.iter().any(|(_, c)| !(0..=MAX_QUANTITY).contains(c)) {
-        return Err(MoveError::Refused(t("pharmacy_movements.error_quantity_huge")));
+        return Err(MoveError::Refused(t(
+            "pharmacy_movements.error_quantity_huge",
+        )));
     }
     let at = hms_core::clock::now_rfc3339();
     let mut tx = db.begin().await?;
-    sql::hold(&mut tx, take, "counting").await.map_err(conflict)?;
+    sql::hold(&mut tx, take, "counting")
+        .await
+        .map_err(conflict)?;
     for (line, c) in counts {
         sql::count_line(&mut tx, take, *line, *c, actor.user_id, &at)
             .await
@@ -99,9 +107,13 @@ pub async fn count(
 pub async fn submit(db: &Db, actor: &Actor, take: i64) -> Result<(), MoveError> {
     let at = hms_core::clock::now_rfc3339();
     let mut tx = db.begin().await?;
-    sql::hold(&mut tx, take, "counting").await.map_err(conflict)?;
+    sql::hold(&mut tx, take, "counting")
+        .await
+        .map_err(conflict)?;
     if sql::counted_lines(&mut tx, take).await? == 0 {
-        return Err(MoveError::Refused(t("pharmacy_movements.error_nothing_counted")));
+        return Err(MoveError::Refused(t(
+            "pharmacy_movements.error_nothing_counted",
+        )));
     }
     sql::submit(&mut tx, take, actor.user_id, &at)
         .await
@@ -123,7 +135,9 @@ pub async fn approve(db: &Db, actor: &Actor, take: i64) -> Result<usize, MoveErr
     let user = actor.user_id.ok_or(MoveError::NotFound)?;
     let at = hms_core::clock::now_rfc3339();
     let mut tx = db.begin().await?;
-    sql::hold(&mut tx, take, "submitted").await.map_err(conflict)?;
+    sql::hold(&mut tx, take, "submitted")
+        .await
+        .map_err(conflict)?;
     if sql::counted_by(&mut tx, take, user).await? {
         return Err(MoveError::Refused(t("pharmacy_movements.error_own_count")));
     }

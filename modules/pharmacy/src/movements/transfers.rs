@@ -258,7 +258,9 @@ pub async fn issue(
     today: NaiveDate,
 ) -> Result<(), MoveError> {
     if quantities.iter().all(|(_, q)| *q == 0) {
-        return Err(MoveError::Refused(t("pharmacy_movements.error_nothing_to_issue")));
+        return Err(MoveError::Refused(t(
+            "pharmacy_movements.error_nothing_to_issue",
+        )));
     }
     let at = hms_core::clock::now_rfc3339();
     let mut tx = db.begin().await?;
@@ -277,7 +279,9 @@ pub async fn issue(
             repo::transfers::set_issued(&mut tx, line, 0).await?;
             continue;
         }
-        let drug = repo::drug_in(&mut tx, drug).await?.ok_or(MoveError::NotFound)?;
+        let drug = repo::drug_in(&mut tx, drug)
+            .await?
+            .ok_or(MoveError::NotFound)?;
         moved.extend(issue_line(&mut tx, from, to, line, &drug, q, actor, &at, today).await?);
         issued.push(json!({"line": line, "drug": drug.id, "quantity": q}));
     }

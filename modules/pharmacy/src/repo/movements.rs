@@ -16,14 +16,14 @@ use crate::select_drugs;
 /// Active drugs for a form's select, by name. The catalogue's own search replaces this
 /// where a screen needs typing ahead.
 pub async fn drug_choices(db: &Db) -> Result<Vec<Drug>, DbError> {
-    Ok(
-        sqlx::query(select_drugs!("WHERE d.active = 1 ORDER BY d.generic_name, d.strength, d.id"))
-            .fetch_all(db.read())
-            .await?
-            .iter()
-            .map(crate::model::drug_from)
-            .collect(),
-    )
+    Ok(sqlx::query(select_drugs!(
+        "WHERE d.active = 1 ORDER BY d.generic_name, d.strength, d.id"
+    ))
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(crate::model::drug_from)
+    .collect())
 }
 
 /// A drug by id inside a transaction (active or not).
@@ -45,19 +45,19 @@ pub struct Supplier {
 }
 
 pub async fn suppliers(db: &Db) -> Result<Vec<Supplier>, DbError> {
-    Ok(sqlx::query(
-        "SELECT id, name, kind, active FROM suppliers ORDER BY active DESC, name, id",
+    Ok(
+        sqlx::query("SELECT id, name, kind, active FROM suppliers ORDER BY active DESC, name, id")
+            .fetch_all(db.read())
+            .await?
+            .into_iter()
+            .map(|r| Supplier {
+                id: r.get(0),
+                name: r.get(1),
+                kind: r.get(2),
+                active: r.get::<i64, _>(3) != 0,
+            })
+            .collect(),
     )
-    .fetch_all(db.read())
-    .await?
-    .into_iter()
-    .map(|r| Supplier {
-        id: r.get(0),
-        name: r.get(1),
-        kind: r.get(2),
-        active: r.get::<i64, _>(3) != 0,
-    })
-    .collect())
 }
 
 /// A batch as the movement screens show it.
@@ -147,10 +147,12 @@ pub async fn batches_of(db: &Db, store: i64, drug: i64) -> Result<Vec<BatchRow>,
 
 /// A batch's balance now, in a transaction (for the audit row's before and after).
 pub async fn balance(tx: &mut Tx, batch: i64) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT qty_on_hand FROM stock_batches WHERE id = $1")
-        .bind(batch)
-        .fetch_one(&mut **tx)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT qty_on_hand FROM stock_batches WHERE id = $1")
+            .bind(batch)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
 }
 
 /// "Amoxicillin 500 mg capsule" from its three parts.

@@ -185,10 +185,9 @@ pub async fn store_active(db: &Db, id: i64) -> Result<bool, DbError> {
 }
 
 pub async fn supplier_active(db: &Db, id: i64) -> Result<bool, DbError> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM suppliers WHERE id = $1 AND active = 1")
-            .bind(id)
-            .fetch_one(db.read())
-            .await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM suppliers WHERE id = $1 AND active = 1")
+        .bind(id)
+        .fetch_one(db.read())
+        .await?;
     Ok(n == 1)
 }

@@ -97,19 +97,23 @@ pub async fn mark_issued(
 /// Cancels a requisition not yet issued (guarded).
 pub async fn cancel(tx: &mut Tx, id: i64) -> Result<(), DbError> {
     hms_core::db::one_row(
-        sqlx::query("UPDATE transfers SET state = 'cancelled' WHERE id = $1 AND state = 'requested'")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?,
+        sqlx::query(
+            "UPDATE transfers SET state = 'cancelled' WHERE id = $1 AND state = 'requested'",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?,
     )
 }
 
 /// The unit cost of a batch (carried to the batch it lands in).
 pub async fn batch_cost(tx: &mut Tx, batch: i64) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar("SELECT unit_cost_cents FROM stock_batches WHERE id = $1")
-        .bind(batch)
-        .fetch_one(&mut **tx)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT unit_cost_cents FROM stock_batches WHERE id = $1")
+            .bind(batch)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
 }
 
 /// A transfer as listed and shown.

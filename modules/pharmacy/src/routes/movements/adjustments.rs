@@ -22,7 +22,11 @@ pub fn routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::get("/pharmacy/adjustments", Access::Permission(ADJUST), list),
         RouteSpec::post("/pharmacy/adjustments", Access::Permission(ADJUST), post),
-        RouteSpec::get("/pharmacy/adjustments/expired", Access::Permission(ADJUST), expired),
+        RouteSpec::get(
+            "/pharmacy/adjustments/expired",
+            Access::Permission(ADJUST),
+            expired,
+        ),
         RouteSpec::post(
             "/pharmacy/adjustments/expired",
             Access::Permission(ADJUST),
@@ -48,7 +52,9 @@ async fn page(
 ) -> AppResult<Response> {
     let db = &cx.app().db;
     let rows = repo::adjustments::list(db, before, PAGE).await?;
-    let next = (rows.len() as i64 == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() as i64 == PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     let batches: Vec<BatchChoice> = match (store, drug) {
         (Some(s), Some(d)) => repo::batches_of(db, s, d)
             .await?
@@ -60,7 +66,8 @@ async fn page(
                     b.batch_no,
                     t("pharmacy_movements.expiry"),
                     hms_core::dates::show(
-                        chrono::NaiveDate::parse_from_str(&b.expiry, "%Y-%m-%d").unwrap_or_default()
+                        chrono::NaiveDate::parse_from_str(&b.expiry, "%Y-%m-%d")
+                            .unwrap_or_default()
                     ),
                     b.qty_on_hand,
                     b.unit
@@ -100,7 +107,16 @@ pub async fn list(cx: Ctx, Query(q): Query<Page>) -> AppResult<Response> {
         token: new_token(),
         ..Default::default()
     };
-    page(&cx, StatusCode::OK, store, drug, &typed, &FormErrors::new(), q.before).await
+    page(
+        &cx,
+        StatusCode::OK,
+        store,
+        drug,
+        &typed,
+        &FormErrors::new(),
+        q.before,
+    )
+    .await
 }
 
 #[handler]
@@ -123,7 +139,16 @@ pub async fn post(cx: Ctx, form: Form) -> AppResult<Response> {
         let cx = cx.clone();
         let typed = typed.clone();
         async move {
-            page(&cx, StatusCode::UNPROCESSABLE_ENTITY, store, drug, &typed, &errors, None).await
+            page(
+                &cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                store,
+                drug,
+                &typed,
+                &errors,
+                None,
+            )
+            .await
         }
     };
     let adjustment = match adjustments::validate(&typed) {

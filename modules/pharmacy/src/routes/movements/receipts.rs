@@ -37,7 +37,9 @@ struct ListRow {
 pub async fn list(cx: Ctx, Query(page): Query<Page>) -> AppResult<Response> {
     let db = &cx.app().db;
     let rows = repo::receipts::list(db, page.before, PAGE).await?;
-    let next = (rows.len() as i64 == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() as i64 == PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     let rows: Vec<_> = rows
         .into_iter()
         .map(|row| ListRow {
@@ -89,7 +91,14 @@ async fn form_page(
         .enumerate()
         .map(|(i, l)| {
             let mut e = std::collections::BTreeMap::new();
-            for f in ["drug", "batch_no", "expiry", "quantity", "packs", "unit_cost"] {
+            for f in [
+                "drug",
+                "batch_no",
+                "expiry",
+                "quantity",
+                "packs",
+                "unit_cost",
+            ] {
                 if let Some(m) = errors.get(&line_field(i + 1, f)) {
                     e.insert(f, m.to_string());
                 }
@@ -150,7 +159,14 @@ pub async fn new(cx: Ctx, Query(page): Query<Page>) -> AppResult<Response> {
 }
 
 fn typed_from(form: &Form) -> Typed {
-    let fields = ["drug", "batch_no", "expiry", "quantity", "packs", "unit_cost"];
+    let fields = [
+        "drug",
+        "batch_no",
+        "expiry",
+        "quantity",
+        "packs",
+        "unit_cost",
+    ];
     let values: Vec<Vec<&str>> = fields.iter().map(|f| form.all(f)).collect();
     let n = values.iter().map(Vec::len).max().unwrap_or(0).min(200);
     Typed {
@@ -206,7 +222,9 @@ struct ShowLine {
 #[handler]
 pub async fn show(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let db = &cx.app().db;
-    let receipt = repo::receipts::get(db, id).await?.ok_or(AppError::NotFound)?;
+    let receipt = repo::receipts::get(db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let lines: Vec<_> = repo::receipts::lines(db, id)
         .await?
         .into_iter()

@@ -42,10 +42,17 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-async fn list_page(cx: &Ctx, status: StatusCode, error: &str, before: Option<i64>) -> AppResult<Response> {
+async fn list_page(
+    cx: &Ctx,
+    status: StatusCode,
+    error: &str,
+    before: Option<i64>,
+) -> AppResult<Response> {
     let db = &cx.app().db;
     let rows = repo::list(db, before, PAGE).await?;
-    let next = (rows.len() as i64 == PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() as i64 == PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     let mut c = tera::Context::new();
     c.insert(
         "takes",
@@ -67,10 +74,22 @@ pub async fn list(cx: Ctx, Query(q): Query<Page>) -> AppResult<Response> {
 pub async fn start(cx: Ctx, form: Form) -> AppResult<Response> {
     let db = &cx.app().db;
     let Some(store) = id(form.get("store")) else {
-        return list_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &t("pharmacy_movements.error_store"), None).await;
+        return list_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &t("pharmacy_movements.error_store"),
+            None,
+        )
+        .await;
     };
     if crate::model::store(db, store).await?.is_none() {
-        return list_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &t("pharmacy_movements.error_store"), None).await;
+        return list_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &t("pharmacy_movements.error_store"),
+            None,
+        )
+        .await;
     }
     match stocktakes::start(db, &cx.actor(), store, form.get("blind") == "1").await {
         Ok(id) => Ok(see_other(&format!("/pharmacy/stocktakes/{id}"))),
@@ -82,7 +101,9 @@ pub async fn start(cx: Ctx, form: Form) -> AppResult<Response> {
             }
             None => Err(AppError::Conflict(m)),
         },
-        Err(MoveError::Refused(m)) => list_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &m, None).await,
+        Err(MoveError::Refused(m)) => {
+            list_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &m, None).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -94,7 +115,10 @@ async fn sheet_page(cx: &Ctx, id: i64, status: StatusCode, error: &str) -> AppRe
     let mut c = tera::Context::new();
     // A blind count shows counters no balance; the approver sees everything once submitted.
     c.insert("show_system", &(!take.blind || take.state != "counting"));
-    c.insert("state_label", &t(&format!("pharmacy_movements.stocktake_{}", take.state)));
+    c.insert(
+        "state_label",
+        &t(&format!("pharmacy_movements.stocktake_{}", take.state)),
+    );
     c.insert("take", &take);
     c.insert("lines", &lines);
     c.insert("can_count", &cx.can(COUNT));
@@ -109,13 +133,20 @@ pub async fn show(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
 }
 
 /// Sends a refusal back on the sheet (422), a state conflict as 409.
-async fn answer(cx: &Ctx, id: i64, done: Result<(), MoveError>, flash: &str) -> AppResult<Response> {
+async fn answer(
+    cx: &Ctx,
+    id: i64,
+    done: Result<(), MoveError>,
+    flash: &str,
+) -> AppResult<Response> {
     match done {
         Ok(()) => {
             cx.flash(FlashKind::Success, t(flash));
             Ok(see_other(&format!("/pharmacy/stocktakes/{id}")))
         }
-        Err(MoveError::Refused(m)) => sheet_page(cx, id, StatusCode::UNPROCESSABLE_ENTITY, &m).await,
+        Err(MoveError::Refused(m)) => {
+            sheet_page(cx, id, StatusCode::UNPROCESSABLE_ENTITY, &m).await
+        }
         Err(MoveError::Conflict(m)) => sheet_page(cx, id, StatusCode::CONFLICT, &m).await,
         Err(e) => Err(e.into()),
     }
@@ -155,7 +186,9 @@ pub async fn submit(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
 
 #[handler]
 pub async fn approve(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
-    let done = stocktakes::approve(&cx.app().db, &cx.actor(), id).await.map(|_| ());
+    let done = stocktakes::approve(&cx.app().db, &cx.actor(), id)
+        .await
+        .map(|_| ());
     answer(&cx, id, done, "pharmacy_movements.stocktake_approved_now").await
 }
 

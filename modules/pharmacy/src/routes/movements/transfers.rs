@@ -23,7 +23,11 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::get("/pharmacy/transfers", Access::Permission(TRANSFER), list),
         RouteSpec::get("/pharmacy/transfers/new", Access::Permission(TRANSFER), new),
         RouteSpec::post("/pharmacy/transfers", Access::Permission(TRANSFER), create),
-        RouteSpec::get("/pharmacy/transfers/:id", Access::Permission(TRANSFER), show),
+        RouteSpec::get(
+            "/pharmacy/transfers/:id",
+            Access::Permission(TRANSFER),
+            show,
+        ),
         RouteSpec::post(
             "/pharmacy/transfers/:id/issue",
             Access::Permission(TRANSFER),
@@ -41,13 +45,17 @@ pub fn routes() -> Vec<RouteSpec> {
 pub async fn list(cx: Ctx, Query(q): Query<Page>) -> AppResult<Response> {
     let db = &cx.app().db;
     let done = repo::transfers::done(db, q.before, PAGE).await?;
-    let next = (done.len() as i64 == PAGE).then(|| done.last().map(|r| r.id)).flatten();
+    let next = (done.len() as i64 == PAGE)
+        .then(|| done.last().map(|r| r.id))
+        .flatten();
     let mut c = tera::Context::new();
     c.insert(
         "waiting",
-        &labelled(repo::transfers::waiting(db).await?, "pharmacy_movements.transfer_", |r| {
-            &r.state
-        }),
+        &labelled(
+            repo::transfers::waiting(db).await?,
+            "pharmacy_movements.transfer_",
+            |r| &r.state,
+        ),
     );
     c.insert(
         "done",
@@ -80,7 +88,10 @@ async fn form_page(
         .map(|(i, l)| LineView {
             n: i + 1,
             typed: l.clone(),
-            drug_error: errors.get(&line_field(i + 1, "drug")).unwrap_or("").to_string(),
+            drug_error: errors
+                .get(&line_field(i + 1, "drug"))
+                .unwrap_or("")
+                .to_string(),
             quantity_error: errors
                 .get(&line_field(i + 1, "quantity"))
                 .unwrap_or("")
@@ -147,13 +158,18 @@ pub async fn create(cx: Ctx, form: Form) -> AppResult<Response> {
 
 async fn show_page(cx: &Ctx, id: i64, status: StatusCode, error: &str) -> AppResult<Response> {
     let db = &cx.app().db;
-    let transfer = repo::transfers::get(db, id).await?.ok_or(AppError::NotFound)?;
+    let transfer = repo::transfers::get(db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let lines = repo::transfers::lines(db, id, &Day::today().text()).await?;
     let mut c = tera::Context::new();
     c.insert("transfer", &transfer);
     c.insert("lines", &lines);
     c.insert("error", error);
-    c.insert("state_label", &t(&format!("pharmacy_movements.transfer_{}", transfer.state)));
+    c.insert(
+        "state_label",
+        &t(&format!("pharmacy_movements.transfer_{}", transfer.state)),
+    );
     render_status(cx, status, "pharmacy/transfer.html", c)
 }
 
@@ -179,13 +195,24 @@ pub async fn issue(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respon
         };
         match q {
             Ok(q) if q <= MAX_QUANTITY => quantities.push((l.id, q)),
-            Ok(_) => return show_page(&cx, id, StatusCode::UNPROCESSABLE_ENTITY, &t("pharmacy_movements.error_quantity_huge")).await,
+            Ok(_) => {
+                return show_page(
+                    &cx,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &t("pharmacy_movements.error_quantity_huge"),
+                )
+                .await
+            }
             Err(k) => return show_page(&cx, id, StatusCode::UNPROCESSABLE_ENTITY, &t(k)).await,
         }
     }
     match transfers::issue(db, &cx.actor(), id, &quantities, Day::today().date()).await {
         Ok(()) => {
-            cx.flash(FlashKind::Success, t("pharmacy_movements.transfer_issued_now"));
+            cx.flash(
+                FlashKind::Success,
+                t("pharmacy_movements.transfer_issued_now"),
+            );
             Ok(see_other(&format!("/pharmacy/transfers/{id}")))
         }
         Err(MoveError::Refused(m)) => {
