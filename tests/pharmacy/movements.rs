@@ -303,6 +303,8 @@ each_backend! {
         let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM stock_ledger WHERE kind = 'adjustment' ORDER BY id")
             .fetch_all(db.read()).await.unwrap();
         assert_eq!(reasons, vec!["lost", "found"]);
+        let listed = c.get("/pharmacy/adjustments").await;
+        assert!(listed.body.contains("Lost") && listed.body.contains("Found"), "{}", listed.body);
 
         // Expired stock: its own list, written off per batch, once.
         let none = c.get("/pharmacy/adjustments/expired").await;
@@ -389,6 +391,11 @@ each_backend! {
         let issued: Option<i64> = sqlx::query_scalar("SELECT quantity_issued FROM transfer_lines WHERE id = $1")
             .bind(line).fetch_one(db.read()).await.unwrap();
         assert_eq!(issued, Some(25));
+        let shown = c.get(&format!("/pharmacy/transfers/{id}")).await;
+        assert_eq!(shown.status, 200);
+        assert!(shown.body.contains("Issued") && shown.body.contains("25 tablet"), "{}", shown.body);
+        let listed = c.get("/pharmacy/transfers").await;
+        assert!(listed.body.contains("No requests waiting") && listed.body.contains("Issued"), "{}", listed.body);
         books_balance(&app).await;
     }
 
@@ -444,5 +451,8 @@ each_backend! {
         assert_eq!(reference, format!("stock_take_line:{line}"));
         books_balance(&app).await;
         assert_eq!(app.audit_count("pharmacy.stocktake_approve").await, 1);
+        let listed = boss.get("/pharmacy/stocktakes").await;
+        assert_eq!(listed.status, 200);
+        assert!(listed.body.contains("Approved") && listed.body.contains("1 / 1"), "{}", listed.body);
     }
 }
