@@ -94,6 +94,9 @@ pub async fn pharmacist(app: &TestApp, name: &str) -> Client {
     c
 }
 
+/// A bad input: what it is, the fields changed, the message expected.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 /// A one-line receipt's fields.
 pub fn receipt_fields<'a>(
     token: &'a str,
@@ -192,7 +195,7 @@ each_backend! {
         let sup = supplier(&app).await;
         let c = pharmacist(&app, "pharm").await;
         let (s, p, d) = (store.to_string(), sup.to_string(), drug.to_string());
-        let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+        let cases: Vec<Case> = vec![
             ("expired", vec![("expiry", "01/2020")], "has expired"),
             ("zero", vec![("quantity", "0")], "more than 0"),
             ("negative", vec![("quantity", "-5")], "more than 0"),
