@@ -4,3 +4,6 @@
 
 mod fixtures;
 mod ledger;
+mod movements;
+mod movements_races;
+mod movements_property;
