@@ -153,18 +153,35 @@ impl Table {
         out
     }
 
-    /// The report on A4 under the facility's letterhead.
+    /// The report on A4 under the facility's letterhead. A wide table heads its number
+    /// columns with letters (A, B, C...) explained under it, as the printed forms do, so the
+    /// drug names keep room on a portrait page.
     pub fn pdf(&self, head: &Letterhead, title: &str, subtitle: &str) -> Vec<u8> {
         let mut doc = Document::new(PageSize::A4, title).page_numbers(&t("pdf.page_of"));
         doc.letterhead(head);
         doc.heading(title);
         doc.text(Style::Small, subtitle);
         doc.space(2.0);
+        let wide = self.columns.len() > WIDE;
+        let mut legend = Vec::new();
+        let mut letter = b'A';
         let columns: Vec<Column> = self
             .columns
             .iter()
             .zip(&self.numeric)
-            .map(|(c, n)| Column::new(c, if *n { 1.0 } else { 2.2 }))
+            .enumerate()
+            .map(|(i, (c, numeric))| match (wide, numeric) {
+                (true, true) => {
+                    let l = char::from(letter).to_string();
+                    letter = letter.saturating_add(1);
+                    legend.push(format!("{l}: {c}"));
+                    Column::new(&l, 1.0)
+                }
+                (true, false) if i == 1 => Column::new(c, 4.0),
+                (true, false) => Column::new(c, 1.8),
+                (false, true) => Column::new(c, 1.0),
+                (false, false) => Column::new(c, 2.2),
+            })
             .collect();
         let mut rows = self.rows.clone();
         if let Some(totals) = &self.totals {
@@ -174,10 +191,16 @@ impl Table {
             doc.paragraph(&t("pharmacy_reports.empty"));
         } else {
             doc.table(&columns, &rows);
+            if !legend.is_empty() {
+                doc.text(Style::Small, &legend.join(" · "));
+            }
         }
         doc.finish()
     }
 }
+
+/// Tables with more columns than this are lettered on paper.
+const WIDE: usize = 8;
 
 /// A whole number of units or shillings as the report prints it: `1240`.
 pub fn n(value: i64) -> String {
