@@ -175,10 +175,10 @@ impl Table {
                     let l = char::from(letter).to_string();
                     letter = letter.saturating_add(1);
                     legend.push(format!("{l}: {c}"));
-                    Column::new(&l, 1.0)
+                    Column::new(&l, 1.4)
                 }
-                (true, false) if i == 1 => Column::new(c, 4.0),
-                (true, false) => Column::new(c, 1.8),
+                (true, false) if i == 1 => Column::new(c, 3.2),
+                (true, false) => Column::new(c, 1.5),
                 (false, true) => Column::new(c, 1.0),
                 (false, false) => Column::new(c, 2.2),
             })

@@ -48,26 +48,32 @@ pub async fn moved_since(db: &Db, store: i64, from: &str) -> Result<Vec<(i64, i6
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// Movements of a period, summed per drug, ledger kind and direction.
+/// Movements of a period, summed per drug, UTC day, ledger kind and direction.
 #[derive(Debug, Clone)]
-pub struct KindTotal {
+pub struct DayTotal {
     pub drug: i64,
+    /// `YYYY-MM-DD`, UTC.
+    pub utc_day: String,
+    /// At 21:00 UTC or later: the next day in Nairobi.
+    pub late: bool,
     pub kind: String,
     pub quantity: i64,
 }
 
-/// The period's movements of `store` in `[from, to)` per drug, kind and direction (ins and
-/// outs summed apart).
-pub async fn kind_totals(
+/// The period's movements of `store` in `[from, to)` per drug, UTC day (and whether after
+/// 21:00 UTC), kind and direction (ins and outs summed apart): one range scan of the period.
+pub async fn day_totals(
     db: &Db,
     store: i64,
     from: &str,
     to: &str,
-) -> Result<Vec<KindTotal>, DbError> {
+) -> Result<Vec<DayTotal>, DbError> {
     let rows = sqlx::query(
-        "SELECT drug_id, kind, CASE WHEN quantity < 0 THEN 1 ELSE 0 END, \
-         CAST(SUM(quantity) AS BIGINT) FROM stock_ledger \
-         WHERE store_id = $1 AND at >= $2 AND at < $3 GROUP BY 1, 2, 3",
+        "SELECT drug_id, SUBSTR(at, 1, 10), \
+         CASE WHEN SUBSTR(at, 12, 2) >= '21' THEN 1 ELSE 0 END, kind, \
+         CASE WHEN quantity < 0 THEN 1 ELSE 0 END, CAST(SUM(quantity) AS BIGINT) \
+         FROM stock_ledger WHERE store_id = $1 AND at >= $2 AND at < $3 \
+         GROUP BY 1, 2, 3, 4, 5",
     )
     .bind(store)
     .bind(from)
@@ -76,10 +82,12 @@ pub async fn kind_totals(
     .await?;
     Ok(rows
         .iter()
-        .map(|r| KindTotal {
+        .map(|r| DayTotal {
             drug: r.get(0),
-            kind: r.get(1),
-            quantity: r.get(3),
+            utc_day: r.get(1),
+            late: r.get::<i64, _>(2) == 1,
+            kind: r.get(3),
+            quantity: r.get(5),
         })
         .collect())
 }
@@ -105,30 +113,6 @@ pub async fn adjustment_totals(
     .fetch_all(db.read())
     .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
-}
-
-/// The period's net movement per drug and UTC day, with whether it falls after 21:00 UTC (the
-/// next day in Nairobi): (drug, `YYYY-MM-DD` UTC, late, net quantity).
-pub async fn daily_totals(
-    db: &Db,
-    store: i64,
-    from: &str,
-    to: &str,
-) -> Result<Vec<(i64, String, i64, i64)>, DbError> {
-    let rows = sqlx::query(
-        "SELECT drug_id, SUBSTR(at, 1, 10), \
-         CASE WHEN SUBSTR(at, 12, 2) >= '21' THEN 1 ELSE 0 END, CAST(SUM(quantity) AS BIGINT) \
-         FROM stock_ledger WHERE store_id = $1 AND at >= $2 AND at < $3 GROUP BY 1, 2, 3",
-    )
-    .bind(store)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.read())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect())
 }
 
 /// The drugs `store` stocks (a batch there, or a level set): the consumption report's lines.

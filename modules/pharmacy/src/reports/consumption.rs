@@ -19,8 +19,8 @@
 //!
 //! Balances at the month's end are the batches' balances now less what the ledger moved since,
 //! so the report reads the month and what followed it, never the whole history; `hms stock
-//! check` proves the ledger adds up to the balances. Six grouped queries whatever the number of
-//! drugs.
+//! check` proves the ledger adds up to the balances. Six queries whatever the number of drugs,
+//! the period read once.
 
 use std::collections::HashMap;
 
@@ -69,9 +69,8 @@ pub async fn build(db: &Db, store: i64, month: Month, today: NaiveDate) -> Resul
     }
     let batches = repo::store_batches(db, store).await?;
     let after: HashMap<i64, i64> = repo::moved_since(db, store, &to).await?.into_iter().collect();
-    let kinds = repo::kind_totals(db, store, &from, &to).await?;
+    let moves = repo::day_totals(db, store, &from, &to).await?;
     let adjustments = repo::adjustment_totals(db, store, &from, &to).await?;
-    let days = repo::daily_totals(db, store, &from, &to).await?;
     let levels: HashMap<i64, (i64, i64)> = repo::store_levels(db, store)
         .await?
         .into_iter()
@@ -115,9 +114,14 @@ pub async fn build(db: &Db, store: i64, month: Month, today: NaiveDate) -> Resul
 
     let mut net: HashMap<i64, i64> = HashMap::new();
     let mut adjusted_out: HashMap<i64, i64> = HashMap::new();
-    for k in &kinds {
+    let mut daily: HashMap<i64, HashMap<NaiveDate, i64>> = HashMap::new();
+    for k in &moves {
         let Some(&i) = index.get(&k.drug) else { continue };
         *net.entry(k.drug).or_default() += k.quantity;
+        if let Ok(d) = NaiveDate::parse_from_str(&k.utc_day, "%Y-%m-%d") {
+            let day = if k.late { d.succ_opt().unwrap_or(d) } else { d };
+            *daily.entry(k.drug).or_default().entry(day).or_default() += k.quantity;
+        }
         let line = &mut lines[i];
         match k.kind.as_str() {
             "receipt" | "transfer_in" => line.received += k.quantity,
@@ -136,12 +140,6 @@ pub async fn build(db: &Db, store: i64, month: Month, today: NaiveDate) -> Resul
         if LOSS_REASONS.contains(&reason.as_str()) {
             lines[i].losses -= quantity;
         }
-    }
-    let mut daily: HashMap<i64, HashMap<NaiveDate, i64>> = HashMap::new();
-    for (drug, utc_day, late, quantity) in &days {
-        let Ok(d) = NaiveDate::parse_from_str(utc_day, "%Y-%m-%d") else { continue };
-        let day = if *late == 1 { d.succ_opt().unwrap_or(d) } else { d };
-        *daily.entry(*drug).or_default().entry(day).or_default() += quantity;
     }
 
     let last_counted = month.last.min(today);
