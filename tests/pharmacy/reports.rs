@@ -39,9 +39,17 @@ async fn drug(db: &Db, code: &str, name: &str, moh717: &str, controlled: bool, p
 /// An empty batch; returns its id.
 async fn batch(db: &Db, store: i64, drug: i64, no: &str, expiry: NaiveDate, cost: i64) -> i64 {
     let mut tx = db.begin().await.unwrap();
-    let id = stock::batch(&mut tx, store, drug, no, expiry, cost, "2026-08-01T07:00:00.000Z")
-        .await
-        .unwrap();
+    let id = stock::batch(
+        &mut tx,
+        store,
+        drug,
+        no,
+        expiry,
+        cost,
+        "2026-08-01T07:00:00.000Z",
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     id
 }
@@ -64,7 +72,15 @@ async fn post(db: &Db, batch: i64, quantity: i64, kind: Kind, reference: &str, a
 }
 
 /// An adjustment row with its reason; returns the ledger reference `adjustment:<id>`.
-async fn adjustment(db: &Db, store: i64, drug: i64, batch: i64, quantity: i64, reason: &str, at: &str) -> String {
+async fn adjustment(
+    db: &Db,
+    store: i64,
+    drug: i64,
+    batch: i64,
+    quantity: i64,
+    reason: &str,
+    at: &str,
+) -> String {
     let mut tx = db.begin().await.unwrap();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO adjustments (store_id, drug_id, batch_id, quantity, reason, form_token, \
@@ -123,8 +139,15 @@ async fn dispense(
     .bind(store)
     .bind(patient)
     .bind(patient.is_none().then_some("Juma"))
-    .bind(if issued_at.is_some() { "issued" } else { "prepared" })
-    .bind(format!("tok-{kind}-{patient:?}-{issued_at:?}-{}", lines.len()))
+    .bind(if issued_at.is_some() {
+        "issued"
+    } else {
+        "prepared"
+    })
+    .bind(format!(
+        "tok-{kind}-{patient:?}-{issued_at:?}-{}",
+        lines.len()
+    ))
     .bind(issued_at.unwrap_or("2026-10-20T06:00:00.000Z"))
     .bind(issued_at)
     .fetch_one(&mut *tx)
@@ -189,11 +212,51 @@ async fn october(app: &TestApp) -> October {
 
     let adult = patient(db, "P-0001", "Wanjiru", "Kamau", "1990-01-01").await;
     let child = patient(db, "P-0002", "Baraka", "Otieno", "2024-05-01").await;
-    let l1 = dispense(db, store, "prescription", Some(adult), Some("2026-10-20T07:00:00.000Z"), &[(pcm, 30), (amx, 4)]).await;
-    let l2 = dispense(db, store, "prescription", Some(child), Some("2026-10-20T08:00:00.000Z"), &[(amx, 6)]).await;
-    let l3 = dispense(db, store, "prescription", Some(adult), Some("2026-10-12T09:00:00.000Z"), &[(mor, 2)]).await;
-    let l4 = dispense(db, store, "sale", None, Some("2026-10-31T19:30:00.000Z"), &[(pcm, 1)]).await;
-    let l5 = dispense(db, store, "prescription", Some(adult), Some("2026-10-31T21:30:00.000Z"), &[(pcm, 1)]).await;
+    let l1 = dispense(
+        db,
+        store,
+        "prescription",
+        Some(adult),
+        Some("2026-10-20T07:00:00.000Z"),
+        &[(pcm, 30), (amx, 4)],
+    )
+    .await;
+    let l2 = dispense(
+        db,
+        store,
+        "prescription",
+        Some(child),
+        Some("2026-10-20T08:00:00.000Z"),
+        &[(amx, 6)],
+    )
+    .await;
+    let l3 = dispense(
+        db,
+        store,
+        "prescription",
+        Some(adult),
+        Some("2026-10-12T09:00:00.000Z"),
+        &[(mor, 2)],
+    )
+    .await;
+    let l4 = dispense(
+        db,
+        store,
+        "sale",
+        None,
+        Some("2026-10-31T19:30:00.000Z"),
+        &[(pcm, 1)],
+    )
+    .await;
+    let l5 = dispense(
+        db,
+        store,
+        "prescription",
+        Some(adult),
+        Some("2026-10-31T21:30:00.000Z"),
+        &[(pcm, 1)],
+    )
+    .await;
     dispense(db, store, "prescription", Some(child), None, &[(pcm, 3)]).await;
 
     let a = batch(db, store, pcm, "A", day(2027, 2, 28), 100).await;
@@ -202,31 +265,190 @@ async fn october(app: &TestApp) -> October {
     let m = batch(db, store, mor, "M", day(2027, 12, 31), 5_000).await;
     let o = batch(db, store, ors, "O", day(2026, 9, 30), 50).await;
     use Kind::*;
-    post(db, o, 5, Receipt, "receipt_line:1", "2026-08-01T07:00:00.000Z").await;
-    post(db, a, 100, Receipt, "receipt_line:2", "2026-09-20T07:00:00.000Z").await;
-    post(db, a, -10, Dispense, "dispense_line:0", "2026-09-25T07:00:00.000Z").await;
-    post(db, m, 20, Receipt, "receipt_line:3", "2026-10-01T07:00:00.000Z").await;
-    post(db, b, 50, Receipt, "receipt_line:4", "2026-10-02T07:00:00.000Z").await;
-    post(db, b, 20, TransferIn, "transfer_line:1", "2026-10-03T07:00:00.000Z").await;
+    post(
+        db,
+        o,
+        5,
+        Receipt,
+        "receipt_line:1",
+        "2026-08-01T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        a,
+        100,
+        Receipt,
+        "receipt_line:2",
+        "2026-09-20T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        a,
+        -10,
+        Dispense,
+        "dispense_line:0",
+        "2026-09-25T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        m,
+        20,
+        Receipt,
+        "receipt_line:3",
+        "2026-10-01T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        b,
+        50,
+        Receipt,
+        "receipt_line:4",
+        "2026-10-02T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        b,
+        20,
+        TransferIn,
+        "transfer_line:1",
+        "2026-10-03T07:00:00.000Z",
+    )
+    .await;
     let damaged = adjustment(db, store, pcm, a, -4, "damaged", "2026-10-07T07:00:00.000Z").await;
     post(db, a, -4, Adjustment, &damaged, "2026-10-07T07:00:00.000Z").await;
-    let back = adjustment(db, store, pcm, b, -6, "returned_to_supplier", "2026-10-08T07:00:00.000Z").await;
+    let back = adjustment(
+        db,
+        store,
+        pcm,
+        b,
+        -6,
+        "returned_to_supplier",
+        "2026-10-08T07:00:00.000Z",
+    )
+    .await;
     post(db, b, -6, Adjustment, &back, "2026-10-08T07:00:00.000Z").await;
     let found = adjustment(db, store, pcm, b, 3, "found", "2026-10-09T07:00:00.000Z").await;
     post(db, b, 3, Adjustment, &found, "2026-10-09T07:00:00.000Z").await;
-    post(db, a, -2, StockTake, "stock_take_line:1", "2026-10-10T07:00:00.000Z").await;
-    post(db, b, 1, StockTake, "stock_take_line:2", "2026-10-10T07:00:00.000Z").await;
-    post(db, b, -10, TransferOut, "transfer_line:2", "2026-10-11T07:00:00.000Z").await;
-    post(db, m, -2, Dispense, &format!("dispense_line:{}", l3[0]), "2026-10-12T09:00:00.000Z").await;
-    post(db, x, 10, Receipt, "receipt_line:5", "2026-10-15T07:00:00.000Z").await;
-    post(db, a, -30, Dispense, &format!("dispense_line:{}", l1[0]), "2026-10-20T07:00:00.000Z").await;
-    post(db, x, -4, Dispense, &format!("dispense_line:{}", l1[1]), "2026-10-20T07:00:00.000Z").await;
-    post(db, x, -6, Dispense, &format!("dispense_line:{}", l2[0]), "2026-10-20T08:00:00.000Z").await;
-    post(db, a, 5, Return, &format!("dispense_line:{}", l1[0]), "2026-10-21T07:00:00.000Z").await;
-    post(db, a, -1, Dispense, &format!("dispense_line:{}", l4[0]), "2026-10-31T19:30:00.000Z").await;
-    post(db, a, -1, Dispense, &format!("dispense_line:{}", l5[0]), "2026-10-31T21:30:00.000Z").await;
-    post(db, a, -5, Dispense, "dispense_line:0", "2026-11-03T07:00:00.000Z").await;
-    October { store, pcm, amx, mor, ors }
+    post(
+        db,
+        a,
+        -2,
+        StockTake,
+        "stock_take_line:1",
+        "2026-10-10T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        b,
+        1,
+        StockTake,
+        "stock_take_line:2",
+        "2026-10-10T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        b,
+        -10,
+        TransferOut,
+        "transfer_line:2",
+        "2026-10-11T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        m,
+        -2,
+        Dispense,
+        &format!("dispense_line:{}", l3[0]),
+        "2026-10-12T09:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        x,
+        10,
+        Receipt,
+        "receipt_line:5",
+        "2026-10-15T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        a,
+        -30,
+        Dispense,
+        &format!("dispense_line:{}", l1[0]),
+        "2026-10-20T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        x,
+        -4,
+        Dispense,
+        &format!("dispense_line:{}", l1[1]),
+        "2026-10-20T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        x,
+        -6,
+        Dispense,
+        &format!("dispense_line:{}", l2[0]),
+        "2026-10-20T08:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        a,
+        5,
+        Return,
+        &format!("dispense_line:{}", l1[0]),
+        "2026-10-21T07:00:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        a,
+        -1,
+        Dispense,
+        &format!("dispense_line:{}", l4[0]),
+        "2026-10-31T19:30:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        a,
+        -1,
+        Dispense,
+        &format!("dispense_line:{}", l5[0]),
+        "2026-10-31T21:30:00.000Z",
+    )
+    .await;
+    post(
+        db,
+        a,
+        -5,
+        Dispense,
+        "dispense_line:0",
+        "2026-11-03T07:00:00.000Z",
+    )
+    .await;
+    October {
+        store,
+        pcm,
+        amx,
+        mor,
+        ors,
+    }
 }
 
 /// The CSV's lines as cells (every cell is quoted, quotes inside doubled), headings first.
@@ -265,7 +487,9 @@ async fn csv(c: &Client, path: &str) -> Vec<Vec<String>> {
     let r = c.get(path).await;
     assert_eq!(r.status, 200, "{path}: {}", r.body);
     assert!(
-        r.header("content-type").unwrap_or("").starts_with("text/csv"),
+        r.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/csv"),
         "{path}"
     );
     csv_rows(&r.body)

@@ -62,7 +62,11 @@ pub async fn run_check(db: &Db, night: Option<&str>) -> Result<Option<CheckResul
         None => repo::start_check(db, &at).await?,
     };
     let (batches, differences) = stock::check(db).await?;
-    let mut detail: Vec<String> = differences.iter().take(DETAIL_LINES).map(describe).collect();
+    let mut detail: Vec<String> = differences
+        .iter()
+        .take(DETAIL_LINES)
+        .map(describe)
+        .collect();
     if differences.len() > DETAIL_LINES {
         detail.push(format!("... {} more", differences.len() - DETAIL_LINES));
     }
@@ -122,7 +126,10 @@ async fn night_round(app: &App, night: NaiveDate) -> Result<(), DbError> {
     let night = night.format("%Y-%m-%d").to_string();
     if let Some(result) = run_check(&app.db, Some(&night)).await? {
         if result.differences.is_empty() {
-            tracing::info!(batches = result.batches, "stock ledger check: the books agree");
+            tracing::info!(
+                batches = result.batches,
+                "stock ledger check: the books agree"
+            );
         } else {
             tracing::warn!(
                 batches = result.batches,
@@ -153,7 +160,12 @@ pub struct Item {
 }
 
 /// Average monthly consumption and months of stock of `drug` in `store`.
-async fn consumption(db: &Db, store: i64, drug: i64, today: NaiveDate) -> Result<(i64, Option<String>), DbError> {
+async fn consumption(
+    db: &Db,
+    store: i64,
+    drug: i64,
+    today: NaiveDate,
+) -> Result<(i64, Option<String>), DbError> {
     let since = hms_core::module::FigureRange::days(
         hms_core::day::Day::new(hms_core::dates::shift(today, -CONSUMPTION_DAYS)),
         hms_core::day::Day::new(today),
@@ -167,7 +179,8 @@ async fn consumption(db: &Db, store: i64, drug: i64, today: NaiveDate) -> Result
 /// (average monthly consumption, months of stock) from 90 days' use and usable units.
 fn monthly_and_months(used_90_days: i64, usable: i64) -> (i64, Option<String>) {
     let monthly = (used_90_days as f64 / 3.0).round() as i64;
-    let months = (used_90_days > 0).then(|| format!("{:.1}", usable as f64 * 3.0 / used_90_days as f64));
+    let months =
+        (used_90_days > 0).then(|| format!("{:.1}", usable as f64 * 3.0 / used_90_days as f64));
     (monthly, months)
 }
 
@@ -246,7 +259,11 @@ mod tests {
 
     #[test]
     fn a_night_is_due_from_two_in_the_morning() {
-        let at = |h| clock::nairobi().with_ymd_and_hms(2026, 12, 7, h, 0, 0).unwrap();
+        let at = |h| {
+            clock::nairobi()
+                .with_ymd_and_hms(2026, 12, 7, h, 0, 0)
+                .unwrap()
+        };
         assert_eq!(due_night(at(1)), None);
         assert_eq!(due_night(at(2)), NaiveDate::from_ymd_opt(2026, 12, 7));
         assert_eq!(due_night(at(23)), NaiveDate::from_ymd_opt(2026, 12, 7));

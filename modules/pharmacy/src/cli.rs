@@ -75,7 +75,12 @@ mod tests {
             StockCommand::from_arg_matches(sub),
             Ok(StockCommand::Check)
         ));
-        assert!(command.clone().try_get_matches_from(["hms", "stock"]).is_err());
-        assert!(command.try_get_matches_from(["hms", "stock", "fix"]).is_err());
+        assert!(command
+            .clone()
+            .try_get_matches_from(["hms", "stock"])
+            .is_err());
+        assert!(command
+            .try_get_matches_from(["hms", "stock", "fix"])
+            .is_err());
     }
 }

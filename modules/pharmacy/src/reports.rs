@@ -29,12 +29,54 @@ pub struct Kind {
 }
 
 pub const KINDS: &[Kind] = &[
-    Kind { name: "consumption", store: Some(true), month: true, day: false, within: false, patients: false },
-    Kind { name: "stock-on-hand", store: Some(false), month: false, day: false, within: false, patients: false },
-    Kind { name: "dispensing-register", store: Some(false), month: false, day: true, within: false, patients: true },
-    Kind { name: "controlled-drugs", store: Some(true), month: true, day: false, within: false, patients: true },
-    Kind { name: "expiry", store: Some(false), month: false, day: false, within: true, patients: false },
-    Kind { name: "moh717", store: None, month: true, day: false, within: false, patients: false },
+    Kind {
+        name: "consumption",
+        store: Some(true),
+        month: true,
+        day: false,
+        within: false,
+        patients: false,
+    },
+    Kind {
+        name: "stock-on-hand",
+        store: Some(false),
+        month: false,
+        day: false,
+        within: false,
+        patients: false,
+    },
+    Kind {
+        name: "dispensing-register",
+        store: Some(false),
+        month: false,
+        day: true,
+        within: false,
+        patients: true,
+    },
+    Kind {
+        name: "controlled-drugs",
+        store: Some(true),
+        month: true,
+        day: false,
+        within: false,
+        patients: true,
+    },
+    Kind {
+        name: "expiry",
+        store: Some(false),
+        month: false,
+        day: false,
+        within: true,
+        patients: false,
+    },
+    Kind {
+        name: "moh717",
+        store: None,
+        month: true,
+        day: false,
+        within: false,
+        patients: false,
+    },
 ];
 
 pub fn kind(name: &str) -> Option<Kind> {

@@ -112,7 +112,10 @@ pub async fn adjustment_totals(
     .bind(to)
     .fetch_all(db.read())
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// The drugs `store` stocks (a batch there, or a level set): the consumption report's lines.
@@ -136,7 +139,10 @@ pub async fn store_levels(db: &Db, store: i64) -> Result<Vec<(i64, i64, i64)>, D
     .bind(store)
     .fetch_all(db.read())
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// A drug's stock in one store (or all), for the stock-on-hand report.
@@ -427,7 +433,10 @@ pub async fn controlled_recipients(
     .bind(to)
     .fetch_all(db.read())
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// One issued prescription with the MOH 717 D categories of its lines.

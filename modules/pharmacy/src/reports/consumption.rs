@@ -61,14 +61,22 @@ pub struct Line {
 }
 
 /// The report of `store` for `month`; `today` bounds the days counted out of stock.
-pub async fn build(db: &Db, store: i64, month: Month, today: NaiveDate) -> Result<Vec<Line>, DbError> {
+pub async fn build(
+    db: &Db,
+    store: i64,
+    month: Month,
+    today: NaiveDate,
+) -> Result<Vec<Line>, DbError> {
     let (from, to) = month.utc_bounds();
     let drugs = repo::store_drugs(db, store).await?;
     if drugs.is_empty() {
         return Ok(Vec::new());
     }
     let batches = repo::store_batches(db, store).await?;
-    let after: HashMap<i64, i64> = repo::moved_since(db, store, &to).await?.into_iter().collect();
+    let after: HashMap<i64, i64> = repo::moved_since(db, store, &to)
+        .await?
+        .into_iter()
+        .collect();
     let moves = repo::day_totals(db, store, &from, &to).await?;
     let adjustments = repo::adjustment_totals(db, store, &from, &to).await?;
     let levels: HashMap<i64, (i64, i64)> = repo::store_levels(db, store)
@@ -98,12 +106,18 @@ pub async fn build(db: &Db, store: i64, month: Month, today: NaiveDate) -> Resul
         .format("%Y-%m-%d")
         .to_string();
     for b in &batches {
-        let Some(&i) = index.get(&b.drug) else { continue };
+        let Some(&i) = index.get(&b.drug) else {
+            continue;
+        };
         let closing = b.on_hand - after.get(&b.id).copied().unwrap_or(0);
         let line = &mut lines[i];
         line.closing += closing;
         if closing > 0 {
-            if line.earliest_expiry.as_deref().is_none_or(|e| b.expiry.as_str() < e) {
+            if line
+                .earliest_expiry
+                .as_deref()
+                .is_none_or(|e| b.expiry.as_str() < e)
+            {
                 line.earliest_expiry = Some(b.expiry.clone());
             }
             if b.expiry <= horizon {
@@ -116,7 +130,9 @@ pub async fn build(db: &Db, store: i64, month: Month, today: NaiveDate) -> Resul
     let mut adjusted_out: HashMap<i64, i64> = HashMap::new();
     let mut daily: HashMap<i64, HashMap<NaiveDate, i64>> = HashMap::new();
     for k in &moves {
-        let Some(&i) = index.get(&k.drug) else { continue };
+        let Some(&i) = index.get(&k.drug) else {
+            continue;
+        };
         *net.entry(k.drug).or_default() += k.quantity;
         if let Ok(d) = NaiveDate::parse_from_str(&k.utc_day, "%Y-%m-%d") {
             let day = if k.late { d.succ_opt().unwrap_or(d) } else { d };

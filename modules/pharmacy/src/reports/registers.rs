@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use hms_core::db::{Db, DbError};
 use hms_core::day::Day;
+use hms_core::db::{Db, DbError};
 use hms_core::i18n::t;
 use hms_core::ids::PatientId;
 use hms_patients::api as patients;
@@ -17,7 +17,12 @@ use super::{ksh, n, Month, Table};
 use crate::repo::reports as repo;
 
 /// The consumption report of `store` for `month`.
-pub async fn consumption(db: &Db, store: i64, month: Month, today: NaiveDate) -> Result<Table, DbError> {
+pub async fn consumption(
+    db: &Db,
+    store: i64,
+    month: Month,
+    today: NaiveDate,
+) -> Result<Table, DbError> {
     let lines = consumption::build(db, store, month, today).await?;
     let mut table = Table::new(&[
         ("col_code", false),
@@ -49,7 +54,10 @@ pub async fn consumption(db: &Db, store: i64, month: Month, today: NaiveDate) ->
                 n(l.positive),
                 n(l.negative),
                 n(l.closing),
-                l.earliest_expiry.as_deref().map(expiry_month).unwrap_or_default(),
+                l.earliest_expiry
+                    .as_deref()
+                    .map(expiry_month)
+                    .unwrap_or_default(),
                 n(l.expiring_6m),
                 n(l.to_request),
                 n(l.days_out),
@@ -81,7 +89,9 @@ pub async fn stock_on_hand(db: &Db, store: i64, today: NaiveDate) -> Result<Tabl
     ]);
     let (mut cost, mut price) = (0i64, 0i64);
     for d in drugs {
-        let Some(f) = figures.get(&d.id) else { continue };
+        let Some(f) = figures.get(&d.id) else {
+            continue;
+        };
         let at_price = f.on_hand * d.price_cents;
         cost += f.cost_cents;
         price += at_price;
@@ -112,7 +122,10 @@ pub async fn stock_on_hand(db: &Db, store: i64, today: NaiveDate) -> Result<Tabl
 }
 
 /// Names of patients and walk-ins, read through the patients module in one batch.
-async fn names(db: &Db, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, (String, String)>, DbError> {
+async fn names(
+    db: &Db,
+    ids: impl Iterator<Item = i64>,
+) -> Result<HashMap<i64, (String, String)>, DbError> {
     let mut ids: Vec<PatientId> = ids.map(PatientId).collect();
     ids.sort_unstable_by_key(|p| p.get());
     ids.dedup();
@@ -192,7 +205,11 @@ pub async fn dispensing_register(db: &Db, store: i64, day: Day) -> Result<(Table
 /// `HH:MM` in Nairobi of a stored time.
 fn time_of(at: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(at)
-        .map(|t| hms_core::clock::to_local(t.to_utc()).format("%H:%M").to_string())
+        .map(|t| {
+            hms_core::clock::to_local(t.to_utc())
+                .format("%H:%M")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -268,7 +285,10 @@ pub async fn controlled(db: &Db, store: i64, month: Month) -> Result<(Table, usi
             .unwrap_or_default();
         let movement = match &r.reason {
             Some(reason) if !reason.is_empty() => {
-                format!("{} ({reason})", t(&format!("pharmacy_reports.kind_{}", r.kind)))
+                format!(
+                    "{} ({reason})",
+                    t(&format!("pharmacy_reports.kind_{}", r.kind))
+                )
             }
             _ => t(&format!("pharmacy_reports.kind_{}", r.kind)),
         };
@@ -277,8 +297,16 @@ pub async fn controlled(db: &Db, store: i64, month: Month) -> Result<(Table, usi
             when(&r.at),
             movement,
             format!("{} · {}", r.batch_no, expiry_month(&r.expiry)),
-            if r.quantity > 0 { n(r.quantity) } else { String::new() },
-            if r.quantity < 0 { n(-r.quantity) } else { String::new() },
+            if r.quantity > 0 {
+                n(r.quantity)
+            } else {
+                String::new()
+            },
+            if r.quantity < 0 {
+                n(-r.quantity)
+            } else {
+                String::new()
+            },
             n(*b),
             patient,
             r.user.clone().unwrap_or_default(),
@@ -290,7 +318,9 @@ pub async fn controlled(db: &Db, store: i64, month: Month) -> Result<(Table, usi
 /// Batches holding stock that expired or expire within `within` days of `today`, in `store`
 /// (0: every store), earliest first, with their value at cost.
 pub async fn expiry(db: &Db, store: i64, within: i64, today: NaiveDate) -> Result<Table, DbError> {
-    let until = hms_core::dates::shift(today, within).format("%Y-%m-%d").to_string();
+    let until = hms_core::dates::shift(today, within)
+        .format("%Y-%m-%d")
+        .to_string();
     let batches = repo::expiring(db, store, "0000-01-01", &until, 5_000).await?;
     let mut table = Table::new(&[
         ("col_store", false),
@@ -316,7 +346,11 @@ pub async fn expiry(db: &Db, store: i64, within: i64, today: NaiveDate) -> Resul
             NaiveDate::parse_from_str(&b.expiry, "%Y-%m-%d")
                 .map(|e| e.format("%d/%m/%Y").to_string())
                 .unwrap_or_default(),
-            if days < 0 { t("pharmacy_reports.expired") } else { n(days) },
+            if days < 0 {
+                t("pharmacy_reports.expired")
+            } else {
+                n(days)
+            },
             n(b.on_hand),
             b.unit.clone(),
             ksh(cost),
@@ -334,7 +368,11 @@ pub async fn expiry(db: &Db, store: i64, within: i64, today: NaiveDate) -> Resul
 /// Prescriptions of `month` per MOH 717 D line.
 pub async fn moh717(db: &Db, month: Month) -> Result<Table, DbError> {
     let counts = crate::reporting::moh717_counts(db, &month.range()).await?;
-    let mut table = Table::new(&[("col_line", false), ("col_what", false), ("col_prescriptions", true)]);
+    let mut table = Table::new(&[
+        ("col_line", false),
+        ("col_what", false),
+        ("col_prescriptions", true),
+    ]);
     for (line, key, value) in [
         ("D.1", "moh717_d1", counts.common),
         ("D.2", "moh717_d2", counts.antibiotic),

@@ -97,9 +97,18 @@ fn items_page(
     c.insert("days", &EXPIRING_DAYS);
     // Each card's own texts, looked up here so that every key stays literal.
     let (title, empty) = match which {
-        "reorder" => ("pharmacy.card_reorder", "pharmacy_reports.card_reorder_empty"),
-        "expiring" => ("pharmacy.card_expiring", "pharmacy_reports.card_expiring_empty"),
-        _ => ("pharmacy.card_expired", "pharmacy_reports.card_expired_empty"),
+        "reorder" => (
+            "pharmacy.card_reorder",
+            "pharmacy_reports.card_reorder_empty",
+        ),
+        "expiring" => (
+            "pharmacy.card_expiring",
+            "pharmacy_reports.card_expiring_empty",
+        ),
+        _ => (
+            "pharmacy.card_expired",
+            "pharmacy_reports.card_expired_empty",
+        ),
     };
     c.insert("title", &t(title));
     c.insert("empty", &t(empty));

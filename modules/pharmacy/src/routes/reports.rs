@@ -153,7 +153,12 @@ fn read(kind: Kind, q: &ReportQuery, stores: &[Store]) -> Result<Asked, Vec<Stri
 }
 
 /// The report's table, its subtitle, and how many patients it names.
-async fn build(cx: &Ctx, kind: Kind, a: &Asked, stores: &[Store]) -> AppResult<(Table, String, usize)> {
+async fn build(
+    cx: &Ctx,
+    kind: Kind,
+    a: &Asked,
+    stores: &[Store],
+) -> AppResult<(Table, String, usize)> {
     let db = &cx.app().db;
     let today = Day::today().date();
     let store_name = stores
@@ -177,7 +182,11 @@ async fn build(cx: &Ctx, kind: Kind, a: &Asked, stores: &[Store]) -> AppResult<(
         }
         "controlled-drugs" => {
             let (table, named) = registers::controlled(db, a.store, a.month).await?;
-            (table, format!("{store_name} · {}", a.month.display()), named)
+            (
+                table,
+                format!("{store_name} · {}", a.month.display()),
+                named,
+            )
         }
         "expiry" => (
             registers::expiry(db, a.store, a.within, today).await?,
@@ -187,11 +196,7 @@ async fn build(cx: &Ctx, kind: Kind, a: &Asked, stores: &[Store]) -> AppResult<(
             ),
             0,
         ),
-        "moh717" => (
-            registers::moh717(db, a.month).await?,
-            a.month.display(),
-            0,
-        ),
+        "moh717" => (registers::moh717(db, a.month).await?, a.month.display(), 0),
         _ => return Err(AppError::NotFound),
     })
 }
@@ -226,7 +231,12 @@ pub async fn report(
             c.insert("table", &Table::default());
             c.insert("subtitle", "");
             c.insert("query", "");
-            return render_status(&cx, StatusCode::UNPROCESSABLE_ENTITY, "pharmacy/report.html", c);
+            return render_status(
+                &cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "pharmacy/report.html",
+                c,
+            );
         }
     };
     let no_store = kind.store == Some(true) && stores.is_empty();
@@ -252,17 +262,28 @@ pub async fn report(
     let stem = format!(
         "pharmacy-{}-{}",
         kind.name,
-        if kind.day { asked.day.text() } else { asked.month.text() }
+        if kind.day {
+            asked.day.text()
+        } else {
+            asked.month.text()
+        }
     );
     match asked.format {
         "csv" => return Ok(csv_attachment(&stem, table.csv())),
         "pdf" => {
             let head = Letterhead::load(&cx.app().db).await?;
-            return Ok(pdf_inline(&format!("{stem}.pdf"), table.pdf(&head, &title, &subtitle)));
+            return Ok(pdf_inline(
+                &format!("{stem}.pdf"),
+                table.pdf(&head, &title, &subtitle),
+            ));
         }
         _ => {}
     }
-    let store_text = if asked.store == 0 { String::new() } else { asked.store.to_string() };
+    let store_text = if asked.store == 0 {
+        String::new()
+    } else {
+        asked.store.to_string()
+    };
     let query = format!(
         "store={}&month={}&day={}&within={}",
         store_text,
