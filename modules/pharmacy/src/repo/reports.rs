@@ -48,32 +48,26 @@ pub async fn moved_since(db: &Db, store: i64, from: &str) -> Result<Vec<(i64, i6
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// Movements of a period, summed per drug, UTC day, ledger kind and direction.
+/// Movements of a period, summed per drug, ledger kind and direction.
 #[derive(Debug, Clone)]
-pub struct DayTotal {
+pub struct KindTotal {
     pub drug: i64,
-    /// `YYYY-MM-DD`, UTC.
-    pub utc_day: String,
-    /// At 21:00 UTC or later: the next day in Nairobi.
-    pub late: bool,
     pub kind: String,
     pub quantity: i64,
 }
 
-/// The period's movements of `store` in `[from, to)` per drug, UTC day (and whether after
-/// 21:00 UTC), kind and direction (ins and outs summed apart): one range scan of the period.
-pub async fn day_totals(
+/// The period's movements of `store` in `[from, to)` per drug, kind and direction (ins and
+/// outs summed apart): one range scan of the period, a few rows per drug.
+pub async fn kind_totals(
     db: &Db,
     store: i64,
     from: &str,
     to: &str,
-) -> Result<Vec<DayTotal>, DbError> {
+) -> Result<Vec<KindTotal>, DbError> {
     let rows = sqlx::query(
-        "SELECT drug_id, SUBSTR(at, 1, 10), \
-         CASE WHEN SUBSTR(at, 12, 2) >= '21' THEN 1 ELSE 0 END, kind, \
-         CASE WHEN quantity < 0 THEN 1 ELSE 0 END, CAST(SUM(quantity) AS BIGINT) \
-         FROM stock_ledger WHERE store_id = $1 AND at >= $2 AND at < $3 \
-         GROUP BY 1, 2, 3, 4, 5",
+        "SELECT drug_id, kind, CASE WHEN quantity < 0 THEN 1 ELSE 0 END, \
+         CAST(SUM(quantity) AS BIGINT) FROM stock_ledger \
+         WHERE store_id = $1 AND at >= $2 AND at < $3 GROUP BY 1, 2, 3",
     )
     .bind(store)
     .bind(from)
@@ -82,13 +76,38 @@ pub async fn day_totals(
     .await?;
     Ok(rows
         .iter()
-        .map(|r| DayTotal {
+        .map(|r| KindTotal {
             drug: r.get(0),
-            utc_day: r.get(1),
-            late: r.get::<i64, _>(2) == 1,
-            kind: r.get(3),
-            quantity: r.get(5),
+            kind: r.get(1),
+            quantity: r.get(3),
         })
+        .collect())
+}
+
+/// One drug's net movement in `store` over `[from, to)` per UTC day, with whether it falls
+/// at 21:00 UTC or later (the next day in Nairobi): (`YYYY-MM-DD` UTC, late, net quantity).
+/// Reads the drug's own rows through `stock_ledger_card`.
+pub async fn drug_days(
+    db: &Db,
+    store: i64,
+    drug: i64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<(String, bool, i64)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT SUBSTR(at, 1, 10), CASE WHEN SUBSTR(at, 12, 2) >= '21' THEN 1 ELSE 0 END, \
+         CAST(SUM(quantity) AS BIGINT) FROM stock_ledger \
+         WHERE drug_id = $1 AND store_id = $2 AND at >= $3 AND at < $4 GROUP BY 1, 2",
+    )
+    .bind(drug)
+    .bind(store)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.read())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get::<i64, _>(1) == 1, r.get(2)))
         .collect())
 }
 

@@ -19,8 +19,9 @@
 //!
 //! Balances at the month's end are the batches' balances now less what the ledger moved since,
 //! so the report reads the month and what followed it, never the whole history; `hms stock
-//! check` proves the ledger adds up to the balances. Six queries whatever the number of drugs,
-//! the period read once.
+//! check` proves the ledger adds up to the balances. Six grouped queries whatever the number of
+//! drugs, the period read once; then, for the few drugs whose stock may have run out during the
+//! month, their own days (through the drug's ledger index).
 
 use std::collections::HashMap;
 
@@ -77,7 +78,7 @@ pub async fn build(
         .await?
         .into_iter()
         .collect();
-    let moves = repo::day_totals(db, store, &from, &to).await?;
+    let moves = repo::kind_totals(db, store, &from, &to).await?;
     let adjustments = repo::adjustment_totals(db, store, &from, &to).await?;
     let levels: HashMap<i64, (i64, i64)> = repo::store_levels(db, store)
         .await?
@@ -128,15 +129,14 @@ pub async fn build(
 
     let mut net: HashMap<i64, i64> = HashMap::new();
     let mut adjusted_out: HashMap<i64, i64> = HashMap::new();
-    let mut daily: HashMap<i64, HashMap<NaiveDate, i64>> = HashMap::new();
+    let mut outflow: HashMap<i64, i64> = HashMap::new();
     for k in &moves {
         let Some(&i) = index.get(&k.drug) else {
             continue;
         };
         *net.entry(k.drug).or_default() += k.quantity;
-        if let Ok(d) = NaiveDate::parse_from_str(&k.utc_day, "%Y-%m-%d") {
-            let day = if k.late { d.succ_opt().unwrap_or(d) } else { d };
-            *daily.entry(k.drug).or_default().entry(day).or_default() += k.quantity;
+        if k.quantity < 0 {
+            *outflow.entry(k.drug).or_default() -= k.quantity;
         }
         let line = &mut lines[i];
         match k.kind.as_str() {
@@ -169,12 +169,28 @@ pub async fn build(
             _ => DEFAULT_MONTHS_OF_STOCK * line.dispensed.max(0),
         };
         line.to_request = (maximum - line.closing).max(0);
-        line.days_out = days_out(
-            line.opening,
-            daily.get(&line.drug),
-            month.first,
-            last_counted,
-        );
+        // A drug that never runs out needs no walk through its days: its balance stays above
+        // the opening balance less everything that went out. Only those that may have run out
+        // (few) are read day by day.
+        let has_moves = net.contains_key(&line.drug);
+        let may_run_out = line.opening - outflow.get(&line.drug).copied().unwrap_or(0) <= 0;
+        line.days_out = if !may_run_out || month.first > last_counted {
+            0
+        } else if !has_moves {
+            days_out(line.opening, None, month.first, last_counted)
+        } else {
+            let mut daily: HashMap<NaiveDate, i64> = HashMap::new();
+            for (utc_day, late, quantity) in
+                repo::drug_days(db, store, line.drug, &from, &to).await?
+            {
+                let Ok(d) = NaiveDate::parse_from_str(&utc_day, "%Y-%m-%d") else {
+                    continue;
+                };
+                let day = if late { d.succ_opt().unwrap_or(d) } else { d };
+                *daily.entry(day).or_default() += quantity;
+            }
+            days_out(line.opening, Some(&daily), month.first, last_counted)
+        };
     }
     Ok(lines)
 }
