@@ -4,4 +4,5 @@
 
 mod fixtures;
 mod ledger;
+mod report_month;
 mod reports;
