@@ -6,3 +6,4 @@ mod fixtures;
 mod ledger;
 mod report_month;
 mod reports;
+mod reports_browser;
