@@ -182,6 +182,10 @@ pub struct October {
     pub store: i64,
     /// The controlled drug (morphine).
     pub mor: i64,
+    /// Born 1990, three prescriptions issued (one on 1 November, Nairobi time).
+    pub adult: i64,
+    /// Born May 2024: under five in October 2026.
+    pub child: i64,
 }
 
 /// October 2026 in the test dispensary (times UTC; Nairobi is 3 hours ahead):
@@ -445,7 +449,12 @@ pub async fn october(app: &TestApp) -> October {
         "2026-11-03T07:00:00.000Z",
     )
     .await;
-    October { store, mor }
+    October {
+        store,
+        mor,
+        adult,
+        child,
+    }
 }
 
 /// The CSV's lines as cells (every cell is quoted, quotes inside doubled), headings first.

@@ -106,6 +106,39 @@ each_backend! {
         let counts: Vec<&str> = rows[1..].iter().map(|r| r[2].as_str()).collect();
         assert_eq!(counts, ["1", "2", "1", "1", "3"]);
 
+        // The same through the reporting contract, with the records behind each count, and
+        // the adult's medicines in their export.
+        let october_days = hms_core::module::FigureRange::days(
+            hms_core::day::Day::new(day(2026, 10, 1)),
+            hms_core::day::Day::new(day(2026, 10, 31)),
+        );
+        let registry = &app.app.modules;
+        for (code, value) in [
+            ("pharmacy.prescriptions", 3),
+            ("pharmacy.prescriptions.common", 1),
+            ("pharmacy.prescriptions.antibiotics", 2),
+            ("pharmacy.prescriptions.special", 1),
+            ("pharmacy.prescriptions.children", 1),
+        ] {
+            let f = registry.figure(app.db(), code, &october_days, |_| true).await.unwrap().unwrap();
+            assert_eq!(f.value, value, "{code}");
+            assert_eq!(f.parts.iter().map(|p| p.value).sum::<i64>(), value, "{code}");
+            let behind = registry.figure_sources(app.db(), code, &october_days, |_| true).await.unwrap();
+            assert_eq!(behind.len() as i64, value, "{code}");
+        }
+        let children = registry
+            .figure_sources(app.db(), "pharmacy.prescriptions.children", &october_days, |_| true)
+            .await
+            .unwrap();
+        assert_eq!(children[0].patient, hms_core::ids::PatientId(o.child));
+        let export = registry
+            .patient_export(app.db(), &[hms_core::ids::PatientId(o.adult)], |m| m == "pharmacy")
+            .await
+            .unwrap();
+        assert_eq!(export.len(), 1);
+        assert_eq!(export[0].rows.len(), 4, "{:?}", export[0].rows);
+        assert!(export[0].rows.iter().any(|(_, v)| v.contains("Morphine tablet · 2 tablet")), "{:?}", export[0].rows);
+
         // The ledger check: clean, then a balance changed behind the writer's back is listed.
         assert_eq!(stock_check(&app).await, ExitCode::SUCCESS);
         let card = admin.get("/pharmacy/cards/ledger").await;
