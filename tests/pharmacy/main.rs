@@ -7,3 +7,6 @@ mod ledger;
 mod movements;
 mod movements_races;
 mod movements_property;
+mod report_month;
+mod reports;
+mod reports_browser;
