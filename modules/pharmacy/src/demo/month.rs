@@ -81,6 +81,7 @@ impl Plan {
         .await?;
         self.receipts += 1;
         let mut received = HashMap::new();
+        let mut slow = 0;
         for idx in 0..self.items.len() {
             let pack = self.items[idx].drug.pack_size;
             let units = if self.moving[idx] {
@@ -99,9 +100,10 @@ impl Plan {
             if m == 0 && !self.moving[idx] {
                 // A few items the first delivery brought with little shelf life left: now
                 // expiring soon, or expired on the shelf.
-                let special = match idx % 97 {
-                    11 => Some(self.today + Duration::days(self.rng.random_range(20..80))),
-                    37 => Some(self.today - Duration::days(self.rng.random_range(3..40))),
+                slow += 1;
+                let special = match slow % 60 {
+                    3 => Some(self.today + Duration::days(self.rng.random_range(20..80))),
+                    8 => Some(self.today - Duration::days(self.rng.random_range(3..30))),
                     _ => None,
                 };
                 if let Some(e) = special.filter(|e| *e > day + Duration::days(14)) {
@@ -265,7 +267,11 @@ impl Plan {
             .map(|(s, d, q)| ((s, d), q))
             .collect();
         let months = self.months.len().max(1) as i64;
+        let mut slow = 0;
         for idx in 0..self.items.len() {
+            if !self.moving[idx] {
+                slow += 1;
+            }
             let drug = &self.items[idx].drug;
             let monthly: i64 = (0..self.months.len())
                 .map(|m| self.need.get(&(m, idx)).copied().unwrap_or(0))
@@ -277,7 +283,7 @@ impl Plan {
                 } else {
                     (drug.pack_size, drug.pack_size * 6)
                 };
-                if !self.moving[idx] && idx % 53 == 3 {
+                if !self.moving[idx] && slow % 40 == 5 {
                     let held = on_hand.get(&(store, drug.id)).copied().unwrap_or(0);
                     reorder = reorder.max(held + drug.pack_size);
                 }
