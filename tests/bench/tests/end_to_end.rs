@@ -83,7 +83,11 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
             "queue",
             "vitals",
             "consult",
-            "doctor"
+            "doctor",
+            "dispense",
+            "dispense_hot",
+            "pharmacy_stock",
+            "consumption_report"
         ]
     );
     for s in scenarios {
