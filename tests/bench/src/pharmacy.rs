@@ -221,7 +221,12 @@ pub async fn dispense_hot(c: &mut Client, p: &Pharmacy) -> Result<(), String> {
         .expect("not poisoned")
         .pop()
         .ok_or(crate::scenarios::NO_MORE_WORK)?;
-    dispense_visit(c, store, &waiting).await
+    let result = dispense_visit(c, store, &waiting).await;
+    if matches!(&result, Err(e) if e == REFUSED) {
+        // Still waiting: the patient comes back after the next delivery.
+        p.hot.lock().expect("not poisoned").insert(0, waiting);
+    }
+    result
 }
 
 /// A receipt of the busy item into the dispensary, a new batch expiring in two years.
