@@ -1,7 +1,7 @@
 //! Prescriptions left waiting at the pharmacy for the benchmark: the latest completed visits
-//! that placed no drug order get a prescription of three common medicines (the `dispense`
-//! scenario), and some of them one course of artemether/lumefantrine, the item every client
-//! of `dispense_hot` dispenses at once. The orders are placed as the doctor places them
+//! get a further prescription of three common medicines (the `dispense` scenario), and some
+//! of them one course of artemether/lumefantrine, the item every client of `dispense_hot`
+//! dispenses at once. The orders are placed as the doctor places them
 //! (structured details, the catalogue's code), a page of visits per transaction.
 
 use rand::rngs::StdRng;
@@ -73,7 +73,9 @@ const COMMON: &[Rx] = &[
     rx("AML5T", "1", "tablet", "OD", 30, 30, "Every morning"),
 ];
 
-/// Visits waiting for a three-line prescription and for the busy item, for `patients`.
+/// Visits waiting for a three-line prescription and for the busy item, for `patients` (at
+/// most as many as there are visits: a facility sees about 15,000 a year whatever its number
+/// of registered patients).
 pub fn pool_for(patients: u64) -> (i64, i64) {
     let three = (patients / 50).clamp(1_000, 20_000) as i64;
     (three, three / 2)
@@ -105,7 +107,7 @@ fn item<'i>(items: &'i [Item], code: &str) -> Option<&'i Item> {
 /// Places the pool's orders; returns how many visits wait.
 pub async fn place(run: &DemoRun<'_>, items: &[Item], doctor: Option<i64>) -> Result<u64> {
     let (three, hot) = pool_for(run.patients);
-    let visits = sql::visits_without_drugs(run.db, three + hot).await?;
+    let visits = sql::latest_visits(run.db, three + hot).await?;
     // Fewer visits than asked for (a small facility): the same share for the busy item.
     let hot = visits.len() as i64 * hot / (three + hot);
     let mut rng = StdRng::seed_from_u64(run.seed ^ 0x9a_70_01);

@@ -104,20 +104,18 @@ pub async fn supplier(
         .get(0))
 }
 
-/// A completed visit without drug orders: (visit, patient, checked in at).
+/// A completed visit: (visit, patient, checked in at).
 pub struct QuietVisit {
     pub id: i64,
     pub patient: i64,
     pub at: String,
 }
 
-/// The latest `limit` completed visits that placed no drug order.
-pub async fn visits_without_drugs(db: &Db, limit: i64) -> Result<Vec<QuietVisit>, DbError> {
+/// The latest `limit` completed visits.
+pub async fn latest_visits(db: &Db, limit: i64) -> Result<Vec<QuietVisit>, DbError> {
     Ok(sqlx::query(
         "SELECT v.id, v.patient_id, v.checked_in_at FROM visits v \
-         WHERE v.status = 'completed' AND NOT EXISTS \
-           (SELECT 1 FROM orders o WHERE o.visit_id = v.id AND o.kind = 'drug') \
-         ORDER BY v.id DESC LIMIT CAST($1 AS BIGINT)",
+         WHERE v.status = 'completed' ORDER BY v.id DESC LIMIT CAST($1 AS BIGINT)",
     )
     .bind(limit)
     .fetch_all(db.read())
