@@ -30,6 +30,9 @@ const RESTOCK_UNITS: i64 = 240;
 /// A visit waiting at the pharmacy: its id and its placed drug orders (id, quantity).
 pub type Waiting = (i64, Vec<(i64, i64)>);
 
+/// A visit's placed orders (id, quantity) and the drug of the last, by visit.
+type Placed = BTreeMap<i64, (Vec<(i64, i64)>, Option<i64>)>;
+
 /// The pharmacy's part of the shared state.
 #[derive(Default)]
 pub struct Pharmacy {
@@ -86,7 +89,7 @@ pub async fn load(db: &hms_core::db::Db) -> Result<Pharmacy, String> {
     .fetch_all(pool)
     .await
     .map_err(|e| e.to_string())?;
-    let mut visits: BTreeMap<i64, (Vec<(i64, i64)>, Option<i64>)> = BTreeMap::new();
+    let mut visits: Placed = BTreeMap::new();
     for r in &rows {
         let entry = visits.entry(r.get(0)).or_default();
         entry.0.push((r.get(1), r.get(2)));

@@ -31,6 +31,7 @@ pub struct Base {
     pub prescribed_as: Option<&'static str>,
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn med(
     code: &'static str,
     generic: &'static str,

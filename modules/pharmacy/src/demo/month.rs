@@ -61,7 +61,7 @@ impl Plan {
     ) -> Result<HashMap<usize, i64>> {
         let when = at(day, 4, 0);
         let supplier = self.suppliers[m % 2];
-        let (prefix, name) = if m % 2 == 0 {
+        let (prefix, name) = if m.is_multiple_of(2) {
             ("K", "KEMSA")
         } else {
             ("M", "MEDS")
@@ -90,7 +90,7 @@ impl Plan {
                     continue;
                 }
                 need * 13 / 10
-            } else if m == 0 || (m + idx) % 3 == 0 {
+            } else if m == 0 || (m + idx).is_multiple_of(3) {
                 pack * self.rng.random_range(2..7)
             } else {
                 continue;
