@@ -2,6 +2,7 @@
 //! writer and its ledger, the catalogue, receipts, adjustments, transfers, stock takes,
 //! dispensing (races included), labels, reports and alerts. One test binary, one file per area.
 
+mod demo;
 mod fixtures;
 mod ledger;
 mod movements;

@@ -12,6 +12,7 @@
 //! the `hms` binary, so its memory is the server's own), or a built `hms` with `--server PATH`.
 
 mod http;
+mod pharmacy;
 mod scenarios;
 mod search_parts;
 mod seed;
@@ -56,7 +57,8 @@ struct Args {
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
     /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search,
-    /// search_parts, chart, register, book, queue
+    /// search_parts, chart, register, book, queue, vitals, consult, doctor, dispense,
+    /// dispense_hot, pharmacy_stock, consumption_report
     /// (healthz always runs first: the other rates are given as a share of it).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
@@ -324,6 +326,7 @@ async fn measure(
     let day_clinic = scenarios::day_clinic(&db).await?;
     let diagnosis_codes = scenarios::diagnosis_codes(&db).await?;
     let adults = scenarios::adults(&db, 50_000).await?;
+    let pharmacy = pharmacy::load(&db).await?;
     db.close().await;
 
     let mut server = Server::start(hms, prepared).await?;
@@ -347,6 +350,7 @@ async fn measure(
         triage_visits: std::sync::Mutex::new(Vec::new()),
         diagnosis_codes,
         adults,
+        pharmacy,
     });
     let limits = Limits {
         clients: args.clients,
@@ -360,6 +364,17 @@ async fn measure(
     for s in chosen {
         match scenarios::run(*s, shared.clone(), &limits).await {
             Ok(mut f) => {
+                if *s == Scenario::DispenseHot {
+                    // The books still add up after every client raced for the same item.
+                    let differences = pharmacy::ledger_differences(&url).await?;
+                    f.ledger_differences = Some(differences);
+                    if differences > 0 {
+                        f.errors += differences;
+                        f.first_error.get_or_insert_with(|| {
+                            format!("the ledger check found {differences} batch(es) off")
+                        });
+                    }
+                }
                 let (rss, peak, own) = server.memory_kb();
                 f.rss_mb_after = mb(rss as f64, 1024.0);
                 f.own_mb_after = mb(own as f64, 1024.0);
@@ -384,6 +399,13 @@ async fn measure(
                 }
                 if let Some(rate) = f.flood_refused_per_second {
                     println!("             meanwhile {rate:.0} wrong passwords/s refused");
+                }
+                if let Some(refused) = f.refused {
+                    println!(
+                        "             {refused} refused for lack of stock; ledger check: {} \
+                         batch(es) off",
+                        f.ledger_differences.unwrap_or(0)
+                    );
                 }
                 figures.push(f);
             }

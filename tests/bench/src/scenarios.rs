@@ -46,6 +46,17 @@ pub enum Scenario {
     Consult,
     /// A doctor's dashboard and its cards, one request per operation in turn.
     Doctor,
+    /// A pharmacist dispenses a three-line prescription: the prepare form, then prepare, which
+    /// issues at once (FEFO over batches, the ledger, a charge per line, the audit).
+    Dispense,
+    /// Every pharmacist dispenses the same item while it is restocked through the receipt
+    /// form; refusals for lack of stock (409) are counted apart from errors, and the ledger
+    /// check runs afterwards.
+    DispenseHot,
+    /// The dispensary's stock page (every item of the stock list).
+    PharmacyStock,
+    /// The dispensary's consumption report of a month.
+    ConsumptionReport,
 }
 
 pub const ALL: &[Scenario] = &[
@@ -62,6 +73,10 @@ pub const ALL: &[Scenario] = &[
     Scenario::Vitals,
     Scenario::Consult,
     Scenario::Doctor,
+    Scenario::Dispense,
+    Scenario::DispenseHot,
+    Scenario::PharmacyStock,
+    Scenario::ConsumptionReport,
 ];
 
 impl Scenario {
@@ -80,6 +95,10 @@ impl Scenario {
             Scenario::Vitals => "vitals",
             Scenario::Consult => "consult",
             Scenario::Doctor => "doctor",
+            Scenario::Dispense => "dispense",
+            Scenario::DispenseHot => "dispense_hot",
+            Scenario::PharmacyStock => "pharmacy_stock",
+            Scenario::ConsumptionReport => "consumption_report",
         }
     }
 
@@ -98,6 +117,10 @@ impl Scenario {
             Scenario::Chart => Some("doctor"),
             Scenario::Queue | Scenario::Vitals => Some("nurse"),
             Scenario::Consult | Scenario::Doctor => Some("doctor"),
+            Scenario::Dispense
+            | Scenario::DispenseHot
+            | Scenario::PharmacyStock
+            | Scenario::ConsumptionReport => Some("pharmacist"),
         }
     }
 }
@@ -123,6 +146,8 @@ pub struct Shared {
     pub diagnosis_codes: Vec<String>,
     /// Patients aged 18 or more (a sample), checked in for `vitals` and `consult`.
     pub adults: Vec<i64>,
+    /// The dispensary and the prescriptions waiting there (the pharmacy's scenarios).
+    pub pharmacy: crate::pharmacy::Pharmacy,
 }
 
 impl Shared {
@@ -161,6 +186,13 @@ pub struct Figures {
     /// `login_flood`: the wrong passwords refused per second meanwhile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flood_refused_per_second: Option<f64>,
+    /// `dispense_hot`: operations refused for lack of stock (409), not in `requests` and not
+    /// errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<u64>,
+    /// `dispense_hot`: batches whose balance differs from their ledger afterwards (0 expected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_differences: Option<u64>,
 }
 
 pub struct Limits {
@@ -350,7 +382,7 @@ const LAST: &[&str] = &[
 ];
 
 /// What an operation answers when the patients prepared for its scenario have all been seen.
-const NO_MORE_WORK: &str = "no more patients prepared";
+pub const NO_MORE_WORK: &str = "no more patients prepared";
 
 /// Requests of one consultation (see [`consult`]).
 const CONSULT_REQUESTS: u32 = 11;
@@ -736,6 +768,10 @@ async fn operation(
             };
             expect(&r, 200, path)
         }
+        Scenario::Dispense => crate::pharmacy::dispense(c, &shared.pharmacy).await,
+        Scenario::DispenseHot => crate::pharmacy::dispense_hot(c, &shared.pharmacy).await,
+        Scenario::PharmacyStock => crate::pharmacy::stock_page(c, &shared.pharmacy).await,
+        Scenario::ConsumptionReport => crate::pharmacy::consumption(c, &shared.pharmacy, rng).await,
     }
 }
 
@@ -766,6 +802,16 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         Scenario::Consult => {
             check_in_patients(&shared, "consultation", enough(250.0)).await?;
         }
+        Scenario::Dispense
+        | Scenario::DispenseHot
+        | Scenario::PharmacyStock
+        | Scenario::ConsumptionReport => {
+            if let Some(why) =
+                crate::pharmacy::missing(&shared.pharmacy, s == Scenario::DispenseHot)
+            {
+                return Err(why);
+            }
+        }
         _ => {}
     }
     let mut clients = Vec::with_capacity(measured);
@@ -794,6 +840,7 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
             let mut latencies: Vec<u32> = Vec::with_capacity(16_384);
             let mut steps: Vec<u32> = Vec::new();
             let mut errors = 0u64;
+            let mut refused = 0u64;
             loop {
                 let t = Instant::now();
                 if t >= until || done.load(Ordering::Relaxed) >= max {
@@ -809,7 +856,11 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
                 if t >= measure_from && end <= until {
                     steps.extend(timed);
                 }
-                if let Err(e) = result {
+                if matches!(&result, Err(e) if e == crate::pharmacy::REFUSED) {
+                    if t >= measure_from && end <= until {
+                        refused += 1;
+                    }
+                } else if let Err(e) = result {
                     errors += 1;
                     let mut first = first_error.lock().expect("not poisoned");
                     if first.is_none() {
@@ -821,17 +872,19 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            (latencies, errors, steps)
+            (latencies, errors, steps, refused)
         }));
     }
     let mut latencies: Vec<u32> = Vec::new();
     let mut steps: Vec<u32> = Vec::new();
     let mut errors = 0;
+    let mut refused = 0;
     for t in tasks {
-        let (l, e, st) = t.await.map_err(|e| e.to_string())?;
+        let (l, e, st, r) = t.await.map_err(|e| e.to_string())?;
         latencies.extend(l);
         steps.extend(st);
         errors += e;
+        refused += r;
     }
     steps.sort_unstable();
     let mut flood_refused = 0;
@@ -864,7 +917,7 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
             Scenario::Login | Scenario::LoginFlood => 2,
             Scenario::Register => 3,
             Scenario::Consult => CONSULT_REQUESTS,
-            Scenario::Vitals => 2,
+            Scenario::Vitals | Scenario::Dispense | Scenario::DispenseHot => 2,
             _ => 1,
         },
         request_p99_ms: (!steps.is_empty()).then(|| percentile(&steps, 0.99)),
@@ -874,12 +927,14 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         first_error,
         flood_refused_per_second: (flooding > 0)
             .then(|| flood_refused as f64 / (until - started).as_secs_f64()),
+        refused: (s == Scenario::DispenseHot).then_some(refused),
+        ledger_differences: None,
     })
 }
 
-/// Clients that sign in to the pharmacist's account with a wrong password until `until` (an
-/// account no later scenario signs in to: it stays delayed for a while); each task answers how
-/// many of its attempts the throttle refused (429).
+/// Clients that sign in to the laboratory technician's account with a wrong password until
+/// `until` (an account no later scenario signs in to: it stays delayed for a while); each task
+/// answers how many of its attempts the throttle refused (429).
 async fn flood(
     shared: &Shared,
     clients: usize,
@@ -888,7 +943,7 @@ async fn flood(
     if clients == 0 {
         return Ok(Vec::new());
     }
-    let target = shared.account("pharmacist")?.username.clone();
+    let target = shared.account("lab_tech")?.username.clone();
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {
         let mut c = Client::new(shared.addr);
