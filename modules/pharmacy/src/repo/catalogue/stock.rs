@@ -1,0 +1,317 @@
+//! What is on the shelves, as the screens read it: usable stock per drug (for prescribers and
+//! other screens' drug pickers), the stock page of a store (one grouped query per page, flags
+//! included), a drug's batches in every store and its stock card (its ledger rows).
+//!
+//! Usable means unexpired: a batch past its expiry date still on the shelf counts as out of
+//! stock until it is written off.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sqlx::Row;
+
+use hms_core::db::{Db, DbError};
+
+fn ymd(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+/// A drug found by a search, with its usable stock where asked.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrugStock {
+    pub id: i64,
+    pub code: String,
+    /// "Amoxicillin 500 mg capsule".
+    pub name: String,
+    pub unit: String,
+    pub pack_size: i64,
+    pub price_cents: i64,
+    pub prescription_only: bool,
+    pub controlled: bool,
+    pub allergy_groups: String,
+    /// Usable (unexpired) units: in the chosen store, or in all active dispensaries.
+    pub usable: i64,
+}
+
+fn display(name: &str, strength: &str, form: &str) -> String {
+    [name, strength, form]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Active drugs matching `pattern` (a LIKE pattern over name, code and brands; or the exact
+/// `code` when given) with their usable stock on `today`: in `store`, or in every active
+/// dispensary when `store` is `None`. One grouped query.
+pub async fn search(
+    db: &Db,
+    pattern: &str,
+    code: Option<&str>,
+    store: Option<i64>,
+    today: NaiveDate,
+    limit: i64,
+) -> Result<Vec<DrugStock>, DbError> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.pack_size, \
+         d.price_cents, d.prescription_only, d.controlled, d.allergy_groups, \
+         CAST(COALESCE(SUM(b.qty_on_hand), 0) AS BIGINT) \
+         FROM drugs d \
+         LEFT JOIN stock_batches b ON b.drug_id = d.id AND b.qty_on_hand > 0 AND b.expiry >= $1 \
+           AND ((CAST($2 AS BIGINT) = 0 AND b.store_id IN \
+                  (SELECT s.id FROM stores s WHERE s.kind = 'dispensary' AND s.active = 1)) \
+                OR b.store_id = CAST($2 AS BIGINT)) \
+         WHERE d.active = 1 AND ( \
+           ($3 = '' AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' OR LOWER(d.code) LIKE $4 ESCAPE '\\' \
+                        OR LOWER(d.brands) LIKE $4 ESCAPE '\\')) \
+           OR d.code = $3) \
+         GROUP BY d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.pack_size, \
+           d.price_cents, d.prescription_only, d.controlled, d.allergy_groups \
+         ORDER BY LOWER(d.generic_name), d.strength, d.id LIMIT CAST($5 AS BIGINT)",
+    )
+    .bind(ymd(today))
+    .bind(store.unwrap_or(0))
+    .bind(code.unwrap_or(""))
+    .bind(pattern)
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| DrugStock {
+            id: r.get(0),
+            code: r.get(1),
+            name: display(
+                &r.get::<String, _>(2),
+                &r.get::<String, _>(3),
+                &r.get::<String, _>(4),
+            ),
+            unit: r.get(5),
+            pack_size: r.get(6),
+            price_cents: r.get(7),
+            prescription_only: r.get::<i64, _>(8) != 0,
+            controlled: r.get::<i64, _>(9) != 0,
+            allergy_groups: r.get(10),
+            usable: r.get(11),
+        })
+        .collect())
+}
+
+/// What the stock page filters on.
+pub const FLAGS: &[&str] = &["low", "out", "expiring", "expired"];
+
+/// One line of a store's stock page.
+#[derive(Debug, Clone, Serialize)]
+pub struct StockLine {
+    pub drug: i64,
+    pub code: String,
+    pub name: String,
+    pub unit: String,
+    /// Unexpired units on the shelf.
+    pub usable: i64,
+    /// Units on the shelf past their expiry (counted as out, waiting to be written off).
+    pub expired: i64,
+    /// Usable units expiring within the warning window.
+    pub expiring: i64,
+    /// Earliest expiry of the usable stock, `YYYY-MM-DD`.
+    pub earliest: Option<String>,
+    pub reorder_level: i64,
+    pub maximum_level: i64,
+    pub below_reorder: bool,
+    pub out: bool,
+}
+
+/// One page of the stock of `store` on `today`: active drugs matching `pattern`, with `flag`
+/// (one of [`FLAGS`], or "" for all), and how many lines match in all. Stock expiring up to
+/// `soon` (inclusive) is flagged. One grouped query; the total comes with it.
+#[allow(clippy::too_many_arguments)]
+pub async fn store_page(
+    db: &Db,
+    store: i64,
+    pattern: &str,
+    flag: &str,
+    today: NaiveDate,
+    soon: NaiveDate,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StockLine>, i64), DbError> {
+    let rows = sqlx::query(
+        "SELECT s.id, s.code, s.generic_name, s.strength, s.form, s.unit, s.usable, s.expired, \
+           s.expiring, s.earliest, s.reorder_level, s.maximum_level, COUNT(*) OVER () \
+         FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, \
+             CAST(COALESCE(SUM(CASE WHEN b.expiry >= $2 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS usable, \
+             CAST(COALESCE(SUM(CASE WHEN b.expiry < $2 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS expired, \
+             CAST(COALESCE(SUM(CASE WHEN b.expiry >= $2 AND b.expiry <= $3 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS expiring, \
+             MIN(CASE WHEN b.expiry >= $2 THEN b.expiry END) AS earliest, \
+             COALESCE(MAX(l.reorder_level), 0) AS reorder_level, \
+             COALESCE(MAX(l.maximum_level), 0) AS maximum_level \
+           FROM drugs d \
+           LEFT JOIN stock_batches b ON b.drug_id = d.id AND b.store_id = $1 AND b.qty_on_hand > 0 \
+           LEFT JOIN store_levels l ON l.drug_id = d.id AND l.store_id = $1 \
+           WHERE d.active = 1 AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
+             OR LOWER(d.code) LIKE $4 ESCAPE '\\' OR LOWER(d.brands) LIKE $4 ESCAPE '\\') \
+           GROUP BY d.id, d.code, d.generic_name, d.strength, d.form, d.unit) s \
+         WHERE $5 = '' \
+           OR ($5 = 'low' AND s.reorder_level > 0 AND s.usable <= s.reorder_level) \
+           OR ($5 = 'out' AND s.usable = 0) \
+           OR ($5 = 'expiring' AND s.expiring > 0) \
+           OR ($5 = 'expired' AND s.expired > 0) \
+         ORDER BY LOWER(s.generic_name), s.strength, s.id \
+         LIMIT CAST($6 AS BIGINT) OFFSET CAST($7 AS BIGINT)",
+    )
+    .bind(store)
+    .bind(ymd(today))
+    .bind(ymd(soon))
+    .bind(pattern)
+    .bind(flag)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.read())
+    .await?;
+    let total = rows.first().map(|r| r.get::<i64, _>(12)).unwrap_or(0);
+    let lines = rows
+        .into_iter()
+        .map(|r| {
+            let usable: i64 = r.get(6);
+            let reorder_level: i64 = r.get(10);
+            StockLine {
+                drug: r.get(0),
+                code: r.get(1),
+                name: display(
+                    &r.get::<String, _>(2),
+                    &r.get::<String, _>(3),
+                    &r.get::<String, _>(4),
+                ),
+                unit: r.get(5),
+                usable,
+                expired: r.get(7),
+                expiring: r.get(8),
+                earliest: r.get(9),
+                reorder_level,
+                maximum_level: r.get(11),
+                below_reorder: reorder_level > 0 && usable <= reorder_level,
+                out: usable == 0,
+            }
+        })
+        .collect();
+    Ok((lines, total))
+}
+
+/// A batch on a shelf.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchLine {
+    pub id: i64,
+    pub store: i64,
+    pub store_name: String,
+    pub batch_no: String,
+    /// `YYYY-MM-DD`.
+    pub expiry: String,
+    pub qty_on_hand: i64,
+    pub unit_cost_cents: i64,
+    pub expired: bool,
+    pub expiring: bool,
+}
+
+/// A drug's batches holding stock, in every store, first expiry first (the order they are
+/// dispensed in).
+pub async fn batches(
+    db: &Db,
+    drug: i64,
+    today: NaiveDate,
+    soon: NaiveDate,
+) -> Result<Vec<BatchLine>, DbError> {
+    let rows = sqlx::query(
+        "SELECT b.id, b.store_id, s.name, b.batch_no, b.expiry, b.qty_on_hand, b.unit_cost_cents \
+         FROM stock_batches b JOIN stores s ON s.id = b.store_id \
+         WHERE b.drug_id = $1 AND b.qty_on_hand > 0 ORDER BY s.name, b.store_id, b.expiry, b.id",
+    )
+    .bind(drug)
+    .fetch_all(db.read())
+    .await?;
+    let (today, soon) = (ymd(today), ymd(soon));
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let expiry: String = r.get(4);
+            BatchLine {
+                id: r.get(0),
+                store: r.get(1),
+                store_name: r.get(2),
+                batch_no: r.get(3),
+                expired: expiry < today,
+                expiring: expiry >= today && expiry <= soon,
+                expiry,
+                qty_on_hand: r.get(5),
+                unit_cost_cents: r.get(6),
+            }
+        })
+        .collect())
+}
+
+/// A row of a stock card: one movement of the drug.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardLine {
+    pub id: i64,
+    /// RFC 3339 UTC.
+    pub at: String,
+    pub store_name: String,
+    pub batch_no: String,
+    pub kind: String,
+    pub quantity: i64,
+    pub balance_after: i64,
+    pub reference: String,
+    pub reason: String,
+    pub user: String,
+}
+
+/// One page of a drug's stock card (its ledger rows, newest first), in `store` or in all
+/// stores (`None`), and how many rows there are in all.
+pub async fn card(
+    db: &Db,
+    drug: i64,
+    store: Option<i64>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<CardLine>, i64), DbError> {
+    let store = store.unwrap_or(0);
+    let rows = sqlx::query(
+        "SELECT l.id, l.at, s.name, b.batch_no, l.kind, l.quantity, l.balance_after, \
+         l.reference, COALESCE(l.reason, ''), COALESCE(u.full_name, '') \
+         FROM stock_ledger l JOIN stores s ON s.id = l.store_id \
+         JOIN stock_batches b ON b.id = l.batch_id \
+         LEFT JOIN users u ON u.id = l.user_id \
+         WHERE l.drug_id = $1 AND (CAST($2 AS BIGINT) = 0 OR l.store_id = CAST($2 AS BIGINT)) \
+         ORDER BY l.at DESC, l.id DESC LIMIT CAST($3 AS BIGINT) OFFSET CAST($4 AS BIGINT)",
+    )
+    .bind(drug)
+    .bind(store)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db.read())
+    .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM stock_ledger l WHERE l.drug_id = $1 \
+         AND (CAST($2 AS BIGINT) = 0 OR l.store_id = CAST($2 AS BIGINT))",
+    )
+    .bind(drug)
+    .bind(store)
+    .fetch_one(db.read())
+    .await?;
+    Ok((
+        rows.into_iter()
+            .map(|r| CardLine {
+                id: r.get(0),
+                at: r.get(1),
+                store_name: r.get(2),
+                batch_no: r.get(3),
+                kind: r.get(4),
+                quantity: r.get(5),
+                balance_after: r.get(6),
+                reference: r.get(7),
+                reason: r.get(8),
+                user: r.get(9),
+            })
+            .collect(),
+        total,
+    ))
+}
