@@ -18,7 +18,7 @@ use hms_core::module::Orderable;
 use hms_core::money::Money;
 
 pub use crate::repo::catalogue::stock::DrugStock;
-pub use fields::{read, DrugFields, FIELDS, MOH717, PACK_MAX};
+pub use fields::{read, DrugFields, FIELDS, MOH717};
 
 use crate::model;
 use crate::repo::catalogue as repo;
@@ -76,6 +76,31 @@ pub async fn orderable(db: &Db, code: &str) -> Result<Option<Orderable>, DbError
         .into_iter()
         .next()
         .map(orderable_of))
+}
+
+/// A count of units for people: `1,240`.
+pub fn units(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A serialized record with more fields beside its own (what a screen shows of it).
+pub fn with<T: serde::Serialize>(record: &T, more: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::to_value(record).unwrap_or_default();
+    if let (Some(map), serde_json::Value::Object(extra)) = (v.as_object_mut(), more) {
+        map.extend(extra);
+    }
+    v
 }
 
 /// The last day of the expiry warning window that starts on `today`.
@@ -198,6 +223,14 @@ async fn create_quietly(tx: &mut Tx, f: &DrugFields, now: &str) -> Result<Saved,
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn units_are_grouped_by_thousands() {
+        assert_eq!(super::units(0), "0");
+        assert_eq!(super::units(999), "999");
+        assert_eq!(super::units(1240), "1,240");
+        assert_eq!(super::units(-1234567), "-1,234,567");
+    }
+
     #[test]
     fn every_row_of_the_starter_list_is_a_valid_drug_with_a_unique_code() {
         let parsed = super::import::parse(super::STARTER_CSV.as_bytes()).unwrap();

@@ -84,6 +84,19 @@ pub async fn list(cx: Ctx, Query(query): Query<ListQuery>) -> AppResult<Response
     };
     let mut c = tera::Context::new();
     c.insert("q", &q);
+    let drugs: Vec<serde_json::Value> = drugs
+        .iter()
+        .map(|d| {
+            catalogue::with(
+                d,
+                json!({
+                    "name": d.display(),
+                    "moh717_label": t(&format!("pharmacy_catalogue.moh717_{}", d.moh717)),
+                    "price": hms_core::money::Money::from_cents(d.price_cents).to_string(),
+                }),
+            )
+        })
+        .collect();
     c.insert("drugs", &drugs);
     c.insert("pager", &pager(page, total, PAGE));
     c.insert("catalogue_empty", &(count == 0));
@@ -368,6 +381,10 @@ pub async fn search(cx: Ctx, Query(query): Query<SearchQuery>) -> AppResult<Resp
     let mut c = tera::Context::new();
     c.insert("q", &q);
     c.insert("store", &store);
+    let results: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| catalogue::with(r, json!({ "usable_text": catalogue::units(r.usable) })))
+        .collect();
     c.insert("results", &results);
     c.insert("searched", &(q.chars().count() >= 2));
     render_part(

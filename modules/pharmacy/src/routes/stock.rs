@@ -106,6 +106,10 @@ pub async fn store_stock(cx: Ctx, Query(query): Query<StockQuery>) -> AppResult<
     c.insert("q", &q);
     c.insert("flag", &flag);
     c.insert("flags", stock::FLAGS);
+    let lines: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| catalogue::with(l, serde_json::json!({ "usable_text": catalogue::units(l.usable) })))
+        .collect();
     c.insert("lines", &lines);
     c.insert("pager", &pager(page, total, PAGE));
     c.insert("no_drugs", &(drugs == 0));

@@ -75,6 +75,9 @@ async fn stores_page(
     c.insert("kinds", &options("store_kind", STORE_KINDS));
     c.insert("errors", errors);
     c.insert("editing", &editing);
+    // Messages go beside the form they belong to: a row's form, or the form to add one.
+    let none = FormErrors::new();
+    c.insert("add_errors", if editing.is_none() { errors } else { &none });
     let typed = |k: &str| form.map(|f| f.get(k).trim().to_string()).unwrap_or_default();
     c.insert(
         "values",
@@ -191,6 +194,9 @@ async fn suppliers_page(
     c.insert("kinds", &options("supplier_kind", SUPPLIER_KINDS));
     c.insert("errors", errors);
     c.insert("editing", &editing);
+    // Messages go beside the form they belong to: a row's form, or the form to add one.
+    let none = FormErrors::new();
+    c.insert("add_errors", if editing.is_none() { errors } else { &none });
     let typed = |k: &str| form.map(|f| f.get(k).trim().to_string()).unwrap_or_default();
     c.insert(
         "values",
