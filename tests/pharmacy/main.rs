@@ -3,4 +3,5 @@
 //! dispensing (races included), labels, reports and alerts. One test binary, one file per area.
 
 mod fixtures;
+mod catalogue;
 mod ledger;
