@@ -60,7 +60,8 @@ async fn upload(rx: &Client, fields: &[(&str, &str)], data: &[u8]) -> hms_testki
     all.extend_from_slice(fields);
     for (k, v) in all {
         body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
         );
     }
     body.extend_from_slice(
@@ -69,7 +70,13 @@ async fn upload(rx: &Client, fields: &[(&str, &str)], data: &[u8]) -> hms_testki
     body.extend_from_slice(data);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let content_type = format!("multipart/form-data; boundary={boundary}");
-    rx.send(poem::http::Method::POST, "/pharmacy/catalogue/import", &[("Content-Type", content_type.as_str())], body).await
+    rx.send(
+        poem::http::Method::POST,
+        "/pharmacy/catalogue/import",
+        &[("Content-Type", content_type.as_str())],
+        body,
+    )
+    .await
 }
 
 const NEW_DRUG: &[(&str, &str)] = &[
@@ -87,7 +94,11 @@ const NEW_DRUG: &[(&str, &str)] = &[
     ("active", "1"),
 ];
 
-fn with(fields: &[(&'static str, &'static str)], key: &str, value: &'static str) -> Vec<(&'static str, &'static str)> {
+fn with(
+    fields: &[(&'static str, &'static str)],
+    key: &str,
+    value: &'static str,
+) -> Vec<(&'static str, &'static str)> {
     fields
         .iter()
         .map(|(k, v)| if *k == key { (*k, value) } else { (*k, *v) })

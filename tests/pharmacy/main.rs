@@ -2,6 +2,6 @@
 //! writer and its ledger, the catalogue, receipts, adjustments, transfers, stock takes,
 //! dispensing (races included), labels, reports and alerts. One test binary, one file per area.
 
-mod fixtures;
 mod catalogue;
+mod fixtures;
 mod ledger;

@@ -12,8 +12,8 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use hms_core::audit::{self, Actor, Event};
-use hms_core::db::{Db, DbError, Tx};
 use hms_core::day::Day;
+use hms_core::db::{Db, DbError, Tx};
 use hms_core::module::Orderable;
 use hms_core::money::Money;
 

@@ -196,11 +196,14 @@ pub fn read(get: &dyn Fn(&str) -> String, from_file: bool) -> Result<DrugFields,
         .map(|g| g.trim().replace(' ', "_"))
         .filter(|g| !g.is_empty())
         .collect();
-    if groups
-        .iter()
-        .any(|g| !g.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '-'))
-    {
-        errors.add("allergy_groups", t("pharmacy_catalogue.error_allergy_groups"));
+    if groups.iter().any(|g| {
+        !g.chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+    }) {
+        errors.add(
+            "allergy_groups",
+            t("pharmacy_catalogue.error_allergy_groups"),
+        );
     }
     let allergy_groups = groups.join(",");
     let moh717_text = get("moh717").trim().to_lowercase();
@@ -276,7 +279,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn typed(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn read_map(m: &HashMap<String, String>, file: bool) -> Result<DrugFields, FormErrors> {
@@ -334,7 +340,10 @@ mod tests {
             ("unit", "tablet"),
         ]);
         let d = read_map(&m, true).unwrap();
-        assert_eq!((d.pack_size, d.route.as_str(), d.moh717.as_str()), (1, "oral", "common"));
+        assert_eq!(
+            (d.pack_size, d.route.as_str(), d.moh717.as_str()),
+            (1, "oral", "common")
+        );
         assert!(d.prescription_only && d.active);
         // On the form the same blanks are errors (pack size, route, category, level).
         let e = read_map(&m, false).unwrap_err();

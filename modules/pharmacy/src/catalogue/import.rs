@@ -52,11 +52,11 @@ impl FileError {
             FileError::TooLarge => t("pharmacy_catalogue.import_too_large")
                 .replace("{mb}", &(MAX_BYTES / (1024 * 1024)).to_string()),
             FileError::Unreadable => t("pharmacy_catalogue.import_unreadable"),
-            FileError::NoColumns(missing) => {
-                t("pharmacy_catalogue.import_missing_columns").replace("{columns}", &missing.join(", "))
+            FileError::NoColumns(missing) => t("pharmacy_catalogue.import_missing_columns")
+                .replace("{columns}", &missing.join(", ")),
+            FileError::TooManyRows => {
+                t("pharmacy_catalogue.import_too_many_rows").replace("{max}", &MAX_ROWS.to_string())
             }
-            FileError::TooManyRows => t("pharmacy_catalogue.import_too_many_rows")
-                .replace("{max}", &MAX_ROWS.to_string()),
             FileError::Empty => t("pharmacy_catalogue.import_empty"),
         }
     }
@@ -85,7 +85,11 @@ const ALIASES: &[(&str, &str)] = &[
 const REQUIRED: &[&str] = &["code", "generic_name", "form", "unit"];
 
 fn column(name: &str) -> Option<&'static str> {
-    let key = name.trim().trim_start_matches('\u{feff}').to_lowercase().replace([' ', '-'], "_");
+    let key = name
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_lowercase()
+        .replace([' ', '-'], "_");
     fields::FIELDS
         .iter()
         .find(|f| **f == key)
@@ -172,31 +176,43 @@ pub fn check(row: &Row, headers: &[Option<&'static str>]) -> Result<DrugFields, 
         .zip(row.cells.iter())
         .filter_map(|(h, c)| h.map(|h| (h, c.as_str())))
         .collect();
-    fields::read(&|k| cells.get(k).map(|c| c.to_string()).unwrap_or_default(), true).map_err(
-        |errors| {
-            fields::FIELDS
-                .iter()
-                .filter_map(|f| {
-                    errors.get(f).map(|m| CellError {
-                        column: f.to_string(),
-                        message: m.to_string(),
-                    })
-                })
-                .collect()
-        },
+    fields::read(
+        &|k| cells.get(k).map(|c| c.to_string()).unwrap_or_default(),
+        true,
     )
+    .map_err(|errors| {
+        fields::FIELDS
+            .iter()
+            .filter_map(|f| {
+                errors.get(f).map(|m| CellError {
+                    column: f.to_string(),
+                    message: m.to_string(),
+                })
+            })
+            .collect()
+    })
 }
 
 /// What happened to a row.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Created { drug: i64 },
-    Updated { drug: i64 },
-    Unchanged { drug: i64 },
+    Created {
+        drug: i64,
+    },
+    Updated {
+        drug: i64,
+    },
+    Unchanged {
+        drug: i64,
+    },
     /// The code appears on an earlier row of the file: only the first counts.
-    Repeated { first: u64 },
-    Invalid { errors: Vec<CellError> },
+    Repeated {
+        first: u64,
+    },
+    Invalid {
+        errors: Vec<CellError>,
+    },
 }
 
 /// One row of the report.
@@ -349,7 +365,13 @@ mod tests {
             parse(b"code,name\nA,B\n").unwrap_err(),
             FileError::NoColumns(vec!["form", "unit"])
         );
-        assert_eq!(parse(b"code,name,form,unit\n").unwrap_err(), FileError::Empty);
-        assert_eq!(parse(&[0xff, 0xfe, 0x00]).unwrap_err(), FileError::Unreadable);
+        assert_eq!(
+            parse(b"code,name,form,unit\n").unwrap_err(),
+            FileError::Empty
+        );
+        assert_eq!(
+            parse(&[0xff, 0xfe, 0x00]).unwrap_err(),
+            FileError::Unreadable
+        );
     }
 }

@@ -71,10 +71,12 @@ pub async fn drug_by_code_in(tx: &mut Tx, code: &str) -> Result<Option<Drug>, Db
 
 /// When a drug was last saved (the edit form carries it, so a stale save is caught).
 pub async fn updated_at(db: &Db, id: i64) -> Result<Option<String>, DbError> {
-    Ok(sqlx::query_scalar("SELECT updated_at FROM drugs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.read())
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT updated_at FROM drugs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.read())
+            .await?,
+    )
 }
 
 /// Adds a drug; `None` when its code is taken.

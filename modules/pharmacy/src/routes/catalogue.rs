@@ -14,7 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use hms_core::audit::{self, Event};
-use hms_core::http::{render_part, render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec};
+use hms_core::http::{
+    render_part, render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec,
+};
 use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
 use hms_core::{AppError, AppResult};
@@ -234,7 +236,10 @@ pub async fn create(cx: Ctx, form: Form) -> AppResult<Response> {
     }
 }
 
-async fn stored_values(db: &hms_core::db::Db, d: &model::Drug) -> AppResult<HashMap<String, String>> {
+async fn stored_values(
+    db: &hms_core::db::Db,
+    d: &model::Drug,
+) -> AppResult<HashMap<String, String>> {
     let mut values = DrugFields::of(d).values();
     values.insert(
         "seen".into(),
@@ -267,8 +272,14 @@ pub async fn save(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respons
     let fields = match catalogue::read(&get, false) {
         Ok(f) => f,
         Err(errors) => {
-            return drug_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, Some(&before), values, &errors)
-                .await
+            return drug_page(
+                &cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&before),
+                values,
+                &errors,
+            )
+            .await
         }
     };
     let now = hms_core::clock::now_rfc3339();
@@ -286,7 +297,14 @@ pub async fn save(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respons
             let now_stored = model::drug(db, id).await?.ok_or(AppError::NotFound)?;
             let values = stored_values(db, &now_stored).await?;
             let errors = refusal("form", t("pharmacy_catalogue.error_changed"));
-            drug_page(&cx, StatusCode::CONFLICT, Some(&now_stored), values, &errors).await
+            drug_page(
+                &cx,
+                StatusCode::CONFLICT,
+                Some(&now_stored),
+                values,
+                &errors,
+            )
+            .await
         }
     }
 }
@@ -297,7 +315,9 @@ fn level(text: &str) -> Option<i64> {
     if text.is_empty() {
         return Some(0);
     }
-    text.parse::<i64>().ok().filter(|n| (0..=1_000_000).contains(n))
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| (0..=1_000_000).contains(n))
 }
 
 #[handler]
@@ -328,7 +348,14 @@ pub async fn save_levels(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<
     }
     if !errors.is_empty() {
         errors.add("levels", t("form.fix_errors"));
-        return drug_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, Some(&drug), values, &errors).await;
+        return drug_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&drug),
+            values,
+            &errors,
+        )
+        .await;
     }
     let now = hms_core::clock::now_rfc3339();
     let mut tx = db.begin().await?;
@@ -336,14 +363,16 @@ pub async fn save_levels(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<
     for (store, r, m) in wanted {
         let before = repo::set_level(&mut tx, store, id, r, m, &now).await?;
         if before != (r, m) {
-            changes.push(json!({ "store": store, "before": [before.0, before.1], "after": [r, m] }));
+            changes
+                .push(json!({ "store": store, "before": [before.0, before.1], "after": [r, m] }));
         }
     }
     if !changes.is_empty() {
         audit::record(
             &mut tx,
             &cx.actor(),
-            Event::new("pharmacy.levels_edit", "drug", Some(id)).detail(json!({ "levels": changes })),
+            Event::new("pharmacy.levels_edit", "drug", Some(id))
+                .detail(json!({ "levels": changes })),
         )
         .await?;
     }
@@ -366,7 +395,12 @@ pub struct SearchQuery {
 pub async fn search(cx: Ctx, Query(query): Query<SearchQuery>) -> AppResult<Response> {
     let db = &cx.app().db;
     let q = clean_q(&query.q);
-    let store = match query.store.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let store = match query
+        .store
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(s) => {
             let id: i64 = s.parse().map_err(|_| AppError::NotFound)?;
@@ -376,7 +410,13 @@ pub async fn search(cx: Ctx, Query(query): Query<SearchQuery>) -> AppResult<Resp
     let results = if q.chars().count() < 2 {
         Vec::new()
     } else {
-        catalogue::search(db, &q, store.as_ref().map(|s| s.id), catalogue::SEARCH_LIMIT).await?
+        catalogue::search(
+            db,
+            &q,
+            store.as_ref().map(|s| s.id),
+            catalogue::SEARCH_LIMIT,
+        )
+        .await?
     };
     let mut c = tera::Context::new();
     c.insert("q", &q);

@@ -108,7 +108,12 @@ pub async fn store_stock(cx: Ctx, Query(query): Query<StockQuery>) -> AppResult<
     c.insert("flags", stock::FLAGS);
     let lines: Vec<serde_json::Value> = lines
         .iter()
-        .map(|l| catalogue::with(l, serde_json::json!({ "usable_text": catalogue::units(l.usable) })))
+        .map(|l| {
+            catalogue::with(
+                l,
+                serde_json::json!({ "usable_text": catalogue::units(l.usable) }),
+            )
+        })
         .collect();
     c.insert("lines", &lines);
     c.insert("pager", &pager(page, total, PAGE));
@@ -135,7 +140,12 @@ pub async fn drug_stock(
     let db = &cx.app().db;
     let drug = model::drug(db, id).await?.ok_or(AppError::NotFound)?;
     let stores = model::stores(db).await?;
-    let store = match query.store.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let store = match query
+        .store
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(_) => chosen(&stores, query.store.as_deref())?,
     };
@@ -156,8 +166,16 @@ pub async fn drug_stock(
         .iter()
         .map(|s| {
             let mine: Vec<&stock::BatchLine> = batches.iter().filter(|b| b.store == s.id).collect();
-            let usable: i64 = mine.iter().filter(|b| !b.expired).map(|b| b.qty_on_hand).sum();
-            let expired: i64 = mine.iter().filter(|b| b.expired).map(|b| b.qty_on_hand).sum();
+            let usable: i64 = mine
+                .iter()
+                .filter(|b| !b.expired)
+                .map(|b| b.qty_on_hand)
+                .sum();
+            let expired: i64 = mine
+                .iter()
+                .filter(|b| b.expired)
+                .map(|b| b.qty_on_hand)
+                .sum();
             let level = levels.iter().find(|l| l.store == s.id);
             serde_json::json!({
                 "store": s,
@@ -168,7 +186,9 @@ pub async fn drug_stock(
                 "maximum_level": level.map(|l| l.maximum_level).unwrap_or(0),
             })
         })
-        .filter(|v| v["batches"].as_array().is_some_and(|b| !b.is_empty()) || v["reorder_level"] != 0)
+        .filter(|v| {
+            v["batches"].as_array().is_some_and(|b| !b.is_empty()) || v["reorder_level"] != 0
+        })
         .collect();
     let mut c = tera::Context::new();
     c.insert("drug", &drug);

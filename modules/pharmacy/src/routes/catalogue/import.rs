@@ -41,16 +41,36 @@ struct Shown {
 
 fn shown(r: &ReportRow) -> Shown {
     let (status, outcome, drug, errors) = match &r.outcome {
-        Outcome::Created { drug } => ("ok", t("pharmacy_catalogue.outcome_created"), Some(*drug), vec![]),
-        Outcome::Updated { drug } => ("ok", t("pharmacy_catalogue.outcome_updated"), Some(*drug), vec![]),
-        Outcome::Unchanged { drug } => ("off", t("pharmacy_catalogue.outcome_unchanged"), Some(*drug), vec![]),
+        Outcome::Created { drug } => (
+            "ok",
+            t("pharmacy_catalogue.outcome_created"),
+            Some(*drug),
+            vec![],
+        ),
+        Outcome::Updated { drug } => (
+            "ok",
+            t("pharmacy_catalogue.outcome_updated"),
+            Some(*drug),
+            vec![],
+        ),
+        Outcome::Unchanged { drug } => (
+            "off",
+            t("pharmacy_catalogue.outcome_unchanged"),
+            Some(*drug),
+            vec![],
+        ),
         Outcome::Repeated { first } => (
             "bad",
             t("pharmacy_catalogue.outcome_repeated").replace("{row}", &first.to_string()),
             None,
             vec![],
         ),
-        Outcome::Invalid { errors } => ("bad", t("pharmacy_catalogue.outcome_invalid"), None, errors.clone()),
+        Outcome::Invalid { errors } => (
+            "bad",
+            t("pharmacy_catalogue.outcome_invalid"),
+            None,
+            errors.clone(),
+        ),
     };
     Shown {
         line: r.line,
@@ -89,7 +109,10 @@ pub async fn upload_form(cx: Ctx) -> AppResult<Response> {
 
 #[handler]
 pub async fn template(_cx: Ctx) -> AppResult<Response> {
-    Ok(csv_attachment("drugs-import-template", import::template_csv()))
+    Ok(csv_attachment(
+        "drugs-import-template",
+        import::template_csv(),
+    ))
 }
 
 #[handler]
@@ -100,7 +123,14 @@ pub async fn upload(cx: Ctx, form: Form) -> AppResult<Response> {
     };
     let parsed = match import::parse(&file.data) {
         Ok(p) => p,
-        Err(e) => return page(&cx, StatusCode::UNPROCESSABLE_ENTITY, Some(e.message()), None),
+        Err(e) => {
+            return page(
+                &cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(e.message()),
+                None,
+            )
+        }
     };
     let check_only = form.get("check_only") == "1";
     let report = import::run(&cx.app().db, &parsed, check_only, &cx.actor()).await?;

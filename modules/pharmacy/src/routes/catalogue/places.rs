@@ -37,7 +37,12 @@ const SUPPLIER_KINDS: &[&str] = &["kemsa", "meds", "wholesaler", "donor", "other
 fn options(prefix: &str, kinds: &[&str]) -> Vec<(String, String)> {
     kinds
         .iter()
-        .map(|k| (k.to_string(), t(&format!("pharmacy_catalogue.{prefix}_{k}"))))
+        .map(|k| {
+            (
+                k.to_string(),
+                t(&format!("pharmacy_catalogue.{prefix}_{k}")),
+            )
+        })
         .collect()
 }
 
@@ -47,7 +52,10 @@ fn name(form: &Form, key: &str, max: usize, errors: &mut FormErrors) -> String {
     if v.is_empty() {
         errors.add(key, t(&format!("pharmacy_catalogue.error_{key}")));
     } else if v.chars().count() > max {
-        errors.add(key, t("pharmacy_catalogue.error_too_long").replace("{max}", &max.to_string()));
+        errors.add(
+            key,
+            t("pharmacy_catalogue.error_too_long").replace("{max}", &max.to_string()),
+        );
     }
     v
 }
@@ -78,7 +86,10 @@ async fn stores_page(
     // Messages go beside the form they belong to: a row's form, or the form to add one.
     let none = FormErrors::new();
     c.insert("add_errors", if editing.is_none() { errors } else { &none });
-    let typed = |k: &str| form.map(|f| f.get(k).trim().to_string()).unwrap_or_default();
+    let typed = |k: &str| {
+        form.map(|f| f.get(k).trim().to_string())
+            .unwrap_or_default()
+    };
     c.insert(
         "values",
         &json!({ "code": typed("code"), "name": typed("name"), "kind": typed("kind") }),
@@ -101,14 +112,28 @@ pub async fn add_store(cx: Ctx, form: Form) -> AppResult<Response> {
     let store_name = name(&form, "name", 80, &mut errors);
     let kind = kind(&form, STORE_KINDS, &mut errors);
     if !errors.is_empty() {
-        return stores_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, None, Some(&form)).await;
+        return stores_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &errors,
+            None,
+            Some(&form),
+        )
+        .await;
     }
     let now = hms_core::clock::now_rfc3339();
     let mut tx = cx.app().db.begin().await?;
     let Some(id) = repo::insert_store(&mut tx, &code, &store_name, &kind, &now).await? else {
         drop(tx);
         errors.add("code", t("pharmacy_catalogue.error_store_code_taken"));
-        return stores_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, None, Some(&form)).await;
+        return stores_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &errors,
+            None,
+            Some(&form),
+        )
+        .await;
     };
     audit::record(
         &mut tx,
@@ -158,7 +183,14 @@ pub async fn save_store(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<R
     let store_name = name(&form, "name", 80, &mut errors);
     let kind = kind(&form, STORE_KINDS, &mut errors);
     if !errors.is_empty() {
-        return stores_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, Some(id), Some(&form)).await;
+        return stores_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &errors,
+            Some(id),
+            Some(&form),
+        )
+        .await;
     }
     let active = form.get("active") == "1";
     let mut tx = db.begin().await?;
@@ -197,7 +229,10 @@ async fn suppliers_page(
     // Messages go beside the form they belong to: a row's form, or the form to add one.
     let none = FormErrors::new();
     c.insert("add_errors", if editing.is_none() { errors } else { &none });
-    let typed = |k: &str| form.map(|f| f.get(k).trim().to_string()).unwrap_or_default();
+    let typed = |k: &str| {
+        form.map(|f| f.get(k).trim().to_string())
+            .unwrap_or_default()
+    };
     c.insert(
         "values",
         &json!({ "name": typed("name"), "kind": typed("kind"), "phone": typed("phone") }),
@@ -208,7 +243,8 @@ async fn suppliers_page(
 fn phone(form: &Form, errors: &mut FormErrors) -> String {
     let v = form.get("phone").trim().to_string();
     let ok = v.chars().count() <= 20
-        && v.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-'));
+        && v.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-'));
     if !ok {
         errors.add("phone", t("pharmacy_catalogue.error_phone"));
     }
@@ -227,14 +263,28 @@ pub async fn add_supplier(cx: Ctx, form: Form) -> AppResult<Response> {
     let kind = kind(&form, SUPPLIER_KINDS, &mut errors);
     let phone = phone(&form, &mut errors);
     if !errors.is_empty() {
-        return suppliers_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, None, Some(&form)).await;
+        return suppliers_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &errors,
+            None,
+            Some(&form),
+        )
+        .await;
     }
     let now = hms_core::clock::now_rfc3339();
     let mut tx = cx.app().db.begin().await?;
     let Some(id) = repo::insert_supplier(&mut tx, &supplier, &kind, &phone, &now).await? else {
         drop(tx);
         errors.add("name", t("pharmacy_catalogue.error_supplier_taken"));
-        return suppliers_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, None, Some(&form)).await;
+        return suppliers_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &errors,
+            None,
+            Some(&form),
+        )
+        .await;
     };
     audit::record(
         &mut tx,
@@ -266,7 +316,8 @@ pub async fn usual_suppliers(cx: Ctx) -> AppResult<Response> {
         audit::record(
             &mut tx,
             &cx.actor(),
-            Event::new("pharmacy.supplier_create", "supplier", None).detail(json!({ "after": added })),
+            Event::new("pharmacy.supplier_create", "supplier", None)
+                .detail(json!({ "after": added })),
         )
         .await?;
     }
@@ -288,7 +339,14 @@ pub async fn save_supplier(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResul
     let kind = kind(&form, SUPPLIER_KINDS, &mut errors);
     let phone = phone(&form, &mut errors);
     if !errors.is_empty() {
-        return suppliers_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, Some(id), Some(&form)).await;
+        return suppliers_page(
+            &cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &errors,
+            Some(id),
+            Some(&form),
+        )
+        .await;
     }
     let active = form.get("active") == "1";
     let mut tx = db.begin().await?;
@@ -297,8 +355,14 @@ pub async fn save_supplier(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResul
         Some(false) => {
             drop(tx);
             errors.add("name", t("pharmacy_catalogue.error_supplier_taken"));
-            return suppliers_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &errors, Some(id), Some(&form))
-                .await;
+            return suppliers_page(
+                &cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &errors,
+                Some(id),
+                Some(&form),
+            )
+            .await;
         }
         Some(true) => {}
     }
