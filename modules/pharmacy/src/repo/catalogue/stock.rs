@@ -100,6 +100,20 @@ pub async fn search(
 /// What the stock page filters on.
 pub const FLAGS: &[&str] = &["low", "out", "expiring", "expired"];
 
+/// The sums of a store's batches of a drug (`b`, on hand only) and its levels (`l`), with
+/// `$2` today and `$3` the end of the expiry warning: usable, expired, expiring, earliest
+/// usable expiry, reorder level, maximum level.
+macro_rules! stock_sums {
+    () => {
+        "CAST(COALESCE(SUM(CASE WHEN b.expiry >= $2 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS usable, \
+         CAST(COALESCE(SUM(CASE WHEN b.expiry < $2 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS expired, \
+         CAST(COALESCE(SUM(CASE WHEN b.expiry >= $2 AND b.expiry <= $3 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS expiring, \
+         MIN(CASE WHEN b.expiry >= $2 THEN b.expiry END) AS earliest, \
+         COALESCE(MAX(l.reorder_level), 0) AS reorder_level, \
+         COALESCE(MAX(l.maximum_level), 0) AS maximum_level"
+    };
+}
+
 /// One line of a store's stock page.
 #[derive(Debug, Clone, Serialize)]
 pub struct StockLine {
@@ -124,6 +138,7 @@ pub struct StockLine {
 /// One page of the stock of `store` on `today`: active drugs matching `pattern`, with `flag`
 /// (one of [`FLAGS`], or "" for all), and how many lines match in all. Stock expiring up to
 /// `soon` (inclusive) is flagged. One grouped query; the total comes with it.
+/// `flag` must be "" or one of [`FLAGS`].
 #[allow(clippy::too_many_arguments)]
 pub async fn store_page(
     db: &Db,
@@ -135,39 +150,61 @@ pub async fn store_page(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<StockLine>, i64), DbError> {
-    let rows = sqlx::query(
-        "SELECT s.id, s.code, s.generic_name, s.strength, s.form, s.unit, s.usable, s.expired, \
-           s.expiring, s.earliest, s.reorder_level, s.maximum_level, COUNT(*) OVER () \
-         FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, \
-             CAST(COALESCE(SUM(CASE WHEN b.expiry >= $2 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS usable, \
-             CAST(COALESCE(SUM(CASE WHEN b.expiry < $2 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS expired, \
-             CAST(COALESCE(SUM(CASE WHEN b.expiry >= $2 AND b.expiry <= $3 THEN b.qty_on_hand ELSE 0 END), 0) AS BIGINT) AS expiring, \
-             MIN(CASE WHEN b.expiry >= $2 THEN b.expiry END) AS earliest, \
-             COALESCE(MAX(l.reorder_level), 0) AS reorder_level, \
-             COALESCE(MAX(l.maximum_level), 0) AS maximum_level \
-           FROM drugs d \
-           LEFT JOIN stock_batches b ON b.drug_id = d.id AND b.store_id = $1 AND b.qty_on_hand > 0 \
-           LEFT JOIN store_levels l ON l.drug_id = d.id AND l.store_id = $1 \
-           WHERE d.active = 1 AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
-             OR LOWER(d.code) LIKE $4 ESCAPE '\\' OR LOWER(d.brands) LIKE $4 ESCAPE '\\') \
-           GROUP BY d.id, d.code, d.generic_name, d.strength, d.form, d.unit) s \
-         WHERE $5 = '' \
-           OR ($5 = 'low' AND s.reorder_level > 0 AND s.usable <= s.reorder_level) \
-           OR ($5 = 'out' AND s.usable = 0) \
-           OR ($5 = 'expiring' AND s.expiring > 0) \
-           OR ($5 = 'expired' AND s.expired > 0) \
-         ORDER BY LOWER(s.generic_name), s.strength, s.id \
-         LIMIT CAST($6 AS BIGINT) OFFSET CAST($7 AS BIGINT)",
-    )
-    .bind(store)
-    .bind(ymd(today))
-    .bind(ymd(soon))
-    .bind(pattern)
-    .bind(flag)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db.read())
-    .await?;
+    // Without a flag only the page's drugs are summed (the page is chosen from `drugs` alone,
+    // with the total beside it); a flag needs every drug's sums to filter on.
+    let rows = if flag.is_empty() {
+        sqlx::query(concat!(
+            "SELECT p.id, p.code, p.generic_name, p.strength, p.form, p.unit, ",
+            stock_sums!(),
+            ", MAX(p.total) \
+             FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, \
+                     COUNT(*) OVER () AS total \
+                   FROM drugs d WHERE d.active = 1 AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
+                     OR LOWER(d.code) LIKE $4 ESCAPE '\\' OR LOWER(d.brands) LIKE $4 ESCAPE '\\') \
+                   ORDER BY LOWER(d.generic_name), d.strength, d.id \
+                   LIMIT CAST($5 AS BIGINT) OFFSET CAST($6 AS BIGINT)) p \
+             LEFT JOIN stock_batches b ON b.drug_id = p.id AND b.store_id = $1 AND b.qty_on_hand > 0 \
+             LEFT JOIN store_levels l ON l.drug_id = p.id AND l.store_id = $1 \
+             GROUP BY p.id, p.code, p.generic_name, p.strength, p.form, p.unit \
+             ORDER BY LOWER(p.generic_name), p.strength, p.id"
+        ))
+        .bind(store)
+        .bind(ymd(today))
+        .bind(ymd(soon))
+        .bind(pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db.read())
+        .await?
+    } else {
+        sqlx::query(concat!(
+            "SELECT s.id, s.code, s.generic_name, s.strength, s.form, s.unit, s.usable, s.expired, \
+               s.expiring, s.earliest, s.reorder_level, s.maximum_level, COUNT(*) OVER () \
+             FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, ",
+            stock_sums!(),
+            " FROM drugs d \
+               LEFT JOIN stock_batches b ON b.drug_id = d.id AND b.store_id = $1 AND b.qty_on_hand > 0 \
+               LEFT JOIN store_levels l ON l.drug_id = d.id AND l.store_id = $1 \
+               WHERE d.active = 1 AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
+                 OR LOWER(d.code) LIKE $4 ESCAPE '\\' OR LOWER(d.brands) LIKE $4 ESCAPE '\\') \
+               GROUP BY d.id, d.code, d.generic_name, d.strength, d.form, d.unit) s \
+             WHERE ($5 = 'low' AND s.reorder_level > 0 AND s.usable <= s.reorder_level) \
+               OR ($5 = 'out' AND s.usable = 0) \
+               OR ($5 = 'expiring' AND s.expiring > 0) \
+               OR ($5 = 'expired' AND s.expired > 0) \
+             ORDER BY LOWER(s.generic_name), s.strength, s.id \
+             LIMIT CAST($6 AS BIGINT) OFFSET CAST($7 AS BIGINT)"
+        ))
+        .bind(store)
+        .bind(ymd(today))
+        .bind(ymd(soon))
+        .bind(pattern)
+        .bind(flag)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db.read())
+        .await?
+    };
     let total = rows.first().map(|r| r.get::<i64, _>(12)).unwrap_or(0);
     let lines = rows
         .into_iter()
