@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use hms_core::day::Day;
 use hms_core::http::{render, render_part, Access, Ctx, RouteSpec};
+use hms_core::i18n::t;
 use hms_core::{AppError, AppResult};
 
 use super::catalogue::{clean_q, pager};
@@ -105,7 +106,11 @@ pub async fn store_stock(cx: Ctx, Query(query): Query<StockQuery>) -> AppResult<
     c.insert("store", &store);
     c.insert("q", &q);
     c.insert("flag", &flag);
-    c.insert("flags", stock::FLAGS);
+    let flags: Vec<(&str, String)> = stock::FLAGS
+        .iter()
+        .map(|f| (*f, t(&format!("pharmacy_catalogue.flag_{f}"))))
+        .collect();
+    c.insert("flags", &flags);
     let lines: Vec<serde_json::Value> = lines
         .iter()
         .map(|l| {
@@ -196,6 +201,15 @@ pub async fn drug_stock(
     c.insert("stores", &stores);
     c.insert("store", &store);
     c.insert("per_store", &per_store);
+    let card: Vec<serde_json::Value> = card
+        .iter()
+        .map(|r| {
+            catalogue::with(
+                r,
+                serde_json::json!({ "kind_label": t(&format!("pharmacy_catalogue.kind_{}", r.kind)) }),
+            )
+        })
+        .collect();
     c.insert("card", &card);
     c.insert("pager", &pager(page, total, CARD_PAGE));
     c.insert("can_catalogue", &cx.can(CATALOGUE));
