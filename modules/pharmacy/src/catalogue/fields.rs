@@ -103,9 +103,26 @@ impl DrugFields {
         }
     }
 
-    /// The values to show in the form.
+    /// The values to show in the form (an unticked box is "").
     pub fn values(&self) -> std::collections::HashMap<String, String> {
-        let flag = |b: bool| if b { "1" } else { "" }.to_string();
+        self.typed(false)
+    }
+
+    /// The values as a file row would hold them (yes/no as 1/0), read back by [`read`] with
+    /// `from_file` to these same fields.
+    pub fn file_values(&self) -> std::collections::HashMap<String, String> {
+        self.typed(true)
+    }
+
+    fn typed(&self, file: bool) -> std::collections::HashMap<String, String> {
+        let flag = |b: bool| {
+            match (b, file) {
+                (true, _) => "1",
+                (false, true) => "0",
+                (false, false) => "",
+            }
+            .to_string()
+        };
         [
             ("code", self.code.clone()),
             ("generic_name", self.generic_name.clone()),

@@ -1,8 +1,8 @@
 //! Drugs from a spreadsheet file (another system's export, or the starter list): the file is
 //! read, every row checked with the form's own validation, and the import reports each row's
 //! outcome (added, updated, unchanged, refused with its reasons). A drug is matched by its code:
-//! importing the same file twice changes nothing the second time. A check-only run shows the
-//! same report and writes nothing.
+//! importing the same file twice changes nothing the second time, and the columns a file lacks
+//! keep what the catalogue holds. A check-only run shows the same report and writes nothing.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,6 +14,7 @@ use hms_core::db::{Db, DbError};
 use hms_core::i18n::t;
 
 use super::{fields, DrugFields, Saved};
+use crate::model::Drug;
 use crate::repo::catalogue as repo;
 
 /// Largest file taken.
@@ -81,8 +82,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("brand", "brands"),
 ];
 
-/// Columns a file must have.
-const REQUIRED: &[&str] = &["code", "generic_name", "form", "unit"];
+/// Columns a file must have (a new drug's row needs more: name, form and unit, checked per row).
+const REQUIRED: &[&str] = &["code"];
 
 fn column(name: &str) -> Option<&'static str> {
     let key = name
@@ -171,13 +172,30 @@ pub struct CellError {
 
 /// Checks one row with the form's validation (missing columns take the usual defaults).
 pub fn check(row: &Row, headers: &[Option<&'static str>]) -> Result<DrugFields, Vec<CellError>> {
+    check_over(row, headers, None)
+}
+
+/// Checks one row that may update `before`: the columns the file lacks keep `before`'s values
+/// (a file of codes and prices changes prices only); for a new drug they take the usual
+/// defaults.
+pub fn check_over(
+    row: &Row,
+    headers: &[Option<&'static str>],
+    before: Option<&Drug>,
+) -> Result<DrugFields, Vec<CellError>> {
     let cells: HashMap<&str, &str> = headers
         .iter()
         .zip(row.cells.iter())
         .filter_map(|(h, c)| h.map(|h| (h, c.as_str())))
         .collect();
+    let stored = before
+        .map(|d| DrugFields::of(d).file_values())
+        .unwrap_or_default();
     fields::read(
-        &|k| cells.get(k).map(|c| c.to_string()).unwrap_or_default(),
+        &|k| match cells.get(k) {
+            Some(c) => c.to_string(),
+            None => stored.get(k).cloned().unwrap_or_default(),
+        },
         true,
     )
     .map_err(|errors| {
@@ -277,14 +295,19 @@ pub async fn run(
                 .unwrap_or_default()
         };
         let (code, name) = (cell("code").to_uppercase(), cell("generic_name"));
-        let outcome = match check(row, &parsed.headers) {
-            Err(errors) => Outcome::Invalid { errors },
-            Ok(f) => {
-                if let Some(first) = first_line.get(&f.code) {
-                    Outcome::Repeated { first: *first }
-                } else {
+        let outcome = if let Some(first) = first_line.get(&code) {
+            Outcome::Repeated { first: *first }
+        } else {
+            let before = if code.is_empty() {
+                None
+            } else {
+                repo::drug_by_code_in(&mut tx, &code).await?
+            };
+            match check_over(row, &parsed.headers, before.as_ref()) {
+                Err(errors) => Outcome::Invalid { errors },
+                Ok(f) => {
                     first_line.insert(f.code.clone(), row.line);
-                    match repo::drug_by_code_in(&mut tx, &f.code).await? {
+                    match before {
                         None => match super::create_quietly(&mut tx, &f, &now).await? {
                             Saved::Created(drug) => Outcome::Created { drug },
                             _ => Outcome::Repeated { first: row.line },
@@ -360,10 +383,47 @@ mod tests {
     }
 
     #[test]
+    fn columns_a_file_lacks_keep_the_stored_values_of_the_drug_it_updates() {
+        let p = parse(b"code,price\nAMX-500-CAP,6\nNEW-1,2\n").unwrap();
+        let stored = super::super::fields::read(
+            &|k| {
+                match k {
+                    "code" => "AMX-500-CAP",
+                    "generic_name" => "Amoxicillin",
+                    "form" => "capsule",
+                    "unit" => "capsule",
+                    "pack_size" => "100",
+                    "moh717" => "antibiotic",
+                    "level_of_care" => "2",
+                    "route" => "oral",
+                    "controlled" => "",
+                    "prescription_only" => "1",
+                    "active" => "",
+                    _ => "",
+                }
+                .to_string()
+            },
+            false,
+        )
+        .unwrap()
+        .drug(7);
+        let f = check_over(&p.rows[0], &p.headers, Some(&stored)).unwrap();
+        assert_eq!(
+            (f.price_cents, f.pack_size, f.moh717.as_str()),
+            (600, 100, "antibiotic")
+        );
+        assert!(!f.active && f.prescription_only && !f.controlled);
+        // A new drug needs its name, form and unit on its row.
+        let errors = check(&p.rows[1], &p.headers).unwrap_err();
+        let columns: Vec<_> = errors.iter().map(|e| e.column.as_str()).collect();
+        assert_eq!(columns, vec!["generic_name", "form", "unit"]);
+    }
+
+    #[test]
     fn a_file_without_the_needed_columns_or_rows_is_refused_whole() {
         assert_eq!(
-            parse(b"code,name\nA,B\n").unwrap_err(),
-            FileError::NoColumns(vec!["form", "unit"])
+            parse(b"name,price\nA,B\n").unwrap_err(),
+            FileError::NoColumns(vec!["code"])
         );
         assert_eq!(
             parse(b"code,name,form,unit\n").unwrap_err(),
