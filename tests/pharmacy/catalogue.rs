@@ -289,6 +289,10 @@ each_backend! {
         assert!(search.body.contains("5,000") && search.body.contains("usable in Main store"), "{}", search.body);
         assert!(!search.body.contains("<html"), "a fragment");
         assert_eq!(nurse.get("/pharmacy/drugs/search?q=para&store=999999").await.status, 404);
+        // Without a store: usable units in each dispensary, the main store left out.
+        let anywhere = nurse.get_htmx("/pharmacy/drugs/search?q=para").await;
+        assert!(anywhere.body.contains("1,250 usable in Test dispensary") && !anywhere.body.contains("Main store"),
+            "{}", anywhere.body);
 
         // The stock page of the dispensary: expired units are counted apart, as out.
         let page = nurse.get(&format!("/pharmacy/stock?store={dispensary}")).await;

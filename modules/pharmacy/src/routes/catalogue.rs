@@ -423,7 +423,17 @@ pub async fn search(cx: Ctx, Query(query): Query<SearchQuery>) -> AppResult<Resp
     c.insert("store", &store);
     let results: Vec<serde_json::Value> = results
         .iter()
-        .map(|r| catalogue::with(r, json!({ "usable_text": catalogue::units(r.usable) })))
+        .map(|r| {
+            let places: Vec<serde_json::Value> = r
+                .places
+                .iter()
+                .map(|p| catalogue::with(p, json!({ "usable_text": catalogue::units(p.usable) })))
+                .collect();
+            catalogue::with(
+                r,
+                json!({ "usable_text": catalogue::units(r.usable), "places": places }),
+            )
+        })
         .collect();
     c.insert("results", &results);
     c.insert("searched", &(q.chars().count() >= 2));

@@ -30,6 +30,16 @@ pub struct DrugStock {
     pub allergy_groups: String,
     /// Usable (unexpired) units: in the chosen store, or in all active dispensaries.
     pub usable: i64,
+    /// The same per store holding some, by store name.
+    pub places: Vec<Place>,
+}
+
+/// Usable units of a drug in one store.
+#[derive(Debug, Clone, Serialize)]
+pub struct Place {
+    pub store: i64,
+    pub name: String,
+    pub usable: i64,
 }
 
 fn display(name: &str, strength: &str, form: &str) -> String {
@@ -43,7 +53,8 @@ fn display(name: &str, strength: &str, form: &str) -> String {
 
 /// Active drugs matching `pattern` (a LIKE pattern over name, code and brands; or the exact
 /// `code` when given) with their usable stock on `today`: in `store`, or in every active
-/// dispensary when `store` is `None`. One grouped query.
+/// dispensary when `store` is `None`, in all and per store. One grouped query: the drugs are
+/// chosen first, then their batches summed per store.
 pub async fn search(
     db: &Db,
     pattern: &str,
@@ -53,21 +64,24 @@ pub async fn search(
     limit: i64,
 ) -> Result<Vec<DrugStock>, DbError> {
     let rows = sqlx::query(
-        "SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.pack_size, \
-         d.price_cents, d.prescription_only, d.controlled, d.allergy_groups, \
+        "SELECT p.id, p.code, p.generic_name, p.strength, p.form, p.unit, p.pack_size, \
+         p.price_cents, p.prescription_only, p.controlled, p.allergy_groups, s.id, s.name, \
          CAST(COALESCE(SUM(b.qty_on_hand), 0) AS BIGINT) \
-         FROM drugs d \
-         LEFT JOIN stock_batches b ON b.drug_id = d.id AND b.qty_on_hand > 0 AND b.expiry >= $1 \
+         FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.pack_size, \
+                 d.price_cents, d.prescription_only, d.controlled, d.allergy_groups \
+               FROM drugs d WHERE d.active = 1 AND ( \
+                 ($3 = '' AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
+                   OR LOWER(d.code) LIKE $4 ESCAPE '\\' OR LOWER(d.brands) LIKE $4 ESCAPE '\\')) \
+                 OR d.code = $3) \
+               ORDER BY LOWER(d.generic_name), d.strength, d.id LIMIT CAST($5 AS BIGINT)) p \
+         LEFT JOIN stock_batches b ON b.drug_id = p.id AND b.qty_on_hand > 0 AND b.expiry >= $1 \
            AND ((CAST($2 AS BIGINT) = 0 AND b.store_id IN \
-                  (SELECT s.id FROM stores s WHERE s.kind = 'dispensary' AND s.active = 1)) \
+                  (SELECT x.id FROM stores x WHERE x.kind = 'dispensary' AND x.active = 1)) \
                 OR b.store_id = CAST($2 AS BIGINT)) \
-         WHERE d.active = 1 AND ( \
-           ($3 = '' AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' OR LOWER(d.code) LIKE $4 ESCAPE '\\' \
-                        OR LOWER(d.brands) LIKE $4 ESCAPE '\\')) \
-           OR d.code = $3) \
-         GROUP BY d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.pack_size, \
-           d.price_cents, d.prescription_only, d.controlled, d.allergy_groups \
-         ORDER BY LOWER(d.generic_name), d.strength, d.id LIMIT CAST($5 AS BIGINT)",
+         LEFT JOIN stores s ON s.id = b.store_id \
+         GROUP BY p.id, p.code, p.generic_name, p.strength, p.form, p.unit, p.pack_size, \
+           p.price_cents, p.prescription_only, p.controlled, p.allergy_groups, s.id, s.name \
+         ORDER BY LOWER(p.generic_name), p.strength, p.id, s.name",
     )
     .bind(ymd(today))
     .bind(store.unwrap_or(0))
@@ -76,25 +90,40 @@ pub async fn search(
     .bind(limit)
     .fetch_all(db.read())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| DrugStock {
-            id: r.get(0),
-            code: r.get(1),
-            name: display(
-                &r.get::<String, _>(2),
-                &r.get::<String, _>(3),
-                &r.get::<String, _>(4),
-            ),
-            unit: r.get(5),
-            pack_size: r.get(6),
-            price_cents: r.get(7),
-            prescription_only: r.get::<i64, _>(8) != 0,
-            controlled: r.get::<i64, _>(9) != 0,
-            allergy_groups: r.get(10),
-            usable: r.get(11),
-        })
-        .collect())
+    let mut found: Vec<DrugStock> = Vec::new();
+    for r in rows {
+        let id: i64 = r.get(0);
+        if found.last().map(|d| d.id) != Some(id) {
+            found.push(DrugStock {
+                id,
+                code: r.get(1),
+                name: display(
+                    &r.get::<String, _>(2),
+                    &r.get::<String, _>(3),
+                    &r.get::<String, _>(4),
+                ),
+                unit: r.get(5),
+                pack_size: r.get(6),
+                price_cents: r.get(7),
+                prescription_only: r.get::<i64, _>(8) != 0,
+                controlled: r.get::<i64, _>(9) != 0,
+                allergy_groups: r.get(10),
+                usable: 0,
+                places: Vec::new(),
+            });
+        }
+        let (place, name, usable): (Option<i64>, Option<String>, i64) =
+            (r.get(11), r.get(12), r.get(13));
+        if let (Some(store), Some(name), Some(d)) = (place, name, found.last_mut()) {
+            d.usable += usable;
+            d.places.push(Place {
+                store,
+                name,
+                usable,
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// What the stock page filters on.
