@@ -158,9 +158,9 @@ fn yes_no(text: &str, blank: bool) -> Option<bool> {
     }
 }
 
-/// Reads a drug from typed fields (`get` answers "" for a missing one). `blanks` gives the value
-/// of an empty yes/no field (a form's unticked box is false; an import's missing column takes
-/// the usual default) and whether an empty route means oral.
+/// Reads a drug from typed fields (`get` answers "" for a missing one). With `from_file` (a row
+/// of an imported file) blanks take the usual values: pack size 1, oral, common, level 2,
+/// prescription only, in use; on the form an unticked box is "no" and the rest must be given.
 pub fn read(get: &dyn Fn(&str) -> String, from_file: bool) -> Result<DrugFields, FormErrors> {
     let mut errors = FormErrors::new();
     let text = |key: &str, max: usize, required: bool, errors: &mut FormErrors| -> String {
