@@ -252,6 +252,9 @@ each_backend! {
         assert_eq!((row.get::<i64, _>(0), row.get::<i64, _>(1), row.get::<String, _>(2), row.get::<i64, _>(3)),
             (0, 50, "intravenous".to_string(), 7000));
         assert_eq!(count(&app, "drugs").await, 1);
+        // A drug out of use is not offered to prescribers.
+        assert!(app.app.modules.orderables(app.db(), "drug", "ceftri").await.unwrap().is_empty());
+        assert!(app.app.modules.orderable(app.db(), "drug", "CTX-1").await.unwrap().is_none());
 
         // A file without the needed columns is refused whole.
         let bad = upload(&rx, &[], b"name,price\nA,1\n").await;
@@ -327,5 +330,19 @@ each_backend! {
         assert_eq!(nurse.post_form("/pharmacy/stores/usual", &[]).await.status, 403);
         app.add_user("desk", &["receptionist"]).await;
         assert_eq!(app.login("desk").await.get("/pharmacy/stock").await.status, 403);
+    }
+
+    async fn the_catalogue_speaks_kiswahili(app) {
+        app.add_user("mfamasia", &["pharmacist"]).await;
+        let rx = app.client();
+        rx.set_cookie(hms_core::http::LANG_COOKIE, "sw");
+        assert_eq!(rx.login("mfamasia", hms_testkit::PASSWORD).await.status, 303);
+        let empty = rx.get("/pharmacy/catalogue").await;
+        assert!(empty.body.contains("Orodha ya dawa haina kitu") && empty.body.contains("Weka orodha ya mwanzo"), "{}", empty.body);
+        let stock = rx.get("/pharmacy/stock").await;
+        assert!(stock.body.contains("Bado hakuna stoo"), "{}", stock.body);
+        let bad = rx.post_form("/pharmacy/catalogue", &with(NEW_DRUG, "pack_size", "0")).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Idadi katika pakiti ni namba kamili"), "{}", bad.body);
     }
 }
