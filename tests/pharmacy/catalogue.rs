@@ -318,6 +318,15 @@ each_backend! {
         assert!(out.body.contains("Paracetamol") && out.body.contains("7 expired"), "{}", out.body);
         assert_eq!(app.app.modules.orderable(db, "drug", "T-PCM").await.unwrap().unwrap().stock, Some(0));
 
+        // Taken out of use, a drug with stock left still shows where the stock is.
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("UPDATE drugs SET active = 0 WHERE id = $1").bind(drug).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let page = nurse.get(&format!("/pharmacy/stock?store={dispensary}")).await;
+        assert!(page.body.contains("Paracetamol") && page.body.contains("Not in use"), "{}", page.body);
+        let page = nurse.get(&format!("/pharmacy/stock?store={dispensary}&flag=expired")).await;
+        assert!(page.body.contains("Paracetamol") && page.body.contains("Not in use"), "{}", page.body);
+
         // One drug: its batches per store and its stock card.
         let card = nurse.get(&format!("/pharmacy/stock/{drug}")).await;
         assert_eq!(card.status, 200);

@@ -162,9 +162,13 @@ pub struct StockLine {
     pub maximum_level: i64,
     pub below_reorder: bool,
     pub out: bool,
+    /// False for a drug taken out of use that still has stock here (shown so it is written
+    /// off or used up).
+    pub active: bool,
 }
 
-/// One page of the stock of `store` on `today`: active drugs matching `pattern`, with `flag`
+/// One page of the stock of `store` on `today`: drugs in use, and drugs out of use that still
+/// have stock there, matching `pattern`, with `flag`
 /// (one of [`FLAGS`], or "" for all), and how many lines match in all. Stock expiring up to
 /// `soon` (inclusive) is flagged. One grouped query; the total comes with it.
 /// `flag` must be "" or one of [`FLAGS`].
@@ -185,16 +189,18 @@ pub async fn store_page(
         sqlx::query(concat!(
             "SELECT p.id, p.code, p.generic_name, p.strength, p.form, p.unit, ",
             stock_sums!(),
-            ", MAX(p.total) \
-             FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, \
+            ", MAX(p.total), p.active \
+             FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.active, \
                      COUNT(*) OVER () AS total \
-                   FROM drugs d WHERE d.active = 1 AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
+                   FROM drugs d WHERE (d.active = 1 OR d.id IN (SELECT h.drug_id FROM stock_batches h \
+                     WHERE h.store_id = $1 AND h.qty_on_hand > 0)) \
+                     AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
                      OR LOWER(d.code) LIKE $4 ESCAPE '\\' OR LOWER(d.brands) LIKE $4 ESCAPE '\\') \
                    ORDER BY LOWER(d.generic_name), d.strength, d.id \
                    LIMIT CAST($5 AS BIGINT) OFFSET CAST($6 AS BIGINT)) p \
              LEFT JOIN stock_batches b ON b.drug_id = p.id AND b.store_id = $1 AND b.qty_on_hand > 0 \
              LEFT JOIN store_levels l ON l.drug_id = p.id AND l.store_id = $1 \
-             GROUP BY p.id, p.code, p.generic_name, p.strength, p.form, p.unit \
+             GROUP BY p.id, p.code, p.generic_name, p.strength, p.form, p.unit, p.active \
              ORDER BY LOWER(p.generic_name), p.strength, p.id"
         ))
         .bind(store)
@@ -208,15 +214,17 @@ pub async fn store_page(
     } else {
         sqlx::query(concat!(
             "SELECT s.id, s.code, s.generic_name, s.strength, s.form, s.unit, s.usable, s.expired, \
-               s.expiring, s.earliest, s.reorder_level, s.maximum_level, COUNT(*) OVER () \
-             FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, ",
+               s.expiring, s.earliest, s.reorder_level, s.maximum_level, COUNT(*) OVER (), s.active \
+             FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.active, ",
             stock_sums!(),
             " FROM drugs d \
                LEFT JOIN stock_batches b ON b.drug_id = d.id AND b.store_id = $1 AND b.qty_on_hand > 0 \
                LEFT JOIN store_levels l ON l.drug_id = d.id AND l.store_id = $1 \
-               WHERE d.active = 1 AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
+               WHERE (d.active = 1 OR d.id IN (SELECT h.drug_id FROM stock_batches h \
+                 WHERE h.store_id = $1 AND h.qty_on_hand > 0)) \
+                 AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
                  OR LOWER(d.code) LIKE $4 ESCAPE '\\' OR LOWER(d.brands) LIKE $4 ESCAPE '\\') \
-               GROUP BY d.id, d.code, d.generic_name, d.strength, d.form, d.unit) s \
+               GROUP BY d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.active) s \
              WHERE ($5 = 'low' AND s.reorder_level > 0 AND s.usable <= s.reorder_level) \
                OR ($5 = 'out' AND s.usable = 0) \
                OR ($5 = 'expiring' AND s.expiring > 0) \
@@ -257,6 +265,7 @@ pub async fn store_page(
                 maximum_level: r.get(11),
                 below_reorder: reorder_level > 0 && usable <= reorder_level,
                 out: usable == 0,
+                active: r.get::<i64, _>(13) != 0,
             }
         })
         .collect();
