@@ -256,6 +256,13 @@ each_backend! {
         assert!(app.app.modules.orderables(app.db(), "drug", "ceftri").await.unwrap().is_empty());
         assert!(app.app.modules.orderable(app.db(), "drug", "CTX-1").await.unwrap().is_none());
 
+        // The export reads back unchanged.
+        let export = rx.get("/pharmacy/catalogue/export.csv").await;
+        assert_eq!(export.status, 200);
+        assert!(export.body.contains("\"CTX-1\",\"Ceftriaxone\""), "{}", export.body);
+        let back = upload(&rx, &[], export.body.as_bytes()).await;
+        assert!(back.body.contains("id=\"total-updated\">0<") && back.body.contains("id=\"total-refused\">0<"), "{}", back.body);
+
         // A file without the needed columns is refused whole.
         let bad = upload(&rx, &[], b"name,price\nA,1\n").await;
         assert_eq!(bad.status, 422);

@@ -350,6 +350,24 @@ pub async fn run(
     Ok(report)
 }
 
+/// The catalogue as a file the import reads back unchanged (to edit prices in a spreadsheet
+/// and import them again). Cells a spreadsheet would run as formulas are defused.
+pub fn export_csv(drugs: &[Drug]) -> String {
+    let mut out = String::from("\u{feff}");
+    out.push_str(&fields::FIELDS.join(","));
+    out.push_str("\r\n");
+    for d in drugs {
+        let values = DrugFields::of(d).file_values();
+        let cells: Vec<String> = fields::FIELDS
+            .iter()
+            .map(|f| hms_core::ui::csv_cell(values.get(*f).map(String::as_str).unwrap_or("")))
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
 /// An empty file with the column names, to fill in a spreadsheet.
 pub fn template_csv() -> String {
     let mut out = fields::FIELDS

@@ -53,6 +53,16 @@ pub async fn drugs_page(
     Ok((rows.iter().map(drug_from).collect(), total))
 }
 
+/// Every drug of the catalogue, by code (for the export).
+pub async fn all_drugs(db: &Db) -> Result<Vec<Drug>, DbError> {
+    Ok(sqlx::query(select_drugs!("ORDER BY d.code"))
+        .fetch_all(db.read())
+        .await?
+        .iter()
+        .map(drug_from)
+        .collect())
+}
+
 /// How many drugs the catalogue holds.
 pub async fn drug_count(db: &Db) -> Result<i64, DbError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM drugs")

@@ -23,6 +23,7 @@ pub fn routes() -> Vec<RouteSpec> {
             P(CATALOGUE),
             template,
         ),
+        RouteSpec::get("/pharmacy/catalogue/export.csv", P(CATALOGUE), export),
     ]
 }
 
@@ -105,6 +106,13 @@ fn page(
 #[handler]
 pub async fn upload_form(cx: Ctx) -> AppResult<Response> {
     page(&cx, StatusCode::OK, None, None)
+}
+
+/// The whole catalogue as CSV, in the import's columns.
+#[handler]
+pub async fn export(cx: Ctx) -> AppResult<Response> {
+    let drugs = crate::repo::catalogue::all_drugs(&cx.app().db).await?;
+    Ok(csv_attachment("drug-catalogue", import::export_csv(&drugs)))
 }
 
 #[handler]
