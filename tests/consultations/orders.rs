@@ -18,7 +18,8 @@ use sqlx::Row;
 mod browser;
 
 /// Runs a scenario on SQLite and on PostgreSQL with the stand-in department enabled beside the
-/// compiled modules (it fills `standin_test` orders; nothing fills `lab` or `drug`).
+/// compiled modules (it fills `standin_test` orders; nothing fills `lab`, and the pharmacy, which
+/// fills `drug`, has an empty catalogue).
 macro_rules! each_backend_with_filler {
     ($(async fn $name:ident($app:ident) $body:block)*) => {$(
         mod $name {

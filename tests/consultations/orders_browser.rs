@@ -60,10 +60,11 @@ async fn walk(driver: &WebDriver, base: &str, shots: &Path, note: i64) -> WebDri
     click(driver, "#order-add").await?;
     wait_for_text(driver, "#orders", |t| t.contains("Place orders (1)")).await?;
 
-    // A drug nobody fills here: the screen says to type it.
+    // A drug the pharmacy's catalogue (empty here) does not list: the screen says to type it.
     select_value(driver, "order-search-kind", "drug").await?;
+    fill(driver, "order-q", "parac").await?;
     wait_for_text(driver, "#order-results", |t| {
-        t.contains("No department fills")
+        t.contains("Nothing in the catalogue matches")
     })
     .await?;
     fill(driver, "order-free_text", "Paracetamol 500 mg").await?;

@@ -538,8 +538,8 @@ async fn a_doctor_takes_next_writes_codes_orders_signs_and_prints_a_referral_in_
             wait_for_text(&driver, "#diagnosis-picker", |t| t.contains("Malaria")).await?;
             click(&driver, "#diagnosis-picker button[value=final]").await?;
             wait_for_text(&driver, ".diagnosis-list", |t| t.contains("malaria")).await?;
-            // A test and a drug go into the basket (no laboratory or pharmacy here: free text,
-            // which stays placed and prints), then are placed together.
+            // A test and a drug go into the basket (no laboratory here and an empty drug
+            // catalogue: both as free text), then are placed together.
             select_value(&driver, "order-search-kind", "lab").await?;
             fill(&driver, "order-free_text", "Malaria RDT").await?;
             fill(&driver, "order-quantity", "1").await?;

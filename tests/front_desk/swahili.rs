@@ -200,6 +200,8 @@ impl Records {
                     "clinics" => self.clinic.to_string(),
                     "users" => self.user.to_string(),
                     "consultations" => self.encounter.to_string(),
+                    // No drug here (the walker keeps no catalogue): the page that says so.
+                    "catalogue" => "1".to_string(),
                     other => panic!("which record is :id after {other} in {path}?"),
                 },
                 ":other" => self.other.to_string(),
@@ -209,6 +211,7 @@ impl Records {
                 ":visit" => self.visit.to_string(),
                 ":entry" => "pneumonia".to_string(),
                 ":key" => self.display_key.clone(),
+                ":drug" => "1".to_string(),
                 s if s.starts_with(':') => panic!("no record for {s} in {path}"),
                 s => s.to_string(),
             };

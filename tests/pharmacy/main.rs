@@ -3,6 +3,7 @@
 //! dispensing (races included), labels, reports and alerts. One test binary, one file per area.
 
 mod demo;
+mod catalogue;
 mod fixtures;
 mod ledger;
 mod movements;
