@@ -5,3 +5,4 @@
 mod fixtures;
 mod ledger;
 mod dispense;
+mod dispense_races;
