@@ -6,3 +6,4 @@ mod fixtures;
 mod ledger;
 mod dispense;
 mod dispense_races;
+mod dispense_billing;
