@@ -7,3 +7,4 @@ mod ledger;
 mod dispense;
 mod dispense_races;
 mod dispense_billing;
+mod dispense_browser;
