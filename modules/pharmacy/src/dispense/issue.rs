@@ -38,8 +38,7 @@ pub async fn issue(app: &App, actor: &Actor, id: i64) -> Result<(), DispenseErro
     Ok(())
 }
 
-/// Issues in `tx`. `all_or_nothing`: any line short is a [`DispenseError::Short`] (the caller
-/// rolls back: prepare and issue were one click); otherwise short lines are issued in part.
+/// Issues in `tx`: [`take`] then [`record`].
 pub(crate) async fn issue_in(
     tx: &mut Tx,
     db: &Db,
@@ -47,6 +46,33 @@ pub(crate) async fn issue_in(
     id: i64,
     all_or_nothing: bool,
 ) -> Result<(), DispenseError> {
+    let taken = take(tx, db, actor, id, all_or_nothing).await?;
+    record(tx, actor, &taken).await
+}
+
+/// What [`take`] took, for [`record`].
+pub(crate) struct Taken {
+    id: i64,
+    store: i64,
+    patient: Option<i64>,
+    /// Each line with the units taken for it.
+    lines: Vec<(repo::LineRow, i64)>,
+    /// (quantity, quantity done) of each order, as locked.
+    done_of: std::collections::HashMap<i64, (i64, i64)>,
+}
+
+/// The stock half of issuing, with no audit row, so the audit chain's head is locked only by
+/// [`record`] at the end: guarded `prepared -> issued`, the orders locked in id order, then each
+/// line's stock taken first expiry first (or from its chosen batch). `all_or_nothing`: any line
+/// short is a [`DispenseError::Short`] (the caller rolls back: prepare and issue were one click);
+/// otherwise short lines are issued in part (all short is still a refusal).
+pub(crate) async fn take(
+    tx: &mut Tx,
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    all_or_nothing: bool,
+) -> Result<Taken, DispenseError> {
     let now = hms_core::clock::now_rfc3339();
     let today = Day::today().date();
     if !repo::mark_issued(tx, id, actor.user_id, &now).await? {
@@ -65,14 +91,17 @@ pub(crate) async fn issue_in(
     let mut order_ids: Vec<i64> = lines.iter().filter_map(|l| l.order).collect();
     order_ids.sort_unstable();
     order_ids.dedup();
+    let mut done_of = std::collections::HashMap::new();
     for o in &order_ids {
-        repo::lock_order(tx, db.backend, *o).await?;
+        if let Some(qd) = repo::lock_order_done(tx, db.backend, *o).await? {
+            done_of.insert(*o, qd);
+        }
     }
     // Batches in one order across dispenses: by drug, then (expiry, id) within the drug.
     lines.sort_by_key(|l| (l.drug, l.id));
     let mut issued = Vec::new();
     let mut short = Vec::new();
-    for line in &lines {
+    for line in lines {
         let reference = format!("dispense_line:{}", line.id);
         let taken = match line.batch {
             Some(batch) => take_from(tx, batch, line.quantity, &reference, actor, &now, today).await?,
@@ -107,43 +136,48 @@ pub(crate) async fn issue_in(
     if (all_or_nothing && !short.is_empty()) || total == 0 {
         return Err(DispenseError::Short(short));
     }
-    for (line, taken) in &issued {
-        if *taken > 0 {
-            repo::set_issued(tx, line.id, *taken).await?;
+    Ok(Taken {
+        id,
+        store,
+        patient,
+        lines: issued,
+        done_of,
+    })
+}
+
+/// The audited half of issuing: each line's units issued, the charge of what was short
+/// reversed, each order advanced by the core guard (completed when its balance was given),
+/// then the dispense's audit row.
+pub(crate) async fn record(tx: &mut Tx, actor: &Actor, taken: &Taken) -> Result<(), DispenseError> {
+    let mut done_of = taken.done_of.clone();
+    for (line, n) in &taken.lines {
+        if *n > 0 {
+            repo::set_issued(tx, line.id, *n).await?;
         }
-        if *taken < line.quantity {
+        if *n < line.quantity {
             if let Some(charge) = line.charge {
-                charges::reverse(
-                    tx,
-                    actor,
-                    ChargeId(charge),
-                    line.quantity - taken,
-                    &format!("short:{}", line.id),
-                )
-                .await?;
+                charges::reverse(tx, actor, ChargeId(charge), line.quantity - n, &format!("short:{}", line.id))
+                    .await?;
             }
         }
-        if let (Some(order), true) = (line.order, *taken > 0) {
-            orders::record_done(tx, actor, OrderId(order), *taken).await?;
-            let left: i64 = sqlx::query_scalar(
-                "SELECT quantity - quantity_done FROM orders WHERE id = $1",
-            )
-            .bind(order)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(DbError::from)?;
-            if left == 0 {
+        if let (Some(order), true) = (line.order, *n > 0) {
+            // The whole balance given: complete (which records it all done); a part: record it.
+            let (quantity, done) = done_of.get(&order).copied().unwrap_or((0, 0));
+            if done + n == quantity {
                 orders::complete(tx, actor, OrderId(order), None).await?;
+            } else {
+                orders::record_done(tx, actor, OrderId(order), *n).await?;
             }
+            done_of.insert(order, (quantity, done + n));
         }
     }
-    let mut event = Event::new("pharmacy.dispense.issue", "dispense", Some(id)).detail(json!({
-        "store": store,
-        "lines": issued.iter().map(|(l, n)| json!({
+    let mut event = Event::new("pharmacy.dispense.issue", "dispense", Some(taken.id)).detail(json!({
+        "store": taken.store,
+        "lines": taken.lines.iter().map(|(l, n)| json!({
             "line": l.id, "order": l.order, "drug": l.drug, "prepared": l.quantity, "issued": n,
         })).collect::<Vec<_>>(),
     }));
-    if let Some(p) = patient {
+    if let Some(p) = taken.patient {
         event = event.patient(p);
     }
     audit::record(tx, actor, event).await?;

@@ -215,11 +215,10 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
         return Err(DispenseError::Short(short));
     }
 
-    let mut written = Vec::new();
+    // Lines first, then (one click) the stock: no audit row yet, so the audit chain's head is
+    // locked only for the short audited part at the end.
+    let mut lines = Vec::new();
     for c in &checked {
-        if c.start {
-            orders::start(&mut tx, actor, OrderId(c.want.order)).await?;
-        }
         let line = repo::insert_line(
             &mut tx,
             &repo::NewLine {
@@ -234,6 +233,18 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
             },
         )
         .await?;
+        lines.push(line);
+    }
+    let taken = if one_click {
+        Some(issue::take(&mut tx, db, actor, id, true).await?)
+    } else {
+        None
+    };
+    let mut written = Vec::new();
+    for (c, line) in checked.iter().zip(lines) {
+        if c.start {
+            orders::start(&mut tx, actor, OrderId(c.want.order)).await?;
+        }
         let charge = charge_line(&mut tx, actor, &c.drug, visit.patient_id, Some(visit.id), line, c.quantity).await?;
         written.push(json!({
             "line": line, "order": c.want.order, "drug": c.drug.code, "quantity": c.quantity,
@@ -250,8 +261,8 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
             })),
     )
     .await?;
-    if one_click {
-        issue::issue_in(&mut tx, db, actor, id, true).await?;
+    if let Some(taken) = taken {
+        issue::record(&mut tx, actor, &taken).await?;
         tx.commit().await.map_err(DbError::from)?;
         return Ok(id);
     }

@@ -120,7 +120,7 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
         drop(tx);
         return Err(DispenseError::Short(short));
     }
-    let mut written = Vec::new();
+    let mut lines = Vec::new();
     for (d, quantity) in &drugs {
         let line = repo::insert_line(
             &mut tx,
@@ -136,6 +136,16 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
             },
         )
         .await?;
+        lines.push(line);
+    }
+    // The stock before any audit row (see `prepare`).
+    let taken = if one_click {
+        Some(issue::take(&mut tx, db, actor, id, true).await?)
+    } else {
+        None
+    };
+    let mut written = Vec::new();
+    for ((d, quantity), line) in drugs.iter().zip(lines) {
         let charge = match s.patient {
             Some(p) => Some(
                 super::prepare::charge_line(&mut tx, actor, d, PatientId(p), None, line, *quantity)
@@ -151,8 +161,8 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
         event = event.patient(p);
     }
     audit::record(&mut tx, actor, event).await?;
-    if one_click {
-        issue::issue_in(&mut tx, db, actor, id, true).await?;
+    if let Some(taken) = taken {
+        issue::record(&mut tx, actor, &taken).await?;
     }
     tx.commit().await.map_err(DbError::from)?;
     Ok(id)

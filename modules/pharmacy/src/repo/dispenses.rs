@@ -168,6 +168,19 @@ pub async fn lock_order(tx: &mut Tx, backend: Backend, id: i64) -> Result<Option
     }))
 }
 
+/// Locks an order row for issuing (as [`lock_order`]) and reads (quantity, quantity done).
+pub async fn lock_order_done(tx: &mut Tx, backend: Backend, id: i64) -> Result<Option<(i64, i64)>, DbError> {
+    let sql = match backend {
+        Backend::Postgres => "SELECT quantity, quantity_done FROM orders WHERE id = $1 FOR UPDATE",
+        Backend::Sqlite => "SELECT quantity, quantity_done FROM orders WHERE id = $1",
+    };
+    Ok(sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+}
+
 /// The dispense made with a form token, if any.
 pub async fn by_token(db: &Db, token: &str) -> Result<Option<i64>, DbError> {
     Ok(sqlx::query_scalar("SELECT id FROM dispenses WHERE form_token = $1")
