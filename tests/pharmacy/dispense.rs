@@ -54,13 +54,25 @@ pub fn details(code: &str, quantity: i64) -> DrugDetails {
 
 /// A patient checked in and sent to the pharmacy, with drug orders of these quantities (code
 /// `T-PCM`); returns (patient, visit, orders).
-pub async fn visit_with_orders(app: &TestApp, number: &str, quantities: &[i64]) -> (i64, i64, Vec<i64>) {
+pub async fn visit_with_orders(
+    app: &TestApp,
+    number: &str,
+    quantities: &[i64],
+) -> (i64, i64, Vec<i64>) {
     let patient = standin::bare_patient(app.db(), number).await;
     let actor = Actor::cli(None);
     let mut tx = app.db().begin().await.unwrap();
-    let visit = appts::check_in(&mut tx, patient, None, "cash", "pharmacy", appts::Priority::Normal, &actor)
-        .await
-        .expect("checked in");
+    let visit = appts::check_in(
+        &mut tx,
+        patient,
+        None,
+        "cash",
+        "pharmacy",
+        appts::Priority::Normal,
+        &actor,
+    )
+    .await
+    .expect("checked in");
     let mut ids = Vec::new();
     for q in quantities {
         let order = NewOrder {
@@ -81,15 +93,27 @@ pub fn token_of(body: &str) -> String {
 }
 
 /// Posts a prepare for `lines` of (order, units or "" for the balance).
-pub async fn prepare(c: &Client, visit: i64, store: i64, token: &str, lines: &[(i64, &str)]) -> TestResponse {
+pub async fn prepare(
+    c: &Client,
+    visit: i64,
+    store: i64,
+    token: &str,
+    lines: &[(i64, &str)],
+) -> TestResponse {
     let names: Vec<(String, String)> = lines
         .iter()
-        .flat_map(|(o, q)| [("order".to_string(), o.to_string()), (format!("qty_{o}"), q.to_string())])
+        .flat_map(|(o, q)| {
+            [
+                ("order".to_string(), o.to_string()),
+                (format!("qty_{o}"), q.to_string()),
+            ]
+        })
         .collect();
     let store = store.to_string();
     let mut fields: Vec<(&str, &str)> = vec![("token", token), ("store", store.as_str())];
     fields.extend(names.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    c.post_form(&format!("/pharmacy/visits/{visit}/prepare"), &fields).await
+    c.post_form(&format!("/pharmacy/visits/{visit}/prepare"), &fields)
+        .await
 }
 
 pub async fn on_hand(app: &TestApp, drug: i64) -> i64 {
@@ -102,7 +126,11 @@ pub async fn on_hand(app: &TestApp, drug: i64) -> i64 {
 }
 
 pub async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    sqlx::query(sql).fetch_one(app.db().read()).await.unwrap().get(0)
+    sqlx::query(sql)
+        .fetch_one(app.db().read())
+        .await
+        .unwrap()
+        .get(0)
 }
 
 pub async fn order(app: &TestApp, id: i64) -> orders::Order {
@@ -116,7 +144,10 @@ pub async fn ledger_agrees(app: &TestApp) {
 
 fn dispense_id(r: &TestResponse) -> i64 {
     let loc = r.location().expect("a redirect");
-    loc.strip_prefix("/pharmacy/dispenses/").expect("to a dispense").parse().unwrap()
+    loc.strip_prefix("/pharmacy/dispenses/")
+        .expect("to a dispense")
+        .parse()
+        .unwrap()
 }
 
 each_backend! {
@@ -347,6 +378,12 @@ each_backend! {
     }
 }
 
-async fn hms_pharmacy_timeline(app: &TestApp, patient: i64) -> Vec<hms_core::module::TimelineEntry> {
-    app.app.modules.timeline(app.db(), &[patient], 10, |m| m == "pharmacy", |_| true).await
+async fn hms_pharmacy_timeline(
+    app: &TestApp,
+    patient: i64,
+) -> Vec<hms_core::module::TimelineEntry> {
+    app.app
+        .modules
+        .timeline(app.db(), &[patient], 10, |m| m == "pharmacy", |_| true)
+        .await
 }

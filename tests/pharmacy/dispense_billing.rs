@@ -20,7 +20,9 @@ use hms_pharmacy::stock::{self, Kind, Movement};
 use hms_testkit::{standin, Backend, TestApp};
 use sqlx::Row;
 
-use crate::dispense::{count, counter, details, ledger_agrees, on_hand, order, prepare, visit_with_orders};
+use crate::dispense::{
+    count, counter, details, ledger_agrees, on_hand, order, prepare, visit_with_orders,
+};
 use crate::fixtures::{day, receive};
 
 /// A till that clears a pharmacy line once it is marked paid.
@@ -41,7 +43,12 @@ impl Module for Till {
     fn routes(&self) -> Vec<RouteSpec> {
         Vec::new()
     }
-    fn clearance<'a>(&'a self, _db: &'a Db, source: &'a str, source_ref: &'a str) -> Option<ClearanceFuture<'a>> {
+    fn clearance<'a>(
+        &'a self,
+        _db: &'a Db,
+        source: &'a str,
+        source_ref: &'a str,
+    ) -> Option<ClearanceFuture<'a>> {
         let paid = self.paid.lock().unwrap().contains(source_ref);
         let pharmacy = source == "pharmacy.dispense";
         Some(Box::pin(async move {
@@ -89,7 +96,13 @@ async fn line_of(app: &TestApp, dispense: i64) -> i64 {
 }
 
 fn dispense_of(r: &hms_testkit::TestResponse) -> i64 {
-    r.location().unwrap().rsplit('/').next().unwrap().parse().unwrap()
+    r.location()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 each_backend_with_till! {
@@ -110,7 +123,8 @@ each_backend_with_till! {
         assert_eq!(early.status, 409, "{}", early.body);
         assert_eq!(on_hand(&app, c.drug).await, 20);
 
-        paid.lock().unwrap().insert(format!("dispense_line:{}", line_of(&app, id).await));
+        let line = line_of(&app, id).await;
+        paid.lock().unwrap().insert(format!("dispense_line:{line}"));
         let issued = c.pharmacist.post_form(&format!("/pharmacy/dispenses/{id}/issue"), &[]).await;
         assert_eq!(issued.status, 303, "{}", issued.body);
         let again = c.pharmacist.post_form(&format!("/pharmacy/dispenses/{id}/issue"), &[]).await;
@@ -127,7 +141,8 @@ each_backend_with_till! {
         stock::post(&mut tx, &Movement { batch, quantity: -6, kind: Kind::Adjustment, reference: "adjustment:0",
             reason: Some("damaged"), user: None, at: &now, usable_on: None }).await.unwrap();
         tx.commit().await.unwrap();
-        paid.lock().unwrap().insert(format!("dispense_line:{}", line_of(&app, id2).await));
+        let line2 = line_of(&app, id2).await;
+        paid.lock().unwrap().insert(format!("dispense_line:{line2}"));
         let part = c.pharmacist.post_form(&format!("/pharmacy/dispenses/{id2}/issue"), &[]).await;
         assert_eq!(part.status, 303, "{}", part.body);
         let o = order(&app, ids[1]).await;

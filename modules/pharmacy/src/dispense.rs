@@ -110,9 +110,7 @@ impl From<crate::stock::StockError> for DispenseError {
 impl From<DispenseError> for AppError {
     fn from(e: DispenseError) -> Self {
         match e {
-            DispenseError::Invalid(errors) => {
-                AppError::BadRequest(format!("{errors:?}"))
-            }
+            DispenseError::Invalid(errors) => AppError::BadRequest(format!("{errors:?}")),
             DispenseError::Short(_) => AppError::Conflict(t("pharmacy_dispense.error_short")),
             DispenseError::Conflict(m) => AppError::Conflict(m),
             DispenseError::NotFound => AppError::NotFound,
@@ -146,7 +144,9 @@ pub fn units(text: &str) -> Result<i64, &'static str> {
 
 /// Whether a prepared dispense may be issued now: an emergency, or no line waits for payment.
 pub async fn cleared_now(app: &hms_core::App, id: i64) -> Result<bool, AppError> {
-    prepare::cleared(app, &app.db, id).await.map_err(AppError::from)
+    prepare::cleared(app, &app.db, id)
+        .await
+        .map_err(AppError::from)
 }
 
 /// Whether an enabled module decides whether a service may go ahead before payment (billing);
@@ -162,7 +162,16 @@ mod tests {
     #[test]
     fn units_are_whole_numbers_from_one() {
         assert_eq!(super::units(" 12 "), Ok(12));
-        for bad in ["", "0", "-3", "1.5", "2,0", "100001", "99999999999999999999", "x"] {
+        for bad in [
+            "",
+            "0",
+            "-3",
+            "1.5",
+            "2,0",
+            "100001",
+            "99999999999999999999",
+            "x",
+        ] {
             assert!(super::units(bad).is_err(), "{bad}");
         }
     }

@@ -10,12 +10,25 @@ use hms_core::pdf::{Document, Letterhead, PageSize, Style};
 
 /// The unit words a label translates (others print as typed).
 const UNITS: &[&str] = &[
-    "tablet", "capsule", "ml", "drop", "puff", "sachet", "suppository", "vial", "tube", "bottle",
+    "tablet",
+    "capsule",
+    "ml",
+    "drop",
+    "puff",
+    "sachet",
+    "suppository",
+    "vial",
+    "tube",
+    "bottle",
 ];
 
 fn unit_word(lang: &str, unit: &str, dose: &str) -> String {
     let u = unit.trim().to_lowercase();
-    let u = u.strip_suffix('s').filter(|s| UNITS.contains(s)).unwrap_or(&u).to_string();
+    let u = u
+        .strip_suffix('s')
+        .filter(|s| UNITS.contains(s))
+        .unwrap_or(&u)
+        .to_string();
     if !UNITS.contains(&u.as_str()) {
         return unit.trim().to_string();
     }
@@ -124,7 +137,10 @@ fn lines(head: &Letterhead, h: &Header, l: &Label) -> Vec<(Style, String)> {
     vec![
         (Style::Bold, facility),
         (Style::Body, patient),
-        (Style::Bold, format!("{} × {} {}", l.drug, l.quantity, l.unit)),
+        (
+            Style::Bold,
+            format!("{} × {} {}", l.drug, l.quantity, l.unit),
+        ),
         (Style::Body, l.directions.clone()),
         (Style::Small, warnings(lang, l)),
         (
@@ -139,7 +155,11 @@ fn lines(head: &Letterhead, h: &Header, l: &Label) -> Vec<(Style, String)> {
         ),
         (
             Style::Small,
-            format!("{}: {}", t_in(lang, "pharmacy_dispense.label_by"), h.dispenser),
+            format!(
+                "{}: {}",
+                t_in(lang, "pharmacy_dispense.label_by"),
+                h.dispenser
+            ),
         ),
     ]
 }

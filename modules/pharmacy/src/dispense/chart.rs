@@ -36,12 +36,19 @@ pub fn said(g: &repo::Given) -> String {
 
 /// The patients' dispenses and returns for the chart timeline, newest first: one entry per
 /// dispense, its lines in the detail.
-pub async fn timeline(db: &Db, patients: &[i64], limit: i64) -> Result<Vec<TimelineEntry>, DbError> {
+pub async fn timeline(
+    db: &Db,
+    patients: &[i64],
+    limit: i64,
+) -> Result<Vec<TimelineEntry>, DbError> {
     let given = repo::given(db, patients, "", limit.saturating_mul(4)).await?;
     let mut out: Vec<TimelineEntry> = Vec::new();
     for g in &given {
         let href = format!("/pharmacy/dispenses/{}", g.dispense);
-        match out.iter_mut().find(|e| e.href.as_deref() == Some(href.as_str())) {
+        match out
+            .iter_mut()
+            .find(|e| e.href.as_deref() == Some(href.as_str()))
+        {
             Some(e) => {
                 let detail = e.detail.take().unwrap_or_default();
                 e.detail = Some(format!("{detail}; {}", said(g)));

@@ -23,14 +23,26 @@ use crate::stock::{self, Kind, Movement, StockError};
 /// since preparing is issued in part and the rest of its charge reversed.
 pub async fn issue(app: &App, actor: &Actor, id: i64) -> Result<(), DispenseError> {
     let db = &app.db;
-    let d = repo::dispense(db, id).await?.ok_or(DispenseError::NotFound)?;
+    let d = repo::dispense(db, id)
+        .await?
+        .ok_or(DispenseError::NotFound)?;
     match d.state.as_str() {
         "prepared" => {}
-        "issued" => return Err(DispenseError::Conflict(t("pharmacy_dispense.error_issued_already"))),
-        _ => return Err(DispenseError::Conflict(t("pharmacy_dispense.error_cancelled"))),
+        "issued" => {
+            return Err(DispenseError::Conflict(t(
+                "pharmacy_dispense.error_issued_already",
+            )));
+        }
+        _ => {
+            return Err(DispenseError::Conflict(t(
+                "pharmacy_dispense.error_cancelled",
+            )));
+        }
     }
     if !super::prepare::cleared(app, db, id).await? {
-        return Err(DispenseError::Conflict(t("pharmacy_dispense.error_awaiting_payment")));
+        return Err(DispenseError::Conflict(t(
+            "pharmacy_dispense.error_awaiting_payment",
+        )));
     }
     let mut tx = db.begin().await?;
     issue_in(&mut tx, db, actor, id, false).await?;
@@ -76,7 +88,9 @@ pub(crate) async fn take(
     let now = hms_core::clock::now_rfc3339();
     let today = Day::today().date();
     if !repo::mark_issued(tx, id, actor.user_id, &now).await? {
-        return Err(DispenseError::Conflict(t("pharmacy_dispense.error_issued_already")));
+        return Err(DispenseError::Conflict(t(
+            "pharmacy_dispense.error_issued_already",
+        )));
     }
     let (store, patient): (i64, Option<i64>) = {
         use sqlx::Row;
@@ -104,7 +118,9 @@ pub(crate) async fn take(
     for line in lines {
         let reference = format!("dispense_line:{}", line.id);
         let taken = match line.batch {
-            Some(batch) => take_from(tx, batch, line.quantity, &reference, actor, &now, today).await?,
+            Some(batch) => {
+                take_from(tx, batch, line.quantity, &reference, actor, &now, today).await?
+            }
             None => {
                 let (_, missing) = stock::take_fefo(
                     tx,
@@ -156,8 +172,14 @@ pub(crate) async fn record(tx: &mut Tx, actor: &Actor, taken: &Taken) -> Result<
         }
         if *n < line.quantity {
             if let Some(charge) = line.charge {
-                charges::reverse(tx, actor, ChargeId(charge), line.quantity - n, &format!("short:{}", line.id))
-                    .await?;
+                charges::reverse(
+                    tx,
+                    actor,
+                    ChargeId(charge),
+                    line.quantity - n,
+                    &format!("short:{}", line.id),
+                )
+                .await?;
             }
         }
         if let (Some(order), true) = (line.order, *n > 0) {
@@ -171,12 +193,13 @@ pub(crate) async fn record(tx: &mut Tx, actor: &Actor, taken: &Taken) -> Result<
             done_of.insert(order, (quantity, done + n));
         }
     }
-    let mut event = Event::new("pharmacy.dispense.issue", "dispense", Some(taken.id)).detail(json!({
-        "store": taken.store,
-        "lines": taken.lines.iter().map(|(l, n)| json!({
-            "line": l.id, "order": l.order, "drug": l.drug, "prepared": l.quantity, "issued": n,
-        })).collect::<Vec<_>>(),
-    }));
+    let mut event =
+        Event::new("pharmacy.dispense.issue", "dispense", Some(taken.id)).detail(json!({
+            "store": taken.store,
+            "lines": taken.lines.iter().map(|(l, n)| json!({
+                "line": l.id, "order": l.order, "drug": l.drug, "prepared": l.quantity, "issued": n,
+            })).collect::<Vec<_>>(),
+        }));
     if let Some(p) = taken.patient {
         event = event.patient(p);
     }
@@ -209,8 +232,12 @@ async fn take_from(
         };
         match stock::post(tx, &m).await {
             Ok(_) => return Ok(quantity),
-            Err(StockError::Short { available, .. }) if available > 0 => quantity = available.min(wanted),
-            Err(StockError::Short { .. } | StockError::NoBatch | StockError::Nothing) => return Ok(0),
+            Err(StockError::Short { available, .. }) if available > 0 => {
+                quantity = available.min(wanted)
+            }
+            Err(StockError::Short { .. } | StockError::NoBatch | StockError::Nothing) => {
+                return Ok(0);
+            }
             Err(StockError::Db(e)) => return Err(e.into()),
         }
     }
@@ -221,7 +248,9 @@ async fn take_from(
 /// taken from stock; its charges are reversed. The orders stay open for another dispense.
 pub async fn cancel(app: &App, actor: &Actor, id: i64, reason: &str) -> Result<(), DispenseError> {
     let db = &app.db;
-    let d = repo::dispense(db, id).await?.ok_or(DispenseError::NotFound)?;
+    let d = repo::dispense(db, id)
+        .await?
+        .ok_or(DispenseError::NotFound)?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 300 {
         return Err(super::invalid("reason", "pharmacy_dispense.error_reason"));
@@ -229,12 +258,20 @@ pub async fn cancel(app: &App, actor: &Actor, id: i64, reason: &str) -> Result<(
     let now = hms_core::clock::now_rfc3339();
     let mut tx = db.begin().await?;
     if !repo::mark_cancelled(&mut tx, id, actor.user_id, &now, reason).await? {
-        return Err(DispenseError::Conflict(t("pharmacy_dispense.error_not_prepared")));
+        return Err(DispenseError::Conflict(t(
+            "pharmacy_dispense.error_not_prepared",
+        )));
     }
     for line in repo::lines_in(&mut tx, id).await? {
         if let Some(charge) = line.charge {
-            charges::reverse(&mut tx, actor, ChargeId(charge), line.quantity, &format!("cancel:{}", line.id))
-                .await?;
+            charges::reverse(
+                &mut tx,
+                actor,
+                ChargeId(charge),
+                line.quantity,
+                &format!("cancel:{}", line.id),
+            )
+            .await?;
         }
     }
     let mut event = Event::new("pharmacy.dispense.cancel", "dispense", Some(id))

@@ -181,7 +181,11 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
             }
             None => repo::usable_in(&mut tx, store.id, drug.id, today).await?,
         };
-        if want.batch.is_some() && want.batch_reason.as_deref().is_none_or(|r| r.trim().is_empty())
+        if want.batch.is_some()
+            && want
+                .batch_reason
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
         {
             errors.add(
                 &format!("batch_reason_{}", want.order),
@@ -245,7 +249,16 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
         if c.start {
             orders::start(&mut tx, actor, OrderId(c.want.order)).await?;
         }
-        let charge = charge_line(&mut tx, actor, &c.drug, visit.patient_id, Some(visit.id), line, c.quantity).await?;
+        let charge = charge_line(
+            &mut tx,
+            actor,
+            &c.drug,
+            visit.patient_id,
+            Some(visit.id),
+            line,
+            c.quantity,
+        )
+        .await?;
         written.push(json!({
             "line": line, "order": c.want.order, "drug": c.drug.code, "quantity": c.quantity,
             "batch": c.want.batch, "batch_reason": c.want.batch_reason, "charge": charge,

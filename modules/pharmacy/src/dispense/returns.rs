@@ -26,14 +26,18 @@ pub async fn return_line(
     reason: &str,
 ) -> Result<(), DispenseError> {
     let db = &app.db;
-    let d = repo::dispense(db, dispense).await?.ok_or(DispenseError::NotFound)?;
+    let d = repo::dispense(db, dispense)
+        .await?
+        .ok_or(DispenseError::NotFound)?;
     let l = repo::lines(db, dispense)
         .await?
         .into_iter()
         .find(|l| l.id == line)
         .ok_or(DispenseError::NotFound)?;
     if d.state != "issued" {
-        return Err(DispenseError::Conflict(t("pharmacy_dispense.error_not_issued")));
+        return Err(DispenseError::Conflict(t(
+            "pharmacy_dispense.error_not_issued",
+        )));
     }
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 300 {
@@ -43,7 +47,10 @@ pub async fn return_line(
     let mut tx = db.begin().await?;
     let Some(total) = repo::add_returned(&mut tx, line, quantity).await? else {
         drop(tx);
-        return Err(super::invalid("quantity", "pharmacy_dispense.error_return_too_many"));
+        return Err(super::invalid(
+            "quantity",
+            "pharmacy_dispense.error_return_too_many",
+        ));
     };
     let reference = format!("dispense_line:{line}");
     let mut left = quantity;
@@ -72,16 +79,26 @@ pub async fn return_line(
     }
     if left > 0 {
         drop(tx);
-        return Err(super::invalid("quantity", "pharmacy_dispense.error_return_too_many"));
+        return Err(super::invalid(
+            "quantity",
+            "pharmacy_dispense.error_return_too_many",
+        ));
     }
     if let Some(charge) = l.charge {
-        charges::reverse(&mut tx, actor, ChargeId(charge), quantity, &format!("return:{line}:{total}"))
-            .await?;
+        charges::reverse(
+            &mut tx,
+            actor,
+            ChargeId(charge),
+            quantity,
+            &format!("return:{line}:{total}"),
+        )
+        .await?;
     }
-    let mut event = Event::new("pharmacy.dispense.return", "dispense", Some(dispense)).detail(json!({
-        "line": line, "drug": l.drug, "quantity": quantity, "reason": reason,
-        "returned_before": total - quantity, "returned_after": total, "batches": back,
-    }));
+    let mut event =
+        Event::new("pharmacy.dispense.return", "dispense", Some(dispense)).detail(json!({
+            "line": line, "drug": l.drug, "quantity": quantity, "reason": reason,
+            "returned_before": total - quantity, "returned_after": total, "batches": back,
+        }));
     if let Some(p) = d.patient {
         event = event.patient(p);
     }
@@ -141,7 +158,9 @@ pub async fn close_balance(
         return Err(super::invalid("reason", "pharmacy_dispense.error_closed"));
     }
     if now.pending > 0 {
-        return Err(DispenseError::Conflict(t("pharmacy_dispense.error_pending")));
+        return Err(DispenseError::Conflict(t(
+            "pharmacy_dispense.error_pending",
+        )));
     }
     let stored = reason.stored();
     if now.done > 0 {

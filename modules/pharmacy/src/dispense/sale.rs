@@ -84,7 +84,11 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
             store: store.id,
             patient: s.patient,
             visit: None,
-            walk_in_name: s.walk_in_name.as_deref().map(str::trim).filter(|n| !n.is_empty()),
+            walk_in_name: s
+                .walk_in_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty()),
             language: &s.language,
             emergency: false,
             token: &s.token,
@@ -153,7 +157,8 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
             ),
             None => None,
         };
-        written.push(json!({ "line": line, "drug": d.code, "quantity": quantity, "charge": charge }));
+        written
+            .push(json!({ "line": line, "drug": d.code, "quantity": quantity, "charge": charge }));
     }
     let mut event = Event::new("pharmacy.sale", "dispense", Some(id))
         .detail(json!({ "store": store.id, "lines": written }));

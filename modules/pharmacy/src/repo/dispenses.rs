@@ -9,6 +9,9 @@ use sqlx::Row;
 
 use hms_core::db::{Backend, Db, DbError, Tx};
 
+mod reads;
+pub use reads::*;
+
 fn ymd(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
@@ -138,7 +141,11 @@ pub struct OrderNow {
 
 /// Locks an order row (PostgreSQL: `FOR UPDATE`; SQLite's write transaction holds the
 /// database) and reads where it stands. Orders are locked before any batch, in id order.
-pub async fn lock_order(tx: &mut Tx, backend: Backend, id: i64) -> Result<Option<OrderNow>, DbError> {
+pub async fn lock_order(
+    tx: &mut Tx,
+    backend: Backend,
+    id: i64,
+) -> Result<Option<OrderNow>, DbError> {
     let sql = match backend {
         Backend::Postgres => {
             "SELECT kind, state, quantity, quantity_done, visit_id FROM orders WHERE id = $1 \
@@ -169,7 +176,11 @@ pub async fn lock_order(tx: &mut Tx, backend: Backend, id: i64) -> Result<Option
 }
 
 /// Locks an order row for issuing (as [`lock_order`]) and reads (quantity, quantity done).
-pub async fn lock_order_done(tx: &mut Tx, backend: Backend, id: i64) -> Result<Option<(i64, i64)>, DbError> {
+pub async fn lock_order_done(
+    tx: &mut Tx,
+    backend: Backend,
+    id: i64,
+) -> Result<Option<(i64, i64)>, DbError> {
     let sql = match backend {
         Backend::Postgres => "SELECT quantity, quantity_done FROM orders WHERE id = $1 FOR UPDATE",
         Backend::Sqlite => "SELECT quantity, quantity_done FROM orders WHERE id = $1",
@@ -183,10 +194,12 @@ pub async fn lock_order_done(tx: &mut Tx, backend: Backend, id: i64) -> Result<O
 
 /// The dispense made with a form token, if any.
 pub async fn by_token(db: &Db, token: &str) -> Result<Option<i64>, DbError> {
-    Ok(sqlx::query_scalar("SELECT id FROM dispenses WHERE form_token = $1")
-        .bind(token)
-        .fetch_optional(db.read())
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM dispenses WHERE form_token = $1")
+            .bind(token)
+            .fetch_optional(db.read())
+            .await?,
+    )
 }
 
 pub struct NewDispense<'a> {
@@ -424,7 +437,12 @@ pub async fn lines_in(tx: &mut Tx, dispense: i64) -> Result<Vec<LineRow>, DbErro
 }
 
 /// `prepared -> issued`, guarded: `false` when it was not prepared any more.
-pub async fn mark_issued(tx: &mut Tx, id: i64, user: Option<i64>, at: &str) -> Result<bool, DbError> {
+pub async fn mark_issued(
+    tx: &mut Tx,
+    id: i64,
+    user: Option<i64>,
+    at: &str,
+) -> Result<bool, DbError> {
     let done = sqlx::query(
         "UPDATE dispenses SET state = 'issued', issued_by = $2, issued_at = $3 \
          WHERE id = $1 AND state = 'prepared'",
@@ -484,7 +502,10 @@ pub async fn add_returned(tx: &mut Tx, line: i64, n: i64) -> Result<Option<i64>,
 
 /// What a line took from (or gave back to) each batch: (batch, batch number, expiry, units
 /// out net of returns), latest expiry first.
-pub async fn line_batches_in(tx: &mut Tx, line: i64) -> Result<Vec<(i64, String, String, i64)>, DbError> {
+pub async fn line_batches_in(
+    tx: &mut Tx,
+    line: i64,
+) -> Result<Vec<(i64, String, String, i64)>, DbError> {
     let rows = sqlx::query(
         "SELECT b.id, b.batch_no, b.expiry, CAST(-SUM(l.quantity) AS BIGINT) \
          FROM stock_ledger l JOIN stock_batches b ON b.id = l.batch_id \
@@ -501,7 +522,10 @@ pub async fn line_batches_in(tx: &mut Tx, line: i64) -> Result<Vec<(i64, String,
 }
 
 /// The batches every line of a dispense was taken from: (line, batch number, expiry, units).
-pub async fn taken_from(db: &Db, dispense: i64) -> Result<Vec<(i64, String, String, i64)>, DbError> {
+pub async fn taken_from(
+    db: &Db,
+    dispense: i64,
+) -> Result<Vec<(i64, String, String, i64)>, DbError> {
     let rows = sqlx::query(
         "SELECT dl.id, b.batch_no, b.expiry, CAST(-SUM(l.quantity) AS BIGINT) \
          FROM dispense_lines dl \
@@ -517,78 +541,4 @@ pub async fn taken_from(db: &Db, dispense: i64) -> Result<Vec<(i64, String, Stri
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect())
-}
-
-/// A medicine given to a patient, for the chart (timeline and panel).
-#[derive(Debug, Clone, Serialize)]
-pub struct Given {
-    pub dispense: i64,
-    pub at: String,
-    pub drug_name: String,
-    pub quantity: i64,
-    pub issued: i64,
-    pub returned: i64,
-    pub instructions: String,
-    /// The prescribed quantity of the order it filled (none for a sale).
-    pub order_quantity: Option<i64>,
-}
-
-/// The patients' issued lines since `since` (RFC 3339), newest first.
-pub async fn given(db: &Db, patients: &[i64], since: &str, limit: i64) -> Result<Vec<Given>, DbError> {
-    let mut out = Vec::new();
-    for p in patients {
-        let rows = sqlx::query(
-            "SELECT d.id, d.issued_at, dr.generic_name, dr.strength, dr.form, l.quantity, \
-             l.quantity_issued, l.quantity_returned, l.instructions, o.quantity \
-             FROM dispenses d JOIN dispense_lines l ON l.dispense_id = d.id \
-             JOIN drugs dr ON dr.id = l.drug_id LEFT JOIN orders o ON o.id = l.order_id \
-             WHERE d.patient_id = $1 AND d.state = 'issued' AND d.issued_at >= $2 \
-             ORDER BY d.issued_at DESC, l.id LIMIT CAST($3 AS BIGINT)",
-        )
-        .bind(p)
-        .bind(since)
-        .bind(limit)
-        .fetch_all(db.read())
-        .await?;
-        out.extend(rows.iter().map(|r| Given {
-            dispense: r.get(0),
-            at: r.get(1),
-            drug_name: [r.get::<String, _>(2), r.get(3), r.get(4)]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
-            quantity: r.get(5),
-            issued: r.get(6),
-            returned: r.get(7),
-            instructions: r.get(8),
-            order_quantity: r.get(9),
-        }));
-    }
-    out.sort_by(|a, b| b.at.cmp(&a.at));
-    out.truncate(limit.max(0) as usize);
-    Ok(out)
-}
-
-/// Drugs sold without a prescription, for the over-the-counter form.
-pub async fn otc_drugs(db: &Db) -> Result<Vec<crate::model::Drug>, DbError> {
-    Ok(sqlx::query(crate::select_drugs!(
-        "WHERE d.active = 1 AND d.prescription_only = 0 ORDER BY d.generic_name, d.strength LIMIT 500"
-    ))
-    .fetch_all(db.read())
-    .await?
-    .iter()
-    .map(crate::model::drug_from)
-    .collect())
-}
-
-/// Units of an order in dispenses prepared and not yet issued.
-pub async fn pending(db: &Db, order: i64) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM dispense_lines l \
-         JOIN dispenses d ON d.id = l.dispense_id WHERE l.order_id = $1 AND d.state = 'prepared'",
-    )
-    .bind(order)
-    .fetch_one(db.read())
-    .await?)
 }

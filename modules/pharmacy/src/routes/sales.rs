@@ -56,10 +56,12 @@ async fn form_page(
     let drugs: Vec<_> = repo::otc_drugs(db)
         .await?
         .into_iter()
-        .map(|d| json!({
-            "id": d.id, "name": d.display(), "unit": d.unit,
-            "price": Money::from_cents(d.price_cents).to_string(),
-        }))
+        .map(|d| {
+            json!({
+                "id": d.id, "name": d.display(), "unit": d.unit,
+                "price": Money::from_cents(d.price_cents).to_string(),
+            })
+        })
         .collect();
     let lines: Vec<_> = (0..LINES.max(typed.lines.len()))
         .map(|i| {
@@ -73,10 +75,20 @@ async fn form_page(
     c.insert("store", &store);
     c.insert("drugs", &drugs);
     c.insert("lines", &lines);
-    c.insert("typed", &json!({
-        "patient_number": typed.patient_number, "walk_in_name": typed.walk_in_name,
-    }));
-    c.insert("language", if typed.language.is_empty() { super::dispense::default_language() } else { &typed.language });
+    c.insert(
+        "typed",
+        &json!({
+            "patient_number": typed.patient_number, "walk_in_name": typed.walk_in_name,
+        }),
+    );
+    c.insert(
+        "language",
+        if typed.language.is_empty() {
+            super::dispense::default_language()
+        } else {
+            &typed.language
+        },
+    );
     c.insert("token", &hms_core::auth::random_token());
     c.insert("errors", errors);
     c.insert("has_errors", &!errors.is_empty());
@@ -176,7 +188,14 @@ pub async fn create(cx: Ctx, form: Form) -> AppResult<Response> {
                         .replace("{available}", &s.available.to_string())
                 })
                 .collect();
-            form_page(&cx, StatusCode::CONFLICT, &typed, &FormErrors::new(), &messages).await
+            form_page(
+                &cx,
+                StatusCode::CONFLICT,
+                &typed,
+                &FormErrors::new(),
+                &messages,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

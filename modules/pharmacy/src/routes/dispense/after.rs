@@ -22,7 +22,11 @@ fn back(id: i64) -> String {
     format!("/pharmacy/dispenses/{id}")
 }
 
-async fn context(cx: &Ctx, id: i64, errors: Option<(i64, String)>) -> AppResult<(tera::Context, Option<i64>)> {
+async fn context(
+    cx: &Ctx,
+    id: i64,
+    errors: Option<(i64, String)>,
+) -> AppResult<(tera::Context, Option<i64>)> {
     let app = cx.app();
     let db = &app.db;
     let d = repo::dispense(db, id).await?.ok_or(AppError::NotFound)?;
@@ -84,10 +88,16 @@ fn exp_show(ymd: &str) -> String {
         .unwrap_or_else(|_| ymd.to_string())
 }
 
-async fn show(cx: &Ctx, id: i64, status: StatusCode, errors: Option<(i64, String)>) -> AppResult<Response> {
+async fn show(
+    cx: &Ctx,
+    id: i64,
+    status: StatusCode,
+    errors: Option<(i64, String)>,
+) -> AppResult<Response> {
     let (c, patient) = context(cx, id, errors).await?;
     if let Some(p) = patient {
-        cx.audit_read(Event::new("pharmacy.dispense_view", "dispense", Some(id)).patient(p)).await;
+        cx.audit_read(Event::new("pharmacy.dispense_view", "dispense", Some(id)).patient(p))
+            .await;
     }
     render_status(cx, status, "pharmacy/dispense.html", c)
 }
@@ -106,7 +116,9 @@ pub async fn issue(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
             cx.flash(FlashKind::Success, t("pharmacy_dispense.issued"));
             Ok(see_other(&back(id)))
         }
-        Err(DispenseError::Short(_)) => Err(AppError::Conflict(t("pharmacy_dispense.error_short_at_issue"))),
+        Err(DispenseError::Short(_)) => Err(AppError::Conflict(t(
+            "pharmacy_dispense.error_short_at_issue",
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -123,7 +135,12 @@ pub async fn cancel(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
             let m = errors.get("reason").unwrap_or_default().to_string();
             let (mut c, _) = context(&cx, id, None).await?;
             c.insert("cancel_error", &m);
-            render_status(&cx, StatusCode::UNPROCESSABLE_ENTITY, "pharmacy/dispense.html", c)
+            render_status(
+                &cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "pharmacy/dispense.html",
+                c,
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -131,18 +148,43 @@ pub async fn cancel(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
 
 /// POST `/pharmacy/dispenses/:id/lines/:line/return`: unopened units back (`quantity`, `reason`).
 #[handler]
-pub async fn return_line(cx: Ctx, Path((id, line)): Path<(i64, i64)>, form: Form) -> AppResult<Response> {
+pub async fn return_line(
+    cx: Ctx,
+    Path((id, line)): Path<(i64, i64)>,
+    form: Form,
+) -> AppResult<Response> {
     let quantity = match dispense::units(form.get("quantity")) {
         Ok(n) => n,
-        Err(key) => return show(&cx, id, StatusCode::UNPROCESSABLE_ENTITY, Some((line, t(key)))).await,
+        Err(key) => {
+            return show(
+                &cx,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some((line, t(key))),
+            )
+            .await;
+        }
     };
-    match dispense::return_line(cx.app(), &cx.actor(), id, line, quantity, form.get("reason")).await {
+    match dispense::return_line(
+        cx.app(),
+        &cx.actor(),
+        id,
+        line,
+        quantity,
+        form.get("reason"),
+    )
+    .await
+    {
         Ok(()) => {
             cx.flash(FlashKind::Success, t("pharmacy_dispense.returned"));
             Ok(see_other(&back(id)))
         }
         Err(DispenseError::Invalid(errors)) => {
-            let m = errors.get("quantity").or(errors.get("reason")).unwrap_or_default().to_string();
+            let m = errors
+                .get("quantity")
+                .or(errors.get("reason"))
+                .unwrap_or_default()
+                .to_string();
             show(&cx, id, StatusCode::UNPROCESSABLE_ENTITY, Some((line, m))).await
         }
         Err(e) => Err(e.into()),
@@ -161,14 +203,18 @@ pub async fn close(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respon
         None => "/pharmacy".to_string(),
     };
     let Some(reason) = CloseReason::parse(form.get("reason")) else {
-        return Err(AppError::BadRequest(t("pharmacy_dispense.error_close_reason")));
+        return Err(AppError::BadRequest(t(
+            "pharmacy_dispense.error_close_reason",
+        )));
     };
     match dispense::close_balance(cx.app(), &cx.actor(), id, reason).await {
         Ok(()) => {
             cx.flash(FlashKind::Success, t("pharmacy_dispense.closed"));
             Ok(see_other(&visit_page))
         }
-        Err(DispenseError::Invalid(_)) => Err(AppError::Conflict(t("pharmacy_dispense.error_closed"))),
+        Err(DispenseError::Invalid(_)) => {
+            Err(AppError::Conflict(t("pharmacy_dispense.error_closed")))
+        }
         Err(e) => Err(e.into()),
     }
 }

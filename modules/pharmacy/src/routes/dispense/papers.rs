@@ -43,7 +43,11 @@ fn day_of(rfc3339: &str) -> chrono::NaiveDate {
 
 /// GET `/pharmacy/dispenses/:id/labels.pdf?size=label|a4`.
 #[handler]
-pub async fn labels(cx: Ctx, Path(id): Path<i64>, Query(q): Query<LabelQuery>) -> AppResult<Response> {
+pub async fn labels(
+    cx: Ctx,
+    Path(id): Path<i64>,
+    Query(q): Query<LabelQuery>,
+) -> AppResult<Response> {
     let db = &cx.app().db;
     let d = repo::dispense(db, id).await?.ok_or(AppError::NotFound)?;
     if d.state == "cancelled" {
@@ -76,11 +80,21 @@ pub async fn labels(cx: Ctx, Path(id): Path<i64>, Query(q): Query<LabelQuery>) -
         let batches: Vec<String> = taken
             .iter()
             .filter(|(line, _, _, _)| *line == l.id)
-            .map(|(_, no, exp, _)| format!("{no} ({} {})", t_in(&lang, "pharmacy_dispense.exp"), month_year(exp)))
+            .map(|(_, no, exp, _)| {
+                format!(
+                    "{no} ({} {})",
+                    t_in(&lang, "pharmacy_dispense.exp"),
+                    month_year(exp)
+                )
+            })
             .collect();
         out.push(Label {
             drug: l.drug_name.clone(),
-            quantity: if d.state == "issued" { l.issued } else { l.quantity },
+            quantity: if d.state == "issued" {
+                l.issued
+            } else {
+                l.quantity
+            },
             unit: l.unit.clone(),
             directions: details
                 .map(|det| label_pdf::directions(&lang, &det))
@@ -99,8 +113,15 @@ pub async fn labels(cx: Ctx, Path(id): Path<i64>, Query(q): Query<LabelQuery>) -
             .or(d.walk_in_name.clone())
             .unwrap_or_default(),
         number: card.as_ref().map(|c| c.number.clone()).unwrap_or_default(),
-        date: hms_core::dates::show_in(&lang, day_of(d.issued_at.as_deref().unwrap_or(&d.prepared_at))),
-        dispenser: d.issued_by.clone().or(d.prepared_by.clone()).unwrap_or_default(),
+        date: hms_core::dates::show_in(
+            &lang,
+            day_of(d.issued_at.as_deref().unwrap_or(&d.prepared_at)),
+        ),
+        dispenser: d
+            .issued_by
+            .clone()
+            .or(d.prepared_by.clone())
+            .unwrap_or_default(),
     };
     let mut event = Event::new("pharmacy.labels_print", "dispense", Some(id)).detail(json!({
         "size": if size == PageSize::A4 { "a4" } else { "label" }, "language": lang,
@@ -128,7 +149,12 @@ pub async fn slip(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
         .await?
         .into_iter()
         .filter(|o| o.kind == orders::DRUG && o.reason.as_deref() == Some(outside.as_str()))
-        .map(|o| vec![o.display.clone(), (o.quantity - o.quantity_done).to_string()])
+        .map(|o| {
+            vec![
+                o.display.clone(),
+                (o.quantity - o.quantity_done).to_string(),
+            ]
+        })
         .collect();
     let head = Letterhead::load(db).await?;
     let title = t("pharmacy_dispense.slip_title");
@@ -136,8 +162,14 @@ pub async fn slip(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     doc.letterhead(&head);
     doc.heading(&title);
     doc.fields(&[
-        (&t("pharmacy_dispense.patient"), &format!("{} · {}", card.full_name, card.number)),
-        (&t("pharmacy_dispense.date"), &hms_core::dates::show(Day::today().date())),
+        (
+            &t("pharmacy_dispense.patient"),
+            &format!("{} · {}", card.full_name, card.number),
+        ),
+        (
+            &t("pharmacy_dispense.date"),
+            &hms_core::dates::show(Day::today().date()),
+        ),
     ]);
     if rows.is_empty() {
         doc.paragraph(&t("pharmacy_dispense.slip_empty"));
@@ -170,7 +202,11 @@ pub struct PanelQuery {
 
 /// GET `/pharmacy/patients/:id/medicines?patients=`: medicines of the last 90 days.
 #[handler]
-pub async fn medicines_panel(cx: Ctx, Path(id): Path<i64>, Query(q): Query<PanelQuery>) -> AppResult<Response> {
+pub async fn medicines_panel(
+    cx: Ctx,
+    Path(id): Path<i64>,
+    Query(q): Query<PanelQuery>,
+) -> AppResult<Response> {
     let db = &cx.app().db;
     let mut ids = vec![id];
     ids.extend(
@@ -191,15 +227,22 @@ pub async fn medicines_panel(cx: Ctx, Path(id): Path<i64>, Query(q): Query<Panel
     .await;
     let rows: Vec<_> = given
         .iter()
-        .map(|g| json!({
-            "dispense": g.dispense,
-            "at": hms_core::dates::show(day_of(&g.at)),
-            "said": crate::dispense::said(g),
-            "instructions": g.instructions,
-        }))
+        .map(|g| {
+            json!({
+                "dispense": g.dispense,
+                "at": hms_core::dates::show(day_of(&g.at)),
+                "said": crate::dispense::said(g),
+                "instructions": g.instructions,
+            })
+        })
         .collect();
     let mut c = tera::Context::new();
     c.insert("patient_id", &id);
     c.insert("medicines", &rows);
-    render_part(&cx, "pharmacy/dispense_medicines.html", "pharmacy/_medicines.html", c)
+    render_part(
+        &cx,
+        "pharmacy/dispense_medicines.html",
+        "pharmacy/_medicines.html",
+        c,
+    )
 }

@@ -114,7 +114,9 @@ pub async fn finish(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let db = &cx.app().db;
     let mut tx = db.begin().await?;
     let done = match appts::take(&mut tx, VisitId(id), POINT, &actor).await {
-        Ok(Some(entry)) => appts::finish(&mut tx, entry.id, None, &actor).await.map(|_| true),
+        Ok(Some(entry)) => appts::finish(&mut tx, entry.id, None, &actor)
+            .await
+            .map(|_| true),
         Ok(None) => Ok(false),
         Err(e) => Err(e),
     };

@@ -96,16 +96,28 @@ async fn context(
             }
             let n = b.qty.min(left);
             left -= n;
-            fefo.push(format!("{} × {} ({} {})", b.batch_no, n, t("pharmacy_dispense.exp"), expiry_show(&b.expiry)));
+            fefo.push(format!(
+                "{} × {} ({} {})",
+                b.batch_no,
+                n,
+                t("pharmacy_dispense.exp"),
+                expiry_show(&b.expiry)
+            ));
         }
         let allergy = drug.as_ref().and_then(|d| {
-            let groups: Vec<&str> = d.allergy_groups.split(',').map(str::trim).filter(|g| !g.is_empty()).collect();
+            let groups: Vec<&str> = d
+                .allergy_groups
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .collect();
             let name = d.generic_name.to_lowercase();
             allergies
                 .iter()
                 .find(|a| {
                     a.drug_group.as_deref().is_some_and(|g| groups.contains(&g))
-                        || (!a.allergen.trim().is_empty() && name.contains(&a.allergen.trim().to_lowercase()))
+                        || (!a.allergen.trim().is_empty()
+                            && name.contains(&a.allergen.trim().to_lowercase()))
                 })
                 .map(|a| match &a.reaction {
                     Some(r) if !r.is_empty() => format!("{} ({r})", a.allergen),
@@ -157,40 +169,75 @@ async fn context(
         l["reason"].as_str() == Some(crate::dispense::CloseReason::Outside.stored().as_str())
     });
     let mut c = tera::Context::new();
-    c.insert("visit", &json!({
-        "id": visit.id.get(), "token": visit.token, "day": visit.day.display(),
-        "payer": appts::payer_label(&visit.payer), "open": visit.is_open(),
-    }));
+    c.insert(
+        "visit",
+        &json!({
+            "id": visit.id.get(), "token": visit.token, "day": visit.day.display(),
+            "payer": appts::payer_label(&visit.payer), "open": visit.is_open(),
+        }),
+    );
     c.insert("patient", &patient);
-    c.insert("allergies", &allergies.iter().map(|a| json!({
-        "allergen": a.allergen, "reaction": a.reaction, "severity": a.severity,
-    })).collect::<Vec<_>>());
+    c.insert(
+        "allergies",
+        &allergies
+            .iter()
+            .map(|a| {
+                json!({
+                    "allergen": a.allergen, "reaction": a.reaction, "severity": a.severity,
+                })
+            })
+            .collect::<Vec<_>>(),
+    );
     c.insert("stores", &stores);
     c.insert("store", &store);
-    let closable: Vec<&Value> = lines.iter().filter(|l| l["can_close"] == json!(true)).collect();
+    let closable: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["can_close"] == json!(true))
+        .collect();
     c.insert("closable", &closable);
     c.insert("lines", &lines);
-    c.insert("any_dispensable", &lines.iter().any(|l| l["dispensable"] == json!(true)));
+    c.insert(
+        "any_dispensable",
+        &lines.iter().any(|l| l["dispensable"] == json!(true)),
+    );
     c.insert("dispenses", &dispenses);
     c.insert("closed_outside", &closed_outside);
     c.insert("token", &hms_core::auth::random_token());
-    c.insert("language", typed.language.as_deref().unwrap_or(super::default_language()));
+    c.insert(
+        "language",
+        typed
+            .language
+            .as_deref()
+            .unwrap_or(super::default_language()),
+    );
     c.insert("errors", &typed.errors);
     c.insert("has_errors", &!typed.errors.is_empty());
-    c.insert("at_pharmacy", &appts::active_entry(db, visit.id).await?.is_some_and(|e| e.point == crate::dispense::POINT));
+    c.insert(
+        "at_pharmacy",
+        &appts::active_entry(db, visit.id)
+            .await?
+            .is_some_and(|e| e.point == crate::dispense::POINT),
+    );
     Ok(c)
 }
 
 /// GET `/pharmacy/visits/:id?store=`: the prescriptions and the prepare form (a fresh token).
 #[handler]
-pub async fn page(cx: Ctx, Path(id): Path<i64>, Query(q): Query<StoreQuery>) -> AppResult<Response> {
+pub async fn page(
+    cx: Ctx,
+    Path(id): Path<i64>,
+    Query(q): Query<StoreQuery>,
+) -> AppResult<Response> {
     let store = q.store.as_deref().and_then(|s| s.trim().parse().ok());
     let c = context(&cx, id, store, &Typed::default()).await?;
-    let patient = c.get("patient").and_then(|p| p.as_map()).and_then(|m| m.get(&"id".into())).and_then(|v| v.as_i64()).unwrap_or_default();
-    cx.audit_read(
-        Event::new("pharmacy.prescriptions_view", "visit", Some(id)).patient(patient),
-    )
-    .await;
+    let patient = c
+        .get("patient")
+        .and_then(|p| p.as_map())
+        .and_then(|m| m.get(&"id".into()))
+        .and_then(|v| v.as_i64())
+        .unwrap_or_default();
+    cx.audit_read(Event::new("pharmacy.prescriptions_view", "visit", Some(id)).patient(patient))
+        .await;
     render_status(&cx, StatusCode::OK, "pharmacy/dispense_visit.html", c)
 }
 
@@ -200,32 +247,42 @@ fn read(id: i64, form: &Form) -> (Option<Prepare>, Typed) {
         language: Some(super::language(form.get("language"))),
         ..Typed::default()
     };
-    for (k, v) in [("store", form.get("store"))] {
-        typed.values.insert(k.into(), v.into());
-    }
+    typed
+        .values
+        .insert("store".into(), form.get("store").into());
     let token = form.get("token").trim().to_string();
     if token.is_empty() || token.len() > 100 {
-        typed.errors.add("token", t("pharmacy_dispense.error_token"));
+        typed
+            .errors
+            .add("token", t("pharmacy_dispense.error_token"));
     }
     let store = form.get("store").trim().parse::<i64>().ok();
     if store.is_none() {
-        typed.errors.add("store", t("pharmacy_dispense.error_store"));
+        typed
+            .errors
+            .add("store", t("pharmacy_dispense.error_store"));
     }
     let mut wants = Vec::new();
     let orders = form.all("order");
     if orders.is_empty() {
-        typed.errors.add("order", t("pharmacy_dispense.error_no_lines"));
+        typed
+            .errors
+            .add("order", t("pharmacy_dispense.error_no_lines"));
     }
     for o in orders {
         let Ok(order) = o.trim().parse::<i64>() else {
-            typed.errors.add("order", t("pharmacy_dispense.error_no_lines"));
+            typed
+                .errors
+                .add("order", t("pharmacy_dispense.error_no_lines"));
             continue;
         };
         let f = |name: &str| form.get(&format!("{name}_{order}")).trim().to_string();
         let (qty, batch, reason) = (f("qty"), f("batch"), f("batch_reason"));
         typed.values.insert(format!("qty_{order}"), qty.clone());
         typed.values.insert(format!("batch_{order}"), batch.clone());
-        typed.values.insert(format!("batch_reason_{order}"), reason.clone());
+        typed
+            .values
+            .insert(format!("batch_reason_{order}"), reason.clone());
         let quantity = if qty.is_empty() {
             None
         } else {
@@ -243,13 +300,19 @@ fn read(id: i64, form: &Form) -> (Option<Prepare>, Typed) {
             match batch.parse::<i64>() {
                 Ok(b) => Some(b),
                 Err(_) => {
-                    typed.errors.add(&format!("batch_{order}"), t("pharmacy_dispense.error_batch"));
+                    typed.errors.add(
+                        &format!("batch_{order}"),
+                        t("pharmacy_dispense.error_batch"),
+                    );
                     continue;
                 }
             }
         };
         if reason.chars().count() > 300 {
-            typed.errors.add(&format!("batch_reason_{order}"), t("pharmacy_dispense.error_reason"));
+            typed.errors.add(
+                &format!("batch_reason_{order}"),
+                t("pharmacy_dispense.error_reason"),
+            );
         }
         wants.push(Want {
             order,
@@ -273,7 +336,12 @@ fn read(id: i64, form: &Form) -> (Option<Prepare>, Typed) {
 
 async fn refused(cx: &Ctx, id: i64, store: Option<i64>, typed: &Typed) -> AppResult<Response> {
     let c = context(cx, id, store, typed).await?;
-    render_status(cx, StatusCode::UNPROCESSABLE_ENTITY, "pharmacy/dispense_visit.html", c)
+    render_status(
+        cx,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "pharmacy/dispense_visit.html",
+        c,
+    )
 }
 
 /// The 409 page: what is short, and the offer to dispense what there is now.
