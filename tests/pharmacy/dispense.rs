@@ -378,6 +378,47 @@ each_backend! {
     }
 }
 
+each_backend! {
+    async fn another_batch_needs_a_reason_and_prescriptions_and_labels_are_audited_reads(app) {
+        let c = counter(&app).await;
+        let early = receive(app.db(), c.store, c.drug, "FIRST", day(2027, 6, 30), 20).await;
+        let later = receive(app.db(), c.store, c.drug, "LATER", day(2028, 6, 30), 20).await;
+        let (patient, visit, ids) = visit_with_orders(&app, "P-0008", &[5]).await;
+        let page = c.pharmacist.get(&format!("/pharmacy/visits/{visit}")).await;
+        assert!(page.body.contains(&format!("<option value=\"{later}\">LATER")), "{}", page.body);
+        let path = format!("/pharmacy/visits/{visit}/prepare");
+        let (store, o, later_s) = (c.store.to_string(), ids[0].to_string(), later.to_string());
+        let batch = format!("batch_{o}");
+        let reason = format!("batch_reason_{o}");
+        let r = c.pharmacist.post_form(&path, &[("token", "b-1"), ("store", &store), ("order", &o), (&batch, &later_s)]).await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("Say why another batch"), "{}", r.body);
+        let r = c.pharmacist.post_form(&path, &[("token", "b-2"), ("store", &store), ("order", &o),
+            (&batch, &later_s), (&reason, "Patient travels; longer expiry")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let held: Vec<i64> = sqlx::query("SELECT qty_on_hand FROM stock_batches WHERE id IN ($1, $2) ORDER BY id")
+            .bind(early).bind(later).fetch_all(app.db().read()).await.unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(held, vec![20, 15]);
+        let kept: String = sqlx::query("SELECT batch_reason FROM dispense_lines").fetch_one(app.db().read())
+            .await.unwrap().get(0);
+        assert_eq!(kept, "Patient travels; longer expiry");
+        let id = dispense_id(&r);
+        assert_eq!(c.pharmacist.get(&format!("/pharmacy/dispenses/{id}/labels.pdf")).await.status, 200);
+        app.app.audit_reads.flush().await;
+        let reads = |action: &'static str| {
+            let db = app.db().clone();
+            async move {
+                sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND patient_id = $2")
+                    .bind(action).bind(patient).fetch_one(db.read()).await.unwrap().get::<i64, _>(0)
+            }
+        };
+        assert!(reads("pharmacy.prescriptions_view").await >= 1);
+        assert_eq!(reads("pharmacy.labels_print").await, 1);
+        assert_eq!(reads("pharmacy.dispense.prepare").await, 1);
+        assert_eq!(reads("pharmacy.dispense.issue").await, 1);
+    }
+}
+
 async fn hms_pharmacy_timeline(
     app: &TestApp,
     patient: i64,
