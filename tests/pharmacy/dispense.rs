@@ -419,6 +419,32 @@ each_backend! {
     }
 }
 
+each_backend! {
+    async fn every_dispensing_screen_answers_with_its_empty_state_in_both_languages(app) {
+        app.setup_admin().await;
+        app.add_user("pharm", &["pharmacist"]).await;
+        let p = app.login("pharm").await;
+        let queue = p.get("/pharmacy").await;
+        assert_eq!(queue.status, 200, "{}", queue.body);
+        assert!(queue.body.contains("id=\"no-store\"") && queue.body.contains("id=\"queue-empty\""), "{}", queue.body);
+        let sale = p.get("/pharmacy/sales/new").await;
+        assert_eq!(sale.status, 200, "{}", sale.body);
+        assert!(sale.body.contains("/pharmacy/catalogue"), "{}", sale.body);
+        assert_eq!(p.get("/pharmacy/visits/999999").await.status, 404);
+        assert_eq!(p.get("/pharmacy/dispenses/999999").await.status, 404);
+        assert_eq!(p.post_form("/language", &[("lang", "sw")]).await.status, 303);
+        let queue = p.get("/pharmacy").await;
+        assert!(queue.body.contains("Hakuna maagizo yanayosubiri"), "{}", queue.body);
+        let (store, _) = store_and_drug(app.db()).await;
+        let (_, visit, _) = visit_with_orders(&app, "P-0009", &[3]).await;
+        let page = p.get(&format!("/pharmacy/visits/{visit}?store={store}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Andaa na utoe") && page.body.contains("Hakuna mizio"), "{}", page.body);
+        let sale = p.get("/pharmacy/sales/new").await;
+        assert!(sale.body.contains("Hakuna dawa kwenye orodha"), "{}", sale.body);
+    }
+}
+
 async fn hms_pharmacy_timeline(
     app: &TestApp,
     patient: i64,
