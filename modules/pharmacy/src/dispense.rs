@@ -110,7 +110,7 @@ impl From<crate::stock::StockError> for DispenseError {
 impl From<DispenseError> for AppError {
     fn from(e: DispenseError) -> Self {
         match e {
-            DispenseError::Invalid(errors) => AppError::BadRequest(format!("{errors:?}")),
+            DispenseError::Invalid(_) => AppError::BadRequest(t("pharmacy_dispense.fix_errors")),
             DispenseError::Short(_) => AppError::Conflict(t("pharmacy_dispense.error_short")),
             DispenseError::Conflict(m) => AppError::Conflict(m),
             DispenseError::NotFound => AppError::NotFound,
