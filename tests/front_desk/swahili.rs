@@ -119,7 +119,10 @@ fn english_texts() -> Vec<(String, String)> {
     for key in hms_core::i18n::keys("en") {
         let en = hms_core::i18n::t_in("en", &key);
         let sw = hms_core::i18n::t_in("sw", &key);
-        if en == sw {
+        // The dispensing units a label spells out in the patient's language ("tablet") are
+        // also the catalogue's own words in drug names ("Paracetamol 500 mg tablet"), which
+        // stay as the catalogue writes them, like the names.
+        if en == sw || key.starts_with("pharmacy_dispense.unit_") {
             continue;
         }
         for piece in en.split(['{', '}']).step_by(2) {
@@ -175,6 +178,8 @@ struct Records {
     display_key: String,
     /// A draft consultation note (Juma, taken from the consultation queue).
     encounter: i64,
+    /// A receipt of stock into the pharmacy's dispensary (the starter drug list loaded).
+    receipt: i64,
 }
 
 impl Records {
@@ -200,8 +205,10 @@ impl Records {
                     "clinics" => self.clinic.to_string(),
                     "users" => self.user.to_string(),
                     "consultations" => self.encounter.to_string(),
-                    // No drug here (the walker keeps no catalogue): the page that says so.
                     "catalogue" => "1".to_string(),
+                    "receipts" => self.receipt.to_string(),
+                    // None of these made: the page that says so.
+                    "transfers" | "stocktakes" | "dispenses" | "orders" => "1".to_string(),
                     other => panic!("which record is :id after {other} in {path}?"),
                 },
                 ":other" => self.other.to_string(),
@@ -212,6 +219,8 @@ impl Records {
                 ":entry" => "pneumonia".to_string(),
                 ":key" => self.display_key.clone(),
                 ":drug" => "1".to_string(),
+                ":name" => "consumption".to_string(),
+                ":line" => "1".to_string(),
                 s if s.starts_with(':') => panic!("no record for {s} in {path}"),
                 s => s.to_string(),
             };
@@ -340,6 +349,8 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
         .await;
     assert_eq!(r.status, 200, "draft: {}", r.body);
 
+    let receipt = stock_the_dispensary(staff).await;
+
     staff.get("/displays").await;
     let r = staff.post_form("/queues/triage/display-key", &[]).await;
     let at = r.body.find("/display/").expect("the screen's address") + "/display/".len();
@@ -361,7 +372,45 @@ async fn fill_the_facility(app: &TestApp, staff: &Client) -> Records {
         user: doctor,
         display_key,
         encounter,
+        receipt,
     }
+}
+
+/// The pharmacy's starter drug list, its usual stores and suppliers, and a receipt of the
+/// first drug into the dispensary; returns the receipt's id.
+async fn stock_the_dispensary(staff: &Client) -> i64 {
+    for setup in [
+        "/pharmacy/catalogue/starter",
+        "/pharmacy/stores/usual",
+        "/pharmacy/suppliers/usual",
+    ] {
+        let r = staff.post_form(setup, &[]).await;
+        assert!(r.status == 303 || r.status == 200, "{setup}: {}", r.status);
+    }
+    let r = staff
+        .post_form(
+            "/pharmacy/receipts",
+            &[
+                ("token", "walk-receipt-0001"),
+                ("store", "2"),
+                ("supplier", "1"),
+                ("reference", "KEMSA 4471"),
+                ("received_on", ""),
+                ("drug", "1"),
+                ("batch_no", "B-100"),
+                ("expiry", "12/2029"),
+                ("quantity", "500"),
+                ("unit_cost", "2.50"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "receipt: {}", r.body);
+    let at = r.location().expect("the receipt's address");
+    at.rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a receipt id")
 }
 
 /// The pages a person reaches beyond the bare routes: searches, filters, forms half filled,
@@ -400,7 +449,7 @@ fn more_pages(r: &Records) -> Vec<String> {
 each_backend! {
     async fn every_page_of_every_module_speaks_kiswahili_and_shows_dates_the_kenyan_way(app) {
         app.setup_admin().await;
-        app.add_user("mwanaidi", &["admin", "receptionist", "nurse", "doctor"]).await;
+        app.add_user("mwanaidi", &["admin", "receptionist", "nurse", "doctor", "pharmacist"]).await;
         let staff = app.client();
         staff.set_cookie(hms_core::http::LANG_COOKIE, "sw");
         assert_eq!(staff.login("mwanaidi", hms_testkit::PASSWORD).await.status, 303);
