@@ -174,3 +174,52 @@ async fn together(db: &Db, group: &mut [Box<dyn Job>]) -> Result<(), DbError> {
 fn failed(message: String) -> DbError {
     DbError::Sqlx(sqlx::Error::Protocol(message))
 }
+
+/// The future of a job that may refuse with an error of its own (see [`Db::write_or_refuse`]).
+pub type RefusableFuture<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
+
+impl Db {
+    /// [`Db::write`] for work that may refuse with an error of its own, `E` (a guarded update
+    /// that matched nothing, a record no longer open...): a refusal rolls the whole group back
+    /// like any failed job, then the work runs again alone, and the caller gets that last
+    /// run's refusal as it is. `state` is what the work needs, handed to every run of it; the
+    /// work must do nothing but database work in `tx` (it runs in the caller's language).
+    pub async fn write_or_refuse<S, T, E, F>(&self, state: S, work: F) -> Result<T, E>
+    where
+        S: Send + Sync + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: for<'c> Fn(&'c mut Tx, &'c S) -> RefusableFuture<'c, T, E> + Send + Sync + 'static,
+    {
+        let refusal: Arc<std::sync::Mutex<Option<E>>> = Arc::default();
+        let job = Arc::new((state, work, refusal.clone()));
+        // The work runs on the writer's task: messages it words are in the caller's language.
+        let language = crate::i18n::current();
+        let done = self
+            .write(move |tx| {
+                let job = job.clone();
+                Box::pin(async move {
+                    let (state, work, refusal) = &*job;
+                    let outcome = crate::i18n::scope(language, work(tx, state)).await;
+                    let mut kept = refusal.lock().unwrap_or_else(|e| e.into_inner());
+                    match outcome {
+                        Ok(value) => {
+                            *kept = None;
+                            Ok(value)
+                        }
+                        Err(e) => {
+                            *kept = Some(e);
+                            Err(DbError::Conflict)
+                        }
+                    }
+                })
+            })
+            .await;
+        let refused = refusal.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match (done, refused) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(refusal)) => Err(refusal),
+            (Err(e), None) => Err(E::from(e)),
+        }
+    }
+}
