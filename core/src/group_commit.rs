@@ -223,3 +223,89 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        /// The job's own refusal: its number and the language it was worded in.
+        Refused(i64, &'static str),
+        Failed(String),
+    }
+
+    impl From<DbError> for Outcome {
+        fn from(e: DbError) -> Self {
+            Outcome::Failed(e.to_string())
+        }
+    }
+
+    fn language(n: i64) -> &'static str {
+        if n % 2 == 0 {
+            "sw"
+        } else {
+            "en"
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_rolls_back_its_own_work_only_and_reaches_its_caller_as_it_is() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!("hms-group-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(&format!("sqlite://{}", dir.join("hms.db").display()))
+            .await
+            .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("CREATE TABLE scratch (n BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // Twelve writes at once (so they share groups); every third refuses after writing.
+        let jobs: Vec<_> = (0..12i64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(crate::i18n::scope(language(n), async move {
+                    db.write_or_refuse(n, |tx, n| {
+                        Box::pin(async move {
+                            sqlx::query("INSERT INTO scratch (n) VALUES ($1)")
+                                .bind(*n)
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(DbError::from)?;
+                            if *n % 3 == 0 {
+                                return Err(Outcome::Refused(*n, crate::i18n::current()));
+                            }
+                            Ok(*n)
+                        })
+                    })
+                    .await
+                }))
+            })
+            .collect();
+        for (n, job) in (0..12i64).zip(jobs) {
+            match job.await.unwrap() {
+                Ok(value) => assert!(value == n && n % 3 != 0, "{n} was written"),
+                Err(refused) => assert_eq!(refused, Outcome::Refused(n, language(n))),
+            }
+        }
+        let kept: Vec<i64> = sqlx::query("SELECT n FROM scratch ORDER BY n")
+            .fetch_all(db.read())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(kept, (0..12).filter(|n| n % 3 != 0).collect::<Vec<_>>());
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
