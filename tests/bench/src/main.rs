@@ -11,6 +11,7 @@
 //! The server is this same program run as `hms` (`hms-bench --as-hms serve ...`: the code of
 //! the `hms` binary, so its memory is the server's own), or a built `hms` with `--server PATH`.
 
+mod heavy;
 mod http;
 mod scenarios;
 mod search_parts;
@@ -56,7 +57,7 @@ struct Args {
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
     /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search,
-    /// search_parts, chart, register, book, queue
+    /// search_parts, chart, chart_heavy, register, book, queue, vitals, consult, doctor
     /// (healthz always runs first: the other rates are given as a share of it).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
@@ -347,6 +348,7 @@ async fn measure(
         triage_visits: std::sync::Mutex::new(Vec::new()),
         diagnosis_codes,
         adults,
+        heavy_patient: std::sync::atomic::AtomicI64::new(0),
     });
     let limits = Limits {
         clients: args.clients,
