@@ -180,9 +180,10 @@ pub type RefusableFuture<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> +
 
 impl Db {
     /// [`Db::write`] for work that may refuse with an error of its own, `E` (a guarded update
-    /// that matched nothing, a record no longer open...): a refusal rolls the whole group back
-    /// like any failed job, then the work runs again alone, and the caller gets that last
-    /// run's refusal as it is. `state` is what the work needs, handed to every run of it; the
+    /// that matched nothing, a record no longer open...): on SQLite a refusal rolls the whole
+    /// group back like any failed job, then the work runs again alone, and the caller gets that
+    /// last run's refusal as it is. On PostgreSQL the work runs in a transaction of its own,
+    /// beside the others (a refusal rolls back its own work only). `state` is what the work needs, handed to every run of it; the
     /// work must do nothing but database work in `tx` (it runs in the caller's language).
     pub async fn write_or_refuse<S, T, E, F>(&self, state: S, work: F) -> Result<T, E>
     where
@@ -191,6 +192,14 @@ impl Db {
         E: From<DbError> + Send + 'static,
         F: for<'c> Fn(&'c mut Tx, &'c S) -> RefusableFuture<'c, T, E> + Send + Sync + 'static,
     {
+        if self.backend == crate::db::Backend::Postgres {
+            // PostgreSQL takes writers at once and flushes commits that come together with one
+            // write of its log: a single group writer would only queue their round trips.
+            let mut tx = self.begin().await?;
+            let value = work(&mut tx, &state).await?;
+            tx.commit().await.map_err(DbError::from)?;
+            return Ok(value);
+        }
         let refusal: Arc<std::sync::Mutex<Option<E>>> = Arc::default();
         let job = Arc::new((state, work, refusal.clone()));
         // The work runs on the writer's task: messages it words are in the caller's language.
