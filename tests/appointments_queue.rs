@@ -554,3 +554,36 @@ each_backend! {
         assert!(queue.body.contains("~34 y") && queue.body.contains("Wanjirũ Mũthoni"), "queue: {}", queue.body);
     }
 }
+
+/// The queue listings read a point's first entries in calling order from the partial indexes
+/// (the waiting, and those called or being served), never sorting every entry ever at the
+/// point (SQLite shows its plan).
+#[tokio::test]
+async fn the_first_in_line_are_read_in_calling_order_from_indexes() {
+    let app = TestApp::start(hms_testkit::Backend::Sqlite).await.unwrap();
+    for (sql, index) in [
+        (
+            "EXPLAIN QUERY PLAN SELECT id FROM queue_entries WHERE service_point_id = 1 \
+             AND state = 'waiting' ORDER BY priority DESC, enqueued_at, id LIMIT 100",
+            "queue_entries_calling",
+        ),
+        (
+            "EXPLAIN QUERY PLAN SELECT id FROM queue_entries WHERE service_point_id = 1 \
+             AND state IN ('called', 'serving') ORDER BY called_at LIMIT 100",
+            "queue_entries_in_service",
+        ),
+    ] {
+        let plan: Vec<String> = sqlx::query(sql)
+            .fetch_all(app.db().read())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(3))
+            .collect();
+        let plan = plan.join("; ");
+        assert!(
+            plan.contains(index) && !plan.contains("TEMP B-TREE"),
+            "{plan}"
+        );
+    }
+}

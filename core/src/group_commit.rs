@@ -174,3 +174,147 @@ async fn together(db: &Db, group: &mut [Box<dyn Job>]) -> Result<(), DbError> {
 fn failed(message: String) -> DbError {
     DbError::Sqlx(sqlx::Error::Protocol(message))
 }
+
+/// The future of a job that may refuse with an error of its own (see [`Db::write_or_refuse`]).
+pub type RefusableFuture<'c, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>;
+
+impl Db {
+    /// [`Db::write`] for work that may refuse with an error of its own, `E` (a guarded update
+    /// that matched nothing, a record no longer open...): on SQLite a refusal rolls the whole
+    /// group back like any failed job, then the work runs again alone, and the caller gets that
+    /// last run's refusal as it is. On PostgreSQL the work runs in a transaction of its own,
+    /// beside the others (a refusal rolls back its own work only). `state` is what the work needs, handed to every run of it; the
+    /// work must do nothing but database work in `tx` (it runs in the caller's language).
+    pub async fn write_or_refuse<S, T, E, F>(&self, state: S, work: F) -> Result<T, E>
+    where
+        S: Send + Sync + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: for<'c> Fn(&'c mut Tx, &'c S) -> RefusableFuture<'c, T, E> + Send + Sync + 'static,
+    {
+        if self.backend == crate::db::Backend::Postgres {
+            // PostgreSQL takes writers at once and flushes commits that come together with one
+            // write of its log: a single group writer would only queue their round trips.
+            let mut tx = self.begin().await?;
+            let value = work(&mut tx, &state).await?;
+            tx.commit().await.map_err(DbError::from)?;
+            return Ok(value);
+        }
+        let refusal: Arc<std::sync::Mutex<Option<E>>> = Arc::default();
+        let job = Arc::new((state, work, refusal.clone()));
+        // The work runs on the writer's task: messages it words are in the caller's language.
+        let language = crate::i18n::current();
+        let done = self
+            .write(move |tx| {
+                let job = job.clone();
+                Box::pin(async move {
+                    let (state, work, refusal) = &*job;
+                    let outcome = crate::i18n::scope(language, work(tx, state)).await;
+                    let mut kept = refusal.lock().unwrap_or_else(|e| e.into_inner());
+                    match outcome {
+                        Ok(value) => {
+                            *kept = None;
+                            Ok(value)
+                        }
+                        Err(e) => {
+                            *kept = Some(e);
+                            Err(DbError::Conflict)
+                        }
+                    }
+                })
+            })
+            .await;
+        let refused = refusal.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match (done, refused) {
+            (Ok(value), _) => Ok(value),
+            (Err(_), Some(refusal)) => Err(refusal),
+            (Err(e), None) => Err(E::from(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        /// The job's own refusal: its number and the language it was worded in.
+        Refused(i64, &'static str),
+        Failed(String),
+    }
+
+    impl From<DbError> for Outcome {
+        fn from(e: DbError) -> Self {
+            Outcome::Failed(e.to_string())
+        }
+    }
+
+    fn language(n: i64) -> &'static str {
+        if n % 2 == 0 {
+            "sw"
+        } else {
+            "en"
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_rolls_back_its_own_work_only_and_reaches_its_caller_as_it_is() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!("hms-group-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(&format!("sqlite://{}", dir.join("hms.db").display()))
+            .await
+            .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query("CREATE TABLE scratch (n BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // Twelve writes at once (so they share groups); every third refuses after writing.
+        let jobs: Vec<_> = (0..12i64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(crate::i18n::scope(language(n), async move {
+                    db.write_or_refuse(n, |tx, n| {
+                        Box::pin(async move {
+                            sqlx::query("INSERT INTO scratch (n) VALUES ($1)")
+                                .bind(*n)
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(DbError::from)?;
+                            if *n % 3 == 0 {
+                                return Err(Outcome::Refused(*n, crate::i18n::current()));
+                            }
+                            Ok(*n)
+                        })
+                    })
+                    .await
+                }))
+            })
+            .collect();
+        for (n, job) in (0..12i64).zip(jobs) {
+            match job.await.unwrap() {
+                Ok(value) => assert!(value == n && n % 3 != 0, "{n} was written"),
+                Err(refused) => assert_eq!(refused, Outcome::Refused(n, language(n))),
+            }
+        }
+        let kept: Vec<i64> = sqlx::query("SELECT n FROM scratch ORDER BY n")
+            .fetch_all(db.read())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(kept, (0..12).filter(|n| n % 3 != 0).collect::<Vec<_>>());
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

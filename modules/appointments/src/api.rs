@@ -86,6 +86,16 @@ pub async fn active_entry(
         .map(crate::visits::QueueEntry::from))
 }
 
+/// [`active_entry`] read in the caller's transaction (which sees its own writes).
+pub async fn active_entry_in(
+    tx: &mut hms_core::db::Tx,
+    visit_id: hms_core::ids::VisitId,
+) -> Result<Option<crate::visits::QueueEntry>, DbError> {
+    Ok(crate::repo::visits::active_entry(&mut **tx, visit_id)
+        .await?
+        .map(crate::visits::QueueEntry::from))
+}
+
 /// Takes a visit's active entry at `point_code` into service in the caller's transaction (a
 /// waiting entry is called, then served; a called one is served), so that sending the patient
 /// on afterwards records the entry as served. `None` when the visit is not at that point.

@@ -11,6 +11,7 @@
 //! The server is this same program run as `hms` (`hms-bench --as-hms serve ...`: the code of
 //! the `hms` binary, so its memory is the server's own), or a built `hms` with `--server PATH`.
 
+mod heavy;
 mod http;
 mod pharmacy;
 mod scenarios;
@@ -57,8 +58,8 @@ struct Args {
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
     /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search,
-    /// search_parts, chart, register, book, queue, vitals, consult, doctor, dispense,
-    /// dispense_hot, pharmacy_stock, consumption_report
+    /// search_parts, chart, chart_heavy, register, book, queue, vitals, consult, doctor,
+    /// dispense, dispense_hot, pharmacy_stock, consumption_report
     /// (healthz always runs first: the other rates are given as a share of it).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
@@ -351,6 +352,7 @@ async fn measure(
         diagnosis_codes,
         adults,
         pharmacy,
+        heavy_patient: std::sync::atomic::AtomicI64::new(0),
     });
     let limits = Limits {
         clients: args.clients,

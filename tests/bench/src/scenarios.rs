@@ -2,7 +2,7 @@
 //! fast as the server lets them, on their own keep-alive connection.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,8 @@ pub enum Scenario {
     SearchParts,
     /// A doctor opens a patient's chart (audited read).
     Chart,
+    /// A doctor opens the chart of one patient with 1,000 visits (given before the clock starts).
+    ChartHeavy,
     /// Reception registers a new patient: form, post, likely-match step when shown, chart.
     Register,
     /// Reception books a clinic day: the availability fragment, then the booking.
@@ -67,6 +69,7 @@ pub const ALL: &[Scenario] = &[
     Scenario::Search,
     Scenario::SearchParts,
     Scenario::Chart,
+    Scenario::ChartHeavy,
     Scenario::Register,
     Scenario::Book,
     Scenario::Queue,
@@ -89,6 +92,7 @@ impl Scenario {
             Scenario::Search => "search",
             Scenario::SearchParts => "search_parts",
             Scenario::Chart => "chart",
+            Scenario::ChartHeavy => "chart_heavy",
             Scenario::Register => "register",
             Scenario::Book => "book",
             Scenario::Queue => "queue",
@@ -114,7 +118,7 @@ impl Scenario {
             Scenario::Search | Scenario::SearchParts | Scenario::Register | Scenario::Book => {
                 Some("receptionist")
             }
-            Scenario::Chart => Some("doctor"),
+            Scenario::Chart | Scenario::ChartHeavy => Some("doctor"),
             Scenario::Queue | Scenario::Vitals => Some("nurse"),
             Scenario::Consult | Scenario::Doctor => Some("doctor"),
             Scenario::Dispense
@@ -148,10 +152,12 @@ pub struct Shared {
     pub adults: Vec<i64>,
     /// The dispensary and the prescriptions waiting there (the pharmacy's scenarios).
     pub pharmacy: crate::pharmacy::Pharmacy,
+    /// The patient given 1,000 visits for `chart_heavy` (0 until then).
+    pub heavy_patient: AtomicI64,
 }
 
 impl Shared {
-    fn account(&self, role: &str) -> Result<&Account, String> {
+    pub(crate) fn account(&self, role: &str) -> Result<&Account, String> {
         self.accounts
             .iter()
             .find(|a| a.role == role)
@@ -473,7 +479,7 @@ fn draft_version(html: &str) -> Option<String> {
 }
 
 /// One whole consultation by a doctor (see [`Scenario::Consult`]).
-async fn consult(
+pub(crate) async fn consult(
     c: &mut Client,
     shared: &Shared,
     rng: &mut StdRng,
@@ -623,6 +629,11 @@ async fn operation(
             let id = rng.random_range(1..=shared.max_patient_id);
             let r = c.get(&format!("/patients/{id}")).await?;
             expect(&r, 200, "chart")
+        }
+        Scenario::ChartHeavy => {
+            let id = shared.heavy_patient.load(Ordering::Relaxed);
+            let r = c.get(&format!("/patients/{id}")).await?;
+            expect(&r, 200, "the chart of a patient with 1,000 visits")
         }
         Scenario::Register => {
             let form = c.get("/patients/new").await?;
@@ -811,6 +822,10 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
             {
                 return Err(why);
             }
+        }
+        Scenario::ChartHeavy => {
+            let patient = crate::heavy::prepare(&shared).await?;
+            shared.heavy_patient.store(patient, Ordering::Relaxed);
         }
         _ => {}
     }

@@ -12,7 +12,7 @@ use sqlx::Row;
 use hms_core::db::Backend;
 
 /// Bump when the demo generator changes what it makes, so cached data sets are made again.
-const GENERATOR_TAG: &str = "demo-4";
+const GENERATOR_TAG: &str = "demo-5";
 
 /// How to run `hms`: the bench binary itself (`--as-hms`, the same code as the `hms` binary)
 /// or a given `hms` executable.

@@ -1,6 +1,29 @@
 //! All SQL of the appointments module: scheduling and bookings here, visits and queues in
 //! `queue.rs`.
 
+/// The ids of a service point's first entries in calling order, at most `limit` of each part:
+/// those called or being served (few), and the waiting read in calling order (priority first,
+/// then the longest waiting) from the partial index `queue_entries_calling`. A listing joins
+/// these ids and puts them in order again: a sort of at most twice `limit` rows. `point` is
+/// an SQL expression giving the point's id, `limit` the parameter of the count.
+macro_rules! calling_order {
+    ($point:literal, $limit:literal) => {
+        concat!(
+            "SELECT id FROM (SELECT id FROM queue_entries WHERE service_point_id = ",
+            $point,
+            " AND state IN ('called', 'serving') ORDER BY called_at, priority DESC, \
+             enqueued_at, id LIMIT CAST(",
+            $limit,
+            " AS BIGINT)) AS active UNION ALL SELECT id FROM (SELECT id FROM queue_entries \
+             WHERE service_point_id = ",
+            $point,
+            " AND state = 'waiting' ORDER BY priority DESC, enqueued_at, id LIMIT CAST(",
+            $limit,
+            " AS BIGINT)) AS waiting"
+        )
+    };
+}
+
 pub mod booking;
 pub mod demo;
 pub mod queue;

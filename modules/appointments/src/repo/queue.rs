@@ -216,18 +216,20 @@ pub struct QueueLine {
 }
 
 /// A point's entries that are waiting, called or being served: called and serving first (oldest
-/// call first), then the waiting in calling order. At most `limit`.
+/// call first), then the waiting in calling order. At most `limit`, the waiting read in calling
+/// order from their index.
 pub async fn point_lines(db: &Db, point_id: i64, limit: i64) -> Result<Vec<QueueLine>, DbError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(concat!(
         "SELECT e.id, v.patient_id, v.token, e.state, e.priority_reason, \
-         e.enqueued_at, e.called_at, u.full_name, v.payer \
-         FROM queue_entries e JOIN visits v ON v.id = e.visit_id \
+         e.enqueued_at, e.called_at, u.full_name, v.payer FROM (",
+        calling_order!("$1", "$2"),
+        ") AS pick JOIN queue_entries e ON e.id = pick.id \
+         JOIN visits v ON v.id = e.visit_id \
          LEFT JOIN users u ON u.id = e.called_by \
-         WHERE e.service_point_id = $1 AND e.state IN ('waiting', 'called', 'serving') \
          ORDER BY CASE WHEN e.state = 'waiting' THEN 1 ELSE 0 END, e.called_at, \
                   e.priority DESC, e.enqueued_at, e.id \
-         LIMIT CAST($2 AS BIGINT)",
-    )
+         LIMIT CAST($2 AS BIGINT)"
+    ))
     .bind(point_id)
     .bind(limit)
     .fetch_all(db.read())

@@ -348,7 +348,8 @@ pub async fn end_entry(
 }
 
 /// A service point's entries that are waiting, called or being served, in calling order
-/// (called and serving first, then the waiting by priority and arrival). At most `limit`.
+/// (called and serving first, then the waiting by priority and arrival). At most `limit`: the
+/// waiting are read in that order from their index (see [`calling_order!`]), never all sorted.
 pub async fn point_entries<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     point_code: &str,
@@ -357,9 +358,11 @@ pub async fn point_entries<'e, E: Executor<'e, Database = Any>>(
     let rows = sqlx::query(concat!(
         "SELECT ",
         entry_columns!(),
-        " FROM queue_entries e JOIN visits v ON v.id = e.visit_id \
+        " FROM (",
+        calling_order!("(SELECT id FROM service_points WHERE code = $1)", "$2"),
+        ") AS pick JOIN queue_entries e ON e.id = pick.id \
+         JOIN visits v ON v.id = e.visit_id \
          JOIN service_points s ON s.id = e.service_point_id \
-         WHERE s.code = $1 AND e.state IN ('waiting', 'called', 'serving') \
          ORDER BY CASE WHEN e.state = 'waiting' THEN 1 ELSE 0 END, e.called_at, \
                   e.priority DESC, e.enqueued_at, e.id \
          LIMIT CAST($2 AS BIGINT)"

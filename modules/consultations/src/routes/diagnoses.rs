@@ -206,44 +206,49 @@ pub async fn add(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
             .await
         }
     };
-    let mut tx = db.begin().await?;
-    let now = encounters::get_in(&mut tx, enc.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !now.is_draft() {
-        drop(tx);
-        let errors = refusal("form", t("consultations_diagnoses.error_signed"));
-        return answer(&cx, StatusCode::CONFLICT, &now, &errors, &values).await;
-    }
-    if let Some(code) = &pick.code {
-        if repo::has_code(&mut tx, enc.id, code).await? {
-            drop(tx);
-            let errors = refusal("code", t("consultations_diagnoses.error_already"));
-            return answer(
-                &cx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &now,
-                &errors,
-                &values,
-            )
-            .await;
+    // Diagnoses added at once share a commit (group commit).
+    let job = (enc.id, pick, cx.actor());
+    let added = db
+        .write_or_refuse(job, |tx, (id, pick, actor)| {
+            Box::pin(async move {
+                let now = encounters::get_in(tx, *id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                if !now.is_draft() {
+                    let key = "consultations_diagnoses.error_signed";
+                    return Ok(Err((now, StatusCode::CONFLICT, "form", key)));
+                }
+                if let Some(code) = &pick.code {
+                    if repo::has_code(tx, now.id, code).await? {
+                        let key = "consultations_diagnoses.error_already";
+                        let status = StatusCode::UNPROCESSABLE_ENTITY;
+                        return Ok(Err((now, status, "code", key)));
+                    }
+                }
+                let diagnosis = repo::insert(tx, &now, pick, None, actor).await?;
+                audit::record(
+                    tx,
+                    actor,
+                    Event::new(
+                        "consultations.diagnosis_add",
+                        "encounter_diagnosis",
+                        Some(diagnosis),
+                    )
+                    .patient(now.patient_id.get())
+                    .detail(json!({ "encounter": now.id, "after": pick })),
+                )
+                .await?;
+                Ok::<_, AppError>(Ok(now))
+            })
+        })
+        .await?;
+    let now = match added {
+        Ok(now) => now,
+        Err((now, status, field, key)) => {
+            let errors = refusal(field, t(key));
+            return answer(&cx, status, &now, &errors, &values).await;
         }
-    }
-    let actor = cx.actor();
-    let diagnosis = repo::insert(&mut tx, &now, &pick, None, &actor).await?;
-    audit::record(
-        &mut tx,
-        &actor,
-        Event::new(
-            "consultations.diagnosis_add",
-            "encounter_diagnosis",
-            Some(diagnosis),
-        )
-        .patient(now.patient_id.get())
-        .detail(json!({ "encounter": now.id, "after": pick })),
-    )
-    .await?;
-    tx.commit().await?;
+    };
     answer(
         &cx,
         StatusCode::OK,

@@ -232,6 +232,20 @@ fn typed(form: &Form) -> Typed {
     }
 }
 
+/// The note read in `tx`, refused unless still a draft.
+async fn draft_in(
+    tx: &mut hms_core::db::Tx,
+    id: EncounterId,
+) -> AppResult<crate::encounter::Encounter> {
+    let now = crate::repo::encounters::get_in(tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !now.is_draft() {
+        return Err(AppError::Conflict(t("consultations_orders.error_signed")));
+    }
+    Ok(now)
+}
+
 /// POST: adds a line to the basket of a draft.
 #[handler]
 pub async fn add(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
@@ -245,15 +259,18 @@ pub async fn add(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
         Ok(v) => v,
         Err(errors) => return refused(&cx, &encounter, &values, &errors).await,
     };
-    let mut tx = app.db.begin().await?;
-    let now = crate::repo::encounters::get_in(&mut tx, encounter.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !now.is_draft() {
-        return Err(AppError::Conflict(t("consultations_orders.error_signed")));
-    }
-    basket::add(&mut tx, &cx.actor(), &now, &valid).await?;
-    tx.commit().await?;
+    // Lines added at once share a commit (group commit).
+    let job = (encounter.id, valid, cx.actor());
+    let valid = app
+        .db
+        .write_or_refuse(job, |tx, (id, valid, actor)| {
+            Box::pin(async move {
+                let now = draft_in(tx, *id).await?;
+                basket::add(tx, actor, &now, valid).await?;
+                Ok::<_, AppError>(valid.clone())
+            })
+        })
+        .await?;
     cx.flash(
         FlashKind::Success,
         t("consultations_orders.added").replace("{item}", &valid.display),
@@ -300,29 +317,31 @@ pub async fn place(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respon
     if let Some(errors) = writable(&cx, &encounter).await? {
         return refused(&cx, &encounter, &values, &errors).await;
     }
-    let mut tx = app.db.begin().await?;
-    let now = crate::repo::encounters::get_in(&mut tx, encounter.id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !now.is_draft() {
-        return Err(AppError::Conflict(t("consultations_orders.error_signed")));
-    }
-    if basket::unplaced(&mut tx, &now).await? == 0 {
-        drop(tx);
+    // Baskets placed at once share a commit (group commit).
+    let job = (encounter.id, cx.actor());
+    let placed = app
+        .db
+        .write_or_refuse(job, |tx, (id, actor)| {
+            Box::pin(async move {
+                let now = draft_in(tx, *id).await?;
+                if basket::unplaced(tx, &now).await? == 0 {
+                    return Ok(None);
+                }
+                match basket::place_all(tx, actor, &now).await {
+                    Ok(placed) => Ok(Some(placed)),
+                    Err(AppError::Conflict(_)) => Err(AppError::Conflict(t(
+                        "consultations_orders.error_placed_already",
+                    ))),
+                    Err(e) => Err(e),
+                }
+            })
+        })
+        .await?;
+    let Some(placed) = placed else {
         let mut errors = FormErrors::new();
         errors.add("place", t("consultations_orders.error_empty"));
         return refused(&cx, &encounter, &values, &errors).await;
-    }
-    let placed = match basket::place_all(&mut tx, &cx.actor(), &now).await {
-        Ok(p) => p,
-        Err(AppError::Conflict(_)) => {
-            return Err(AppError::Conflict(t(
-                "consultations_orders.error_placed_already",
-            )))
-        }
-        Err(e) => return Err(e),
     };
-    tx.commit().await?;
     cx.flash(
         FlashKind::Success,
         t("consultations_orders.placed").replace("{count}", &placed.len().to_string()),

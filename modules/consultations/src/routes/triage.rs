@@ -360,69 +360,25 @@ pub async fn record(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
             .await;
         }
     };
-    let actor = cx.actor();
-    let now = clock::now_rfc3339();
-    let age_days = patient.age.map(|a| a.days);
-    let danger = reading.danger_signs.join(",");
-    let flags = reading.flags_json();
-    let checked_fields = reading.checked.join(",");
-    let mut tx = db.begin().await?;
-    let vitals_id = repo::insert(
-        &mut tx,
-        &repo::NewVitals {
-            patient_id: visit.patient_id,
-            visit_id: visit.id,
-            age_days,
-            values: reading.values,
-            pregnant: reading.pregnant,
-            lmp: reading.lmp.map(hms_core::dates::text),
-            danger_signs: &danger,
-            triage_category: reading.triage_category,
-            note: reading.note.as_deref(),
-            flags: &flags,
-            worst: reading.worst.code(),
-            checked: &checked_fields,
-            recorded_by: actor.user_id,
-            recorded_at: &now,
-        },
-    )
-    .await?;
-    let priority = emergency.then_some(Priority::Emergency);
-    // A patient waiting (or being seen) at triage is served there and sent on; one who waits
-    // elsewhere is moved as the nurse says; one whom other staff have called or are serving
-    // stays with them.
-    let moved = async {
-        if visits::take(&mut tx, visit.id, POINT, &actor)
-            .await?
-            .is_none()
-        {
-            if let Some(active) = visits::active_entry(db, visit.id).await? {
-                if active.state != visits::EntryState::Waiting {
-                    return Ok(None);
-                }
-            }
-        }
-        visits::send_to(&mut tx, visit.id, send_to, priority, &actor)
-            .await
-            .map(Some)
-    }
-    .await;
-    let entry = match moved {
-        Ok(e) => e,
-        Err(e) => {
-            drop(tx);
-            return refused_visit(&cx, visit.id, e);
-        }
+    let critical = reading.critical();
+    let job = Recording {
+        actor: cx.actor(),
+        now: clock::now_rfc3339(),
+        age_days: patient.age.map(|a| a.days),
+        danger: reading.danger_signs.join(","),
+        flags: reading.flags_json(),
+        checked: reading.checked.join(","),
+        detail: after_detail(&reading, visit.id, send_to, emergency),
+        visit: visit.clone(),
+        send_to: send_to.to_string(),
+        priority: emergency.then_some(Priority::Emergency),
+        reading,
     };
-    audit::record(
-        &mut tx,
-        &actor,
-        Event::new("vitals.record", "vital_signs", Some(vitals_id.get()))
-            .patient(visit.patient_id.get())
-            .detail(after_detail(&reading, visit.id, send_to, emergency)),
-    )
-    .await?;
-    tx.commit().await?;
+    // Sets recorded at several stations at once share a commit (group commit).
+    let entry = match db.write_or_refuse(job, |tx, j| Box::pin(j.store(tx))).await {
+        Ok(e) => e,
+        Err(e) => return refused_visit(&cx, visit.id, e),
+    };
     let mut text = match &entry {
         Some(entry) => t("consultations_triage.saved").replace(
             "{point}",
@@ -435,11 +391,11 @@ pub async fn record(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
         None => t("consultations_triage.saved_stayed"),
     }
     .replace("{token}", &visit.token.to_string());
-    if reading.critical() && !emergency {
+    if critical && !emergency {
         text = format!("{text} {}", t("consultations_triage.saved_critical"));
     }
     cx.flash(
-        if reading.critical() {
+        if critical {
             FlashKind::Warning
         } else {
             FlashKind::Success
@@ -447,6 +403,76 @@ pub async fn record(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respo
         text,
     );
     Ok(hx_or_see_other(&cx, "/triage"))
+}
+
+/// A checked set with everything its transaction writes: the set, the patient sent on, the
+/// audit row.
+struct Recording {
+    actor: audit::Actor,
+    now: String,
+    age_days: Option<i64>,
+    danger: String,
+    flags: String,
+    checked: String,
+    detail: serde_json::Value,
+    visit: visits::Visit,
+    send_to: String,
+    priority: Option<Priority>,
+    reading: Reading,
+}
+
+impl Recording {
+    /// Stores the set and sends the patient on in `tx`: a patient waiting (or being seen) at
+    /// triage is served there and sent on; one who waits elsewhere is moved as the nurse says;
+    /// one whom other staff have called or are serving stays with them (`None`).
+    async fn store(
+        &self,
+        tx: &mut hms_core::db::Tx,
+    ) -> Result<Option<visits::QueueEntry>, VisitError> {
+        let (visit, reading) = (&self.visit, &self.reading);
+        let vitals_id = repo::insert(
+            tx,
+            &repo::NewVitals {
+                patient_id: visit.patient_id,
+                visit_id: visit.id,
+                age_days: self.age_days,
+                values: reading.values,
+                pregnant: reading.pregnant,
+                lmp: reading.lmp.map(hms_core::dates::text),
+                danger_signs: &self.danger,
+                triage_category: reading.triage_category,
+                note: reading.note.as_deref(),
+                flags: &self.flags,
+                worst: reading.worst.code(),
+                checked: &self.checked,
+                recorded_by: self.actor.user_id,
+                recorded_at: &self.now,
+            },
+        )
+        .await?;
+        let mut entry = None;
+        let taken = visits::take(tx, visit.id, POINT, &self.actor).await?;
+        let stays = match taken {
+            Some(_) => false,
+            None => visits::active_entry_in(tx, visit.id)
+                .await?
+                .is_some_and(|active| active.state != visits::EntryState::Waiting),
+        };
+        if !stays {
+            entry = Some(
+                visits::send_to(tx, visit.id, &self.send_to, self.priority, &self.actor).await?,
+            );
+        }
+        audit::record(
+            tx,
+            &self.actor,
+            Event::new("vitals.record", "vital_signs", Some(vitals_id.get()))
+                .patient(visit.patient_id.get())
+                .detail(self.detail.clone()),
+        )
+        .await?;
+        Ok(entry)
+    }
 }
 
 /// What the audit row keeps of a recorded set: its stored values and flags.

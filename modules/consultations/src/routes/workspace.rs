@@ -292,31 +292,27 @@ async fn take_in(tx: &mut Tx, actor: &Actor) -> Result<Taken, appts::VisitError>
 /// chosen patient at the same instant, it starts again with the next one.
 #[handler]
 pub async fn take_next(cx: Ctx) -> AppResult<Response> {
-    let actor = cx.actor();
     let db = &cx.app().db;
     for attempt in 0..TAKE_ATTEMPTS {
-        let mut tx = db.begin().await?;
-        match take_in(&mut tx, &actor).await {
+        // Doctors taking their next patients at once share a commit (group commit).
+        let taken = db
+            .write_or_refuse(cx.actor(), |tx, actor| Box::pin(take_in(tx, actor)))
+            .await;
+        match taken {
             Ok(Taken::Opened(id)) => {
-                tx.commit().await?;
                 return Ok(hx_or_see_other(&cx, &format!("/consultations/{id}")));
             }
             Ok(Taken::Nobody) => {
-                drop(tx);
                 return workspace_page(&cx, true).await;
             }
             Err(appts::VisitError::Conflict) => {
-                drop(tx);
                 // Let the doctor who won commit before looking again.
                 let pause = 2 + (attempt as u64 % 5) * 3;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
-            Err(appts::VisitError::Db(e)) if e.is_unique() => {
-                drop(tx);
-            }
+            Err(appts::VisitError::Db(e)) if e.is_unique() => {}
             Err(appts::VisitError::Db(e)) => return Err(e.into()),
             Err(e) => {
-                drop(tx);
                 cx.flash(FlashKind::Warning, e.message());
                 return Ok(hx_or_see_other(&cx, "/consultations"));
             }
@@ -506,7 +502,7 @@ async fn page_context(cx: &Ctx, e: &Encounter) -> AppResult<tera::Context> {
 }
 
 /// The values the sign form shows (what was posted, or nothing yet).
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, Clone)]
 struct SignValues {
     outcome: String,
     referral_facility: String,
@@ -703,23 +699,36 @@ pub async fn save_draft(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> App
         // Nothing changed since this version (a field left without typing).
         return saved(&cx, &e, version);
     }
-    let me = user_id(&cx)?;
-    let now = clock::now_rfc3339();
-    let mut tx = db.begin().await?;
-    let Some(new) = q::save(&mut tx, id, version, &texts, me, &now).await? else {
-        drop(tx);
-        return stale(&cx, id, &texts).await;
-    };
-    audit::record(
-        &mut tx,
-        &cx.actor(),
-        Event::new("consultation.draft_save", "encounter", Some(id.get()))
-            .patient(e.patient_id.get())
-            .detail(json!({"from": version, "version": new})),
-    )
-    .await?;
-    tx.commit().await?;
-    saved(&cx, &e, new)
+    let job = (
+        texts.clone(),
+        user_id(&cx)?,
+        clock::now_rfc3339(),
+        cx.actor(),
+        e.patient_id,
+    );
+    // Draft saves of doctors typing at once share a commit (group commit).
+    let new = db
+        .write_or_refuse(job, move |tx, (texts, me, now, actor, patient)| {
+            Box::pin(async move {
+                let Some(new) = q::save(tx, id, version, texts, *me, now).await? else {
+                    return Ok::<_, AppError>(None);
+                };
+                audit::record(
+                    tx,
+                    actor,
+                    Event::new("consultation.draft_save", "encounter", Some(id.get()))
+                        .patient(patient.get())
+                        .detail(json!({"from": version, "version": new})),
+                )
+                .await?;
+                Ok(Some(new))
+            })
+        })
+        .await?;
+    match new {
+        Some(new) => saved(&cx, &e, new),
+        None => stale(&cx, id, &texts).await,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -810,22 +819,46 @@ enum SignRefusal {
     Invalid(FormErrors),
 }
 
+/// A signing transaction that did not sign: refused (its work rolled back), or failed.
+enum SignStop {
+    Refused(SignRefusal),
+    Failed(AppError),
+}
+
+impl From<hms_core::db::DbError> for SignStop {
+    fn from(e: hms_core::db::DbError) -> Self {
+        SignStop::Failed(e.into())
+    }
+}
+
+/// What the signing transaction writes with: the note's version and texts, the sign form, the
+/// reads made before it, and who signs.
+struct Signing {
+    actor: Actor,
+    me: UserId,
+    id: EncounterId,
+    version: i64,
+    texts: Texts,
+    values: SignValues,
+    detail: serde_json::Value,
+    before: BeforeSigning,
+}
+
 /// Inside the signing transaction: saves the texts posted with it (if they changed), checks
 /// the rules that must hold at the write, signs, and ends the patient's consultation queue
 /// entry (on to `next_point`, or the visit complete).
-#[allow(clippy::too_many_arguments)]
-async fn sign_in(
-    tx: &mut Tx,
-    cx: &Ctx,
-    id: EncounterId,
-    version: i64,
-    texts: &Texts,
-    values: &SignValues,
-    detail: &serde_json::Value,
-    before: &BeforeSigning,
-) -> AppResult<Result<(i64, i64), SignRefusal>> {
-    let actor = cx.actor();
-    let me = user_id(cx)?;
+async fn sign_in(tx: &mut Tx, s: &Signing) -> AppResult<Result<(i64, i64), SignRefusal>> {
+    let Signing {
+        actor,
+        me,
+        id,
+        version,
+        texts,
+        values,
+        detail,
+        before,
+    } = s;
+    let (me, id, version) = (*me, *id, *version);
     let now = clock::now_rfc3339();
     let Some(current) = q::get_in(tx, id).await? else {
         return Err(AppError::NotFound);
@@ -869,7 +902,7 @@ async fn sign_in(
     if let Some(entry) = current.queue_entry_id {
         if before.serving && current.queue_entry_id == before.entry {
             let next = Some(values.next_point.as_str()).filter(|p| !p.is_empty());
-            match appts::finish(tx, entry, next, &actor).await {
+            match appts::finish(tx, entry, next, actor).await {
                 Ok(_) => {}
                 Err(appts::VisitError::Db(e)) => return Err(e.into()),
                 Err(_) => return Ok(Err(SignRefusal::Stale)),
@@ -878,7 +911,7 @@ async fn sign_in(
     }
     audit::record(
         tx,
-        &actor,
+        actor,
         Event::new("consultation.sign", "encounter", Some(id.get()))
             .patient(current.patient_id.get())
             .detail(json!({
@@ -938,15 +971,39 @@ pub async fn sign(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> AppResult
         entry: e.queue_entry_id,
         serving,
     };
-    let mut tx = db.begin().await?;
-    match sign_in(&mut tx, &cx, id, version, &texts, &values, &detail, &before).await? {
+    let job = Signing {
+        actor: cx.actor(),
+        me: user_id(&cx)?,
+        id,
+        version,
+        texts: texts.clone(),
+        values: values.clone(),
+        detail,
+        before,
+    };
+    // Notes signed at once share a commit (group commit); a refusal rolls its work back.
+    let signed = db
+        .write_or_refuse(job, |tx, job| {
+            Box::pin(async move {
+                match sign_in(tx, job).await {
+                    Ok(Ok(done)) => Ok(done),
+                    Ok(Err(refusal)) => Err(SignStop::Refused(refusal)),
+                    Err(e) => Err(SignStop::Failed(e)),
+                }
+            })
+        })
+        .await;
+    let refusal = match signed {
+        Ok(done) => Ok(done),
+        Err(SignStop::Refused(refusal)) => Err(refusal),
+        Err(SignStop::Failed(e)) => return Err(e),
+    };
+    match refusal {
         Ok(_) => {
-            tx.commit().await?;
             cx.flash(FlashKind::Success, t("consultations_workspace.signed"));
             Ok(hx_or_see_other(&cx, &format!("/consultations/{id}")))
         }
         Err(SignRefusal::Invalid(errors)) => {
-            drop(tx);
             show(
                 &cx,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -958,7 +1015,6 @@ pub async fn sign(cx: Ctx, Path(id): Path<EncounterId>, form: Form) -> AppResult
             .await
         }
         Err(SignRefusal::Stale) => {
-            drop(tx);
             // The note moved on: the page shows it as saved now, and the doctor's text beside it
             // (nothing is overwritten, nothing typed is lost).
             let now = encounter_of(db, id).await?;
