@@ -60,7 +60,7 @@ pub async fn prepare(shared: &Shared) -> Result<i64, String> {
         if r.status != 303 {
             return Err(format!("chart_heavy: triage answered {}", r.status));
         }
-        crate::scenarios::consult(&mut d, shared, &mut rng, &mut Vec::new()).await?;
+        crate::clinical::consult(&mut d, shared, &mut rng, &mut Vec::new()).await?;
     }
     println!("  chart_heavy: patient {patient} given {VISITS} visits");
     Ok(patient)

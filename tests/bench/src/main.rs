@@ -11,6 +11,8 @@
 //! The server is this same program run as `hms` (`hms-bench --as-hms serve ...`: the code of
 //! the `hms` binary, so its memory is the server's own), or a built `hms` with `--server PATH`.
 
+mod clinical;
+mod desk;
 mod heavy;
 mod http;
 mod pharmacy;
