@@ -84,22 +84,21 @@ pub async fn kind_totals(
         .collect())
 }
 
-/// One drug's net movement in `store` over `[from, to)` per UTC day, with whether it falls
-/// at 21:00 UTC or later (the next day in Nairobi): (`YYYY-MM-DD` UTC, late, net quantity).
-/// Reads the drug's own rows through `stock_ledger_card`.
-pub async fn drug_days(
+/// Every drug's net movement in `store` over `[from, to)` per UTC day, with whether it falls
+/// at 21:00 UTC or later (the next day in Nairobi): (drug, `YYYY-MM-DD` UTC, late, net
+/// quantity). One range scan of the period through `stock_ledger_period`.
+pub async fn daily_moves(
     db: &Db,
     store: i64,
-    drug: i64,
     from: &str,
     to: &str,
-) -> Result<Vec<(String, bool, i64)>, DbError> {
+) -> Result<Vec<(i64, String, bool, i64)>, DbError> {
     let rows = sqlx::query(
-        "SELECT SUBSTR(at, 1, 10), CASE WHEN SUBSTR(at, 12, 2) >= '21' THEN 1 ELSE 0 END, \
+        "SELECT drug_id, SUBSTR(at, 1, 10), \
+         CASE WHEN SUBSTR(at, 12, 2) >= '21' THEN 1 ELSE 0 END, \
          CAST(SUM(quantity) AS BIGINT) FROM stock_ledger \
-         WHERE drug_id = $1 AND store_id = $2 AND at >= $3 AND at < $4 GROUP BY 1, 2",
+         WHERE store_id = $1 AND at >= $2 AND at < $3 GROUP BY 1, 2, 3",
     )
-    .bind(drug)
     .bind(store)
     .bind(from)
     .bind(to)
@@ -107,7 +106,7 @@ pub async fn drug_days(
     .await?;
     Ok(rows
         .iter()
-        .map(|r| (r.get(0), r.get::<i64, _>(1) == 1, r.get(2)))
+        .map(|r| (r.get(0), r.get(1), r.get::<i64, _>(2) == 1, r.get(3)))
         .collect())
 }
 

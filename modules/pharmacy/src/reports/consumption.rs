@@ -159,6 +159,9 @@ pub async fn build(
     }
 
     let last_counted = month.last.min(today);
+    // The month's moves per drug and Nairobi day, read once (one range scan), and only when
+    // some drug may have run out.
+    let mut daily: Option<HashMap<i64, HashMap<NaiveDate, i64>>> = None;
     for line in &mut lines {
         let moved = net.get(&line.drug).copied().unwrap_or(0);
         line.opening = line.closing - moved;
@@ -171,7 +174,7 @@ pub async fn build(
         line.to_request = (maximum - line.closing).max(0);
         // A drug that never runs out needs no walk through its days: its balance stays above
         // the opening balance less everything that went out. Only those that may have run out
-        // (few) are read day by day.
+        // are walked day by day.
         let has_moves = net.contains_key(&line.drug);
         let may_run_out = line.opening - outflow.get(&line.drug).copied().unwrap_or(0) <= 0;
         line.days_out = if !may_run_out || month.first > last_counted {
@@ -179,17 +182,21 @@ pub async fn build(
         } else if !has_moves {
             days_out(line.opening, None, month.first, last_counted)
         } else {
-            let mut daily: HashMap<NaiveDate, i64> = HashMap::new();
-            for (utc_day, late, quantity) in
-                repo::drug_days(db, store, line.drug, &from, &to).await?
-            {
-                let Ok(d) = NaiveDate::parse_from_str(&utc_day, "%Y-%m-%d") else {
-                    continue;
-                };
-                let day = if late { d.succ_opt().unwrap_or(d) } else { d };
-                *daily.entry(day).or_default() += quantity;
+            if daily.is_none() {
+                let mut by_drug: HashMap<i64, HashMap<NaiveDate, i64>> = HashMap::new();
+                for (drug, utc_day, late, quantity) in
+                    repo::daily_moves(db, store, &from, &to).await?
+                {
+                    let Ok(d) = NaiveDate::parse_from_str(&utc_day, "%Y-%m-%d") else {
+                        continue;
+                    };
+                    let day = if late { d.succ_opt().unwrap_or(d) } else { d };
+                    *by_drug.entry(drug).or_default().entry(day).or_default() += quantity;
+                }
+                daily = Some(by_drug);
             }
-            days_out(line.opening, Some(&daily), month.first, last_counted)
+            let days = daily.as_ref().and_then(|m| m.get(&line.drug));
+            days_out(line.opening, days, month.first, last_counted)
         };
     }
     Ok(lines)
