@@ -5,6 +5,7 @@
 //! over the last 90 days, net of returns, divided by three) and months of stock (usable units
 //! divided by that average).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Timelike};
@@ -159,21 +160,27 @@ pub struct Item {
     pub months: Option<String>,
 }
 
-/// Average monthly consumption and months of stock of `drug` in `store`.
+/// Average monthly consumption and months of stock of each listed (store, drug), read in one
+/// statement for all of them.
 async fn consumption(
     db: &Db,
-    store: i64,
-    drug: i64,
+    items: &[(i64, i64)],
     today: NaiveDate,
-) -> Result<(i64, Option<String>), DbError> {
+) -> Result<HashMap<(i64, i64), (i64, Option<String>)>, DbError> {
     let since = hms_core::module::FigureRange::days(
         hms_core::day::Day::new(hms_core::dates::shift(today, -CONSUMPTION_DAYS)),
         hms_core::day::Day::new(today),
     )
     .utc_bounds()
     .0;
-    let (used, usable) = repo::item_figures(db, store, drug, &since, &iso(today)).await?;
-    Ok(monthly_and_months(used, usable))
+    let mut listed = items.to_vec();
+    listed.sort_unstable();
+    listed.dedup();
+    let figures = repo::item_figures(db, &listed, &since, &iso(today)).await?;
+    Ok(figures
+        .into_iter()
+        .map(|(item, (used, usable))| (item, monthly_and_months(used, usable)))
+        .collect())
 }
 
 /// (average monthly consumption, months of stock) from 90 days' use and usable units.
@@ -197,9 +204,14 @@ fn shown(date: &str) -> String {
 /// Items at or below their reorder level: how many, and the emptiest few.
 pub async fn reorder(db: &Db, today: NaiveDate) -> Result<(i64, Vec<Item>), DbError> {
     let (count, rows) = repo::below_reorder(db, &iso(today), CARD_LINES).await?;
+    let listed: Vec<(i64, i64)> = rows.iter().map(|r| (r.store, r.drug)).collect();
+    let figures = consumption(db, &listed, today).await?;
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {
-        let (monthly, months) = consumption(db, r.store, r.drug, today).await?;
+        let (monthly, months) = figures
+            .get(&(r.store, r.drug))
+            .cloned()
+            .unwrap_or((0, None));
         items.push(Item {
             store: r.store_name,
             drug: r.drug,
@@ -226,9 +238,14 @@ pub async fn batches(
     let (a, u) = (iso(after), iso(until));
     let (count, units) = repo::expiring_count(db, &a, &u).await?;
     let rows = repo::expiring(db, 0, &a, &u, CARD_LINES).await?;
+    let listed: Vec<(i64, i64)> = rows.iter().map(|r| (r.store, r.drug)).collect();
+    let figures = consumption(db, &listed, today).await?;
     let mut items = Vec::with_capacity(rows.len());
     for r in rows {
-        let (monthly, months) = consumption(db, r.store, r.drug, today).await?;
+        let (monthly, months) = figures
+            .get(&(r.store, r.drug))
+            .cloned()
+            .unwrap_or((0, None));
         items.push(Item {
             store: r.store_name,
             drug: r.drug,
