@@ -123,7 +123,7 @@ pub async fn placed_order(tx: &mut Tx, o: &PlacedOrder<'_>) -> Result<i64, DbErr
 pub async fn monthly_orders(
     db: &Db,
 ) -> Result<Vec<(String, Option<String>, Option<String>, String, i64)>, DbError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT SUBSTR(v.day, 1, 7), o.code, o.free_text, o.state, \
            CAST(SUM(o.quantity) AS BIGINT) \
          FROM orders o JOIN visits v ON v.id = o.visit_id \
@@ -131,10 +131,7 @@ pub async fn monthly_orders(
          GROUP BY SUBSTR(v.day, 1, 7), o.code, o.free_text, o.state",
     )
     .fetch_all(db.read())
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-    .collect())
+    .await?)
 }
 
 /// A completed drug order of a past visit: what the pharmacy handed over.
@@ -315,16 +312,13 @@ pub async fn stock_take(
 
 /// Batches of `store` holding stock: (batch, drug, on hand), by id.
 pub async fn batches_on_hand(tx: &mut Tx, store: i64) -> Result<Vec<(i64, i64, i64)>, DbError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT id, drug_id, qty_on_hand FROM stock_batches \
          WHERE store_id = $1 AND qty_on_hand > 0 ORDER BY id",
     )
     .bind(store)
     .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect())
+    .await?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -356,15 +350,12 @@ pub async fn stock_take_line(
 
 /// Units on hand per (store, drug).
 pub async fn on_hand(tx: &mut Tx) -> Result<Vec<(i64, i64, i64)>, DbError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT store_id, drug_id, CAST(SUM(qty_on_hand) AS BIGINT) FROM stock_batches \
          GROUP BY store_id, drug_id",
     )
     .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect())
+    .await?)
 }
 
 pub async fn store_level(

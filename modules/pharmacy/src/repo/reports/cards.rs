@@ -57,15 +57,14 @@ pub async fn balances(db: &Db, limit: i64) -> Result<(i64, Vec<Balance>), DbErro
 
 /// Usable units (unexpired on `today`) per drug code across the dispensaries.
 pub async fn usable_in_dispensaries(db: &Db, today: &str) -> Result<Vec<(String, i64)>, DbError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT d.code, CAST(SUM(b.qty_on_hand) AS BIGINT) FROM stock_batches b \
          JOIN drugs d ON d.id = b.drug_id JOIN stores s ON s.id = b.store_id \
          WHERE s.kind = 'dispensary' AND b.qty_on_hand > 0 AND b.expiry >= $1 GROUP BY d.code",
     )
     .bind(today)
     .fetch_all(db.read())
-    .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    .await?)
 }
 
 /// An item of a store at or below its reorder level.
