@@ -138,6 +138,28 @@ each_backend! {
         let list = rx.get("/pharmacy/catalogue?q=amoxi").await;
         assert!(list.body.contains("Amoxicillin 500 mg capsule"), "{}", list.body);
         assert!(!list.body.contains("Paracetamol"), "{}", list.body);
+        // Long lists go by pages of 50, each linking the pages beside it with what was asked.
+        let page = rx.get("/pharmacy/catalogue?page=2").await;
+        for href in ["/pharmacy/catalogue?q=&amp;page=1\"", "/pharmacy/catalogue?q=&amp;page=3\""] {
+            assert!(page.body.contains(href), "{href}: {}", page.body);
+        }
+        let main: i64 = app.scalar("SELECT MIN(id) FROM stores").await;
+        let page = rx.get(&format!("/pharmacy/stock?store={main}&page=2")).await;
+        for href in [
+            format!("/pharmacy/stock?store={main}&amp;q=&amp;flag=&amp;page=1\""),
+            format!("/pharmacy/stock?store={main}&amp;q=&amp;flag=&amp;page=3\""),
+        ] {
+            assert!(page.body.contains(&href), "{href}: {}", page.body);
+        }
+        let amx = drug_id(&app, "AMX-500-CAP").await;
+        for n in 0..51 {
+            receive(app.db(), main, amx, &format!("P{n}"), day(2030, 1, 31), 10).await;
+        }
+        for (asked, store) in [(format!("?store={main}&page=2"), main.to_string()), ("?page=2".into(), String::new())] {
+            let page = rx.get(&format!("/pharmacy/stock/{amx}{asked}")).await;
+            let href = format!("/pharmacy/stock/{amx}?store={store}&amp;page=1#card\"");
+            assert!(page.body.contains(&href), "{href}: {}", page.body);
+        }
 
         // Bad input: 422 beside each field, nothing saved.
         for (key, value, message) in [

@@ -184,6 +184,7 @@ each_backend! {
         let now = hms_core::clock::now_rfc3339();
         post(db, soon, 40, Kind::Receipt, "receipt_line:1", &now).await;
         post(db, gone, 7, Kind::Receipt, "receipt_line:2", &now).await;
+        post(db, soon, -9, Kind::Dispense, "dispense_line:1", &now).await;
         let adult = patient(db, "P-0003", "Akinyi", "Odhiambo", "1985-03-03").await;
         let mut tx = db.begin().await.unwrap();
         sqlx::query(
@@ -208,13 +209,17 @@ each_backend! {
         assert!(r.body.contains("Patients waiting") && r.body.contains("/pharmacy"), "{}", r.body);
         let r = pharmacist.get("/pharmacy/cards/balances").await;
         assert!(r.body.contains("Paracetamol 500 mg tablet") && r.body.contains(">8<"), "{}", r.body);
-        // 40 usable units against a reorder level of 50; the expired 7 do not count.
+        // 31 usable units against a reorder level of 50; the expired 7 do not count. 9 dispensed
+        // in 90 days: 3 a month, 31 / 3 = 10.3 months of stock, on every card that lists it.
+        let months = |body: &str| body.contains(">3<") && body.contains(">10.3<");
         let r = pharmacist.get("/pharmacy/cards/reorder").await;
-        assert!(r.body.contains("40 tablet") && r.body.contains(">50<"), "{}", r.body);
+        assert!(r.body.contains(r#"31 <span lang="en">tablet</span>"#) && r.body.contains(">50<"), "{}", r.body);
+        assert!(months(&r.body), "{}", r.body);
         let r = pharmacist.get("/pharmacy/cards/expiring").await;
-        assert!(r.body.contains("SOON") && !r.body.contains("GONE"), "{}", r.body);
+        assert!(r.body.contains("SOON") && !r.body.contains("GONE") && months(&r.body), "{}", r.body);
         let r = pharmacist.get("/pharmacy/cards/expired").await;
         assert!(r.body.contains("GONE") && r.body.contains("/pharmacy/adjustments/expired"), "{}", r.body);
+        assert!(months(&r.body), "{}", r.body);
         let r = admin.get("/pharmacy/cards/stocktakes").await;
         assert!(r.body.contains(&format!("/pharmacy/stocktakes/{take}")), "{}", r.body);
         // In Kiswahili too.

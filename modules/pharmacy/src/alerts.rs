@@ -159,21 +159,32 @@ pub struct Item {
     pub months: Option<String>,
 }
 
-/// Average monthly consumption and months of stock of `drug` in `store`.
-async fn consumption(
+/// The items (each with its store's id) with their average monthly consumption and months of
+/// stock, read in one statement for all of them.
+async fn with_consumption(
     db: &Db,
-    store: i64,
-    drug: i64,
+    listed: Vec<(i64, Item)>,
     today: NaiveDate,
-) -> Result<(i64, Option<String>), DbError> {
+) -> Result<Vec<Item>, DbError> {
     let since = hms_core::module::FigureRange::days(
         hms_core::day::Day::new(hms_core::dates::shift(today, -CONSUMPTION_DAYS)),
         hms_core::day::Day::new(today),
     )
     .utc_bounds()
     .0;
-    let (used, usable) = repo::item_figures(db, store, drug, &since, &iso(today)).await?;
-    Ok(monthly_and_months(used, usable))
+    let mut pairs: Vec<(i64, i64)> = listed.iter().map(|(store, i)| (*store, i.drug)).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let figures = repo::item_figures(db, &pairs, &since, &iso(today)).await?;
+    Ok(listed
+        .into_iter()
+        .map(|(store, mut item)| {
+            if let Some(&(used, usable)) = figures.get(&(store, item.drug)) {
+                (item.monthly, item.months) = monthly_and_months(used, usable);
+            }
+            item
+        })
+        .collect())
 }
 
 /// (average monthly consumption, months of stock) from 90 days' use and usable units.
@@ -197,10 +208,8 @@ fn shown(date: &str) -> String {
 /// Items at or below their reorder level: how many, and the emptiest few.
 pub async fn reorder(db: &Db, today: NaiveDate) -> Result<(i64, Vec<Item>), DbError> {
     let (count, rows) = repo::below_reorder(db, &iso(today), CARD_LINES).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for r in rows {
-        let (monthly, months) = consumption(db, r.store, r.drug, today).await?;
-        items.push(Item {
+    let listed = rows.into_iter().map(|r| {
+        let item = Item {
             store: r.store_name,
             drug: r.drug,
             name: r.drug_name,
@@ -209,10 +218,12 @@ pub async fn reorder(db: &Db, today: NaiveDate) -> Result<(i64, Vec<Item>), DbEr
             reorder_level: Some(r.reorder_level),
             batch_no: None,
             expiry: None,
-            monthly,
-            months,
-        });
-    }
+            monthly: 0,
+            months: None,
+        };
+        (r.store, item)
+    });
+    let items = with_consumption(db, listed.collect(), today).await?;
     Ok((count, items))
 }
 
@@ -226,10 +237,8 @@ pub async fn batches(
     let (a, u) = (iso(after), iso(until));
     let (count, units) = repo::expiring_count(db, &a, &u).await?;
     let rows = repo::expiring(db, 0, &a, &u, CARD_LINES).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for r in rows {
-        let (monthly, months) = consumption(db, r.store, r.drug, today).await?;
-        items.push(Item {
+    let listed = rows.into_iter().map(|r| {
+        let item = Item {
             store: r.store_name,
             drug: r.drug,
             name: r.drug_name,
@@ -238,10 +247,12 @@ pub async fn batches(
             reorder_level: None,
             batch_no: Some(r.batch_no),
             expiry: Some(shown(&r.expiry)),
-            monthly,
-            months,
-        });
-    }
+            monthly: 0,
+            months: None,
+        };
+        (r.store, item)
+    });
+    let items = with_consumption(db, listed.collect(), today).await?;
     Ok((count, units, items))
 }
 

@@ -212,8 +212,12 @@ pub async fn load_starter(db: &Db, actor: &Actor) -> Result<usize, DbError> {
 }
 
 /// Adds a drug and its charge item without an audit row of its own (the caller audits the
-/// batch it belongs to).
-async fn create_quietly(tx: &mut Tx, f: &DrugFields, now: &str) -> Result<Saved, DbError> {
+/// batch it belongs to: the starter list, an import, the demo's stock list).
+pub(crate) async fn create_quietly(
+    tx: &mut Tx,
+    f: &DrugFields,
+    now: &str,
+) -> Result<Saved, DbError> {
     let Some(id) = repo::insert_drug(tx, f, now).await? else {
         return Ok(Saved::CodeTaken);
     };

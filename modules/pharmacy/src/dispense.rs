@@ -149,6 +149,31 @@ pub async fn cleared_now(app: &hms_core::App, id: i64) -> Result<bool, AppError>
         .map_err(AppError::from)
 }
 
+/// A new dispense's header, written in a transaction begun for it.
+enum Begun {
+    New(hms_core::db::Tx, i64),
+    /// The dispense its form token made before: a form posted twice is one dispense.
+    Posted(i64),
+}
+
+async fn begin(
+    db: &hms_core::db::Db,
+    new: &crate::repo::dispenses::NewDispense<'_>,
+) -> Result<Begun, DispenseError> {
+    let mut tx = db.begin().await?;
+    match crate::repo::dispenses::insert(&mut tx, new).await {
+        Ok(id) => Ok(Begun::New(tx, id)),
+        Err(e) if e.is_unique() => {
+            drop(tx);
+            crate::repo::dispenses::by_token(db, new.token)
+                .await?
+                .map(Begun::Posted)
+                .ok_or(DispenseError::Db(DbError::Conflict))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Whether an enabled module decides whether a service may go ahead before payment (billing);
 /// without one, every charge is `NotNeeded` and prepare issues at once.
 pub fn payment_first(modules: &hms_core::module::Registry, db: &hms_core::db::Db) -> bool {

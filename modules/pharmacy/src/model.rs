@@ -8,29 +8,22 @@ use hms_core::charges::{self, ChargeError, ChargeItem};
 use hms_core::db::{Db, DbError, Tx};
 use hms_core::money::Money;
 
-/// A drug of the catalogue.
+use crate::catalogue::DrugFields;
+
+/// A drug of the catalogue: its id and its fields (read through, as `drug.code`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Drug {
     pub id: i64,
-    pub code: String,
-    pub generic_name: String,
-    pub strength: String,
-    pub form: String,
-    /// The dispensing unit: tablet, capsule, ml, vial, bottle...
-    pub unit: String,
-    pub pack_size: i64,
-    pub route: String,
-    pub drug_class: String,
-    /// Allergy groups, comma-separated (penicillins, sulfonamides, nsaids...).
-    pub allergy_groups: String,
-    /// MOH 717 D: common, antibiotic, special.
-    pub moh717: String,
-    pub controlled: bool,
-    pub prescription_only: bool,
-    pub level_of_care: i64,
-    pub price_cents: i64,
-    pub brands: String,
-    pub active: bool,
+    #[serde(flatten)]
+    pub fields: DrugFields,
+}
+
+impl std::ops::Deref for Drug {
+    type Target = DrugFields;
+
+    fn deref(&self) -> &DrugFields {
+        &self.fields
+    }
 }
 
 impl Drug {
@@ -73,8 +66,7 @@ macro_rules! select_drugs {
 }
 
 pub fn drug_from(r: &sqlx::any::AnyRow) -> Drug {
-    Drug {
-        id: r.get(0),
+    DrugFields {
         code: r.get(1),
         generic_name: r.get(2),
         strength: r.get(3),
@@ -92,6 +84,7 @@ pub fn drug_from(r: &sqlx::any::AnyRow) -> Drug {
         brands: r.get(15),
         active: r.get::<i64, _>(16) != 0,
     }
+    .drug(r.get(0))
 }
 
 /// A drug by id.

@@ -60,46 +60,14 @@ pub struct DrugFields {
 impl DrugFields {
     /// The fields of a stored drug (to compare an imported row with it, or fill the form).
     pub fn of(d: &Drug) -> Self {
-        Self {
-            code: d.code.clone(),
-            generic_name: d.generic_name.clone(),
-            strength: d.strength.clone(),
-            form: d.form.clone(),
-            unit: d.unit.clone(),
-            pack_size: d.pack_size,
-            route: d.route.clone(),
-            drug_class: d.drug_class.clone(),
-            allergy_groups: d.allergy_groups.clone(),
-            moh717: d.moh717.clone(),
-            controlled: d.controlled,
-            prescription_only: d.prescription_only,
-            level_of_care: d.level_of_care,
-            price_cents: d.price_cents,
-            brands: d.brands.clone(),
-            active: d.active,
-        }
+        d.fields.clone()
     }
 
     /// The drug these fields describe (id 0 until stored).
     pub fn drug(&self, id: i64) -> Drug {
         Drug {
             id,
-            code: self.code.clone(),
-            generic_name: self.generic_name.clone(),
-            strength: self.strength.clone(),
-            form: self.form.clone(),
-            unit: self.unit.clone(),
-            pack_size: self.pack_size,
-            route: self.route.clone(),
-            drug_class: self.drug_class.clone(),
-            allergy_groups: self.allergy_groups.clone(),
-            moh717: self.moh717.clone(),
-            controlled: self.controlled,
-            prescription_only: self.prescription_only,
-            level_of_care: self.level_of_care,
-            price_cents: self.price_cents,
-            brands: self.brands.clone(),
-            active: self.active,
+            fields: self.clone(),
         }
     }
 

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use hms_core::db::Tx;
 
 use super::Result;
-use crate::model::{self, Drug};
+use crate::catalogue::{DrugFields, Saved};
+use crate::model::Drug;
 use crate::repo::demo as sql;
 
 /// A medicine of the base list.
@@ -271,6 +272,8 @@ pub async fn ensure(tx: &mut Tx, size: usize, now: &str) -> Result<Vec<Item>> {
     Ok(items)
 }
 
+/// Adds the item and its charge item as the catalogue does (unaudited: the demo audits the
+/// batch).
 async fn write(
     tx: &mut Tx,
     b: &Base,
@@ -279,8 +282,7 @@ async fn write(
     maker: &str,
     now: &str,
 ) -> Result<Drug> {
-    let mut drug = Drug {
-        id: 0,
+    let fields = DrugFields {
         code: code.to_string(),
         generic_name: b.generic.to_string(),
         strength: b.strength.to_string(),
@@ -298,9 +300,10 @@ async fn write(
         brands: maker.to_string(),
         active: true,
     };
-    drug.id = sql::insert_drug(tx, &drug, now).await?;
-    model::publish_charge_item(tx, &drug).await?;
-    Ok(drug)
+    match crate::catalogue::create_quietly(tx, &fields, now).await? {
+        Saved::Created(id) => Ok(fields.drug(id)),
+        _ => Err(format!("the demo's drug code {code} is taken").into()),
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use hms_core::db::Tx;
 
 use super::{at, Plan, Result};
 use crate::repo::demo as sql;
+use crate::repo::movements::receipts;
 use crate::stock::{self, Kind, Movement};
 
 /// The last day of the month `months` after `day`'s.
@@ -68,7 +69,7 @@ impl Plan {
         };
         let reference = format!("{name} DN {}-{:03}", day.format("%Y%m"), m + 1);
         let token = format!("demo-receipt-{m}");
-        let receipt = sql::receipt(
+        let receipt = receipts::insert(
             tx,
             self.main,
             supplier,
@@ -78,7 +79,8 @@ impl Plan {
             self.staff.pharmacist,
             &when,
         )
-        .await?;
+        .await?
+        .ok_or("the demo's receipt was posted before")?;
         self.receipts += 1;
         let mut received = HashMap::new();
         let mut slow = 0;
@@ -119,7 +121,8 @@ impl Plan {
             );
             let batch =
                 stock::batch(tx, self.main, drug.id, &batch_no, expiry, cost, &when).await?;
-            let line = sql::receipt_line(tx, receipt, drug.id, batch, packs, units, cost).await?;
+            let line = receipts::insert_line(tx, receipt, drug.id, batch, Some(packs), units, cost)
+                .await?;
             let reference = format!("receipt_line:{line}");
             stock::post(
                 tx,

@@ -107,9 +107,8 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
     let today = Day::today().date();
     let now = hms_core::clock::now_rfc3339();
 
-    let mut tx = db.begin().await?;
-    let made = repo::insert(
-        &mut tx,
+    let (mut tx, id) = match super::begin(
+        db,
         &repo::NewDispense {
             kind: "prescription",
             store: store.id,
@@ -123,16 +122,10 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
             at: &now,
         },
     )
-    .await;
-    let id = match made {
-        Ok(id) => id,
-        Err(e) if e.is_unique() => {
-            drop(tx);
-            return repo::by_token(db, &p.token)
-                .await?
-                .ok_or(DispenseError::Db(DbError::Conflict));
-        }
-        Err(e) => return Err(e.into()),
+    .await?
+    {
+        super::Begun::New(tx, id) => (tx, id),
+        super::Begun::Posted(id) => return Ok(id),
     };
 
     // Orders first, in id order, then stock: the same lock order as every dispense.

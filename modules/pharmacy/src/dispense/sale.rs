@@ -76,9 +76,8 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
     let now = hms_core::clock::now_rfc3339();
     drugs.sort_by_key(|(d, _)| d.id);
 
-    let mut tx = db.begin().await?;
-    let made = repo::insert(
-        &mut tx,
+    let (mut tx, id) = match super::begin(
+        db,
         &repo::NewDispense {
             kind: "sale",
             store: store.id,
@@ -96,16 +95,10 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
             at: &now,
         },
     )
-    .await;
-    let id = match made {
-        Ok(id) => id,
-        Err(e) if e.is_unique() => {
-            drop(tx);
-            return repo::by_token(db, &s.token)
-                .await?
-                .ok_or(DispenseError::Db(DbError::Conflict));
-        }
-        Err(e) => return Err(e.into()),
+    .await?
+    {
+        super::Begun::New(tx, id) => (tx, id),
+        super::Begun::Posted(id) => return Ok(id),
     };
     let mut short = Vec::new();
     for (d, quantity) in &drugs {

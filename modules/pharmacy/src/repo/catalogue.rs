@@ -91,33 +91,42 @@ pub async fn updated_at(db: &Db, id: i64) -> Result<Option<String>, DbError> {
 
 /// Adds a drug; `None` when its code is taken.
 pub async fn insert_drug(tx: &mut Tx, f: &DrugFields, now: &str) -> Result<Option<i64>, DbError> {
-    Ok(sqlx::query_scalar(
+    let q = sqlx::query(
         "INSERT INTO drugs (code, generic_name, strength, form, unit, pack_size, route, \
          drug_class, allergy_groups, moh717, controlled, prescription_only, level_of_care, \
          price_cents, brands, active, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
          ON CONFLICT (code) DO NOTHING RETURNING id",
     )
-    .bind(&f.code)
-    .bind(&f.generic_name)
-    .bind(&f.strength)
-    .bind(&f.form)
-    .bind(&f.unit)
-    .bind(f.pack_size)
-    .bind(&f.route)
-    .bind(&f.drug_class)
-    .bind(&f.allergy_groups)
-    .bind(&f.moh717)
-    .bind(i64::from(f.controlled))
-    .bind(i64::from(f.prescription_only))
-    .bind(f.level_of_care)
-    .bind(f.price_cents)
-    .bind(&f.brands)
-    .bind(i64::from(f.active))
-    .bind(now)
-    .fetch_optional(&mut **tx)
-    .await?)
+    .bind(&f.code);
+    Ok(bind_fields(q, f)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.get(0)))
 }
+
+/// Binds a drug's fields but its code, in the column order [`insert_drug`] and [`update_drug`]
+/// write them.
+fn bind_fields<'q>(q: AnyQuery<'q>, f: &DrugFields) -> AnyQuery<'q> {
+    q.bind(&f.generic_name)
+        .bind(&f.strength)
+        .bind(&f.form)
+        .bind(&f.unit)
+        .bind(f.pack_size)
+        .bind(&f.route)
+        .bind(&f.drug_class)
+        .bind(&f.allergy_groups)
+        .bind(&f.moh717)
+        .bind(i64::from(f.controlled))
+        .bind(i64::from(f.prescription_only))
+        .bind(f.level_of_care)
+        .bind(f.price_cents)
+        .bind(&f.brands)
+        .bind(i64::from(f.active))
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Saves a drug's fields (its code never changes: orders and charges name it), guarded by the
 /// `updated_at` the editor saw (`None`: whatever is stored, for imports). False when the drug
@@ -129,33 +138,19 @@ pub async fn update_drug(
     f: &DrugFields,
     now: &str,
 ) -> Result<bool, DbError> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE drugs SET generic_name = $1, strength = $2, form = $3, unit = $4, \
          pack_size = $5, route = $6, drug_class = $7, allergy_groups = $8, moh717 = $9, \
          controlled = $10, prescription_only = $11, level_of_care = $12, price_cents = $13, \
          brands = $14, active = $15, updated_at = $16 \
          WHERE id = $17 AND ($18 = '' OR updated_at = $18)",
-    )
-    .bind(&f.generic_name)
-    .bind(&f.strength)
-    .bind(&f.form)
-    .bind(&f.unit)
-    .bind(f.pack_size)
-    .bind(&f.route)
-    .bind(&f.drug_class)
-    .bind(&f.allergy_groups)
-    .bind(&f.moh717)
-    .bind(i64::from(f.controlled))
-    .bind(i64::from(f.prescription_only))
-    .bind(f.level_of_care)
-    .bind(f.price_cents)
-    .bind(&f.brands)
-    .bind(i64::from(f.active))
-    .bind(now)
-    .bind(id)
-    .bind(seen.unwrap_or(""))
-    .execute(&mut **tx)
-    .await?;
+    );
+    let done = bind_fields(q, f)
+        .bind(now)
+        .bind(id)
+        .bind(seen.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 

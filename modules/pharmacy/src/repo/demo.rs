@@ -6,6 +6,7 @@ use hms_core::db::{Db, DbError, Tx};
 use sqlx::Row;
 
 use crate::model::{drug_from, Drug};
+use crate::repo::catalogue;
 use crate::select_drugs;
 
 /// Whether stock has ever moved here (the demo's history is written once).
@@ -25,36 +26,7 @@ pub async fn all_drugs(tx: &mut Tx) -> Result<Vec<Drug>, DbError> {
         .collect())
 }
 
-pub async fn insert_drug(tx: &mut Tx, d: &Drug, now: &str) -> Result<i64, DbError> {
-    Ok(sqlx::query(
-        "INSERT INTO drugs (code, generic_name, strength, form, unit, pack_size, route, \
-         drug_class, allergy_groups, moh717, controlled, prescription_only, level_of_care, \
-         price_cents, brands, active, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $16) \
-         RETURNING id",
-    )
-    .bind(&d.code)
-    .bind(&d.generic_name)
-    .bind(&d.strength)
-    .bind(&d.form)
-    .bind(&d.unit)
-    .bind(d.pack_size)
-    .bind(&d.route)
-    .bind(&d.drug_class)
-    .bind(&d.allergy_groups)
-    .bind(&d.moh717)
-    .bind(i64::from(d.controlled))
-    .bind(i64::from(d.prescription_only))
-    .bind(d.level_of_care)
-    .bind(d.price_cents)
-    .bind(&d.brands)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?
-    .get(0))
-}
-
-/// The store with this code, made when missing; returns its id.
+/// The store with this code, added through the catalogue when missing; returns its id.
 pub async fn store(
     tx: &mut Tx,
     code: &str,
@@ -62,24 +34,16 @@ pub async fn store(
     kind: &str,
     now: &str,
 ) -> Result<i64, DbError> {
-    sqlx::query(
-        "INSERT INTO stores (code, name, kind, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (code) DO NOTHING",
-    )
-    .bind(code)
-    .bind(name)
-    .bind(kind)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(sqlx::query("SELECT id FROM stores WHERE code = $1")
+    if let Some(id) = catalogue::insert_store(tx, code, name, kind, now).await? {
+        return Ok(id);
+    }
+    Ok(sqlx::query_scalar("SELECT id FROM stores WHERE code = $1")
         .bind(code)
         .fetch_one(&mut **tx)
-        .await?
-        .get(0))
+        .await?)
 }
 
-/// The supplier of this name, made when missing; returns its id.
+/// The supplier of this name, added through the catalogue when missing; returns its id.
 pub async fn supplier(
     tx: &mut Tx,
     name: &str,
@@ -87,21 +51,15 @@ pub async fn supplier(
     phone: &str,
     now: &str,
 ) -> Result<i64, DbError> {
-    sqlx::query(
-        "INSERT INTO suppliers (name, kind, phone, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (name) DO NOTHING",
+    if let Some(id) = catalogue::insert_supplier(tx, name, kind, phone, now).await? {
+        return Ok(id);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT id FROM suppliers WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?,
     )
-    .bind(name)
-    .bind(kind)
-    .bind(phone)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(sqlx::query("SELECT id FROM suppliers WHERE name = $1")
-        .bind(name)
-        .fetch_one(&mut **tx)
-        .await?
-        .get(0))
 }
 
 /// A completed visit: (visit, patient, checked in at).
@@ -165,7 +123,7 @@ pub async fn placed_order(tx: &mut Tx, o: &PlacedOrder<'_>) -> Result<i64, DbErr
 pub async fn monthly_orders(
     db: &Db,
 ) -> Result<Vec<(String, Option<String>, Option<String>, String, i64)>, DbError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT SUBSTR(v.day, 1, 7), o.code, o.free_text, o.state, \
            CAST(SUM(o.quantity) AS BIGINT) \
          FROM orders o JOIN visits v ON v.id = o.visit_id \
@@ -173,10 +131,7 @@ pub async fn monthly_orders(
          GROUP BY SUBSTR(v.day, 1, 7), o.code, o.free_text, o.state",
     )
     .fetch_all(db.read())
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-    .collect())
+    .await?)
 }
 
 /// A completed drug order of a past visit: what the pharmacy handed over.
@@ -219,58 +174,6 @@ pub async fn done_orders(db: &Db, after: i64, limit: i64) -> Result<Vec<DoneOrde
         at: r.get(8),
     })
     .collect())
-}
-
-/// A receipt's header; returns its id.
-#[allow(clippy::too_many_arguments)]
-pub async fn receipt(
-    tx: &mut Tx,
-    store: i64,
-    supplier: i64,
-    reference: &str,
-    received_on: &str,
-    token: &str,
-    by: Option<i64>,
-    at: &str,
-) -> Result<i64, DbError> {
-    Ok(sqlx::query(
-        "INSERT INTO receipts (store_id, supplier_id, reference, received_on, form_token, \
-         posted_by, posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(store)
-    .bind(supplier)
-    .bind(reference)
-    .bind(received_on)
-    .bind(token)
-    .bind(by)
-    .bind(at)
-    .fetch_one(&mut **tx)
-    .await?
-    .get(0))
-}
-
-pub async fn receipt_line(
-    tx: &mut Tx,
-    receipt: i64,
-    drug: i64,
-    batch: i64,
-    packs: i64,
-    quantity: i64,
-    unit_cost_cents: i64,
-) -> Result<i64, DbError> {
-    Ok(sqlx::query(
-        "INSERT INTO receipt_lines (receipt_id, drug_id, batch_id, packs, quantity, \
-         unit_cost_cents) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(receipt)
-    .bind(drug)
-    .bind(batch)
-    .bind(packs)
-    .bind(quantity)
-    .bind(unit_cost_cents)
-    .fetch_one(&mut **tx)
-    .await?
-    .get(0))
 }
 
 /// A transfer issued at once (the dispensary's monthly requisition); returns its id.
@@ -409,16 +312,13 @@ pub async fn stock_take(
 
 /// Batches of `store` holding stock: (batch, drug, on hand), by id.
 pub async fn batches_on_hand(tx: &mut Tx, store: i64) -> Result<Vec<(i64, i64, i64)>, DbError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT id, drug_id, qty_on_hand FROM stock_batches \
          WHERE store_id = $1 AND qty_on_hand > 0 ORDER BY id",
     )
     .bind(store)
     .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect())
+    .await?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -450,15 +350,12 @@ pub async fn stock_take_line(
 
 /// Units on hand per (store, drug).
 pub async fn on_hand(tx: &mut Tx) -> Result<Vec<(i64, i64, i64)>, DbError> {
-    Ok(sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT store_id, drug_id, CAST(SUM(qty_on_hand) AS BIGINT) FROM stock_batches \
          GROUP BY store_id, drug_id",
     )
     .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect())
+    .await?)
 }
 
 pub async fn store_level(

@@ -506,7 +506,7 @@ pub async fn line_batches_in(
     tx: &mut Tx,
     line: i64,
 ) -> Result<Vec<(i64, String, String, i64)>, DbError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT b.id, b.batch_no, b.expiry, CAST(-SUM(l.quantity) AS BIGINT) \
          FROM stock_ledger l JOIN stock_batches b ON b.id = l.batch_id \
          WHERE l.reference = $1 GROUP BY b.id, b.batch_no, b.expiry \
@@ -514,11 +514,7 @@ pub async fn line_batches_in(
     )
     .bind(format!("dispense_line:{line}"))
     .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect())
+    .await?)
 }
 
 /// The batches every line of a dispense was taken from: (line, batch number, expiry, units).
@@ -526,7 +522,7 @@ pub async fn taken_from(
     db: &Db,
     dispense: i64,
 ) -> Result<Vec<(i64, String, String, i64)>, DbError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT dl.id, b.batch_no, b.expiry, CAST(-SUM(l.quantity) AS BIGINT) \
          FROM dispense_lines dl \
          JOIN stock_ledger l ON l.reference = 'dispense_line:' || CAST(dl.id AS TEXT) \
@@ -536,9 +532,5 @@ pub async fn taken_from(
     )
     .bind(dispense)
     .fetch_all(db.read())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect())
+    .await?)
 }

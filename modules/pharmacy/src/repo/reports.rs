@@ -37,15 +37,14 @@ pub async fn store_batches(db: &Db, store: i64) -> Result<Vec<BatchNow>, DbError
 
 /// What moved in each batch of `store` from `from` on (RFC 3339 UTC): (batch, net quantity).
 pub async fn moved_since(db: &Db, store: i64, from: &str) -> Result<Vec<(i64, i64)>, DbError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT batch_id, CAST(SUM(quantity) AS BIGINT) FROM stock_ledger \
          WHERE store_id = $1 AND at >= $2 GROUP BY batch_id",
     )
     .bind(store)
     .bind(from)
     .fetch_all(db.read())
-    .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    .await?)
 }
 
 /// Movements of a period, summed per drug, ledger kind and direction.
@@ -119,7 +118,7 @@ pub async fn adjustment_totals(
     from: &str,
     to: &str,
 ) -> Result<Vec<(i64, String, i64)>, DbError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT l.drug_id, a.reason, CAST(SUM(l.quantity) AS BIGINT) FROM adjustments a \
          JOIN stock_ledger l ON l.reference = 'adjustment:' || CAST(a.id AS TEXT) \
          WHERE a.store_id = $1 AND l.store_id = $1 AND l.at >= $2 AND l.at < $3 \
@@ -129,11 +128,7 @@ pub async fn adjustment_totals(
     .bind(from)
     .bind(to)
     .fetch_all(db.read())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
+    .await?)
 }
 
 /// The drugs `store` stocks (a batch there, or a level set): the consumption report's lines.
@@ -151,16 +146,12 @@ pub async fn store_drugs(db: &Db, store: i64) -> Result<Vec<crate::model::Drug>,
 
 /// (drug, reorder level, maximum level) of `store`.
 pub async fn store_levels(db: &Db, store: i64) -> Result<Vec<(i64, i64, i64)>, DbError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT drug_id, reorder_level, maximum_level FROM store_levels WHERE store_id = $1",
     )
     .bind(store)
     .fetch_all(db.read())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
+    .await?)
 }
 
 /// A drug's stock in one store (or all), for the stock-on-hand report.
@@ -440,7 +431,7 @@ pub async fn controlled_recipients(
     from: &str,
     to: &str,
 ) -> Result<Vec<(i64, Option<i64>, Option<String>)>, DbError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT dl.id, d.patient_id, d.walk_in_name FROM dispenses d \
          JOIN dispense_lines dl ON dl.dispense_id = d.id JOIN drugs dr ON dr.id = dl.drug_id \
          WHERE d.store_id = $1 AND d.issued_at >= $2 AND d.issued_at < $3 \
@@ -450,11 +441,7 @@ pub async fn controlled_recipients(
     .bind(from)
     .bind(to)
     .fetch_all(db.read())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
+    .await?)
 }
 
 /// One issued prescription with the MOH 717 D categories of its lines.

@@ -1,8 +1,10 @@
 //! SQL of the dashboard cards and of the ledger checks' record (`stock_checks`).
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 
-use hms_core::db::{Db, DbError};
+use hms_core::db::{values_sql, Db, DbError, Placeholders};
 
 /// Prescription lines waiting with nothing issued yet: (lines, patients, oldest placing time).
 pub async fn waiting(db: &Db) -> Result<(i64, i64, Option<String>), DbError> {
@@ -55,15 +57,14 @@ pub async fn balances(db: &Db, limit: i64) -> Result<(i64, Vec<Balance>), DbErro
 
 /// Usable units (unexpired on `today`) per drug code across the dispensaries.
 pub async fn usable_in_dispensaries(db: &Db, today: &str) -> Result<Vec<(String, i64)>, DbError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT d.code, CAST(SUM(b.qty_on_hand) AS BIGINT) FROM stock_batches b \
          JOIN drugs d ON d.id = b.drug_id JOIN stores s ON s.id = b.store_id \
          WHERE s.kind = 'dispensary' AND b.qty_on_hand > 0 AND b.expiry >= $1 GROUP BY d.code",
     )
     .bind(today)
     .fetch_all(db.read())
-    .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    .await?)
 }
 
 /// An item of a store at or below its reorder level.
@@ -117,36 +118,54 @@ pub async fn below_reorder(
     ))
 }
 
-/// Units of `drug` dispensed (net of returns) from `store` since `since`, and its usable units
-/// there on `today`: what average monthly consumption and months of stock are made of. Two
-/// indexed reads (`stock_ledger_card`, `stock_batches_pick`); the cards call it for the few
-/// lines they show.
+/// Columns of a row of [`figures_sql`]'s VALUES list: store, drug, since, today.
+const FIGURE_COLUMNS: usize = 4;
+
+/// The figures of `rows` listed items in one statement: each row of the VALUES list names an
+/// item (and the bounds, bound again per row so the list is the statement's only parameters);
+/// the two sums are indexed reads (`stock_ledger_card`, `stock_batches_pick`).
+fn figures_sql(rows: usize) -> String {
+    values_sql(
+        Placeholders::Numbered,
+        "WITH items (store_id, drug_id, since, today) AS (VALUES ",
+        FIGURE_COLUMNS,
+        rows,
+        ") SELECT i.store_id, i.drug_id, \
+         (SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM stock_ledger l \
+         WHERE l.drug_id = i.drug_id AND l.store_id = i.store_id AND l.at >= i.since \
+         AND l.kind IN ('dispense', 'return')), \
+         (SELECT CAST(COALESCE(SUM(b.qty_on_hand), 0) AS BIGINT) FROM stock_batches b \
+         WHERE b.store_id = i.store_id AND b.drug_id = i.drug_id AND b.expiry >= i.today) \
+         FROM items i",
+    )
+}
+
+/// For each listed (store, drug): units dispensed (net of returns) from the store since `since`,
+/// and its usable units there on `today`: what average monthly consumption and months of stock
+/// are made of. One statement for all the lines a card shows.
 pub async fn item_figures(
     db: &Db,
-    store: i64,
-    drug: i64,
+    items: &[(i64, i64)],
     since: &str,
     today: &str,
-) -> Result<(i64, i64), DbError> {
-    let used: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM stock_ledger \
-         WHERE drug_id = $1 AND store_id = $2 AND at >= $3 AND kind IN ('dispense', 'return')",
-    )
-    .bind(drug)
-    .bind(store)
-    .bind(since)
-    .fetch_one(db.read())
-    .await?;
-    let usable: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(qty_on_hand), 0) AS BIGINT) FROM stock_batches \
-         WHERE store_id = $1 AND drug_id = $2 AND expiry >= $3",
-    )
-    .bind(store)
-    .bind(drug)
-    .bind(today)
-    .fetch_one(db.read())
-    .await?;
-    Ok(((-used).max(0), usable))
+) -> Result<HashMap<(i64, i64), (i64, i64)>, DbError> {
+    if items.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // Only placeholders are built: the values are bound.
+    let sql = sqlx::AssertSqlSafe(figures_sql(items.len()));
+    let mut q = sqlx::query(sql);
+    for &(store, drug) in items {
+        q = q.bind(store).bind(drug).bind(since).bind(today);
+    }
+    let rows = q.fetch_all(db.read()).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let used: i64 = r.get(2);
+            ((r.get(0), r.get(1)), ((-used).max(0), r.get(3)))
+        })
+        .collect())
 }
 
 /// A stock take counted and waiting for approval.

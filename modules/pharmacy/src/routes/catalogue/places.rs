@@ -8,6 +8,7 @@ use poem::{handler, Response};
 use serde_json::json;
 
 use hms_core::audit::{self, Event};
+use hms_core::db::Tx;
 use hms_core::http::{render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec};
 use hms_core::i18n::t;
 use hms_core::ui::FormErrors;
@@ -68,38 +69,118 @@ fn kind(form: &Form, kinds: &[&str], errors: &mut FormErrors) -> String {
     v
 }
 
+/// The two screens: one page, one way to save; what differs is said here.
+#[derive(Clone, Copy)]
+enum Place {
+    Store,
+    Supplier,
+}
+
+impl Place {
+    fn href(self) -> &'static str {
+        match self {
+            Place::Store => "/pharmacy/stores",
+            Place::Supplier => "/pharmacy/suppliers",
+        }
+    }
+
+    /// The fields a refused form shows again as typed.
+    fn typed(self) -> &'static [&'static str] {
+        match self {
+            Place::Store => &["code", "name", "kind"],
+            Place::Supplier => &["name", "kind", "phone"],
+        }
+    }
+
+    /// Their list, the kinds to choose from and the page, in `c`; returns the template.
+    async fn fill(self, cx: &Ctx, c: &mut tera::Context) -> AppResult<&'static str> {
+        let db = &cx.app().db;
+        Ok(match self {
+            Place::Store => {
+                c.insert("stores", &model::stores(db).await?);
+                c.insert("kinds", &options("store_kind", STORE_KINDS));
+                "pharmacy/catalogue_stores.html"
+            }
+            Place::Supplier => {
+                c.insert("suppliers", &repo::suppliers(db).await?);
+                c.insert("kinds", &options("supplier_kind", SUPPLIER_KINDS));
+                "pharmacy/catalogue_suppliers.html"
+            }
+        })
+    }
+
+    fn saved(self) -> String {
+        match self {
+            Place::Store => t("pharmacy_catalogue.store_saved"),
+            Place::Supplier => t("pharmacy_catalogue.supplier_saved"),
+        }
+    }
+
+    /// The screen, with `errors` beside the form they belong to: a row's (`editing`), or the
+    /// form to add one.
+    async fn page(
+        self,
+        cx: &Ctx,
+        status: StatusCode,
+        errors: &FormErrors,
+        editing: Option<i64>,
+        form: Option<&Form>,
+    ) -> AppResult<Response> {
+        let mut c = tera::Context::new();
+        let template = self.fill(cx, &mut c).await?;
+        c.insert("errors", errors);
+        c.insert("editing", &editing);
+        let none = FormErrors::new();
+        c.insert("add_errors", if editing.is_none() { errors } else { &none });
+        let values: serde_json::Map<String, serde_json::Value> = self
+            .typed()
+            .iter()
+            .map(|k| {
+                let v = form.map(|f| f.get(k).trim().to_string());
+                (k.to_string(), v.unwrap_or_default().into())
+            })
+            .collect();
+        c.insert("values", &values);
+        render_status(cx, status, template, c)
+    }
+
+    /// The screen again with the form's errors.
+    async fn refused(
+        self,
+        cx: &Ctx,
+        errors: &FormErrors,
+        editing: Option<i64>,
+        form: &Form,
+    ) -> AppResult<Response> {
+        self.page(
+            cx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            editing,
+            Some(form),
+        )
+        .await
+    }
+
+    /// Audits the change (none when `event` is), commits, and goes back to the screen.
+    async fn done(self, cx: &Ctx, mut tx: Tx, event: Option<Event>) -> AppResult<Response> {
+        if let Some(event) = event {
+            audit::record(&mut tx, &cx.actor(), event).await?;
+        }
+        tx.commit().await?;
+        cx.flash(FlashKind::Success, self.saved());
+        Ok(see_other(self.href()))
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stores
 
-async fn stores_page(
-    cx: &Ctx,
-    status: StatusCode,
-    errors: &FormErrors,
-    editing: Option<i64>,
-    form: Option<&Form>,
-) -> AppResult<Response> {
-    let mut c = tera::Context::new();
-    c.insert("stores", &model::stores(&cx.app().db).await?);
-    c.insert("kinds", &options("store_kind", STORE_KINDS));
-    c.insert("errors", errors);
-    c.insert("editing", &editing);
-    // Messages go beside the form they belong to: a row's form, or the form to add one.
-    let none = FormErrors::new();
-    c.insert("add_errors", if editing.is_none() { errors } else { &none });
-    let typed = |k: &str| {
-        form.map(|f| f.get(k).trim().to_string())
-            .unwrap_or_default()
-    };
-    c.insert(
-        "values",
-        &json!({ "code": typed("code"), "name": typed("name"), "kind": typed("kind") }),
-    );
-    render_status(cx, status, "pharmacy/catalogue_stores.html", c)
-}
-
 #[handler]
 pub async fn stores(cx: Ctx) -> AppResult<Response> {
-    stores_page(&cx, StatusCode::OK, &FormErrors::new(), None, None).await
+    Place::Store
+        .page(&cx, StatusCode::OK, &FormErrors::new(), None, None)
+        .await
 }
 
 #[handler]
@@ -112,39 +193,18 @@ pub async fn add_store(cx: Ctx, form: Form) -> AppResult<Response> {
     let store_name = name(&form, "name", 80, &mut errors);
     let kind = kind(&form, STORE_KINDS, &mut errors);
     if !errors.is_empty() {
-        return stores_page(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &errors,
-            None,
-            Some(&form),
-        )
-        .await;
+        return Place::Store.refused(&cx, &errors, None, &form).await;
     }
     let now = hms_core::clock::now_rfc3339();
     let mut tx = cx.app().db.begin().await?;
     let Some(id) = repo::insert_store(&mut tx, &code, &store_name, &kind, &now).await? else {
         drop(tx);
         errors.add("code", t("pharmacy_catalogue.error_store_code_taken"));
-        return stores_page(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &errors,
-            None,
-            Some(&form),
-        )
-        .await;
+        return Place::Store.refused(&cx, &errors, None, &form).await;
     };
-    audit::record(
-        &mut tx,
-        &cx.actor(),
-        Event::new("pharmacy.store_create", "store", Some(id))
-            .detail(json!({ "after": { "code": code, "name": store_name, "kind": kind } })),
-    )
-    .await?;
-    tx.commit().await?;
-    cx.flash(FlashKind::Success, t("pharmacy_catalogue.store_saved"));
-    Ok(see_other("/pharmacy/stores"))
+    let event = Event::new("pharmacy.store_create", "store", Some(id))
+        .detail(json!({ "after": { "code": code, "name": store_name, "kind": kind } }));
+    Place::Store.done(&cx, tx, Some(event)).await
 }
 
 /// The main store and the OPD dispensary, for a pharmacy that has none yet.
@@ -162,17 +222,10 @@ pub async fn usual_stores(cx: Ctx) -> AppResult<Response> {
             added.push(json!({ "id": id, "code": code, "name": label, "kind": kind }));
         }
     }
-    if !added.is_empty() {
-        audit::record(
-            &mut tx,
-            &cx.actor(),
-            Event::new("pharmacy.store_create", "store", None).detail(json!({ "after": added })),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    cx.flash(FlashKind::Success, t("pharmacy_catalogue.store_saved"));
-    Ok(see_other("/pharmacy/stores"))
+    let event = (!added.is_empty()).then(|| {
+        Event::new("pharmacy.store_create", "store", None).detail(json!({ "after": added }))
+    });
+    Place::Store.done(&cx, tx, event).await
 }
 
 #[handler]
@@ -183,62 +236,22 @@ pub async fn save_store(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<R
     let store_name = name(&form, "name", 80, &mut errors);
     let kind = kind(&form, STORE_KINDS, &mut errors);
     if !errors.is_empty() {
-        return stores_page(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &errors,
-            Some(id),
-            Some(&form),
-        )
-        .await;
+        return Place::Store.refused(&cx, &errors, Some(id), &form).await;
     }
     let active = form.get("active") == "1";
     let mut tx = db.begin().await?;
     if !repo::update_store(&mut tx, id, &store_name, &kind, active).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(
-        &mut tx,
-        &cx.actor(),
-        Event::new("pharmacy.store_edit", "store", Some(id)).detail(json!({
-            "before": before,
-            "after": { "name": store_name, "kind": kind, "active": active },
-        })),
-    )
-    .await?;
-    tx.commit().await?;
-    cx.flash(FlashKind::Success, t("pharmacy_catalogue.store_saved"));
-    Ok(see_other("/pharmacy/stores"))
+    let event = Event::new("pharmacy.store_edit", "store", Some(id)).detail(json!({
+        "before": before,
+        "after": { "name": store_name, "kind": kind, "active": active },
+    }));
+    Place::Store.done(&cx, tx, Some(event)).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Suppliers
-
-async fn suppliers_page(
-    cx: &Ctx,
-    status: StatusCode,
-    errors: &FormErrors,
-    editing: Option<i64>,
-    form: Option<&Form>,
-) -> AppResult<Response> {
-    let mut c = tera::Context::new();
-    c.insert("suppliers", &repo::suppliers(&cx.app().db).await?);
-    c.insert("kinds", &options("supplier_kind", SUPPLIER_KINDS));
-    c.insert("errors", errors);
-    c.insert("editing", &editing);
-    // Messages go beside the form they belong to: a row's form, or the form to add one.
-    let none = FormErrors::new();
-    c.insert("add_errors", if editing.is_none() { errors } else { &none });
-    let typed = |k: &str| {
-        form.map(|f| f.get(k).trim().to_string())
-            .unwrap_or_default()
-    };
-    c.insert(
-        "values",
-        &json!({ "name": typed("name"), "kind": typed("kind"), "phone": typed("phone") }),
-    );
-    render_status(cx, status, "pharmacy/catalogue_suppliers.html", c)
-}
 
 fn phone(form: &Form, errors: &mut FormErrors) -> String {
     let v = form.get("phone").trim().to_string();
@@ -253,7 +266,9 @@ fn phone(form: &Form, errors: &mut FormErrors) -> String {
 
 #[handler]
 pub async fn suppliers(cx: Ctx) -> AppResult<Response> {
-    suppliers_page(&cx, StatusCode::OK, &FormErrors::new(), None, None).await
+    Place::Supplier
+        .page(&cx, StatusCode::OK, &FormErrors::new(), None, None)
+        .await
 }
 
 #[handler]
@@ -263,39 +278,18 @@ pub async fn add_supplier(cx: Ctx, form: Form) -> AppResult<Response> {
     let kind = kind(&form, SUPPLIER_KINDS, &mut errors);
     let phone = phone(&form, &mut errors);
     if !errors.is_empty() {
-        return suppliers_page(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &errors,
-            None,
-            Some(&form),
-        )
-        .await;
+        return Place::Supplier.refused(&cx, &errors, None, &form).await;
     }
     let now = hms_core::clock::now_rfc3339();
     let mut tx = cx.app().db.begin().await?;
     let Some(id) = repo::insert_supplier(&mut tx, &supplier, &kind, &phone, &now).await? else {
         drop(tx);
         errors.add("name", t("pharmacy_catalogue.error_supplier_taken"));
-        return suppliers_page(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &errors,
-            None,
-            Some(&form),
-        )
-        .await;
+        return Place::Supplier.refused(&cx, &errors, None, &form).await;
     };
-    audit::record(
-        &mut tx,
-        &cx.actor(),
-        Event::new("pharmacy.supplier_create", "supplier", Some(id))
-            .detail(json!({ "after": { "name": supplier, "kind": kind, "phone": phone } })),
-    )
-    .await?;
-    tx.commit().await?;
-    cx.flash(FlashKind::Success, t("pharmacy_catalogue.supplier_saved"));
-    Ok(see_other("/pharmacy/suppliers"))
+    let event = Event::new("pharmacy.supplier_create", "supplier", Some(id))
+        .detail(json!({ "after": { "name": supplier, "kind": kind, "phone": phone } }));
+    Place::Supplier.done(&cx, tx, Some(event)).await
 }
 
 /// KEMSA and MEDS, the suppliers most public and mission facilities order from.
@@ -312,18 +306,10 @@ pub async fn usual_suppliers(cx: Ctx) -> AppResult<Response> {
             added.push(json!({ "id": id, "name": supplier, "kind": kind }));
         }
     }
-    if !added.is_empty() {
-        audit::record(
-            &mut tx,
-            &cx.actor(),
-            Event::new("pharmacy.supplier_create", "supplier", None)
-                .detail(json!({ "after": added })),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    cx.flash(FlashKind::Success, t("pharmacy_catalogue.supplier_saved"));
-    Ok(see_other("/pharmacy/suppliers"))
+    let event = (!added.is_empty()).then(|| {
+        Event::new("pharmacy.supplier_create", "supplier", None).detail(json!({ "after": added }))
+    });
+    Place::Supplier.done(&cx, tx, event).await
 }
 
 #[handler]
@@ -339,14 +325,7 @@ pub async fn save_supplier(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResul
     let kind = kind(&form, SUPPLIER_KINDS, &mut errors);
     let phone = phone(&form, &mut errors);
     if !errors.is_empty() {
-        return suppliers_page(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &errors,
-            Some(id),
-            Some(&form),
-        )
-        .await;
+        return Place::Supplier.refused(&cx, &errors, Some(id), &form).await;
     }
     let active = form.get("active") == "1";
     let mut tx = db.begin().await?;
@@ -355,27 +334,13 @@ pub async fn save_supplier(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResul
         Some(false) => {
             drop(tx);
             errors.add("name", t("pharmacy_catalogue.error_supplier_taken"));
-            return suppliers_page(
-                &cx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &errors,
-                Some(id),
-                Some(&form),
-            )
-            .await;
+            return Place::Supplier.refused(&cx, &errors, Some(id), &form).await;
         }
         Some(true) => {}
     }
-    audit::record(
-        &mut tx,
-        &cx.actor(),
-        Event::new("pharmacy.supplier_edit", "supplier", Some(id)).detail(json!({
-            "before": before,
-            "after": { "name": supplier, "kind": kind, "phone": phone, "active": active },
-        })),
-    )
-    .await?;
-    tx.commit().await?;
-    cx.flash(FlashKind::Success, t("pharmacy_catalogue.supplier_saved"));
-    Ok(see_other("/pharmacy/suppliers"))
+    let event = Event::new("pharmacy.supplier_edit", "supplier", Some(id)).detail(json!({
+        "before": before,
+        "after": { "name": supplier, "kind": kind, "phone": phone, "active": active },
+    }));
+    Place::Supplier.done(&cx, tx, Some(event)).await
 }
