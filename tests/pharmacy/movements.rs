@@ -396,7 +396,7 @@ each_backend! {
         assert_eq!(issued, Some(25));
         let shown = c.get(&format!("/pharmacy/transfers/{id}")).await;
         assert_eq!(shown.status, 200);
-        assert!(shown.body.contains("Issued") && shown.body.contains(r#"25 <span lang="en">tablet</span>"#), "{}", shown.body);
+        assert!(shown.body.contains("Issued") && shown.body.contains("25 tablet"), "{}", shown.body);
         let listed = c.get("/pharmacy/transfers").await;
         assert!(listed.body.contains("No requests waiting") && listed.body.contains("Issued"), "{}", listed.body);
         books_balance(&app).await;

@@ -213,7 +213,7 @@ each_backend! {
         // in 90 days: 3 a month, 31 / 3 = 10.3 months of stock, on every card that lists it.
         let months = |body: &str| body.contains(">3<") && body.contains(">10.3<");
         let r = pharmacist.get("/pharmacy/cards/reorder").await;
-        assert!(r.body.contains(r#"31 <span lang="en">tablet</span>"#) && r.body.contains(">50<"), "{}", r.body);
+        assert!(r.body.contains("31 tablet") && r.body.contains(">50<"), "{}", r.body);
         assert!(months(&r.body), "{}", r.body);
         let r = pharmacist.get("/pharmacy/cards/expiring").await;
         assert!(r.body.contains("SOON") && !r.body.contains("GONE") && months(&r.body), "{}", r.body);
