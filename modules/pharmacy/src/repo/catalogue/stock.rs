@@ -183,18 +183,18 @@ pub async fn store_page(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<StockLine>, i64), DbError> {
-    // Without a flag only the page's drugs are summed (the page is chosen from `drugs` alone,
-    // with the total beside it); a flag needs every drug's sums to filter on.
+    // Without a flag only the page's drugs are summed: the page is read from `drugs` alone in
+    // the order of `drugs_listing` (no sort, no scan past the page when nothing is searched),
+    // and counted apart. A flag needs every drug's sums to filter on.
     let rows = if flag.is_empty() {
         sqlx::query(concat!(
             "SELECT p.id, p.code, p.generic_name, p.strength, p.form, p.unit, ",
             stock_sums!(),
-            ", MAX(p.total), p.active \
-             FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.active, \
-                     COUNT(*) OVER () AS total \
+            ", 0, p.active \
+             FROM (SELECT d.id, d.code, d.generic_name, d.strength, d.form, d.unit, d.active \
                    FROM drugs d WHERE (d.active = 1 OR d.id IN (SELECT h.drug_id FROM stock_batches h \
                      WHERE h.store_id = $1 AND h.qty_on_hand > 0)) \
-                     AND (LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
+                     AND ($4 = '%%' OR LOWER(d.generic_name) LIKE $4 ESCAPE '\\' \
                      OR LOWER(d.code) LIKE $4 ESCAPE '\\' OR LOWER(d.brands) LIKE $4 ESCAPE '\\') \
                    ORDER BY LOWER(d.generic_name), d.strength, d.id \
                    LIMIT CAST($5 AS BIGINT) OFFSET CAST($6 AS BIGINT)) p \
@@ -242,7 +242,20 @@ pub async fn store_page(
         .fetch_all(db.read())
         .await?
     };
-    let total = rows.first().map(|r| r.get::<i64, _>(12)).unwrap_or(0);
+    let total = if flag.is_empty() {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM drugs d WHERE (d.active = 1 OR d.id IN (SELECT h.drug_id \
+             FROM stock_batches h WHERE h.store_id = $1 AND h.qty_on_hand > 0)) \
+             AND ($2 = '%%' OR LOWER(d.generic_name) LIKE $2 ESCAPE '\\' \
+             OR LOWER(d.code) LIKE $2 ESCAPE '\\' OR LOWER(d.brands) LIKE $2 ESCAPE '\\')",
+        )
+        .bind(store)
+        .bind(pattern)
+        .fetch_one(db.read())
+        .await?
+    } else {
+        rows.first().map(|r| r.get::<i64, _>(12)).unwrap_or(0)
+    };
     let lines = rows
         .into_iter()
         .map(|r| {
