@@ -78,6 +78,7 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
             "search",
             "search_parts",
             "chart",
+            "chart_heavy",
             "register",
             "book",
             "queue",
