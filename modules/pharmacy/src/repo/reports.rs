@@ -228,7 +228,7 @@ pub async fn expiring(
          || ' ' || d.form, d.unit, b.batch_no, b.expiry, b.qty_on_hand, b.unit_cost_cents \
          FROM stock_batches b JOIN stores s ON s.id = b.store_id JOIN drugs d ON d.id = b.drug_id \
          WHERE b.qty_on_hand > 0 AND b.expiry >= $1 AND b.expiry <= $2 \
-         AND ($3 = 0 OR b.store_id = $3) ORDER BY b.expiry, d.generic_name, b.id LIMIT $4",
+         AND ($3 = 0 OR b.store_id = $3) ORDER BY b.expiry, d.generic_name, b.id LIMIT CAST($4 AS BIGINT)",
     )
     .bind(after)
     .bind(until)

@@ -68,7 +68,7 @@ pub async fn list(db: &Db, before: Option<i64>, limit: i64) -> Result<Vec<Adjust
          a.quantity, a.reason, COALESCE(a.note, ''), COALESCE(u.full_name, ''), a.made_at \
          FROM adjustments a JOIN stores s ON s.id = a.store_id JOIN drugs d ON d.id = a.drug_id \
          JOIN stock_batches b ON b.id = a.batch_id LEFT JOIN users u ON u.id = a.made_by \
-         WHERE a.id < $1 ORDER BY a.id DESC LIMIT $2",
+         WHERE a.id < $1 ORDER BY a.id DESC LIMIT CAST($2 AS BIGINT)",
     )
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)

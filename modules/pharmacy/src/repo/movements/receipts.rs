@@ -115,7 +115,7 @@ fn receipt_from(r: &sqlx::any::AnyRow) -> ReceiptRow {
 /// The latest receipts, newest first, `limit` of them before `before` (keyset).
 pub async fn list(db: &Db, before: Option<i64>, limit: i64) -> Result<Vec<ReceiptRow>, DbError> {
     Ok(sqlx::query(select_receipts!(
-        "WHERE r.id < $1 ORDER BY r.id DESC LIMIT $2"
+        "WHERE r.id < $1 ORDER BY r.id DESC LIMIT CAST($2 AS BIGINT)"
     ))
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)

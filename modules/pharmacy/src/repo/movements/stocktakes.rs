@@ -212,16 +212,16 @@ fn take_from(r: &sqlx::any::AnyRow) -> StockTakeRow {
 
 /// Stock takes, newest first (keyset before `before`).
 pub async fn list(db: &Db, before: Option<i64>, limit: i64) -> Result<Vec<StockTakeRow>, DbError> {
-    Ok(
-        sqlx::query(select_takes!("WHERE k.id < $1 ORDER BY k.id DESC LIMIT $2"))
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(db.read())
-            .await?
-            .iter()
-            .map(take_from)
-            .collect(),
-    )
+    Ok(sqlx::query(select_takes!(
+        "WHERE k.id < $1 ORDER BY k.id DESC LIMIT CAST($2 AS BIGINT)"
+    ))
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(take_from)
+    .collect())
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<StockTakeRow>, DbError> {

@@ -180,7 +180,7 @@ pub async fn waiting(db: &Db) -> Result<Vec<TransferRow>, DbError> {
 /// Transfers done or cancelled, newest first (keyset before `before`).
 pub async fn done(db: &Db, before: Option<i64>, limit: i64) -> Result<Vec<TransferRow>, DbError> {
     Ok(sqlx::query(select_transfers!(
-        "WHERE t.state <> 'requested' AND t.id < $1 ORDER BY t.id DESC LIMIT $2"
+        "WHERE t.state <> 'requested' AND t.id < $1 ORDER BY t.id DESC LIMIT CAST($2 AS BIGINT)"
     ))
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)

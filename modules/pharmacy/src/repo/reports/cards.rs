@@ -37,7 +37,7 @@ pub async fn balances(db: &Db, limit: i64) -> Result<(i64, Vec<Balance>), DbErro
     let rows = sqlx::query(
         "SELECT code, display, quantity - quantity_done, placed_at \
          FROM orders WHERE kind = 'drug' AND state = 'in_progress' AND quantity_done > 0 \
-         AND quantity_done < quantity ORDER BY placed_at, id LIMIT $1",
+         AND quantity_done < quantity ORDER BY placed_at, id LIMIT CAST($1 AS BIGINT)",
     )
     .bind(limit)
     .fetch_all(db.read())
@@ -189,7 +189,7 @@ pub async fn submitted_counts(db: &Db, limit: i64) -> Result<(i64, Vec<Submitted
          (SELECT COUNT(*) FROM stock_take_lines l WHERE l.stock_take_id = t.id) \
          FROM stock_takes t JOIN stores s ON s.id = t.store_id \
          LEFT JOIN users u ON u.id = t.submitted_by \
-         WHERE t.state = 'submitted' ORDER BY t.submitted_at, t.id LIMIT $1",
+         WHERE t.state = 'submitted' ORDER BY t.submitted_at, t.id LIMIT CAST($1 AS BIGINT)",
     )
     .bind(limit)
     .fetch_all(db.read())
