@@ -59,7 +59,8 @@ impl Clock for TestClock {
     }
 }
 
-/// (Patients is a real module now; the stand-ins cover departments not yet built.)
+/// (Patients and the pharmacy are real modules now; the stand-ins cover departments not yet
+/// built.)
 /// A stand-in department module: one page at `/<id>`, one care permission `<id>.use` granted
 /// to every seeded role, and (for `reports`) an administrative permission.
 pub struct Department {
@@ -95,19 +96,13 @@ macro_rules! department {
     };
 }
 
-department!(PHARMACY, "pharmacy", false);
 department!(LABORATORY, "laboratory", false);
 department!(REPORTS, "reports", true);
 department!(SYNC, "sync", false);
 
 /// Every stand-in department.
 pub fn departments() -> Vec<Arc<dyn Module>> {
-    vec![
-        Arc::new(PHARMACY),
-        Arc::new(LABORATORY),
-        Arc::new(REPORTS),
-        Arc::new(SYNC),
-    ]
+    vec![Arc::new(LABORATORY), Arc::new(REPORTS), Arc::new(SYNC)]
 }
 
 #[handler]
