@@ -1,5 +1,5 @@
-//! `chart_heavy`: the chart of one patient with 1,000 visits. Before the clock starts the
-//! patient comes 1,000 times as staff would see them through the server: checked in, vital
+//! `chart_heavy`: the chart of one patient with 1,000 visits (`--heavy-visits`). Before the
+//! clock starts the patient comes that many times as staff would see them through the server: checked in, vital
 //! signs at triage (sent on as an emergency, so that the doctor's *Take next* takes them before
 //! anyone else waiting), and a whole consultation with its diagnosis, a test and signing.
 
@@ -9,10 +9,7 @@ use rand::SeedableRng;
 use crate::http::Client;
 use crate::scenarios::Shared;
 
-/// Visits the patient is given.
-pub const VISITS: usize = 1_000;
-
-/// Gives an adult of the data set [`VISITS`] visits; the patient's id.
+/// Gives an adult of the data set `shared.heavy_visits` visits; the patient's id.
 pub async fn prepare(shared: &Shared) -> Result<i64, String> {
     let (nurse, doctor) = (shared.account("nurse")?, shared.account("doctor")?);
     let mut n = Client::new(shared.addr);
@@ -31,7 +28,7 @@ pub async fn prepare(shared: &Shared) -> Result<i64, String> {
         }
     }
     let (patient, mut id) = first.ok_or("no adult could be checked in for chart_heavy")?;
-    for visit in 0..VISITS {
+    for visit in 0..shared.heavy_visits {
         if visit > 0 {
             id = check_in(&mut n, patient)
                 .await?
@@ -62,7 +59,10 @@ pub async fn prepare(shared: &Shared) -> Result<i64, String> {
         }
         crate::clinical::consult(&mut d, shared, &mut rng, &mut Vec::new()).await?;
     }
-    println!("  chart_heavy: patient {patient} given {VISITS} visits");
+    println!(
+        "  chart_heavy: patient {patient} given {} visits",
+        shared.heavy_visits
+    );
     Ok(patient)
 }
 

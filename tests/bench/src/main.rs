@@ -59,6 +59,9 @@ struct Args {
     /// At most this many operations per scenario.
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
+    /// Visits given to the patient whose chart `chart_heavy` reads.
+    #[arg(long, default_value_t = 1_000)]
+    heavy_visits: usize,
     /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search,
     /// search_parts, chart, chart_heavy, register, book, queue, vitals, consult, doctor,
     /// dispense, dispense_hot, pharmacy_stock, consumption_report
@@ -355,6 +358,7 @@ async fn measure(
         adults,
         pharmacy,
         heavy_patient: std::sync::atomic::AtomicI64::new(0),
+        heavy_visits: args.heavy_visits,
     });
     let limits = Limits {
         clients: args.clients,

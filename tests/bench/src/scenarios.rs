@@ -156,8 +156,10 @@ pub struct Shared {
     pub adults: Vec<i64>,
     /// The dispensary and the prescriptions waiting there (the pharmacy's scenarios).
     pub pharmacy: crate::pharmacy::Pharmacy,
-    /// The patient given 1,000 visits for `chart_heavy` (0 until then).
+    /// The patient given `heavy_visits` visits for `chart_heavy` (0 until then).
     pub heavy_patient: AtomicI64,
+    /// Visits `chart_heavy` gives its patient (1,000 unless told).
+    pub heavy_visits: usize,
 }
 
 impl Shared {

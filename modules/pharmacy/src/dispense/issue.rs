@@ -58,7 +58,7 @@ pub(crate) async fn issue_in(
     id: i64,
     all_or_nothing: bool,
 ) -> Result<(), DispenseError> {
-    let taken = take(tx, db, actor, id, all_or_nothing).await?;
+    let taken = take(tx, db, actor, id, all_or_nothing, None).await?;
     record(tx, actor, &taken).await
 }
 
@@ -77,13 +77,15 @@ pub(crate) struct Taken {
 /// [`record`] at the end: guarded `prepared -> issued`, the orders locked in id order, then each
 /// line's stock taken first expiry first (or from its chosen batch). `all_or_nothing`: any line
 /// short is a [`DispenseError::Short`] (the caller rolls back: prepare and issue were one click);
-/// otherwise short lines are issued in part (all short is still a refusal).
+/// otherwise short lines are issued in part (all short is still a refusal). `locked`: the
+/// (quantity, quantity done) of the orders when the caller has locked them already.
 pub(crate) async fn take(
     tx: &mut Tx,
     db: &Db,
     actor: &Actor,
     id: i64,
     all_or_nothing: bool,
+    locked: Option<std::collections::HashMap<i64, (i64, i64)>>,
 ) -> Result<Taken, DispenseError> {
     let now = hms_core::clock::now_rfc3339();
     let today = Day::today().date();
@@ -102,15 +104,21 @@ pub(crate) async fn take(
         (r.get(0), r.get(1))
     };
     let mut lines = repo::lines_in(tx, id).await?;
-    let mut order_ids: Vec<i64> = lines.iter().filter_map(|l| l.order).collect();
-    order_ids.sort_unstable();
-    order_ids.dedup();
-    let mut done_of = std::collections::HashMap::new();
-    for o in &order_ids {
-        if let Some(qd) = repo::lock_order_done(tx, db.backend, *o).await? {
-            done_of.insert(*o, qd);
+    let done_of = match locked {
+        Some(done_of) => done_of,
+        None => {
+            let mut order_ids: Vec<i64> = lines.iter().filter_map(|l| l.order).collect();
+            order_ids.sort_unstable();
+            order_ids.dedup();
+            let mut done_of = std::collections::HashMap::new();
+            for o in &order_ids {
+                if let Some(qd) = repo::lock_order_done(tx, db.backend, *o).await? {
+                    done_of.insert(*o, qd);
+                }
+            }
+            done_of
         }
-    }
+    };
     // Batches in one order across dispenses: by drug, then (expiry, id) within the drug.
     lines.sort_by_key(|l| (l.drug, l.id));
     let mut issued = Vec::new();

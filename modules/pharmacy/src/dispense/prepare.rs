@@ -6,9 +6,9 @@
 use serde_json::json;
 
 use hms_core::audit::{self, Actor, Event};
-use hms_core::charges::{self, Clearance, NewCharge};
+use hms_core::charges::{self, ChargeError, Clearance, NewCharge};
 use hms_core::day::Day;
-use hms_core::db::{Db, DbError};
+use hms_core::db::{Db, DbError, Tx};
 use hms_core::i18n::t;
 use hms_core::ids::{OrderId, PatientId, VisitId};
 use hms_core::orders::{self, DrugDetails};
@@ -104,40 +104,115 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
         .await?
         .is_some_and(|e| e.priority == hms_appointments::api::Priority::Emergency);
     let one_click = emergency || !super::payment_first(&app.modules, db);
-    let today = Day::today().date();
-    let now = hms_core::clock::now_rfc3339();
+    let job = Job {
+        db: db.clone(),
+        actor: actor.clone(),
+        token: p.token.clone(),
+        language: p.language.clone(),
+        visit: (visit.id, visit.patient_id),
+        store: store.id,
+        drugs,
+        emergency,
+        one_click,
+        today: Day::today().date(),
+        now: hms_core::clock::now_rfc3339(),
+    };
+    // One job of the group writer: the dispense shares its commit with the writes that arrive
+    // with it; a refusal (short stock, an order closed meanwhile) rolls back its own work only.
+    let written = db
+        .write_or_refuse(job, |tx, job| Box::pin(write(tx, job)))
+        .await;
+    let id = match written {
+        Ok(Written::New(id)) => id,
+        Ok(Written::Posted(id)) => return Ok(id),
+        Err(e) => return Err(e),
+    };
+    if one_click {
+        return Ok(id);
+    }
+    // Billing is on: issue now only when no line waits for payment.
+    if cleared(app, db, id).await? {
+        match issue::issue(app, actor, id).await {
+            Ok(()) | Err(DispenseError::Short(_)) | Err(DispenseError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(id)
+}
 
-    let (mut tx, id) = match super::begin(
-        db,
+
+/// What the prepare job needs, handed to each run of it (see [`Db::write_or_refuse`]).
+struct Job {
+    db: Db,
+    actor: Actor,
+    token: String,
+    language: String,
+    visit: (VisitId, PatientId),
+    store: i64,
+    /// The lines asked for, in order id order, with their drug and directions.
+    drugs: Vec<(Want, Drug, String)>,
+    emergency: bool,
+    /// Prepare and issue in one transaction (no payment first).
+    one_click: bool,
+    today: chrono::NaiveDate,
+    now: String,
+}
+
+/// What the job did: a new dispense, or the one its form token made before.
+enum Written {
+    New(i64),
+    Posted(i64),
+}
+
+/// The prepare job, in the group writer's transaction: the dispense, its lines checked against
+/// their orders (locked in id order) and the store's usable stock, the orders started, a charge
+/// per line, the audit row and, in one click, the stock taken.
+async fn write(tx: &mut Tx, job: &Job) -> Result<Written, DispenseError> {
+    let Job {
+        actor,
+        drugs,
+        emergency,
+        one_click,
+        today,
+        ref now,
+        ..
+    } = job;
+    let (visit_id, patient_id) = job.visit;
+    let Some(id) = repo::insert_once(
+        tx,
         &repo::NewDispense {
             kind: "prescription",
-            store: store.id,
-            patient: Some(visit.patient_id.get()),
-            visit: Some(visit.id.get()),
+            store: job.store,
+            patient: Some(patient_id.get()),
+            visit: Some(visit_id.get()),
             walk_in_name: None,
-            language: &p.language,
-            emergency,
-            token: &p.token,
+            language: &job.language,
+            emergency: *emergency,
+            token: &job.token,
             user: actor.user_id,
-            at: &now,
+            at: now,
         },
     )
     .await?
-    {
-        super::Begun::New(tx, id) => (tx, id),
-        super::Begun::Posted(id) => return Ok(id),
+    else {
+        return repo::by_token_in(tx, &job.token)
+            .await?
+            .map(Written::Posted)
+            .ok_or(DispenseError::Db(DbError::Conflict));
     };
-
+    let mut errors = FormErrors::new();
+    let today = *today;
     // Orders first, in id order, then stock: the same lock order as every dispense.
     let mut checked = Vec::new();
     let mut short = Vec::new();
-    for (want, drug, instructions) in drugs {
+    let mut locked = std::collections::HashMap::new();
+    for (want, drug, instructions) in drugs.iter().cloned() {
         let field = format!("qty_{}", want.order);
-        let Some(order) = repo::lock_order(&mut tx, db.backend, want.order).await? else {
+        let Some(order) = repo::lock_order(tx, job.db.backend, want.order).await? else {
             errors.add(&field, t("pharmacy_dispense.error_not_this_visit"));
             continue;
         };
-        if order.kind != orders::DRUG || order.visit != Some(visit.id.get()) {
+        if order.kind != orders::DRUG || order.visit != Some(visit_id.get()) {
             errors.add(&field, t("pharmacy_dispense.error_not_this_visit"));
             continue;
         }
@@ -145,6 +220,7 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
             errors.add(&field, t("pharmacy_dispense.error_closed"));
             continue;
         }
+        locked.insert(want.order, (order.quantity, order.done));
         let balance = order.quantity - order.done - order.pending;
         if balance <= 0 {
             errors.add(&field, t("pharmacy_dispense.error_nothing_left"));
@@ -161,7 +237,7 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
         }
         let available = match want.batch {
             Some(batch) => {
-                match repo::batch_usable_in(&mut tx, batch, store.id, drug.id, today).await? {
+                match repo::batch_usable_in(tx, batch, job.store, drug.id, today).await? {
                     Some(n) => n,
                     None => {
                         errors.add(
@@ -172,7 +248,7 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
                     }
                 }
             }
-            None => repo::usable_in(&mut tx, store.id, drug.id, today).await?,
+            None => repo::usable_in(tx, job.store, drug.id, today).await?,
         };
         if want.batch.is_some()
             && want
@@ -204,12 +280,10 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
         });
     }
     if !errors.is_empty() {
-        drop(tx);
-        return Err(DispenseError::Invalid(errors));
+                return Err(DispenseError::Invalid(errors));
     }
     if !short.is_empty() {
-        drop(tx);
-        return Err(DispenseError::Short(short));
+                return Err(DispenseError::Short(short));
     }
 
     // Lines first, then (one click) the stock: no audit row yet, so the audit chain's head is
@@ -217,7 +291,7 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
     let mut lines = Vec::new();
     for c in &checked {
         let line = repo::insert_line(
-            &mut tx,
+            tx,
             &repo::NewLine {
                 dispense: id,
                 order: Some(c.want.order),
@@ -232,22 +306,22 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
         .await?;
         lines.push(line);
     }
-    let taken = if one_click {
-        Some(issue::take(&mut tx, db, actor, id, true).await?)
+    let taken = if *one_click {
+        Some(issue::take(tx, &job.db, actor, id, true, Some(locked)).await?)
     } else {
         None
     };
     let mut written = Vec::new();
     for (c, line) in checked.iter().zip(lines) {
         if c.start {
-            orders::start(&mut tx, actor, OrderId(c.want.order)).await?;
+            orders::start(tx, actor, OrderId(c.want.order)).await?;
         }
         let charge = charge_line(
-            &mut tx,
+            tx,
             actor,
             &c.drug,
-            visit.patient_id,
-            Some(visit.id),
+            patient_id,
+            Some(visit_id),
             line,
             c.quantity,
         )
@@ -258,33 +332,23 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
         }));
     }
     audit::record(
-        &mut tx,
+        tx,
         actor,
         Event::new("pharmacy.dispense.prepare", "dispense", Some(id))
-            .patient(visit.patient_id.get())
+            .patient(patient_id.get())
             .detail(json!({
-                "visit": visit.id, "store": store.id, "emergency": emergency, "lines": written,
+                "visit": visit_id, "store": job.store, "emergency": emergency, "lines": written,
             })),
     )
     .await?;
     if let Some(taken) = taken {
-        issue::record(&mut tx, actor, &taken).await?;
-        tx.commit().await.map_err(DbError::from)?;
-        return Ok(id);
+        issue::record(tx, actor, &taken).await?;
     }
-    tx.commit().await.map_err(DbError::from)?;
-    // Billing is on: issue now only when no line waits for payment.
-    if cleared(app, db, id).await? {
-        match issue::issue(app, actor, id).await {
-            Ok(()) | Err(DispenseError::Short(_)) | Err(DispenseError::Conflict(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(id)
+    Ok(Written::New(id))
 }
 
-/// Posts the charge of a line (publishing the drug's charge item first if the catalogue never
-/// did) and links it to the line; the charge id.
+/// Posts the charge of a line (publishing the drug's charge item first when the catalogue never
+/// did, as for drugs loaded before it did) and links it to the line; the charge id.
 pub(super) async fn charge_line(
     tx: &mut hms_core::db::Tx,
     actor: &Actor,
@@ -294,26 +358,25 @@ pub(super) async fn charge_line(
     line: i64,
     quantity: i64,
 ) -> Result<i64, DispenseError> {
-    if !repo::has_charge_item(tx, &drug.charge_code()).await? {
-        model::publish_charge_item(tx, drug).await?;
-    }
-    let charge = charges::post(
-        tx,
-        actor,
-        &NewCharge {
-            patient,
-            visit,
-            item: drug.charge_code(),
-            quantity,
-            unit_price: Some(hms_core::money::Money::from_cents(drug.price_cents)),
-            service_point: Some(super::POINT.into()),
-            source: CHARGE_SOURCE.into(),
-            source_ref: format!("dispense_line:{line}"),
-        },
-    )
-    .await?;
-    repo::link_charge(tx, line, charge.id.get()).await?;
-    Ok(charge.id.get())
+    let charge = NewCharge {
+        patient,
+        visit,
+        item: drug.charge_code(),
+        quantity,
+        unit_price: Some(hms_core::money::Money::from_cents(drug.price_cents)),
+        service_point: Some(super::POINT.into()),
+        source: CHARGE_SOURCE.into(),
+        source_ref: format!("dispense_line:{line}"),
+    };
+    let posted = match charges::post(tx, actor, &charge).await {
+        Err(ChargeError::UnknownItem(_)) => {
+            model::publish_charge_item(tx, drug).await?;
+            charges::post(tx, actor, &charge).await?
+        }
+        posted => posted?,
+    };
+    repo::link_charge(tx, line, posted.id.get()).await?;
+    Ok(posted.id.get())
 }
 
 /// Whether every charged line of a dispense may be issued now (nothing to pay first).

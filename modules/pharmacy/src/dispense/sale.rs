@@ -137,7 +137,7 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
     }
     // The stock before any audit row (see `prepare`).
     let taken = if one_click {
-        Some(issue::take(&mut tx, db, actor, id, true).await?)
+        Some(issue::take(&mut tx, db, actor, id, true, None).await?)
     } else {
         None
     };

@@ -146,25 +146,27 @@ pub async fn lock_order(
     backend: Backend,
     id: i64,
 ) -> Result<Option<OrderNow>, DbError> {
+    // The units in prepared dispenses come in the same statement: one round trip a line.
     let sql = match backend {
         Backend::Postgres => {
-            "SELECT kind, state, quantity, quantity_done, visit_id FROM orders WHERE id = $1 \
-             FOR UPDATE"
+            "SELECT o.kind, o.state, o.quantity, o.quantity_done, o.visit_id, \
+             CAST(COALESCE((SELECT SUM(l.quantity) FROM dispense_lines l \
+               JOIN dispenses d ON d.id = l.dispense_id \
+               WHERE l.order_id = o.id AND d.state = 'prepared'), 0) AS BIGINT) \
+             FROM orders o WHERE o.id = $1 FOR UPDATE OF o"
         }
         Backend::Sqlite => {
-            "SELECT kind, state, quantity, quantity_done, visit_id FROM orders WHERE id = $1"
+            "SELECT o.kind, o.state, o.quantity, o.quantity_done, o.visit_id, \
+             CAST(COALESCE((SELECT SUM(l.quantity) FROM dispense_lines l \
+               JOIN dispenses d ON d.id = l.dispense_id \
+               WHERE l.order_id = o.id AND d.state = 'prepared'), 0) AS BIGINT) \
+             FROM orders o WHERE o.id = $1"
         }
     };
     let Some(r) = sqlx::query(sql).bind(id).fetch_optional(&mut **tx).await? else {
         return Ok(None);
     };
-    let pending: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) FROM dispense_lines l \
-         JOIN dispenses d ON d.id = l.dispense_id WHERE l.order_id = $1 AND d.state = 'prepared'",
-    )
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let pending: i64 = r.get(5);
     Ok(Some(OrderNow {
         kind: r.get(0),
         state: r.get(1),
@@ -202,6 +204,16 @@ pub async fn by_token(db: &Db, token: &str) -> Result<Option<i64>, DbError> {
     )
 }
 
+/// The dispense a form token made, read in `tx`.
+pub async fn by_token_in(tx: &mut Tx, token: &str) -> Result<Option<i64>, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM dispenses WHERE form_token = $1")
+            .bind(token)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
 pub struct NewDispense<'a> {
     pub kind: &'a str,
     pub store: i64,
@@ -213,6 +225,29 @@ pub struct NewDispense<'a> {
     pub token: &'a str,
     pub user: Option<i64>,
     pub at: &'a str,
+}
+
+/// Writes a prepared dispense unless its form token made one before (`None` then), without a
+/// failed statement: the transaction may be shared with other writes.
+pub async fn insert_once(tx: &mut Tx, d: &NewDispense<'_>) -> Result<Option<i64>, DbError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO dispenses (kind, store_id, patient_id, visit_id, walk_in_name, language, \
+         state, emergency, form_token, prepared_by, prepared_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'prepared', $7, $8, $9, $10) \
+         ON CONFLICT (form_token) DO NOTHING RETURNING id",
+    )
+    .bind(d.kind)
+    .bind(d.store)
+    .bind(d.patient)
+    .bind(d.visit)
+    .bind(d.walk_in_name)
+    .bind(d.language)
+    .bind(i64::from(d.emergency))
+    .bind(d.token)
+    .bind(d.user)
+    .bind(d.at)
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 /// Writes a prepared dispense; a token already used is [`DbError::Unique`].
@@ -272,17 +307,6 @@ pub async fn link_charge(tx: &mut Tx, line: i64, charge: i64) -> Result<(), DbEr
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// Whether the charge item exists (a drug written without the catalogue screen has none yet).
-pub async fn has_charge_item(tx: &mut Tx, code: &str) -> Result<bool, DbError> {
-    Ok(
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM charge_items WHERE code = $1")
-            .bind(code)
-            .fetch_one(&mut **tx)
-            .await?
-            > 0,
-    )
 }
 
 /// A dispense as stored.
