@@ -94,7 +94,7 @@ impl Event {
 }
 
 /// One stored row, as hashed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub id: i64,
     pub at: String,
@@ -239,23 +239,31 @@ async fn insert(
         };
         let mut q = sqlx::query(statement);
         for (e, r) in chunk.iter().zip(links) {
-            q = q
-                .bind(e.id)
-                .bind(&e.at)
-                .bind(e.user_id)
-                .bind(&e.action)
-                .bind(&e.entity)
-                .bind(&e.entity_id)
-                .bind(e.patient_id)
-                .bind(&e.detail)
-                .bind(&e.client_addr)
-                .bind(&e.request_id)
-                .bind(&r.prev_hash)
-                .bind(&r.hash);
+            q = bind_entry(q, e, r);
         }
         q.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Binds the [`AUDIT_COLUMNS`] values of one row, in column order.
+fn bind_entry<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    e: &'q Entry,
+    r: &'q Link,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(e.id)
+        .bind(&e.at)
+        .bind(e.user_id)
+        .bind(&e.action)
+        .bind(&e.entity)
+        .bind(&e.entity_id)
+        .bind(e.patient_id)
+        .bind(&e.detail)
+        .bind(&e.client_addr)
+        .bind(&e.request_id)
+        .bind(&r.prev_hash)
+        .bind(&r.hash)
 }
 
 async fn store_head(conn: &mut AnyConnection, head: &(i64, String)) -> Result<(), sqlx::Error> {
@@ -269,14 +277,81 @@ async fn store_head(conn: &mut AnyConnection, head: &(i64, String)) -> Result<()
 
 /// Appends the audit row of a change inside the caller's transaction; call it last, just
 /// before COMMIT, so the head stays locked only briefly.
+///
+/// Inside [`deferring`] (the jobs of the group writer) the row is kept and written with the
+/// job's others when the job ends, in the same transaction.
 pub async fn record(tx: &mut Tx, actor: &Actor, event: Event) -> Result<(), sqlx::Error> {
+    let mut entry = unplaced(actor, &event, crate::clock::now_rfc3339());
+    let kept = DEFERRED.try_with(|rows| match rows.borrow_mut().as_mut() {
+        Some(rows) => {
+            rows.push(std::mem::take(&mut entry));
+            true
+        }
+        None => false,
+    });
+    if kept == Ok(true) {
+        return Ok(());
+    }
     let conn: &mut AnyConnection = tx;
     let mut head = lock_head(conn).await?;
-    let mut entry = unplaced(actor, &event, crate::clock::now_rfc3339());
     let link = chain(&mut head, &mut entry);
-    insert(conn, std::slice::from_ref(&entry), &[link]).await?;
-    store_head(conn, &head).await
+    if is_postgres(conn) {
+        insert(conn, std::slice::from_ref(&entry), &[link]).await?;
+        return store_head(conn, &head).await;
+    }
+    // SQLite runs both statements of one string in one call to its connection's thread: a
+    // write's audit row costs two round trips, not three (a busy writer makes many of them).
+    bind_entry(sqlx::query(RECORD_SQLITE), &entry, &link)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
+
+tokio::task_local! {
+    /// Audit rows of changes kept by [`record`] until the end of a [`deferring`] job.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Entry>>>;
+}
+
+/// Runs `work` (a job writing in a transaction), keeping the audit rows [`record`] is given
+/// meanwhile: the caller then appends them with [`Deferred::append`] in the same transaction,
+/// all at once. One read of the locked head, one insert and one head update a job, however
+/// many changes it audited (a dispense audits eleven), and on PostgreSQL the head stays locked
+/// only from then to COMMIT. A job that fails appends none of them.
+pub async fn deferring<F: std::future::Future>(work: F) -> (F::Output, Deferred) {
+    DEFERRED
+        .scope(std::cell::RefCell::new(Some(Vec::new())), async {
+            let outcome = work.await;
+            let rows = DEFERRED.with(|rows| rows.borrow_mut().take().unwrap_or_default());
+            (outcome, Deferred(rows))
+        })
+        .await
+}
+
+/// Audit rows kept by [`deferring`], not yet in the chain.
+#[must_use = "the audit rows must be appended"]
+pub struct Deferred(Vec<Entry>);
+
+impl Deferred {
+    /// Appends the rows to the chain in `tx`, in the order they were recorded.
+    pub async fn append(mut self, tx: &mut Tx) -> Result<(), DbError> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let conn: &mut AnyConnection = tx;
+        let mut head = lock_head(conn).await?;
+        let links: Vec<Link> = self.0.iter_mut().map(|e| chain(&mut head, e)).collect();
+        insert(conn, &self.0, &links).await?;
+        store_head(conn, &head).await?;
+        Ok(())
+    }
+}
+
+/// The row of a change and the chain head moved on to it, in one string for SQLite (its
+/// parameters are numbered: both statements read `$1` and `$12`).
+const RECORD_SQLITE: &str = "INSERT INTO audit_log (id, at, user_id, action, entity, \
+     entity_id, patient_id, detail, client_addr, request_id, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12); \
+     UPDATE audit_head SET last_id = $1, last_hash = $12 WHERE singleton = 1";
 
 struct ReadEvent {
     actor: Actor,

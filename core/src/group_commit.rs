@@ -43,7 +43,10 @@ where
 {
     fn run<'c>(&'c mut self, tx: &'c mut Tx) -> JobFuture<'c, ()> {
         Box::pin(async move {
-            self.output = Some((self.work)(tx).await?);
+            let (output, audited) = crate::audit::deferring((self.work)(&mut *tx)).await;
+            let output = output?;
+            audited.append(tx).await?;
+            self.output = Some(output);
             Ok(())
         })
     }
@@ -214,7 +217,9 @@ impl Db {
             // PostgreSQL takes writers at once and flushes commits that come together with one
             // write of its log: a single group writer would only queue their round trips.
             let mut tx = self.begin().await?;
-            let value = work(&mut tx, &state).await?;
+            let (value, audited) = crate::audit::deferring(work(&mut tx, &state)).await;
+            let value = value?;
+            audited.append(&mut tx).await?;
             tx.commit().await.map_err(DbError::from)?;
             return Ok(value);
         }
@@ -333,6 +338,81 @@ mod tests {
             .collect();
         assert_eq!(kept, (0..12).filter(|n| n % 3 != 0).collect::<Vec<_>>());
         db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_jobs_audit_rows_join_the_chain_at_its_end_and_a_refused_job_leaves_none() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("hms-group-audit-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(&format!("sqlite://{}", dir.join("hms.db").display()))
+            .await
+            .unwrap();
+        let (before, _) = crate::audit::head(&db).await.unwrap();
+        // Ten jobs at once, three audited changes each; every fourth refuses after auditing.
+        let jobs: Vec<_> = (0..10i64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    db.write_or_refuse(n, |tx, n| {
+                        Box::pin(async move {
+                            for step in 0..3i64 {
+                                let event = crate::audit::Event::new("test.step", "job", Some(*n))
+                                    .detail(serde_json::json!({ "step": step }));
+                                crate::audit::record(tx, &crate::audit::Actor::default(), event)
+                                    .await
+                                    .map_err(DbError::from)?;
+                            }
+                            if *n % 4 == 0 {
+                                return Err(Outcome::Refused(*n, "en"));
+                            }
+                            Ok(*n)
+                        })
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut written = Vec::new();
+        for job in jobs {
+            if let Ok(n) = job.await.unwrap() {
+                written.push(n);
+            }
+        }
+        assert_eq!(written, [1, 2, 3, 5, 6, 7, 9]);
+        let rows: Vec<(i64, String, String)> = sqlx::query(
+            "SELECT id, entity_id, detail FROM audit_log WHERE action = 'test.step' ORDER BY id",
+        )
+        .fetch_all(db.read())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+        // Each job's three rows are together and in the order recorded; no refused job's rows.
+        assert_eq!(rows.len(), 21);
+        for (k, chunk) in rows.chunks(3).enumerate() {
+            let job = &chunk[0].1;
+            assert!(
+                job.parse::<i64>().unwrap() % 4 != 0,
+                "job {job} was refused"
+            );
+            for (step, (id, entity, detail)) in chunk.iter().enumerate() {
+                assert_eq!(entity, job, "rows of one job are not interleaved");
+                assert_eq!(*id, before + 1 + (k * 3 + step) as i64, "ids follow on");
+                assert!(detail.contains(&format!("\"step\":{step}")), "{detail}");
+            }
+        }
+        let verdict = crate::audit::verify(&db, &[]).await.unwrap();
+        assert!(
+            matches!(verdict, crate::audit::Verdict::Intact { .. }),
+            "{verdict:?}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

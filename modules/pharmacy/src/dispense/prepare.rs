@@ -140,7 +140,6 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
     Ok(id)
 }
 
-
 /// What the prepare job needs, handed to each run of it (see [`Db::write_or_refuse`]).
 struct Job {
     db: Db,
@@ -280,10 +279,10 @@ async fn write(tx: &mut Tx, job: &Job) -> Result<Written, DispenseError> {
         });
     }
     if !errors.is_empty() {
-                return Err(DispenseError::Invalid(errors));
+        return Err(DispenseError::Invalid(errors));
     }
     if !short.is_empty() {
-                return Err(DispenseError::Short(short));
+        return Err(DispenseError::Short(short));
     }
 
     // Lines first, then (one click) the stock: no audit row yet, so the audit chain's head is
