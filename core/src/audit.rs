@@ -4,7 +4,8 @@
 //! chain. Database triggers refuse UPDATE and DELETE.
 //!
 //! Writes: the row goes in the same transaction as the change, appended last, just before
-//! COMMIT ([`record`]). Every append reads the chain head under a lock (`audit_head`, one row:
+//! COMMIT ([`record`]); a job of the group writer appends all its rows together when it ends
+//! ([`deferring`]). Every append reads the chain head under a lock (`audit_head`, one row:
 //! `FOR UPDATE` on PostgreSQL; SQLite's single writer with `BEGIN IMMEDIATE`), never from a cache,
 //! so concurrent writers and the command line never fork the chain.
 //!
