@@ -275,13 +275,21 @@ pub async fn enqueue(
 
 /// The entry a point would call next: priority first, then the longest waiting.
 pub async fn next_waiting_id(tx: &mut Tx, point_id: i64) -> Result<Option<i64>, DbError> {
-    let row = sqlx::query(
+    // PostgreSQL: the entry is locked as it is chosen, and one another caller has locked is
+    // passed over; without that, doctors pressing *Take next* together all queued behind the
+    // first caller's lock on one entry, then found it taken.
+    // SQLite's single writer serialises callers already.
+    let sql = if tx.backend_name().eq_ignore_ascii_case("postgresql") {
         "SELECT id FROM queue_entries WHERE service_point_id = $1 AND state = 'waiting' \
-         ORDER BY priority DESC, enqueued_at, id LIMIT 1",
-    )
-    .bind(point_id)
-    .fetch_optional(&mut **tx)
-    .await?;
+         ORDER BY priority DESC, enqueued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+    } else {
+        "SELECT id FROM queue_entries WHERE service_point_id = $1 AND state = 'waiting' \
+         ORDER BY priority DESC, enqueued_at, id LIMIT 1"
+    };
+    let row = sqlx::query(sql)
+        .bind(point_id)
+        .fetch_optional(&mut **tx)
+        .await?;
     Ok(row.map(|r| r.get(0)))
 }
 

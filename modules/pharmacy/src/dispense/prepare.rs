@@ -247,6 +247,8 @@ async fn write(tx: &mut Tx, job: &Job) -> Result<Written, DispenseError> {
                     }
                 }
             }
+            // In one click the stock is taken below, where a short line refuses the whole.
+            None if *one_click => quantity,
             None => repo::usable_in(tx, job.store, drug.id, today).await?,
         };
         if want.batch.is_some()
@@ -285,8 +287,7 @@ async fn write(tx: &mut Tx, job: &Job) -> Result<Written, DispenseError> {
         return Err(DispenseError::Short(short));
     }
 
-    // Lines first, then (one click) the stock: no audit row yet, so the audit chain's head is
-    // locked only for the short audited part at the end.
+    // The lines, the orders started and the charges, then (one click) the stock.
     let mut lines = Vec::new();
     for c in &checked {
         let line = repo::insert_line(
@@ -305,11 +306,6 @@ async fn write(tx: &mut Tx, job: &Job) -> Result<Written, DispenseError> {
         .await?;
         lines.push(line);
     }
-    let taken = if *one_click {
-        Some(issue::take(tx, &job.db, actor, id, true, Some(locked)).await?)
-    } else {
-        None
-    };
     let mut written = Vec::new();
     for (c, line) in checked.iter().zip(lines) {
         if c.start {
@@ -340,7 +336,10 @@ async fn write(tx: &mut Tx, job: &Job) -> Result<Written, DispenseError> {
             })),
     )
     .await?;
-    if let Some(taken) = taken {
+    if *one_click {
+        // The stock last: on PostgreSQL its batches stay locked only from here to COMMIT, and
+        // every dispense of a drug waits on the same first-expiring batch.
+        let taken = issue::take(tx, &job.db, actor, id, true, Some(locked)).await?;
         issue::record(tx, actor, &taken).await?;
     }
     Ok(Written::New(id))
