@@ -161,16 +161,12 @@ async fn begin(
     new: &crate::repo::dispenses::NewDispense<'_>,
 ) -> Result<Begun, DispenseError> {
     let mut tx = db.begin().await?;
-    match crate::repo::dispenses::insert(&mut tx, new).await {
-        Ok(id) => Ok(Begun::New(tx, id)),
-        Err(e) if e.is_unique() => {
-            drop(tx);
-            crate::repo::dispenses::by_token(db, new.token)
-                .await?
-                .map(Begun::Posted)
-                .ok_or(DispenseError::Db(DbError::Conflict))
-        }
-        Err(e) => Err(e.into()),
+    match crate::repo::dispenses::insert_once(&mut tx, new).await? {
+        Some(id) => Ok(Begun::New(tx, id)),
+        None => crate::repo::dispenses::by_token_in(&mut tx, new.token)
+            .await?
+            .map(Begun::Posted)
+            .ok_or(DispenseError::Db(DbError::Conflict)),
     }
 }
 

@@ -250,27 +250,6 @@ pub async fn insert_once(tx: &mut Tx, d: &NewDispense<'_>) -> Result<Option<i64>
     .await?)
 }
 
-/// Writes a prepared dispense; a token already used is [`DbError::Unique`].
-pub async fn insert(tx: &mut Tx, d: &NewDispense<'_>) -> Result<i64, DbError> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO dispenses (kind, store_id, patient_id, visit_id, walk_in_name, language, \
-         state, emergency, form_token, prepared_by, prepared_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'prepared', $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(d.kind)
-    .bind(d.store)
-    .bind(d.patient)
-    .bind(d.visit)
-    .bind(d.walk_in_name)
-    .bind(d.language)
-    .bind(i64::from(d.emergency))
-    .bind(d.token)
-    .bind(d.user)
-    .bind(d.at)
-    .fetch_one(&mut **tx)
-    .await?)
-}
-
 pub struct NewLine<'a> {
     pub dispense: i64,
     pub order: Option<i64>,
