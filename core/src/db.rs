@@ -95,6 +95,21 @@ impl DbError {
     }
 }
 
+/// `($1, ..., $64)`: the fixed IN list of a page of ids, for `concat!` into a statement; bind
+/// [`ID_LIST_LEN`] values, repeating one to fill the list.
+#[macro_export]
+macro_rules! id_list {
+    () => {
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, \
+         $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, \
+         $50, $51, $52, $53, $54, $55, $56, $57, $58, $59, $60, $61, $62, $63, $64)"
+    };
+}
+
+/// How many ids [`id_list!`] takes.
+pub const ID_LIST_LEN: usize = 64;
+
 /// A guarded update's result: exactly one row changed, or [`DbError::Conflict`].
 pub fn one_row(done: sqlx::any::AnyQueryResult) -> Result<(), DbError> {
     if done.rows_affected() == 1 {

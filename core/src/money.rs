@@ -40,7 +40,7 @@ pub enum MoneyError {
 impl Money {
     pub const ZERO: Money = Money(0);
 
-    pub fn from_cents(cents: i64) -> Self {
+    pub const fn from_cents(cents: i64) -> Self {
         Self(cents)
     }
 

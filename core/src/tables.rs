@@ -108,6 +108,18 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("stock_takes", Facility),
         ("stock_take_lines", Facility),
         ("stock_checks", Local),
+        // billing
+        ("billing_schemes", Central),
+        ("billing_price_lists", Central),
+        ("billing_prices", Central),
+        ("billing_accounts", Facility),
+        ("billing_counters", Local),
+        ("billing_invoices", Ledger),
+        ("billing_lines", Ledger),
+        ("billing_shifts", Ledger),
+        ("billing_payments", Ledger),
+        ("billing_allocations", Ledger),
+        ("billing_prints", Local),
     ]
 };
 

@@ -83,6 +83,10 @@ impl Ui {
         tera.register_filter("urlencode", |s: &str, _: Kwargs, _: &State| -> String {
             form_urlencoded::byte_serialize(s.as_bytes()).collect()
         });
+        // Money kept in cents (a `Money` serialises as its cents): `KES 1,250.00`.
+        tera.register_filter("money", |cents: i64, _: Kwargs, _: &State| -> String {
+            crate::money::Money::from_cents(cents).to_string()
+        });
         // Stored dates (`2026-12-07`, or an RFC 3339 time) for people: `07 Dec 2026` in the
         // request's language; anything else is shown as it is.
         tera.register_filter("show_date", |s: &str, _: Kwargs, _: &State| -> String {

@@ -40,6 +40,8 @@ pub fn compiled_modules() -> Vec<Arc<dyn Module>> {
         Arc::new(hms_consultations::ConsultationsModule),
         #[cfg(feature = "pharmacy")]
         Arc::new(hms_pharmacy::PharmacyModule),
+        #[cfg(feature = "billing")]
+        Arc::new(hms_billing::BillingModule),
     ];
     list
 }

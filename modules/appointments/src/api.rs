@@ -9,7 +9,7 @@ use hms_core::db::{Db, DbError};
 pub use crate::model::{is_payer, payer_label, EntryState, Priority, PAYERS};
 pub use crate::visits::{
     call_next, check_in, complete_visit, entry, finish, left_without_being_seen, open_visit,
-    send_to, serve, visit, QueueEntry, Visit, VisitError, FIRST_POINT,
+    send_to, serve, visit, visits, QueueEntry, Visit, VisitError, FIRST_POINT,
 };
 
 /// A service point (triage, consultation, laboratory, pharmacy, cashier, or one an

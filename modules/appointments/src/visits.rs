@@ -316,6 +316,16 @@ pub async fn visit(db: &Db, visit_id: VisitId) -> Result<Option<Visit>, DbError>
     Ok(q::visit(db.read(), visit_id).await?.map(Visit::from))
 }
 
+/// Visits by id, in no particular order: one query per 64.
+pub async fn visits(db: &Db, ids: &[VisitId]) -> Result<Vec<Visit>, DbError> {
+    let ids: Vec<i64> = ids.iter().map(|v| v.get()).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(hms_core::db::ID_LIST_LEN) {
+        out.extend(q::visits(db.read(), chunk).await?.into_iter().map(Visit::from));
+    }
+    Ok(out)
+}
+
 /// A queue entry by id.
 pub async fn entry(db: &Db, entry_id: i64) -> Result<Option<QueueEntry>, DbError> {
     Ok(q::entry(db.read(), entry_id).await?.map(QueueEntry::from))

@@ -96,6 +96,26 @@ pub async fn visit<'e, E: Executor<'e, Database = Any>>(
     Ok(row.as_ref().map(visit_at))
 }
 
+/// Visits by id (at most [`hms_core::db::ID_LIST_LEN`]), in no particular order.
+pub async fn visits<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    ids: &[i64],
+) -> Result<Vec<VisitRow>, DbError> {
+    let Some(first) = ids.first() else {
+        return Ok(Vec::new());
+    };
+    let mut q = sqlx::query(concat!(
+        "SELECT ",
+        visit_columns!(),
+        " FROM visits v WHERE v.id IN ",
+        hms_core::id_list!()
+    ));
+    for i in 0..hms_core::db::ID_LIST_LEN {
+        q = q.bind(ids.get(i).unwrap_or(first));
+    }
+    Ok(q.fetch_all(ex).await?.iter().map(visit_at).collect())
+}
+
 /// The patient's open visit of `day`, if any.
 pub async fn open_visit<'e, E: Executor<'e, Database = Any>>(
     ex: E,

@@ -2,27 +2,18 @@
 //! records in one statement per 64, a number, and the contact data reminders need.
 
 use hms_core::db::{Db, DbError, Tx};
+use hms_core::id_list;
 use hms_core::ids::PatientId;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 /// Ids read per statement by [`cards`]: a queue screen of 200 lines is four statements.
-pub const BATCH: usize = 64;
+pub const BATCH: usize = hms_core::db::ID_LIST_LEN;
 
 macro_rules! card_columns {
     () => {
         "p.id, p.number, p.first_name, p.middle_name, p.last_name, p.sex, p.date_of_birth, \
          p.dob_estimated, p.allergies, p.is_active, p.merged_into"
-    };
-}
-
-/// `IN` list of [`BATCH`] placeholders; unused places repeat the first id.
-macro_rules! id_list {
-    () => {
-        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, \
-         $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47, $48, $49, \
-         $50, $51, $52, $53, $54, $55, $56, $57, $58, $59, $60, $61, $62, $63, $64)"
     };
 }
 

@@ -1,0 +1,550 @@
+//! A visit's bill: its charges not yet priced, priced now by the visit's scheme; its invoices;
+//! and the two acts on it. *Issue* freezes the priced lines into an invoice per payer (the
+//! patient's share, the scheme's share), numbered from the facility's gapless counter in the
+//! same transaction. *Pay* issues what is unbilled, then books one payment against the
+//! patient's open invoices, in the cashier's open shift, with its receipt number: one
+//! transaction, so a payment is never half booked and a rollback gives both numbers back.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+use hms_appointments::api as appts;
+use hms_core::audit::{self, Actor, Event};
+use hms_core::db::{one_row, DbError, Tx};
+use hms_core::ids::{PatientId, VisitId};
+use hms_core::money::Money;
+
+use crate::model::{Method, PayerClass};
+use crate::prices::{self, Listed};
+
+/// A charge priced for this bill (not yet on an invoice).
+#[derive(Debug, Clone, Serialize)]
+pub struct Priced {
+    pub charge_id: i64,
+    pub item: String,
+    pub description: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub amount: Money,
+    pub payer_share: Money,
+    pub patient_share: Money,
+    #[serde(skip)]
+    pub list_id: Option<i64>,
+    pub scheme_code: Option<String>,
+    pub service_point: Option<String>,
+    pub facility: i64,
+}
+
+/// An invoice of the visit, with what is left to pay.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvoiceSummary {
+    pub id: i64,
+    pub number: String,
+    pub payer: String,
+    pub total: Money,
+    pub paid: Money,
+    pub balance: Money,
+    pub issued_at: String,
+}
+
+/// What the desk sees of a visit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bill {
+    pub visit: VisitId,
+    pub patient: PatientId,
+    pub payer: String,
+    #[serde(skip)]
+    pub class: PayerClass,
+    pub scheme: String,
+    pub scheme_id: i64,
+    pub unbilled: Vec<Priced>,
+    pub invoices: Vec<InvoiceSummary>,
+    /// What the patient owes now: unbilled patient shares and open patient invoices.
+    pub due: Money,
+    /// What the scheme will be invoiced (insured visits).
+    pub scheme_due: Money,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BillError {
+    #[error("no such visit")]
+    NoVisit,
+    /// The visit is exempt: nothing is billed.
+    #[error("exempt visit")]
+    Exempt,
+    /// Returns outweigh what is unbilled: a credit note settles it.
+    #[error("returns outweigh the charges")]
+    Negative,
+    /// The bill changed since the page showed it.
+    #[error("the bill changed")]
+    Stale,
+    #[error("nothing to pay")]
+    NothingDue,
+    #[error("no open shift")]
+    NoShift,
+    /// Cash tendered below what is due, or an M-Pesa or card amount that is not what is due.
+    #[error("amount does not match")]
+    Amount,
+    /// The M-Pesa code or card approval booked a payment already.
+    #[error("reference used")]
+    ReferenceUsed,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for BillError {
+    fn from(e: sqlx::Error) -> Self {
+        BillError::Db(e.into())
+    }
+}
+
+impl BillError {
+    pub fn key(&self) -> &'static str {
+        match self {
+            BillError::NoVisit => "billing.error_no_visit",
+            BillError::Exempt => "billing.error_exempt",
+            BillError::Negative => "billing.error_negative",
+            BillError::Stale => "billing.error_stale",
+            BillError::NothingDue => "billing.error_nothing_due",
+            BillError::NoShift => "billing.error_no_shift",
+            BillError::Amount => "billing.error_amount_due",
+            BillError::ReferenceUsed => "billing.error_reference_used",
+            BillError::Db(_) => "billing.error_amount_unreadable",
+        }
+    }
+}
+
+/// The visit's scheme: its account's if one was set, else the payer class's default.
+async fn scheme_of(tx: &mut Tx, visit: VisitId, payer: &str) -> Result<(i64, String), DbError> {
+    let account = sqlx::query(
+        "SELECT s.id, s.name FROM billing_accounts a JOIN billing_schemes s ON s.id = a.scheme_id \
+         WHERE a.visit_id = $1",
+    )
+    .bind(visit)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(r) = account {
+        return Ok((r.get(0), r.get(1)));
+    }
+    let s = prices::scheme_by_code(tx, PayerClass::default_scheme(payer))
+        .await?
+        .ok_or(DbError::Conflict)?;
+    Ok((s.id, s.name))
+}
+
+/// The Nairobi day of an RFC 3339 time.
+fn day_of(at: &str) -> NaiveDate {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| hms_core::clock::to_local(t.to_utc()).date_naive())
+        .unwrap_or_else(|_| hms_core::day::Day::today().date())
+}
+
+/// The visit's bill, read inside `tx` (so pay sees exactly what it books).
+pub async fn load(tx: &mut Tx, visit_id: VisitId) -> Result<Bill, BillError> {
+    let visit = appts::visit_in(tx, visit_id)
+        .await?
+        .ok_or(BillError::NoVisit)?;
+    let class = PayerClass::of(&visit.payer);
+    let (scheme_id, scheme) = scheme_of(tx, visit_id, &visit.payer).await?;
+    // Unbilled charges, a reversal with the line of the charge it takes back (if priced).
+    let rows = sqlx::query(
+        "SELECT c.id, c.item_code, COALESCE(ci.name, c.item_code), c.quantity, c.unit_price_cents, \
+         COALESCE(o.posted_at, c.posted_at), c.service_point, c.facility_id, \
+         ol.quantity, ol.unit_price_cents, ol.payer_share_cents, ol.price_list_id, ol.scheme_code \
+         FROM charges c LEFT JOIN charge_items ci ON ci.code = c.item_code \
+         LEFT JOIN charges o ON o.id = c.reverses \
+         LEFT JOIN billing_lines ol ON ol.charge_id = c.reverses \
+         WHERE c.visit_id = $1 AND NOT EXISTS (SELECT 1 FROM billing_lines l WHERE l.charge_id = c.id) \
+         ORDER BY c.id",
+    )
+    .bind(visit_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut unbilled = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let quantity: i64 = r.get(3);
+        let own_price: Money = r.get(4);
+        let priced_line: Option<i64> = r.get(8);
+        let (unit_price, payer_share, list_id, scheme_code) = if let Some(orig_qty) = priced_line {
+            // A reversal of a priced charge takes back at the line's price and split.
+            let unit: Money = r.get(9);
+            let payer: Money = r.get(10);
+            let per_unit = Money::from_cents(payer.cents() / orig_qty.max(1));
+            (unit, per_unit * quantity, r.get(11), r.get(12))
+        } else {
+            let listed: Option<Listed> = if class == PayerClass::Exempt {
+                None
+            } else {
+                let item: String = r.get(1);
+                prices::listed(tx, scheme_id, &item, day_of(&r.get::<String, _>(5))).await?
+            };
+            let unit = listed.as_ref().map(|l| l.price).unwrap_or(own_price);
+            let (payer, _) = prices::split(class, listed.as_ref(), quantity, unit);
+            (
+                unit,
+                payer,
+                listed.as_ref().map(|l| l.list_id),
+                listed.and_then(|l| l.scheme_code),
+            )
+        };
+        let amount = unit_price * quantity;
+        unbilled.push(Priced {
+            charge_id: r.get(0),
+            item: r.get(1),
+            description: r.get(2),
+            quantity,
+            unit_price,
+            amount,
+            payer_share,
+            patient_share: amount - payer_share,
+            list_id,
+            scheme_code,
+            service_point: r.get(6),
+            facility: r.get(7),
+        });
+    }
+    let invoices = invoices_of(tx, visit_id).await?;
+    let open: Money = invoices
+        .iter()
+        .filter(|i| i.payer == "patient")
+        .map(|i| i.balance)
+        .sum();
+    let unbilled_patient: Money = unbilled.iter().map(|l| l.patient_share).sum();
+    Ok(Bill {
+        visit: visit_id,
+        patient: visit.patient_id,
+        payer: visit.payer.clone(),
+        class,
+        scheme,
+        scheme_id,
+        scheme_due: unbilled.iter().map(|l| l.payer_share).sum(),
+        unbilled,
+        invoices,
+        due: open + unbilled_patient,
+    })
+}
+
+async fn invoices_of(tx: &mut Tx, visit: VisitId) -> Result<Vec<InvoiceSummary>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, number, payer, total_cents, paid_cents, issued_at FROM billing_invoices \
+         WHERE visit_id = $1 AND status = 'issued' ORDER BY id",
+    )
+    .bind(visit)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let total: Money = r.get(3);
+            let paid: Money = r.get(4);
+            InvoiceSummary {
+                id: r.get(0),
+                number: r.get(1),
+                payer: r.get(2),
+                total,
+                paid,
+                balance: total - paid,
+                issued_at: r.get(5),
+            }
+        })
+        .collect())
+}
+
+/// The next number of `series` for the facility's Nairobi year, taken in `tx`: the counter row
+/// stays locked until COMMIT, and a rollback gives the number back.
+pub async fn take_number(
+    tx: &mut Tx,
+    facility: i64,
+    series: &str,
+) -> Result<(i32, i64, String), DbError> {
+    let year = hms_core::day::Day::today().date().format("%Y").to_string();
+    let year: i32 = year.parse().unwrap_or(2026);
+    let seq: i64 = sqlx::query(
+        "INSERT INTO billing_counters (facility_id, series, year, last_number) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (facility_id, series, year) DO UPDATE \
+         SET last_number = billing_counters.last_number + 1 RETURNING last_number",
+    )
+    .bind(facility)
+    .bind(series)
+    .bind(year)
+    .fetch_one(&mut **tx)
+    .await?
+    .get(0);
+    let prefix = if facility == 1 {
+        String::new()
+    } else {
+        format!("F{facility}-")
+    };
+    Ok((year, seq, format!("{prefix}{series}-{year}-{seq:06}")))
+}
+
+/// The invoices one issue made: the patient's and the scheme's, when each has something.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Issued {
+    pub patient: Option<i64>,
+    pub scheme: Option<i64>,
+}
+
+/// Freezes the bill's unbilled lines into invoices (one per payer with a positive share).
+/// Lines that net to nothing for both payers are recorded without an invoice.
+pub async fn issue(tx: &mut Tx, actor: &Actor, bill: &Bill) -> Result<Issued, BillError> {
+    if bill.unbilled.is_empty() {
+        return Ok(Issued::default());
+    }
+    if bill.class == PayerClass::Exempt {
+        return Err(BillError::Exempt);
+    }
+    let patient_total: Money = bill.unbilled.iter().map(|l| l.patient_share).sum();
+    if patient_total.is_negative() || bill.scheme_due.is_negative() {
+        return Err(BillError::Negative);
+    }
+    let facility = bill.unbilled[0].facility;
+    let now = hms_core::clock::now_rfc3339();
+    let mut issued = Issued::default();
+    for (payer, total) in [("patient", patient_total), ("scheme", bill.scheme_due)] {
+        if total == Money::ZERO {
+            continue;
+        }
+        let (year, seq, number) = take_number(tx, facility, "INV").await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO billing_invoices (facility_id, series, year, seq, number, visit_id, \
+             patient_id, payer, scheme_id, total_cents, status, issued_by, issued_at) \
+             VALUES ($1, 'INV', $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11) RETURNING id",
+        )
+        .bind(facility)
+        .bind(year)
+        .bind(seq)
+        .bind(&number)
+        .bind(bill.visit)
+        .bind(bill.patient)
+        .bind(payer)
+        .bind((payer == "scheme").then_some(bill.scheme_id))
+        .bind(total)
+        .bind(actor.user_id)
+        .bind(&now)
+        .fetch_one(&mut **tx)
+        .await?
+        .get(0);
+        if payer == "patient" {
+            issued.patient = Some(id);
+        } else {
+            issued.scheme = Some(id);
+        }
+    }
+    for l in &bill.unbilled {
+        sqlx::query(
+            "INSERT INTO billing_lines (facility_id, charge_id, visit_id, item_code, description, \
+             quantity, unit_price_cents, amount_cents, payer_share_cents, patient_share_cents, \
+             price_list_id, scheme_code, patient_invoice_id, payer_invoice_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(l.facility)
+        .bind(l.charge_id)
+        .bind(bill.visit)
+        .bind(&l.item)
+        .bind(&l.description)
+        .bind(l.quantity)
+        .bind(l.unit_price)
+        .bind(l.amount)
+        .bind(l.payer_share)
+        .bind(l.patient_share)
+        .bind(l.list_id)
+        .bind(l.scheme_code.as_deref())
+        .bind((l.patient_share != Money::ZERO).then_some(issued.patient).flatten())
+        .bind((l.payer_share != Money::ZERO).then_some(issued.scheme).flatten())
+        .execute(&mut **tx)
+        .await?;
+    }
+    for id in [issued.patient, issued.scheme].into_iter().flatten() {
+        one_row(
+            sqlx::query("UPDATE billing_invoices SET status = 'issued' WHERE id = $1 AND status = 'draft'")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?,
+        )?;
+        audit::record(
+            tx,
+            actor,
+            Event::new("billing.invoice.issue", "billing_invoice", Some(id))
+                .patient(bill.patient.get())
+                .detail(json!({ "visit": bill.visit, "lines": bill.unbilled.len() })),
+        )
+        .await?;
+    }
+    Ok(issued)
+}
+
+/// A payment as the desk typed it.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    pub visit: VisitId,
+    /// The form's one-time token: a double click books once.
+    pub token: String,
+    /// What the page said was due: a different figure now means the bill changed (409).
+    pub expected: Money,
+    pub method: Method,
+    /// Cash handed over (cash), or the amount paid (M-Pesa, card).
+    pub amount: Money,
+    pub mpesa_receipt: Option<String>,
+    pub card_reference: Option<String>,
+}
+
+/// A payment booked (or the one the same token booked before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booked {
+    pub payment: i64,
+    /// Change to hand back (cash).
+    pub change: Money,
+    /// Whether this call booked it (false: the token's earlier payment).
+    pub new: bool,
+}
+
+/// The payment a form token booked, if any.
+pub async fn by_token(tx: &mut Tx, token: &str) -> Result<Option<i64>, DbError> {
+    Ok(sqlx::query("SELECT id FROM billing_payments WHERE form_token = $1")
+        .bind(token)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// Issues what is unbilled and books the payment of everything the patient owes on the visit,
+/// in the cashier's open shift. Run in one transaction; on an error the caller rolls back.
+pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, BillError> {
+    if let Some(payment) = by_token(tx, &p.token).await? {
+        return Ok(Booked {
+            payment,
+            change: Money::ZERO,
+            new: false,
+        });
+    }
+    let bill = load(tx, p.visit).await?;
+    if bill.class == PayerClass::Exempt {
+        return Err(BillError::Exempt);
+    }
+    if bill.due != p.expected {
+        return Err(BillError::Stale);
+    }
+    if bill.due <= Money::ZERO {
+        return Err(BillError::NothingDue);
+    }
+    let due = bill.due;
+    let change = match p.method {
+        Method::Cash if p.amount >= due => p.amount - due,
+        Method::Mpesa | Method::Card if p.amount == due => Money::ZERO,
+        _ => return Err(BillError::Amount),
+    };
+    issue(tx, actor, &bill).await?;
+    let (cash, other) = match p.method {
+        Method::Cash => (due, Money::ZERO),
+        _ => (Money::ZERO, due),
+    };
+    let shift: Option<i64> = sqlx::query(
+        "UPDATE billing_shifts SET cash_taken_cents = cash_taken_cents + $1, \
+         other_taken_cents = other_taken_cents + $2, payments = payments + 1 \
+         WHERE cashier_id = $3 AND status = 'open' RETURNING id",
+    )
+    .bind(cash)
+    .bind(other)
+    .bind(actor.user_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.get(0));
+    let shift = shift.ok_or(BillError::NoShift)?;
+    let open: Vec<(i64, Money, i64)> = sqlx::query(
+        "SELECT id, total_cents - paid_cents, facility_id FROM billing_invoices \
+         WHERE visit_id = $1 AND payer = 'patient' AND status = 'issued' \
+         AND paid_cents < total_cents ORDER BY id",
+    )
+    .bind(p.visit)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect();
+    let facility = open.first().map(|o| o.2).unwrap_or(1);
+    let (year, seq, number) = take_number(tx, facility, "RCT").await?;
+    let inserted = sqlx::query(
+        "INSERT INTO billing_payments (facility_id, series, year, seq, receipt_number, shift_id, \
+         visit_id, patient_id, method, amount_cents, tendered_cents, form_token, mpesa_receipt, \
+         card_reference, received_by, received_at) \
+         VALUES ($1, 'RCT', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+    )
+    .bind(facility)
+    .bind(year)
+    .bind(seq)
+    .bind(&number)
+    .bind(shift)
+    .bind(p.visit)
+    .bind(bill.patient)
+    .bind(p.method.code())
+    .bind(due)
+    .bind((p.method == Method::Cash).then_some(p.amount))
+    .bind(&p.token)
+    .bind(p.mpesa_receipt.as_deref())
+    .bind(p.card_reference.as_deref())
+    .bind(actor.user_id)
+    .bind(hms_core::clock::now_rfc3339())
+    .fetch_one(&mut **tx)
+    .await;
+    let payment: i64 = match inserted {
+        Ok(r) => r.get(0),
+        Err(e) => {
+            let e = DbError::from(e);
+            return Err(match e.unique_constraint() {
+                Some(c) if c.contains("mpesa") || c.contains("card") => BillError::ReferenceUsed,
+                _ => BillError::Db(e),
+            });
+        }
+    };
+    let mut left = due;
+    for (invoice, balance, _) in open {
+        if left <= Money::ZERO {
+            break;
+        }
+        let part = if balance < left { balance } else { left };
+        sqlx::query(
+            "INSERT INTO billing_allocations (payment_id, invoice_id, amount_cents) VALUES ($1, $2, $3)",
+        )
+        .bind(payment)
+        .bind(invoice)
+        .bind(part)
+        .execute(&mut **tx)
+        .await?;
+        one_row(
+            sqlx::query(
+                "UPDATE billing_invoices SET paid_cents = paid_cents + $1 \
+                 WHERE id = $2 AND status = 'issued' AND paid_cents + $1 <= total_cents",
+            )
+            .bind(part)
+            .bind(invoice)
+            .execute(&mut **tx)
+            .await?,
+        )?;
+        left = left - part;
+    }
+    if left != Money::ZERO {
+        return Err(BillError::Stale);
+    }
+    audit::record(
+        tx,
+        actor,
+        Event::new("billing.payment", "billing_payment", Some(payment))
+            .patient(bill.patient.get())
+            .detail(json!({
+                "receipt": number,
+                "visit": p.visit,
+                "method": p.method.code(),
+                "amount": due.cents(),
+                "shift": shift,
+            })),
+    )
+    .await?;
+    Ok(Booked {
+        payment,
+        change,
+        new: true,
+    })
+}

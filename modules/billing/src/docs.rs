@@ -1,0 +1,334 @@
+//! Money documents as PDF: the invoice (A4), the receipt (80 mm roll or A4) and the shift's
+//! Z-report. Each carries the facility letterhead, KMHFL code and KRA PIN, the patient's number,
+//! the lines with payer and patient shares, and the total in words. A second print of the same
+//! document says COPY.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use hms_core::db::{Db, DbError, Tx};
+use hms_core::i18n::t;
+use hms_core::money::Money;
+use hms_core::pdf::{Column, Document, Letterhead, PageSize, Style};
+
+use crate::model::in_words;
+
+/// The facility's KRA PIN, printed on invoices and receipts (a billing setting).
+pub const KRA_PIN_SETTING: &str = "billing.kra_pin";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InvoiceLine {
+    pub description: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub amount: Money,
+    pub payer_share: Money,
+    pub patient_share: Money,
+    pub scheme_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Invoice {
+    pub id: i64,
+    pub number: String,
+    pub visit_id: Option<i64>,
+    pub patient_id: i64,
+    pub payer: String,
+    pub scheme: Option<String>,
+    pub total: Money,
+    pub paid: Money,
+    pub balance: Money,
+    pub issued_at: String,
+    pub issued_by: Option<String>,
+    pub lines: Vec<InvoiceLine>,
+}
+
+/// An issued invoice with its lines (the share each line gives this invoice's payer).
+pub async fn invoice(db: &Db, id: i64) -> Result<Option<Invoice>, DbError> {
+    let Some(r) = sqlx::query(
+        "SELECT i.id, i.number, i.visit_id, i.patient_id, i.payer, s.name, i.total_cents, \
+         i.paid_cents, i.issued_at, (SELECT u.full_name FROM users u WHERE u.id = i.issued_by) \
+         FROM billing_invoices i LEFT JOIN billing_schemes s ON s.id = i.scheme_id \
+         WHERE i.id = $1 AND i.status = 'issued'",
+    )
+    .bind(id)
+    .fetch_optional(db.read())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let lines = sqlx::query(
+        "SELECT description, quantity, unit_price_cents, amount_cents, payer_share_cents, \
+         patient_share_cents, scheme_code FROM billing_lines \
+         WHERE patient_invoice_id = $1 OR payer_invoice_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|l| InvoiceLine {
+        description: l.get(0),
+        quantity: l.get(1),
+        unit_price: l.get(2),
+        amount: l.get(3),
+        payer_share: l.get(4),
+        patient_share: l.get(5),
+        scheme_code: l.get(6),
+    })
+    .collect();
+    let total: Money = r.get(6);
+    let paid: Money = r.get(7);
+    Ok(Some(Invoice {
+        id: r.get(0),
+        number: r.get(1),
+        visit_id: r.get(2),
+        patient_id: r.get(3),
+        payer: r.get(4),
+        scheme: r.get(5),
+        total,
+        paid,
+        balance: total - paid,
+        issued_at: r.get(8),
+        issued_by: r.get(9),
+        lines,
+    }))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    pub id: i64,
+    pub number: String,
+    pub visit_id: Option<i64>,
+    pub patient_id: i64,
+    pub method: String,
+    pub amount: Money,
+    pub tendered: Option<Money>,
+    pub reference: Option<String>,
+    pub received_at: String,
+    pub received_by: Option<String>,
+    /// Invoice numbers paid and how much of each.
+    pub invoices: Vec<(String, Money)>,
+}
+
+pub async fn receipt(db: &Db, id: i64) -> Result<Option<Receipt>, DbError> {
+    let Some(r) = sqlx::query(
+        "SELECT p.id, p.receipt_number, p.visit_id, p.patient_id, p.method, p.amount_cents, \
+         p.tendered_cents, COALESCE(p.mpesa_receipt, p.card_reference), p.received_at, \
+         (SELECT u.full_name FROM users u WHERE u.id = p.received_by) \
+         FROM billing_payments p WHERE p.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.read())
+    .await?
+    else {
+        return Ok(None);
+    };
+    let invoices = sqlx::query(
+        "SELECT i.number, a.amount_cents FROM billing_allocations a \
+         JOIN billing_invoices i ON i.id = a.invoice_id WHERE a.payment_id = $1 ORDER BY i.id",
+    )
+    .bind(id)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|a| (a.get(0), a.get(1)))
+    .collect();
+    Ok(Some(Receipt {
+        id: r.get(0),
+        number: r.get(1),
+        visit_id: r.get(2),
+        patient_id: r.get(3),
+        method: r.get(4),
+        amount: r.get(5),
+        tendered: r.get(6),
+        reference: r.get(7),
+        received_at: r.get(8),
+        received_by: r.get(9),
+        invoices,
+    }))
+}
+
+/// Records a print; true when an earlier print exists (this one is a COPY).
+pub async fn record_print(
+    tx: &mut Tx,
+    document: &str,
+    id: i64,
+    by: Option<i64>,
+) -> Result<bool, DbError> {
+    let earlier: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM billing_prints WHERE document = $1 AND document_id = $2",
+    )
+    .bind(document)
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?
+    .get(0);
+    sqlx::query(
+        "INSERT INTO billing_prints (document, document_id, printed_by, printed_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(document)
+    .bind(id)
+    .bind(by)
+    .bind(hms_core::clock::now_rfc3339())
+    .execute(&mut **tx)
+    .await?;
+    Ok(earlier > 0)
+}
+
+/// The patient as documents name them: number and name.
+pub struct Party {
+    pub number: String,
+    pub name: String,
+}
+
+fn head(doc: &mut Document, letterhead: &Letterhead, kra_pin: &str, title: &str, copy: bool) {
+    doc.letterhead(letterhead);
+    if !kra_pin.is_empty() {
+        doc.text(Style::Small, &format!("{} {kra_pin}", t("billing_docs.kra_pin")));
+    }
+    doc.heading(title);
+    if copy {
+        doc.text(Style::Big, &t("billing_docs.copy"));
+    }
+}
+
+pub fn invoice_pdf(
+    letterhead: &Letterhead,
+    kra_pin: &str,
+    inv: &Invoice,
+    patient: &Party,
+    copy: bool,
+) -> Vec<u8> {
+    let title = format!("{} {}", t("billing_docs.invoice"), inv.number);
+    let mut doc = Document::new(PageSize::A4, &title).page_numbers(&t("pdf.page_of"));
+    head(&mut doc, letterhead, kra_pin, &title, copy);
+    let bill_to = match &inv.scheme {
+        Some(s) if inv.payer == "scheme" => s.clone(),
+        _ => patient.name.clone(),
+    };
+    doc.fields(&[
+        (&t("billing_docs.bill_to"), &bill_to),
+        (&t("billing_docs.patient"), &format!("{} · {}", patient.number, patient.name)),
+        (&t("billing_docs.issued"), &hms_core::clock::display_rfc3339(&inv.issued_at)),
+        (&t("billing_docs.issued_by"), inv.issued_by.as_deref().unwrap_or("")),
+    ]);
+    let scheme = inv.payer == "scheme";
+    let rows: Vec<Vec<String>> = inv
+        .lines
+        .iter()
+        .map(|l| {
+            let share = if scheme { l.payer_share } else { l.patient_share };
+            vec![
+                l.description.clone(),
+                l.scheme_code.clone().unwrap_or_default(),
+                l.quantity.to_string(),
+                l.unit_price.to_string(),
+                l.amount.to_string(),
+                share.to_string(),
+            ]
+        })
+        .collect();
+    doc.table(
+        &[
+            Column::new(&t("billing_docs.item"), 3.0),
+            Column::new(&t("billing_docs.code"), 1.2),
+            Column::new(&t("billing_docs.qty"), 0.6),
+            Column::new(&t("billing_docs.unit_price"), 1.2),
+            Column::new(&t("billing_docs.amount"), 1.2),
+            Column::new(&t("billing_docs.share"), 1.2),
+        ],
+        &rows,
+    );
+    doc.space(3.0);
+    doc.text(Style::Bold, &format!("{} {}", t("billing_docs.total"), inv.total));
+    doc.text(Style::Body, &in_words(inv.total));
+    doc.text(Style::Body, &format!("{} {}", t("billing_docs.paid"), inv.paid));
+    doc.text(Style::Bold, &format!("{} {}", t("billing_docs.balance"), inv.balance));
+    doc.finish()
+}
+
+pub fn receipt_pdf(
+    letterhead: &Letterhead,
+    kra_pin: &str,
+    r: &Receipt,
+    patient: &Party,
+    size: PageSize,
+    copy: bool,
+) -> Vec<u8> {
+    let title = format!("{} {}", t("billing_docs.receipt"), r.number);
+    let mut doc = Document::new(size, &title);
+    head(&mut doc, letterhead, kra_pin, &title, copy);
+    let method = match r.method.as_str() {
+        "mpesa" => t("billing.method_mpesa"),
+        "card" => t("billing.method_card"),
+        _ => t("billing.method_cash"),
+    };
+    let mut fields: Vec<(String, String)> = vec![
+        (t("billing_docs.patient"), format!("{} · {}", patient.number, patient.name)),
+        (t("billing_docs.received"), hms_core::clock::display_rfc3339(&r.received_at)),
+        (t("billing_docs.method"), method),
+    ];
+    if let Some(reference) = &r.reference {
+        fields.push((t("billing_docs.reference"), reference.clone()));
+    }
+    for (number, amount) in &r.invoices {
+        fields.push((t("billing_docs.invoice"), format!("{number} · {amount}")));
+    }
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    doc.fields(&pairs);
+    doc.space(2.0);
+    doc.text(Style::Title, &format!("{} {}", t("billing_docs.amount_paid"), r.amount));
+    doc.text(Style::Body, &in_words(r.amount));
+    if let Some(tendered) = r.tendered {
+        doc.text(Style::Body, &format!("{} {}", t("billing_docs.tendered"), tendered));
+        doc.text(Style::Body, &format!("{} {}", t("billing_docs.change"), tendered - r.amount));
+    }
+    doc.text(
+        Style::Small,
+        &format!("{} {}", t("billing_docs.served_by"), r.received_by.as_deref().unwrap_or("")),
+    );
+    doc.finish()
+}
+
+/// The shift's Z-report: float, takings by method, expected, counted and the variance.
+pub fn z_report_pdf(
+    letterhead: &Letterhead,
+    shift: &crate::shifts::Shift,
+    by_method: &[(String, i64, Money)],
+) -> Vec<u8> {
+    let title = format!("{} #{}", t("billing_docs.z_report"), shift.id);
+    let mut doc = Document::new(PageSize::A4, &title);
+    head(&mut doc, letterhead, "", &title, false);
+    let dash = || "—".to_string();
+    doc.fields(&[
+        (&t("billing_shifts.cashier"), &shift.cashier),
+        (&t("billing_shifts.opened"), &hms_core::clock::display_rfc3339(&shift.opened_at)),
+        (
+            &t("billing_shifts.closed"),
+            &shift.closed_at.as_deref().map(hms_core::clock::display_rfc3339).unwrap_or_else(dash),
+        ),
+        (&t("billing_shifts.float"), &shift.float.to_string()),
+    ]);
+    let rows: Vec<Vec<String>> = by_method
+        .iter()
+        .map(|(m, n, total)| vec![m.clone(), n.to_string(), total.to_string()])
+        .collect();
+    doc.table(
+        &[
+            Column::new(&t("billing_docs.method"), 2.0),
+            Column::new(&t("billing_shifts.payments"), 1.0),
+            Column::new(&t("billing_docs.amount"), 1.5),
+        ],
+        &rows,
+    );
+    let money = |m: Option<Money>| m.map(|m| m.to_string()).unwrap_or_else(dash);
+    doc.fields(&[
+        (&t("billing_shifts.expected"), &money(shift.expected)),
+        (&t("billing_shifts.counted"), &money(shift.counted)),
+        (&t("billing_shifts.variance"), &money(shift.variance)),
+        (&t("billing_shifts.reason"), shift.variance_reason.as_deref().unwrap_or("")),
+        (&t("billing_shifts.approved_by"), shift.approved_by.as_deref().unwrap_or("")),
+    ]);
+    doc.finish()
+}

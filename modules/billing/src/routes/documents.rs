@@ -1,0 +1,209 @@
+//! Invoices and receipts: `/billing/invoices` (search by number or patient number, newest
+//! first, a page at a time), `/billing/invoices/:id` and `:id.pdf`, `/billing/receipts/:id.pdf`
+//! (80 mm roll; `?size=a4` for A4), and `/billing/mpesa`, the M-Pesa payments booked at the
+//! desk by confirmation code. Every print is recorded; a reprint says COPY.
+
+use poem::web::{Path, Query};
+use poem::{handler, Response};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::Row;
+
+use hms_core::audit::Event;
+use hms_core::db::DbError;
+use hms_core::http::{pdf_inline, render, Access, Ctx, RouteSpec};
+use hms_core::ids::PatientId;
+use hms_core::money::Money;
+use hms_core::pdf::{Letterhead, PageSize};
+use hms_core::{AppError, AppResult};
+use hms_patients::api as patients;
+
+use crate::docs::{self, Party};
+use crate::VIEW;
+
+const PAGE: i64 = 30;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::get("/billing/invoices", Access::Permission(VIEW), invoices),
+        RouteSpec::get("/billing/invoices/:file", Access::Permission(VIEW), invoice),
+        RouteSpec::get("/billing/receipts/:file", Access::Permission(VIEW), receipt),
+        RouteSpec::get("/billing/mpesa", Access::Permission(VIEW), mpesa),
+    ]
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+    #[serde(default)]
+    size: Option<String>,
+}
+
+/// GET `/billing/invoices`.
+#[handler]
+pub async fn invoices(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let search = q.q.unwrap_or_default().trim().to_uppercase();
+    let page = super::page(q.page.as_deref());
+    let patient = if search.is_empty() {
+        0
+    } else {
+        patients::card_by_number(db, &search)
+            .await?
+            .map(|c| c.id.get())
+            .unwrap_or(-1)
+    };
+    let rows = sqlx::query(
+        "SELECT i.id, i.number, i.patient_id, i.payer, s.name, i.total_cents, i.paid_cents, i.issued_at \
+         FROM billing_invoices i LEFT JOIN billing_schemes s ON s.id = i.scheme_id \
+         WHERE i.status = 'issued' AND ($1 = '' OR i.number = $1 OR i.patient_id = $2) \
+         ORDER BY i.id DESC LIMIT CAST($3 AS BIGINT) OFFSET CAST($4 AS BIGINT)",
+    )
+    .bind(&search)
+    .bind(patient)
+    .bind(PAGE + 1)
+    .bind((page - 1) * PAGE)
+    .fetch_all(db.read())
+    .await
+    .map_err(DbError::from)?;
+    let ids: Vec<PatientId> = rows.iter().map(|r| PatientId(r.get(2))).collect();
+    let cards = patients::cards(db, &ids).await?;
+    let list: Vec<_> = rows
+        .iter()
+        .take(PAGE as usize)
+        .map(|r| {
+            let pid: i64 = r.get(2);
+            let card = cards.iter().find(|c| c.id.get() == pid);
+            let total: Money = r.get(5);
+            let paid: Money = r.get(6);
+            json!({
+                "id": r.get::<i64, _>(0), "number": r.get::<String, _>(1),
+                "patient_number": card.map(|c| c.number.clone()).unwrap_or_default(),
+                "patient": card.map(|c| c.full_name.clone()).unwrap_or_default(),
+                "payer": r.get::<Option<String>, _>(4).filter(|_| r.get::<String, _>(3) == "scheme"),
+                "total": total.to_string(), "balance": (total - paid).to_string(),
+                "open": paid < total,
+                "issued": hms_core::clock::display_rfc3339(&r.get::<String, _>(7)),
+            })
+        })
+        .collect();
+    let mut c = tera::Context::new();
+    c.insert("rows", &list);
+    c.insert("q", &search);
+    c.insert("page", &page);
+    c.insert("has_next", &(rows.len() as i64 > PAGE));
+    render(&cx, "billing/invoices.html", c)
+}
+
+async fn party(db: &hms_core::db::Db, patient: i64) -> AppResult<Party> {
+    let card = patients::card(db, PatientId(patient)).await?.ok_or(AppError::NotFound)?;
+    Ok(Party {
+        number: card.number,
+        name: card.full_name,
+    })
+}
+
+async fn kra_pin(db: &hms_core::db::Db) -> AppResult<String> {
+    Ok(hms_core::settings::get(db, docs::KRA_PIN_SETTING)
+        .await?
+        .unwrap_or_default())
+}
+
+/// GET `/billing/invoices/:id` and `/billing/invoices/:id.pdf`.
+#[handler]
+pub async fn invoice(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
+    let (id, pdf) = super::file_id(&file).ok_or(AppError::NotFound)?;
+    let db = &cx.app().db;
+    let inv = docs::invoice(db, id).await?.ok_or(AppError::NotFound)?;
+    let patient = party(db, inv.patient_id).await?;
+    if !pdf {
+        cx.audit_read(
+            Event::new("billing.invoice.view", "billing_invoice", Some(id)).patient(inv.patient_id),
+        )
+        .await;
+        let mut c = tera::Context::new();
+        c.insert("inv", &inv);
+        c.insert("patient", &json!({ "number": patient.number, "name": patient.name }));
+        return render(&cx, "billing/invoice.html", c);
+    }
+    let mut tx = db.begin().await?;
+    let copy = docs::record_print(&mut tx, "invoice", id, cx.user().map(|u| u.id)).await?;
+    tx.commit().await?;
+    cx.audit_read(
+        Event::new("billing.invoice.print", "billing_invoice", Some(id))
+            .patient(inv.patient_id)
+            .detail(json!({ "number": inv.number, "copy": copy })),
+    )
+    .await;
+    let head = Letterhead::load(db).await?;
+    let bytes = docs::invoice_pdf(&head, &kra_pin(db).await?, &inv, &patient, copy);
+    Ok(pdf_inline(&format!("{}.pdf", inv.number), bytes))
+}
+
+/// GET `/billing/receipts/:id.pdf`.
+#[handler]
+pub async fn receipt(cx: Ctx, Path(file): Path<String>, Query(q): Query<ListQuery>) -> AppResult<Response> {
+    let (id, _) = super::file_id(&file).ok_or(AppError::NotFound)?;
+    let db = &cx.app().db;
+    let r = docs::receipt(db, id).await?.ok_or(AppError::NotFound)?;
+    let patient = party(db, r.patient_id).await?;
+    let size = q
+        .size
+        .as_deref()
+        .and_then(PageSize::from_query)
+        .filter(|s| matches!(s, PageSize::A4 | PageSize::A5 | PageSize::Receipt80))
+        .unwrap_or(PageSize::Receipt80);
+    let mut tx = db.begin().await?;
+    let copy = docs::record_print(&mut tx, "receipt", id, cx.user().map(|u| u.id)).await?;
+    tx.commit().await?;
+    cx.audit_read(
+        Event::new("billing.receipt.print", "billing_payment", Some(id))
+            .patient(r.patient_id)
+            .detail(json!({ "number": r.number, "copy": copy })),
+    )
+    .await;
+    let head = Letterhead::load(db).await?;
+    let bytes = docs::receipt_pdf(&head, &kra_pin(db).await?, &r, &patient, size, copy);
+    Ok(pdf_inline(&format!("{}.pdf", r.number), bytes))
+}
+
+/// GET `/billing/mpesa`: M-Pesa payments booked at the desk, newest first; `q` finds a code.
+#[handler]
+pub async fn mpesa(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let search = q.q.unwrap_or_default().trim().to_uppercase();
+    let page = super::page(q.page.as_deref());
+    let rows = sqlx::query(
+        "SELECT id, mpesa_receipt, receipt_number, amount_cents, received_at, visit_id \
+         FROM billing_payments WHERE method = 'mpesa' AND ($1 = '' OR mpesa_receipt = $1) \
+         ORDER BY id DESC LIMIT CAST($2 AS BIGINT) OFFSET CAST($3 AS BIGINT)",
+    )
+    .bind(&search)
+    .bind(PAGE + 1)
+    .bind((page - 1) * PAGE)
+    .fetch_all(db.read())
+    .await
+    .map_err(DbError::from)?;
+    let list: Vec<_> = rows
+        .iter()
+        .take(PAGE as usize)
+        .map(|r| {
+            json!({
+                "id": r.get::<i64, _>(0), "code": r.get::<String, _>(1),
+                "receipt": r.get::<String, _>(2),
+                "amount": Money::from_cents(r.get(3)).to_string(),
+                "at": hms_core::clock::display_rfc3339(&r.get::<String, _>(4)),
+                "visit": r.get::<Option<i64>, _>(5),
+            })
+        })
+        .collect();
+    let mut c = tera::Context::new();
+    c.insert("rows", &list);
+    c.insert("q", &search);
+    c.insert("page", &page);
+    c.insert("has_next", &(rows.len() as i64 > PAGE));
+    render(&cx, "billing/mpesa.html", c)
+}

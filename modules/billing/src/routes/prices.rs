@@ -1,0 +1,192 @@
+//! Schemes and price lists: `/billing/prices` lists the schemes with their versions and adds an
+//! insurer or a corporate (`POST /billing/prices/schemes`: `code`, `name`, `kind`);
+//! `/billing/prices/:scheme` shows a scheme's versions and adds one (`POST`: `effective_from`,
+//! `note`, `lines` as CSV text `item code, price, covered, co-pay, scheme code`), pre-filled with
+//! the version in force so a change is an edit of a copy. Nothing is ever edited in place.
+
+use poem::http::StatusCode;
+use poem::web::Path;
+use poem::{handler, Response};
+use serde_json::json;
+
+use hms_core::http::{render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec};
+use hms_core::i18n::t;
+use hms_core::ui::FormErrors;
+use hms_core::{AppError, AppResult};
+
+use crate::prices::{self, ListError};
+use crate::PRICES;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::get("/billing/prices", Access::Permission(PRICES), index),
+        RouteSpec::post("/billing/prices/schemes", Access::Permission(PRICES), add_scheme),
+        RouteSpec::get("/billing/prices/:scheme", Access::Permission(PRICES), scheme_page),
+        RouteSpec::post("/billing/prices/:scheme", Access::Permission(PRICES), add_list)
+            .multiline(&["lines"])
+            .body_limit(2 * 1024 * 1024),
+    ]
+}
+
+const KINDS: &[&str] = &["insurer", "corporate"];
+
+async fn index_page(cx: &Ctx, status: StatusCode, typed: serde_json::Value, errors: FormErrors) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let mut schemes = Vec::new();
+    for s in prices::schemes(db).await? {
+        let lists = prices::lists(db, s.id).await?;
+        schemes.push(json!({ "scheme": s, "versions": lists.len(), "latest": lists.first() }));
+    }
+    let mut c = tera::Context::new();
+    c.insert("schemes", &schemes);
+    c.insert("kinds", KINDS);
+    c.insert("typed", &typed);
+    c.insert("errors", &errors);
+    render_status(cx, status, "billing/prices.html", c)
+}
+
+/// GET `/billing/prices`.
+#[handler]
+pub async fn index(cx: Ctx) -> AppResult<Response> {
+    index_page(&cx, StatusCode::OK, json!({}), FormErrors::new()).await
+}
+
+/// POST `/billing/prices/schemes`.
+#[handler]
+pub async fn add_scheme(cx: Ctx, form: Form) -> AppResult<Response> {
+    let code = form.get("code").trim().to_ascii_lowercase();
+    let name = form.get("name").trim().to_string();
+    let kind = form.get("kind").trim().to_string();
+    let mut errors = FormErrors::new();
+    let code_ok = (2..=30).contains(&code.len())
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !code_ok {
+        errors.add("code", t("billing_prices.error_code"));
+    }
+    if name.is_empty() || name.chars().count() > 120 {
+        errors.add("name", t("billing_prices.error_name"));
+    }
+    if !KINDS.contains(&kind.as_str()) {
+        errors.add("kind", t("billing_prices.error_kind"));
+    }
+    let typed = json!({ "code": code, "name": name, "kind": kind });
+    if !errors.is_empty() {
+        return index_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await;
+    }
+    let mut tx = cx.app().db.begin().await?;
+    match prices::add_scheme(&mut tx, &cx.actor(), &code, &name, &kind).await? {
+        Some(id) => {
+            tx.commit().await?;
+            cx.flash(FlashKind::Success, t("billing_prices.scheme_added"));
+            Ok(see_other(&format!("/billing/prices/{id}")))
+        }
+        None => {
+            tx.rollback().await.ok();
+            errors.add("code", t("billing_prices.error_code_taken"));
+            index_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await
+        }
+    }
+}
+
+async fn scheme_view(
+    cx: &Ctx,
+    status: StatusCode,
+    scheme_id: i64,
+    typed: Option<serde_json::Value>,
+    errors: FormErrors,
+    line_errors: Vec<serde_json::Value>,
+) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let scheme = prices::scheme(db, scheme_id).await?.ok_or(AppError::NotFound)?;
+    let lists = prices::lists(db, scheme_id).await?;
+    let today = hms_core::day::Day::today();
+    let in_force = lists.iter().find(|l| l.effective_from <= today.text());
+    let current = match in_force {
+        Some(l) => prices::lines(db, l.id).await?,
+        None => Vec::new(),
+    };
+    let csv: String = current
+        .iter()
+        .map(|l| {
+            format!(
+                "{},{},{},{},{}\n",
+                l.item,
+                l.price.plain(),
+                if l.covered { "yes" } else { "no" },
+                l.copay.plain(),
+                l.scheme_code.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    let typed = typed.unwrap_or_else(|| {
+        json!({ "effective_from": today.plus_days(1).form(), "note": "", "lines": csv })
+    });
+    let mut c = tera::Context::new();
+    c.insert("scheme", &scheme);
+    c.insert("lists", &lists);
+    c.insert("in_force", &in_force);
+    c.insert("current", &current);
+    c.insert("typed", &typed);
+    c.insert("errors", &errors);
+    c.insert("line_errors", &line_errors);
+    render_status(cx, status, "billing/scheme.html", c)
+}
+
+/// GET `/billing/prices/:scheme`.
+#[handler]
+pub async fn scheme_page(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
+    scheme_view(&cx, StatusCode::OK, id, None, FormErrors::new(), Vec::new()).await
+}
+
+/// POST `/billing/prices/:scheme`.
+#[handler]
+pub async fn add_list(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let scheme = prices::scheme(db, id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FormErrors::new();
+    let typed = json!({
+        "effective_from": form.get("effective_from"), "note": form.get("note"), "lines": form.get("lines"),
+    });
+    let from = match hms_core::dates::read(form.get("effective_from")) {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.add("effective_from", t("billing_prices.error_date"));
+            None
+        }
+    };
+    let note = form.get("note").trim();
+    if note.chars().count() > 200 {
+        errors.add("note", t("billing_prices.error_note"));
+    }
+    let mut line_errors = Vec::new();
+    let lines = match prices::parse_lines(form.get("lines")) {
+        Ok(l) => l,
+        Err(list) => {
+            errors.add("lines", t("billing_prices.error_lines"));
+            line_errors = list
+                .into_iter()
+                .map(|(n, key)| json!({ "line": n, "message": t(key) }))
+                .collect();
+            Vec::new()
+        }
+    };
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let (Some(from), true) = (from, errors.is_empty()) else {
+        return scheme_view(&cx, status, id, Some(typed), errors, line_errors).await;
+    };
+    let mut tx = db.begin().await?;
+    let note = Some(note).filter(|n| !n.is_empty());
+    match prices::add_list(&mut tx, &cx.actor(), &scheme, from, note, &lines).await {
+        Ok(_) => {
+            tx.commit().await?;
+            cx.flash(FlashKind::Success, t("billing_prices.list_added"));
+            Ok(see_other(&format!("/billing/prices/{id}")))
+        }
+        Err(ListError::DateTaken) => {
+            tx.rollback().await.ok();
+            errors.add("effective_from", t("billing_prices.error_date_taken"));
+            scheme_view(&cx, status, id, Some(typed), errors, line_errors).await
+        }
+        Err(ListError::Db(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,311 @@
+//! Billing over HTTP on SQLite and PostgreSQL: the gate (cash waits, insured passes), paying a
+//! bill with invoice and receipt numbered without gaps, a form posted twice booking once, a
+//! stale bill refused, shifts with blind counts and approval by someone else, money rows that
+//! raw SQL cannot edit or delete, PDFs read back as text, and `billing verify` agreeing.
+
+use hms_appointments::api::{self as visits, Priority};
+use hms_core::audit::Actor;
+use hms_core::charges::{self, ChargeItem, Clearance, NewCharge};
+use hms_core::db::Db;
+use hms_core::ids::PatientId;
+use hms_core::money::Money;
+use hms_testkit::standin::bare_patient;
+use hms_testkit::{each_backend, Client, TestApp};
+use sqlx::Row;
+
+const FBC: &str = "lab.test.fbc";
+
+async fn publish(db: &Db) {
+    let mut tx = db.begin().await.unwrap();
+    let item = ChargeItem {
+        code: FBC.into(),
+        name: "Full blood count".into(),
+        unit: "test".into(),
+        price: Money::from_shillings(850),
+    };
+    charges::publish_item(&mut tx, "laboratory", &item).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// A visit of a new patient paying by `payer`, with a lab charge of `quantity` tests.
+async fn visit_with_charge(db: &Db, number: &str, payer: &str, quantity: i64) -> (PatientId, i64, String) {
+    let patient = bare_patient(db, number).await;
+    let mut tx = db.begin().await.unwrap();
+    let visit = visits::check_in(&mut tx, patient, None, payer, "triage", Priority::Normal, &Actor::cli(None))
+        .await
+        .unwrap();
+    let source_ref = format!("lab-{number}");
+    charges::post(
+        &mut tx,
+        &Actor::cli(None),
+        &NewCharge {
+            patient,
+            visit: Some(visit.id),
+            item: FBC.into(),
+            quantity,
+            unit_price: None,
+            service_point: Some("laboratory".into()),
+            source: "order".into(),
+            source_ref: source_ref.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (patient, visit.id.get(), source_ref)
+}
+
+async fn clearance(app: &TestApp, source_ref: &str) -> Clearance {
+    charges::clearance(&app.app.modules, app.db(), "order", source_ref).await.unwrap()
+}
+
+async fn cashier(app: &TestApp, name: &str, roles: &[&str]) -> Client {
+    app.add_user(name, roles).await;
+    let c = app.login(name).await;
+    assert_eq!(c.get("/billing").await.status, 200);
+    let r = c.post_form("/billing/shifts/open", &[("float", "1000")]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    c
+}
+
+/// The hidden fields of the visit's pay form: (token, expected cents).
+async fn pay_form(c: &Client, visit: i64) -> (String, String) {
+    let page = c.get(&format!("/billing/visits/{visit}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let field = |name: &str| {
+        let at = page.body.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("{name} in {}", page.body));
+        let rest = &page.body[at + name.len() + 15..];
+        rest[..rest.find('"').unwrap()].to_string()
+    };
+    (field("token"), field("expected"))
+}
+
+async fn pay(c: &Client, visit: i64, fields: &[(&str, &str)]) -> hms_testkit::TestResponse {
+    let (token, expected) = pay_form(c, visit).await;
+    let mut all = vec![("token", token.as_str()), ("expected", expected.as_str())];
+    all.extend_from_slice(fields);
+    c.post_form(&format!("/billing/visits/{visit}/pay"), &all).await
+}
+
+fn receipt_id(location: &str) -> i64 {
+    location.rsplit("receipt=").next().unwrap().parse().unwrap()
+}
+
+each_backend! {
+    async fn a_cash_patient_waits_at_the_lab_until_paid_and_gets_numbered_invoice_and_receipt(app) {
+        let db = app.db();
+        publish(db).await;
+        let (_, visit, source_ref) = visit_with_charge(db, "B-100", "cash", 2).await;
+        assert_eq!(clearance(&app, &source_ref).await, Clearance::Awaiting(Money::from_shillings(1700)));
+        let c = cashier(&app, "cash1", &["accountant"]).await;
+        let desk = c.get("/billing").await;
+        assert_eq!(desk.status, 200);
+        assert!(desk.body.contains(&format!("/billing/visits/{visit}")), "the visit waits at the desk");
+        let r = pay(&c, visit, &[("method", "cash"), ("amount", "2000")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let receipt = receipt_id(r.location().unwrap());
+        assert_eq!(clearance(&app, &source_ref).await, Clearance::Cleared, "paid: the lab may start");
+        let year = hms_core::day::Day::today().date().format("%Y").to_string();
+        let page = c.get(r.location().unwrap()).await;
+        assert!(page.body.contains("KES 300.00"), "change shown: {}", page.body);
+        assert!(page.body.contains(&format!("INV-{year}-000001")));
+        let pdf = c.get(&format!("/billing/receipts/{receipt}.pdf")).await;
+        assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+        let text = hms_testkit::pdf::text(&pdf.bytes);
+        assert!(text.contains(&format!("RCT-{year}-000001")), "{text}");
+        assert!(text.contains("KES 1,700.00") && text.contains("One thousand seven hundred shillings"), "{text}");
+        assert!(!text.contains("COPY"));
+        let again = hms_testkit::pdf::text(&c.get(&format!("/billing/receipts/{receipt}.pdf")).await.bytes);
+        assert!(again.contains("COPY"), "a reprint says COPY");
+        let (w, _) = hms_testkit::pdf::page_mm(&pdf.bytes);
+        assert_eq!(w, 80, "the receipt is cut for an 80 mm roll");
+        let inv: i64 = app.scalar("SELECT MAX(id) FROM billing_invoices").await;
+        let inv_pdf = hms_testkit::pdf::text(&c.get(&format!("/billing/invoices/{inv}.pdf")).await.bytes);
+        assert!(inv_pdf.contains("Full blood count") && inv_pdf.contains("B-100"), "{inv_pdf}");
+        assert_eq!(app.audit_count("billing.payment").await, 1);
+        assert_eq!(app.audit_count("billing.invoice.issue").await, 1);
+        let verdict = hms_billing_verify(db).await;
+        assert!(verdict.is_empty(), "{verdict:?}");
+    }
+
+    async fn an_insured_visit_passes_the_gate_and_an_unpriced_insured_charge_goes_to_the_patient(app) {
+        let db = app.db();
+        publish(db).await;
+        let (_, _, source_ref) = visit_with_charge(db, "B-101", "sha", 1).await;
+        assert_eq!(clearance(&app, &source_ref).await, Clearance::Cleared);
+    }
+
+    async fn a_form_posted_twice_books_one_payment_and_a_stale_bill_is_refused(app) {
+        let db = app.db();
+        publish(db).await;
+        let (patient, visit, _) = visit_with_charge(db, "B-102", "cash", 1).await;
+        let c = cashier(&app, "cash2", &["accountant"]).await;
+        let (token, expected) = pay_form(&c, visit).await;
+        let fields = [("token", token.as_str()), ("expected", expected.as_str()), ("method", "mpesa"),
+                      ("amount", "850"), ("mpesa_code", "sgh7k2lq9p")];
+        let first = c.post_form(&format!("/billing/visits/{visit}/pay"), &fields).await;
+        let second = c.post_form(&format!("/billing/visits/{visit}/pay"), &fields).await;
+        assert_eq!((first.status, second.status), (303, 303));
+        assert_eq!(first.location(), second.location(), "the same receipt");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_payments").await, 1);
+        // The same M-Pesa code on another bill is refused beside the field.
+        let (_, other, _) = visit_with_charge(db, "B-103", "cash", 1).await;
+        let reused = pay(&c, other, &[("method", "mpesa"), ("amount", "850"), ("mpesa_code", "SGH7K2LQ9P")]).await;
+        assert_eq!(reused.status, 422);
+        assert!(reused.body.contains("already paid"), "{}", reused.body);
+        // A new charge after the page was shown: the old figure is stale.
+        let (token, expected) = pay_form(&c, other).await;
+        let mut tx = db.begin().await.unwrap();
+        charges::post(&mut tx, &Actor::cli(None), &NewCharge {
+            patient: PatientId(scalar_patient(db, other).await), visit: Some(hms_core::ids::VisitId(other)),
+            item: FBC.into(), quantity: 1, unit_price: None, service_point: Some("laboratory".into()),
+            source: "order".into(), source_ref: "late".into(),
+        }).await.unwrap();
+        tx.commit().await.unwrap();
+        let stale = c.post_form(&format!("/billing/visits/{other}/pay"), &[("token", token.as_str()),
+            ("expected", expected.as_str()), ("method", "cash"), ("amount", "5000")]).await;
+        assert_eq!(stale.status, 409, "{}", stale.body);
+        let _ = patient;
+        // Bad amounts change nothing.
+        for bad in ["-5", "0", "1.005", "10000001", "abc"] {
+            let r = pay(&c, other, &[("method", "cash"), ("amount", bad)]).await;
+            assert_eq!(r.status, 422, "{bad}");
+        }
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_payments").await, 1);
+    }
+
+    async fn concurrent_desks_number_invoices_and_receipts_without_gaps(app) {
+        let db = app.db();
+        publish(db).await;
+        let c = cashier(&app, "cash3", &["accountant"]).await;
+        let mut forms = Vec::new();
+        for i in 0..12 {
+            let (_, visit, _) = visit_with_charge(db, &format!("B-2{i:02}"), "cash", 1).await;
+            let (token, expected) = pay_form(&c, visit).await;
+            // Every third payment is made to fail inside its transaction (a wrong amount for
+            // M-Pesa is refused only after the bill is read): its numbers must come back.
+            forms.push((visit, token, expected, i % 3 == 0));
+        }
+        let c = std::sync::Arc::new(c);
+        let tasks: Vec<_> = forms.into_iter().map(|(visit, token, expected, fail)| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let code = format!("Q{:09}", visit);
+                let amount = if fail { "1" } else { "850" };
+                c.post_form(&format!("/billing/visits/{visit}/pay"), &[("token", token.as_str()),
+                    ("expected", expected.as_str()), ("method", "mpesa"), ("amount", amount), ("mpesa_code", code.as_str())]).await.status
+            })
+        }).collect();
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() { 303 => ok += 1, 422 => {}, s => panic!("status {s}") }
+        }
+        assert_eq!(ok, 8);
+        let seqs: Vec<i64> = sqlx::query("SELECT seq FROM billing_invoices WHERE status = 'issued' ORDER BY seq")
+            .fetch_all(db.read()).await.unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+        let seqs: Vec<i64> = sqlx::query("SELECT seq FROM billing_payments ORDER BY seq")
+            .fetch_all(db.read()).await.unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+        assert!(hms_billing_verify(db).await.is_empty());
+    }
+
+    async fn a_shift_closes_on_a_blind_count_and_someone_else_approves_it(app) {
+        let db = app.db();
+        publish(db).await;
+        let c = cashier(&app, "cash4", &["accountant"]).await;
+        let (_, visit, _) = visit_with_charge(db, "B-300", "cash", 1).await;
+        assert_eq!(pay(&c, visit, &[("method", "cash"), ("amount", "850")]).await.status, 303);
+        let page = c.get("/billing/shifts").await;
+        assert!(!page.body.contains("1,850"), "the expected figure is not shown before the count");
+        // 1000 float + 850 taken = 1850 expected; 1800 counted needs a reason.
+        let short = c.post_form("/billing/shifts/close", &[("count_1000", "1"), ("count_500", "1"), ("count_100", "3")]).await;
+        assert_eq!(short.status, 422);
+        let closed = c.post_form("/billing/shifts/close", &[("count_1000", "1"), ("count_500", "1"), ("count_100", "3"), ("reason", "50 given as change twice")]).await;
+        assert_eq!(closed.status, 303, "{}", closed.body);
+        let shift: i64 = app.scalar("SELECT MAX(id) FROM billing_shifts").await;
+        assert_eq!(app.scalar("SELECT expected_cents - counted_cents FROM billing_shifts").await, 5000);
+        // A closed shift takes nothing.
+        let (_, later, _) = visit_with_charge(db, "B-301", "cash", 1).await;
+        let page = c.get(&format!("/billing/visits/{later}")).await;
+        assert!(page.body.contains("pay-no-shift") && !page.body.contains("pay-form"), "no form without a shift");
+        let refused = c.post_form(&format!("/billing/visits/{later}/pay"), &[("token", "t-closed"),
+            ("expected", "85000"), ("method", "cash"), ("amount", "850")]).await;
+        assert_eq!(refused.status, 422);
+        assert!(refused.body.contains("Open your shift"), "{}", refused.body);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_payments").await, 1);
+        // A cashier without the approval permission cannot approve.
+        assert_eq!(c.post_form(&format!("/billing/shifts/{shift}/approve"), &[]).await.status, 403);
+        // One holding it cannot approve their own shift: the check is part of the update.
+        let both = cashier(&app, "both", &["accountant", "admin"]).await;
+        assert_eq!(both.post_form("/billing/shifts/close", &[("count_1000", "1")]).await.status, 303);
+        let own: i64 = app.scalar("SELECT MAX(id) FROM billing_shifts").await;
+        assert_eq!(both.post_form(&format!("/billing/shifts/{own}/approve"), &[]).await.status, 409);
+        app.add_user("boss", &["admin"]).await;
+        let admin = app.login("boss").await;
+        assert_eq!(admin.get("/billing/shifts").await.status, 200);
+        assert_eq!(admin.post_form(&format!("/billing/shifts/{shift}/approve"), &[]).await.status, 303);
+        assert_eq!(admin.post_form(&format!("/billing/shifts/{shift}/approve"), &[]).await.status, 409, "once");
+        let z = hms_testkit::pdf::text(&admin.get(&format!("/billing/shifts/{shift}.pdf")).await.bytes);
+        assert!(z.contains("KES 1,850.00") && z.contains("KES -50.00"), "{z}");
+    }
+
+    async fn money_rows_refuse_edits_and_deletes_even_by_raw_sql(app) {
+        let db = app.db();
+        publish(db).await;
+        let c = cashier(&app, "cash5", &["accountant"]).await;
+        let (_, visit, _) = visit_with_charge(db, "B-400", "cash", 1).await;
+        assert_eq!(pay(&c, visit, &[("method", "cash"), ("amount", "850")]).await.status, 303);
+        for sql in [
+            "UPDATE billing_invoices SET total_cents = 1",
+            "UPDATE billing_lines SET amount_cents = 1",
+            "UPDATE billing_payments SET amount_cents = 1",
+            "DELETE FROM billing_invoices",
+            "DELETE FROM billing_lines",
+            "DELETE FROM billing_payments",
+            "DELETE FROM billing_allocations",
+            "DELETE FROM billing_shifts",
+            "DELETE FROM billing_counters",
+            "UPDATE billing_invoices SET paid_cents = total_cents + 1",
+        ] {
+            let mut tx = db.begin().await.unwrap();
+            assert!(sqlx::query(sql).execute(&mut *tx).await.is_err(), "refused: {sql}");
+            drop(tx);
+        }
+        assert!(hms_billing_verify(db).await.is_empty());
+    }
+
+    async fn billing_screens_answer_with_empty_states(app) {
+        let admin = app.setup_admin().await;
+        app.add_user("acc", &["accountant"]).await;
+        let acc = app.login("acc").await;
+        for path in ["/billing", "/billing/invoices", "/billing/mpesa", "/billing/shifts", "/billing/prices",
+                     "/billing/cards/my-shift", "/billing/cards/waiting", "/billing/cards/collections"] {
+            let r = acc.get(path).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+        }
+        assert_eq!(admin.get("/billing/settings").await.status, 200);
+        assert_eq!(acc.get("/billing/settings").await.status, 403);
+        // A price list version: a bad line is named, a good list prices the next bill.
+        let bad = acc.post_form("/billing/prices/1", &[("effective_from", "01/01/2026"), ("lines", "lab.test.fbc,abc")]).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Line 1"), "{}", bad.body);
+        let good = acc.post_form("/billing/prices/1", &[("effective_from", "01/01/2026"), ("lines", "lab.test.fbc,600")]).await;
+        assert_eq!(good.status, 303, "{}", good.body);
+        publish(app.db()).await;
+        let (_, _, source_ref) = visit_with_charge(app.db(), "B-500", "cash", 1).await;
+        let _ = source_ref;
+        let visit: i64 = app.scalar("SELECT MAX(id) FROM visits").await;
+        let page = acc.get(&format!("/billing/visits/{visit}")).await;
+        assert!(page.body.contains("KES 600.00"), "priced by the list in force");
+    }
+}
+
+async fn scalar_patient(db: &Db, visit: i64) -> i64 {
+    sqlx::query("SELECT patient_id FROM visits WHERE id = $1").bind(visit).fetch_one(db.read()).await.unwrap().get(0)
+}
+
+/// What `hms billing verify` would print, run in-process.
+async fn hms_billing_verify(db: &Db) -> Vec<String> {
+    hms_billing::verify_findings(db).await.unwrap()
+}
