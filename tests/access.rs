@@ -236,11 +236,21 @@ async fn set_lookups_agree_with_casbin_enforce_for_every_role_and_permission() {
 /// Every role's default permissions, as seeded before each module declared all of its grants
 /// in `Module::default_grants` (some came from a policy file then): moving them changed none.
 /// Modules added since then bring their own (consultations: vitals, notes, orders, documents;
-/// pharmacy: its nine permissions).
+/// pharmacy: its nine permissions; billing: the desk for accountants and receptionists, approvals
+/// and settings for administrators).
 const GRANTS_BEFORE: &[(&str, &[&str])] = &[
     (
         "accountant",
-        &["patients.view", "pharmacy.reports", "queue.call"],
+        &[
+            "billing.claims",
+            "billing.collect",
+            "billing.invoice",
+            "billing.prices",
+            "billing.view",
+            "patients.view",
+            "pharmacy.reports",
+            "queue.call",
+        ],
     ),
     (
         "admin",
@@ -258,6 +268,9 @@ const GRANTS_BEFORE: &[(&str, &[&str])] = &[
             "audit.export",
             "audit.patient_report",
             "audit.view",
+            "billing.approve",
+            "billing.settings",
+            "billing.view",
             "diagnoses.manage",
             "patients.edit",
             "patients.import",
@@ -318,6 +331,8 @@ const GRANTS_BEFORE: &[(&str, &[&str])] = &[
             "appointments.book",
             "appointments.manage",
             "appointments.view",
+            "billing.collect",
+            "billing.view",
             "patients.edit",
             "patients.register",
             "patients.view",

@@ -173,7 +173,7 @@ each_backend! {
         assert!(refused >= 12 - 4, "at least the returns that found nothing left were refused: {refused}");
     }
 
-    async fn clearance_is_not_needed_while_no_billing_module_exists(app) {
+    async fn clearance_is_not_needed_for_a_charge_nobody_posted(app) {
         let answer = charges::clearance(&app.app.modules, app.db(), "order", "1").await.unwrap();
         assert_eq!(answer, Clearance::NotNeeded);
     }

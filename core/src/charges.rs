@@ -440,3 +440,19 @@ pub async fn clearance(
     }
     Ok(Clearance::NotNeeded)
 }
+
+/// Whether `service_point` may hold a patient until payment: the answer of the enabled module
+/// that decides it (billing), else `false`. Where it never holds, a department can do its work
+/// in one step without asking [`clearance`] per charge.
+pub async fn holds_for_payment(
+    modules: &Registry,
+    db: &Db,
+    service_point: &str,
+) -> Result<bool, DbError> {
+    for module in modules.enabled() {
+        if let Some(answer) = module.holds_for_payment(db, service_point) {
+            return answer.await;
+        }
+    }
+    Ok(false)
+}

@@ -103,6 +103,10 @@ pub type ClearanceFuture<'a> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<crate::charges::Clearance, DbError>> + Send + 'a>,
 >;
 
+/// What [`Module::holds_for_payment`] returns.
+pub type HoldFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, DbError>> + Send + 'a>>;
+
 /// A module's background work (see [`Module::background`]): runs until told to stop.
 pub type BackgroundFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
@@ -186,6 +190,16 @@ pub trait Module: Send + Sync + 'static {
         _source: &'a str,
         _source_ref: &'a str,
     ) -> Option<ClearanceFuture<'a>> {
+        None
+    }
+    /// Whether a service point may hold patients until they pay (billing answers from its
+    /// settings; every other module returns `None`, see [`crate::charges::holds_for_payment`]).
+    /// A department that is never held does its work in one step.
+    fn holds_for_payment<'a>(
+        &'a self,
+        _db: &'a Db,
+        _service_point: &'a str,
+    ) -> Option<HoldFuture<'a>> {
         None
     }
     /// The module's texts, (language code, TOML text) per language, usually

@@ -198,6 +198,8 @@ CREATE TRIGGER billing_schemes_uuid_fixed BEFORE UPDATE OF uuid ON billing_schem
 FOR EACH ROW EXECUTE FUNCTION hms_uuid_fixed();
 CREATE TRIGGER billing_accounts_uuid_fixed BEFORE UPDATE OF uuid ON billing_accounts
 FOR EACH ROW EXECUTE FUNCTION hms_uuid_fixed();
+CREATE TRIGGER billing_invoices_uuid_fixed BEFORE UPDATE OF uuid ON billing_invoices
+FOR EACH ROW EXECUTE FUNCTION hms_uuid_fixed();
 CREATE TRIGGER billing_shifts_uuid_fixed BEFORE UPDATE OF uuid ON billing_shifts
 FOR EACH ROW EXECUTE FUNCTION hms_uuid_fixed();
 
@@ -208,9 +210,9 @@ END;
 $$;
 
 -- Price lists and prices are never edited: a new version replaces them from its date.
-CREATE TRIGGER billing_price_lists_frozen BEFORE UPDATE ON billing_price_lists
+CREATE TRIGGER billing_price_lists_no_update BEFORE UPDATE ON billing_price_lists
 FOR EACH ROW EXECUTE FUNCTION billing_refuse('a price list is never edited: add a new version');
-CREATE TRIGGER billing_prices_frozen BEFORE UPDATE ON billing_prices
+CREATE TRIGGER billing_prices_no_update BEFORE UPDATE ON billing_prices
 FOR EACH ROW EXECUTE FUNCTION billing_refuse('a price list is never edited: add a new version');
 
 -- An issued invoice changes only in what has been paid of it; issuing checks its total.
@@ -236,7 +238,7 @@ $$;
 CREATE TRIGGER billing_invoices_frozen BEFORE UPDATE ON billing_invoices
 FOR EACH ROW EXECUTE FUNCTION billing_invoice_update();
 
-CREATE TRIGGER billing_lines_frozen BEFORE UPDATE ON billing_lines
+CREATE TRIGGER billing_lines_no_update BEFORE UPDATE ON billing_lines
 FOR EACH ROW EXECUTE FUNCTION billing_refuse('an invoice line never changes: issue a credit note');
 CREATE FUNCTION billing_line_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -249,10 +251,10 @@ END;
 $$;
 CREATE TRIGGER billing_lines_issued BEFORE INSERT ON billing_lines
 FOR EACH ROW EXECUTE FUNCTION billing_line_insert();
-CREATE TRIGGER billing_payments_frozen BEFORE UPDATE ON billing_payments
+CREATE TRIGGER billing_payments_no_update BEFORE UPDATE ON billing_payments
 FOR EACH ROW EXECUTE FUNCTION billing_refuse('a payment never changes: record a refund');
 
-CREATE TRIGGER billing_allocations_frozen BEFORE UPDATE ON billing_allocations
+CREATE TRIGGER billing_allocations_no_update BEFORE UPDATE ON billing_allocations
 FOR EACH ROW EXECUTE FUNCTION billing_refuse('a payment never changes: record a refund');
 
 -- Nothing of money is ever deleted.

@@ -233,10 +233,10 @@ CREATE TRIGGER billing_payments_uuid AFTER INSERT ON billing_payments WHEN NEW.u
 END;
 
 -- Price lists and prices are never edited: a new version replaces them from its date.
-CREATE TRIGGER billing_price_lists_frozen BEFORE UPDATE ON billing_price_lists WHEN OLD.uuid IS NOT NULL BEGIN
+CREATE TRIGGER billing_price_lists_no_update BEFORE UPDATE ON billing_price_lists WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'a price list is never edited: add a new version');
 END;
-CREATE TRIGGER billing_prices_frozen BEFORE UPDATE ON billing_prices WHEN OLD.uuid IS NOT NULL BEGIN
+CREATE TRIGGER billing_prices_no_update BEFORE UPDATE ON billing_prices WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'a price list is never edited: add a new version');
 END;
 
@@ -249,6 +249,10 @@ WHEN OLD.uuid IS NOT NULL AND (NEW.total_cents <> OLD.total_cents OR NEW.number 
     OR (OLD.status = 'draft' AND NEW.paid_cents <> OLD.paid_cents)) BEGIN
     SELECT RAISE(ABORT, 'an issued invoice never changes: issue a credit note');
 END;
+CREATE TRIGGER billing_invoices_uuid_fixed BEFORE UPDATE OF uuid ON billing_invoices
+WHEN OLD.uuid IS NOT NULL AND NEW.uuid IS NOT OLD.uuid BEGIN
+    SELECT RAISE(ABORT, 'a record''s uuid never changes');
+END;
 CREATE TRIGGER billing_invoices_total BEFORE UPDATE OF status ON billing_invoices
 WHEN OLD.status = 'draft' AND NEW.status = 'issued' AND NEW.total_cents <> (
     SELECT COALESCE(SUM(CASE WHEN patient_invoice_id = NEW.id THEN patient_share_cents ELSE 0 END
@@ -256,7 +260,7 @@ WHEN OLD.status = 'draft' AND NEW.status = 'issued' AND NEW.total_cents <> (
     FROM billing_lines WHERE patient_invoice_id = NEW.id OR payer_invoice_id = NEW.id) BEGIN
     SELECT RAISE(ABORT, 'an invoice''s total must equal the sum of its lines');
 END;
-CREATE TRIGGER billing_lines_frozen BEFORE UPDATE ON billing_lines WHEN OLD.uuid IS NOT NULL BEGIN
+CREATE TRIGGER billing_lines_no_update BEFORE UPDATE ON billing_lines WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'an invoice line never changes: issue a credit note');
 END;
 CREATE TRIGGER billing_lines_issued BEFORE INSERT ON billing_lines
@@ -267,10 +271,10 @@ END;
 CREATE TRIGGER billing_allocations_uuid AFTER INSERT ON billing_allocations WHEN NEW.uuid IS NULL BEGIN
     UPDATE billing_allocations SET uuid = (SELECT value FROM hms_uuid7) WHERE id = NEW.id;
 END;
-CREATE TRIGGER billing_allocations_frozen BEFORE UPDATE ON billing_allocations WHEN OLD.uuid IS NOT NULL BEGIN
+CREATE TRIGGER billing_allocations_no_update BEFORE UPDATE ON billing_allocations WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'a payment never changes: record a refund');
 END;
-CREATE TRIGGER billing_payments_frozen BEFORE UPDATE ON billing_payments WHEN OLD.uuid IS NOT NULL BEGIN
+CREATE TRIGGER billing_payments_no_update BEFORE UPDATE ON billing_payments WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'a payment never changes: record a refund');
 END;
 

@@ -219,6 +219,8 @@ impl Records {
                 ":entry" => "pneumonia".to_string(),
                 ":key" => self.display_key.clone(),
                 ":drug" => "1".to_string(),
+                // The cash scheme every facility has.
+                ":scheme" => "1".to_string(),
                 ":name" => "consumption".to_string(),
                 ":line" => "1".to_string(),
                 s if s.starts_with(':') => panic!("no record for {s} in {path}"),

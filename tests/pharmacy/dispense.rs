@@ -29,6 +29,11 @@ pub async fn counter(app: &TestApp) -> Counter {
     // The signed-in session's form token (the login form carried an anonymous one).
     assert_eq!(pharmacist.get("/pharmacy").await.status, 200);
     let (store, drug) = store_and_drug(app.db()).await;
+    // These tests are about the pharmacy on its own: cash patients are not held for payment
+    // (`dispense_billing` covers the cashier's gate).
+    let mut tx = app.db().begin().await.unwrap();
+    hms_core::settings::put(&mut tx, "billing.pay_before", "laboratory,imaging").await.unwrap();
+    tx.commit().await.unwrap();
     Counter {
         pharmacist,
         store,

@@ -13,7 +13,7 @@ use hms_core::charges::Clearance;
 use hms_core::db::Db;
 use hms_core::http::RouteSpec;
 use hms_core::ids::VisitId;
-use hms_core::module::{ClearanceFuture, Module, Permission};
+use hms_core::module::{ClearanceFuture, HoldFuture, Module, Permission};
 use hms_core::money::Money;
 use hms_core::orders::{self, NewOrder, State};
 use hms_pharmacy::stock::{self, Kind, Movement};
@@ -43,6 +43,9 @@ impl Module for Till {
     fn routes(&self) -> Vec<RouteSpec> {
         Vec::new()
     }
+    fn holds_for_payment<'a>(&'a self, _db: &'a Db, point: &'a str) -> Option<HoldFuture<'a>> {
+        Some(Box::pin(async move { Ok(point == "pharmacy") }))
+    }
     fn clearance<'a>(
         &'a self,
         _db: &'a Db,
@@ -69,7 +72,9 @@ macro_rules! each_backend_with_till {
             async fn run(backend: Backend) {
                 let $paid: Arc<Mutex<HashSet<String>>> = Arc::default();
                 let till: Arc<dyn Module> = Arc::new(Till { paid: $paid.clone() });
-                let Some($app) = TestApp::start_with_modules(backend, vec![till]).await else {
+                // The stand-in till decides alone: the billing module is switched off.
+                let off = |c: &mut hms_core::config::Config| c.modules_disabled = vec!["billing".into()];
+                let Some($app) = TestApp::start_custom(backend, off, move |p| p.modules.push(till)).await else {
                     return;
                 };
                 $body
@@ -187,6 +192,51 @@ each_backend_with_till! {
         assert_eq!(on_hand(&app, c.drug).await, 18);
         assert_eq!(count(&app, "SELECT COUNT(*) FROM dispenses WHERE emergency = 1 AND state = 'issued'").await, 1);
         let _ = paid;
+        ledger_agrees(&app).await;
+    }
+}
+
+/// A hidden field's value in a page.
+fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = body.find(&marker).unwrap_or_else(|| panic!("{name} in {body}")) + marker.len();
+    body[at..at + body[at..].find('"').unwrap()].to_string()
+}
+
+hms_testkit::each_backend! {
+    async fn with_billing_on_a_cash_patient_pays_at_the_cashier_before_the_pharmacy_issues(app) {
+        let c = counter(&app).await;
+        // The facility's default: the pharmacy waits for cash patients to pay.
+        let mut tx = app.db().begin().await.unwrap();
+        hms_core::settings::put(&mut tx, "billing.pay_before", "laboratory,pharmacy,imaging").await.unwrap();
+        tx.commit().await.unwrap();
+        receive(app.db(), c.store, c.drug, "T9", day(2028, 1, 31), 20).await;
+        let (_, visit, ids) = visit_with_orders(&app, "B-0009", &[6]).await;
+        let r = prepare(&c.pharmacist, visit, c.store, "paid-1", &[(ids[0], "")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let id = dispense_of(&r);
+        let page = c.pharmacist.get(&format!("/pharmacy/dispenses/{id}")).await;
+        assert!(page.body.contains("id=\"awaiting\""), "waits for payment");
+        let early = c.pharmacist.post_form(&format!("/pharmacy/dispenses/{id}/issue"), &[]).await;
+        assert_eq!(early.status, 409, "{}", early.body);
+        assert_eq!(on_hand(&app, c.drug).await, 20);
+
+        app.add_user("cashier", &["accountant"]).await;
+        let cashier = app.login("cashier").await;
+        let desk = cashier.get("/billing").await;
+        assert!(desk.body.contains(&format!("/billing/visits/{visit}")), "waiting at the cashier");
+        assert_eq!(cashier.post_form("/billing/shifts/open", &[("float", "0")]).await.status, 303);
+        let bill = cashier.get(&format!("/billing/visits/{visit}")).await;
+        let (token, expected) = (hidden(&bill.body, "token"), hidden(&bill.body, "expected"));
+        let paid = cashier.post_form(&format!("/billing/visits/{visit}/pay"), &[("token", token.as_str()),
+            ("expected", expected.as_str()), ("method", "cash"), ("amount", "100000")]).await;
+        assert_eq!(paid.status, 303, "{}", paid.body);
+
+        let issued = c.pharmacist.post_form(&format!("/pharmacy/dispenses/{id}/issue"), &[]).await;
+        assert_eq!(issued.status, 303, "{}", issued.body);
+        assert_eq!(on_hand(&app, c.drug).await, 14);
+        assert_eq!(order(&app, ids[0]).await.state, State::Completed);
+        assert!(hms_billing::verify_findings(app.db()).await.unwrap().is_empty());
         ledger_agrees(&app).await;
     }
 }

@@ -116,22 +116,29 @@ impl BillError {
     }
 }
 
-/// The visit's scheme: its account's if one was set, else the payer class's default.
-async fn scheme_of(tx: &mut Tx, visit: VisitId, payer: &str) -> Result<(i64, String), DbError> {
+/// The visit's scheme (id, name, class): its account's if one was set (a scheme other than cash
+/// makes the visit insured), else the payer class's default scheme.
+async fn scheme_of(
+    tx: &mut Tx,
+    visit: VisitId,
+    payer: &str,
+) -> Result<(i64, String, PayerClass), DbError> {
+    let class = PayerClass::of(payer);
     let account = sqlx::query(
-        "SELECT s.id, s.name FROM billing_accounts a JOIN billing_schemes s ON s.id = a.scheme_id \
-         WHERE a.visit_id = $1",
+        "SELECT s.id, s.name, s.kind FROM billing_accounts a \
+         JOIN billing_schemes s ON s.id = a.scheme_id WHERE a.visit_id = $1",
     )
     .bind(visit)
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(r) = account {
-        return Ok((r.get(0), r.get(1)));
+        let kind: String = r.get(2);
+        return Ok((r.get(0), r.get(1), class.with_account(&kind)));
     }
     let s = prices::scheme_by_code(tx, PayerClass::default_scheme(payer))
         .await?
         .ok_or(DbError::Conflict)?;
-    Ok((s.id, s.name))
+    Ok((s.id, s.name, class))
 }
 
 /// The Nairobi day of an RFC 3339 time.
@@ -146,8 +153,7 @@ pub async fn load(tx: &mut Tx, visit_id: VisitId) -> Result<Bill, BillError> {
     let visit = appts::visit_in(tx, visit_id)
         .await?
         .ok_or(BillError::NoVisit)?;
-    let class = PayerClass::of(&visit.payer);
-    let (scheme_id, scheme) = scheme_of(tx, visit_id, &visit.payer).await?;
+    let (scheme_id, scheme, class) = scheme_of(tx, visit_id, &visit.payer).await?;
     // Unbilled charges, a reversal with the line of the charge it takes back (if priced).
     let rows = sqlx::query(
         "SELECT c.id, c.item_code, COALESCE(ci.name, c.item_code), c.quantity, c.unit_price_cents, \
@@ -374,6 +380,59 @@ pub async fn issue(tx: &mut Tx, actor: &Actor, bill: &Bill) -> Result<Issued, Bi
         .await?;
     }
     Ok(issued)
+}
+
+/// Issues the visit's unbilled lines without taking a payment (an insured visit's scheme
+/// invoice and co-pay, a corporate's credit), when the bill is still what the page showed.
+pub async fn issue_now(
+    tx: &mut Tx,
+    actor: &Actor,
+    visit: VisitId,
+    expected_lines: usize,
+) -> Result<Issued, BillError> {
+    let bill = load(tx, visit).await?;
+    if bill.unbilled.len() != expected_lines {
+        return Err(BillError::Stale);
+    }
+    if bill.unbilled.is_empty() {
+        return Err(BillError::NothingDue);
+    }
+    issue(tx, actor, &bill).await
+}
+
+/// Sets who pays for the visit (a scheme and the member number), while nothing of it has been
+/// invoiced: the guard is part of the write.
+pub async fn set_account(
+    tx: &mut Tx,
+    actor: &Actor,
+    visit: VisitId,
+    scheme: i64,
+    member: Option<&str>,
+) -> Result<(), BillError> {
+    let done = sqlx::query(
+        "INSERT INTO billing_accounts (visit_id, scheme_id, member_number, set_by, set_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS \
+         (SELECT 1 FROM billing_invoices WHERE visit_id = $1) \
+         ON CONFLICT (visit_id) DO UPDATE SET scheme_id = $2, member_number = $3, set_by = $4, set_at = $5",
+    )
+    .bind(visit)
+    .bind(scheme)
+    .bind(member)
+    .bind(actor.user_id)
+    .bind(hms_core::clock::now_rfc3339())
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(BillError::Stale);
+    }
+    audit::record(
+        tx,
+        actor,
+        Event::new("billing.account.set", "visit", Some(visit.get()))
+            .detail(json!({ "scheme": scheme, "member_number": member })),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A payment as the desk typed it.

@@ -48,7 +48,19 @@ pub async fn answer(db: &Db, source: &str, source_ref: &str) -> Result<Clearance
     }
     if let Some(visit) = r.get::<Option<i64>, _>(0) {
         let payer = appts::visit(db, VisitId(visit)).await?.map(|v| v.payer);
-        if payer.is_some_and(|p| PayerClass::of(&p) != PayerClass::Cash) {
+        let mut class = payer.map(|p| PayerClass::of(&p)).unwrap_or(PayerClass::Cash);
+        let account: Option<String> = sqlx::query(
+            "SELECT s.kind FROM billing_accounts a JOIN billing_schemes s ON s.id = a.scheme_id \
+             WHERE a.visit_id = $1",
+        )
+        .bind(visit)
+        .fetch_optional(db.read())
+        .await?
+        .map(|a| a.get(0));
+        if let Some(kind) = account {
+            class = class.with_account(&kind);
+        }
+        if class != PayerClass::Cash {
             return Ok(Clearance::Cleared);
         }
     }

@@ -16,7 +16,7 @@ mod verify;
 
 use hms_core::db::Db;
 use hms_core::http::RouteSpec;
-use hms_core::module::{ClearanceFuture, DashboardCard, MenuItem, Module, Permission};
+use hms_core::module::{ClearanceFuture, DashboardCard, HoldFuture, MenuItem, Module, Permission};
 use rust_embed::RustEmbed;
 
 /// See the cashier desk, bills, invoices and receipts.
@@ -207,6 +207,12 @@ impl Module for BillingModule {
         source_ref: &'a str,
     ) -> Option<ClearanceFuture<'a>> {
         Some(Box::pin(clearance::answer(db, source, source_ref)))
+    }
+
+    fn holds_for_payment<'a>(&'a self, db: &'a Db, service_point: &'a str) -> Option<HoldFuture<'a>> {
+        Some(Box::pin(async move {
+            Ok(clearance::gated_points(db).await?.iter().any(|p| p == service_point))
+        }))
     }
 
     fn commands(&self) -> Vec<clap::Command> {

@@ -126,6 +126,16 @@ impl PayerClass {
         }
     }
 
+    /// The class once the visit's account names a scheme of `kind`: exempt stays exempt; a
+    /// cash scheme makes it cash; SHA, an insurer or a corporate make it insured.
+    pub fn with_account(self, kind: &str) -> Self {
+        match (self, kind) {
+            (PayerClass::Exempt, _) => PayerClass::Exempt,
+            (_, "cash") => PayerClass::Cash,
+            _ => PayerClass::Insured,
+        }
+    }
+
     /// The scheme code a visit of this payer is priced on, before any account says otherwise.
     pub fn default_scheme(payer: &str) -> &'static str {
         match payer {

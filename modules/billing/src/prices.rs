@@ -391,7 +391,7 @@ mod tests {
             split(PayerClass::Cash, Some(&listed), 3, price),
             (Money::ZERO, Money::from_cents(3000))
         );
-        let uncovered = Listed { covered: false, ..listed };
+        let uncovered = Listed { covered: false, ..listed.clone() };
         assert_eq!(
             split(PayerClass::Insured, Some(&uncovered), 1, price),
             (Money::ZERO, price)

@@ -170,12 +170,13 @@ async fn begin(
     }
 }
 
-/// Whether an enabled module decides whether a service may go ahead before payment (billing);
-/// without one, every charge is `NotNeeded` and prepare issues at once.
-pub fn payment_first(modules: &hms_core::module::Registry, db: &hms_core::db::Db) -> bool {
-    modules
-        .enabled()
-        .any(|m| m.clearance(db, CHARGE_SOURCE, "").is_some())
+/// Whether the pharmacy may hold patients until they pay (billing on and the pharmacy among
+/// its gated points); otherwise prepare and issue are one step.
+pub async fn payment_first(
+    modules: &hms_core::module::Registry,
+    db: &hms_core::db::Db,
+) -> Result<bool, DbError> {
+    hms_core::charges::holds_for_payment(modules, db, POINT).await
 }
 
 #[cfg(test)]

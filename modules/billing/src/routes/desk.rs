@@ -25,7 +25,7 @@ use hms_patients::api as patients;
 
 use crate::bill::{self, BillError, Payment};
 use crate::model::{self, Method, PayerClass};
-use crate::{COLLECT, VIEW};
+use crate::{COLLECT, INVOICE, VIEW};
 
 const PAGE: i64 = 25;
 
@@ -34,6 +34,8 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::get("/billing", Access::Permission(COLLECT), desk),
         RouteSpec::get("/billing/visits/:id", Access::Permission(VIEW), visit_page),
         RouteSpec::post("/billing/visits/:id/pay", Access::Permission(COLLECT), pay),
+        RouteSpec::post("/billing/visits/:id/invoice", Access::Permission(INVOICE), issue),
+        RouteSpec::post("/billing/visits/:id/account", Access::Permission(COLLECT), account),
     ]
 }
 
@@ -209,6 +211,10 @@ async fn visit_context(cx: &Ctx, visit: VisitId) -> AppResult<(tera::Context, bi
     c.insert("has_due", &(bill.due > Money::ZERO));
     c.insert("shift", &shift);
     c.insert("can_collect", &cx.can(COLLECT));
+    c.insert("can_invoice", &cx.can(INVOICE));
+    c.insert("lines_count", &bill.unbilled.len());
+    c.insert("scheme_id", &bill.scheme_id);
+    c.insert("schemes", &crate::prices::schemes(db).await?);
     c.insert("token", &hms_core::auth::random_token());
     Ok((c, bill))
 }
@@ -354,4 +360,71 @@ async fn form_again(
     c.insert("errors", &errors);
     c.insert("typed", &typed);
     render_status(cx, status, "billing/visit.html", c)
+}
+
+/// POST `/billing/visits/:id/invoice` (field `lines`, the number of lines the page showed):
+/// issues the unbilled lines to their payers without a payment.
+#[handler]
+pub async fn issue(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
+    let expected: usize = form
+        .get("lines")
+        .trim()
+        .parse()
+        .map_err(|_| AppError::Conflict(t("billing.error_stale")))?;
+    let mut tx = cx.app().db.begin().await?;
+    match bill::issue_now(&mut tx, &cx.actor(), VisitId(id), expected).await {
+        Ok(_) => {
+            tx.commit().await?;
+            cx.flash(FlashKind::Success, t("billing.issued_flash"));
+            Ok(see_other(&format!("/billing/visits/{id}")))
+        }
+        Err(e) => {
+            tx.rollback().await.ok();
+            Err(e.into_app())
+        }
+    }
+}
+
+/// POST `/billing/visits/:id/account` (fields `scheme`, `member_number`): who pays for the visit,
+/// while nothing of it is invoiced.
+#[handler]
+pub async fn account(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
+    let db = &cx.app().db;
+    appts::visit(db, VisitId(id)).await?.ok_or(AppError::NotFound)?;
+    let scheme = form
+        .get("scheme")
+        .trim()
+        .parse::<i64>()
+        .ok();
+    let member = form.get("member_number").trim();
+    let mut errors = FormErrors::new();
+    let known = match scheme {
+        Some(s) => crate::prices::scheme(db, s).await?,
+        None => None,
+    };
+    if known.is_none() {
+        errors.add("scheme", t("billing.error_scheme"));
+    }
+    let member_ok = member.chars().count() <= 40
+        && member.chars().all(|c| c.is_ascii_alphanumeric() || "-/ ".contains(c));
+    if !member_ok {
+        errors.add("member_number", t("billing.error_member"));
+    }
+    let typed = json!({ "method": "cash", "member_number": member });
+    let (Some(scheme), true) = (known, errors.is_empty()) else {
+        return form_again(&cx, VisitId(id), StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await;
+    };
+    let mut tx = db.begin().await?;
+    let member = Some(member).filter(|m| !m.is_empty());
+    match bill::set_account(&mut tx, &cx.actor(), VisitId(id), scheme.id, member).await {
+        Ok(()) => {
+            tx.commit().await?;
+            cx.flash(FlashKind::Success, t("billing.account_saved"));
+            Ok(see_other(&format!("/billing/visits/{id}")))
+        }
+        Err(e) => {
+            tx.rollback().await.ok();
+            Err(e.into_app())
+        }
+    }
 }

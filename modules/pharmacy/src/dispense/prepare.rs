@@ -103,7 +103,7 @@ pub async fn prepare(app: &App, actor: &Actor, p: &Prepare) -> Result<i64, Dispe
     let emergency = hms_appointments::api::active_entry(db, visit.id)
         .await?
         .is_some_and(|e| e.priority == hms_appointments::api::Priority::Emergency);
-    let one_click = emergency || !super::payment_first(&app.modules, db);
+    let one_click = emergency || !super::payment_first(&app.modules, db).await?;
     let job = Job {
         db: db.clone(),
         actor: actor.clone(),

@@ -71,7 +71,7 @@ pub async fn sell(app: &App, actor: &Actor, s: &Sale) -> Result<i64, DispenseErr
         return Err(DispenseError::Invalid(errors));
     };
     let charged = s.patient.is_some();
-    let one_click = !charged || !super::payment_first(&app.modules, db);
+    let one_click = !charged || !super::payment_first(&app.modules, db).await?;
     let today = Day::today().date();
     let now = hms_core::clock::now_rfc3339();
     drugs.sort_by_key(|(d, _)| d.id);
