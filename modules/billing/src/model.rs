@@ -258,7 +258,7 @@ mod tests {
             "One thousand two hundred and fifty shillings and fifty cents"
         );
         assert_eq!(in_words(Money::from_cents(100_000_000)), "One million shillings");
-        assert_eq!(in_words(Money::from_cents(1_005_00)), "One thousand and five shillings");
+        assert_eq!(in_words(Money::from_cents(100_500)), "One thousand and five shillings");
         assert_eq!(in_words(Money::from_cents(0)), "Zero shillings");
     }
 }
