@@ -3,6 +3,8 @@
 //! stale bill refused, shifts with blind counts and approval by someone else, money rows that
 //! raw SQL cannot edit or delete, PDFs read back as text, and `billing verify` agreeing.
 
+mod browser;
+
 use hms_appointments::api::{self as visits, Priority};
 use hms_core::audit::Actor;
 use hms_core::charges::{self, ChargeItem, Clearance, NewCharge};
@@ -15,7 +17,7 @@ use sqlx::Row;
 
 const FBC: &str = "lab.test.fbc";
 
-async fn publish(db: &Db) {
+pub(crate) async fn publish(db: &Db) {
     let mut tx = db.begin().await.unwrap();
     let item = ChargeItem {
         code: FBC.into(),
@@ -28,7 +30,7 @@ async fn publish(db: &Db) {
 }
 
 /// A visit of a new patient paying by `payer`, with a lab charge of `quantity` tests.
-async fn visit_with_charge(db: &Db, number: &str, payer: &str, quantity: i64) -> (PatientId, i64, String) {
+pub(crate) async fn visit_with_charge(db: &Db, number: &str, payer: &str, quantity: i64) -> (PatientId, i64, String) {
     let patient = bare_patient(db, number).await;
     let mut tx = db.begin().await.unwrap();
     let visit = visits::check_in(&mut tx, patient, None, payer, "triage", Priority::Normal, &Actor::cli(None))

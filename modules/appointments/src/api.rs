@@ -6,10 +6,11 @@
 
 use hms_core::db::{Db, DbError};
 
+pub use crate::fees::{consultation_item, post_consultation_fee, CONSULTATION_ITEM};
 pub use crate::model::{is_payer, payer_label, EntryState, Priority, PAYERS};
 pub use crate::visits::{
     call_next, check_in, complete_visit, entry, finish, left_without_being_seen, open_visit,
-    send_to, serve, visit, visits, QueueEntry, Visit, VisitError, FIRST_POINT,
+    send_to, serve, visit, visit_ids_since, visits, QueueEntry, Visit, VisitError, FIRST_POINT,
 };
 
 /// A service point (triage, consultation, laboratory, pharmacy, cashier, or one an

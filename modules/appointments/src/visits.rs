@@ -316,6 +316,17 @@ pub async fn visit(db: &Db, visit_id: VisitId) -> Result<Option<Visit>, DbError>
     Ok(q::visit(db.read(), visit_id).await?.map(Visit::from))
 }
 
+/// The ids of the visits of `day` and after, oldest first (for work over a period's visits).
+pub async fn visit_ids_since(db: &Db, day: Day) -> Result<Vec<VisitId>, DbError> {
+    Ok(sqlx::query("SELECT id FROM visits WHERE day >= $1 ORDER BY id")
+        .bind(day.text())
+        .fetch_all(db.read())
+        .await?
+        .iter()
+        .map(|r| VisitId(sqlx::Row::get(r, 0)))
+        .collect())
+}
+
 /// Visits by id, in no particular order: one query per 64.
 pub async fn visits(db: &Db, ids: &[VisitId]) -> Result<Vec<Visit>, DbError> {
     let ids: Vec<i64> = ids.iter().map(|v| v.get()).collect();

@@ -258,15 +258,15 @@ async fn invoices_of(tx: &mut Tx, visit: VisitId) -> Result<Vec<InvoiceSummary>,
         .collect())
 }
 
-/// The next number of `series` for the facility's Nairobi year, taken in `tx`: the counter row
-/// stays locked until COMMIT, and a rollback gives the number back.
+/// The next number of `series` for the facility's Nairobi year of `now`, taken in `tx`: the
+/// counter row stays locked until COMMIT, and a rollback gives the number back.
 pub async fn take_number(
     tx: &mut Tx,
     facility: i64,
     series: &str,
+    now: &str,
 ) -> Result<(i32, i64, String), DbError> {
-    let year = hms_core::day::Day::today().date().format("%Y").to_string();
-    let year: i32 = year.parse().unwrap_or(2026);
+    let year = chrono::Datelike::year(&day_of(now));
     let seq: i64 = sqlx::query(
         "INSERT INTO billing_counters (facility_id, series, year, last_number) VALUES ($1, $2, $3, 1) \
          ON CONFLICT (facility_id, series, year) DO UPDATE \
@@ -295,7 +295,12 @@ pub struct Issued {
 
 /// Freezes the bill's unbilled lines into invoices (one per payer with a positive share).
 /// Lines that net to nothing for both payers are recorded without an invoice.
-pub async fn issue(tx: &mut Tx, actor: &Actor, bill: &Bill) -> Result<Issued, BillError> {
+pub async fn issue(
+    tx: &mut Tx,
+    actor: &Actor,
+    bill: &Bill,
+    now: &str,
+) -> Result<Issued, BillError> {
     if bill.unbilled.is_empty() {
         return Ok(Issued::default());
     }
@@ -307,13 +312,12 @@ pub async fn issue(tx: &mut Tx, actor: &Actor, bill: &Bill) -> Result<Issued, Bi
         return Err(BillError::Negative);
     }
     let facility = bill.unbilled[0].facility;
-    let now = hms_core::clock::now_rfc3339();
     let mut issued = Issued::default();
     for (payer, total) in [("patient", patient_total), ("scheme", bill.scheme_due)] {
         if total == Money::ZERO {
             continue;
         }
-        let (year, seq, number) = take_number(tx, facility, "INV").await?;
+        let (year, seq, number) = take_number(tx, facility, "INV", now).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO billing_invoices (facility_id, series, year, seq, number, visit_id, \
              patient_id, payer, scheme_id, total_cents, status, issued_by, issued_at) \
@@ -329,7 +333,7 @@ pub async fn issue(tx: &mut Tx, actor: &Actor, bill: &Bill) -> Result<Issued, Bi
         .bind((payer == "scheme").then_some(bill.scheme_id))
         .bind(total)
         .bind(actor.user_id)
-        .bind(&now)
+        .bind(now)
         .fetch_one(&mut **tx)
         .await?
         .get(0);
@@ -389,6 +393,7 @@ pub async fn issue_now(
     actor: &Actor,
     visit: VisitId,
     expected_lines: usize,
+    now: &str,
 ) -> Result<Issued, BillError> {
     let bill = load(tx, visit).await?;
     if bill.unbilled.len() != expected_lines {
@@ -397,7 +402,7 @@ pub async fn issue_now(
     if bill.unbilled.is_empty() {
         return Err(BillError::NothingDue);
     }
-    issue(tx, actor, &bill).await
+    issue(tx, actor, &bill, now).await
 }
 
 /// Sets who pays for the visit (a scheme and the member number), while nothing of it has been
@@ -448,6 +453,8 @@ pub struct Payment {
     pub amount: Money,
     pub mpesa_receipt: Option<String>,
     pub card_reference: Option<String>,
+    /// When it was received (RFC 3339): now at the desk.
+    pub at: String,
 }
 
 /// A payment booked (or the one the same token booked before).
@@ -495,7 +502,7 @@ pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, Bill
         Method::Mpesa | Method::Card if p.amount == due => Money::ZERO,
         _ => return Err(BillError::Amount),
     };
-    issue(tx, actor, &bill).await?;
+    issue(tx, actor, &bill, &p.at).await?;
     let (cash, other) = match p.method {
         Method::Cash => (due, Money::ZERO),
         _ => (Money::ZERO, due),
@@ -524,7 +531,7 @@ pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, Bill
     .map(|r| (r.get(0), r.get(1), r.get(2)))
     .collect();
     let facility = open.first().map(|o| o.2).unwrap_or(1);
-    let (year, seq, number) = take_number(tx, facility, "RCT").await?;
+    let (year, seq, number) = take_number(tx, facility, "RCT", &p.at).await?;
     let inserted = sqlx::query(
         "INSERT INTO billing_payments (facility_id, series, year, seq, receipt_number, shift_id, \
          visit_id, patient_id, method, amount_cents, tendered_cents, form_token, mpesa_receipt, \
@@ -545,7 +552,7 @@ pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, Bill
     .bind(p.mpesa_receipt.as_deref())
     .bind(p.card_reference.as_deref())
     .bind(actor.user_id)
-    .bind(hms_core::clock::now_rfc3339())
+    .bind(&p.at)
     .fetch_one(&mut **tx)
     .await;
     let payment: i64 = match inserted {

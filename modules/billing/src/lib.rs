@@ -7,6 +7,7 @@
 mod bill;
 mod cli;
 mod clearance;
+mod demo;
 mod docs;
 pub mod model;
 mod prices;
@@ -213,6 +214,10 @@ impl Module for BillingModule {
         Some(Box::pin(async move {
             Ok(clearance::gated_points(db).await?.iter().any(|p| p == service_point))
         }))
+    }
+
+    fn demo(&self) -> Option<&dyn hms_core::demo::DemoGenerator> {
+        Some(&demo::BillingDemo)
     }
 
     fn commands(&self) -> Vec<clap::Command> {

@@ -141,14 +141,19 @@ impl ShiftError {
 
 /// Opens a shift for the actor with a float (one open shift per cashier: the unique index
 /// decides between two clicks at once).
-pub async fn open(tx: &mut Tx, actor: &Actor, float: Money) -> Result<i64, ShiftError> {
+pub async fn open(
+    tx: &mut Tx,
+    actor: &Actor,
+    float: Money,
+    now: &str,
+) -> Result<i64, ShiftError> {
     let row = sqlx::query(
         "INSERT INTO billing_shifts (cashier_id, status, float_cents, opened_at) \
          VALUES ($1, 'open', $2, $3) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(actor.user_id)
     .bind(float)
-    .bind(hms_core::clock::now_rfc3339())
+    .bind(now)
     .fetch_optional(&mut **tx)
     .await?;
     let id: i64 = row.ok_or(ShiftError::AlreadyOpen)?.get(0);
@@ -170,6 +175,7 @@ pub async fn close(
     counted: Money,
     detail: &serde_json::Value,
     reason: &str,
+    now: &str,
 ) -> Result<i64, ShiftError> {
     let row = sqlx::query(
         "UPDATE billing_shifts SET status = 'closed', counted_cents = $1, count_detail = $2, \
@@ -178,7 +184,7 @@ pub async fn close(
     )
     .bind(counted)
     .bind(detail.to_string())
-    .bind(hms_core::clock::now_rfc3339())
+    .bind(now)
     .bind(Some(reason.trim()).filter(|r| !r.is_empty()))
     .bind(actor.user_id)
     .fetch_optional(&mut **tx)
@@ -204,13 +210,18 @@ pub async fn close(
 }
 
 /// Approves a closed shift: never one's own (the check is part of the update).
-pub async fn approve(tx: &mut Tx, actor: &Actor, shift: i64) -> Result<(), ShiftError> {
+pub async fn approve(
+    tx: &mut Tx,
+    actor: &Actor,
+    shift: i64,
+    now: &str,
+) -> Result<(), ShiftError> {
     let done = sqlx::query(
         "UPDATE billing_shifts SET status = 'approved', approved_by = $1, approved_at = $2 \
          WHERE id = $3 AND status = 'closed' AND cashier_id <> $1",
     )
     .bind(actor.user_id)
-    .bind(hms_core::clock::now_rfc3339())
+    .bind(now)
     .bind(shift)
     .execute(&mut **tx)
     .await?;

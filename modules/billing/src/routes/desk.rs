@@ -294,6 +294,7 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
         amount,
         mpesa_receipt: mpesa,
         card_reference: card,
+        at: hms_core::clock::now_rfc3339(),
     };
     let db = &cx.app().db;
     let actor = cx.actor();
@@ -372,7 +373,7 @@ pub async fn issue(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respon
         .parse()
         .map_err(|_| AppError::Conflict(t("billing.error_stale")))?;
     let mut tx = cx.app().db.begin().await?;
-    match bill::issue_now(&mut tx, &cx.actor(), VisitId(id), expected).await {
+    match bill::issue_now(&mut tx, &cx.actor(), VisitId(id), expected, &hms_core::clock::now_rfc3339()).await {
         Ok(_) => {
             tx.commit().await?;
             cx.flash(FlashKind::Success, t("billing.issued_flash"));

@@ -86,7 +86,7 @@ pub async fn open(cx: Ctx, form: Form) -> AppResult<Response> {
         }
     };
     let mut tx = cx.app().db.begin().await?;
-    match shifts::open(&mut tx, &cx.actor(), float).await {
+    match shifts::open(&mut tx, &cx.actor(), float, &hms_core::clock::now_rfc3339()).await {
         Ok(_) => {
             tx.commit().await?;
             cx.flash(FlashKind::Success, t("billing_shifts.opened_flash"));
@@ -130,7 +130,15 @@ pub async fn close(cx: Ctx, form: Form) -> AppResult<Response> {
     }
     if errors.is_empty() {
         let mut tx = cx.app().db.begin().await?;
-        match shifts::close(&mut tx, &cx.actor(), counted, &serde_json::Value::Object(detail), &reason).await {
+        match shifts::close(
+            &mut tx,
+            &cx.actor(),
+            counted,
+            &serde_json::Value::Object(detail),
+            &reason,
+            &hms_core::clock::now_rfc3339(),
+        )
+        .await {
             Ok(id) => {
                 tx.commit().await?;
                 cx.flash(FlashKind::Success, t("billing_shifts.closed_flash"));
@@ -151,7 +159,7 @@ pub async fn close(cx: Ctx, form: Form) -> AppResult<Response> {
 #[handler]
 pub async fn approve(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
     let mut tx = cx.app().db.begin().await?;
-    match shifts::approve(&mut tx, &cx.actor(), id).await {
+    match shifts::approve(&mut tx, &cx.actor(), id, &hms_core::clock::now_rfc3339()).await {
         Ok(()) => {
             tx.commit().await?;
             cx.flash(FlashKind::Success, t("billing_shifts.approved_flash"));

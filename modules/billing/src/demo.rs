@@ -1,0 +1,323 @@
+//! Billing's demo data: the consultation fee (the facility's fee item, KES 500, unless one is
+//! chosen; posted for the week's visits as check-in posts it), the price lists (cash at the departments' prices, SHA covering all,
+//! an insurer with a co-pay and a company paying in full, in force from the first day of the
+//! history) and the last week's cashier work on the charges the other departments' demo data
+//! posted. Each day a cashier's shift takes the cash and M-Pesa visits' payments (cash with
+//! change, M-Pesa by code, now and then a card); insured visits are invoiced to their scheme;
+//! past shifts are closed on a count (now and then short, with a reason) and approved by the
+//! administrator; today's shift stays open with some patients still waiting to pay. A week, not
+//! the whole history: it is the cashier's recent work the screens and reports show, and it
+//! keeps a million-patient run short. Everything goes through the same code as the desk, so
+//! `hms billing verify` agrees afterwards.
+
+use chrono::{Duration, NaiveDate, NaiveTime};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use sqlx::Row;
+
+use hms_appointments::api as appts;
+use hms_core::audit::Actor;
+use hms_core::auth::users;
+use hms_core::db::{Db, DbError};
+use hms_core::demo::{DemoCount, DemoFuture, DemoGenerator, DemoRun};
+use hms_core::ids::VisitId;
+use hms_core::money::Money;
+
+use crate::bill::{self, Payment};
+use crate::model::{Method, PayerClass};
+use crate::prices::{self, PriceLine};
+use crate::shifts;
+
+/// Days of cashier work written, ending today.
+const WEEK: i64 = 7;
+
+const COUNTS: &[DemoCount] = &[
+    DemoCount {
+        key: "billing_invoices",
+        label: Some("invoices"),
+    },
+    DemoCount {
+        key: "billing_payments",
+        label: Some("payments"),
+    },
+    DemoCount {
+        key: "billing_shifts",
+        label: None,
+    },
+];
+
+pub struct BillingDemo;
+
+impl DemoGenerator for BillingDemo {
+    fn counts(&self) -> &'static [DemoCount] {
+        COUNTS
+    }
+
+    fn generate<'a>(&'a self, run: &'a DemoRun<'a>) -> DemoFuture<'a, ()> {
+        Box::pin(async move { generate(run).await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// RFC 3339 of a Nairobi wall-clock time on `day`.
+fn at(day: NaiveDate, hour: u32, minute: u32) -> String {
+    let local = day.and_time(NaiveTime::from_hms_opt(hour, minute.min(59), 0).unwrap_or_default());
+    let utc = local - Duration::hours(3);
+    format!("{}Z", utc.format("%Y-%m-%dT%H:%M:%S%.3f"))
+}
+
+async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
+    let db = run.db;
+    let lists: i64 = sqlx::query("SELECT COUNT(*) FROM billing_price_lists")
+        .fetch_one(db.read())
+        .await?
+        .get(0);
+    if lists > 0 {
+        return Ok(());
+    }
+    let (Some(cashier), Some(admin)) = (
+        users::id_by_username(db, "demo.accountant").await?,
+        users::id_by_username(db, "demo.admin").await?,
+    ) else {
+        return Ok(());
+    };
+    let mut rng = StdRng::seed_from_u64(run.seed ^ 0xB111);
+    let first = run.today - Duration::days(i64::from(run.days.max(1)));
+    let week = WEEK.min(i64::from(run.days.max(1)));
+    consultation_fees(run, run.today - Duration::days(week - 1)).await?;
+    let schemes = price_lists(run, first).await?;
+    let cashier = Actor::cli(Some(cashier));
+    let approver = Actor::cli(Some(admin));
+    let (mut invoices, mut payments, mut shift_count) = (0u64, 0u64, 0u64);
+    run.progress.start(week as u64, "billing: the cashier's week");
+    for back in (0..week).rev() {
+        let day = run.today - Duration::days(back);
+        let today = back == 0;
+        let visits = unbilled_visits(db, day).await?;
+        let mut tx = db.begin().await?;
+        let shift = shifts::open(&mut tx, &cashier, Money::from_shillings(2000), &at(day, 7, 30))
+            .await
+            .map_err(shift_db)?;
+        tx.commit().await?;
+        shift_count += 1;
+        for (n, visit) in visits.iter().enumerate() {
+            let minute = (n as u32 * 7) % 540;
+            let now = at(day, 8 + minute / 60, minute % 60);
+            match PayerClass::of(&visit.payer) {
+                PayerClass::Exempt => continue,
+                PayerClass::Insured => {
+                    let mut tx = db.begin().await?;
+                    let issued = async {
+                        if visit.payer == "insurance" {
+                            let scheme = if rng.random_bool(0.8) { schemes.0 } else { schemes.1 };
+                            bill::set_account(&mut tx, &cashier, visit.id, scheme, Some("M-4471")).await?;
+                        }
+                        let bill = bill::load(&mut tx, visit.id).await?;
+                        bill::issue(&mut tx, &cashier, &bill, &now).await
+                    }
+                    .await;
+                    match issued {
+                        Ok(i) => {
+                            tx.commit().await?;
+                            invoices += [i.patient, i.scheme].iter().flatten().count() as u64;
+                        }
+                        Err(bill::BillError::Db(e)) => return Err(e),
+                        Err(_) => tx.rollback().await?,
+                    }
+                }
+                PayerClass::Cash => {
+                    // Today some are still at the desk.
+                    if today && rng.random_bool(0.3) {
+                        continue;
+                    }
+                    let mut tx = db.begin().await?;
+                    let bill = match bill::load(&mut tx, visit.id).await {
+                        Ok(b) => b,
+                        Err(bill::BillError::Db(e)) => return Err(e),
+                        Err(_) => {
+                            tx.rollback().await?;
+                            continue;
+                        }
+                    };
+                    if bill.due <= Money::ZERO {
+                        tx.rollback().await?;
+                        continue;
+                    }
+                    let method = if visit.payer == "mpesa" {
+                        Method::Mpesa
+                    } else if rng.random_bool(0.1) {
+                        Method::Card
+                    } else {
+                        Method::Cash
+                    };
+                    let tendered = match method {
+                        // Notes handed over: the amount rounded up to the next hundred.
+                        Method::Cash => Money::from_shillings((bill.due.cents() + 9_999) / 10_000 * 100),
+                        _ => bill.due,
+                    };
+                    let mut code = |prefix: char| {
+                        let tail: String = (0..9)
+                            .map(|_| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[rng.random_range(0..34)]))
+                            .collect();
+                        format!("{prefix}{tail}")
+                    };
+                    let mpesa_receipt = (method == Method::Mpesa).then(|| code('S'));
+                    let card_reference = (method == Method::Card).then(|| format!("T01/{}", code('A')));
+                    let payment = Payment {
+                        visit: visit.id,
+                        token: format!("demo-{}", visit.id.get()),
+                        expected: bill.due,
+                        method,
+                        amount: tendered,
+                        mpesa_receipt,
+                        card_reference,
+                        at: now.clone(),
+                    };
+                    match bill::pay(&mut tx, &cashier, &payment).await {
+                        Ok(_) => {
+                            tx.commit().await?;
+                            payments += 1;
+                            invoices += 1;
+                        }
+                        Err(bill::BillError::Db(e)) => return Err(e),
+                        Err(_) => tx.rollback().await?,
+                    }
+                }
+            }
+        }
+        if !today {
+            let mut tx = db.begin().await?;
+            let expected: Money = sqlx::query(
+                "SELECT float_cents + cash_taken_cents FROM billing_shifts WHERE id = $1",
+            )
+            .bind(shift)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+            let short = rng.random_bool(0.2);
+            let counted = if short && expected > Money::from_shillings(50) {
+                expected - Money::from_shillings(50)
+            } else {
+                expected
+            };
+            let reason = if counted == expected { "" } else { "KES 50 given as change twice" };
+            let detail = serde_json::json!({ "total": counted.cents() });
+            shifts::close(&mut tx, &cashier, counted, &detail, reason, &at(day, 17, 0))
+                .await
+                .map_err(shift_db)?;
+            shifts::approve(&mut tx, &approver, shift, &at(day, 17, 30))
+                .await
+                .map_err(shift_db)?;
+            run.audit_batch(&mut tx, "demo.billing", payments, None).await?;
+            tx.commit().await?;
+        }
+        run.set("billing_invoices", invoices);
+        run.set("billing_payments", payments);
+        run.set("billing_shifts", shift_count);
+        run.progress.advance(1);
+    }
+    Ok(())
+}
+
+fn shift_db(e: shifts::ShiftError) -> DbError {
+    match e {
+        shifts::ShiftError::Db(d) => d,
+        _ => DbError::Conflict,
+    }
+}
+
+/// The consultation fee of every visit since `from`, as check-in posts it once the facility has
+/// chosen its fee item (chosen here when it has not: KES 500).
+async fn consultation_fees(run: &DemoRun<'_>, from: NaiveDate) -> Result<(), DbError> {
+    let db = run.db;
+    let mut tx = db.begin().await?;
+    if appts::consultation_item(&mut tx).await?.is_none() {
+        let item = hms_core::charges::ChargeItem {
+            code: "appointments.consultation".into(),
+            name: "Consultation (outpatient)".into(),
+            unit: "visit".into(),
+            price: Money::from_shillings(500),
+        };
+        hms_core::charges::publish_item(&mut tx, "appointments", &item)
+            .await
+            .map_err(|e| match e {
+                hms_core::charges::ChargeError::Db(d) => d,
+                _ => DbError::Conflict,
+            })?;
+        hms_core::settings::put(&mut tx, appts::CONSULTATION_ITEM, &item.code).await?;
+    }
+    tx.commit().await?;
+    let ids = appts::visit_ids_since(db, hms_core::day::Day::new(from)).await?;
+    for chunk in ids.chunks(200) {
+        let visits = appts::visits(db, chunk).await?;
+        let mut tx = db.begin().await?;
+        for v in &visits {
+            appts::post_consultation_fee(&mut tx, v.id, v.patient_id, appts::FIRST_POINT, run.actor).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// The price lists; the insurer's and the company's scheme ids.
+async fn price_lists(run: &DemoRun<'_>, from: NaiveDate) -> Result<(i64, i64), DbError> {
+    let db = run.db;
+    let items: Vec<(String, Money)> = sqlx::query("SELECT code, price_cents FROM charge_items ORDER BY code")
+        .fetch_all(db.read())
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let line = |(code, price): &(String, Money), copay: Money| PriceLine {
+        item: code.clone(),
+        price: *price,
+        covered: true,
+        copay: if copay > *price { *price } else { copay },
+        scheme_code: None,
+    };
+    let mut tx = db.begin().await?;
+    let insurer = prices::add_scheme(&mut tx, run.actor, "afya-bora", "Afya Bora Insurance", "insurer")
+        .await?
+        .ok_or(DbError::Conflict)?;
+    let company = prices::add_scheme(&mut tx, run.actor, "tana-hardware", "Tana Hardware Ltd", "corporate")
+        .await?
+        .ok_or(DbError::Conflict)?;
+    let lists = [
+        ("cash", Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO)))),
+        ("sha", Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO)))),
+        // A tenth of the price per unit, in whole shillings.
+        ("afya-bora", Vec::from_iter(items.iter().map(|i| line(i, Money::from_shillings(i.1.cents() / 1000))))),
+        ("tana-hardware", Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO)))),
+    ];
+    if !items.is_empty() {
+        for (code, lines) in &lists {
+            let scheme = prices::scheme_by_code(&mut tx, code).await?.ok_or(DbError::Conflict)?;
+            prices::add_list(&mut tx, run.actor, &scheme, from, Some("Demo prices"), lines)
+                .await
+                .map_err(|e| match e {
+                    prices::ListError::Db(d) => d,
+                    prices::ListError::DateTaken => DbError::Conflict,
+                })?;
+        }
+    }
+    run.audit_batch(&mut tx, "demo.billing_prices", lists.len() as u64, None).await?;
+    tx.commit().await?;
+    Ok((insurer, company))
+}
+
+/// Visits with charges posted on `day` not yet priced, in the order of their first charge.
+async fn unbilled_visits(db: &Db, day: NaiveDate) -> Result<Vec<appts::Visit>, DbError> {
+    let rows = sqlx::query(
+        "SELECT c.visit_id FROM charges c WHERE c.posted_at >= $1 AND c.posted_at < $2 \
+         AND c.visit_id IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM billing_lines l WHERE l.charge_id = c.id) \
+         GROUP BY c.visit_id ORDER BY MIN(c.id)",
+    )
+    .bind(at(day, 0, 0))
+    .bind(at(day + Duration::days(1), 0, 0))
+    .fetch_all(db.read())
+    .await?;
+    let ids: Vec<VisitId> = rows.iter().map(|r| VisitId(r.get(0))).collect();
+    let mut visits = appts::visits(db, &ids).await?;
+    visits.sort_by_key(|v| ids.iter().position(|i| *i == v.id));
+    Ok(visits)
+}
