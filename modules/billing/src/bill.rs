@@ -228,7 +228,12 @@ pub async fn load(tx: &mut Tx, visit_id: VisitId) -> Result<Bill, BillError> {
         scheme_due: unbilled.iter().map(|l| l.payer_share).sum(),
         unbilled,
         invoices,
-        due: open + unbilled_patient,
+        // An exempt visit owes nothing at the desk (its charges stay on record).
+        due: if class == PayerClass::Exempt {
+            Money::ZERO
+        } else {
+            open + unbilled_patient
+        },
     })
 }
 

@@ -11,6 +11,7 @@
 //! The server is this same program run as `hms` (`hms-bench --as-hms serve ...`: the code of
 //! the `hms` binary, so its memory is the server's own), or a built `hms` with `--server PATH`.
 
+mod billing;
 mod clinical;
 mod desk;
 mod heavy;
@@ -64,7 +65,7 @@ struct Args {
     heavy_visits: usize,
     /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search,
     /// search_parts, chart, chart_heavy, register, book, queue, vitals, consult, doctor,
-    /// dispense, dispense_hot, pharmacy_stock, consumption_report
+    /// dispense, dispense_hot, pharmacy_stock, consumption_report, pay_cash, invoice_pdf
     /// (healthz always runs first: the other rates are given as a share of it).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
@@ -333,6 +334,7 @@ async fn measure(
     let diagnosis_codes = scenarios::diagnosis_codes(&db).await?;
     let adults = scenarios::adults(&db, 50_000).await?;
     let pharmacy = pharmacy::load(&db).await?;
+    let billing = billing::load(&db).await?;
     db.close().await;
 
     let mut server = Server::start(hms, prepared).await?;
@@ -359,6 +361,7 @@ async fn measure(
         pharmacy,
         heavy_patient: std::sync::atomic::AtomicI64::new(0),
         heavy_visits: args.heavy_visits,
+        billing,
     });
     let limits = Limits {
         clients: args.clients,

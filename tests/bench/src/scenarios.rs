@@ -63,6 +63,10 @@ pub enum Scenario {
     PharmacyStock,
     /// The dispensary's consumption report of a month.
     ConsumptionReport,
+    /// A cashier takes a cash payment: the bill, then the payment (invoice, receipt, shift).
+    PayCash,
+    /// An invoice opened as PDF (a print, recorded and audited).
+    InvoicePdf,
 }
 
 pub const ALL: &[Scenario] = &[
@@ -84,6 +88,8 @@ pub const ALL: &[Scenario] = &[
     Scenario::DispenseHot,
     Scenario::PharmacyStock,
     Scenario::ConsumptionReport,
+    Scenario::PayCash,
+    Scenario::InvoicePdf,
 ];
 
 impl Scenario {
@@ -107,6 +113,8 @@ impl Scenario {
             Scenario::DispenseHot => "dispense_hot",
             Scenario::PharmacyStock => "pharmacy_stock",
             Scenario::ConsumptionReport => "consumption_report",
+            Scenario::PayCash => "pay_cash",
+            Scenario::InvoicePdf => "invoice_pdf",
         }
     }
 
@@ -129,6 +137,7 @@ impl Scenario {
             | Scenario::DispenseHot
             | Scenario::PharmacyStock
             | Scenario::ConsumptionReport => Some("pharmacist"),
+            Scenario::PayCash | Scenario::InvoicePdf => Some("accountant"),
         }
     }
 }
@@ -160,6 +169,8 @@ pub struct Shared {
     pub heavy_patient: AtomicI64,
     /// Visits `chart_heavy` gives its patient (1,000 unless told).
     pub heavy_visits: usize,
+    /// The invoices and the bills to pay (billing's scenarios).
+    pub billing: crate::billing::Billing,
 }
 
 impl Shared {
@@ -428,6 +439,8 @@ async fn operation(
         Scenario::DispenseHot => crate::pharmacy::dispense_hot(c, &shared.pharmacy).await,
         Scenario::PharmacyStock => crate::pharmacy::stock_page(c, &shared.pharmacy).await,
         Scenario::ConsumptionReport => crate::pharmacy::consumption(c, &shared.pharmacy, rng).await,
+        Scenario::PayCash => crate::billing::pay_cash(c, &shared.billing).await,
+        Scenario::InvoicePdf => crate::billing::invoice_pdf(c, &shared.billing, rng).await,
     }
 }
 
@@ -457,6 +470,23 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         }
         Scenario::Consult => {
             check_in_patients(&shared, "consultation", enough(250.0)).await?;
+        }
+        Scenario::PayCash => {
+            // More bills than the target could take (300 a second), each with the fee.
+            let fresh = check_in_patients(&shared, "laboratory", enough(450.0)).await?;
+            let cashier = shared.account("accountant")?;
+            let mut c = Client::new(shared.addr);
+            c.login(&cashier.username, &cashier.password).await?;
+            crate::billing::open_shift(&mut c).await?;
+            let mut bills = crate::billing::bills(&mut c, fresh, enough(450.0)).await?;
+            // Taken from the end: the oldest bills go first.
+            bills.reverse();
+            *shared.billing.bills.lock().expect("not poisoned") = bills;
+        }
+        Scenario::InvoicePdf => {
+            if shared.billing.invoices.is_none() {
+                return Err("the demo data has no invoices (is billing on?)".into());
+            }
         }
         Scenario::Dispense
         | Scenario::DispenseHot

@@ -91,7 +91,9 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
             "dispense",
             "dispense_hot",
             "pharmacy_stock",
-            "consumption_report"
+            "consumption_report",
+            "pay_cash",
+            "invoice_pdf"
         ]
     );
     for s in scenarios {

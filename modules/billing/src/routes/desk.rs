@@ -92,16 +92,17 @@ pub async fn waiting(
     let cards = patients::cards(db, &patient_ids).await?;
     Ok(rows
         .iter()
-        .map(|r| {
+        .filter_map(|r| {
             let visit: i64 = r.get(0);
             let patient: i64 = r.get(1);
             let card = cards.iter().find(|c| c.id.get() == patient);
-            let payer = visits
-                .iter()
-                .find(|v| v.id.get() == visit)
-                .map(|v| appts::payer_label(&v.payer))
-                .unwrap_or_default();
-            Waiting {
+            let payer = visits.iter().find(|v| v.id.get() == visit).map(|v| v.payer.as_str());
+            // Exempt visits have nothing to pay at the desk.
+            if payer.is_some_and(|p| PayerClass::of(p) == PayerClass::Exempt) {
+                return None;
+            }
+            let payer = payer.map(appts::payer_label).unwrap_or_default();
+            Some(Waiting {
                 visit,
                 patient,
                 number: card.map(|c| c.number.clone()).unwrap_or_default(),
@@ -109,7 +110,7 @@ pub async fn waiting(
                 payer,
                 amount: Money::from_cents(r.get(2)).to_string(),
                 since: hms_core::clock::display_rfc3339(&r.get::<String, _>(3)),
-            }
+            })
         })
         .collect())
 }
