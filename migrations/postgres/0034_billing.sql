@@ -89,6 +89,9 @@ CREATE TABLE billing_invoices (
 );
 CREATE INDEX billing_invoices_visit ON billing_invoices (visit_id);
 CREATE INDEX billing_invoices_issued ON billing_invoices (issued_at);
+-- The desk's patients with an invoice still open.
+CREATE INDEX billing_invoices_open ON billing_invoices (visit_id)
+    WHERE payer = 'patient' AND paid_cents < total_cents;
 
 -- A charge priced: each charge at most once (UNIQUE charge_id), split between the payer's
 -- invoice and the patient's.

@@ -40,17 +40,31 @@ async fn a_cashier_opens_a_shift_takes_cash_with_change_and_closes_on_a_matching
         "the laboratory waits for payment"
     );
     app.add_user("cashier", &["accountant"]).await;
-    in_browser(&tools, &app, "billing-cashier", move |driver, base_url, _| async move {
-        let shots = std::env::temp_dir().join("hms-billing-browser");
-        std::fs::create_dir_all(&shots).expect("screenshot directory");
-        take_payment(&driver, &base_url, &shots, visit).await?;
-        assert_eq!(gate().await, Clearance::Cleared, "paid: the laboratory may start");
-        close_shift(&driver, &base_url).await
-    })
+    in_browser(
+        &tools,
+        &app,
+        "billing-cashier",
+        move |driver, base_url, _| async move {
+            let shots = std::env::temp_dir().join("hms-billing-browser");
+            std::fs::create_dir_all(&shots).expect("screenshot directory");
+            take_payment(&driver, &base_url, &shots, visit).await?;
+            assert_eq!(
+                gate().await,
+                Clearance::Cleared,
+                "paid: the laboratory may start"
+            );
+            close_shift(&driver, &base_url).await
+        },
+    )
     .await;
 }
 
-async fn take_payment(driver: &WebDriver, base: &str, shots: &Path, visit: i64) -> WebDriverResult<()> {
+async fn take_payment(
+    driver: &WebDriver,
+    base: &str,
+    shots: &Path,
+    visit: i64,
+) -> WebDriverResult<()> {
     driver.goto(format!("{base}/login")).await?;
     sign_in(driver, "cashier", hms_testkit::PASSWORD).await?;
     wait_for_path(driver, "/").await?;
@@ -65,10 +79,15 @@ async fn take_payment(driver: &WebDriver, base: &str, shots: &Path, visit: i64) 
     wait_for_path(driver, "/billing").await?;
     let text = page_text(driver).await?;
     assert!(text.contains("Your shift is open."), "{text}");
-    assert!(driver.find_all(By::Id("no-shift")).await?.is_empty(), "the box is gone");
+    assert!(
+        driver.find_all(By::Id("no-shift")).await?.is_empty(),
+        "the box is gone"
+    );
     let waiting = driver.find(By::Id("waiting")).await?.text().await?;
     assert!(
-        waiting.contains("BR-2001") && waiting.contains("Wanjiru Kamau") && waiting.contains("KES 850.00"),
+        waiting.contains("BR-2001")
+            && waiting.contains("Wanjiru Kamau")
+            && waiting.contains("KES 850.00"),
         "{waiting}"
     );
     assert_clean_console(driver, "cashier desk").await?;
@@ -108,17 +127,26 @@ async fn take_payment(driver: &WebDriver, base: &str, shots: &Path, visit: i64) 
     wait_for_path(driver, &bill).await?;
     let receipts = driver.find(By::Id("visit-receipts")).await?;
     let listed = receipts.text().await?;
-    assert!(listed.contains("RCT-") && listed.contains("KES 850.00"), "{listed}");
+    assert!(
+        listed.contains("RCT-") && listed.contains("KES 850.00"),
+        "{listed}"
+    );
     let href = receipts
         .find(By::LinkText("Print receipt"))
         .await?
         .attr("href")
         .await?
         .unwrap_or_default();
-    assert!(href.starts_with("/billing/receipts/") && href.ends_with(".pdf"), "{href}");
+    assert!(
+        href.starts_with("/billing/receipts/") && href.ends_with(".pdf"),
+        "{href}"
+    );
     let due = driver.find(By::Id("due")).await?.text().await?;
     assert!(due.contains("KES 0.00"), "{due}");
-    assert!(driver.find_all(By::Id("pay-form")).await?.is_empty(), "nothing left to pay");
+    assert!(
+        driver.find_all(By::Id("pay-form")).await?.is_empty(),
+        "nothing left to pay"
+    );
     assert_clean_console(driver, "bill").await?;
     screenshot_fits(driver, shots, "bill-paid.png").await
 }
@@ -129,21 +157,32 @@ async fn close_shift(driver: &WebDriver, base: &str) -> WebDriverResult<()> {
     let text = page_text(driver).await?;
     assert!(!text.contains("1,850"), "the count is blind: {text}");
     // 1,000 float + 850 taken = 1,850.
-    for (note, count) in [("1000", "1"), ("500", "1"), ("200", "1"), ("100", "1"), ("50", "1")] {
+    for (note, count) in [
+        ("1000", "1"),
+        ("500", "1"),
+        ("200", "1"),
+        ("100", "1"),
+        ("50", "1"),
+    ] {
         fill(driver, &format!("count-{note}"), count).await?;
     }
     click(driver, "#close-shift").await?;
     wait_for_path(driver, "/billing/shifts").await?;
     let text = page_text(driver).await?;
     assert!(text.contains("Shift closed."), "{text}");
-    assert!(driver.find_all(By::Id("close-shift")).await?.is_empty(), "no open shift to close");
+    assert!(
+        driver.find_all(By::Id("close-shift")).await?.is_empty(),
+        "no open shift to close"
+    );
     let row = driver
         .find(By::Css("#shift-list tbody tr"))
         .await?
         .text()
         .await?;
     assert!(
-        row.contains("Closed, waiting for approval") && row.contains("KES 0.00") && row.contains("Z-report"),
+        row.contains("Closed, waiting for approval")
+            && row.contains("KES 0.00")
+            && row.contains("Z-report"),
         "{row}"
     );
     assert_clean_console(driver, "shifts").await

@@ -112,6 +112,23 @@ async fn kra_pin(db: &hms_core::db::Db) -> AppResult<String> {
         .unwrap_or_default())
 }
 
+/// Records a print of a money document and audits it as a read of the patient's data; true
+/// when it is a reprint (a COPY).
+async fn print(
+    cx: &Ctx,
+    (document, id): (&str, i64),
+    event: Event,
+    patient: i64,
+    number: &str,
+) -> AppResult<bool> {
+    let mut tx = cx.app().db.begin().await?;
+    let copy = docs::record_print(&mut tx, document, id, cx.user().map(|u| u.id)).await?;
+    tx.commit().await?;
+    cx.audit_read(event.patient(patient).detail(json!({ "number": number, "copy": copy })))
+        .await;
+    Ok(copy)
+}
+
 /// GET `/billing/invoices/:id` and `/billing/invoices/:id.pdf`.
 #[handler]
 pub async fn invoice(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
@@ -129,15 +146,8 @@ pub async fn invoice(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
         c.insert("patient", &json!({ "number": patient.number, "name": patient.name }));
         return render(&cx, "billing/invoice.html", c);
     }
-    let mut tx = db.begin().await?;
-    let copy = docs::record_print(&mut tx, "invoice", id, cx.user().map(|u| u.id)).await?;
-    tx.commit().await?;
-    cx.audit_read(
-        Event::new("billing.invoice.print", "billing_invoice", Some(id))
-            .patient(inv.patient_id)
-            .detail(json!({ "number": inv.number, "copy": copy })),
-    )
-    .await;
+    let printed = Event::new("billing.invoice.print", "billing_invoice", Some(id));
+    let copy = print(&cx, ("invoice", id), printed, inv.patient_id, &inv.number).await?;
     let head = Letterhead::load(db).await?;
     let bytes = docs::invoice_pdf(&head, &kra_pin(db).await?, &inv, &patient, copy);
     Ok(pdf_inline(&format!("{}.pdf", inv.number), bytes))
@@ -156,15 +166,8 @@ pub async fn receipt(cx: Ctx, Path(file): Path<String>, Query(q): Query<ListQuer
         .and_then(PageSize::from_query)
         .filter(|s| matches!(s, PageSize::A4 | PageSize::A5 | PageSize::Receipt80))
         .unwrap_or(PageSize::Receipt80);
-    let mut tx = db.begin().await?;
-    let copy = docs::record_print(&mut tx, "receipt", id, cx.user().map(|u| u.id)).await?;
-    tx.commit().await?;
-    cx.audit_read(
-        Event::new("billing.receipt.print", "billing_payment", Some(id))
-            .patient(r.patient_id)
-            .detail(json!({ "number": r.number, "copy": copy })),
-    )
-    .await;
+    let printed = Event::new("billing.receipt.print", "billing_payment", Some(id));
+    let copy = print(&cx, ("receipt", id), printed, r.patient_id, &r.number).await?;
     let head = Letterhead::load(db).await?;
     let bytes = docs::receipt_pdf(&head, &kra_pin(db).await?, &r, &patient, size, copy);
     Ok(pdf_inline(&format!("{}.pdf", r.number), bytes))

@@ -80,16 +80,7 @@ pub async fn save(cx: Ctx, form: Form) -> AppResult<Response> {
     let value = gated.join(",");
     let mut tx = db.begin().await?;
     for (key, v) in [(PAY_BEFORE_SETTING, value.as_str()), (KRA_PIN_SETTING, pin.as_str())] {
-        sqlx::query(
-            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3",
-        )
-        .bind(key)
-        .bind(v)
-        .bind(hms_core::clock::now_rfc3339())
-        .execute(&mut *tx)
-        .await
-        .map_err(hms_core::db::DbError::from)?;
+        hms_core::settings::put(&mut tx, key, v).await?;
     }
     audit::record(
         &mut tx,
