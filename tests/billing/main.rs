@@ -25,17 +25,32 @@ pub(crate) async fn publish(db: &Db) {
         unit: "test".into(),
         price: Money::from_shillings(850),
     };
-    charges::publish_item(&mut tx, "laboratory", &item).await.unwrap();
+    charges::publish_item(&mut tx, "laboratory", &item)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 }
 
 /// A visit of a new patient paying by `payer`, with a lab charge of `quantity` tests.
-pub(crate) async fn visit_with_charge(db: &Db, number: &str, payer: &str, quantity: i64) -> (PatientId, i64, String) {
+pub(crate) async fn visit_with_charge(
+    db: &Db,
+    number: &str,
+    payer: &str,
+    quantity: i64,
+) -> (PatientId, i64, String) {
     let patient = bare_patient(db, number).await;
     let mut tx = db.begin().await.unwrap();
-    let visit = visits::check_in(&mut tx, patient, None, payer, "triage", Priority::Normal, &Actor::cli(None))
-        .await
-        .unwrap();
+    let visit = visits::check_in(
+        &mut tx,
+        patient,
+        None,
+        payer,
+        "triage",
+        Priority::Normal,
+        &Actor::cli(None),
+    )
+    .await
+    .unwrap();
     let source_ref = format!("lab-{number}");
     charges::post(
         &mut tx,
@@ -58,14 +73,18 @@ pub(crate) async fn visit_with_charge(db: &Db, number: &str, payer: &str, quanti
 }
 
 async fn clearance(app: &TestApp, source_ref: &str) -> Clearance {
-    charges::clearance(&app.app.modules, app.db(), "order", source_ref).await.unwrap()
+    charges::clearance(&app.app.modules, app.db(), "order", source_ref)
+        .await
+        .unwrap()
 }
 
 async fn cashier(app: &TestApp, name: &str, roles: &[&str]) -> Client {
     app.add_user(name, roles).await;
     let c = app.login(name).await;
     assert_eq!(c.get("/billing").await.status, 200);
-    let r = c.post_form("/billing/shifts/open", &[("float", "1000")]).await;
+    let r = c
+        .post_form("/billing/shifts/open", &[("float", "1000")])
+        .await;
     assert_eq!(r.status, 303, "{}", r.body);
     c
 }
@@ -75,7 +94,10 @@ async fn pay_form(c: &Client, visit: i64) -> (String, String) {
     let page = c.get(&format!("/billing/visits/{visit}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let field = |name: &str| {
-        let at = page.body.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("{name} in {}", page.body));
+        let at = page
+            .body
+            .find(&format!("name=\"{name}\" value=\""))
+            .unwrap_or_else(|| panic!("{name} in {}", page.body));
         let rest = &page.body[at + name.len() + 15..];
         rest[..rest.find('"').unwrap()].to_string()
     };
@@ -86,7 +108,8 @@ async fn pay(c: &Client, visit: i64, fields: &[(&str, &str)]) -> hms_testkit::Te
     let (token, expected) = pay_form(c, visit).await;
     let mut all = vec![("token", token.as_str()), ("expected", expected.as_str())];
     all.extend_from_slice(fields);
-    c.post_form(&format!("/billing/visits/{visit}/pay"), &all).await
+    c.post_form(&format!("/billing/visits/{visit}/pay"), &all)
+        .await
 }
 
 fn receipt_id(location: &str) -> i64 {
@@ -304,7 +327,12 @@ each_backend! {
 }
 
 async fn scalar_patient(db: &Db, visit: i64) -> i64 {
-    sqlx::query("SELECT patient_id FROM visits WHERE id = $1").bind(visit).fetch_one(db.read()).await.unwrap().get(0)
+    sqlx::query("SELECT patient_id FROM visits WHERE id = $1")
+        .bind(visit)
+        .fetch_one(db.read())
+        .await
+        .unwrap()
+        .get(0)
 }
 
 /// What `hms billing verify` would print, run in-process.

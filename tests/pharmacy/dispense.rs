@@ -32,7 +32,9 @@ pub async fn counter(app: &TestApp) -> Counter {
     // These tests are about the pharmacy on its own: cash patients are not held for payment
     // (`dispense_billing` covers the cashier's gate).
     let mut tx = app.db().begin().await.unwrap();
-    hms_core::settings::put(&mut tx, "billing.pay_before", "laboratory,imaging").await.unwrap();
+    hms_core::settings::put(&mut tx, "billing.pay_before", "laboratory,imaging")
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     Counter {
         pharmacist,

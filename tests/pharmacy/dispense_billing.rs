@@ -199,7 +199,10 @@ each_backend_with_till! {
 /// A hidden field's value in a page.
 fn hidden(body: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let at = body.find(&marker).unwrap_or_else(|| panic!("{name} in {body}")) + marker.len();
+    let at = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{name} in {body}"))
+        + marker.len();
     body[at..at + body[at..].find('"').unwrap()].to_string()
 }
 

@@ -110,12 +110,23 @@ fn a_demo_facility_is_made_once_and_numbers_continue(data: &Path, database: Opti
     );
     // With billing: the price lists, the cashier's week of payments and invoices, the shifts
     // (today's open), and the books agree.
-    assert_eq!(count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_price_lists"), 4);
+    assert_eq!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_price_lists"),
+        4
+    );
     assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_payments") > 10);
-    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_invoices WHERE payer = 'scheme'") > 5);
+    assert!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_invoices WHERE payer = 'scheme'") > 5
+    );
     assert!(count("SELECT CAST(COUNT(DISTINCT method) AS TEXT) FROM billing_payments") >= 2);
-    assert_eq!(count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_shifts"), 7);
-    assert_eq!(count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_shifts WHERE status = 'open'"), 1);
+    assert_eq!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_shifts"),
+        7
+    );
+    assert_eq!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_shifts WHERE status = 'open'"),
+        1
+    );
     let mut books = vec!["billing", "verify"];
     if let Some(url) = database {
         books.extend_from_slice(&["--database", url]);

@@ -318,13 +318,15 @@ pub async fn visit(db: &Db, visit_id: VisitId) -> Result<Option<Visit>, DbError>
 
 /// The ids of the visits of `day` and after, oldest first (for work over a period's visits).
 pub async fn visit_ids_since(db: &Db, day: Day) -> Result<Vec<VisitId>, DbError> {
-    Ok(sqlx::query("SELECT id FROM visits WHERE day >= $1 ORDER BY id")
-        .bind(day.text())
-        .fetch_all(db.read())
-        .await?
-        .iter()
-        .map(|r| VisitId(sqlx::Row::get(r, 0)))
-        .collect())
+    Ok(
+        sqlx::query("SELECT id FROM visits WHERE day >= $1 ORDER BY id")
+            .bind(day.text())
+            .fetch_all(db.read())
+            .await?
+            .iter()
+            .map(|r| VisitId(sqlx::Row::get(r, 0)))
+            .collect(),
+    )
 }
 
 /// Visits by id, in no particular order: one query per 64.
@@ -332,7 +334,12 @@ pub async fn visits(db: &Db, ids: &[VisitId]) -> Result<Vec<Visit>, DbError> {
     let ids: Vec<i64> = ids.iter().map(|v| v.get()).collect();
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(hms_core::db::ID_LIST_LEN) {
-        out.extend(q::visits(db.read(), chunk).await?.into_iter().map(Visit::from));
+        out.extend(
+            q::visits(db.read(), chunk)
+                .await?
+                .into_iter()
+                .map(Visit::from),
+        );
     }
     Ok(out)
 }

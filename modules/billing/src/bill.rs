@@ -367,17 +367,27 @@ pub async fn issue(
         .bind(l.patient_share)
         .bind(l.list_id)
         .bind(l.scheme_code.as_deref())
-        .bind((l.patient_share != Money::ZERO).then_some(issued.patient).flatten())
-        .bind((l.payer_share != Money::ZERO).then_some(issued.scheme).flatten())
+        .bind(
+            (l.patient_share != Money::ZERO)
+                .then_some(issued.patient)
+                .flatten(),
+        )
+        .bind(
+            (l.payer_share != Money::ZERO)
+                .then_some(issued.scheme)
+                .flatten(),
+        )
         .execute(&mut **tx)
         .await?;
     }
     for id in [issued.patient, issued.scheme].into_iter().flatten() {
         one_row(
-            sqlx::query("UPDATE billing_invoices SET status = 'issued' WHERE id = $1 AND status = 'draft'")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?,
+            sqlx::query(
+                "UPDATE billing_invoices SET status = 'issued' WHERE id = $1 AND status = 'draft'",
+            )
+            .bind(id)
+            .execute(&mut **tx)
+            .await?,
         )?;
         audit::record(
             tx,
@@ -474,11 +484,13 @@ pub struct Booked {
 
 /// The payment a form token booked, if any.
 pub async fn by_token(tx: &mut Tx, token: &str) -> Result<Option<i64>, DbError> {
-    Ok(sqlx::query("SELECT id FROM billing_payments WHERE form_token = $1")
-        .bind(token)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.get(0)))
+    Ok(
+        sqlx::query("SELECT id FROM billing_payments WHERE form_token = $1")
+            .bind(token)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.get(0)),
+    )
 }
 
 /// Issues what is unbilled and books the payment of everything the patient owes on the visit,

@@ -48,7 +48,9 @@ pub async fn answer(db: &Db, source: &str, source_ref: &str) -> Result<Clearance
     }
     if let Some(visit) = r.get::<Option<i64>, _>(0) {
         let payer = appts::visit(db, VisitId(visit)).await?.map(|v| v.payer);
-        let mut class = payer.map(|p| PayerClass::of(&p)).unwrap_or(PayerClass::Cash);
+        let mut class = payer
+            .map(|p| PayerClass::of(&p))
+            .unwrap_or(PayerClass::Cash);
         let account: Option<String> = sqlx::query(
             "SELECT s.kind FROM billing_accounts a JOIN billing_schemes s ON s.id = a.scheme_id \
              WHERE a.visit_id = $1",

@@ -28,7 +28,9 @@ pub async fn run(app: &App, name: &str, matches: &ArgMatches) -> Result<(), Stri
     }
     match BillingCommand::from_arg_matches(matches).map_err(|e| e.to_string())? {
         BillingCommand::Verify => {
-            let v = crate::verify::run(&app.db).await.map_err(|e| e.to_string())?;
+            let v = crate::verify::run(&app.db)
+                .await
+                .map_err(|e| e.to_string())?;
             for f in &v.findings {
                 println!("{f}");
             }
@@ -37,7 +39,11 @@ pub async fn run(app: &App, name: &str, matches: &ArgMatches) -> Result<(), Stri
                 v.invoices,
                 v.payments,
                 v.shifts,
-                if v.findings.is_empty() { "the books agree".to_string() } else { format!("{} finding(s)", v.findings.len()) }
+                if v.findings.is_empty() {
+                    "the books agree".to_string()
+                } else {
+                    format!("{} finding(s)", v.findings.len())
+                }
             );
             if !v.findings.is_empty() {
                 app.db.close().await;

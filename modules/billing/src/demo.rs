@@ -88,15 +88,21 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
     let cashier = Actor::cli(Some(cashier));
     let approver = Actor::cli(Some(admin));
     let (mut invoices, mut payments, mut shift_count) = (0u64, 0u64, 0u64);
-    run.progress.start(week as u64, "billing: the cashier's week");
+    run.progress
+        .start(week as u64, "billing: the cashier's week");
     for back in (0..week).rev() {
         let day = run.today - Duration::days(back);
         let today = back == 0;
         let visits = unbilled_visits(db, day).await?;
         let mut tx = db.begin().await?;
-        let shift = shifts::open(&mut tx, &cashier, Money::from_shillings(2000), &at(day, 7, 30))
-            .await
-            .map_err(shift_db)?;
+        let shift = shifts::open(
+            &mut tx,
+            &cashier,
+            Money::from_shillings(2000),
+            &at(day, 7, 30),
+        )
+        .await
+        .map_err(shift_db)?;
         tx.commit().await?;
         shift_count += 1;
         for (n, visit) in visits.iter().enumerate() {
@@ -108,8 +114,13 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                     let mut tx = db.begin().await?;
                     let issued = async {
                         if visit.payer == "insurance" {
-                            let scheme = if rng.random_bool(0.8) { schemes.0 } else { schemes.1 };
-                            bill::set_account(&mut tx, &cashier, visit.id, scheme, Some("M-4471")).await?;
+                            let scheme = if rng.random_bool(0.8) {
+                                schemes.0
+                            } else {
+                                schemes.1
+                            };
+                            bill::set_account(&mut tx, &cashier, visit.id, scheme, Some("M-4471"))
+                                .await?;
                         }
                         let bill = bill::load(&mut tx, visit.id).await?;
                         bill::issue(&mut tx, &cashier, &bill, &now).await
@@ -151,17 +162,24 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                     };
                     let tendered = match method {
                         // Notes handed over: the amount rounded up to the next hundred.
-                        Method::Cash => Money::from_shillings((bill.due.cents() + 9_999) / 10_000 * 100),
+                        Method::Cash => {
+                            Money::from_shillings((bill.due.cents() + 9_999) / 10_000 * 100)
+                        }
                         _ => bill.due,
                     };
                     let mut code = |prefix: char| {
                         let tail: String = (0..9)
-                            .map(|_| char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[rng.random_range(0..34)]))
+                            .map(|_| {
+                                char::from(
+                                    b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[rng.random_range(0..34)],
+                                )
+                            })
                             .collect();
                         format!("{prefix}{tail}")
                     };
                     let mpesa_receipt = (method == Method::Mpesa).then(|| code('S'));
-                    let card_reference = (method == Method::Card).then(|| format!("T01/{}", code('A')));
+                    let card_reference =
+                        (method == Method::Card).then(|| format!("T01/{}", code('A')));
                     let payment = Payment {
                         visit: visit.id,
                         token: format!("demo-{}", visit.id.get()),
@@ -199,7 +217,11 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
             } else {
                 expected
             };
-            let reason = if counted == expected { "" } else { "KES 50 given as change twice" };
+            let reason = if counted == expected {
+                ""
+            } else {
+                "KES 50 given as change twice"
+            };
             let detail = serde_json::json!({ "total": counted.cents() });
             shifts::close(&mut tx, &cashier, counted, &detail, reason, &at(day, 17, 0))
                 .await
@@ -207,7 +229,8 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
             shifts::approve(&mut tx, &approver, shift, &at(day, 17, 30))
                 .await
                 .map_err(shift_db)?;
-            run.audit_batch(&mut tx, "demo.billing", payments, None).await?;
+            run.audit_batch(&mut tx, "demo.billing", payments, None)
+                .await?;
             tx.commit().await?;
         }
         run.set("billing_invoices", invoices);
@@ -251,7 +274,14 @@ async fn consultation_fees(run: &DemoRun<'_>, from: NaiveDate) -> Result<(), DbE
         let visits = appts::visits(db, chunk).await?;
         let mut tx = db.begin().await?;
         for v in &visits {
-            appts::post_consultation_fee(&mut tx, v.id, v.patient_id, appts::FIRST_POINT, run.actor).await?;
+            appts::post_consultation_fee(
+                &mut tx,
+                v.id,
+                v.patient_id,
+                appts::FIRST_POINT,
+                run.actor,
+            )
+            .await?;
         }
         tx.commit().await?;
     }
@@ -261,12 +291,13 @@ async fn consultation_fees(run: &DemoRun<'_>, from: NaiveDate) -> Result<(), DbE
 /// The price lists; the insurer's and the company's scheme ids.
 async fn price_lists(run: &DemoRun<'_>, from: NaiveDate) -> Result<(i64, i64), DbError> {
     let db = run.db;
-    let items: Vec<(String, Money)> = sqlx::query("SELECT code, price_cents FROM charge_items ORDER BY code")
-        .fetch_all(db.read())
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let items: Vec<(String, Money)> =
+        sqlx::query("SELECT code, price_cents FROM charge_items ORDER BY code")
+            .fetch_all(db.read())
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
     let line = |(code, price): &(String, Money), copay: Money| PriceLine {
         item: code.clone(),
         price: *price,
@@ -275,31 +306,69 @@ async fn price_lists(run: &DemoRun<'_>, from: NaiveDate) -> Result<(i64, i64), D
         scheme_code: None,
     };
     let mut tx = db.begin().await?;
-    let insurer = prices::add_scheme(&mut tx, run.actor, "afya-bora", "Afya Bora Insurance", "insurer")
-        .await?
-        .ok_or(DbError::Conflict)?;
-    let company = prices::add_scheme(&mut tx, run.actor, "tana-hardware", "Tana Hardware Ltd", "corporate")
-        .await?
-        .ok_or(DbError::Conflict)?;
+    let insurer = prices::add_scheme(
+        &mut tx,
+        run.actor,
+        "afya-bora",
+        "Afya Bora Insurance",
+        "insurer",
+    )
+    .await?
+    .ok_or(DbError::Conflict)?;
+    let company = prices::add_scheme(
+        &mut tx,
+        run.actor,
+        "tana-hardware",
+        "Tana Hardware Ltd",
+        "corporate",
+    )
+    .await?
+    .ok_or(DbError::Conflict)?;
     let lists = [
-        ("cash", Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO)))),
-        ("sha", Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO)))),
+        (
+            "cash",
+            Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO))),
+        ),
+        (
+            "sha",
+            Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO))),
+        ),
         // A tenth of the price per unit, in whole shillings.
-        ("afya-bora", Vec::from_iter(items.iter().map(|i| line(i, Money::from_shillings(i.1.cents() / 1000))))),
-        ("tana-hardware", Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO)))),
+        (
+            "afya-bora",
+            Vec::from_iter(
+                items
+                    .iter()
+                    .map(|i| line(i, Money::from_shillings(i.1.cents() / 1000))),
+            ),
+        ),
+        (
+            "tana-hardware",
+            Vec::from_iter(items.iter().map(|i| line(i, Money::ZERO))),
+        ),
     ];
     if !items.is_empty() {
         for (code, lines) in &lists {
-            let scheme = prices::scheme_by_code(&mut tx, code).await?.ok_or(DbError::Conflict)?;
-            prices::add_list(&mut tx, run.actor, &scheme, from, Some("Demo prices"), lines)
-                .await
-                .map_err(|e| match e {
-                    prices::ListError::Db(d) => d,
-                    prices::ListError::DateTaken => DbError::Conflict,
-                })?;
+            let scheme = prices::scheme_by_code(&mut tx, code)
+                .await?
+                .ok_or(DbError::Conflict)?;
+            prices::add_list(
+                &mut tx,
+                run.actor,
+                &scheme,
+                from,
+                Some("Demo prices"),
+                lines,
+            )
+            .await
+            .map_err(|e| match e {
+                prices::ListError::Db(d) => d,
+                prices::ListError::DateTaken => DbError::Conflict,
+            })?;
         }
     }
-    run.audit_batch(&mut tx, "demo.billing_prices", lists.len() as u64, None).await?;
+    run.audit_batch(&mut tx, "demo.billing_prices", lists.len() as u64, None)
+        .await?;
     tx.commit().await?;
     Ok((insurer, company))
 }

@@ -155,14 +155,13 @@ pub async fn record_print(
     id: i64,
     by: Option<i64>,
 ) -> Result<bool, DbError> {
-    let earlier: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM billing_prints WHERE document = $1 AND document_id = $2",
-    )
-    .bind(document)
-    .bind(id)
-    .fetch_one(&mut **tx)
-    .await?
-    .get(0);
+    let earlier: i64 =
+        sqlx::query("SELECT COUNT(*) FROM billing_prints WHERE document = $1 AND document_id = $2")
+            .bind(document)
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?
+            .get(0);
     sqlx::query(
         "INSERT INTO billing_prints (document, document_id, printed_by, printed_at) \
          VALUES ($1, $2, $3, $4)",
@@ -185,7 +184,10 @@ pub struct Party {
 fn head(doc: &mut Document, letterhead: &Letterhead, kra_pin: &str, title: &str, copy: bool) {
     doc.letterhead(letterhead);
     if !kra_pin.is_empty() {
-        doc.text(Style::Small, &format!("{} {kra_pin}", t("billing_docs.kra_pin")));
+        doc.text(
+            Style::Small,
+            &format!("{} {kra_pin}", t("billing_docs.kra_pin")),
+        );
     }
     doc.heading(title);
     if copy {
@@ -209,16 +211,29 @@ pub fn invoice_pdf(
     };
     doc.fields(&[
         (&t("billing_docs.bill_to"), &bill_to),
-        (&t("billing_docs.patient"), &format!("{} · {}", patient.number, patient.name)),
-        (&t("billing_docs.issued"), &hms_core::clock::display_rfc3339(&inv.issued_at)),
-        (&t("billing_docs.issued_by"), inv.issued_by.as_deref().unwrap_or("")),
+        (
+            &t("billing_docs.patient"),
+            &format!("{} · {}", patient.number, patient.name),
+        ),
+        (
+            &t("billing_docs.issued"),
+            &hms_core::clock::display_rfc3339(&inv.issued_at),
+        ),
+        (
+            &t("billing_docs.issued_by"),
+            inv.issued_by.as_deref().unwrap_or(""),
+        ),
     ]);
     let scheme = inv.payer == "scheme";
     let rows: Vec<Vec<String>> = inv
         .lines
         .iter()
         .map(|l| {
-            let share = if scheme { l.payer_share } else { l.patient_share };
+            let share = if scheme {
+                l.payer_share
+            } else {
+                l.patient_share
+            };
             vec![
                 l.description.clone(),
                 l.scheme_code.clone().unwrap_or_default(),
@@ -241,10 +256,19 @@ pub fn invoice_pdf(
         &rows,
     );
     doc.space(3.0);
-    doc.text(Style::Bold, &format!("{} {}", t("billing_docs.total"), inv.total));
+    doc.text(
+        Style::Bold,
+        &format!("{} {}", t("billing_docs.total"), inv.total),
+    );
     doc.text(Style::Body, &in_words(inv.total));
-    doc.text(Style::Body, &format!("{} {}", t("billing_docs.paid"), inv.paid));
-    doc.text(Style::Bold, &format!("{} {}", t("billing_docs.balance"), inv.balance));
+    doc.text(
+        Style::Body,
+        &format!("{} {}", t("billing_docs.paid"), inv.paid),
+    );
+    doc.text(
+        Style::Bold,
+        &format!("{} {}", t("billing_docs.balance"), inv.balance),
+    );
     doc.finish()
 }
 
@@ -265,8 +289,14 @@ pub fn receipt_pdf(
         _ => t("billing.method_cash"),
     };
     let mut fields: Vec<(String, String)> = vec![
-        (t("billing_docs.patient"), format!("{} · {}", patient.number, patient.name)),
-        (t("billing_docs.received"), hms_core::clock::display_rfc3339(&r.received_at)),
+        (
+            t("billing_docs.patient"),
+            format!("{} · {}", patient.number, patient.name),
+        ),
+        (
+            t("billing_docs.received"),
+            hms_core::clock::display_rfc3339(&r.received_at),
+        ),
         (t("billing_docs.method"), method),
     ];
     if let Some(reference) = &r.reference {
@@ -275,18 +305,34 @@ pub fn receipt_pdf(
     for (number, amount) in &r.invoices {
         fields.push((t("billing_docs.invoice"), format!("{number} · {amount}")));
     }
-    let pairs: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     doc.fields(&pairs);
     doc.space(2.0);
-    doc.text(Style::Title, &format!("{} {}", t("billing_docs.amount_paid"), r.amount));
+    doc.text(
+        Style::Title,
+        &format!("{} {}", t("billing_docs.amount_paid"), r.amount),
+    );
     doc.text(Style::Body, &in_words(r.amount));
     if let Some(tendered) = r.tendered {
-        doc.text(Style::Body, &format!("{} {}", t("billing_docs.tendered"), tendered));
-        doc.text(Style::Body, &format!("{} {}", t("billing_docs.change"), tendered - r.amount));
+        doc.text(
+            Style::Body,
+            &format!("{} {}", t("billing_docs.tendered"), tendered),
+        );
+        doc.text(
+            Style::Body,
+            &format!("{} {}", t("billing_docs.change"), tendered - r.amount),
+        );
     }
     doc.text(
         Style::Small,
-        &format!("{} {}", t("billing_docs.served_by"), r.received_by.as_deref().unwrap_or("")),
+        &format!(
+            "{} {}",
+            t("billing_docs.served_by"),
+            r.received_by.as_deref().unwrap_or("")
+        ),
     );
     doc.finish()
 }
@@ -303,10 +349,17 @@ pub fn z_report_pdf(
     let dash = || "—".to_string();
     doc.fields(&[
         (&t("billing_shifts.cashier"), &shift.cashier),
-        (&t("billing_shifts.opened"), &hms_core::clock::display_rfc3339(&shift.opened_at)),
+        (
+            &t("billing_shifts.opened"),
+            &hms_core::clock::display_rfc3339(&shift.opened_at),
+        ),
         (
             &t("billing_shifts.closed"),
-            &shift.closed_at.as_deref().map(hms_core::clock::display_rfc3339).unwrap_or_else(dash),
+            &shift
+                .closed_at
+                .as_deref()
+                .map(hms_core::clock::display_rfc3339)
+                .unwrap_or_else(dash),
         ),
         (&t("billing_shifts.float"), &shift.float.to_string()),
     ]);
@@ -327,8 +380,14 @@ pub fn z_report_pdf(
         (&t("billing_shifts.expected"), &money(shift.expected)),
         (&t("billing_shifts.counted"), &money(shift.counted)),
         (&t("billing_shifts.variance"), &money(shift.variance)),
-        (&t("billing_shifts.reason"), shift.variance_reason.as_deref().unwrap_or("")),
-        (&t("billing_shifts.approved_by"), shift.approved_by.as_deref().unwrap_or("")),
+        (
+            &t("billing_shifts.reason"),
+            shift.variance_reason.as_deref().unwrap_or(""),
+        ),
+        (
+            &t("billing_shifts.approved_by"),
+            shift.approved_by.as_deref().unwrap_or(""),
+        ),
     ]);
     doc.finish()
 }

@@ -5,8 +5,8 @@
 //! (`hms_core::charges`) and ask `charges::clearance`, which this module answers.
 
 mod bill;
-mod cli;
 mod clearance;
+mod cli;
 mod demo;
 mod docs;
 pub mod model;
@@ -210,9 +210,16 @@ impl Module for BillingModule {
         Some(Box::pin(clearance::answer(db, source, source_ref)))
     }
 
-    fn holds_for_payment<'a>(&'a self, db: &'a Db, service_point: &'a str) -> Option<HoldFuture<'a>> {
+    fn holds_for_payment<'a>(
+        &'a self,
+        db: &'a Db,
+        service_point: &'a str,
+    ) -> Option<HoldFuture<'a>> {
         Some(Box::pin(async move {
-            Ok(clearance::gated_points(db).await?.iter().any(|p| p == service_point))
+            Ok(clearance::gated_points(db)
+                .await?
+                .iter()
+                .any(|p| p == service_point))
         }))
     }
 

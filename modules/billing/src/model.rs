@@ -182,8 +182,25 @@ fn capitalise(s: &str) -> String {
 
 fn words(n: i64) -> String {
     const ONES: [&str; 20] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
         "nineteen",
     ];
     const TENS: [&str; 10] = [
@@ -196,7 +213,11 @@ fn words(n: i64) -> String {
         } else if rest % 10 == 0 {
             TENS[(rest / 10) as usize].to_string()
         } else {
-            format!("{}-{}", TENS[(rest / 10) as usize], ONES[(rest % 10) as usize])
+            format!(
+                "{}-{}",
+                TENS[(rest / 10) as usize],
+                ONES[(rest % 10) as usize]
+            )
         };
         match (h, rest) {
             (0, _) => tail,
@@ -209,7 +230,11 @@ fn words(n: i64) -> String {
     }
     let mut parts = Vec::new();
     let mut rest = n;
-    for (size, name) in [(1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand")] {
+    for (size, name) in [
+        (1_000_000_000, "billion"),
+        (1_000_000, "million"),
+        (1_000, "thousand"),
+    ] {
         if rest >= size {
             parts.push(format!("{} {name}", below_thousand(rest / size)));
             rest %= size;
@@ -257,8 +282,14 @@ mod tests {
             in_words(Money::from_cents(125_050)),
             "One thousand two hundred and fifty shillings and fifty cents"
         );
-        assert_eq!(in_words(Money::from_cents(100_000_000)), "One million shillings");
-        assert_eq!(in_words(Money::from_cents(100_500)), "One thousand and five shillings");
+        assert_eq!(
+            in_words(Money::from_cents(100_000_000)),
+            "One million shillings"
+        );
+        assert_eq!(
+            in_words(Money::from_cents(100_500)),
+            "One thousand and five shillings"
+        );
         assert_eq!(in_words(Money::from_cents(0)), "Zero shillings");
     }
 }

@@ -43,10 +43,11 @@ pub async fn schemes(db: &Db) -> Result<Vec<Scheme>, DbError> {
 }
 
 pub async fn scheme_by_code(tx: &mut Tx, code: &str) -> Result<Option<Scheme>, DbError> {
-    let row = sqlx::query("SELECT id, code, name, kind, active FROM billing_schemes WHERE code = $1")
-        .bind(code)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, code, name, kind, active FROM billing_schemes WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(row.as_ref().map(scheme_at))
 }
 
@@ -107,7 +108,11 @@ pub fn split(
     let amount = unit_price * quantity;
     match (class, listed) {
         (PayerClass::Insured, Some(l)) if l.covered => {
-            let copay = if l.copay > unit_price { unit_price } else { l.copay };
+            let copay = if l.copay > unit_price {
+                unit_price
+            } else {
+                l.copay
+            };
             let patient = copay * quantity;
             (amount - patient, patient)
         }
@@ -218,7 +223,11 @@ pub fn parse_lines(text: &str) -> Result<Vec<PriceLine>, Vec<(usize, &'static st
                 continue;
             }
         };
-        let copay = match cells.get(3).filter(|c| !c.is_empty()).map(|c| Money::parse(c)) {
+        let copay = match cells
+            .get(3)
+            .filter(|c| !c.is_empty())
+            .map(|c| Money::parse(c))
+        {
             None => Money::ZERO,
             Some(Ok(c)) if c <= price => c,
             Some(_) => {
@@ -370,7 +379,10 @@ mod tests {
                 (6, "billing_prices.error_duplicate"),
             ]
         );
-        assert_eq!(parse_lines(" \n").unwrap_err(), vec![(0, "billing_prices.error_empty")]);
+        assert_eq!(
+            parse_lines(" \n").unwrap_err(),
+            vec![(0, "billing_prices.error_empty")]
+        );
     }
 
     #[test]
@@ -391,12 +403,18 @@ mod tests {
             split(PayerClass::Cash, Some(&listed), 3, price),
             (Money::ZERO, Money::from_cents(3000))
         );
-        let uncovered = Listed { covered: false, ..listed.clone() };
+        let uncovered = Listed {
+            covered: false,
+            ..listed.clone()
+        };
         assert_eq!(
             split(PayerClass::Insured, Some(&uncovered), 1, price),
             (Money::ZERO, price)
         );
-        assert_eq!(split(PayerClass::Insured, None, 2, price), (Money::ZERO, Money::from_cents(2000)));
+        assert_eq!(
+            split(PayerClass::Insured, None, 2, price),
+            (Money::ZERO, Money::from_cents(2000))
+        );
         // A reversal splits the same way, negative.
         assert_eq!(
             split(PayerClass::Insured, Some(&listed), -1, price),

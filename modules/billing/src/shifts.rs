@@ -68,10 +68,12 @@ fn shift_at(r: &AnyRow) -> Shift {
 
 /// The cashier's open shift, if any.
 pub async fn open_of(db: &Db, cashier: i64) -> Result<Option<Shift>, DbError> {
-    let row = sqlx::query(select_shifts!("WHERE s.cashier_id = $1 AND s.status = 'open'"))
-        .bind(cashier)
-        .fetch_optional(db.read())
-        .await?;
+    let row = sqlx::query(select_shifts!(
+        "WHERE s.cashier_id = $1 AND s.status = 'open'"
+    ))
+    .bind(cashier)
+    .fetch_optional(db.read())
+    .await?;
     Ok(row.as_ref().map(shift_at))
 }
 
@@ -104,7 +106,10 @@ pub async fn by_method(db: &Db, shift: i64) -> Result<Vec<(String, i64, Money)>,
     .bind(shift)
     .fetch_all(db.read())
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,12 +146,7 @@ impl ShiftError {
 
 /// Opens a shift for the actor with a float (one open shift per cashier: the unique index
 /// decides between two clicks at once).
-pub async fn open(
-    tx: &mut Tx,
-    actor: &Actor,
-    float: Money,
-    now: &str,
-) -> Result<i64, ShiftError> {
+pub async fn open(tx: &mut Tx, actor: &Actor, float: Money, now: &str) -> Result<i64, ShiftError> {
     let row = sqlx::query(
         "INSERT INTO billing_shifts (cashier_id, status, float_cents, opened_at) \
          VALUES ($1, 'open', $2, $3) ON CONFLICT DO NOTHING RETURNING id",
@@ -210,12 +210,7 @@ pub async fn close(
 }
 
 /// Approves a closed shift: never one's own (the check is part of the update).
-pub async fn approve(
-    tx: &mut Tx,
-    actor: &Actor,
-    shift: i64,
-    now: &str,
-) -> Result<(), ShiftError> {
+pub async fn approve(tx: &mut Tx, actor: &Actor, shift: i64, now: &str) -> Result<(), ShiftError> {
     let done = sqlx::query(
         "UPDATE billing_shifts SET status = 'approved', approved_by = $1, approved_at = $2 \
          WHERE id = $3 AND status = 'closed' AND cashier_id <> $1",

@@ -68,7 +68,8 @@ pub async fn run(db: &Db) -> Result<Verdict, DbError> {
         for r in sqlx::query(*sql).fetch_all(db.read()).await? {
             let off: i64 = r.get(1);
             if off != 0 {
-                v.findings.push(format!("{what}: {} (by {off})", r.get::<String, _>(0)));
+                v.findings
+                    .push(format!("{what}: {} (by {off})", r.get::<String, _>(0)));
             }
         }
     }

@@ -28,13 +28,17 @@ pub struct Billing {
 /// Reads the invoices and lets the pharmacy work without payment holds (nothing when the
 /// billing module is off: its tables are missing).
 pub async fn load(db: &hms_core::db::Db) -> Result<Billing, String> {
-    let range = sqlx::query("SELECT MIN(id), MAX(id) FROM billing_invoices WHERE status = 'issued'")
-        .fetch_one(db.read())
-        .await;
+    let range =
+        sqlx::query("SELECT MIN(id), MAX(id) FROM billing_invoices WHERE status = 'issued'")
+            .fetch_one(db.read())
+            .await;
     let Ok(range) = range else {
         return Ok(Billing::default());
     };
-    let invoices = match (range.get::<Option<i64>, _>(0), range.get::<Option<i64>, _>(1)) {
+    let invoices = match (
+        range.get::<Option<i64>, _>(0),
+        range.get::<Option<i64>, _>(1),
+    ) {
         (Some(a), Some(b)) => Some((a, b)),
         _ => None,
     };
@@ -53,7 +57,9 @@ pub async fn load(db: &hms_core::db::Db) -> Result<Billing, String> {
 pub async fn open_shift(c: &mut Client) -> Result<(), String> {
     let desk = c.get("/billing").await?;
     expect(&desk, 200, "GET /billing")?;
-    let r = c.post_form("/billing/shifts/open", &[("float", "5000")]).await?;
+    let r = c
+        .post_form("/billing/shifts/open", &[("float", "5000")])
+        .await?;
     expect(&r, 303, "POST /billing/shifts/open")
 }
 
@@ -102,14 +108,21 @@ fn hidden(body: &str, name: &str) -> Option<String> {
 
 /// `pay_cash`: the bill, then the payment in cash (notes rounded up to the next hundred).
 pub async fn pay_cash(c: &mut Client, b: &Billing) -> Result<(), String> {
-    let visit = b.bills.lock().expect("not poisoned").pop().ok_or(NO_MORE_WORK)?;
+    let visit = b
+        .bills
+        .lock()
+        .expect("not poisoned")
+        .pop()
+        .ok_or(NO_MORE_WORK)?;
     let page = c.get(&format!("/billing/visits/{visit}")).await?;
     expect(&page, 200, "the bill")?;
     let body = page.text();
     let (Some(token), Some(expected)) = (hidden(&body, "token"), hidden(&body, "expected")) else {
         return Err(format!("visit {visit}: the bill has no pay form"));
     };
-    let cents: i64 = expected.parse().map_err(|_| "the amount due is not a number")?;
+    let cents: i64 = expected
+        .parse()
+        .map_err(|_| "the amount due is not a number")?;
     let tendered = ((cents + 9_999) / 10_000 * 100).to_string();
     let r = c
         .post_form(
@@ -125,11 +138,14 @@ pub async fn pay_cash(c: &mut Client, b: &Billing) -> Result<(), String> {
     if r.status == 422 {
         // The message beside the field or above the form says why.
         let body = r.text();
-        let why = ["id=\"form-error\">", "class=\"invalid-feedback\" id=\"pay-amount-error\">"]
-            .iter()
-            .find_map(|m| body.split(m).nth(1))
-            .and_then(|rest| rest.split('<').next())
-            .unwrap_or("no message");
+        let why = [
+            "id=\"form-error\">",
+            "class=\"invalid-feedback\" id=\"pay-amount-error\">",
+        ]
+        .iter()
+        .find_map(|m| body.split(m).nth(1))
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or("no message");
         return Err(format!("visit {visit}: the payment was refused: {why}"));
     }
     expect(&r, 303, "POST /billing/visits/:id/pay")

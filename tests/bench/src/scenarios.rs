@@ -483,10 +483,8 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
             bills.reverse();
             *shared.billing.bills.lock().expect("not poisoned") = bills;
         }
-        Scenario::InvoicePdf => {
-            if shared.billing.invoices.is_none() {
-                return Err("the demo data has no invoices (is billing on?)".into());
-            }
+        Scenario::InvoicePdf if shared.billing.invoices.is_none() => {
+            return Err("the demo data has no invoices (is billing on?)".into());
         }
         Scenario::Dispense
         | Scenario::DispenseHot

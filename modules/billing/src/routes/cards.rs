@@ -13,9 +13,21 @@ use crate::{COLLECT, INVOICE};
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        RouteSpec::get("/billing/cards/my-shift", Access::Permission(COLLECT), my_shift),
-        RouteSpec::get("/billing/cards/waiting", Access::Permission(COLLECT), waiting),
-        RouteSpec::get("/billing/cards/collections", Access::Permission(INVOICE), collections),
+        RouteSpec::get(
+            "/billing/cards/my-shift",
+            Access::Permission(COLLECT),
+            my_shift,
+        ),
+        RouteSpec::get(
+            "/billing/cards/waiting",
+            Access::Permission(COLLECT),
+            waiting,
+        ),
+        RouteSpec::get(
+            "/billing/cards/collections",
+            Access::Permission(INVOICE),
+            collections,
+        ),
     ]
 }
 

@@ -34,8 +34,16 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::get("/billing", Access::Permission(COLLECT), desk),
         RouteSpec::get("/billing/visits/:id", Access::Permission(VIEW), visit_page),
         RouteSpec::post("/billing/visits/:id/pay", Access::Permission(COLLECT), pay),
-        RouteSpec::post("/billing/visits/:id/invoice", Access::Permission(INVOICE), issue),
-        RouteSpec::post("/billing/visits/:id/account", Access::Permission(COLLECT), account),
+        RouteSpec::post(
+            "/billing/visits/:id/invoice",
+            Access::Permission(INVOICE),
+            issue,
+        ),
+        RouteSpec::post(
+            "/billing/visits/:id/account",
+            Access::Permission(COLLECT),
+            account,
+        ),
     ]
 }
 
@@ -96,7 +104,10 @@ pub async fn waiting(
             let visit: i64 = r.get(0);
             let patient: i64 = r.get(1);
             let card = cards.iter().find(|c| c.id.get() == patient);
-            let payer = visits.iter().find(|v| v.id.get() == visit).map(|v| v.payer.as_str());
+            let payer = visits
+                .iter()
+                .find(|v| v.id.get() == visit)
+                .map(|v| v.payer.as_str());
             // Exempt visits have nothing to pay at the desk.
             if payer.is_some_and(|p| PayerClass::of(p) == PayerClass::Exempt) {
                 return None;
@@ -170,7 +181,9 @@ async fn visit_context(cx: &Ctx, visit: VisitId) -> AppResult<(tera::Context, bi
         Err(BillError::NoVisit) => return Err(AppError::NotFound),
         Err(e) => return Err(e.into_app()),
     };
-    let card = patients::card(db, bill.patient).await?.ok_or(AppError::NotFound)?;
+    let card = patients::card(db, bill.patient)
+        .await?
+        .ok_or(AppError::NotFound)?;
     cx.audit_read(
         Event::new("billing.visit.view", "visit", Some(visit.get())).patient(bill.patient.get()),
     )
@@ -196,7 +209,10 @@ async fn visit_context(cx: &Ctx, visit: VisitId) -> AppResult<(tera::Context, bi
     let user = cx.require_user()?.id;
     let shift = crate::shifts::open_of(db, user).await?;
     let mut c = tera::Context::new();
-    c.insert("patient", &json!({ "id": card.id.get(), "number": card.number, "name": card.full_name }));
+    c.insert(
+        "patient",
+        &json!({ "id": card.id.get(), "number": card.number, "name": card.full_name }),
+    );
     c.insert("visit", &visit.get());
     c.insert("payer", &appts::payer_label(&bill.payer));
     c.insert("scheme", &bill.scheme);
@@ -232,7 +248,9 @@ pub async fn visit_page(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
 impl BillError {
     fn into_app(self) -> AppError {
         match self {
-            BillError::Db(DbError::Conflict) | BillError::Stale => AppError::Conflict(t(self.key())),
+            BillError::Db(DbError::Conflict) | BillError::Stale => {
+                AppError::Conflict(t(self.key()))
+            }
             BillError::Db(e) => e.into(),
             BillError::NoVisit => AppError::NotFound,
             other => AppError::BadRequest(t(other.key())),
@@ -255,7 +273,12 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
     if token.is_empty() || token.len() > 100 {
         errors.add("token", t("billing.error_token"));
     }
-    let expected = form.get("expected").trim().parse::<i64>().ok().map(Money::from_cents);
+    let expected = form
+        .get("expected")
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .map(Money::from_cents);
     let amount = match model::amount(form.get("amount")) {
         Ok(a) => Some(a),
         Err(key) => {
@@ -309,7 +332,9 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
             tx.rollback().await.ok();
             // A second click of the same form, racing the first: the first's payment stands.
             if let BillError::Db(ref d) = e {
-                if d.unique_constraint().is_some_and(|c| c.contains("form_token")) {
+                if d.unique_constraint()
+                    .is_some_and(|c| c.contains("form_token"))
+                {
                     let mut tx = db.begin().await?;
                     let earlier = bill::by_token(&mut tx, &token).await?;
                     tx.rollback().await.ok();
@@ -327,11 +352,18 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
                     form_again(&cx, visit, StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await
                 }
                 BillError::ReferenceUsed => {
-                    let field = if method == Method::Mpesa { "mpesa_code" } else { "card_approval" };
+                    let field = if method == Method::Mpesa {
+                        "mpesa_code"
+                    } else {
+                        "card_approval"
+                    };
                     errors.add(field, t(e.key()));
                     form_again(&cx, visit, StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await
                 }
-                BillError::NoShift | BillError::NothingDue | BillError::Exempt | BillError::Negative => {
+                BillError::NoShift
+                | BillError::NothingDue
+                | BillError::Exempt
+                | BillError::Negative => {
                     errors.add("form", t(e.key()));
                     form_again(&cx, visit, StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await
                 }
@@ -344,7 +376,10 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
     } else if booked.new {
         cx.flash(FlashKind::Success, t("billing.paid"));
     }
-    Ok(see_other(&format!("/billing/visits/{id}?receipt={}", booked.payment)))
+    Ok(see_other(&format!(
+        "/billing/visits/{id}?receipt={}",
+        booked.payment
+    )))
 }
 
 fn t_change(change: Money) -> String {
@@ -374,7 +409,15 @@ pub async fn issue(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respon
         .parse()
         .map_err(|_| AppError::Conflict(t("billing.error_stale")))?;
     let mut tx = cx.app().db.begin().await?;
-    match bill::issue_now(&mut tx, &cx.actor(), VisitId(id), expected, &hms_core::clock::now_rfc3339()).await {
+    match bill::issue_now(
+        &mut tx,
+        &cx.actor(),
+        VisitId(id),
+        expected,
+        &hms_core::clock::now_rfc3339(),
+    )
+    .await
+    {
         Ok(_) => {
             tx.commit().await?;
             cx.flash(FlashKind::Success, t("billing.issued_flash"));
@@ -392,12 +435,10 @@ pub async fn issue(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respon
 #[handler]
 pub async fn account(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
     let db = &cx.app().db;
-    appts::visit(db, VisitId(id)).await?.ok_or(AppError::NotFound)?;
-    let scheme = form
-        .get("scheme")
-        .trim()
-        .parse::<i64>()
-        .ok();
+    appts::visit(db, VisitId(id))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let scheme = form.get("scheme").trim().parse::<i64>().ok();
     let member = form.get("member_number").trim();
     let mut errors = FormErrors::new();
     let known = match scheme {
@@ -408,13 +449,22 @@ pub async fn account(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Resp
         errors.add("scheme", t("billing.error_scheme"));
     }
     let member_ok = member.chars().count() <= 40
-        && member.chars().all(|c| c.is_ascii_alphanumeric() || "-/ ".contains(c));
+        && member
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-/ ".contains(c));
     if !member_ok {
         errors.add("member_number", t("billing.error_member"));
     }
     let typed = json!({ "method": "cash", "member_number": member });
     let (Some(scheme), true) = (known, errors.is_empty()) else {
-        return form_again(&cx, VisitId(id), StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await;
+        return form_again(
+            &cx,
+            VisitId(id),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            typed,
+            errors,
+        )
+        .await;
     };
     let mut tx = db.begin().await?;
     let member = Some(member).filter(|m| !m.is_empty());

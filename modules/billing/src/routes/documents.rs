@@ -99,7 +99,9 @@ pub async fn invoices(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response
 }
 
 async fn party(db: &hms_core::db::Db, patient: i64) -> AppResult<Party> {
-    let card = patients::card(db, PatientId(patient)).await?.ok_or(AppError::NotFound)?;
+    let card = patients::card(db, PatientId(patient))
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(Party {
         number: card.number,
         name: card.full_name,
@@ -124,8 +126,12 @@ async fn print(
     let mut tx = cx.app().db.begin().await?;
     let copy = docs::record_print(&mut tx, document, id, cx.user().map(|u| u.id)).await?;
     tx.commit().await?;
-    cx.audit_read(event.patient(patient).detail(json!({ "number": number, "copy": copy })))
-        .await;
+    cx.audit_read(
+        event
+            .patient(patient)
+            .detail(json!({ "number": number, "copy": copy })),
+    )
+    .await;
     Ok(copy)
 }
 
@@ -143,7 +149,10 @@ pub async fn invoice(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
         .await;
         let mut c = tera::Context::new();
         c.insert("inv", &inv);
-        c.insert("patient", &json!({ "number": patient.number, "name": patient.name }));
+        c.insert(
+            "patient",
+            &json!({ "number": patient.number, "name": patient.name }),
+        );
         return render(&cx, "billing/invoice.html", c);
     }
     let printed = Event::new("billing.invoice.print", "billing_invoice", Some(id));
@@ -155,7 +164,11 @@ pub async fn invoice(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
 
 /// GET `/billing/receipts/:id.pdf`.
 #[handler]
-pub async fn receipt(cx: Ctx, Path(file): Path<String>, Query(q): Query<ListQuery>) -> AppResult<Response> {
+pub async fn receipt(
+    cx: Ctx,
+    Path(file): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
     let (id, _) = super::file_id(&file).ok_or(AppError::NotFound)?;
     let db = &cx.app().db;
     let r = docs::receipt(db, id).await?.ok_or(AppError::NotFound)?;

@@ -20,17 +20,34 @@ use crate::PRICES;
 pub fn routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::get("/billing/prices", Access::Permission(PRICES), index),
-        RouteSpec::post("/billing/prices/schemes", Access::Permission(PRICES), add_scheme),
-        RouteSpec::get("/billing/prices/:scheme", Access::Permission(PRICES), scheme_page),
-        RouteSpec::post("/billing/prices/:scheme", Access::Permission(PRICES), add_list)
-            .multiline(&["lines"])
-            .body_limit(2 * 1024 * 1024),
+        RouteSpec::post(
+            "/billing/prices/schemes",
+            Access::Permission(PRICES),
+            add_scheme,
+        ),
+        RouteSpec::get(
+            "/billing/prices/:scheme",
+            Access::Permission(PRICES),
+            scheme_page,
+        ),
+        RouteSpec::post(
+            "/billing/prices/:scheme",
+            Access::Permission(PRICES),
+            add_list,
+        )
+        .multiline(&["lines"])
+        .body_limit(2 * 1024 * 1024),
     ]
 }
 
 const KINDS: &[&str] = &["insurer", "corporate"];
 
-async fn index_page(cx: &Ctx, status: StatusCode, typed: serde_json::Value, errors: FormErrors) -> AppResult<Response> {
+async fn index_page(
+    cx: &Ctx,
+    status: StatusCode,
+    typed: serde_json::Value,
+    errors: FormErrors,
+) -> AppResult<Response> {
     let db = &cx.app().db;
     let mut schemes = Vec::new();
     for s in prices::schemes(db).await? {
@@ -59,7 +76,9 @@ pub async fn add_scheme(cx: Ctx, form: Form) -> AppResult<Response> {
     let kind = form.get("kind").trim().to_string();
     let mut errors = FormErrors::new();
     let code_ok = (2..=30).contains(&code.len())
-        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !code_ok {
         errors.add("code", t("billing_prices.error_code"));
     }
@@ -97,7 +116,9 @@ async fn scheme_view(
     line_errors: Vec<serde_json::Value>,
 ) -> AppResult<Response> {
     let db = &cx.app().db;
-    let scheme = prices::scheme(db, scheme_id).await?.ok_or(AppError::NotFound)?;
+    let scheme = prices::scheme(db, scheme_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let lists = prices::lists(db, scheme_id).await?;
     let today = hms_core::day::Day::today();
     let in_force = lists.iter().find(|l| l.effective_from <= today.text());
@@ -118,9 +139,9 @@ async fn scheme_view(
             )
         })
         .collect();
-    let typed = typed.unwrap_or_else(|| {
-        json!({ "effective_from": today.plus_days(1).form(), "note": "", "lines": csv })
-    });
+    let typed = typed.unwrap_or_else(
+        || json!({ "effective_from": today.plus_days(1).form(), "note": "", "lines": csv }),
+    );
     let mut c = tera::Context::new();
     c.insert("scheme", &scheme);
     c.insert("lists", &lists);

@@ -23,7 +23,12 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-async fn render_page(cx: &Ctx, status: StatusCode, pin: &str, errors: FormErrors) -> AppResult<Response> {
+async fn render_page(
+    cx: &Ctx,
+    status: StatusCode,
+    pin: &str,
+    errors: FormErrors,
+) -> AppResult<Response> {
     let db = &cx.app().db;
     let gated = crate::clearance::gated_points(db).await?;
     let points: Vec<_> = appts::service_points(db)
@@ -41,7 +46,9 @@ async fn render_page(cx: &Ctx, status: StatusCode, pin: &str, errors: FormErrors
 /// GET `/billing/settings`.
 #[handler]
 pub async fn page(cx: Ctx) -> AppResult<Response> {
-    let pin = hms_core::settings::get(&cx.app().db, KRA_PIN_SETTING).await?.unwrap_or_default();
+    let pin = hms_core::settings::get(&cx.app().db, KRA_PIN_SETTING)
+        .await?
+        .unwrap_or_default();
     render_page(&cx, StatusCode::OK, &pin, FormErrors::new()).await
 }
 
@@ -64,7 +71,11 @@ pub async fn save(cx: Ctx, form: Form) -> AppResult<Response> {
         errors.add("kra_pin", t("billing.error_kra_pin"));
         return render_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &pin, errors).await;
     }
-    let known: Vec<String> = appts::service_points(db).await?.into_iter().map(|p| p.code).collect();
+    let known: Vec<String> = appts::service_points(db)
+        .await?
+        .into_iter()
+        .map(|p| p.code)
+        .collect();
     let mut gated: Vec<String> = form
         .all("gated")
         .into_iter()
@@ -79,7 +90,10 @@ pub async fn save(cx: Ctx, form: Form) -> AppResult<Response> {
     }
     let value = gated.join(",");
     let mut tx = db.begin().await?;
-    for (key, v) in [(PAY_BEFORE_SETTING, value.as_str()), (KRA_PIN_SETTING, pin.as_str())] {
+    for (key, v) in [
+        (PAY_BEFORE_SETTING, value.as_str()),
+        (KRA_PIN_SETTING, pin.as_str()),
+    ] {
         hms_core::settings::put(&mut tx, key, v).await?;
     }
     audit::record(

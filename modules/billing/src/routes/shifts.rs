@@ -8,7 +8,9 @@ use poem::web::{Path, Query};
 use poem::{handler, Response};
 use serde_json::json;
 
-use hms_core::http::{pdf_inline, render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec};
+use hms_core::http::{
+    pdf_inline, render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec,
+};
 use hms_core::i18n::t;
 use hms_core::money::Money;
 use hms_core::pdf::Letterhead;
@@ -30,7 +32,11 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::post("/billing/shifts/open", Access::Permission(COLLECT), open),
         RouteSpec::post("/billing/shifts/close", Access::Permission(COLLECT), close)
             .multiline(&["reason"]),
-        RouteSpec::post("/billing/shifts/:id/approve", Access::Permission(APPROVE), approve),
+        RouteSpec::post(
+            "/billing/shifts/:id/approve",
+            Access::Permission(APPROVE),
+            approve,
+        ),
         RouteSpec::get("/billing/shifts/:file", Access::Permission(VIEW), z_report),
     ]
 }
@@ -49,7 +55,10 @@ async fn render_page(
     let mut c = tera::Context::new();
     c.insert("mine", &mine);
     c.insert("has_next", &(list.len() as i64 > PAGE));
-    c.insert("shifts", &list.into_iter().take(PAGE as usize).collect::<Vec<_>>());
+    c.insert(
+        "shifts",
+        &list.into_iter().take(PAGE as usize).collect::<Vec<_>>(),
+    );
     c.insert("me", &me);
     c.insert("page", &page);
     c.insert("can_collect", &cx.can(COLLECT));
@@ -138,7 +147,8 @@ pub async fn close(cx: Ctx, form: Form) -> AppResult<Response> {
             &reason,
             &hms_core::clock::now_rfc3339(),
         )
-        .await {
+        .await
+        {
             Ok(id) => {
                 tx.commit().await?;
                 cx.flash(FlashKind::Success, t("billing_shifts.closed_flash"));
@@ -186,4 +196,3 @@ pub async fn z_report(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> 
     let bytes = crate::docs::z_report_pdf(&head, &shift, &methods);
     Ok(pdf_inline(&format!("z-report-{id}.pdf"), bytes))
 }
-
