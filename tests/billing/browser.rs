@@ -77,8 +77,8 @@ async fn take_payment(
     fill(driver, "float", "1000").await?;
     click(driver, "#open-shift").await?;
     wait_for_path(driver, "/billing").await?;
-    let text = page_text(driver).await?;
-    assert!(text.contains("Your shift is open."), "{text}");
+    let open = driver.find(By::Id("shift-open")).await?.text().await?;
+    assert!(open.contains("Your shift is open since"), "{open}");
     assert!(
         driver.find_all(By::Id("no-shift")).await?.is_empty(),
         "the box is gone"

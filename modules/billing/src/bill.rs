@@ -482,6 +482,31 @@ pub struct Booked {
     pub new: bool,
 }
 
+/// [`pay`] with its audit rows put on the chain last, just before COMMIT: a payment takes its
+/// locks in one order (invoice counter, shift, receipt counter, then the audit chain's head),
+/// so payments at several desks wait for each other but never deadlock on PostgreSQL.
+pub async fn pay_audited(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, BillError> {
+    let (booked, rows) = audit::deferring(pay(&mut *tx, actor, p)).await;
+    let booked = booked?;
+    rows.append(tx).await?;
+    Ok(booked)
+}
+
+/// [`issue_now`] with its audit rows put on the chain last (see [`pay_audited`]).
+pub async fn issue_now_audited(
+    tx: &mut Tx,
+    actor: &Actor,
+    visit: VisitId,
+    expected_lines: usize,
+    now: &str,
+) -> Result<Issued, BillError> {
+    let (issued, rows) =
+        audit::deferring(issue_now(&mut *tx, actor, visit, expected_lines, now)).await;
+    let issued = issued?;
+    rows.append(tx).await?;
+    Ok(issued)
+}
+
 /// The payment a form token booked, if any.
 pub async fn by_token(tx: &mut Tx, token: &str) -> Result<Option<i64>, DbError> {
     Ok(

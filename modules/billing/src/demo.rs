@@ -190,7 +190,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                         card_reference,
                         at: now.clone(),
                     };
-                    match bill::pay(&mut tx, &cashier, &payment).await {
+                    match bill::pay_audited(&mut tx, &cashier, &payment).await {
                         Ok(_) => {
                             tx.commit().await?;
                             payments += 1;

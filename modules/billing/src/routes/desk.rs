@@ -323,7 +323,7 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
     let db = &cx.app().db;
     let actor = cx.actor();
     let mut tx = db.begin().await?;
-    let booked = match bill::pay(&mut tx, &actor, &payment).await {
+    let booked = match bill::pay_audited(&mut tx, &actor, &payment).await {
         Ok(b) => {
             tx.commit().await?;
             b
@@ -409,7 +409,7 @@ pub async fn issue(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respon
         .parse()
         .map_err(|_| AppError::Conflict(t("billing.error_stale")))?;
     let mut tx = cx.app().db.begin().await?;
-    match bill::issue_now(
+    match bill::issue_now_audited(
         &mut tx,
         &cx.actor(),
         VisitId(id),

@@ -96,10 +96,8 @@ pub async fn open(cx: Ctx, form: Form) -> AppResult<Response> {
     };
     let mut tx = cx.app().db.begin().await?;
     match shifts::open(&mut tx, &cx.actor(), float, &hms_core::clock::now_rfc3339()).await {
-        Ok(_) => {
-            tx.commit().await?;
-            cx.flash(FlashKind::Success, t("billing_shifts.opened_flash"));
-        }
+        // The desk shows the open shift: no message needed.
+        Ok(_) => tx.commit().await?,
         Err(ShiftError::AlreadyOpen) => {
             tx.rollback().await.ok();
             cx.flash(FlashKind::Info, t(ShiftError::AlreadyOpen.key()));
