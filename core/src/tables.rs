@@ -120,6 +120,8 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("billing_payments", Ledger),
         ("billing_allocations", Ledger),
         ("billing_prints", Local),
+        ("billing_requests", Ledger),
+        ("billing_credit_notes", Ledger),
     ]
 };
 

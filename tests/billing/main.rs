@@ -3,6 +3,7 @@
 //! stale bill refused, shifts with blind counts and approval by someone else, money rows that
 //! raw SQL cannot edit or delete, PDFs read back as text, and `billing verify` agreeing.
 
+mod adjust;
 mod browser;
 
 use hms_appointments::api::{self as visits, Priority};

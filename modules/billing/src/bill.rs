@@ -45,6 +45,8 @@ pub struct InvoiceSummary {
     pub payer: String,
     pub total: Money,
     pub paid: Money,
+    /// Taken off by credit notes (credits, waivers, refunds).
+    pub credited: Money,
     pub balance: Money,
     pub issued_at: String,
 }
@@ -239,7 +241,7 @@ pub async fn load(tx: &mut Tx, visit_id: VisitId) -> Result<Bill, BillError> {
 
 async fn invoices_of(tx: &mut Tx, visit: VisitId) -> Result<Vec<InvoiceSummary>, DbError> {
     let rows = sqlx::query(
-        "SELECT id, number, payer, total_cents, paid_cents, issued_at FROM billing_invoices \
+        "SELECT id, number, payer, total_cents, paid_cents, issued_at, credited_cents FROM billing_invoices \
          WHERE visit_id = $1 AND status = 'issued' ORDER BY id",
     )
     .bind(visit)
@@ -250,13 +252,15 @@ async fn invoices_of(tx: &mut Tx, visit: VisitId) -> Result<Vec<InvoiceSummary>,
         .map(|r| {
             let total: Money = r.get(3);
             let paid: Money = r.get(4);
+            let credited: Money = r.get(6);
             InvoiceSummary {
                 id: r.get(0),
                 number: r.get(1),
                 payer: r.get(2),
                 total,
                 paid,
-                balance: total - paid,
+                credited,
+                balance: total - paid - credited,
                 issued_at: r.get(5),
             }
         })
@@ -562,9 +566,9 @@ pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, Bill
     .map(|r| r.get(0));
     let shift = shift.ok_or(BillError::NoShift)?;
     let open: Vec<(i64, Money, i64)> = sqlx::query(
-        "SELECT id, total_cents - paid_cents, facility_id FROM billing_invoices \
+        "SELECT id, total_cents - paid_cents - credited_cents, facility_id FROM billing_invoices \
          WHERE visit_id = $1 AND payer = 'patient' AND status = 'issued' \
-         AND paid_cents < total_cents ORDER BY id",
+         AND paid_cents + credited_cents < total_cents ORDER BY id",
     )
     .bind(p.visit)
     .fetch_all(&mut **tx)
@@ -624,7 +628,7 @@ pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, Bill
         one_row(
             sqlx::query(
                 "UPDATE billing_invoices SET paid_cents = paid_cents + $1 \
-                 WHERE id = $2 AND status = 'issued' AND paid_cents + $1 <= total_cents",
+                 WHERE id = $2 AND status = 'issued' AND paid_cents + credited_cents + $1 <= total_cents",
             )
             .bind(part)
             .bind(invoice)

@@ -26,7 +26,7 @@ pub async fn answer(db: &Db, source: &str, source_ref: &str) -> Result<Clearance
     let row = sqlx::query(
         "SELECT c.visit_id, c.service_point, c.quantity * c.unit_price_cents, \
          (SELECT CAST(COALESCE(SUM(r.quantity * r.unit_price_cents), 0) AS BIGINT) FROM charges r WHERE r.reverses = c.id), \
-         l.patient_share_cents, i.total_cents, i.paid_cents \
+         l.patient_share_cents, i.total_cents, i.paid_cents + i.credited_cents \
          FROM charges c LEFT JOIN billing_lines l ON l.charge_id = c.id \
          LEFT JOIN billing_invoices i ON i.id = l.patient_invoice_id \
          WHERE c.source = $1 AND c.source_ref = $2",
@@ -77,6 +77,7 @@ pub async fn answer(db: &Db, source: &str, source_ref: &str) -> Result<Clearance
         Some(s) if s <= Money::ZERO => Ok(Clearance::Cleared),
         Some(_) => {
             let total: Money = r.get::<Option<Money>, _>(5).unwrap_or(Money::ZERO);
+            // Paid or credited (a waiver lets the patient through too).
             let paid: Money = r.get::<Option<Money>, _>(6).unwrap_or(Money::ZERO);
             Ok(if paid >= total {
                 Clearance::Cleared

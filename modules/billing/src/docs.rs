@@ -37,6 +37,8 @@ pub struct Invoice {
     pub scheme: Option<String>,
     pub total: Money,
     pub paid: Money,
+    /// Taken off by credit notes.
+    pub credited: Money,
     pub balance: Money,
     pub issued_at: String,
     pub issued_by: Option<String>,
@@ -47,7 +49,8 @@ pub struct Invoice {
 pub async fn invoice(db: &Db, id: i64) -> Result<Option<Invoice>, DbError> {
     let Some(r) = sqlx::query(
         "SELECT i.id, i.number, i.visit_id, i.patient_id, i.payer, s.name, i.total_cents, \
-         i.paid_cents, i.issued_at, (SELECT u.full_name FROM users u WHERE u.id = i.issued_by) \
+         i.paid_cents, i.issued_at, (SELECT u.full_name FROM users u WHERE u.id = i.issued_by), \
+         i.credited_cents \
          FROM billing_invoices i LEFT JOIN billing_schemes s ON s.id = i.scheme_id \
          WHERE i.id = $1 AND i.status = 'issued'",
     )
@@ -78,6 +81,7 @@ pub async fn invoice(db: &Db, id: i64) -> Result<Option<Invoice>, DbError> {
     .collect();
     let total: Money = r.get(6);
     let paid: Money = r.get(7);
+    let credited: Money = r.get(10);
     Ok(Some(Invoice {
         id: r.get(0),
         number: r.get(1),
@@ -87,7 +91,8 @@ pub async fn invoice(db: &Db, id: i64) -> Result<Option<Invoice>, DbError> {
         scheme: r.get(5),
         total,
         paid,
-        balance: total - paid,
+        credited,
+        balance: total - paid - credited,
         issued_at: r.get(8),
         issued_by: r.get(9),
         lines,
@@ -265,6 +270,12 @@ pub fn invoice_pdf(
         Style::Body,
         &format!("{} {}", t("billing_docs.paid"), inv.paid),
     );
+    if inv.credited > Money::ZERO {
+        doc.text(
+            Style::Body,
+            &format!("{} {}", t("billing_docs.credited"), inv.credited),
+        );
+    }
     doc.text(
         Style::Bold,
         &format!("{} {}", t("billing_docs.balance"), inv.balance),
@@ -377,6 +388,10 @@ pub fn z_report_pdf(
     );
     let money = |m: Option<Money>| m.map(|m| m.to_string()).unwrap_or_else(dash);
     doc.fields(&[
+        (
+            &t("billing_shifts.cash_refunded"),
+            &shift.cash_refunded.to_string(),
+        ),
         (&t("billing_shifts.expected"), &money(shift.expected)),
         (&t("billing_shifts.counted"), &money(shift.counted)),
         (&t("billing_shifts.variance"), &money(shift.variance)),
@@ -389,5 +404,148 @@ pub fn z_report_pdf(
             shift.approved_by.as_deref().unwrap_or(""),
         ),
     ]);
+    doc.finish()
+}
+
+/// A credit note: what it takes off which invoice, why, who approved it, and for a refund how
+/// the money went back.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreditNote {
+    pub id: i64,
+    pub number: String,
+    pub kind: String,
+    pub invoice_id: i64,
+    pub invoice_number: String,
+    pub invoice_issued_at: String,
+    pub patient_id: i64,
+    pub amount: Money,
+    pub reason: String,
+    pub category: Option<String>,
+    pub refund_method: Option<String>,
+    pub issued_at: String,
+    pub issued_by: Option<String>,
+    pub requested_by: Option<String>,
+    pub approved_by: Option<String>,
+}
+
+macro_rules! select_credit_notes {
+    ($tail:literal) => {
+        concat!(
+            "SELECT n.id, n.number, n.kind, n.invoice_id, i.number, i.issued_at, n.patient_id, ",
+            "n.amount_cents, n.reason, r.category, n.refund_method, n.issued_at, ",
+            "(SELECT u.full_name FROM users u WHERE u.id = n.issued_by), ",
+            "(SELECT u.full_name FROM users u WHERE u.id = r.requested_by), ",
+            "(SELECT u.full_name FROM users u WHERE u.id = r.decided_by) ",
+            "FROM billing_credit_notes n JOIN billing_invoices i ON i.id = n.invoice_id ",
+            "JOIN billing_requests r ON r.id = n.request_id ",
+            $tail
+        )
+    };
+}
+
+fn credit_note_at(r: &sqlx::any::AnyRow) -> CreditNote {
+    CreditNote {
+        id: r.get(0),
+        number: r.get(1),
+        kind: r.get(2),
+        invoice_id: r.get(3),
+        invoice_number: r.get(4),
+        invoice_issued_at: r.get(5),
+        patient_id: r.get(6),
+        amount: r.get(7),
+        reason: r.get(8),
+        category: r.get(9),
+        refund_method: r.get(10),
+        issued_at: r.get(11),
+        issued_by: r.get(12),
+        requested_by: r.get(13),
+        approved_by: r.get(14),
+    }
+}
+
+pub async fn credit_note(db: &Db, id: i64) -> Result<Option<CreditNote>, DbError> {
+    Ok(sqlx::query(select_credit_notes!("WHERE n.id = $1"))
+        .bind(id)
+        .fetch_optional(db.read())
+        .await?
+        .as_ref()
+        .map(credit_note_at))
+}
+
+/// The credit notes of an invoice, oldest first.
+pub async fn credit_notes_of(db: &Db, invoice: i64) -> Result<Vec<CreditNote>, DbError> {
+    Ok(sqlx::query(select_credit_notes!(
+        "WHERE n.invoice_id = $1 ORDER BY n.id"
+    ))
+    .bind(invoice)
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(credit_note_at)
+    .collect())
+}
+
+pub fn credit_note_pdf(
+    letterhead: &Letterhead,
+    kra_pin: &str,
+    n: &CreditNote,
+    patient: &Party,
+    copy: bool,
+) -> Vec<u8> {
+    let title = format!("{} {}", t("billing_docs.credit_note"), n.number);
+    let mut doc = Document::new(PageSize::A4, &title);
+    head(&mut doc, letterhead, kra_pin, &title, copy);
+    let kind = t(&format!("billing_adjust.kind_{}", n.kind));
+    let mut fields: Vec<(String, String)> = vec![
+        (
+            t("billing_docs.patient"),
+            format!("{} · {}", patient.number, patient.name),
+        ),
+        (
+            t("billing_docs.against_invoice"),
+            format!(
+                "{} · {}",
+                n.invoice_number,
+                hms_core::clock::display_rfc3339(&n.invoice_issued_at)
+            ),
+        ),
+        (t("billing_adjust.kind"), kind),
+        (t("billing_adjust.reason"), n.reason.clone()),
+        (
+            t("billing_docs.issued"),
+            hms_core::clock::display_rfc3339(&n.issued_at),
+        ),
+        (
+            t("billing_adjust.requested_by"),
+            n.requested_by.clone().unwrap_or_default(),
+        ),
+        (
+            t("billing_adjust.approved_by"),
+            n.approved_by.clone().unwrap_or_default(),
+        ),
+    ];
+    if let Some(c) = &n.category {
+        fields.push((
+            t("billing_adjust.category"),
+            t(&format!("billing_adjust.category_{c}")),
+        ));
+    }
+    if let Some(m) = &n.refund_method {
+        fields.push((
+            t("billing_adjust.refunded_by"),
+            t(&format!("billing.method_{m}")),
+        ));
+    }
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    doc.fields(&pairs);
+    doc.space(3.0);
+    doc.text(
+        Style::Title,
+        &format!("{} {}", t("billing_docs.credited"), n.amount),
+    );
+    doc.text(Style::Body, &in_words(n.amount));
     doc.finish()
 }

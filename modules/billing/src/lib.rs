@@ -4,6 +4,7 @@
 //! `hms billing verify`. Departments never call billing: they post charges through core
 //! (`hms_core::charges`) and ask `charges::clearance`, which this module answers.
 
+mod adjust;
 mod bill;
 mod clearance;
 mod cli;
@@ -100,6 +101,12 @@ const MENU: &[MenuItem] = &[
         order: 41,
     },
     MenuItem {
+        label: "billing.menu_approvals",
+        href: "/billing/approvals",
+        permission: VIEW,
+        order: 42,
+    },
+    MenuItem {
         label: "billing.menu_mpesa",
         href: "/billing/mpesa",
         permission: VIEW,
@@ -139,6 +146,13 @@ const CARDS: &[DashboardCard] = &[
         href: "/billing/cards/waiting",
         permission: COLLECT,
         order: 41,
+    },
+    DashboardCard {
+        id: "billing-attention",
+        title: "billing.card_attention",
+        href: "/billing/cards/attention",
+        permission: VIEW,
+        order: 43,
     },
     DashboardCard {
         id: "billing-collections",

@@ -21,6 +21,8 @@ pub struct Shift {
     pub float: Money,
     pub cash_taken: Money,
     pub other_taken: Money,
+    /// Cash paid back out of the drawer for refunds.
+    pub cash_refunded: Money,
     pub payments: i64,
     pub opened_at: String,
     pub closed_at: Option<String>,
@@ -37,7 +39,8 @@ macro_rules! select_shifts {
             "SELECT s.id, s.cashier_id, COALESCE(u.full_name, u.username), s.status, s.float_cents, ",
             "s.cash_taken_cents, s.other_taken_cents, s.payments, s.opened_at, s.closed_at, ",
             "s.counted_cents, s.expected_cents, s.variance_reason, ",
-            "(SELECT COALESCE(a.full_name, a.username) FROM users a WHERE a.id = s.approved_by) ",
+            "(SELECT COALESCE(a.full_name, a.username) FROM users a WHERE a.id = s.approved_by), ",
+            "s.cash_refunded_cents ",
             "FROM billing_shifts s JOIN users u ON u.id = s.cashier_id ",
             $tail
         )
@@ -55,6 +58,7 @@ fn shift_at(r: &AnyRow) -> Shift {
         float: r.get(4),
         cash_taken: r.get(5),
         other_taken: r.get(6),
+        cash_refunded: r.get(14),
         payments: r.get(7),
         opened_at: r.get(8),
         closed_at: r.get(9),
@@ -179,7 +183,7 @@ pub async fn close(
 ) -> Result<i64, ShiftError> {
     let row = sqlx::query(
         "UPDATE billing_shifts SET status = 'closed', counted_cents = $1, count_detail = $2, \
-         expected_cents = float_cents + cash_taken_cents, closed_at = $3, variance_reason = $4 \
+         expected_cents = float_cents + cash_taken_cents - cash_refunded_cents, closed_at = $3, variance_reason = $4 \
          WHERE cashier_id = $5 AND status = 'open' RETURNING id, expected_cents",
     )
     .bind(counted)

@@ -25,9 +25,28 @@ const RULES: &[(&str, &str)] = &[
          FROM billing_invoices i WHERE i.status = 'issued'",
     ),
     (
-        "invoice paid differs from its allocations",
+        "invoice paid differs from its allocations less its refunds",
         "SELECT i.number, CAST(i.paid_cents - COALESCE((SELECT SUM(a.amount_cents) \
-         FROM billing_allocations a WHERE a.invoice_id = i.id), 0) AS BIGINT) FROM billing_invoices i",
+         FROM billing_allocations a WHERE a.invoice_id = i.id), 0) + COALESCE((SELECT SUM(n.amount_cents) \
+         FROM billing_credit_notes n WHERE n.invoice_id = i.id AND n.kind = 'refund'), 0) AS BIGINT) \
+         FROM billing_invoices i",
+    ),
+    (
+        "invoice credited differs from its credit notes",
+        "SELECT i.number, CAST(i.credited_cents - COALESCE((SELECT SUM(n.amount_cents) \
+         FROM billing_credit_notes n WHERE n.invoice_id = i.id), 0) AS BIGINT) FROM billing_invoices i",
+    ),
+    (
+        "shift cash refunded differs from its cash refunds",
+        "SELECT CAST(s.id AS TEXT), CAST(s.cash_refunded_cents - COALESCE((SELECT SUM(n.amount_cents) \
+         FROM billing_credit_notes n WHERE n.shift_id = s.id AND n.refund_method = 'cash'), 0) AS BIGINT) \
+         FROM billing_shifts s",
+    ),
+    (
+        "credit note differs from its approved request",
+        "SELECT n.number, CAST(n.amount_cents - r.amount_cents AS BIGINT) \
+         + CASE WHEN r.status = 'done' AND r.invoice_id = n.invoice_id AND r.kind = n.kind THEN 0 ELSE 1 END \
+         FROM billing_credit_notes n JOIN billing_requests r ON r.id = n.request_id",
     ),
     (
         "payment differs from its allocations",
@@ -50,7 +69,8 @@ const RULES: &[(&str, &str)] = &[
 /// Numbers of a series and year must run 1..n: the count equals the largest.
 const GAPS: &str = "SELECT facility_id, series, year, COUNT(*), CAST(MAX(seq) AS BIGINT) FROM ( \
      SELECT facility_id, series, year, seq FROM billing_invoices WHERE status = 'issued' \
-     UNION ALL SELECT facility_id, series, year, seq FROM billing_payments) n \
+     UNION ALL SELECT facility_id, series, year, seq FROM billing_payments \
+     UNION ALL SELECT facility_id, series, year, seq FROM billing_credit_notes) n \
      GROUP BY facility_id, series, year";
 
 pub async fn run(db: &Db) -> Result<Verdict, DbError> {

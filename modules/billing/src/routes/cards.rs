@@ -9,7 +9,7 @@ use hms_core::http::{render, Access, Ctx, RouteSpec};
 use hms_core::money::Money;
 use hms_core::AppResult;
 
-use crate::{COLLECT, INVOICE};
+use crate::{COLLECT, INVOICE, VIEW};
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
@@ -22,6 +22,11 @@ pub fn routes() -> Vec<RouteSpec> {
             "/billing/cards/waiting",
             Access::Permission(COLLECT),
             waiting,
+        ),
+        RouteSpec::get(
+            "/billing/cards/attention",
+            Access::Permission(VIEW),
+            attention,
         ),
         RouteSpec::get(
             "/billing/cards/collections",
@@ -81,4 +86,21 @@ pub async fn collections(cx: Ctx) -> AppResult<Response> {
     c.insert("methods", &methods);
     c.insert("total", &total.to_string());
     render(&cx, "billing/card_collections.html", c)
+}
+
+/// GET `/billing/cards/attention`: what waits on someone: requests to approve, refunds to pay out.
+#[handler]
+pub async fn attention(cx: Ctx) -> AppResult<Response> {
+    let r = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM billing_requests WHERE status IN ('pending', 'approved')",
+    )
+    .fetch_one(cx.app().db.read())
+    .await
+    .map_err(DbError::from)?;
+    let mut c = tera::Context::new();
+    c.insert("pending", &r.get::<i64, _>(0));
+    c.insert("to_pay", &r.get::<i64, _>(1));
+    render(&cx, "billing/card_attention.html", c)
 }

@@ -81,9 +81,9 @@ pub async fn waiting(
            FROM charges c WHERE c.posted_at >= $1 AND c.visit_id IS NOT NULL \
            AND NOT EXISTS (SELECT 1 FROM billing_lines l WHERE l.charge_id = c.id) \
            UNION ALL \
-           SELECT i.visit_id, i.patient_id, i.total_cents - i.paid_cents, i.issued_at \
+           SELECT i.visit_id, i.patient_id, i.total_cents - i.paid_cents - i.credited_cents, i.issued_at \
            FROM billing_invoices i WHERE i.payer = 'patient' AND i.status = 'issued' \
-           AND i.paid_cents < i.total_cents AND i.visit_id IS NOT NULL) w \
+           AND i.paid_cents + i.credited_cents < i.total_cents AND i.visit_id IS NOT NULL) w \
          WHERE ($2 = 0 OR w.patient_id = $2) \
          GROUP BY w.visit_id, w.patient_id HAVING SUM(w.amount) > 0 \
          ORDER BY MIN(w.at) LIMIT CAST($3 AS BIGINT) OFFSET CAST($4 AS BIGINT)",

@@ -11,12 +11,14 @@ use sqlx::Row;
 
 use hms_core::audit::Event;
 use hms_core::db::DbError;
-use hms_core::http::{pdf_inline, render, Access, Ctx, RouteSpec};
+use hms_core::http::{pdf_inline, render, render_status, Access, Ctx, RouteSpec};
 use hms_core::ids::PatientId;
 use hms_core::money::Money;
 use hms_core::pdf::{Letterhead, PageSize};
+use hms_core::ui::FormErrors;
 use hms_core::{AppError, AppResult};
 use hms_patients::api as patients;
+use poem::http::StatusCode;
 
 use crate::docs::{self, Party};
 use crate::VIEW;
@@ -57,7 +59,7 @@ pub async fn invoices(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response
             .unwrap_or(-1)
     };
     let rows = sqlx::query(
-        "SELECT i.id, i.number, i.patient_id, i.payer, s.name, i.total_cents, i.paid_cents, i.issued_at \
+        "SELECT i.id, i.number, i.patient_id, i.payer, s.name, i.total_cents, i.paid_cents + i.credited_cents, i.issued_at \
          FROM billing_invoices i LEFT JOIN billing_schemes s ON s.id = i.scheme_id \
          WHERE i.status = 'issued' AND ($1 = '' OR i.number = $1 OR i.patient_id = $2) \
          ORDER BY i.id DESC LIMIT CAST($3 AS BIGINT) OFFSET CAST($4 AS BIGINT)",
@@ -98,7 +100,7 @@ pub async fn invoices(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response
     render(&cx, "billing/invoices.html", c)
 }
 
-async fn party(db: &hms_core::db::Db, patient: i64) -> AppResult<Party> {
+pub(super) async fn party(db: &hms_core::db::Db, patient: i64) -> AppResult<Party> {
     let card = patients::card(db, PatientId(patient))
         .await?
         .ok_or(AppError::NotFound)?;
@@ -108,7 +110,7 @@ async fn party(db: &hms_core::db::Db, patient: i64) -> AppResult<Party> {
     })
 }
 
-async fn kra_pin(db: &hms_core::db::Db) -> AppResult<String> {
+pub(super) async fn kra_pin(db: &hms_core::db::Db) -> AppResult<String> {
     Ok(hms_core::settings::get(db, docs::KRA_PIN_SETTING)
         .await?
         .unwrap_or_default())
@@ -116,7 +118,7 @@ async fn kra_pin(db: &hms_core::db::Db) -> AppResult<String> {
 
 /// Records a print of a money document and audits it as a read of the patient's data; true
 /// when it is a reprint (a COPY).
-async fn print(
+pub(super) async fn print(
     cx: &Ctx,
     (document, id): (&str, i64),
     event: Event,
@@ -135,26 +137,44 @@ async fn print(
     Ok(copy)
 }
 
+/// The invoice's page, with its credit notes and the form asking for one (`typed` and `errors`
+/// when that form comes back).
+pub(super) async fn invoice_page(
+    cx: &Ctx,
+    id: i64,
+    status: StatusCode,
+    typed: serde_json::Value,
+    errors: FormErrors,
+) -> AppResult<Response> {
+    let db = &cx.app().db;
+    let inv = docs::invoice(db, id).await?.ok_or(AppError::NotFound)?;
+    let patient = party(db, inv.patient_id).await?;
+    cx.audit_read(
+        Event::new("billing.invoice.view", "billing_invoice", Some(id)).patient(inv.patient_id),
+    )
+    .await;
+    let mut c = tera::Context::new();
+    super::adjust::invoice_context(cx, &mut c, &inv).await?;
+    c.insert("inv", &inv);
+    c.insert(
+        "patient",
+        &json!({ "number": patient.number, "name": patient.name }),
+    );
+    c.insert("typed", &typed);
+    c.insert("errors", &errors);
+    render_status(cx, status, "billing/invoice.html", c)
+}
+
 /// GET `/billing/invoices/:id` and `/billing/invoices/:id.pdf`.
 #[handler]
 pub async fn invoice(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
     let (id, pdf) = super::file_id(&file).ok_or(AppError::NotFound)?;
     let db = &cx.app().db;
+    if !pdf {
+        return invoice_page(&cx, id, StatusCode::OK, json!({}), FormErrors::new()).await;
+    }
     let inv = docs::invoice(db, id).await?.ok_or(AppError::NotFound)?;
     let patient = party(db, inv.patient_id).await?;
-    if !pdf {
-        cx.audit_read(
-            Event::new("billing.invoice.view", "billing_invoice", Some(id)).patient(inv.patient_id),
-        )
-        .await;
-        let mut c = tera::Context::new();
-        c.insert("inv", &inv);
-        c.insert(
-            "patient",
-            &json!({ "number": patient.number, "name": patient.name }),
-        );
-        return render(&cx, "billing/invoice.html", c);
-    }
     let printed = Event::new("billing.invoice.print", "billing_invoice", Some(id));
     let copy = print(&cx, ("invoice", id), printed, inv.patient_id, &inv.number).await?;
     let head = Letterhead::load(db).await?;

@@ -1,5 +1,6 @@
 //! Billing's screens, one file per area.
 
+pub mod adjust;
 pub mod cards;
 pub mod desk;
 pub mod documents;
@@ -13,6 +14,7 @@ use hms_core::http::RouteSpec;
 pub fn all() -> Vec<RouteSpec> {
     let mut routes = desk::routes();
     routes.extend(documents::routes());
+    routes.extend(adjust::routes());
     routes.extend(shifts::routes());
     routes.extend(prices::routes());
     routes.extend(settings::routes());

@@ -1,0 +1,116 @@
+-- Billing adjustments: a credit note, a waiver or a refund is asked for with a reason and
+-- approved by a second person (never the one who asked); approval issues a credit note from the
+-- CN series, which cites the invoice and is never larger than what is left of it. A refund also
+-- pays money back (from the cashier's open shift when in cash) and takes it off what was paid.
+
+-- What has been credited of an invoice: paid and credited together never exceed the total.
+ALTER TABLE billing_invoices ADD COLUMN credited_cents BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE billing_invoices ADD CONSTRAINT billing_invoices_credited_check
+    CHECK (credited_cents >= 0 AND paid_cents + credited_cents <= total_cents);
+
+-- Cash paid out of the drawer for refunds: never more than the float and the cash taken.
+ALTER TABLE billing_shifts ADD COLUMN cash_refunded_cents BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE billing_shifts ADD CONSTRAINT billing_shifts_refunded_check
+    CHECK (cash_refunded_cents >= 0 AND cash_refunded_cents <= float_cents + cash_taken_cents);
+
+-- The desk's open invoices: what is neither paid nor credited.
+DROP INDEX billing_invoices_open;
+CREATE INDEX billing_invoices_open ON billing_invoices (visit_id)
+    WHERE payer = 'patient' AND paid_cents + credited_cents < total_cents;
+
+-- A credited part only grows, and only on an issued invoice.
+CREATE FUNCTION billing_invoice_credited() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.credited_cents < OLD.credited_cents
+       OR (OLD.status = 'draft' AND NEW.credited_cents <> OLD.credited_cents) THEN
+        RAISE EXCEPTION 'a credit note is never taken back';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER billing_invoices_credited BEFORE UPDATE OF credited_cents ON billing_invoices
+FOR EACH ROW EXECUTE FUNCTION billing_invoice_credited();
+
+CREATE TABLE billing_requests (
+    id BIGSERIAL PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE DEFAULT hms_uuid7(),
+    facility_id BIGINT NOT NULL DEFAULT 1 REFERENCES facilities (id),
+    kind TEXT NOT NULL CHECK (kind IN ('credit', 'waiver', 'refund')),
+    invoice_id BIGINT NOT NULL REFERENCES billing_invoices (id),
+    amount_cents BIGINT NOT NULL CHECK (amount_cents > 0 AND amount_cents <= 1000000000),
+    reason TEXT NOT NULL CHECK (length(reason) >= 3),
+    -- MOH 717 counts waivers (G.3) and exemptions (G.4) apart.
+    category TEXT CHECK (category IS NULL OR category IN ('waiver', 'exemption')),
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'approved', 'rejected', 'done')),
+    requested_by BIGINT NOT NULL REFERENCES users (id),
+    requested_at TEXT NOT NULL,
+    decided_by BIGINT REFERENCES users (id),
+    decided_at TEXT,
+    decision_note TEXT,
+    CHECK (decided_by IS NULL OR decided_by <> requested_by),
+    CHECK (status = 'pending' OR decided_by IS NOT NULL),
+    CHECK ((kind = 'waiver') = (category IS NOT NULL))
+);
+CREATE INDEX billing_requests_invoice ON billing_requests (invoice_id);
+CREATE INDEX billing_requests_open ON billing_requests (requested_at)
+    WHERE status IN ('pending', 'approved');
+CREATE INDEX billing_requests_decided ON billing_requests (decided_at);
+
+-- The credit note an approved request issued: numbered CN-<year>-<n> without gaps.
+CREATE TABLE billing_credit_notes (
+    id BIGSERIAL PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE DEFAULT hms_uuid7(),
+    facility_id BIGINT NOT NULL DEFAULT 1 REFERENCES facilities (id),
+    series TEXT NOT NULL,
+    year BIGINT NOT NULL,
+    seq BIGINT NOT NULL CHECK (seq > 0),
+    number TEXT NOT NULL UNIQUE,
+    request_id BIGINT NOT NULL UNIQUE REFERENCES billing_requests (id),
+    invoice_id BIGINT NOT NULL REFERENCES billing_invoices (id),
+    patient_id BIGINT NOT NULL REFERENCES patients (id),
+    kind TEXT NOT NULL CHECK (kind IN ('credit', 'waiver', 'refund')),
+    amount_cents BIGINT NOT NULL CHECK (amount_cents > 0),
+    reason TEXT NOT NULL,
+    -- A refund pays the money back: in cash from the cashier's open shift, or by M-Pesa.
+    refund_method TEXT CHECK (refund_method IS NULL OR refund_method IN ('cash', 'mpesa')),
+    shift_id BIGINT REFERENCES billing_shifts (id),
+    issued_by BIGINT REFERENCES users (id),
+    issued_at TEXT NOT NULL,
+    UNIQUE (facility_id, series, year, seq),
+    CHECK ((kind = 'refund') = (refund_method IS NOT NULL AND shift_id IS NOT NULL))
+);
+CREATE INDEX billing_credit_notes_invoice ON billing_credit_notes (invoice_id);
+CREATE INDEX billing_credit_notes_shift ON billing_credit_notes (shift_id);
+
+CREATE TRIGGER billing_requests_uuid_fixed BEFORE UPDATE OF uuid ON billing_requests
+FOR EACH ROW EXECUTE FUNCTION hms_uuid_fixed();
+-- A request changes only by its decision: pending to approved, rejected or done; approved
+-- (a refund waiting to be paid out) to done. What was asked never changes.
+CREATE FUNCTION billing_request_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.kind <> OLD.kind OR NEW.invoice_id <> OLD.invoice_id
+       OR NEW.amount_cents <> OLD.amount_cents OR NEW.reason <> OLD.reason
+       OR NEW.category IS DISTINCT FROM OLD.category OR NEW.requested_by <> OLD.requested_by
+       OR NEW.requested_at <> OLD.requested_at
+       OR (OLD.decided_by IS NOT NULL AND NEW.decided_by IS DISTINCT FROM OLD.decided_by)
+       OR NOT ((OLD.status = 'pending' AND NEW.status IN ('approved', 'rejected', 'done'))
+               OR (OLD.status = 'approved' AND NEW.status = 'done')) THEN
+        RAISE EXCEPTION 'a decided request never changes';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER billing_requests_decided BEFORE UPDATE ON billing_requests
+FOR EACH ROW EXECUTE FUNCTION billing_request_update();
+CREATE TRIGGER billing_requests_no_delete BEFORE DELETE ON billing_requests
+FOR EACH ROW EXECUTE FUNCTION billing_refuse('billing records are never deleted');
+CREATE TRIGGER billing_requests_no_truncate BEFORE TRUNCATE ON billing_requests
+FOR EACH STATEMENT EXECUTE FUNCTION billing_refuse('billing records are never deleted');
+
+CREATE TRIGGER billing_credit_notes_no_update BEFORE UPDATE ON billing_credit_notes
+FOR EACH ROW EXECUTE FUNCTION billing_refuse('a credit note never changes');
+CREATE TRIGGER billing_credit_notes_no_delete BEFORE DELETE ON billing_credit_notes
+FOR EACH ROW EXECUTE FUNCTION billing_refuse('billing records are never deleted');
+CREATE TRIGGER billing_credit_notes_no_truncate BEFORE TRUNCATE ON billing_credit_notes
+FOR EACH STATEMENT EXECUTE FUNCTION billing_refuse('billing records are never deleted');
