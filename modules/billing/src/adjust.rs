@@ -48,6 +48,12 @@ impl Kind {
     }
 }
 
+/// The words for a stored code (`kind` credit, waiver, refund; `category` waiver, exemption).
+pub fn label(what: &str, code: Option<String>) -> String {
+    code.map(|c| hms_core::i18n::t(&format!("billing_adjust.{what}_{c}")))
+        .unwrap_or_default()
+}
+
 /// How a refund is paid back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefundMethod {

@@ -414,6 +414,8 @@ pub struct CreditNote {
     pub id: i64,
     pub number: String,
     pub kind: String,
+    /// The kind in the reader's words.
+    pub kind_label: String,
     pub invoice_id: i64,
     pub invoice_number: String,
     pub invoice_issued_at: String,
@@ -448,6 +450,7 @@ fn credit_note_at(r: &sqlx::any::AnyRow) -> CreditNote {
         id: r.get(0),
         number: r.get(1),
         kind: r.get(2),
+        kind_label: crate::adjust::label("kind", Some(r.get(2))),
         invoice_id: r.get(3),
         invoice_number: r.get(4),
         invoice_issued_at: r.get(5),
@@ -495,7 +498,7 @@ pub fn credit_note_pdf(
     let title = format!("{} {}", t("billing_docs.credit_note"), n.number);
     let mut doc = Document::new(PageSize::A4, &title);
     head(&mut doc, letterhead, kra_pin, &title, copy);
-    let kind = t(&format!("billing_adjust.kind_{}", n.kind));
+    let kind = n.kind_label.clone();
     let mut fields: Vec<(String, String)> = vec![
         (
             t("billing_docs.patient"),
@@ -527,7 +530,7 @@ pub fn credit_note_pdf(
     if let Some(c) = &n.category {
         fields.push((
             t("billing_adjust.category"),
-            t(&format!("billing_adjust.category_{c}")),
+            crate::adjust::label("category", Some(c.clone())),
         ));
     }
     if let Some(m) = &n.refund_method {

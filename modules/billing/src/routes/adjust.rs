@@ -22,7 +22,7 @@ use hms_core::ui::FormErrors;
 use hms_core::{AppError, AppResult};
 use hms_patients::api as patients;
 
-use crate::adjust::{self, AdjustError, Kind, NewRequest, RefundMethod};
+use crate::adjust::{self, label, AdjustError, Kind, NewRequest, RefundMethod};
 use crate::{APPROVE, COLLECT, INVOICE, VIEW};
 
 /// Open requests shown at most; the page says when there are more.
@@ -85,7 +85,7 @@ pub async fn invoice_context(
         .iter()
         .map(|r| {
             json!({
-                "id": r.get::<i64, _>(0), "kind": r.get::<String, _>(1),
+                "id": r.get::<i64, _>(0), "kind": label("kind", Some(r.get(1))),
                 "amount": Money::from_cents(r.get(2)).to_string(), "reason": r.get::<String, _>(3),
                 "status": r.get::<String, _>(4),
                 "at": hms_core::clock::display_rfc3339(&r.get::<String, _>(5)),
@@ -110,11 +110,16 @@ pub async fn invoice_context(
             k
         })
         .unwrap_or_default();
+    let kinds: Vec<_> = kinds
+        .into_iter()
+        .filter(|_| cx.can(COLLECT))
+        .map(|k| {
+            json!({ "code": k, "label": label("kind", Some(k.to_string())),
+                    "help": t(&format!("billing_adjust.kind_{k}_help")) })
+        })
+        .collect();
     c.insert("room", &room);
-    c.insert(
-        "request_kinds",
-        &if cx.can(COLLECT) { kinds } else { vec![] },
-    );
+    c.insert("request_kinds", &kinds);
     Ok(())
 }
 
@@ -257,9 +262,10 @@ pub async fn approvals(cx: Ctx) -> AppResult<Response> {
         let pid: i64 = r.get(14);
         let card = cards.iter().find(|c| c.id.get() == pid);
         json!({
-            "id": r.get::<i64, _>(0), "kind": r.get::<String, _>(1),
+            "id": r.get::<i64, _>(0), "kind": label("kind", Some(r.get(1))),
             "amount": Money::from_cents(r.get(2)).to_string(), "reason": r.get::<String, _>(3),
-            "category": r.get::<Option<String>, _>(4), "status": r.get::<String, _>(5),
+            "category": r.get::<Option<String>, _>(4).map(|c| label("category", Some(c))),
+            "status": r.get::<String, _>(5),
             "requested_at": hms_core::clock::display_rfc3339(&r.get::<String, _>(6)),
             "mine": r.get::<i64, _>(7) == me,
             "requested_by": r.get::<Option<String>, _>(8),
