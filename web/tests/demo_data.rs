@@ -127,6 +127,15 @@ fn a_demo_facility_is_made_once_and_numbers_continue(data: &Path, database: Opti
         count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_shifts WHERE status = 'open'"),
         1
     );
+    // Waivers, refunds and a scheme's credit notes, each approved by someone else.
+    assert!(
+        count("SELECT CAST(COUNT(DISTINCT kind) AS TEXT) FROM billing_credit_notes") >= 2,
+        "credit notes of more than one kind"
+    );
+    assert_eq!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_requests WHERE decided_by = requested_by"),
+        0
+    );
     let mut books = vec!["billing", "verify"];
     if let Some(url) = database {
         books.extend_from_slice(&["--database", url]);

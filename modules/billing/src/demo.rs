@@ -23,6 +23,7 @@ use hms_core::demo::{DemoCount, DemoFuture, DemoGenerator, DemoRun};
 use hms_core::ids::VisitId;
 use hms_core::money::Money;
 
+use crate::adjust::{self, Kind, NewRequest, RefundMethod};
 use crate::bill::{self, Payment};
 use crate::model::{Method, PayerClass};
 use crate::prices::{self, PriceLine};
@@ -43,6 +44,10 @@ const COUNTS: &[DemoCount] = &[
     DemoCount {
         key: "billing_shifts",
         label: None,
+    },
+    DemoCount {
+        key: "billing_credit_notes",
+        label: Some("credit notes"),
     },
 ];
 
@@ -88,6 +93,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
     let cashier = Actor::cli(Some(cashier));
     let approver = Actor::cli(Some(admin));
     let (mut invoices, mut payments, mut shift_count) = (0u64, 0u64, 0u64);
+    let mut notes = 0u64;
     run.progress
         .start(week as u64, "billing: the cashier's week");
     for back in (0..week).rev() {
@@ -130,6 +136,27 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                         Ok(i) => {
                             tx.commit().await?;
                             invoices += [i.patient, i.scheme].iter().flatten().count() as u64;
+                            // Now and then the scheme pays less than billed: a credit note.
+                            if let Some(invoice) = i.scheme.filter(|_| n % 11 == 3) {
+                                let total: Money = sqlx::query(
+                                    "SELECT total_cents FROM billing_invoices WHERE id = $1",
+                                )
+                                .bind(invoice)
+                                .fetch_one(db.read())
+                                .await?
+                                .get(0);
+                                let ask = Ask {
+                                    invoice,
+                                    kind: Kind::Credit,
+                                    amount: Money::from_cents(total.cents() / 10)
+                                        .max(Money::from_cents(1)),
+                                    reason: "The scheme's tariff is lower than billed",
+                                    category: None,
+                                };
+                                notes +=
+                                    adjust_demo(db, &cashier, Some(&approver), &ask, None, &now)
+                                        .await?;
+                            }
                         }
                         Err(bill::BillError::Db(e)) => return Err(e),
                         Err(_) => tx.rollback().await?,
@@ -151,6 +178,32 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                     };
                     if bill.due <= Money::ZERO {
                         tx.rollback().await?;
+                        continue;
+                    }
+                    // Now and then a patient who cannot pay is let off (a waiver or an
+                    // exemption, approved by the administrator); today's waits for approval.
+                    if n % 17 == 5 {
+                        let issued = bill::issue(&mut tx, &cashier, &bill, &now).await;
+                        let Ok(bill::Issued {
+                            patient: Some(invoice),
+                            ..
+                        }) = issued
+                        else {
+                            tx.rollback().await?;
+                            continue;
+                        };
+                        tx.commit().await?;
+                        invoices += 1;
+                        let category = if n % 2 == 0 { "waiver" } else { "exemption" };
+                        let ask = Ask {
+                            invoice,
+                            kind: Kind::Waiver,
+                            amount: bill.due,
+                            reason: "Cannot pay: assessed by the social worker",
+                            category: Some(category),
+                        };
+                        let decided = (!today).then_some(&approver);
+                        notes += adjust_demo(db, &cashier, decided, &ask, None, &now).await?;
                         continue;
                     }
                     let method = if visit.payer == "mpesa" {
@@ -195,6 +248,32 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                             tx.commit().await?;
                             payments += 1;
                             invoices += 1;
+                            // Now and then part of it is paid back: a test not done.
+                            if n % 23 == 7 && bill.due > Money::from_shillings(200) {
+                                let invoice: i64 = sqlx::query(
+                                    "SELECT MAX(id) FROM billing_invoices WHERE visit_id = $1 AND payer = 'patient'",
+                                )
+                                .bind(visit.id)
+                                .fetch_one(db.read())
+                                .await?
+                                .get(0);
+                                let ask = Ask {
+                                    invoice,
+                                    kind: Kind::Refund,
+                                    amount: Money::from_shillings(100),
+                                    reason: "A test ordered was not done",
+                                    category: None,
+                                };
+                                notes += adjust_demo(
+                                    db,
+                                    &cashier,
+                                    Some(&approver),
+                                    &ask,
+                                    Some(RefundMethod::Cash),
+                                    &now,
+                                )
+                                .await?;
+                            }
                         }
                         Err(bill::BillError::Db(e)) => return Err(e),
                         Err(_) => tx.rollback().await?,
@@ -205,7 +284,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
         if !today {
             let mut tx = db.begin().await?;
             let expected: Money = sqlx::query(
-                "SELECT float_cents + cash_taken_cents FROM billing_shifts WHERE id = $1",
+                "SELECT float_cents + cash_taken_cents - cash_refunded_cents FROM billing_shifts WHERE id = $1",
             )
             .bind(shift)
             .fetch_one(&mut *tx)
@@ -236,9 +315,65 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
         run.set("billing_invoices", invoices);
         run.set("billing_payments", payments);
         run.set("billing_shifts", shift_count);
+        run.set("billing_credit_notes", notes);
         run.progress.advance(1);
     }
     Ok(())
+}
+
+/// A credit note, waiver or refund the demo asks for.
+struct Ask {
+    invoice: i64,
+    kind: Kind,
+    amount: Money,
+    reason: &'static str,
+    category: Option<&'static str>,
+}
+
+/// Asks as the cashier; when `approver` is given, approves it and (a refund) pays it out in the
+/// cashier's open shift. Gives the number of credit notes issued (0 or 1).
+async fn adjust_demo(
+    db: &Db,
+    cashier: &Actor,
+    approver: Option<&Actor>,
+    ask: &Ask,
+    refund: Option<RefundMethod>,
+    now: &str,
+) -> Result<u64, DbError> {
+    let request = NewRequest {
+        invoice: ask.invoice,
+        kind: ask.kind,
+        amount: ask.amount,
+        reason: ask.reason.to_string(),
+        category: ask.category.map(str::to_string),
+    };
+    let mut tx = db.begin().await?;
+    let id = adjust::request(&mut tx, cashier, &request, now)
+        .await
+        .map_err(adjust_db)?;
+    let Some(approver) = approver else {
+        tx.commit().await?;
+        return Ok(0);
+    };
+    let note = adjust::decide(&mut tx, approver, id, true, "", now)
+        .await
+        .map_err(adjust_db)?;
+    if let Some(method) = refund {
+        adjust::pay_out(&mut tx, cashier, id, method, now)
+            .await
+            .map_err(adjust_db)?;
+        tx.commit().await?;
+        return Ok(1);
+    }
+    tx.commit().await?;
+    Ok(u64::from(note.is_some()))
+}
+
+fn adjust_db(e: adjust::AdjustError) -> DbError {
+    match e {
+        adjust::AdjustError::Db(d) => d,
+        _ => DbError::Conflict,
+    }
 }
 
 fn shift_db(e: shifts::ShiftError) -> DbError {
