@@ -340,12 +340,23 @@ each_backend! {
         app.add_user("acc", &["accountant"]).await;
         let acc = app.login("acc").await;
         for path in ["/billing", "/billing/invoices", "/billing/mpesa", "/billing/shifts", "/billing/prices",
-                     "/billing/cards/my-shift", "/billing/cards/waiting", "/billing/cards/collections"] {
+                     "/billing/cards/my-shift", "/billing/cards/waiting", "/billing/cards/collections",
+                     "/billing/approvals", "/billing/cards/attention"] {
             let r = acc.get(path).await;
             assert_eq!(r.status, 200, "{path}: {}", r.body);
         }
         assert_eq!(admin.get("/billing/settings").await.status, 200);
         assert_eq!(acc.get("/billing/settings").await.status, 403);
+        // The consultation fee check-in posts: set on screen, refused when unreadable, blank stops it.
+        let bad = admin.post_form("/billing/settings", &[("consultation_fee", "5OO")]).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("consultation-fee-error"), "{}", bad.body);
+        let fee = admin.post_form("/billing/settings", &[("consultation_fee", "500"), ("gated", "laboratory")]).await;
+        assert_eq!(fee.status, 303, "{}", fee.body);
+        assert_eq!(app.scalar("SELECT price_cents FROM charge_items WHERE code = 'appointments.consultation'").await, 50_000);
+        assert!(admin.get("/billing/settings").await.body.contains("value=\"500.00\""));
+        assert_eq!(admin.post_form("/billing/settings", &[("consultation_fee", "")]).await.status, 303);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM settings WHERE key = 'appointments.consultation_item' AND value = ''").await, 1);
         // A price list version: a bad line is named, a good list prices the next bill.
         let bad = acc.post_form("/billing/prices/1", &[("effective_from", "01/01/2026"), ("lines", "lab.test.fbc,abc")]).await;
         assert_eq!(bad.status, 422);

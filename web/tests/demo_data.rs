@@ -133,7 +133,9 @@ fn a_demo_facility_is_made_once_and_numbers_continue(data: &Path, database: Opti
         "credit notes of more than one kind"
     );
     assert_eq!(
-        count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_requests WHERE decided_by = requested_by"),
+        count(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM billing_requests WHERE decided_by = requested_by"
+        ),
         0
     );
     let mut books = vec!["billing", "verify"];

@@ -389,19 +389,7 @@ async fn consultation_fees(run: &DemoRun<'_>, from: NaiveDate) -> Result<(), DbE
     let db = run.db;
     let mut tx = db.begin().await?;
     if appts::consultation_item(&mut tx).await?.is_none() {
-        let item = hms_core::charges::ChargeItem {
-            code: "appointments.consultation".into(),
-            name: "Consultation (outpatient)".into(),
-            unit: "visit".into(),
-            price: Money::from_shillings(500),
-        };
-        hms_core::charges::publish_item(&mut tx, "appointments", &item)
-            .await
-            .map_err(|e| match e {
-                hms_core::charges::ChargeError::Db(d) => d,
-                _ => DbError::Conflict,
-            })?;
-        hms_core::settings::put(&mut tx, appts::CONSULTATION_ITEM, &item.code).await?;
+        crate::prices::set_consultation_fee(&mut tx, Some(Money::from_shillings(500))).await?;
     }
     tx.commit().await?;
     let ids = appts::visit_ids_since(db, hms_core::day::Day::new(from)).await?;

@@ -1,5 +1,6 @@
 //! `/billing/settings`: which service points wait for payment from cash patients (laboratory,
-//! pharmacy and imaging unless changed) and the facility's KRA PIN for its documents.
+//! pharmacy and imaging unless changed), the consultation fee check-in posts (none unless set)
+//! and the facility's KRA PIN for its documents.
 
 use poem::http::StatusCode;
 use poem::{handler, Response};
@@ -26,7 +27,7 @@ pub fn routes() -> Vec<RouteSpec> {
 async fn render_page(
     cx: &Ctx,
     status: StatusCode,
-    pin: &str,
+    typed: serde_json::Value,
     errors: FormErrors,
 ) -> AppResult<Response> {
     let db = &cx.app().db;
@@ -38,7 +39,7 @@ async fn render_page(
         .collect();
     let mut c = tera::Context::new();
     c.insert("points", &points);
-    c.insert("kra_pin", pin);
+    c.insert("typed", &typed);
     c.insert("errors", &errors);
     render_status(cx, status, "billing/settings.html", c)
 }
@@ -46,10 +47,16 @@ async fn render_page(
 /// GET `/billing/settings`.
 #[handler]
 pub async fn page(cx: Ctx) -> AppResult<Response> {
-    let pin = hms_core::settings::get(&cx.app().db, KRA_PIN_SETTING)
+    let db = &cx.app().db;
+    let pin = hms_core::settings::get(db, KRA_PIN_SETTING)
         .await?
         .unwrap_or_default();
-    render_page(&cx, StatusCode::OK, &pin, FormErrors::new()).await
+    let fee = crate::prices::consultation_fee(db)
+        .await?
+        .map(|f| f.plain())
+        .unwrap_or_default();
+    let typed = json!({ "kra_pin": pin, "consultation_fee": fee });
+    render_page(&cx, StatusCode::OK, typed, FormErrors::new()).await
 }
 
 /// A KRA PIN: a letter, nine digits, a letter (`P051234567X`).
@@ -61,15 +68,30 @@ pub fn kra_pin_ok(pin: &str) -> bool {
         && b[1..10].iter().all(u8::is_ascii_digit)
 }
 
-/// POST `/billing/settings` (repeated `gated`, `kra_pin`).
+/// POST `/billing/settings` (repeated `gated`, `consultation_fee` in KES or blank, `kra_pin`).
 #[handler]
 pub async fn save(cx: Ctx, form: Form) -> AppResult<Response> {
     let db = &cx.app().db;
     let pin = form.get("kra_pin").trim().to_ascii_uppercase();
+    let fee_text = form.get("consultation_fee").trim();
+    let mut errors = FormErrors::new();
     if !pin.is_empty() && !kra_pin_ok(&pin) {
-        let mut errors = FormErrors::new();
         errors.add("kra_pin", t("billing.error_kra_pin"));
-        return render_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, &pin, errors).await;
+    }
+    let fee = if fee_text.is_empty() {
+        None
+    } else {
+        match model::amount(fee_text) {
+            Ok(f) => Some(f),
+            Err(key) => {
+                errors.add("consultation_fee", t(key));
+                None
+            }
+        }
+    };
+    if !errors.is_empty() {
+        let typed = json!({ "kra_pin": pin, "consultation_fee": fee_text });
+        return render_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await;
     }
     let known: Vec<String> = appts::service_points(db)
         .await?
@@ -96,11 +118,14 @@ pub async fn save(cx: Ctx, form: Form) -> AppResult<Response> {
     ] {
         hms_core::settings::put(&mut tx, key, v).await?;
     }
+    crate::prices::set_consultation_fee(&mut tx, fee).await?;
     audit::record(
         &mut tx,
         &cx.actor(),
-        Event::new("billing.settings", "settings", None)
-            .detail(json!({ "pay_before": model::points(&value), "kra_pin": pin })),
+        Event::new("billing.settings", "settings", None).detail(json!({
+            "pay_before": model::points(&value), "kra_pin": pin,
+            "consultation_fee": fee.map(|f| f.cents()),
+        })),
     )
     .await?;
     tx.commit().await?;
