@@ -5,7 +5,8 @@
 //! posted. Each day a cashier's shift takes the cash and M-Pesa visits' payments (cash with
 //! change, M-Pesa by code, now and then a card); insured visits are invoiced to their scheme;
 //! past shifts are closed on a count (now and then short, with a reason) and approved by the
-//! administrator; today's shift stays open with some patients still waiting to pay. A week, not
+//! administrator; today's shift stays open, and some of the last clinic day's patients still wait
+//! to pay (their waivers for approval). Charges are billed on their visit's day. A week, not
 //! the whole history: it is the cashier's recent work the screens and reports show, and it
 //! keeps a million-patient run short. Everything goes through the same code as the desk, so
 //! `hms billing verify` agrees afterwards.
@@ -20,7 +21,6 @@ use hms_core::audit::Actor;
 use hms_core::auth::users;
 use hms_core::db::{Db, DbError};
 use hms_core::demo::{DemoCount, DemoFuture, DemoGenerator, DemoRun};
-use hms_core::ids::VisitId;
 use hms_core::money::Money;
 
 use crate::adjust::{self, Kind, NewRequest, RefundMethod};
@@ -89,6 +89,10 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
     let first = run.today - Duration::days(i64::from(run.days.max(1)));
     let week = WEEK.min(i64::from(run.days.max(1)));
     consultation_fees(run, run.today - Duration::days(week - 1)).await?;
+    let mut week_visits = visits_by_day(db, run.today - Duration::days(week - 1)).await?;
+    // The last day with visits (today, or the last clinic day before it) leaves some patients
+    // at the desk and its waivers waiting for approval.
+    let last_day = week_visits.keys().next_back().copied();
     let schemes = price_lists(run, first).await?;
     let cashier = Actor::cli(Some(cashier));
     let approver = Actor::cli(Some(admin));
@@ -99,7 +103,8 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
     for back in (0..week).rev() {
         let day = run.today - Duration::days(back);
         let today = back == 0;
-        let visits = unbilled_visits(db, day).await?;
+        let recent = Some(day) == last_day;
+        let visits = week_visits.remove(&day).unwrap_or_default();
         let mut tx = db.begin().await?;
         let shift = shifts::open(
             &mut tx,
@@ -164,7 +169,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                 }
                 PayerClass::Cash => {
                     // Today some are still at the desk.
-                    if today && rng.random_bool(0.3) {
+                    if recent && rng.random_bool(0.3) {
                         continue;
                     }
                     let mut tx = db.begin().await?;
@@ -181,7 +186,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                         continue;
                     }
                     // Now and then a patient who cannot pay is let off (a waiver or an
-                    // exemption, approved by the administrator); today's waits for approval.
+                    // exemption, approved by the administrator); the last day's wait for approval.
                     if n % 17 == 5 {
                         let issued = bill::issue(&mut tx, &cashier, &bill, &now).await;
                         let Ok(bill::Issued {
@@ -202,7 +207,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                             reason: "Cannot pay: assessed by the social worker",
                             category: Some(category),
                         };
-                        let decided = (!today).then_some(&approver);
+                        let decided = (!recent).then_some(&approver);
                         notes += adjust_demo(db, &cashier, decided, &ask, None, &now).await?;
                         continue;
                     }
@@ -497,19 +502,20 @@ async fn price_lists(run: &DemoRun<'_>, from: NaiveDate) -> Result<(i64, i64), D
 }
 
 /// Visits with charges posted on `day` not yet priced, in the order of their first charge.
-async fn unbilled_visits(db: &Db, day: NaiveDate) -> Result<Vec<appts::Visit>, DbError> {
-    let rows = sqlx::query(
-        "SELECT c.visit_id FROM charges c WHERE c.posted_at >= $1 AND c.posted_at < $2 \
-         AND c.visit_id IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM billing_lines l WHERE l.charge_id = c.id) \
-         GROUP BY c.visit_id ORDER BY MIN(c.id)",
-    )
-    .bind(at(day, 0, 0))
-    .bind(at(day + Duration::days(1), 0, 0))
-    .fetch_all(db.read())
-    .await?;
-    let ids: Vec<VisitId> = rows.iter().map(|r| VisitId(r.get(0))).collect();
-    let mut visits = appts::visits(db, &ids).await?;
-    visits.sort_by_key(|v| ids.iter().position(|i| *i == v.id));
-    Ok(visits)
+
+/// The week's visits by day (oldest first within a day): their charges are billed on the visit's
+/// own day, whenever the department's demo posted them.
+async fn visits_by_day(
+    db: &Db,
+    from: NaiveDate,
+) -> Result<std::collections::BTreeMap<NaiveDate, Vec<appts::Visit>>, DbError> {
+    let ids = appts::visit_ids_since(db, hms_core::day::Day::new(from)).await?;
+    let mut by_day: std::collections::BTreeMap<NaiveDate, Vec<appts::Visit>> = Default::default();
+    for v in appts::visits(db, &ids).await? {
+        by_day.entry(v.day.date()).or_default().push(v);
+    }
+    for visits in by_day.values_mut() {
+        visits.sort_by_key(|v| v.id.get());
+    }
+    Ok(by_day)
 }

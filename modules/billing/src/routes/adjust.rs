@@ -110,6 +110,7 @@ pub async fn invoice_context(
             k
         })
         .unwrap_or_default();
+    c.insert("can_waive", &(cx.can(COLLECT) && kinds.contains(&"waiver")));
     let kinds: Vec<_> = kinds
         .into_iter()
         .filter(|_| cx.can(COLLECT))
