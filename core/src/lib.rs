@@ -23,6 +23,7 @@ pub mod module;
 pub mod module_config;
 pub mod money;
 pub mod orders;
+pub mod outbound;
 pub mod outbox;
 pub mod pdf;
 pub mod phone;

@@ -122,6 +122,9 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("billing_prints", Local),
         ("billing_requests", Ledger),
         ("billing_credit_notes", Ledger),
+        ("billing_mpesa_pushes", Ledger),
+        ("billing_mpesa_messages", Local),
+        ("billing_mpesa_receipts", Ledger),
     ]
 };
 

@@ -25,6 +25,10 @@ pub enum Access {
     Authenticated,
     /// Signed-in users whose roles hold this permission.
     Permission(&'static str),
+    /// A machine calling in (a payment provider's callback): no session and no form token; the
+    /// handler authenticates the call (a secret in its path) and reads the raw body, which the
+    /// guard has read up to the route's body limit.
+    Callback,
 }
 
 pub struct RouteSpec {
@@ -157,6 +161,18 @@ impl Endpoint for Guard {
         }
         match self.access {
             Access::Public => {}
+            Access::Callback => {
+                if let Some(field) = control_in_path_or_query(&req) {
+                    return Err(control_character(&field).into());
+                }
+                let body = req
+                    .take_body()
+                    .into_bytes_limit(self.body_limit)
+                    .await
+                    .map_err(|_| AppError::PayloadTooLarge)?;
+                req.set_body(body);
+                return self.inner.call(req).await;
+            }
             Access::Authenticated | Access::Permission(_) => {
                 let Some(user) = cx.user() else {
                     return Err(AppError::Unauthenticated.into());

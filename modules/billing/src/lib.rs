@@ -8,9 +8,11 @@ mod adjust;
 mod bill;
 mod clearance;
 mod cli;
+mod daraja;
 mod demo;
 mod docs;
 pub mod model;
+pub mod mpesa;
 mod prices;
 mod routes;
 mod shifts;
@@ -209,6 +211,10 @@ impl Module for BillingModule {
 
     fn routes(&self) -> Vec<RouteSpec> {
         routes::all()
+    }
+
+    fn settings(&self) -> &'static [hms_core::module_config::Setting] {
+        daraja::SETTINGS
     }
 
     fn dashboard_cards(&self) -> &'static [DashboardCard] {

@@ -233,6 +233,20 @@ async fn visit_context(cx: &Ctx, visit: VisitId) -> AppResult<(tera::Context, bi
     c.insert("scheme_id", &bill.scheme_id);
     c.insert("schemes", &crate::prices::schemes(db).await?);
     c.insert("token", &hms_core::auth::random_token());
+    c.insert("bill_ref", &crate::mpesa::bill_ref(visit));
+    c.insert(
+        "stk_on",
+        &crate::daraja::Daraja::from_config(&cx.app().config).is_some(),
+    );
+    c.insert("push", &super::mpesa::latest_push(db, visit).await?);
+    let phone = patients::contacts(db, &[bill.patient])
+        .await?
+        .into_iter()
+        .next()
+        .and_then(|(_, c)| c.phone)
+        .map(|p| hms_core::phone::display(&p))
+        .unwrap_or_default();
+    c.insert("patient_phone", &phone);
     Ok((c, bill))
 }
 

@@ -213,9 +213,10 @@ pub async fn mpesa(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
     let search = q.q.unwrap_or_default().trim().to_uppercase();
     let page = super::page(q.page.as_deref());
     let rows = sqlx::query(
-        "SELECT id, mpesa_receipt, receipt_number, amount_cents, received_at, visit_id \
-         FROM billing_payments WHERE method = 'mpesa' AND ($1 = '' OR mpesa_receipt = $1) \
-         ORDER BY id DESC LIMIT CAST($2 AS BIGINT) OFFSET CAST($3 AS BIGINT)",
+        "SELECT p.id, p.mpesa_receipt, p.receipt_number, p.amount_cents, p.received_at, p.visit_id, \
+         (SELECT COUNT(*) FROM billing_mpesa_receipts m WHERE m.payment_id = p.id) \
+         FROM billing_payments p WHERE p.method = 'mpesa' AND ($1 = '' OR p.mpesa_receipt = $1) \
+         ORDER BY p.id DESC LIMIT CAST($2 AS BIGINT) OFFSET CAST($3 AS BIGINT)",
     )
     .bind(&search)
     .bind(PAGE + 1)
@@ -233,6 +234,7 @@ pub async fn mpesa(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
                 "amount": Money::from_cents(r.get(3)).to_string(),
                 "at": hms_core::clock::display_rfc3339(&r.get::<String, _>(4)),
                 "visit": r.get::<Option<i64>, _>(5),
+                "confirmed": r.get::<i64, _>(6) > 0,
             })
         })
         .collect();
@@ -241,5 +243,28 @@ pub async fn mpesa(cx: Ctx, Query(q): Query<ListQuery>) -> AppResult<Response> {
     c.insert("q", &search);
     c.insert("page", &page);
     c.insert("has_next", &(rows.len() as i64 > PAGE));
+    let unmatched: Vec<_> = sqlx::query(
+        "SELECT id, receipt, amount_cents, phone, bill_ref, received_at, visit_id FROM billing_mpesa_receipts \
+         WHERE status = 'unmatched' ORDER BY received_at LIMIT 100",
+    )
+    .fetch_all(db.read())
+    .await
+    .map_err(DbError::from)?
+    .iter()
+    .map(|r| {
+        json!({
+            "id": r.get::<i64, _>(0), "code": r.get::<String, _>(1),
+            "amount": Money::from_cents(r.get(2)).to_string(),
+            "phone": r.get::<Option<String>, _>(3).unwrap_or_default(),
+            "bill_ref": r.get::<Option<String>, _>(4).unwrap_or_default(),
+            "at": hms_core::clock::display_rfc3339(&r.get::<String, _>(5)),
+            "suggested": r.get::<Option<i64>, _>(6)
+                .map(|v| crate::mpesa::bill_ref(hms_core::ids::VisitId(v)))
+                .unwrap_or_default(),
+        })
+    })
+    .collect();
+    c.insert("unmatched", &unmatched);
+    c.insert("can_collect", &cx.can(crate::COLLECT));
     render(&cx, "billing/mpesa.html", c)
 }

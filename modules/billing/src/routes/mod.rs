@@ -4,6 +4,7 @@ pub mod adjust;
 pub mod cards;
 pub mod desk;
 pub mod documents;
+pub mod mpesa;
 pub mod prices;
 pub mod settings;
 pub mod shifts;
@@ -15,6 +16,7 @@ pub fn all() -> Vec<RouteSpec> {
     let mut routes = desk::routes();
     routes.extend(documents::routes());
     routes.extend(adjust::routes());
+    routes.extend(mpesa::routes());
     routes.extend(shifts::routes());
     routes.extend(prices::routes());
     routes.extend(settings::routes());
