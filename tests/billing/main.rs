@@ -5,6 +5,7 @@
 
 mod adjust;
 mod browser;
+mod mpesa;
 
 use hms_appointments::api::{self as visits, Priority};
 use hms_core::audit::Actor;

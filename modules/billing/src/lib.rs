@@ -8,7 +8,7 @@ mod adjust;
 mod bill;
 mod clearance;
 mod cli;
-mod daraja;
+pub mod daraja;
 mod demo;
 mod docs;
 pub mod model;

@@ -109,6 +109,8 @@ pub async fn send_push(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Re
     };
     let phone =
         hms_core::phone::normalize_mobile(form.get("phone")).map_err(AppError::BadRequest)?;
+    // Daraja wants 2547XXXXXXXX (or 2541XXXXXXXX): the stored E.164 form without its plus.
+    let phone = phone.trim_start_matches('+').to_string();
     let expected = form.get("expected").trim().parse::<i64>().ok();
     let me = cx.require_user()?.id;
     if crate::shifts::open_of(db, me).await?.is_none() {
