@@ -341,7 +341,7 @@ pub fn read_stk_callback(v: &Value) -> Option<StkResult> {
     }
     let plain = |v: Option<&Value>| {
         v.map(|v| match v {
-            Value::String(s) => s.clone(),
+            Value::String(s) => clean(s),
             other => other.to_string(),
         })
     };
@@ -366,7 +366,7 @@ pub fn read_c2b(v: &Value) -> Option<Incoming> {
         return None;
     }
     let amount = money_of(&v["TransAmount"])?;
-    let text = |k: &str| v[k].as_str().map(str::to_string).filter(|s| !s.is_empty());
+    let text = |k: &str| v[k].as_str().map(clean).filter(|s| !s.is_empty());
     Some(Incoming {
         receipt,
         amount,
@@ -376,6 +376,11 @@ pub fn read_c2b(v: &Value) -> Option<Incoming> {
         source: Source::C2b,
         push: None,
     })
+}
+
+/// Text from M-Pesa as kept: no control characters (PostgreSQL refuses NUL), 40 at most.
+fn clean(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(40).collect()
 }
 
 /// An amount as Daraja writes it (a number, or text like "500.00"), positive and within bounds.
