@@ -16,6 +16,11 @@ use sqlx::Row;
 use crate::http::Client;
 use crate::scenarios::{expect, NO_MORE_WORK};
 
+/// The secret of the callback addresses the benchmark's server is configured with.
+pub const CALLBACK_SECRET: &str = "bench-callback-secret-0001";
+/// A repeated callback acknowledged (counted apart from errors).
+pub const DUPLICATE: &str = "duplicate acknowledged";
+
 /// The billing part of the shared state.
 #[derive(Default)]
 pub struct Billing {
@@ -23,6 +28,12 @@ pub struct Billing {
     pub invoices: Option<(i64, i64)>,
     /// Visits with a bill to pay, taken one per `pay_cash`.
     pub bills: Mutex<Vec<i64>>,
+    /// Pushes waiting for their callback: (CheckoutRequestID, shillings).
+    pub pushes: Mutex<Vec<(String, i64)>>,
+    /// Callbacks sent, for the repeats.
+    pub sent: Mutex<Vec<String>>,
+    /// Numbers the receipts of the run.
+    pub receipts: std::sync::atomic::AtomicU64,
 }
 
 /// Reads the invoices and lets the pharmacy work without payment holds (nothing when the
@@ -49,7 +60,7 @@ pub async fn load(db: &hms_core::db::Db) -> Result<Billing, String> {
     tx.commit().await.map_err(|e| e.to_string())?;
     Ok(Billing {
         invoices,
-        bills: Mutex::new(Vec::new()),
+        ..Billing::default()
     })
 }
 
@@ -157,4 +168,133 @@ pub async fn invoice_pdf(c: &mut Client, b: &Billing, rng: &mut StdRng) -> Resul
     let id = rng.random_range(low..=high);
     let r = c.get(&format!("/billing/invoices/{id}.pdf")).await?;
     expect(&r, 200, "an invoice PDF")
+}
+
+/// Waiting STK pushes for the bills, as the desk's *Send prompt* records them (M-Pesa itself is
+/// not called: the benchmark plays its callbacks).
+pub async fn pushes(
+    shared: &crate::scenarios::Shared,
+    c: &mut Client,
+    cashier: &str,
+    bills: Vec<i64>,
+) -> Result<(), String> {
+    let mut due = Vec::with_capacity(bills.len());
+    for visit in bills {
+        let page = c.get(&format!("/billing/visits/{visit}")).await?;
+        let cents = hidden(&page.text(), "expected").and_then(|e| e.parse::<i64>().ok());
+        if let Some(cents) = cents.filter(|c| *c > 0 && c % 100 == 0) {
+            due.push((visit, cents));
+        }
+    }
+    let db = hms_core::db::Db::connect(&shared.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let err = |e: sqlx::Error| e.to_string();
+    let user: i64 = sqlx::query("SELECT id FROM users WHERE username = $1")
+        .bind(cashier)
+        .fetch_one(db.read())
+        .await
+        .map_err(err)?
+        .get(0);
+    let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+    let now = hms_core::clock::now_rfc3339();
+    let mut waiting = Vec::with_capacity(due.len());
+    for (visit, cents) in due {
+        let checkout = format!("ws_CO_bench_{visit}");
+        let made = sqlx::query(
+            "INSERT INTO billing_mpesa_pushes (visit_id, patient_id, phone, amount_cents, account_ref, \
+             checkout_request_id, status, requested_by, requested_at) \
+             SELECT id, patient_id, '254712345678', $1, $2, $3, 'waiting', $4, $5 FROM visits WHERE id = $6 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(cents)
+        .bind(format!("B{visit}"))
+        .bind(&checkout)
+        .bind(user)
+        .bind(&now)
+        .bind(visit)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        if made.rows_affected() == 1 {
+            waiting.push((checkout, cents / 100));
+        }
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    db.close().await;
+    waiting.reverse();
+    *shared.billing.pushes.lock().expect("not poisoned") = waiting;
+    Ok(())
+}
+
+fn callback(checkout: &str, receipt: &str, shillings: i64) -> String {
+    serde_json::json!({"Body": {"stkCallback": {"MerchantRequestID": "bench",
+        "CheckoutRequestID": checkout, "ResultCode": 0,
+        "ResultDesc": "The service request is processed successfully.",
+        "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": shillings},
+            {"Name": "MpesaReceiptNumber", "Value": receipt},
+            {"Name": "TransactionDate", "Value": 20261207101500u64},
+            {"Name": "PhoneNumber", "Value": 254712345678u64}]}}}})
+    .to_string()
+}
+
+/// `stk_callback`: M-Pesa's callback for a waiting push, or (30%) one already sent again.
+pub async fn stk_callback(c: &mut Client, b: &Billing, rng: &mut StdRng) -> Result<(), String> {
+    let repeat = {
+        let sent = b.sent.lock().expect("not poisoned");
+        (!sent.is_empty() && rng.random_bool(0.3))
+            .then(|| sent[rng.random_range(0..sent.len())].clone())
+    };
+    let body = match &repeat {
+        Some(body) => body.clone(),
+        None => {
+            let (checkout, shillings) = b
+                .pushes
+                .lock()
+                .expect("not poisoned")
+                .pop()
+                .ok_or(NO_MORE_WORK)?;
+            let n = b
+                .receipts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            callback(&checkout, &format!("BN{n:08}"), shillings)
+        }
+    };
+    let path = format!("/billing/mpesa/stk/{CALLBACK_SECRET}");
+    let r = c
+        .send(
+            hyper::Method::POST,
+            &path,
+            &[("content-type", "application/json")],
+            Some(body.clone()),
+        )
+        .await?;
+    expect(&r, 200, "POST /billing/mpesa/stk/:secret")?;
+    let answer = r.text();
+    match (repeat.is_some(), answer.contains("Duplicate")) {
+        (true, true) => Err(DUPLICATE.into()),
+        (true, false) => Err("a repeated callback was not taken as a repeat".into()),
+        (false, true) => Err("a new callback was taken as a repeat".into()),
+        (false, false) => {
+            b.sent.lock().expect("not poisoned").push(body);
+            Ok(())
+        }
+    }
+}
+
+/// Receipts booked as more than one payment (0 when one receipt books one payment).
+pub async fn double_payments(url: &str) -> Result<u64, String> {
+    let db = hms_core::db::Db::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM (SELECT r.receipt FROM billing_mpesa_receipts r \
+         JOIN billing_payments p ON p.mpesa_receipt = r.receipt GROUP BY r.receipt HAVING COUNT(*) > 1) d",
+    )
+    .fetch_one(db.read())
+    .await
+    .map_err(|e| e.to_string())?
+    .get(0);
+    db.close().await;
+    Ok(n as u64)
 }

@@ -121,7 +121,12 @@ impl Client {
             }
             let body = match &form {
                 Some(f) => {
-                    builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                    if !headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    {
+                        builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                    }
                     Bytes::from(f.clone())
                 }
                 None => Bytes::new(),

@@ -65,7 +65,8 @@ struct Args {
     heavy_visits: usize,
     /// Scenarios to run, comma-separated: healthz, login, login_flood, dashboard, search,
     /// search_parts, chart, chart_heavy, register, book, queue, vitals, consult, doctor,
-    /// dispense, dispense_hot, pharmacy_stock, consumption_report, pay_cash, invoice_pdf
+    /// dispense, dispense_hot, pharmacy_stock, consumption_report, pay_cash, invoice_pdf,
+    /// stk_callback
     /// (healthz always runs first: the other rates are given as a share of it).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
@@ -362,6 +363,7 @@ async fn measure(
         heavy_patient: std::sync::atomic::AtomicI64::new(0),
         heavy_visits: args.heavy_visits,
         billing,
+        database_url: url.clone(),
     });
     let limits = Limits {
         clients: args.clients,
@@ -383,6 +385,17 @@ async fn measure(
                         f.errors += differences;
                         f.first_error.get_or_insert_with(|| {
                             format!("the ledger check found {differences} batch(es) off")
+                        });
+                    }
+                }
+                if *s == Scenario::StkCallback {
+                    // One receipt, one payment: the books after every repeat.
+                    let doubles = billing::double_payments(&url).await?;
+                    f.double_payments = Some(doubles);
+                    if doubles > 0 {
+                        f.errors += doubles;
+                        f.first_error.get_or_insert_with(|| {
+                            format!("{doubles} M-Pesa receipt(s) paid twice")
                         });
                     }
                 }
@@ -410,6 +423,12 @@ async fn measure(
                 }
                 if let Some(rate) = f.flood_refused_per_second {
                     println!("             meanwhile {rate:.0} wrong passwords/s refused");
+                }
+                if let Some(duplicates) = f.duplicates {
+                    println!(
+                        "             {duplicates} repeated callbacks acknowledged; receipts paid twice: {}",
+                        f.double_payments.unwrap_or(0)
+                    );
                 }
                 if let Some(refused) = f.refused {
                     println!(

@@ -67,6 +67,9 @@ pub enum Scenario {
     PayCash,
     /// An invoice opened as PDF (a print, recorded and audited).
     InvoicePdf,
+    /// M-Pesa calling back after STK pushes: 30% repeat a callback already sent (acknowledged,
+    /// counted apart); the others book a bill's payment. No receipt is paid twice afterwards.
+    StkCallback,
 }
 
 pub const ALL: &[Scenario] = &[
@@ -90,6 +93,7 @@ pub const ALL: &[Scenario] = &[
     Scenario::ConsumptionReport,
     Scenario::PayCash,
     Scenario::InvoicePdf,
+    Scenario::StkCallback,
 ];
 
 impl Scenario {
@@ -115,6 +119,7 @@ impl Scenario {
             Scenario::ConsumptionReport => "consumption_report",
             Scenario::PayCash => "pay_cash",
             Scenario::InvoicePdf => "invoice_pdf",
+            Scenario::StkCallback => "stk_callback",
         }
     }
 
@@ -125,7 +130,9 @@ impl Scenario {
     /// The role whose session the scenario runs in.
     fn role(self) -> Option<&'static str> {
         match self {
-            Scenario::Healthz | Scenario::Login | Scenario::LoginFlood => None,
+            Scenario::Healthz | Scenario::Login | Scenario::LoginFlood | Scenario::StkCallback => {
+                None
+            }
             Scenario::Dashboard => Some("admin"),
             Scenario::Search | Scenario::SearchParts | Scenario::Register | Scenario::Book => {
                 Some("receptionist")
@@ -171,6 +178,8 @@ pub struct Shared {
     pub heavy_visits: usize,
     /// The invoices and the bills to pay (billing's scenarios).
     pub billing: crate::billing::Billing,
+    /// The database the server runs on (set-up that no screen does: M-Pesa pushes).
+    pub database_url: String,
 }
 
 impl Shared {
@@ -213,6 +222,12 @@ pub struct Figures {
     /// errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<u64>,
+    /// `stk_callback`: repeated callbacks acknowledged (not in `requests`, not errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<u64>,
+    /// `stk_callback`: M-Pesa receipts paid more than once afterwards (0 expected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub double_payments: Option<u64>,
     /// `dispense_hot`: batches whose balance differs from their ledger afterwards (0 expected).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger_differences: Option<u64>,
@@ -441,6 +456,7 @@ async fn operation(
         Scenario::ConsumptionReport => crate::pharmacy::consumption(c, &shared.pharmacy, rng).await,
         Scenario::PayCash => crate::billing::pay_cash(c, &shared.billing).await,
         Scenario::InvoicePdf => crate::billing::invoice_pdf(c, &shared.billing, rng).await,
+        Scenario::StkCallback => crate::billing::stk_callback(c, &shared.billing, rng).await,
     }
 }
 
@@ -482,6 +498,16 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
             // Taken from the end: the oldest bills go first.
             bills.reverse();
             *shared.billing.bills.lock().expect("not poisoned") = bills;
+        }
+        Scenario::StkCallback => {
+            // More bills than the target could book (500 a second, 70% of them new).
+            let fresh = check_in_patients(&shared, "laboratory", enough(500.0)).await?;
+            let cashier = shared.account("accountant")?;
+            let mut c = Client::new(shared.addr);
+            c.login(&cashier.username, &cashier.password).await?;
+            crate::billing::open_shift(&mut c).await?;
+            let bills = crate::billing::bills(&mut c, fresh, enough(500.0)).await?;
+            crate::billing::pushes(&shared, &mut c, &cashier.username, bills).await?;
         }
         Scenario::InvoicePdf if shared.billing.invoices.is_none() => {
             return Err("the demo data has no invoices (is billing on?)".into());
@@ -544,7 +570,7 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
                 if t >= measure_from && end <= until {
                     steps.extend(timed);
                 }
-                if matches!(&result, Err(e) if e == crate::pharmacy::REFUSED) {
+                if matches!(&result, Err(e) if e == crate::pharmacy::REFUSED || e == crate::billing::DUPLICATE) {
                     if t >= measure_from && end <= until {
                         refused += 1;
                     }
@@ -616,6 +642,8 @@ pub async fn run(s: Scenario, shared: Arc<Shared>, limits: &Limits) -> Result<Fi
         flood_refused_per_second: (flooding > 0)
             .then(|| flood_refused as f64 / (until - started).as_secs_f64()),
         refused: (s == Scenario::DispenseHot).then_some(refused),
+        duplicates: (s == Scenario::StkCallback).then_some(refused),
+        double_payments: None,
         ledger_differences: None,
     })
 }

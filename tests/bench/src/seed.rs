@@ -458,6 +458,11 @@ impl Server {
         // Automatic backups would copy the whole database while we measure: a backup folder
         // inside the data directory is refused, so none is made.
         cmd.env("HMS_BACKUP_DIR", prepared.data_dir.join("no-backups"))
+            // M-Pesa callbacks (`stk_callback`) come to the address with this secret.
+            .env(
+                "HMS_MODULES_BILLING_MPESA_CALLBACK_SECRET",
+                crate::billing::CALLBACK_SECRET,
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log));
