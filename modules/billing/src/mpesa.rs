@@ -131,16 +131,44 @@ pub async fn push_failed(db: &Db, checkout: &str, code: &str, words: &str) -> Re
     Ok(())
 }
 
-/// Receives a receipt: records it once, then books it when it names a bill that owes exactly
-/// its amount and a cashier with an open shift asked for it.
-pub async fn receive(db: &Db, checkout: Option<&str>, mut r: Incoming) -> Result<Outcome, DbError> {
+/// Receives a receipt, with the message it came in (`kind`, `raw`): keeps the message and
+/// records the receipt once, and books it when it names a bill that owes exactly its amount and
+/// a cashier with an open shift asked for it: one transaction. When booking is refused, the
+/// message and the receipt are kept as unmatched in a second one.
+pub async fn receive(
+    db: &Db,
+    (kind, raw): (&str, &str),
+    checkout: Option<&str>,
+    r: Incoming,
+) -> Result<Outcome, DbError> {
+    match receive_in(db, (kind, raw), checkout, &r, true).await? {
+        Some(outcome) => Ok(outcome),
+        None => Ok(receive_in(db, (kind, raw), checkout, &r, false)
+            .await?
+            .unwrap_or(Outcome::Unmatched)),
+    }
+}
+
+/// One attempt of [`receive`]; `None` when booking was refused (the transaction rolled back).
+async fn receive_in(
+    db: &Db,
+    (kind, raw): (&str, &str),
+    checkout: Option<&str>,
+    r: &Incoming,
+    try_booking: bool,
+) -> Result<Option<Outcome>, DbError> {
     let now = hms_core::clock::now_rfc3339();
     let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO billing_mpesa_messages (kind, body, received_at) VALUES ($1, $2, $3)")
+        .bind(kind)
+        .bind(raw)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
     let push = match checkout {
         Some(c) => push_by_checkout(&mut tx, c).await?,
         None => None,
     };
-    r.push = push.map(|p| p.0);
     let visit = push
         .map(|p| VisitId(p.1))
         .or_else(|| r.bill_ref.as_deref().and_then(visit_of_ref));
@@ -161,26 +189,16 @@ pub async fn receive(db: &Db, checkout: Option<&str>, mut r: Incoming) -> Result
     .bind(r.paid_at.as_deref())
     .bind(r.source.code())
     .bind(visit)
-    .bind(r.push)
+    .bind(push.map(|p| p.0))
     .bind(&now)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = inserted else {
-        tx.rollback().await?;
-        return Ok(Outcome::Duplicate);
+        // Seen before: the message is kept, nothing else changes.
+        tx.commit().await?;
+        return Ok(Some(Outcome::Duplicate));
     };
     let id: i64 = row.get(0);
-    // Typed at the desk already: the confirmation confirms it.
-    let desk: Option<i64> = sqlx::query("SELECT id FROM billing_payments WHERE mpesa_receipt = $1")
-        .bind(&r.receipt)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|p| p.get(0));
-    if let Some(payment) = desk {
-        mark_booked(&mut tx, id, payment, None).await?;
-        tx.commit().await?;
-        return Ok(Outcome::Confirmed(payment));
-    }
     if let Some(p) = push {
         sqlx::query(
             "UPDATE billing_mpesa_pushes SET status = 'paid', mpesa_receipt = $1, resolved_at = $2 \
@@ -192,41 +210,63 @@ pub async fn receive(db: &Db, checkout: Option<&str>, mut r: Incoming) -> Result
         .execute(&mut *tx)
         .await?;
     }
+    // Typed at the desk already: the confirmation confirms it.
+    let desk: Option<i64> = sqlx::query("SELECT id FROM billing_payments WHERE mpesa_receipt = $1")
+        .bind(&r.receipt)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|p| p.get(0));
+    let mut outcome = Outcome::Unmatched;
+    if let Some(payment) = desk {
+        mark_booked(&mut tx, id, payment, None).await?;
+        outcome = Outcome::Confirmed(payment);
+    } else if try_booking {
+        // The cashier who asked: the push's, or the one whose push for this visit still waits.
+        let cashier = match (push, visit) {
+            (Some(p), _) => Some(p.2),
+            (None, Some(v)) => sqlx::query(
+                "SELECT requested_by FROM billing_mpesa_pushes WHERE visit_id = $1 \
+                 AND status IN ('sending', 'waiting', 'confirmed') ORDER BY id DESC LIMIT 1",
+            )
+            .bind(v)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.get(0)),
+            (None, None) => None,
+        };
+        if let (Some(cashier), Some(visit)) = (cashier, visit) {
+            let actor = Actor {
+                user_id: Some(cashier),
+                client_addr: Some("mpesa".into()),
+                request_id: None,
+            };
+            let (booked, rows) =
+                audit::deferring(book_in(&mut tx, &actor, id, visit, (&r.receipt, r.amount))).await;
+            match booked? {
+                Ok(payment) => {
+                    rows.append(&mut tx).await?;
+                    outcome = Outcome::Booked(payment);
+                }
+                Err(_) => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    // The audit row last: the chain's head is the last lock a money write takes.
     audit::record(
         &mut tx,
         &Actor::cli(None),
         Event::new("billing.mpesa.receipt", "billing_mpesa_receipt", Some(id)).detail(json!({
             "receipt": r.receipt, "amount": r.amount.cents(), "source": r.source.code(),
-            "visit": visit, "push": r.push,
+            "visit": visit, "push": push.map(|p| p.0),
+            "payment": match outcome { Outcome::Booked(p) | Outcome::Confirmed(p) => Some(p), _ => None },
         })),
     )
     .await?;
     tx.commit().await?;
-    // The cashier who asked: the push's, or the one whose push for this visit still waits.
-    let cashier = match (push, visit) {
-        (Some(p), _) => Some(p.2),
-        (None, Some(v)) => sqlx::query(
-            "SELECT requested_by FROM billing_mpesa_pushes WHERE visit_id = $1 \
-             AND status IN ('sending', 'waiting', 'confirmed') ORDER BY id DESC LIMIT 1",
-        )
-        .bind(v)
-        .fetch_optional(db.read())
-        .await?
-        .map(|r| r.get(0)),
-        (None, None) => None,
-    };
-    let (Some(cashier), Some(visit)) = (cashier, visit) else {
-        return Ok(Outcome::Unmatched);
-    };
-    let actor = Actor {
-        user_id: Some(cashier),
-        client_addr: Some("mpesa".into()),
-        request_id: None,
-    };
-    match book(db, &actor, id, visit).await? {
-        Ok(payment) => Ok(Outcome::Booked(payment)),
-        Err(_) => Ok(Outcome::Unmatched),
-    }
+    Ok(Some(outcome))
 }
 
 async fn mark_booked(
@@ -258,7 +298,7 @@ pub async fn book(
 ) -> Result<Result<i64, BillError>, DbError> {
     let mut tx = db.begin().await?;
     let row = sqlx::query(
-        "SELECT receipt, amount_cents, received_at FROM billing_mpesa_receipts WHERE id = $1 AND status = 'unmatched'",
+        "SELECT receipt, amount_cents FROM billing_mpesa_receipts WHERE id = $1 AND status = 'unmatched'",
     )
     .bind(receipt)
     .fetch_optional(&mut *tx)
@@ -268,14 +308,34 @@ pub async fn book(
         return Ok(Err(BillError::Stale));
     };
     let code: String = row.get(0);
-    let amount: Money = row.get(1);
-    let due = match bill::load(&mut tx, visit).await {
-        Ok(b) => b.due,
-        Err(BillError::Db(e)) => return Err(e),
+    let (out, rows) =
+        audit::deferring(book_in(&mut tx, actor, receipt, visit, (&code, row.get(1)))).await;
+    match out? {
+        Ok(payment) => {
+            rows.append(&mut tx).await?;
+            tx.commit().await?;
+            Ok(Ok(payment))
+        }
         Err(e) => {
             tx.rollback().await?;
-            return Ok(Err(e));
+            Ok(Err(e))
         }
+    }
+}
+
+/// Books the receipt (`code`, `amount`) as the payment of `visit`'s bill in `tx`; on a refusal
+/// the caller rolls back.
+async fn book_in(
+    tx: &mut Tx,
+    actor: &Actor,
+    receipt: i64,
+    visit: VisitId,
+    (code, amount): (&str, Money),
+) -> Result<Result<i64, BillError>, DbError> {
+    let due = match bill::load(tx, visit).await {
+        Ok(b) => b.due,
+        Err(BillError::Db(e)) => return Err(e),
+        Err(e) => return Ok(Err(e)),
     };
     let payment = Payment {
         visit,
@@ -283,20 +343,16 @@ pub async fn book(
         expected: due,
         method: Method::Mpesa,
         amount,
-        mpesa_receipt: Some(code),
+        mpesa_receipt: Some(code.to_string()),
         card_reference: None,
         at: hms_core::clock::now_rfc3339(),
     };
-    let booked = match bill::pay_audited(&mut tx, actor, &payment).await {
+    let booked = match bill::pay(tx, actor, &payment).await {
         Ok(b) => b,
         Err(BillError::Db(e)) if !e.is_unique() => return Err(e),
-        Err(e) => {
-            tx.rollback().await?;
-            return Ok(Err(e));
-        }
+        Err(e) => return Ok(Err(e)),
     };
-    mark_booked(&mut tx, receipt, booked.payment, actor.user_id).await?;
-    tx.commit().await?;
+    mark_booked(tx, receipt, booked.payment, actor.user_id).await?;
     Ok(Ok(booked.payment))
 }
 

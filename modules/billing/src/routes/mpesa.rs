@@ -290,35 +290,40 @@ fn acknowledge(status: StatusCode, desc: &str) -> Response {
         .body(json!({ "ResultCode": code, "ResultDesc": desc }).to_string())
 }
 
-/// Keeps the body as it came, then parses it; `None` for a body that is not JSON.
-async fn kept(cx: &Ctx, kind: &str, body: Body) -> AppResult<Option<Value>> {
+/// The body as text (NUL removed: PostgreSQL refuses it) and, when it is JSON, parsed.
+async fn read(body: Body) -> AppResult<(String, Option<Value>)> {
     let bytes = body
         .into_vec()
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;
     let text = String::from_utf8_lossy(&bytes).replace('\0', "");
-    mpesa::keep_message(&cx.app().db, kind, &text).await?;
-    Ok(serde_json::from_str(&text).ok())
+    let value = serde_json::from_str(&text).ok();
+    Ok((text, value))
 }
 
 /// POST `/billing/mpesa/stk/<secret>`.
 #[handler]
 pub async fn stk_callback(cx: Ctx, Path(secret): Path<String>, body: Body) -> AppResult<Response> {
     check_secret(&cx, &secret)?;
-    let value = kept(&cx, "stk_callback", body).await?;
+    let (text, value) = read(body).await?;
     let db = &cx.app().db;
+    const KIND: &str = "stk_callback";
     match value.as_ref().and_then(mpesa::read_stk_callback) {
-        None => Ok(acknowledge(StatusCode::BAD_REQUEST, "malformed")),
+        None => {
+            mpesa::keep_message(db, KIND, &text).await?;
+            Ok(acknowledge(StatusCode::BAD_REQUEST, "malformed"))
+        }
         Some(StkResult::Failed {
             checkout,
             code,
             words,
         }) => {
+            mpesa::keep_message(db, KIND, &text).await?;
             mpesa::push_failed(db, &checkout, &code, &words).await?;
             Ok(acknowledge(StatusCode::OK, "Accepted"))
         }
         Some(StkResult::Paid(checkout, incoming)) => {
-            let outcome = mpesa::receive(db, Some(&checkout), incoming).await?;
+            let outcome = mpesa::receive(db, (KIND, &text), Some(&checkout), incoming).await?;
             Ok(acknowledge(StatusCode::OK, desc(outcome)))
         }
     }
@@ -339,11 +344,16 @@ pub async fn c2b_confirmation(
     body: Body,
 ) -> AppResult<Response> {
     check_secret(&cx, &secret)?;
-    let value = kept(&cx, "c2b_confirmation", body).await?;
+    let (text, value) = read(body).await?;
+    const KIND: &str = "c2b_confirmation";
+    let db = &cx.app().db;
     match value.as_ref().and_then(mpesa::read_c2b) {
-        None => Ok(acknowledge(StatusCode::BAD_REQUEST, "malformed")),
+        None => {
+            mpesa::keep_message(db, KIND, &text).await?;
+            Ok(acknowledge(StatusCode::BAD_REQUEST, "malformed"))
+        }
         Some(incoming) => {
-            let outcome = mpesa::receive(&cx.app().db, None, incoming).await?;
+            let outcome = mpesa::receive(db, (KIND, &text), None, incoming).await?;
             Ok(acknowledge(StatusCode::OK, desc(outcome)))
         }
     }
@@ -358,7 +368,8 @@ pub async fn c2b_validation(
     body: Body,
 ) -> AppResult<Response> {
     check_secret(&cx, &secret)?;
-    kept(&cx, "c2b_validation", body).await?;
+    let (text, _) = read(body).await?;
+    mpesa::keep_message(&cx.app().db, "c2b_validation", &text).await?;
     Ok(acknowledge(StatusCode::OK, "Accepted"))
 }
 
