@@ -501,8 +501,6 @@ async fn price_lists(run: &DemoRun<'_>, from: NaiveDate) -> Result<(i64, i64), D
     Ok((insurer, company))
 }
 
-/// Visits with charges posted on `day` not yet priced, in the order of their first charge.
-
 /// The week's visits by day (oldest first within a day): their charges are billed on the visit's
 /// own day, whenever the department's demo posted them.
 async fn visits_by_day(

@@ -357,6 +357,43 @@ pub async fn add_scheme(
     Ok(Some(id))
 }
 
+/// The charge item check-in posts as the consultation fee when the facility charges one.
+pub const CONSULTATION_FEE_ITEM: &str = "appointments.consultation";
+
+/// The facility's consultation fee, posted at check-in: an amount publishes the fee's item at
+/// that price and chooses it; none stops the fee (check-in then posts nothing).
+pub async fn set_consultation_fee(tx: &mut Tx, fee: Option<Money>) -> Result<(), DbError> {
+    let Some(price) = fee else {
+        return hms_core::settings::put(tx, appts::CONSULTATION_ITEM, "").await;
+    };
+    let item = hms_core::charges::ChargeItem {
+        code: CONSULTATION_FEE_ITEM.into(),
+        name: "Consultation (outpatient)".into(),
+        unit: "visit".into(),
+        price,
+    };
+    hms_core::charges::publish_item(tx, "appointments", &item)
+        .await
+        .map_err(|e| match e {
+            hms_core::charges::ChargeError::Db(d) => d,
+            _ => DbError::Conflict,
+        })?;
+    hms_core::settings::put(tx, appts::CONSULTATION_ITEM, CONSULTATION_FEE_ITEM).await
+}
+
+/// The consultation fee check-in posts now, if any (the chosen item's price).
+pub async fn consultation_fee(db: &Db) -> Result<Option<Money>, DbError> {
+    let Some(code) = hms_core::settings::get(db, appts::CONSULTATION_ITEM)
+        .await?
+        .filter(|c| !c.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    Ok(hms_core::charges::item(db, code.trim())
+        .await?
+        .map(|i| i.price))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,41 +459,4 @@ mod tests {
             (Money::from_cents(-800), Money::from_cents(-200))
         );
     }
-}
-
-/// The charge item check-in posts as the consultation fee when the facility charges one.
-pub const CONSULTATION_FEE_ITEM: &str = "appointments.consultation";
-
-/// The facility's consultation fee, posted at check-in: an amount publishes the fee's item at
-/// that price and chooses it; none stops the fee (check-in then posts nothing).
-pub async fn set_consultation_fee(tx: &mut Tx, fee: Option<Money>) -> Result<(), DbError> {
-    let Some(price) = fee else {
-        return hms_core::settings::put(tx, appts::CONSULTATION_ITEM, "").await;
-    };
-    let item = hms_core::charges::ChargeItem {
-        code: CONSULTATION_FEE_ITEM.into(),
-        name: "Consultation (outpatient)".into(),
-        unit: "visit".into(),
-        price,
-    };
-    hms_core::charges::publish_item(tx, "appointments", &item)
-        .await
-        .map_err(|e| match e {
-            hms_core::charges::ChargeError::Db(d) => d,
-            _ => DbError::Conflict,
-        })?;
-    hms_core::settings::put(tx, appts::CONSULTATION_ITEM, CONSULTATION_FEE_ITEM).await
-}
-
-/// The consultation fee check-in posts now, if any (the chosen item's price).
-pub async fn consultation_fee(db: &Db) -> Result<Option<Money>, DbError> {
-    let Some(code) = hms_core::settings::get(db, appts::CONSULTATION_ITEM)
-        .await?
-        .filter(|c| !c.trim().is_empty())
-    else {
-        return Ok(None);
-    };
-    Ok(hms_core::charges::item(db, code.trim())
-        .await?
-        .map(|i| i.price))
 }
