@@ -138,6 +138,18 @@ fn a_demo_facility_is_made_once_and_numbers_continue(data: &Path, database: Opti
         ),
         0
     );
+    // M-Pesa's paybill confirmations: most of the week's M-Pesa payments confirmed, two that
+    // named no bill waiting for a cashier.
+    assert_eq!(
+        count(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM billing_mpesa_receipts WHERE status = 'unmatched'"
+        ),
+        2
+    );
+    assert!(
+        count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_mpesa_receipts WHERE status = 'booked'")
+            > 0
+    );
     let mut books = vec!["billing", "verify"];
     if let Some(url) = database {
         books.extend_from_slice(&["--database", url]);

@@ -21,6 +21,7 @@ use hms_core::audit::Actor;
 use hms_core::auth::users;
 use hms_core::db::{Db, DbError};
 use hms_core::demo::{DemoCount, DemoFuture, DemoGenerator, DemoRun};
+use hms_core::ids::VisitId;
 use hms_core::money::Money;
 
 use crate::adjust::{self, Kind, NewRequest, RefundMethod};
@@ -322,6 +323,53 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
         run.set("billing_shifts", shift_count);
         run.set("billing_credit_notes", notes);
         run.progress.advance(1);
+    }
+    paybill_confirmations(db, &mut rng).await
+}
+
+/// M-Pesa's paybill confirmations of the week's M-Pesa payments, as the confirmation address
+/// receives them (most arrive; a few are still to come), and two payments whose reference names
+/// no bill, waiting for a cashier.
+async fn paybill_confirmations(db: &Db, rng: &mut StdRng) -> Result<(), DbError> {
+    let paid: Vec<(String, Money, Option<i64>)> = sqlx::query(
+        "SELECT mpesa_receipt, amount_cents, visit_id FROM billing_payments WHERE method = 'mpesa' ORDER BY id",
+    )
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect();
+    let strays = [("SDEMO00001", "ACC 44", 300), ("SDEMO00002", "", 1_250)];
+    let arriving = paid
+        .iter()
+        .filter(|_| rng.random_bool(0.9))
+        .map(|(code, amount, visit)| {
+            let reference = visit
+                .map(|v| crate::mpesa::bill_ref(VisitId(v)))
+                .unwrap_or_default();
+            (code.clone(), reference, *amount)
+        })
+        .chain(
+            strays
+                .iter()
+                .map(|(c, r, s)| (c.to_string(), r.to_string(), Money::from_shillings(*s))),
+        );
+    for (code, reference, amount) in arriving {
+        let raw = serde_json::json!({
+            "TransactionType": "Pay Bill", "TransID": code, "TransAmount": amount.plain(),
+            "BillRefNumber": reference, "MSISDN": "25471****678",
+        })
+        .to_string();
+        let incoming = crate::mpesa::Incoming {
+            receipt: code,
+            amount,
+            phone: Some("25471****678".into()),
+            bill_ref: Some(reference).filter(|r| !r.is_empty()),
+            paid_at: None,
+            source: crate::mpesa::Source::C2b,
+            push: None,
+        };
+        crate::mpesa::receive(db, ("c2b_confirmation", &raw), None, incoming).await?;
     }
     Ok(())
 }
