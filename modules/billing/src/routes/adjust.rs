@@ -189,32 +189,17 @@ pub async fn request(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Resp
         }
         Err(e) => {
             tx.rollback().await.ok();
-            match e {
-                AdjustError::NotFound => Err(AppError::NotFound),
-                AdjustError::Db(d) => Err(d.into()),
+            let (field, message) = match e {
+                AdjustError::NotFound => return Err(AppError::NotFound),
+                AdjustError::Db(d) => return Err(d.into()),
                 AdjustError::TooLarge(left) => {
-                    errors.add("amount", t(e.key()).replace("{left}", &left.to_string()));
-                    super::documents::invoice_page(
-                        &cx,
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        typed,
-                        errors,
-                    )
-                    .await
+                    ("amount", t(e.key()).replace("{left}", &left.to_string()))
                 }
-                other => {
-                    errors.add("kind", t(other.key()));
-                    super::documents::invoice_page(
-                        &cx,
-                        id,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        typed,
-                        errors,
-                    )
-                    .await
-                }
-            }
+                other => ("kind", t(other.key())),
+            };
+            errors.add(field, message);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            super::documents::invoice_page(&cx, id, status, typed, errors).await
         }
     }
 }
