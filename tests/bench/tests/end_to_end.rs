@@ -93,7 +93,8 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
             "pharmacy_stock",
             "consumption_report",
             "pay_cash",
-            "invoice_pdf"
+            "invoice_pdf",
+            "stk_callback"
         ]
     );
     for s in scenarios {
@@ -117,6 +118,13 @@ fn every_scenario_ran_without_errors(figures: &serde_json::Value) {
         .unwrap();
     assert_eq!(hot["ledger_differences"], 0, "{hot:#}");
     assert!(hot["refused"].as_u64().is_some(), "{hot:#}");
+    // M-Pesa's repeated callbacks were acknowledged, and no receipt was paid twice.
+    let stk = scenarios
+        .iter()
+        .find(|s| s["scenario"] == "stk_callback")
+        .unwrap();
+    assert_eq!(stk["double_payments"], 0, "{stk:#}");
+    assert!(stk["duplicates"].as_u64().is_some(), "{stk:#}");
     assert!(figures["startup_ms"].as_f64().unwrap() > 0.0);
     assert!(figures["idle_rss_mb"].as_f64().unwrap() > 0.0);
     assert!(figures["peak_rss_mb"].as_f64().unwrap() >= figures["idle_rss_mb"].as_f64().unwrap());
