@@ -312,6 +312,17 @@ async fn a_push_its_callbacks_and_repeats_book_one_payment(backend: Backend) {
         status.body
     );
 
+    // A push left `sending` by a crash before M-Pesa answered blocks prompts for two minutes only.
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("UPDATE billing_mpesa_pushes SET status = 'failed' WHERE status = 'waiting'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO billing_mpesa_pushes (visit_id, patient_id, phone, amount_cents, account_ref, status, \
+                 requested_by, requested_at) SELECT visit_id, patient_id, phone, amount_cents, account_ref, 'sending', \
+                 requested_by, '2026-01-01T00:00:00.000Z' FROM billing_mpesa_pushes WHERE checkout_request_id = 'ws_CO_3'")
+        .execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
     // M-Pesa down: the push fails with a message and a new one may be sent.
     sim.lock().unwrap().down = true;
     let r = c

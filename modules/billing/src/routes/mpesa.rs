@@ -130,6 +130,21 @@ pub async fn send_push(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Re
         return Err(AppError::Conflict(t("billing_mpesa.whole_shillings")));
     }
     let now = hms_core::clock::now_rfc3339();
+    // A push left `sending` by a power cut or crash before M-Pesa answered would block the
+    // visit's prompts for ever: after two minutes it is taken as not sent.
+    let stale = (chrono::Utc::now() - chrono::Duration::minutes(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    sqlx::query(
+        "UPDATE billing_mpesa_pushes SET status = 'failed', result_code = 'unreachable', \
+         result_desc = 'no answer from M-Pesa was recorded', resolved_at = $1 \
+         WHERE visit_id = $2 AND status = 'sending' AND requested_at < $3",
+    )
+    .bind(&now)
+    .bind(visit)
+    .bind(&stale)
+    .execute(&mut *tx)
+    .await
+    .map_err(DbError::from)?;
     // The partial unique index refuses a second push while one waits.
     let inserted = sqlx::query(
         "INSERT INTO billing_mpesa_pushes (visit_id, patient_id, phone, amount_cents, account_ref, status, \
