@@ -336,6 +336,11 @@ impl Document {
         }
     }
 
+    /// Starts a new page unless a block `h` mm high fits below the cursor.
+    pub fn keep_together(&mut self, h: f32) {
+        self.room(h);
+    }
+
     pub fn space(&mut self, mm: f32) {
         self.y += mm;
     }
@@ -402,6 +407,27 @@ impl Document {
                 w: w as f32 * module,
                 h: height,
             });
+        }
+        true
+    }
+
+    /// A QR code of `text` in a square of `size` mm (`x`, `y` its top-left), with no quiet zone
+    /// of its own: leave 4 modules of white around it. `false` when `text` is too long.
+    pub fn qr_at(&mut self, x: f32, y: f32, size: f32, text: &str) -> bool {
+        let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else {
+            return false;
+        };
+        let width = code.width();
+        let module = size / width as f32;
+        for (i, colour) in code.to_colors().iter().enumerate() {
+            if *colour == qrcode::Color::Dark {
+                self.push(Item::Fill {
+                    x: x + (i % width) as f32 * module,
+                    y: y + (i / width) as f32 * module,
+                    w: module,
+                    h: module,
+                });
+            }
         }
         true
     }

@@ -125,6 +125,8 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("billing_mpesa_pushes", Ledger),
         ("billing_mpesa_messages", Local),
         ("billing_mpesa_receipts", Ledger),
+        ("billing_etims_head", Local),
+        ("billing_etims_documents", Local),
     ]
 };
 

@@ -5,6 +5,7 @@
 
 mod adjust;
 mod browser;
+mod etims;
 mod mpesa;
 
 use hms_appointments::api::{self as visits, Priority};

@@ -495,3 +495,147 @@ async fn paybill_matching_sqlite() {
 async fn paybill_matching_postgres() {
     paybill_payments_match_by_reference_or_wait_for_a_cashier(Backend::Postgres).await;
 }
+
+async fn a_statement_books_what_the_callbacks_missed_once(backend: Backend) {
+    let sim: Shared = Arc::default();
+    let Some(app) = app_with_mpesa(backend, sim).await else {
+        return;
+    };
+    let db = app.db();
+    publish(db).await;
+    let (_, typed, _) = visit_with_charge(db, "M-300", "cash", 1).await;
+    let (_, unpaid, _) = visit_with_charge(db, "M-301", "cash", 1).await;
+    let c = cashier(&app, "mp3", &["accountant"]).await;
+    // Typed at the desk by its code; another heard by paybill confirmation.
+    let r = super::pay(
+        &c,
+        typed,
+        &[
+            ("method", "mpesa"),
+            ("amount", "850"),
+            ("mpesa_code", "SLA1B2C3D1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let anon = app.client();
+    let confirm = format!("/billing/mpesa/c2b/{SECRET}/confirmation");
+    assert_eq!(
+        post_json(&anon, &confirm, &c2b("SLA1B2C3D2", "XYZ", "40.00"))
+            .await
+            .status,
+        200
+    );
+    let statement = format!(
+        "Account Name:,Uxcheck Health Centre\n\
+         Receipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance,Balance Confirmed,Reason Type,Other Party Info,Linked Transaction ID,A/C No.\n\
+         SLA1B2C3D1,2026-12-07 09:00:00,,Pay Bill,Completed,850.00,,,true,Pay Bill,2547******49 - AMINA,,B{typed}\n\
+         SLA1B2C3D2,2026-12-07 09:10:00,,Pay Bill,Completed,40.00,,,true,Pay Bill,2547******49 - AMINA,,XYZ\n\
+         SLA1B2C3D3,2026-12-07 09:20:00,,\"Pay Bill from 2547******12, BARAKA\",Completed,\"850.00\",,,true,Pay Bill,2547******12 - BARAKA,,b {unpaid}\n\
+         SLA1B2C3D4,2026-12-07 09:30:00,,Business Charge,Completed,,-25.00,,true,Charge,,,\n\
+         SLA1B2C3D5,2026-12-07 09:40:00,,Pay Bill,Failed,300.00,,,,Pay Bill,,,B1\n"
+    );
+    assert_eq!(c.get("/billing/mpesa").await.status, 200);
+    let r = c
+        .post_file(
+            "/billing/mpesa/statement",
+            "statement",
+            "statement.csv",
+            statement.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = c.get("/billing/mpesa").await;
+    assert!(
+        page.body
+            .contains("1 booked or confirmed, 1 to match by hand, 1 seen before, 2 other rows"),
+        "{}",
+        page.body
+    );
+    // The statement confirmed the typed code; the unpaid bill's receipt waits, suggested.
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM billing_mpesa_receipts WHERE receipt = 'SLA1B2C3D1' AND status = 'booked' AND source = 'statement'").await,
+        1
+    );
+    assert!(
+        page.body.contains("SLA1B2C3D3") && page.body.contains(&format!("value=\"B{unpaid}\"")),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM billing_mpesa_messages WHERE kind = 'statement'"
+        )
+        .await,
+        3
+    );
+    // Read again: every receipt seen before, nothing booked twice.
+    let payments = scalar(&app, "SELECT COUNT(*) FROM billing_payments").await;
+    let r = c
+        .post_file(
+            "/billing/mpesa/statement",
+            "statement",
+            "statement.csv",
+            statement.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(c
+        .get("/billing/mpesa")
+        .await
+        .body
+        .contains("0 booked or confirmed, 0 to match by hand, 3 seen before"));
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM billing_payments").await,
+        payments
+    );
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM billing_mpesa_receipts").await,
+        3
+    );
+    // Not a statement: said so, nothing kept.
+    let r = c
+        .post_file(
+            "/billing/mpesa/statement",
+            "statement",
+            "prices.csv",
+            b"item,price\nx,1\n",
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(c
+        .get("/billing/mpesa")
+        .await
+        .body
+        .contains("This is not an M-Pesa statement"));
+    let r = c
+        .post_file(
+            "/billing/mpesa/statement",
+            "statement",
+            "s.csv",
+            b"Receipt No.,Paid In\nSLA1B2C3D9,12x\n",
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(c.get("/billing/mpesa").await.body.contains("Line 2:"));
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM billing_mpesa_messages WHERE kind = 'statement'"
+        )
+        .await,
+        6
+    );
+    assert_eq!(hms_billing_verify(db).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_import_sqlite() {
+    a_statement_books_what_the_callbacks_missed_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_import_postgres() {
+    a_statement_books_what_the_callbacks_missed_once(Backend::Postgres).await;
+}

@@ -16,6 +16,8 @@ use hms_core::db::{Db, DbError, Tx};
 use hms_core::money::Money;
 
 use crate::bill::take_number;
+use crate::etims;
+use crate::model::Method;
 
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -423,11 +425,16 @@ async fn credit_note(
     refund: Option<(i64, RefundMethod)>,
     now: &str,
 ) -> Result<i64, AdjustError> {
-    let inv = sqlx::query("SELECT facility_id, patient_id FROM billing_invoices WHERE id = $1")
-        .bind(req.invoice)
-        .fetch_one(&mut **tx)
-        .await?;
+    let inv = sqlx::query(
+        "SELECT i.facility_id, i.patient_id, i.number, i.payer, s.name, s.kra_pin \
+         FROM billing_invoices i LEFT JOIN billing_schemes s ON s.id = i.scheme_id WHERE i.id = $1",
+    )
+    .bind(req.invoice)
+    .fetch_one(&mut **tx)
+    .await?;
     let (facility, patient): (i64, i64) = (inv.get(0), inv.get(1));
+    let (invoice_number, payer): (String, String) = (inv.get(2), inv.get(3));
+    let (scheme_name, scheme_pin): (Option<String>, Option<String>) = (inv.get(4), inv.get(5));
     let (year, seq, number) = take_number(tx, facility, "CN", now).await?;
     let id: i64 = sqlx::query(
         "INSERT INTO billing_credit_notes (facility_id, series, year, seq, number, request_id, \
@@ -452,6 +459,35 @@ async fn credit_note(
     .fetch_one(&mut **tx)
     .await?
     .get(0);
+    let parts = credited_by_tax_type(tx, req.invoice, req.amount).await?;
+    // KRA's records are kept in English whatever the cashier's language.
+    let name = format!("Credit of invoice {invoice_number}");
+    let scheme = payer == "scheme";
+    let doc = etims::Document {
+        number: &number,
+        receipt_type: "R",
+        original: etims::seq_of_invoice(tx, req.invoice).await?,
+        customer_pin: scheme_pin.as_deref().filter(|_| scheme),
+        customer_name: scheme_name.as_deref().filter(|_| scheme),
+        payment_type: match refund {
+            Some((_, RefundMethod::Cash)) => etims::payment_type(Some(Method::Cash)),
+            Some((_, RefundMethod::Mpesa)) => etims::payment_type(Some(Method::Mpesa)),
+            None => etims::payment_type(None),
+        },
+        reason: Some(&req.reason),
+        items: parts
+            .iter()
+            .map(|(tax_type, amount)| etims::Item {
+                code: "CREDIT",
+                name: &name,
+                quantity: 1,
+                unit_price: *amount,
+                amount: *amount,
+                tax_type,
+            })
+            .collect(),
+    };
+    etims::enqueue(tx, facility, etims::Of::CreditNote(id), &doc, now).await?;
     audit::record(
         tx,
         actor,
@@ -464,4 +500,42 @@ async fn credit_note(
     )
     .await?;
     Ok(id)
+}
+
+/// `amount` of invoice `invoice` split over the tax types of its lines in proportion to each
+/// type's part of the invoice (the rounding left to the largest part), for KRA.
+async fn credited_by_tax_type(
+    tx: &mut Tx,
+    invoice: i64,
+    amount: Money,
+) -> Result<Vec<(String, Money)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT tax_type, CAST(SUM(CASE WHEN patient_invoice_id = $1 THEN patient_share_cents \
+         ELSE 0 END + CASE WHEN payer_invoice_id = $1 THEN payer_share_cents ELSE 0 END) AS BIGINT) \
+         FROM billing_lines WHERE patient_invoice_id = $1 OR payer_invoice_id = $1 \
+         GROUP BY tax_type ORDER BY 2 DESC, tax_type",
+    )
+    .bind(invoice)
+    .fetch_all(&mut **tx)
+    .await?;
+    let parts: Vec<(String, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .filter(|(_, c)| *c > 0)
+        .collect();
+    let whole: i64 = parts.iter().map(|(_, c)| c).sum();
+    if whole <= 0 {
+        return Ok(vec![("A".to_string(), amount)]);
+    }
+    let mut out: Vec<(String, Money)> = parts
+        .iter()
+        .map(|(t, c)| {
+            let share = i128::from(amount.cents()) * i128::from(*c) / i128::from(whole);
+            (t.clone(), Money::from_cents(share as i64))
+        })
+        .collect();
+    let given: Money = out.iter().map(|(_, m)| *m).sum();
+    out[0].1 += amount - given;
+    out.retain(|(_, m)| *m != Money::ZERO);
+    Ok(out)
 }

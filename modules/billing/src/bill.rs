@@ -16,6 +16,7 @@ use hms_core::db::{one_row, DbError, Tx};
 use hms_core::ids::{PatientId, VisitId};
 use hms_core::money::Money;
 
+use crate::etims;
 use crate::model::{Method, PayerClass};
 use crate::prices::{self, Listed};
 
@@ -33,6 +34,8 @@ pub struct Priced {
     #[serde(skip)]
     pub list_id: Option<i64>,
     pub scheme_code: Option<String>,
+    #[serde(skip)]
+    pub tax_type: String,
     pub service_point: Option<String>,
     pub facility: i64,
 }
@@ -160,7 +163,8 @@ pub async fn load(tx: &mut Tx, visit_id: VisitId) -> Result<Bill, BillError> {
     let rows = sqlx::query(
         "SELECT c.id, c.item_code, COALESCE(ci.name, c.item_code), c.quantity, c.unit_price_cents, \
          COALESCE(o.posted_at, c.posted_at), c.service_point, c.facility_id, \
-         ol.quantity, ol.unit_price_cents, ol.payer_share_cents, ol.price_list_id, ol.scheme_code \
+         ol.quantity, ol.unit_price_cents, ol.payer_share_cents, ol.price_list_id, ol.scheme_code, \
+         ol.tax_type \
          FROM charges c LEFT JOIN charge_items ci ON ci.code = c.item_code \
          LEFT JOIN charges o ON o.id = c.reverses \
          LEFT JOIN billing_lines ol ON ol.charge_id = c.reverses \
@@ -175,28 +179,33 @@ pub async fn load(tx: &mut Tx, visit_id: VisitId) -> Result<Bill, BillError> {
         let quantity: i64 = r.get(3);
         let own_price: Money = r.get(4);
         let priced_line: Option<i64> = r.get(8);
-        let (unit_price, payer_share, list_id, scheme_code) = if let Some(orig_qty) = priced_line {
-            // A reversal of a priced charge takes back at the line's price and split.
-            let unit: Money = r.get(9);
-            let payer: Money = r.get(10);
-            let per_unit = Money::from_cents(payer.cents() / orig_qty.max(1));
-            (unit, per_unit * quantity, r.get(11), r.get(12))
-        } else {
-            let listed: Option<Listed> = if class == PayerClass::Exempt {
-                None
+        let (unit_price, payer_share, list_id, scheme_code, tax_type) =
+            if let Some(orig_qty) = priced_line {
+                // A reversal of a priced charge takes back at the line's price and split.
+                let unit: Money = r.get(9);
+                let payer: Money = r.get(10);
+                let per_unit = Money::from_cents(payer.cents() / orig_qty.max(1));
+                (unit, per_unit * quantity, r.get(11), r.get(12), r.get(13))
             } else {
-                let item: String = r.get(1);
-                prices::listed(tx, scheme_id, &item, day_of(&r.get::<String, _>(5))).await?
+                let listed: Option<Listed> = if class == PayerClass::Exempt {
+                    None
+                } else {
+                    let item: String = r.get(1);
+                    prices::listed(tx, scheme_id, &item, day_of(&r.get::<String, _>(5))).await?
+                };
+                let unit = listed.as_ref().map(|l| l.price).unwrap_or(own_price);
+                let (payer, _) = prices::split(class, listed.as_ref(), quantity, unit);
+                let tax_type = listed
+                    .as_ref()
+                    .map_or_else(|| "A".to_string(), |l| l.tax_type.clone());
+                (
+                    unit,
+                    payer,
+                    listed.as_ref().map(|l| l.list_id),
+                    listed.and_then(|l| l.scheme_code),
+                    tax_type,
+                )
             };
-            let unit = listed.as_ref().map(|l| l.price).unwrap_or(own_price);
-            let (payer, _) = prices::split(class, listed.as_ref(), quantity, unit);
-            (
-                unit,
-                payer,
-                listed.as_ref().map(|l| l.list_id),
-                listed.and_then(|l| l.scheme_code),
-            )
-        };
         let amount = unit_price * quantity;
         unbilled.push(Priced {
             charge_id: r.get(0),
@@ -209,6 +218,7 @@ pub async fn load(tx: &mut Tx, visit_id: VisitId) -> Result<Bill, BillError> {
             patient_share: amount - payer_share,
             list_id,
             scheme_code,
+            tax_type,
             service_point: r.get(6),
             facility: r.get(7),
         });
@@ -302,12 +312,14 @@ pub struct Issued {
     pub scheme: Option<i64>,
 }
 
-/// Freezes the bill's unbilled lines into invoices (one per payer with a positive share).
-/// Lines that net to nothing for both payers are recorded without an invoice.
+/// Freezes the bill's unbilled lines into invoices (one per payer with a positive share) and
+/// queues each for KRA eTIMS. Lines that net to nothing for both payers are recorded without an
+/// invoice. `paid_by`: how the patient's invoice is being paid now (none: on credit).
 pub async fn issue(
     tx: &mut Tx,
     actor: &Actor,
     bill: &Bill,
+    paid_by: Option<Method>,
     now: &str,
 ) -> Result<Issued, BillError> {
     if bill.unbilled.is_empty() {
@@ -356,8 +368,8 @@ pub async fn issue(
         sqlx::query(
             "INSERT INTO billing_lines (facility_id, charge_id, visit_id, item_code, description, \
              quantity, unit_price_cents, amount_cents, payer_share_cents, patient_share_cents, \
-             price_list_id, scheme_code, patient_invoice_id, payer_invoice_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             price_list_id, scheme_code, patient_invoice_id, payer_invoice_id, tax_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(l.facility)
         .bind(l.charge_id)
@@ -381,6 +393,7 @@ pub async fn issue(
                 .then_some(issued.scheme)
                 .flatten(),
         )
+        .bind(&l.tax_type)
         .execute(&mut **tx)
         .await?;
     }
@@ -402,7 +415,70 @@ pub async fn issue(
         )
         .await?;
     }
+    if let Some(id) = issued.patient {
+        queue_for_etims(tx, bill, id, false, paid_by, now).await?;
+    }
+    if let Some(id) = issued.scheme {
+        queue_for_etims(tx, bill, id, true, None, now).await?;
+    }
     Ok(issued)
+}
+
+/// Queues invoice `id` (the patient's or the scheme's share of `bill`) for KRA eTIMS.
+async fn queue_for_etims(
+    tx: &mut Tx,
+    bill: &Bill,
+    id: i64,
+    scheme: bool,
+    paid_by: Option<Method>,
+    now: &str,
+) -> Result<(), DbError> {
+    let row = sqlx::query(
+        "SELECT i.number, i.facility_id, s.name, s.kra_pin FROM billing_invoices i \
+         LEFT JOIN billing_schemes s ON s.id = i.scheme_id WHERE i.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let (number, facility): (String, i64) = (row.get(0), row.get(1));
+    let (name, pin): (Option<String>, Option<String>) = (row.get(2), row.get(3));
+    let items = bill
+        .unbilled
+        .iter()
+        .filter_map(|l| {
+            let share = if scheme {
+                l.payer_share
+            } else {
+                l.patient_share
+            };
+            // A share that is not the whole line goes as one unit of that share.
+            let (quantity, unit_price) = match share {
+                s if s == Money::ZERO => return None,
+                s if s == l.amount => (l.quantity, l.unit_price),
+                s => (1, s),
+            };
+            Some(etims::Item {
+                code: &l.item,
+                name: &l.description,
+                quantity,
+                unit_price,
+                amount: share,
+                tax_type: &l.tax_type,
+            })
+        })
+        .collect();
+    let doc = etims::Document {
+        number: &number,
+        receipt_type: "S",
+        original: None,
+        customer_pin: pin.as_deref().filter(|_| scheme),
+        customer_name: name.as_deref().filter(|_| scheme),
+        payment_type: etims::payment_type(paid_by),
+        reason: None,
+        items,
+    };
+    etims::enqueue(tx, facility, etims::Of::Invoice(id), &doc, now).await?;
+    Ok(())
 }
 
 /// Issues the visit's unbilled lines without taking a payment (an insured visit's scheme
@@ -421,7 +497,7 @@ pub async fn issue_now(
     if bill.unbilled.is_empty() {
         return Err(BillError::NothingDue);
     }
-    issue(tx, actor, &bill, now).await
+    issue(tx, actor, &bill, None, now).await
 }
 
 /// Sets who pays for the visit (a scheme and the member number), while nothing of it has been
@@ -548,7 +624,7 @@ pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, Bill
         Method::Mpesa | Method::Card if p.amount == due => Money::ZERO,
         _ => return Err(BillError::Amount),
     };
-    issue(tx, actor, &bill, &p.at).await?;
+    issue(tx, actor, &bill, Some(p.method), &p.at).await?;
     let (cash, other) = match p.method {
         Method::Cash => (due, Money::ZERO),
         _ => (Money::ZERO, due),

@@ -39,15 +39,6 @@ pub const CALLBACK_SECRET: Setting = text(
     "The secret in the callback addresses (/billing/mpesa/stk/<secret>, /billing/mpesa/c2b/<secret>/confirmation); empty: callbacks answer 404",
 );
 
-pub const SETTINGS: &[Setting] = &[
-    API,
-    SHORTCODE,
-    PASSKEY,
-    CONSUMER_KEY,
-    CONSUMER_SECRET,
-    CALLBACK_SECRET,
-];
-
 /// The configured callback secret, if any (at least 16 characters, or callbacks stay off).
 pub fn callback_secret(config: &Config) -> Option<String> {
     Some(config.module_text(MODULE, &CALLBACK_SECRET)).filter(|s| s.chars().count() >= 16)

@@ -135,7 +135,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                                 .await?;
                         }
                         let bill = bill::load(&mut tx, visit.id).await?;
-                        bill::issue(&mut tx, &cashier, &bill, &now).await
+                        bill::issue(&mut tx, &cashier, &bill, None, &now).await
                     }
                     .await;
                     match issued {
@@ -189,7 +189,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                     // Now and then a patient who cannot pay is let off (a waiver or an
                     // exemption, approved by the administrator); the last day's wait for approval.
                     if n % 17 == 5 {
-                        let issued = bill::issue(&mut tx, &cashier, &bill, &now).await;
+                        let issued = bill::issue(&mut tx, &cashier, &bill, None, &now).await;
                         let Ok(bill::Issued {
                             patient: Some(invoice),
                             ..
@@ -480,6 +480,7 @@ async fn price_lists(run: &DemoRun<'_>, from: NaiveDate) -> Result<(i64, i64), D
         covered: true,
         copay: if copay > *price { *price } else { copay },
         scheme_code: None,
+        tax_type: "A".into(),
     };
     let mut tx = db.begin().await?;
     let insurer = prices::add_scheme(

@@ -200,11 +200,69 @@ fn head(doc: &mut Document, letterhead: &Letterhead, kra_pin: &str, title: &str,
     }
 }
 
+/// KRA's stamp at the foot of an invoice or credit note: its eTIMS number, receipt number,
+/// SCU, internal data and signature with the QR code, or that it waits to be sent.
+fn etims_block(doc: &mut Document, print: Option<&crate::etims::Print>) {
+    let Some(p) = print else { return };
+    doc.space(3.0);
+    let s = &p.stamp;
+    let Some(signature) = &s.signature else {
+        doc.text(Style::Small, &t("billing_etims.waiting_pdf"));
+        return;
+    };
+    let qr_size = 28.0;
+    doc.keep_together(qr_size + 2.0);
+    let (left, top, width) = (doc.left(), doc.cursor(), doc.content_width());
+    if let Some(qr) = &p.qr {
+        doc.qr_at(left + width - qr_size, top, qr_size, qr);
+    }
+    let lines = [
+        (Style::Bold, t("billing_etims.signed")),
+        (
+            Style::Small,
+            format!(
+                "{} {} / {}",
+                t("billing_etims.receipt_no"),
+                s.receipt_no.as_deref().unwrap_or(""),
+                s.seq
+            ),
+        ),
+        (
+            Style::Small,
+            format!(
+                "{} {}  {}",
+                t("billing_etims.scu"),
+                s.sdc_id.as_deref().unwrap_or(""),
+                s.signed_at.as_deref().unwrap_or("")
+            ),
+        ),
+        (
+            Style::Small,
+            format!(
+                "{} {}",
+                t("billing_etims.internal_data"),
+                s.internal_data.as_deref().unwrap_or("")
+            ),
+        ),
+        (
+            Style::Small,
+            format!("{} {signature}", t("billing_etims.signature")),
+        ),
+    ];
+    let mut y = top;
+    for (style, text) in &lines {
+        doc.text_at(left, y, width - qr_size - 3.0, *style, text);
+        y += doc.line_mm(*style);
+    }
+    doc.space(qr_size + 2.0);
+}
+
 pub fn invoice_pdf(
     letterhead: &Letterhead,
     kra_pin: &str,
     inv: &Invoice,
     patient: &Party,
+    etims: Option<&crate::etims::Print>,
     copy: bool,
 ) -> Vec<u8> {
     let title = format!("{} {}", t("billing_docs.invoice"), inv.number);
@@ -280,6 +338,7 @@ pub fn invoice_pdf(
         Style::Bold,
         &format!("{} {}", t("billing_docs.balance"), inv.balance),
     );
+    etims_block(&mut doc, etims);
     doc.finish()
 }
 
@@ -493,6 +552,7 @@ pub fn credit_note_pdf(
     kra_pin: &str,
     n: &CreditNote,
     patient: &Party,
+    etims: Option<&crate::etims::Print>,
     copy: bool,
 ) -> Vec<u8> {
     let title = format!("{} {}", t("billing_docs.credit_note"), n.number);
@@ -550,5 +610,6 @@ pub fn credit_note_pdf(
         &format!("{} {}", t("billing_docs.credited"), n.amount),
     );
     doc.text(Style::Body, &in_words(n.amount));
+    etims_block(&mut doc, etims);
     doc.finish()
 }

@@ -11,11 +11,13 @@ mod cli;
 pub mod daraja;
 mod demo;
 mod docs;
+pub mod etims;
 pub mod model;
 pub mod mpesa;
 mod prices;
 mod routes;
 mod shifts;
+mod statement;
 mod verify;
 
 use hms_core::db::Db;
@@ -115,6 +117,12 @@ const MENU: &[MenuItem] = &[
         order: 43,
     },
     MenuItem {
+        label: "billing_etims.title",
+        href: "/billing/etims",
+        permission: VIEW,
+        order: 43,
+    },
+    MenuItem {
         label: "billing.menu_shifts",
         href: "/billing/shifts",
         permission: VIEW,
@@ -170,6 +178,20 @@ const LOCALES: hms_core::i18n::ModuleLocales = &[
     ("sw", include_str!("../locales/sw.toml")),
 ];
 
+/// `[modules.billing]`: M-Pesa Daraja, then KRA eTIMS.
+const MODULE_SETTINGS: &[hms_core::module_config::Setting] = &[
+    daraja::API,
+    daraja::SHORTCODE,
+    daraja::PASSKEY,
+    daraja::CONSUMER_KEY,
+    daraja::CONSUMER_SECRET,
+    daraja::CALLBACK_SECRET,
+    etims::API,
+    etims::BRANCH,
+    etims::DEVICE,
+    etims::CMC_KEY,
+];
+
 #[derive(RustEmbed)]
 #[folder = "templates/"]
 struct Templates;
@@ -214,7 +236,19 @@ impl Module for BillingModule {
     }
 
     fn settings(&self) -> &'static [hms_core::module_config::Setting] {
-        daraja::SETTINGS
+        MODULE_SETTINGS
+    }
+
+    fn background(
+        &self,
+        app: hms_core::App,
+        stop: hms_core::module::StopSignal,
+    ) -> Option<hms_core::module::BackgroundFuture> {
+        Some(Box::pin(etims::run_in_background(
+            app,
+            stop,
+            std::time::Duration::from_secs(30),
+        )))
     }
 
     fn dashboard_cards(&self) -> &'static [DashboardCard] {

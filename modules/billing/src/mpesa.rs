@@ -435,7 +435,7 @@ pub fn read_c2b(v: &Value) -> Option<Incoming> {
 }
 
 /// Text from M-Pesa as kept: no control characters (PostgreSQL refuses NUL), 40 at most.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(40).collect()
 }
 

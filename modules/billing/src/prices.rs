@@ -68,6 +68,8 @@ pub struct Listed {
     pub covered: bool,
     pub copay: Money,
     pub scheme_code: Option<String>,
+    /// KRA's tax type (A-E, see [`crate::etims::TAX_TYPES`]).
+    pub tax_type: String,
 }
 
 /// The price of `item` on `day` in `scheme`'s version in force then, if that version lists it.
@@ -78,7 +80,7 @@ pub async fn listed(
     day: NaiveDate,
 ) -> Result<Option<Listed>, DbError> {
     let row = sqlx::query(
-        "SELECT p.list_id, p.price_cents, p.covered, p.copay_cents, p.scheme_code \
+        "SELECT p.list_id, p.price_cents, p.covered, p.copay_cents, p.scheme_code, p.tax_type \
          FROM billing_prices p WHERE p.item_code = $2 AND p.list_id = \
          (SELECT id FROM billing_price_lists WHERE scheme_id = $1 AND effective_from <= $3 \
           ORDER BY effective_from DESC LIMIT 1)",
@@ -94,6 +96,7 @@ pub async fn listed(
         covered: r.get::<i64, _>(2) != 0,
         copay: r.get(3),
         scheme_code: r.get(4),
+        tax_type: r.get(5),
     }))
 }
 
@@ -163,12 +166,14 @@ pub struct PriceLine {
     pub covered: bool,
     pub copay: Money,
     pub scheme_code: Option<String>,
+    /// KRA's tax type, A (exempt) unless the line says otherwise.
+    pub tax_type: String,
 }
 
 /// A version's lines, by item code.
 pub async fn lines(db: &Db, list: i64) -> Result<Vec<PriceLine>, DbError> {
     let rows = sqlx::query(
-        "SELECT item_code, price_cents, covered, copay_cents, scheme_code FROM billing_prices \
+        "SELECT item_code, price_cents, covered, copay_cents, scheme_code, tax_type FROM billing_prices \
          WHERE list_id = $1 ORDER BY item_code",
     )
     .bind(list)
@@ -182,12 +187,13 @@ pub async fn lines(db: &Db, list: i64) -> Result<Vec<PriceLine>, DbError> {
             covered: r.get::<i64, _>(2) != 0,
             copay: r.get(3),
             scheme_code: r.get(4),
+            tax_type: r.get(5),
         })
         .collect())
 }
 
 /// Reads a version's lines as typed or pasted, one per line: `item code, price[, covered
-/// yes/no][, co-pay][, scheme code]`; a header line starting `item` is skipped. Each error is
+/// yes/no][, co-pay][, scheme code][, KRA tax type A-E]`; a header line starting `item` is skipped. Each error is
 /// (line number, translation key).
 pub fn parse_lines(text: &str) -> Result<Vec<PriceLine>, Vec<(usize, &'static str)>> {
     let mut out: Vec<PriceLine> = Vec::new();
@@ -240,6 +246,15 @@ pub fn parse_lines(text: &str) -> Result<Vec<PriceLine>, Vec<(usize, &'static st
             .get(4)
             .filter(|c| !c.is_empty())
             .map(|c| c.chars().take(40).collect());
+        let tax_type = match cells.get(5).map(|c| c.to_ascii_uppercase()) {
+            None => "A".to_string(),
+            Some(c) if c.is_empty() => "A".to_string(),
+            Some(c) if crate::etims::TAX_TYPES.iter().any(|(t, _)| *t == c) => c,
+            Some(_) => {
+                errors.push((n + 1, "billing_prices.error_tax_type"));
+                continue;
+            }
+        };
         if out.iter().any(|l| l.item == item) {
             errors.push((n + 1, "billing_prices.error_duplicate"));
             continue;
@@ -250,6 +265,7 @@ pub fn parse_lines(text: &str) -> Result<Vec<PriceLine>, Vec<(usize, &'static st
             covered,
             copay,
             scheme_code,
+            tax_type,
         });
     }
     if out.is_empty() && errors.is_empty() {
@@ -299,7 +315,7 @@ pub async fn add_list(
     for l in lines {
         sqlx::query(
             "INSERT INTO billing_prices (list_id, item_code, price_cents, covered, copay_cents, \
-             scheme_code) VALUES ($1, $2, $3, $4, $5, $6)",
+             scheme_code, tax_type) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(list)
         .bind(&l.item)
@@ -307,6 +323,7 @@ pub async fn add_list(
         .bind(i64::from(l.covered))
         .bind(l.copay)
         .bind(l.scheme_code.as_deref())
+        .bind(&l.tax_type)
         .execute(&mut **tx)
         .await
         .map_err(DbError::from)?;
@@ -406,7 +423,13 @@ mod tests {
         assert!(!ok[1].covered);
         assert_eq!(ok[2].copay, Money::from_cents(5000));
         assert_eq!(ok[2].scheme_code.as_deref(), Some("SHA-01"));
-        let bad = parse_lines("a b,5\nx,abc\ny,5,maybe\nz,5,yes,9\nw,5\nw,6").unwrap_err();
+        let taxed = parse_lines("v,100,yes,,,b\nu,100").unwrap();
+        assert_eq!(
+            (taxed[0].tax_type.as_str(), taxed[1].tax_type.as_str()),
+            ("B", "A")
+        );
+        let bad =
+            parse_lines("a b,5\nx,abc\ny,5,maybe\nz,5,yes,9\nw,5\nw,6\nt,5,yes,0,,F").unwrap_err();
         assert_eq!(
             bad,
             vec![
@@ -415,6 +438,7 @@ mod tests {
                 (3, "billing_prices.error_covered"),
                 (4, "billing_prices.error_copay"),
                 (6, "billing_prices.error_duplicate"),
+                (7, "billing_prices.error_tax_type"),
             ]
         );
         assert_eq!(
@@ -431,6 +455,7 @@ mod tests {
             covered: true,
             copay: Money::from_cents(200),
             scheme_code: None,
+            tax_type: "A".into(),
         };
         let price = Money::from_cents(1000);
         assert_eq!(

@@ -104,5 +104,23 @@ pub async fn run(db: &Db) -> Result<Verdict, DbError> {
             ));
         }
     }
+    for (what, detail) in crate::etims::verify_chain(db).await? {
+        v.findings.push(format!("{what}: {detail}"));
+    }
+    // Every invoice and credit note is queued for KRA in the transaction that issues it (those
+    // issued before the facility's chain began, by a version without eTIMS, are not).
+    for r in sqlx::query(UNQUEUED).fetch_all(db.read()).await? {
+        v.findings
+            .push(format!("not queued for eTIMS: {}", r.get::<String, _>(0)));
+    }
     Ok(v)
 }
+
+const UNQUEUED: &str = "SELECT i.number FROM billing_invoices i WHERE i.status = 'issued' \
+     AND NOT EXISTS (SELECT 1 FROM billing_etims_documents d WHERE d.invoice_id = i.id) \
+     AND i.id > (SELECT COALESCE(MIN(d.invoice_id), i.id) FROM billing_etims_documents d \
+                 WHERE d.facility_id = i.facility_id) \
+     UNION ALL SELECT n.number FROM billing_credit_notes n \
+     WHERE NOT EXISTS (SELECT 1 FROM billing_etims_documents d WHERE d.credit_note_id = n.id) \
+     AND n.id > (SELECT COALESCE(MIN(d.credit_note_id), n.id) FROM billing_etims_documents d \
+                 WHERE d.facility_id = n.facility_id)";

@@ -375,6 +375,8 @@ pub async fn credit_note(cx: Ctx, Path(file): Path<String>) -> AppResult<Respons
         super::documents::print(&cx, ("credit_note", id), printed, n.patient_id, &n.number).await?;
     let head = Letterhead::load(db).await?;
     let pin = super::documents::kra_pin(db).await?;
-    let bytes = crate::docs::credit_note_pdf(&head, &pin, &n, &patient, copy);
+    let of = crate::etims::Of::CreditNote(id);
+    let stamp = crate::etims::print_of(db, of, &pin, &cx.app().config).await?;
+    let bytes = crate::docs::credit_note_pdf(&head, &pin, &n, &patient, stamp.as_ref(), copy);
     Ok(pdf_inline(&format!("{}.pdf", n.number), bytes))
 }

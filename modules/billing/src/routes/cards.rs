@@ -88,13 +88,17 @@ pub async fn collections(cx: Ctx) -> AppResult<Response> {
     render(&cx, "billing/card_collections.html", c)
 }
 
-/// GET `/billing/cards/attention`: what waits on someone: requests to approve, refunds to pay out.
+/// GET `/billing/cards/attention`: what waits on someone: requests to approve, refunds to pay
+/// out, unmatched M-Pesa payments, documents KRA eTIMS refused.
 #[handler]
 pub async fn attention(cx: Ctx) -> AppResult<Response> {
     let r = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS BIGINT) \
-         FROM billing_requests WHERE status IN ('pending', 'approved')",
+        "SELECT (SELECT CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM billing_requests WHERE status IN ('pending', 'approved')), \
+         (SELECT CAST(COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM billing_requests WHERE status IN ('pending', 'approved')), \
+         (SELECT COUNT(*) FROM billing_mpesa_receipts WHERE status = 'unmatched'), \
+         (SELECT COUNT(*) FROM billing_etims_documents WHERE status = 'failed')",
     )
     .fetch_one(cx.app().db.read())
     .await
@@ -102,5 +106,7 @@ pub async fn attention(cx: Ctx) -> AppResult<Response> {
     let mut c = tera::Context::new();
     c.insert("pending", &r.get::<i64, _>(0));
     c.insert("to_pay", &r.get::<i64, _>(1));
+    c.insert("unmatched", &r.get::<i64, _>(2));
+    c.insert("refused", &r.get::<i64, _>(3));
     render(&cx, "billing/card_attention.html", c)
 }

@@ -21,6 +21,7 @@ use hms_patients::api as patients;
 use poem::http::StatusCode;
 
 use crate::docs::{self, Party};
+use crate::etims;
 use crate::VIEW;
 
 const PAGE: i64 = 30;
@@ -178,7 +179,9 @@ pub async fn invoice(cx: Ctx, Path(file): Path<String>) -> AppResult<Response> {
     let printed = Event::new("billing.invoice.print", "billing_invoice", Some(id));
     let copy = print(&cx, ("invoice", id), printed, inv.patient_id, &inv.number).await?;
     let head = Letterhead::load(db).await?;
-    let bytes = docs::invoice_pdf(&head, &kra_pin(db).await?, &inv, &patient, copy);
+    let pin = kra_pin(db).await?;
+    let stamp = etims::print_of(db, etims::Of::Invoice(id), &pin, &cx.app().config).await?;
+    let bytes = docs::invoice_pdf(&head, &pin, &inv, &patient, stamp.as_ref(), copy);
     Ok(pdf_inline(&format!("{}.pdf", inv.number), bytes))
 }
 

@@ -4,6 +4,7 @@ pub mod adjust;
 pub mod cards;
 pub mod desk;
 pub mod documents;
+pub mod etims;
 pub mod mpesa;
 pub mod prices;
 pub mod settings;
@@ -17,6 +18,7 @@ pub fn all() -> Vec<RouteSpec> {
     routes.extend(documents::routes());
     routes.extend(adjust::routes());
     routes.extend(mpesa::routes());
+    routes.extend(etims::routes());
     routes.extend(shifts::routes());
     routes.extend(prices::routes());
     routes.extend(settings::routes());

@@ -4,7 +4,9 @@
 //! `POST /billing/mpesa/stk/<secret>` takes the push's callback and
 //! `/billing/mpesa/c2b/<secret>/confirmation` (and `/validation`) the paybill's: a wrong secret
 //! answers 404, a malformed body is kept and answered 400, a repeat is acknowledged.
-//! `POST /billing/mpesa/receipts/:id/book` (field `reference`) books an unmatched receipt.
+//! `POST /billing/mpesa/receipts/:id/book` (field `reference`) books an unmatched receipt;
+//! `POST /billing/mpesa/statement` (file `statement`) reads an M-Pesa statement and receives
+//! each receipt in it as a callback would.
 
 use poem::http::StatusCode;
 use poem::web::Path;
@@ -55,6 +57,12 @@ pub fn routes() -> Vec<RouteSpec> {
             c2b_validation,
         )
         .body_limit(CALLBACK_LIMIT),
+        RouteSpec::post(
+            "/billing/mpesa/statement",
+            Access::Permission(COLLECT),
+            import_statement,
+        )
+        .body_limit(crate::statement::MAX_BYTES + 64 * 1024),
         RouteSpec::post(
             "/billing/mpesa/receipts/:id/book",
             Access::Permission(COLLECT),
@@ -421,4 +429,62 @@ pub async fn book(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respons
         }
         Err(e) => Err(AppError::Conflict(t(e.key()))),
     }
+}
+
+/// POST `/billing/mpesa/statement`: every receipt of the statement received once; the counts go
+/// back as a message, and what names no bill waits in the unmatched list.
+#[handler]
+pub async fn import_statement(cx: Ctx, form: Form) -> AppResult<Response> {
+    let Some(file) = form.file("statement").filter(|f| !f.data.is_empty()) else {
+        return Err(AppError::BadRequest(t("billing_statement.error_missing")));
+    };
+    let statement = match crate::statement::read(&file.data) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut message = t(e.key);
+            if let Some(line) = e.line {
+                message = format!(
+                    "{} {message}",
+                    t("billing_statement.at_line").replace("{line}", &line.to_string())
+                );
+            }
+            cx.flash(FlashKind::Danger, message);
+            return Ok(see_other("/billing/mpesa"));
+        }
+    };
+    let db = &cx.app().db;
+    let (mut booked, mut unmatched, mut seen) = (0usize, 0usize, 0usize);
+    for row in statement.rows {
+        match mpesa::receive(db, ("statement", &row.raw), None, row.incoming).await? {
+            Outcome::Booked(_) | Outcome::Confirmed(_) => booked += 1,
+            Outcome::Unmatched => unmatched += 1,
+            Outcome::Duplicate => seen += 1,
+        }
+    }
+    // Each receipt is audited as it is received; this row says who brought the statement.
+    let mut tx = db.begin().await?;
+    hms_core::audit::record(
+        &mut tx,
+        &cx.actor(),
+        Event::new("billing.mpesa.statement", "billing_mpesa_receipt", None).detail(json!({
+            "file": crate::mpesa::clean(&file.file_name), "booked": booked,
+            "unmatched": unmatched, "seen": seen, "skipped": statement.skipped,
+        })),
+    )
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
+    cx.flash(
+        if unmatched > 0 {
+            FlashKind::Warning
+        } else {
+            FlashKind::Success
+        },
+        t("billing_statement.done")
+            .replace("{booked}", &booked.to_string())
+            .replace("{unmatched}", &unmatched.to_string())
+            .replace("{seen}", &seen.to_string())
+            .replace("{skipped}", &statement.skipped.to_string()),
+    );
+    Ok(see_other("/billing/mpesa"))
 }

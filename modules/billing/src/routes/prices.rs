@@ -130,12 +130,13 @@ async fn scheme_view(
         .iter()
         .map(|l| {
             format!(
-                "{},{},{},{},{}\n",
+                "{},{},{},{},{},{}\n",
                 l.item,
                 l.price.plain(),
                 if l.covered { "yes" } else { "no" },
                 l.copay.plain(),
-                l.scheme_code.clone().unwrap_or_default()
+                l.scheme_code.clone().unwrap_or_default(),
+                l.tax_type
             )
         })
         .collect();

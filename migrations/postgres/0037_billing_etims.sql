@@ -1,0 +1,72 @@
+-- KRA eTIMS (OSCU): each issued invoice and credit note enters a submission queue in the
+-- transaction that issues it. Rows form a chain per facility: a row's hash is the SHA-256 of the
+-- previous row's hash and its own payload, so a row changed, removed or slipped in afterwards
+-- shows (`hms billing verify`). The head row holds the last link and serialises issuing.
+-- Items carry KRA's tax type (A exempt, B 16%, C zero-rated, D non-VAT, E 8%).
+
+ALTER TABLE billing_prices ADD COLUMN tax_type TEXT NOT NULL DEFAULT 'A'
+    CHECK (tax_type IN ('A', 'B', 'C', 'D', 'E'));
+ALTER TABLE billing_lines ADD COLUMN tax_type TEXT NOT NULL DEFAULT 'A'
+    CHECK (tax_type IN ('A', 'B', 'C', 'D', 'E'));
+-- The KRA PIN an insurer's or company's invoices carry (custTin).
+ALTER TABLE billing_schemes ADD COLUMN kra_pin TEXT;
+
+CREATE TABLE billing_etims_head (
+    facility_id BIGINT PRIMARY KEY REFERENCES facilities (id),
+    last_seq BIGINT NOT NULL CHECK (last_seq >= 0),
+    last_hash TEXT NOT NULL
+);
+
+CREATE TABLE billing_etims_documents (
+    id BIGSERIAL PRIMARY KEY,
+    facility_id BIGINT NOT NULL DEFAULT 1 REFERENCES facilities (id),
+    seq BIGINT NOT NULL CHECK (seq > 0),
+    invoice_id BIGINT UNIQUE REFERENCES billing_invoices (id),
+    credit_note_id BIGINT UNIQUE REFERENCES billing_credit_notes (id),
+    number TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    -- queued: waiting for the link (or for the one before it); sent: KRA signed it;
+    -- failed: KRA refused it, and it waits for someone to look.
+    status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'sent', 'failed')),
+    attempts BIGINT NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error TEXT,
+    -- When the link was down: not tried again before this (backing off).
+    next_attempt_at TEXT,
+    -- A sender holds the document until this while it sends: no other sends it meanwhile.
+    claimed_until TEXT,
+    receipt_no TEXT,
+    signature TEXT,
+    internal_data TEXT,
+    sdc_id TEXT,
+    signed_at TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    UNIQUE (facility_id, seq),
+    CHECK ((invoice_id IS NULL) <> (credit_note_id IS NULL)),
+    CHECK ((status = 'sent') = (signature IS NOT NULL))
+);
+CREATE INDEX billing_etims_documents_waiting ON billing_etims_documents (facility_id, seq)
+    WHERE status <> 'sent';
+
+-- The chain never changes; a signed document stays signed.
+CREATE FUNCTION billing_etims_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.payload IS DISTINCT FROM OLD.payload OR NEW.hash IS DISTINCT FROM OLD.hash
+        OR NEW.prev_hash IS DISTINCT FROM OLD.prev_hash OR NEW.seq IS DISTINCT FROM OLD.seq
+        OR NEW.invoice_id IS DISTINCT FROM OLD.invoice_id
+        OR NEW.credit_note_id IS DISTINCT FROM OLD.credit_note_id OR OLD.status = 'sent' THEN
+        RAISE EXCEPTION 'an eTIMS document never changes once queued';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER billing_etims_documents_fixed BEFORE UPDATE ON billing_etims_documents
+FOR EACH ROW EXECUTE FUNCTION billing_etims_fixed();
+CREATE TRIGGER billing_etims_documents_no_delete BEFORE DELETE ON billing_etims_documents
+FOR EACH ROW EXECUTE FUNCTION billing_refuse('billing records are never deleted');
+CREATE TRIGGER billing_etims_documents_no_truncate BEFORE TRUNCATE ON billing_etims_documents
+FOR EACH STATEMENT EXECUTE FUNCTION billing_refuse('billing records are never deleted');
+CREATE TRIGGER billing_etims_head_no_delete BEFORE DELETE ON billing_etims_head
+FOR EACH ROW EXECUTE FUNCTION billing_refuse('billing records are never deleted');
