@@ -120,6 +120,19 @@ fn receipt_id(location: &str) -> i64 {
 }
 
 each_backend! {
+    async fn a_scheme_is_added_with_a_checked_kra_pin(app) {
+        app.add_user("prices1", &["accountant"]).await;
+        let c = app.login("prices1").await;
+        assert_eq!(c.get("/billing/prices").await.status, 200);
+        let bad = c.post_form("/billing/prices/schemes", &[("code", "jubilee"), ("name", "Jubilee"), ("kind", "insurer"), ("kra_pin", "P05123")]).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("nine digits"), "{}", bad.body);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_schemes WHERE code = 'jubilee'").await, 0);
+        let ok = c.post_form("/billing/prices/schemes", &[("code", "jubilee"), ("name", "Jubilee"), ("kind", "insurer"), ("kra_pin", "p051234567x")]).await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_schemes WHERE code = 'jubilee' AND kra_pin = 'P051234567X'").await, 1);
+    }
+
     async fn a_cash_patient_waits_at_the_lab_until_paid_and_gets_numbered_invoice_and_receipt(app) {
         let db = app.db();
         publish(db).await;

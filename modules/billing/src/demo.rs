@@ -489,6 +489,7 @@ async fn price_lists(run: &DemoRun<'_>, from: NaiveDate) -> Result<(i64, i64), D
         "afya-bora",
         "Afya Bora Insurance",
         "insurer",
+        None,
     )
     .await?
     .ok_or(DbError::Conflict)?;
@@ -498,6 +499,7 @@ async fn price_lists(run: &DemoRun<'_>, from: NaiveDate) -> Result<(i64, i64), D
         "tana-hardware",
         "Tana Hardware Ltd",
         "corporate",
+        Some("P051234567X"),
     )
     .await?
     .ok_or(DbError::Conflict)?;

@@ -342,21 +342,24 @@ pub async fn add_list(
     Ok(list)
 }
 
-/// Adds a scheme (an insurer or a corporate); the code must be new.
+/// Adds a scheme (an insurer or a corporate) with the KRA PIN its invoices carry, if any; the
+/// code must be new.
 pub async fn add_scheme(
     tx: &mut Tx,
     actor: &Actor,
     code: &str,
     name: &str,
     kind: &str,
+    kra_pin: Option<&str>,
 ) -> Result<Option<i64>, DbError> {
     let row = sqlx::query(
-        "INSERT INTO billing_schemes (code, name, kind, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (code) DO NOTHING RETURNING id",
+        "INSERT INTO billing_schemes (code, name, kind, kra_pin, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING RETURNING id",
     )
     .bind(code)
     .bind(name)
     .bind(kind)
+    .bind(kra_pin)
     .bind(hms_core::clock::now_rfc3339())
     .fetch_optional(&mut **tx)
     .await?;
@@ -368,7 +371,7 @@ pub async fn add_scheme(
         tx,
         actor,
         Event::new("billing.scheme.add", "billing_scheme", Some(id))
-            .detail(json!({ "code": code, "name": name, "kind": kind })),
+            .detail(json!({ "code": code, "name": name, "kind": kind, "kra_pin": kra_pin })),
     )
     .await?;
     Ok(Some(id))

@@ -74,6 +74,7 @@ pub async fn add_scheme(cx: Ctx, form: Form) -> AppResult<Response> {
     let code = form.get("code").trim().to_ascii_lowercase();
     let name = form.get("name").trim().to_string();
     let kind = form.get("kind").trim().to_string();
+    let pin = form.get("kra_pin").trim().to_ascii_uppercase();
     let mut errors = FormErrors::new();
     let code_ok = (2..=30).contains(&code.len())
         && code
@@ -88,12 +89,24 @@ pub async fn add_scheme(cx: Ctx, form: Form) -> AppResult<Response> {
     if !KINDS.contains(&kind.as_str()) {
         errors.add("kind", t("billing_prices.error_kind"));
     }
-    let typed = json!({ "code": code, "name": name, "kind": kind });
+    if !pin.is_empty() && !super::settings::kra_pin_ok(&pin) {
+        errors.add("kra_pin", t("billing.error_kra_pin"));
+    }
+    let typed = json!({ "code": code, "name": name, "kind": kind, "kra_pin": pin });
     if !errors.is_empty() {
         return index_page(&cx, StatusCode::UNPROCESSABLE_ENTITY, typed, errors).await;
     }
     let mut tx = cx.app().db.begin().await?;
-    match prices::add_scheme(&mut tx, &cx.actor(), &code, &name, &kind).await? {
+    match prices::add_scheme(
+        &mut tx,
+        &cx.actor(),
+        &code,
+        &name,
+        &kind,
+        Some(pin.as_str()).filter(|p| !p.is_empty()),
+    )
+    .await?
+    {
         Some(id) => {
             tx.commit().await?;
             cx.flash(FlashKind::Success, t("billing_prices.scheme_added"));
