@@ -12,7 +12,7 @@ use hms_testkit::{each_backend, Client, TestApp};
 use super::{cashier, clearance, hms_billing_verify, pay, publish, visit_with_charge};
 
 /// Issues the visit's unbilled lines (no payment) and gives the patient's invoice id.
-async fn issue(app: &TestApp, c: &Client, visit: i64) -> i64 {
+pub(crate) async fn issue(app: &TestApp, c: &Client, visit: i64) -> i64 {
     let r = c
         .post_form(
             &format!("/billing/visits/{visit}/invoice"),

@@ -59,23 +59,10 @@ fn save_sales(sim: Data<&Shared>, req: &poem::Request, body: Json<Value>) -> poe
 }
 
 async fn simulator(sim: Shared) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
     let app = Route::new()
         .at("/etims-api/saveTrnsSalesOsdc", poem::post(save_sales))
         .data(sim);
-    let server = poem::Server::new(poem::listener::TcpListener::bind(addr.to_string()));
-    tokio::spawn(async move {
-        let _ = server.run(app).await;
-    });
-    for _ in 0..50 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    format!("http://{addr}/etims-api")
+    format!("{}/etims-api", super::serve_simulator(app).await)
 }
 
 async fn app_with_etims(backend: Backend, sim: Shared) -> Option<TestApp> {
@@ -333,18 +320,7 @@ async fn a_credit_note_reverses_its_invoice_for_kra(backend: Backend) {
     publish(db).await;
     let (_, visit, _) = visit_with_charge(db, "K-200", "cash", 2).await;
     let c = cashier(&app, "kra2", &["accountant"]).await;
-    let r = c
-        .post_form(
-            &format!("/billing/visits/{visit}/invoice"),
-            &[("lines", "1")],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let invoice = app.scalar("SELECT MAX(id) FROM billing_invoices").await;
-    assert_eq!(
-        c.get(&format!("/billing/invoices/{invoice}")).await.status,
-        200
-    );
+    let invoice = super::adjust::issue(&app, &c, visit).await;
     let r = c
         .post_form(
             &format!("/billing/invoices/{invoice}/requests"),

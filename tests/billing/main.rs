@@ -115,6 +115,24 @@ async fn pay(c: &Client, visit: i64, fields: &[(&str, &str)]) -> hms_testkit::Te
         .await
 }
 
+/// Serves `app` (a payment or tax authority's simulator) on a free loopback port: its address.
+pub(crate) async fn serve_simulator(app: impl poem::Endpoint + 'static) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let server = poem::Server::new(poem::listener::TcpListener::bind(addr.to_string()));
+    tokio::spawn(async move {
+        let _ = server.run(app).await;
+    });
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    format!("http://{addr}")
+}
+
 fn receipt_id(location: &str) -> i64 {
     location.rsplit("receipt=").next().unwrap().parse().unwrap()
 }

@@ -62,25 +62,12 @@ fn stkquery(sim: Data<&Shared>, body: Json<Value>) -> Json<Value> {
 }
 
 async fn simulator(sim: Shared) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
     let app = Route::new()
         .at("/oauth/v1/generate", poem::get(token))
         .at("/mpesa/stkpush/v1/processrequest", poem::post(stkpush))
         .at("/mpesa/stkpushquery/v1/query", poem::post(stkquery))
         .data(sim);
-    let server = poem::Server::new(poem::listener::TcpListener::bind(addr.to_string()));
-    tokio::spawn(async move {
-        let _ = server.run(app).await;
-    });
-    for _ in 0..50 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    format!("http://{addr}")
+    super::serve_simulator(app).await
 }
 
 async fn app_with_mpesa(backend: Backend, sim: Shared) -> Option<TestApp> {
