@@ -127,6 +127,7 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("billing_mpesa_receipts", Ledger),
         ("billing_etims_head", Local),
         ("billing_etims_documents", Local),
+        ("billing_claims", Ledger),
     ]
 };
 

@@ -5,6 +5,7 @@
 
 mod adjust;
 mod browser;
+mod claims;
 mod etims;
 mod mpesa;
 

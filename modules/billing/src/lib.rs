@@ -6,6 +6,7 @@
 
 mod adjust;
 mod bill;
+pub mod claims;
 mod clearance;
 mod cli;
 pub mod daraja;
@@ -105,6 +106,12 @@ const MENU: &[MenuItem] = &[
         order: 41,
     },
     MenuItem {
+        label: "billing_claims.title",
+        href: "/billing/claims",
+        permission: CLAIMS,
+        order: 42,
+    },
+    MenuItem {
         label: "billing.menu_approvals",
         href: "/billing/approvals",
         permission: VIEW,
@@ -190,6 +197,8 @@ const MODULE_SETTINGS: &[hms_core::module_config::Setting] = &[
     etims::BRANCH,
     etims::DEVICE,
     etims::CMC_KEY,
+    claims::HIE_URL,
+    claims::HIE_TOKEN,
 ];
 
 #[derive(RustEmbed)]

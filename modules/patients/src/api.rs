@@ -161,6 +161,21 @@ fn contact_of(c: cards::ContactRow) -> Contact {
     }
 }
 
+/// A patient's identifier of `id_type` (`sha_number`, `national_id`...), if recorded and not
+/// removed: the value as stored.
+pub async fn identifier(db: &Db, id: PatientId, id_type: &str) -> Result<Option<String>, DbError> {
+    use sqlx::Row;
+    Ok(sqlx::query(
+        "SELECT value FROM patient_identifiers WHERE patient_id = $1 AND id_type = $2 \
+         AND voided_at IS NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(id)
+    .bind(id_type)
+    .fetch_optional(db.read())
+    .await?
+    .map(|r| r.get(0)))
+}
+
 /// The contact data of one patient, read inside the caller's transaction.
 pub async fn contact_in(tx: &mut Tx, id: PatientId) -> Result<Option<Contact>, DbError> {
     Ok(cards::contact(tx, id).await?.map(contact_of))

@@ -89,7 +89,7 @@ pub async fn collections(cx: Ctx) -> AppResult<Response> {
 }
 
 /// GET `/billing/cards/attention`: what waits on someone: requests to approve, refunds to pay
-/// out, unmatched M-Pesa payments, documents KRA eTIMS refused.
+/// out, unmatched M-Pesa payments, documents KRA eTIMS refused, claims SHA rejected.
 #[handler]
 pub async fn attention(cx: Ctx) -> AppResult<Response> {
     let r = sqlx::query(
@@ -98,7 +98,8 @@ pub async fn attention(cx: Ctx) -> AppResult<Response> {
          (SELECT CAST(COALESCE(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), 0) AS BIGINT) \
          FROM billing_requests WHERE status IN ('pending', 'approved')), \
          (SELECT COUNT(*) FROM billing_mpesa_receipts WHERE status = 'unmatched'), \
-         (SELECT COUNT(*) FROM billing_etims_documents WHERE status = 'failed')",
+         (SELECT COUNT(*) FROM billing_etims_documents WHERE status = 'failed'), \
+         (SELECT COUNT(*) FROM billing_claims WHERE status = 'rejected')",
     )
     .fetch_one(cx.app().db.read())
     .await
@@ -108,5 +109,11 @@ pub async fn attention(cx: Ctx) -> AppResult<Response> {
     c.insert("to_pay", &r.get::<i64, _>(1));
     c.insert("unmatched", &r.get::<i64, _>(2));
     c.insert("refused", &r.get::<i64, _>(3));
+    let rejected = if cx.can(crate::CLAIMS) {
+        r.get::<i64, _>(4)
+    } else {
+        0
+    };
+    c.insert("rejected", &rejected);
     render(&cx, "billing/card_attention.html", c)
 }

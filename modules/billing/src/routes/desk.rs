@@ -247,6 +247,26 @@ async fn visit_context(cx: &Ctx, visit: VisitId) -> AppResult<(tera::Context, bi
         .map(|p| hms_core::phone::display(&p))
         .unwrap_or_default();
     c.insert("patient_phone", &phone);
+    let sha = sqlx::query(
+        "SELECT s.kind, a.eligibility, a.eligibility_checked_at FROM billing_schemes s \
+         LEFT JOIN billing_accounts a ON a.visit_id = $2 AND a.scheme_id = s.id WHERE s.id = $1",
+    )
+    .bind(bill.scheme_id)
+    .bind(visit)
+    .fetch_optional(db.read())
+    .await
+    .map_err(DbError::from)?
+    .filter(|r| r.get::<String, _>(0) == "sha");
+    c.insert("sha_visit", &sha.is_some());
+    c.insert(
+        "eligibility",
+        &sha.as_ref().and_then(|r| r.get::<Option<String>, _>(1)),
+    );
+    c.insert("can_claim", &cx.can(crate::CLAIMS));
+    c.insert(
+        "hie_on",
+        &crate::claims::Hie::from_config(&cx.app().config).is_some(),
+    );
     Ok((c, bill))
 }
 

@@ -2,6 +2,7 @@
 
 pub mod adjust;
 pub mod cards;
+pub mod claims;
 pub mod desk;
 pub mod documents;
 pub mod etims;
@@ -19,6 +20,7 @@ pub fn all() -> Vec<RouteSpec> {
     routes.extend(adjust::routes());
     routes.extend(mpesa::routes());
     routes.extend(etims::routes());
+    routes.extend(claims::routes());
     routes.extend(shifts::routes());
     routes.extend(prices::routes());
     routes.extend(settings::routes());
