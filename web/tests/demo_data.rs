@@ -150,6 +150,19 @@ fn a_demo_facility_is_made_once_and_numbers_continue(data: &Path, database: Opti
         count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_mpesa_receipts WHERE status = 'booked'")
             > 0
     );
+    // SHA claims of the SHA invoices, earlier ones answered; every document queued for eTIMS.
+    assert!(count("SELECT CAST(COUNT(*) AS TEXT) FROM billing_claims WHERE purpose = 'claim'") > 0);
+    assert!(
+        count("SELECT CAST(COUNT(DISTINCT status) AS TEXT) FROM billing_claims") >= 2,
+        "claims answered and waiting"
+    );
+    assert_eq!(
+        count(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM billing_invoices i WHERE i.status = 'issued' \
+             AND NOT EXISTS (SELECT 1 FROM billing_etims_documents d WHERE d.invoice_id = i.id)"
+        ),
+        0
+    );
     let mut books = vec!["billing", "verify"];
     if let Some(url) = database {
         books.extend_from_slice(&["--database", url]);

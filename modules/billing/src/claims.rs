@@ -658,22 +658,7 @@ pub async fn submit(db: &Db, hie: &Hie, actor: &Actor, id: i64) -> Result<Decisi
     let result = match &answer {
         Ok(v) => {
             let d = decision(v, total);
-            let changed = sqlx::query(
-                "UPDATE billing_claims SET status = $2, approved_cents = $3, external_id = $4, \
-                 answer = $5, last_error = NULL, submitted_at = $6, \
-                 decided_at = CASE WHEN $2 = 'submitted' THEN NULL ELSE $6 END \
-                 WHERE id = $1 AND status = 'prepared'",
-            )
-            .bind(id)
-            .bind(d.status)
-            .bind(d.approved)
-            .bind(d.external_id.as_deref())
-            .bind(v.to_string())
-            .bind(&now)
-            .execute(&mut *tx)
-            .await
-            .map_err(DbError::from)?;
-            if changed.rows_affected() != 1 {
+            if !record_answer(&mut tx, id, &d, v, &now).await? {
                 return Err(SubmitError::NotPrepared);
             }
             Ok(d)
@@ -707,6 +692,32 @@ pub async fn submit(db: &Db, hie: &Hie, actor: &Actor, id: i64) -> Result<Decisi
     .map_err(DbError::from)?;
     tx.commit().await.map_err(DbError::from)?;
     result
+}
+
+/// Records the HIE's answer `v` (read as `d`) on a prepared claim, by a guarded update: false
+/// when the claim was not prepared any more.
+pub async fn record_answer(
+    tx: &mut Tx,
+    id: i64,
+    d: &Decision,
+    v: &Value,
+    now: &str,
+) -> Result<bool, DbError> {
+    let changed = sqlx::query(
+        "UPDATE billing_claims SET status = $2, approved_cents = $3, external_id = $4, \
+         answer = $5, last_error = NULL, submitted_at = $6, \
+         decided_at = CASE WHEN $2 = 'submitted' THEN NULL ELSE $6 END \
+         WHERE id = $1 AND status = 'prepared'",
+    )
+    .bind(id)
+    .bind(d.status)
+    .bind(d.approved)
+    .bind(d.external_id.as_deref())
+    .bind(v.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(changed.rows_affected() == 1)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -50,6 +50,10 @@ const COUNTS: &[DemoCount] = &[
         key: "billing_credit_notes",
         label: Some("credit notes"),
     },
+    DemoCount {
+        key: "billing_claims",
+        label: Some("SHA claims"),
+    },
 ];
 
 pub struct BillingDemo;
@@ -95,6 +99,10 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
     // at the desk and its waivers waiting for approval.
     let last_day = week_visits.keys().next_back().copied();
     let schemes = price_lists(run, first).await?;
+    let sha: i64 = sqlx::query("SELECT id FROM billing_schemes WHERE code = 'sha'")
+        .fetch_one(db.read())
+        .await?
+        .get(0);
     let cashier = Actor::cli(Some(cashier));
     let approver = Actor::cli(Some(admin));
     let (mut invoices, mut payments, mut shift_count) = (0u64, 0u64, 0u64);
@@ -132,6 +140,15 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                                 schemes.1
                             };
                             bill::set_account(&mut tx, &cashier, visit.id, scheme, Some("M-4471"))
+                                .await?;
+                        }
+                        if visit.payer == "sha" {
+                            // A fictional SHA member number, the same for the patient each visit.
+                            let member = format!(
+                                "CR{:013}",
+                                visit.patient_id.get() * 7919 % 10_000_000_000_000
+                            );
+                            bill::set_account(&mut tx, &cashier, visit.id, sha, Some(&member))
                                 .await?;
                         }
                         let bill = bill::load(&mut tx, visit.id).await?;
@@ -324,7 +341,76 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
         run.set("billing_credit_notes", notes);
         run.progress.advance(1);
     }
-    paybill_confirmations(db, &mut rng).await
+    paybill_confirmations(db, &mut rng).await?;
+    sha_claims(run, &cashier, last_day, &mut rng).await
+}
+
+/// SHA claims of the SHA invoices: those of earlier days answered as SHA might (most approved,
+/// some in part, a few rejected, some still waiting), the last day's still to send. A facility
+/// with no KMHFL code gets a fictional one, since every claim names its provider.
+async fn sha_claims(
+    run: &DemoRun<'_>,
+    actor: &Actor,
+    last_day: Option<NaiveDate>,
+    rng: &mut StdRng,
+) -> Result<(), DbError> {
+    let db = run.db;
+    let code: Option<String> = sqlx::query("SELECT kmhfl_code FROM facilities WHERE id = 1")
+        .fetch_one(db.read())
+        .await?
+        .get(0);
+    if code.is_none_or(|c| c.trim().is_empty()) {
+        let mut tx = db.begin().await?;
+        hms_core::settings::put(&mut tx, "facility_code", "99999").await?;
+        tx.commit().await?;
+    }
+    let invoices: Vec<(i64, String)> = sqlx::query(
+        "SELECT i.id, i.issued_at FROM billing_invoices i JOIN billing_schemes s ON s.id = i.scheme_id \
+         WHERE i.payer = 'scheme' AND s.kind = 'sha' AND i.status = 'issued' ORDER BY i.id",
+    )
+    .fetch_all(db.read())
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    let mut made = 0u64;
+    for (invoice, issued_at) in invoices {
+        let id = match crate::claims::prepare(db, actor, invoice, Vec::new()).await {
+            Ok(id) => id,
+            // A patient without an SHA number is claimed by hand later.
+            Err(crate::claims::ClaimError::Db(e)) => return Err(e),
+            Err(_) => continue,
+        };
+        made += 1;
+        let day = chrono::DateTime::parse_from_rfc3339(&issued_at)
+            .map(|t| hms_core::clock::to_local(t.with_timezone(&chrono::Utc)).date_naive())
+            .ok();
+        if day.is_none() || day >= last_day {
+            continue;
+        }
+        let total: Money = sqlx::query("SELECT total_cents FROM billing_claims WHERE id = $1")
+            .bind(id)
+            .fetch_one(db.read())
+            .await?
+            .get(0);
+        let roll = rng.random_range(0..10);
+        let (outcome, paid) = match roll {
+            0 => ("error", Money::ZERO),
+            1 => ("complete", Money::from_cents(total.cents() * 8 / 10)),
+            2 => ("queued", Money::ZERO),
+            _ => ("complete", total),
+        };
+        let answer = serde_json::json!({ "resourceType": "ClaimResponse", "id": format!("CR-DEMO-{id}"),
+            "outcome": outcome, "disposition": if roll == 0 { "Member not active on the service date" } else { "adjudicated" },
+            "total": [{ "category": { "coding": [{ "code": "benefit" }] },
+                        "amount": { "value": paid.cents() as f64 / 100.0, "currency": "KES" } }] });
+        let d = crate::claims::decision(&answer, total);
+        let mut tx = db.begin().await?;
+        crate::claims::record_answer(&mut tx, id, &d, &answer, &issued_at).await?;
+        tx.commit().await?;
+    }
+    run.set("billing_claims", made);
+    Ok(())
 }
 
 /// M-Pesa's paybill confirmations of the week's M-Pesa payments, as the confirmation address
