@@ -37,7 +37,7 @@ ALTER TABLE billing_accounts ADD COLUMN eligibility_note TEXT;
 
 CREATE FUNCTION billing_claims_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.uuid IS DISTINCT FROM OLD.uuid OR NEW.bundle IS DISTINCT FROM OLD.bundle
+    IF NEW.bundle IS DISTINCT FROM OLD.bundle
         OR NEW.total_cents IS DISTINCT FROM OLD.total_cents
         OR NEW.invoice_id IS DISTINCT FROM OLD.invoice_id OR NEW.purpose IS DISTINCT FROM OLD.purpose THEN
         RAISE EXCEPTION 'a claim never changes once made: make another';
@@ -45,6 +45,8 @@ BEGIN
     RETURN NEW;
 END;
 $$;
+CREATE TRIGGER billing_claims_uuid_fixed BEFORE UPDATE OF uuid ON billing_claims
+FOR EACH ROW EXECUTE FUNCTION hms_uuid_fixed();
 CREATE TRIGGER billing_claims_fixed BEFORE UPDATE ON billing_claims
 FOR EACH ROW EXECUTE FUNCTION billing_claims_fixed();
 CREATE TRIGGER billing_claims_no_delete BEFORE DELETE ON billing_claims

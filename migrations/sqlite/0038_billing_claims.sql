@@ -38,9 +38,13 @@ ALTER TABLE billing_accounts ADD COLUMN eligibility_note TEXT;
 CREATE TRIGGER billing_claims_uuid AFTER INSERT ON billing_claims WHEN NEW.uuid IS NULL BEGIN
     UPDATE billing_claims SET uuid = (SELECT value FROM hms_uuid7) WHERE id = NEW.id;
 END;
+CREATE TRIGGER billing_claims_uuid_fixed BEFORE UPDATE OF uuid ON billing_claims
+WHEN OLD.uuid IS NOT NULL AND NEW.uuid IS NOT OLD.uuid BEGIN
+    SELECT RAISE(ABORT, 'a record''s uuid never changes');
+END;
 -- What was claimed never changes; only its course does.
 CREATE TRIGGER billing_claims_fixed BEFORE UPDATE ON billing_claims
-WHEN OLD.uuid IS NOT NULL AND (NEW.uuid IS NOT OLD.uuid OR NEW.bundle IS NOT OLD.bundle
+WHEN OLD.uuid IS NOT NULL AND (NEW.bundle IS NOT OLD.bundle
     OR NEW.total_cents IS NOT OLD.total_cents OR NEW.invoice_id IS NOT OLD.invoice_id
     OR NEW.purpose IS NOT OLD.purpose) BEGIN
     SELECT RAISE(ABORT, 'a claim never changes once made: make another');
