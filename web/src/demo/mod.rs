@@ -158,6 +158,10 @@ pub async fn run(args: DemoArgs, loaded: &Loaded) -> Result<(), Failure> {
     let _lock = crate::server::lock_data_dir(config).map_err(Failure)?;
     let (db, _) = hms_core::backup::upgrade::open(config).await?;
     let registry = Registry::new(crate::compiled_modules(), &config.modules_disabled);
+    // Generators use the modules' own reads, some of which word things (a patient's sex).
+    if let Err(e) = registry.install_translations() {
+        eprintln!("warning: {e}");
+    }
     let generators = generators(&registry);
     let actor = Actor::cli(None);
     let bar = Bar(indicatif::ProgressBar::new(0));
