@@ -233,7 +233,7 @@ fn etims_block(doc: &mut Document, print: Option<&crate::etims::Print>) {
                 "{} {}  {}",
                 t("billing_etims.scu"),
                 s.sdc_id.as_deref().unwrap_or(""),
-                s.signed_at.as_deref().unwrap_or("")
+                kra_time(s.signed_at.as_deref().unwrap_or(""))
             ),
         ),
         (
@@ -255,6 +255,14 @@ fn etims_block(doc: &mut Document, print: Option<&crate::etims::Print>) {
         y += doc.line_mm(*style);
     }
     doc.space(qr_size + 2.0);
+}
+
+/// KRA's `YYYYMMDDhhmmss` as `DD/MM/YYYY hh:mm:ss`; anything else as it came.
+fn kra_time(stamp: &str) -> String {
+    match chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S") {
+        Ok(t) => t.format("%d/%m/%Y %H:%M:%S").to_string(),
+        Err(_) => stamp.to_string(),
+    }
 }
 
 pub fn invoice_pdf(
@@ -612,4 +620,13 @@ pub fn credit_note_pdf(
     doc.text(Style::Body, &in_words(n.amount));
     etims_block(&mut doc, etims);
     doc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kra_times_read_as_people_write_them() {
+        assert_eq!(super::kra_time("20261207101500"), "07/12/2026 10:15:00");
+        assert_eq!(super::kra_time("soon"), "soon");
+    }
 }
