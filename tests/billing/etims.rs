@@ -275,6 +275,16 @@ async fn queued_and_sent_in_order_through_an_outage_and_a_refusal(backend: Backe
         "{codes:?}"
     );
 
+    // The 80 mm receipt of that sale carries the same stamp.
+    let payment = app.scalar("SELECT MIN(id) FROM billing_payments").await;
+    let receipt = c.get(&format!("/billing/receipts/{payment}.pdf")).await;
+    let text = hms_testkit::pdf::text(&receipt.bytes);
+    assert!(text.contains("SIGN000000000001"), "{text}");
+    assert_eq!(hms_testkit::pdf::page_mm(&receipt.bytes).0, 80);
+    assert!(hms_testkit::pdf::barcodes(&receipt.bytes)
+        .iter()
+        .any(|q| q.ends_with("SIGN000000000001")));
+
     // The chain cannot be rewritten; verify walks it.
     for sql in [
         "UPDATE billing_etims_documents SET payload = '{}' WHERE seq = 2",

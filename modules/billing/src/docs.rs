@@ -113,6 +113,8 @@ pub struct Receipt {
     pub received_by: Option<String>,
     /// Invoice numbers paid and how much of each.
     pub invoices: Vec<(String, Money)>,
+    /// The first invoice paid, whose KRA eTIMS stamp the receipt carries.
+    pub first_invoice: Option<i64>,
 }
 
 pub async fn receipt(db: &Db, id: i64) -> Result<Option<Receipt>, DbError> {
@@ -129,15 +131,14 @@ pub async fn receipt(db: &Db, id: i64) -> Result<Option<Receipt>, DbError> {
         return Ok(None);
     };
     let invoices = sqlx::query(
-        "SELECT i.number, a.amount_cents FROM billing_allocations a \
+        "SELECT i.number, a.amount_cents, i.id FROM billing_allocations a \
          JOIN billing_invoices i ON i.id = a.invoice_id WHERE a.payment_id = $1 ORDER BY i.id",
     )
     .bind(id)
     .fetch_all(db.read())
-    .await?
-    .iter()
-    .map(|a| (a.get(0), a.get(1)))
-    .collect();
+    .await?;
+    let first_invoice = invoices.first().map(|a| a.get(2));
+    let invoices = invoices.iter().map(|a| (a.get(0), a.get(1))).collect();
     Ok(Some(Receipt {
         id: r.get(0),
         number: r.get(1),
@@ -148,6 +149,7 @@ pub async fn receipt(db: &Db, id: i64) -> Result<Option<Receipt>, DbError> {
         tendered: r.get(6),
         reference: r.get(7),
         received_at: r.get(8),
+        first_invoice,
         received_by: r.get(9),
         invoices,
     }))
@@ -356,6 +358,7 @@ pub fn receipt_pdf(
     r: &Receipt,
     patient: &Party,
     size: PageSize,
+    etims: Option<&crate::etims::Print>,
     copy: bool,
 ) -> Vec<u8> {
     let title = format!("{} {}", t("billing_docs.receipt"), r.number);
@@ -412,6 +415,7 @@ pub fn receipt_pdf(
             r.received_by.as_deref().unwrap_or("")
         ),
     );
+    etims_block(&mut doc, etims);
     doc.finish()
 }
 

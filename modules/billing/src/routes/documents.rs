@@ -205,7 +205,12 @@ pub async fn receipt(
     let printed = Event::new("billing.receipt.print", "billing_payment", Some(id));
     let copy = print(&cx, ("receipt", id), printed, r.patient_id, &r.number).await?;
     let head = Letterhead::load(db).await?;
-    let bytes = docs::receipt_pdf(&head, &kra_pin(db).await?, &r, &patient, size, copy);
+    let pin = kra_pin(db).await?;
+    let stamp = match r.first_invoice {
+        Some(i) => etims::print_of(db, etims::Of::Invoice(i), &pin, &cx.app().config).await?,
+        None => None,
+    };
+    let bytes = docs::receipt_pdf(&head, &pin, &r, &patient, size, stamp.as_ref(), copy);
     Ok(pdf_inline(&format!("{}.pdf", r.number), bytes))
 }
 
