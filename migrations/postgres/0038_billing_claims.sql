@@ -53,3 +53,7 @@ CREATE TRIGGER billing_claims_no_delete BEFORE DELETE ON billing_claims
 FOR EACH ROW EXECUTE FUNCTION billing_refuse('billing records are never deleted');
 CREATE TRIGGER billing_claims_no_truncate BEFORE TRUNCATE ON billing_claims
 FOR EACH STATEMENT EXECUTE FUNCTION billing_refuse('billing records are never deleted');
+
+-- What a company owes (its open invoices), summed against its credit limit at every issue.
+CREATE INDEX billing_invoices_scheme_open ON billing_invoices (scheme_id)
+    WHERE payer = 'scheme' AND status = 'issued';

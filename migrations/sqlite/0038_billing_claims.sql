@@ -52,3 +52,7 @@ END;
 CREATE TRIGGER billing_claims_no_delete BEFORE DELETE ON billing_claims BEGIN
     SELECT RAISE(ABORT, 'billing records are never deleted');
 END;
+
+-- What a company owes (its open invoices), summed against its credit limit at every issue.
+CREATE INDEX billing_invoices_scheme_open ON billing_invoices (scheme_id)
+    WHERE payer = 'scheme' AND status = 'issued';

@@ -139,6 +139,60 @@ fn receipt_id(location: &str) -> i64 {
 }
 
 each_backend! {
+    async fn a_company_is_never_invoiced_past_its_credit_limit_even_by_two_desks_at_once(app) {
+        let db = app.db();
+        publish(db).await;
+        let c = cashier(&app, "corp1", &["accountant"]).await;
+        assert_eq!(c.get("/billing/prices").await.status, 200);
+        let r = c.post_form("/billing/prices/schemes", &[("code", "acme"), ("name", "Acme Ltd"), ("kind", "corporate")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let acme = app.scalar("SELECT id FROM billing_schemes WHERE code = 'acme'").await;
+        assert_eq!(c.get(&format!("/billing/prices/{acme}")).await.status, 200);
+        let today = hms_core::day::Day::today().form();
+        let r = c.post_form(&format!("/billing/prices/{acme}"), &[("effective_from", today.as_str()), ("note", ""), ("lines", "lab.test.fbc,600")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let bad = c.post_form(&format!("/billing/prices/{acme}/credit-limit"), &[("credit_limit", "lots")]).await;
+        assert_eq!(bad.status, 422);
+        let r = c.post_form(&format!("/billing/prices/{acme}/credit-limit"), &[("credit_limit", "1000")]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let page = c.get(&format!("/billing/prices/{acme}")).await;
+        assert!(page.body.contains("KES 1,000.00") || page.body.contains("KES 1000.00"), "{}", page.body);
+        // Two visits of KES 600 each issued at once from two desks: one passes, one is refused.
+        let mut visits = Vec::new();
+        for n in ["C-100", "C-101"] {
+            let (_, visit, _) = visit_with_charge(db, n, "insurance", 1).await;
+            assert_eq!(c.get(&format!("/billing/visits/{visit}")).await.status, 200);
+            let r = c.post_form(&format!("/billing/visits/{visit}/account"), &[("scheme", &acme.to_string()), ("member_number", "EMP-7")]).await;
+            assert_eq!(r.status, 303, "{}", r.body);
+            visits.push(visit);
+        }
+        let other = cashier(&app, "corp2", &["accountant"]).await;
+        for v in &visits {
+            assert_eq!(other.get(&format!("/billing/visits/{v}")).await.status, 200);
+        }
+        let (first, second) = (
+            format!("/billing/visits/{}/invoice", visits[0]),
+            format!("/billing/visits/{}/invoice", visits[1]),
+        );
+        let (a, b) = tokio::join!(
+            c.post_form(&first, &[("lines", "1")]),
+            other.post_form(&second, &[("lines", "1")]),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [303, 409], "{} / {}", a.body, b.body);
+        let refused = if a.status == 409 { &a.body } else { &b.body };
+        assert!(refused.contains("credit limit") && refused.contains("KES 400.00"), "{refused}");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_invoices WHERE payer = 'scheme'").await, 1);
+        // Raised, the second goes.
+        assert_eq!(c.post_form(&format!("/billing/prices/{acme}/credit-limit"), &[("credit_limit", "2000")]).await.status, 303);
+        let waiting = if a.status == 409 { visits[0] } else { visits[1] };
+        assert_eq!(c.get(&format!("/billing/visits/{waiting}")).await.status, 200);
+        assert_eq!(c.post_form(&format!("/billing/visits/{waiting}/invoice"), &[("lines", "1")]).await.status, 303);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_invoices WHERE payer = 'scheme'").await, 2);
+        assert!(app.audit_count("billing.scheme.credit_limit").await >= 2);
+    }
+
     async fn a_scheme_is_added_with_a_checked_kra_pin(app) {
         app.add_user("prices1", &["accountant"]).await;
         let c = app.login("prices1").await;

@@ -95,6 +95,9 @@ pub enum BillError {
     /// The M-Pesa code or card approval booked a payment already.
     #[error("reference used")]
     ReferenceUsed,
+    /// The company's invoices would pass its credit limit (what is left of it).
+    #[error("over the credit limit")]
+    CreditLimit(Money),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -116,6 +119,7 @@ impl BillError {
             BillError::NoShift => "billing.error_no_shift",
             BillError::Amount => "billing.error_amount_due",
             BillError::ReferenceUsed => "billing.error_reference_used",
+            BillError::CreditLimit(_) => "billing.error_credit_limit",
             BillError::Db(_) => "billing.error_amount_unreadable",
         }
     }
@@ -332,6 +336,9 @@ pub async fn issue(
     if patient_total.is_negative() || bill.scheme_due.is_negative() {
         return Err(BillError::Negative);
     }
+    if bill.scheme_due > Money::ZERO {
+        within_credit(tx, bill.scheme_id, bill.scheme_due).await?;
+    }
     let facility = bill.unbilled[0].facility;
     let mut issued = Issued::default();
     for (payer, total) in [("patient", patient_total), ("scheme", bill.scheme_due)] {
@@ -422,6 +429,43 @@ pub async fn issue(
         queue_for_etims(tx, bill, id, true, None, now).await?;
     }
     Ok(issued)
+}
+
+/// A company's invoices never take it past its credit limit. The scheme's row is locked (a
+/// write that changes nothing) while what it owes is summed, so two desks issuing at once cannot
+/// both pass the check; schemes without a limit pass at once.
+async fn within_credit(tx: &mut Tx, scheme: i64, adding: Money) -> Result<(), BillError> {
+    let limit = sqlx::query(
+        "UPDATE billing_schemes SET credit_limit_cents = credit_limit_cents \
+         WHERE id = $1 AND kind = 'corporate' AND credit_limit_cents IS NOT NULL \
+         RETURNING credit_limit_cents",
+    )
+    .bind(scheme)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(limit) = limit.map(|r| r.get::<Money, _>(0)) else {
+        return Ok(());
+    };
+    let owed = owed_by(&mut **tx, scheme).await?;
+    if owed + adding > limit {
+        return Err(BillError::CreditLimit(limit - owed));
+    }
+    Ok(())
+}
+
+/// What a scheme owes: the open balance of its issued invoices.
+pub async fn owed_by<'e, E>(ex: E, scheme: i64) -> Result<Money, DbError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    Ok(sqlx::query(
+        "SELECT CAST(COALESCE(SUM(total_cents - paid_cents - credited_cents), 0) AS BIGINT) \
+         FROM billing_invoices WHERE scheme_id = $1 AND payer = 'scheme' AND status = 'issued'",
+    )
+    .bind(scheme)
+    .fetch_one(ex)
+    .await?
+    .get(0))
 }
 
 /// Queues invoice `id` (the patient's or the scheme's share of `bill`) for KRA eTIMS.

@@ -377,6 +377,54 @@ pub async fn add_scheme(
     Ok(Some(id))
 }
 
+/// A company's credit limit (none: no limit) and what it owes now.
+pub async fn credit_of(db: &Db, scheme: i64) -> Result<(Option<Money>, Money), DbError> {
+    let limit: Option<Money> =
+        sqlx::query("SELECT credit_limit_cents FROM billing_schemes WHERE id = $1")
+            .bind(scheme)
+            .fetch_optional(db.read())
+            .await?
+            .and_then(|r| r.get(0));
+    Ok((limit, crate::bill::owed_by(db.read(), scheme).await?))
+}
+
+/// Sets a company's credit limit (none: no limit), audited with what it was; false when the
+/// scheme is not a company.
+pub async fn set_credit_limit(
+    tx: &mut Tx,
+    actor: &Actor,
+    scheme: i64,
+    limit: Option<Money>,
+) -> Result<bool, DbError> {
+    let before: Option<Option<i64>> = sqlx::query(
+        "SELECT credit_limit_cents FROM billing_schemes WHERE id = $1 AND kind = 'corporate'",
+    )
+    .bind(scheme)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.get(0));
+    let Some(before) = before else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE billing_schemes SET credit_limit_cents = $2 WHERE id = $1")
+        .bind(scheme)
+        .bind(limit)
+        .execute(&mut **tx)
+        .await?;
+    audit::record(
+        tx,
+        actor,
+        Event::new(
+            "billing.scheme.credit_limit",
+            "billing_scheme",
+            Some(scheme),
+        )
+        .detail(json!({ "before": before, "after": limit.map(|l| l.cents()) })),
+    )
+    .await?;
+    Ok(true)
+}
+
 /// The charge item check-in posts as the consultation fee when the facility charges one.
 pub const CONSULTATION_FEE_ITEM: &str = "appointments.consultation";
 

@@ -285,6 +285,9 @@ impl BillError {
             BillError::Db(DbError::Conflict) | BillError::Stale => {
                 AppError::Conflict(t(self.key()))
             }
+            BillError::CreditLimit(left) => {
+                AppError::Conflict(t(self.key()).replace("{left}", &left.to_string()))
+            }
             BillError::Db(e) => e.into(),
             BillError::NoVisit => AppError::NotFound,
             other => AppError::BadRequest(t(other.key())),

@@ -37,6 +37,11 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .multiline(&["lines"])
         .body_limit(2 * 1024 * 1024),
+        RouteSpec::post(
+            "/billing/prices/:scheme/credit-limit",
+            Access::Permission(PRICES),
+            set_credit_limit,
+        ),
     ]
 }
 
@@ -157,6 +162,17 @@ async fn scheme_view(
         || json!({ "effective_from": today.plus_days(1).form(), "note": "", "lines": csv }),
     );
     let mut c = tera::Context::new();
+    if scheme.kind == "corporate" {
+        let (limit, owed) = prices::credit_of(db, scheme_id).await?;
+        c.insert(
+            "credit",
+            &json!({
+                "limit": limit.map(|l| l.to_string()),
+                "limit_plain": limit.map(|l| l.plain()).unwrap_or_default(),
+                "owed": owed.to_string(),
+            }),
+        );
+    }
     c.insert("scheme", &scheme);
     c.insert("lists", &lists);
     c.insert("in_force", &in_force);
@@ -224,4 +240,31 @@ pub async fn add_list(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Res
         }
         Err(ListError::Db(e)) => Err(e.into()),
     }
+}
+
+/// POST `/billing/prices/:scheme/credit-limit` (`credit_limit` in KES, blank for none): a
+/// company's credit limit, checked at every issue of its invoices.
+#[handler]
+pub async fn set_credit_limit(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
+    let typed = form.get("credit_limit").trim();
+    let limit = if typed.is_empty() {
+        None
+    } else {
+        match crate::model::count(typed) {
+            Ok(l) => Some(l),
+            Err(key) => {
+                let mut errors = FormErrors::new();
+                errors.add("credit_limit", t(key));
+                let status = StatusCode::UNPROCESSABLE_ENTITY;
+                return scheme_view(&cx, status, id, None, errors, Vec::new()).await;
+            }
+        }
+    };
+    let mut tx = cx.app().db.begin().await?;
+    if !prices::set_credit_limit(&mut tx, &cx.actor(), id, limit).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    cx.flash(FlashKind::Success, t("billing_prices.credit_limit_saved"));
+    Ok(see_other(&format!("/billing/prices/{id}")))
 }
