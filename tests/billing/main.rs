@@ -191,6 +191,23 @@ each_backend! {
         assert_eq!(c.post_form(&format!("/billing/visits/{waiting}/invoice"), &[("lines", "1")]).await.status, 303);
         assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_invoices WHERE payer = 'scheme'").await, 2);
         assert!(app.audit_count("billing.scheme.credit_limit").await >= 2);
+        // The month's statement lists both invoices, their patients and what is owed.
+        let pdf = c.get(&format!("/billing/prices/{acme}/statement")).await;
+        assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+        let text = hms_testkit::pdf::text(&pdf.bytes);
+        assert!(
+            text.contains("Statement") && text.contains("Acme Ltd") && text.contains("INV-2026-000001")
+                && text.contains("INV-2026-000002") && text.contains("C-100") && text.contains("C-101"),
+            "{text}"
+        );
+        assert!(text.contains("Owed in all now: KES 1,200.00"), "{text}");
+        assert_eq!(c.get(&format!("/billing/prices/{acme}/statement?month=13-2026")).await.status, 400);
+        let empty = hms_testkit::pdf::text(&c.get(&format!("/billing/prices/{acme}/statement?month=2020-01")).await.bytes);
+        assert!(empty.contains("No invoices to the company this month"), "{empty}");
+        let sha = app.scalar("SELECT id FROM billing_schemes WHERE code = 'sha'").await;
+        assert_eq!(c.get(&format!("/billing/prices/{sha}/statement")).await.status, 404);
+        app.app.audit_reads.flush().await;
+        assert!(app.audit_count("billing.scheme.statement").await >= 2);
     }
 
     async fn a_scheme_is_added_with_a_checked_kra_pin(app) {

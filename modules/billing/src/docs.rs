@@ -559,6 +559,75 @@ pub async fn credit_notes_of(db: &Db, invoice: i64) -> Result<Vec<CreditNote>, D
     .collect())
 }
 
+/// One invoice on a company's statement.
+pub struct StatementRow {
+    pub number: String,
+    pub issued_at: String,
+    pub patient: String,
+    pub total: Money,
+    pub paid: Money,
+    pub credited: Money,
+}
+
+/// A company's monthly statement: the invoices issued to it in the month with what was paid
+/// and credited of each, the month's balance, and what it owes in all now.
+pub fn statement_pdf(
+    letterhead: &Letterhead,
+    kra_pin: &str,
+    (scheme, month): (&str, &str),
+    rows: &[StatementRow],
+    owed_now: Money,
+) -> Vec<u8> {
+    let title = format!("{} · {scheme} · {month}", t("billing_statement_pdf.title"));
+    let mut doc = Document::new(PageSize::A4, &title).page_numbers(&t("pdf.page_of"));
+    head(&mut doc, letterhead, kra_pin, &title, false);
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.number.clone(),
+                hms_core::clock::display_rfc3339(&r.issued_at),
+                r.patient.clone(),
+                r.total.to_string(),
+                r.paid.to_string(),
+                r.credited.to_string(),
+                (r.total - r.paid - r.credited).to_string(),
+            ]
+        })
+        .collect();
+    if table.is_empty() {
+        doc.paragraph(&t("billing_statement_pdf.none"));
+    } else {
+        doc.table(
+            &[
+                Column::new(&t("billing_docs.invoice"), 2.2),
+                Column::new(&t("billing_docs.issued"), 1.7),
+                Column::new(&t("billing_docs.patient"), 2.3),
+                Column::new(&t("billing_docs.total"), 1.2),
+                Column::new(&t("billing_docs.paid"), 1.2),
+                Column::new(&t("billing_docs.credited"), 1.2),
+                Column::new(&t("billing_docs.balance"), 1.2),
+            ],
+            &table,
+        );
+    }
+    doc.space(3.0);
+    let month_balance: Money = rows.iter().map(|r| r.total - r.paid - r.credited).sum();
+    doc.text(
+        Style::Body,
+        &format!(
+            "{} {month_balance}",
+            t("billing_statement_pdf.month_balance")
+        ),
+    );
+    doc.text(
+        Style::Bold,
+        &format!("{} {owed_now}", t("billing_statement_pdf.owed_now")),
+    );
+    doc.text(Style::Body, &in_words(owed_now));
+    doc.finish()
+}
+
 pub fn credit_note_pdf(
     letterhead: &Letterhead,
     kra_pin: &str,

@@ -8,6 +8,7 @@ use poem::http::StatusCode;
 use poem::web::Path;
 use poem::{handler, Response};
 use serde_json::json;
+use sqlx::Row;
 
 use hms_core::http::{render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec};
 use hms_core::i18n::t;
@@ -37,6 +38,11 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .multiline(&["lines"])
         .body_limit(2 * 1024 * 1024),
+        RouteSpec::get(
+            "/billing/prices/:scheme/statement",
+            Access::Permission(PRICES),
+            statement,
+        ),
         RouteSpec::post(
             "/billing/prices/:scheme/credit-limit",
             Access::Permission(PRICES),
@@ -172,6 +178,7 @@ async fn scheme_view(
                 "owed": owed.to_string(),
             }),
         );
+        c.insert("this_month", &today.date().format("%Y-%m").to_string());
     }
     c.insert("scheme", &scheme);
     c.insert("lists", &lists);
@@ -267,4 +274,96 @@ pub async fn set_credit_limit(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppRe
     tx.commit().await?;
     cx.flash(FlashKind::Success, t("billing_prices.credit_limit_saved"));
     Ok(see_other(&format!("/billing/prices/{id}")))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MonthQuery {
+    #[serde(default)]
+    month: Option<String>,
+}
+
+/// GET `/billing/prices/:scheme/statement?month=YYYY-MM` (this month when absent): the company's
+/// statement of the month as PDF.
+#[handler]
+pub async fn statement(
+    cx: Ctx,
+    Path(id): Path<i64>,
+    poem::web::Query(q): poem::web::Query<MonthQuery>,
+) -> AppResult<Response> {
+    use chrono::Datelike;
+    let db = &cx.app().db;
+    let scheme = prices::scheme(db, id).await?.ok_or(AppError::NotFound)?;
+    if scheme.kind != "corporate" {
+        return Err(AppError::NotFound);
+    }
+    let today = hms_core::day::Day::today().date();
+    let first = match q.month.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        None => today.with_day(1),
+        Some(m) => chrono::NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok(),
+    }
+    .ok_or_else(|| AppError::BadRequest(t("billing_prices.error_month")))?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| AppError::BadRequest(t("billing_prices.error_month")))?;
+    let utc = |d: chrono::NaiveDate| {
+        chrono::DateTime::from_timestamp_millis(hms_core::day::Day::new(d).start_ms())
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default()
+    };
+    let found = sqlx::query(
+        "SELECT number, issued_at, patient_id, total_cents, paid_cents, credited_cents \
+         FROM billing_invoices WHERE scheme_id = $1 AND payer = 'scheme' AND status = 'issued' \
+         AND issued_at >= $2 AND issued_at < $3 ORDER BY id",
+    )
+    .bind(id)
+    .bind(utc(first))
+    .bind(utc(next))
+    .fetch_all(db.read())
+    .await
+    .map_err(hms_core::db::DbError::from)?;
+    let ids: Vec<hms_core::ids::PatientId> = found
+        .iter()
+        .map(|r| hms_core::ids::PatientId(r.get(2)))
+        .collect();
+    let cards = hms_patients::api::cards(db, &ids).await?;
+    let rows: Vec<crate::docs::StatementRow> = found
+        .iter()
+        .map(|r| {
+            let patient = hms_core::ids::PatientId(r.get(2));
+            let who = cards
+                .iter()
+                .find(|c| c.id == patient)
+                .map(|c| format!("{} · {}", c.number, c.full_name))
+                .unwrap_or_default();
+            crate::docs::StatementRow {
+                number: r.get(0),
+                issued_at: r.get(1),
+                patient: who,
+                total: r.get(3),
+                paid: r.get(4),
+                credited: r.get(5),
+            }
+        })
+        .collect();
+    let (_, owed) = prices::credit_of(db, id).await?;
+    cx.audit_read(
+        hms_core::audit::Event::new("billing.scheme.statement", "billing_scheme", Some(id)).detail(
+            json!({
+                "month": first.format("%Y-%m").to_string(), "invoices": rows.len(),
+            }),
+        ),
+    )
+    .await;
+    let head = hms_core::pdf::Letterhead::load(db).await?;
+    let pin = super::documents::kra_pin(db).await?;
+    let month = format!(
+        "{} {}",
+        t(&format!("billing_statement_pdf.month_{}", first.month())),
+        first.year()
+    );
+    let bytes = crate::docs::statement_pdf(&head, &pin, (&scheme.name, &month), &rows, owed);
+    Ok(hms_core::http::pdf_inline(
+        &format!("statement-{}-{}.pdf", scheme.code, first.format("%Y-%m")),
+        bytes,
+    ))
 }
