@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use hms_testkit::{Backend, TestApp};
 
-use super::{cashier, publish, visit_with_charge};
+use super::{cashier, publish, text, visit_with_charge};
 
 /// What the simulator saw and how it answers.
 #[derive(Default)]
@@ -357,15 +357,6 @@ async fn claims_are_built_sent_and_answered(backend: Backend) {
             .status,
         403
     );
-}
-
-async fn text(app: &TestApp, sql: &'static str) -> String {
-    use sqlx::Row;
-    sqlx::query(sql)
-        .fetch_one(app.db().read())
-        .await
-        .unwrap()
-        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

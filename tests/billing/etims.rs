@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use hms_testkit::{Backend, TestApp};
 
-use super::{cashier, hms_billing_verify, pay, publish, visit_with_charge};
+use super::{cashier, hms_billing_verify, pay, publish, text, visit_with_charge};
 
 const PIN: &str = "P051234567X";
 const KEY: &str = "cmc-key-for-tests";
@@ -80,16 +80,6 @@ async fn app_with_etims(backend: Backend, sim: Shared) -> Option<TestApp> {
         c.modules.insert("billing".into(), t);
     })
     .await
-}
-
-/// The one text a statement from the test's own code answers.
-async fn text(app: &TestApp, sql: &'static str) -> String {
-    use sqlx::Row;
-    sqlx::query(sql)
-        .fetch_one(app.db().read())
-        .await
-        .unwrap()
-        .get(0)
 }
 
 async fn documents(app: &TestApp) -> Vec<(i64, String, String, Option<String>)> {

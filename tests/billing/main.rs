@@ -134,6 +134,15 @@ pub(crate) async fn serve_simulator(app: impl poem::Endpoint + 'static) -> Strin
     format!("http://{addr}")
 }
 
+/// The one text a statement from the test's own code answers.
+pub(crate) async fn text(app: &TestApp, sql: &'static str) -> String {
+    sqlx::query(sql)
+        .fetch_one(app.db().read())
+        .await
+        .unwrap()
+        .get(0)
+}
+
 fn receipt_id(location: &str) -> i64 {
     location.rsplit("receipt=").next().unwrap().parse().unwrap()
 }

@@ -25,7 +25,7 @@ use hms_core::config::Config;
 use hms_core::db::{Db, DbError, Tx};
 use hms_core::ids::{PatientId, VisitId};
 use hms_core::module::{FactKind, VisitFact};
-use hms_core::module_config::{Setting, SettingKind};
+use hms_core::module_config::Setting;
 use hms_core::money::Money;
 use hms_core::outbound;
 
@@ -37,16 +37,14 @@ const SHA_INTERVENTIONS: &str = "https://fhir.sha.go.ke/fhir/CodeSystem/interven
 const SHA_MEMBER: &str = "https://fhir.sha.go.ke/fhir/NamingSystem/sha-member-number";
 const KMHFL: &str = "https://fhir.health.go.ke/fhir/NamingSystem/kmhfl-code";
 
-pub const HIE_URL: Setting = Setting {
-    key: "sha_hie_url",
-    description: "The Kenya HIE's FHIR address for SHA claims and eligibility; empty: claims are prepared and exported as files",
-    kind: SettingKind::Text { default: "" },
-};
-pub const HIE_TOKEN: Setting = Setting {
-    key: "sha_hie_token",
-    description: "The bearer token the HIE issued this facility",
-    kind: SettingKind::Text { default: "" },
-};
+pub const HIE_URL: Setting = crate::daraja::text(
+    "sha_hie_url",
+    "The Kenya HIE's FHIR address for SHA claims and eligibility; empty: claims are prepared and exported as files",
+);
+pub const HIE_TOKEN: Setting = crate::daraja::text(
+    "sha_hie_token",
+    "The bearer token the HIE issued this facility",
+);
 
 /// What a claim is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

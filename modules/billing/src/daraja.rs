@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 const MODULE: &str = "billing";
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-const fn text(key: &'static str, description: &'static str) -> Setting {
+/// A text setting of `[modules.billing]` with no default (M-Pesa, eTIMS and the HIE are each
+/// off until configured).
+pub(crate) const fn text(key: &'static str, description: &'static str) -> Setting {
     Setting {
         key,
         description,

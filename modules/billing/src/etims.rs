@@ -37,33 +37,22 @@ const LEASE_SECS: i64 = 60;
 /// The hash before a facility's first document.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-const fn text(key: &'static str, description: &'static str, default: &'static str) -> Setting {
-    Setting {
-        key,
-        description,
-        kind: SettingKind::Text { default },
-    }
-}
-
-pub const API: Setting = text(
+pub const API: Setting = crate::daraja::text(
     "etims_api",
     "KRA eTIMS OSCU address (https://etims-api.kra.go.ke/etims-api, or the sandbox); empty: documents wait in the queue",
-    "",
 );
-pub const BRANCH: Setting = text(
-    "etims_branch",
-    "The branch id KRA gave this facility (bhfId)",
-    "00",
-);
-pub const DEVICE: Setting = text(
+pub const BRANCH: Setting = Setting {
+    key: "etims_branch",
+    description: "The branch id KRA gave this facility (bhfId)",
+    kind: SettingKind::Text { default: "00" },
+};
+pub const DEVICE: Setting = crate::daraja::text(
     "etims_device",
     "The device serial number the OSCU was initialised with (dvcSrlNo)",
-    "",
 );
-pub const CMC_KEY: Setting = text(
+pub const CMC_KEY: Setting = crate::daraja::text(
     "etims_cmc_key",
     "The communication key (cmcKey) KRA returned at initialisation",
-    "",
 );
 
 /// KRA's tax types: A exempt, B 16% VAT, C zero-rated, D not VAT, E 8% VAT. Medical services and
