@@ -166,6 +166,14 @@ each_backend! {
         assert_eq!(r.status, 303, "{}", r.body);
         let page = c.get(&format!("/billing/prices/{acme}")).await;
         assert!(page.body.contains("KES 1,000.00") || page.body.contains("KES 1000.00"), "{}", page.body);
+        // A new version previewed against the prices in force: nothing saved.
+        let lists = app.scalar("SELECT COUNT(*) FROM billing_price_lists").await;
+        let preview = c.post_form(&format!("/billing/prices/{acme}"), &[("effective_from", "01/01/2030"), ("note", ""), ("lines", "lab.test.xray,100"), ("preview", "1")]).await;
+        assert_eq!(preview.status, 200, "{}", preview.body);
+        assert!(preview.body.contains("class=\"preview-new\"") && preview.body.contains("class=\"preview-removed\""), "{}", preview.body);
+        let changed = c.post_form(&format!("/billing/prices/{acme}"), &[("effective_from", "01/01/2030"), ("note", ""), ("lines", "lab.test.fbc,700"), ("preview", "1")]).await;
+        assert!(changed.body.contains("class=\"preview-changed\"") && changed.body.contains("KES 600.00"), "{}", changed.body);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM billing_price_lists").await, lists);
         // Two visits of KES 600 each issued at once from two desks: one passes, one is refused.
         let mut visits = Vec::new();
         for n in ["C-100", "C-101"] {

@@ -138,6 +138,7 @@ async fn scheme_view(
     typed: Option<serde_json::Value>,
     errors: FormErrors,
     line_errors: Vec<serde_json::Value>,
+    preview: Option<Vec<serde_json::Value>>,
 ) -> AppResult<Response> {
     let db = &cx.app().db;
     let scheme = prices::scheme(db, scheme_id)
@@ -187,13 +188,23 @@ async fn scheme_view(
     c.insert("typed", &typed);
     c.insert("errors", &errors);
     c.insert("line_errors", &line_errors);
+    c.insert("preview", &preview);
     render_status(cx, status, "billing/scheme.html", c)
 }
 
 /// GET `/billing/prices/:scheme`.
 #[handler]
 pub async fn scheme_page(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
-    scheme_view(&cx, StatusCode::OK, id, None, FormErrors::new(), Vec::new()).await
+    scheme_view(
+        &cx,
+        StatusCode::OK,
+        id,
+        None,
+        FormErrors::new(),
+        Vec::new(),
+        None,
+    )
+    .await
 }
 
 /// POST `/billing/prices/:scheme`.
@@ -230,8 +241,22 @@ pub async fn add_list(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Res
     };
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     let (Some(from), true) = (from, errors.is_empty()) else {
-        return scheme_view(&cx, status, id, Some(typed), errors, line_errors).await;
+        return scheme_view(&cx, status, id, Some(typed), errors, line_errors, None).await;
     };
+    // *Preview*: what the version would change against the prices in force, nothing saved.
+    if !form.get("preview").is_empty() {
+        let rows = preview_rows(db, id, &lines).await?;
+        return scheme_view(
+            &cx,
+            StatusCode::OK,
+            id,
+            Some(typed),
+            errors,
+            line_errors,
+            Some(rows),
+        )
+        .await;
+    }
     let mut tx = db.begin().await?;
     let note = Some(note).filter(|n| !n.is_empty());
     match prices::add_list(&mut tx, &cx.actor(), &scheme, from, note, &lines).await {
@@ -243,10 +268,48 @@ pub async fn add_list(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Res
         Err(ListError::DateTaken) => {
             tx.rollback().await.ok();
             errors.add("effective_from", t("billing_prices.error_date_taken"));
-            scheme_view(&cx, status, id, Some(typed), errors, line_errors).await
+            scheme_view(&cx, status, id, Some(typed), errors, line_errors, None).await
         }
         Err(ListError::Db(e)) => Err(e.into()),
     }
+}
+
+/// Each line of a version to be saved against the prices in force: new, changed (with the
+/// price before), or the same; then the items in force the version leaves out.
+async fn preview_rows(
+    db: &hms_core::db::Db,
+    scheme: i64,
+    lines: &[prices::PriceLine],
+) -> AppResult<Vec<serde_json::Value>> {
+    let today = hms_core::day::Day::today().text();
+    let lists = prices::lists(db, scheme).await?;
+    let current = match lists.iter().find(|l| l.effective_from <= today) {
+        Some(l) => prices::lines(db, l.id).await?,
+        None => Vec::new(),
+    };
+    let mut rows: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| {
+            let before = current.iter().find(|c| c.item == l.item);
+            let change = match before {
+                None => "new",
+                Some(b) if b == l => "same",
+                Some(_) => "changed",
+            };
+            json!({
+                "item": l.item, "price": l.price.to_string(), "covered": l.covered,
+                "copay": l.copay.to_string(), "scheme_code": l.scheme_code, "tax_type": l.tax_type,
+                "change": change, "before": before.map(|b| b.price.to_string()),
+            })
+        })
+        .collect();
+    rows.extend(
+        current
+            .iter()
+            .filter(|c| !lines.iter().any(|l| l.item == c.item))
+            .map(|c| json!({ "item": c.item, "price": c.price.to_string(), "change": "removed" })),
+    );
+    Ok(rows)
 }
 
 /// POST `/billing/prices/:scheme/credit-limit` (`credit_limit` in KES, blank for none): a
@@ -263,7 +326,7 @@ pub async fn set_credit_limit(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppRe
                 let mut errors = FormErrors::new();
                 errors.add("credit_limit", t(key));
                 let status = StatusCode::UNPROCESSABLE_ENTITY;
-                return scheme_view(&cx, status, id, None, errors, Vec::new()).await;
+                return scheme_view(&cx, status, id, None, errors, Vec::new(), None).await;
             }
         }
     };
