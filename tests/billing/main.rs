@@ -8,6 +8,7 @@ mod browser;
 mod claims;
 mod etims;
 mod mpesa;
+mod remit;
 
 use hms_appointments::api::{self as visits, Priority};
 use hms_core::audit::Actor;

@@ -16,6 +16,7 @@ pub mod etims;
 pub mod model;
 pub mod mpesa;
 mod prices;
+mod remit;
 mod routes;
 mod shifts;
 mod statement;
@@ -115,6 +116,12 @@ const MENU: &[MenuItem] = &[
         label: "billing.menu_approvals",
         href: "/billing/approvals",
         permission: VIEW,
+        order: 42,
+    },
+    MenuItem {
+        label: "billing_remit.title",
+        href: "/billing/remittances",
+        permission: INVOICE,
         order: 42,
     },
     MenuItem {

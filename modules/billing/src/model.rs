@@ -9,6 +9,11 @@ pub const MAX_AMOUNT: Money = Money::from_cents(1_000_000_000);
 /// An amount typed at the desk: positive, whole cents, at most [`MAX_AMOUNT`]; the error is a
 /// translation key for the message beside the field.
 pub fn amount(text: &str) -> Result<Money, &'static str> {
+    amount_up_to(text, MAX_AMOUNT)
+}
+
+/// Like [`amount`], with another ceiling (a scheme's remittance settles many bills at once).
+pub fn amount_up_to(text: &str, max: Money) -> Result<Money, &'static str> {
     if text.trim().is_empty() {
         return Err("billing.error_amount_missing");
     }
@@ -23,7 +28,7 @@ pub fn amount(text: &str) -> Result<Money, &'static str> {
     if money.cents() <= 0 {
         return Err("billing.error_amount_positive");
     }
-    if money > MAX_AMOUNT {
+    if money > max {
         return Err("billing.error_amount_large");
     }
     Ok(money)

@@ -25,9 +25,10 @@ const RULES: &[(&str, &str)] = &[
          FROM billing_invoices i WHERE i.status = 'issued'",
     ),
     (
-        "invoice paid differs from its allocations less its refunds",
+        "invoice paid differs from its allocations and remittances less its refunds",
         "SELECT i.number, CAST(i.paid_cents - COALESCE((SELECT SUM(a.amount_cents) \
-         FROM billing_allocations a WHERE a.invoice_id = i.id), 0) + COALESCE((SELECT SUM(n.amount_cents) \
+         FROM billing_allocations a WHERE a.invoice_id = i.id), 0) - COALESCE((SELECT SUM(x.amount_cents) \
+         FROM billing_remittance_parts x WHERE x.invoice_id = i.id), 0) + COALESCE((SELECT SUM(n.amount_cents) \
          FROM billing_credit_notes n WHERE n.invoice_id = i.id AND n.kind = 'refund'), 0) AS BIGINT) \
          FROM billing_invoices i",
     ),
@@ -52,6 +53,12 @@ const RULES: &[(&str, &str)] = &[
         "payment differs from its allocations",
         "SELECT p.receipt_number, CAST(p.amount_cents - COALESCE((SELECT SUM(a.amount_cents) \
          FROM billing_allocations a WHERE a.payment_id = p.id), 0) AS BIGINT) FROM billing_payments p",
+    ),
+    (
+        "remittance differs from its parts",
+        "SELECT r.reference, CAST(r.amount_cents - COALESCE((SELECT SUM(x.amount_cents) \
+         FROM billing_remittance_parts x WHERE x.remittance_id = r.id), 0) AS BIGINT) \
+         FROM billing_remittances r",
     ),
     (
         "shift takings differ from its payments",

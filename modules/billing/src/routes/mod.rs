@@ -8,6 +8,7 @@ pub mod documents;
 pub mod etims;
 pub mod mpesa;
 pub mod prices;
+pub mod remit;
 pub mod settings;
 pub mod shifts;
 
@@ -21,6 +22,7 @@ pub fn all() -> Vec<RouteSpec> {
     routes.extend(mpesa::routes());
     routes.extend(etims::routes());
     routes.extend(claims::routes());
+    routes.extend(remit::routes());
     routes.extend(shifts::routes());
     routes.extend(prices::routes());
     routes.extend(settings::routes());
