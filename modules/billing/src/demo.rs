@@ -54,6 +54,10 @@ const COUNTS: &[DemoCount] = &[
         key: "billing_claims",
         label: Some("SHA claims"),
     },
+    DemoCount {
+        key: "billing_remittances",
+        label: Some("remittances"),
+    },
 ];
 
 pub struct BillingDemo;
@@ -342,7 +346,47 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
         run.progress.advance(1);
     }
     paybill_confirmations(db, &mut rng).await?;
-    sha_claims(run, &cashier, last_day, &mut rng).await
+    sha_claims(run, &cashier, last_day, &mut rng).await?;
+    sha_remittance(run, &cashier).await
+}
+
+/// SHA's payment notice for the claims it approved: one remittance paying what it approved of
+/// each (short-paid invoices keep the rest open, as they would until a credit note).
+async fn sha_remittance(run: &DemoRun<'_>, actor: &Actor) -> Result<(), DbError> {
+    let db = run.db;
+    let rows = sqlx::query(
+        "SELECT c.invoice_id, c.approved_cents, i.total_cents - i.paid_cents - i.credited_cents, \
+         i.scheme_id FROM billing_claims c JOIN billing_invoices i ON i.id = c.invoice_id \
+         WHERE c.status IN ('approved', 'partial') AND c.approved_cents > 0 ORDER BY c.id",
+    )
+    .fetch_all(db.read())
+    .await?;
+    let parts: Vec<(i64, Money)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get::<Money, _>(1).min(r.get(2))))
+        .filter(|p| p.1 > Money::ZERO)
+        .collect();
+    let Some(scheme) = rows.first().map(|r| r.get::<i64, _>(3)) else {
+        run.set("billing_remittances", 0);
+        return Ok(());
+    };
+    let today = hms_core::day::Day::today().date();
+    let remittance = crate::remit::NewRemittance {
+        scheme,
+        reference: format!("SHA-PN-{}", today.format("%Y%m%d")),
+        amount: parts.iter().fold(Money::ZERO, |s, p| s + p.1),
+        received_on: today,
+        note: Some("Weekly payment notice".into()),
+        parts,
+    };
+    let mut tx = db.begin().await?;
+    match crate::remit::record(&mut tx, actor, &remittance, &hms_core::clock::now_rfc3339()).await {
+        Ok(_) => tx.commit().await?,
+        Err(crate::remit::RemitError::Db(e)) => return Err(e),
+        Err(_) => return Err(DbError::Conflict),
+    }
+    run.set("billing_remittances", 1);
+    Ok(())
 }
 
 /// SHA claims of the SHA invoices: those of earlier days answered as SHA might (most approved,

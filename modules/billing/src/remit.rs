@@ -144,7 +144,7 @@ pub struct OpenInvoice {
     pub open: Money,
     /// `open` as a form value (`1250.00`).
     pub open_plain: String,
-    /// What SHA approved of its claim, when it answered.
+    /// What SHA approved of its claim and has not yet remitted, when it answered.
     pub approved: Option<Money>,
     pub claim: Option<String>,
 }
@@ -159,7 +159,9 @@ pub async fn open_invoices(
     let like = format!("%{}%", q.trim().to_uppercase());
     let rows = sqlx::query(
         "SELECT i.id, i.number, p.number, i.issued_at, i.total_cents, \
-         i.total_cents - i.paid_cents - i.credited_cents, c.approved_cents, c.status \
+         i.total_cents - i.paid_cents - i.credited_cents, c.approved_cents, c.status, \
+         (SELECT CAST(COALESCE(SUM(x.amount_cents), 0) AS BIGINT) FROM billing_remittance_parts x \
+          WHERE x.invoice_id = i.id) \
          FROM billing_invoices i JOIN patients p ON p.id = i.patient_id \
          LEFT JOIN billing_claims c ON c.invoice_id = i.id \
          WHERE i.scheme_id = $1 AND i.payer = 'scheme' AND i.status = 'issued' \
@@ -184,7 +186,9 @@ pub async fn open_invoices(
                 total: Money::from_cents(r.get(4)),
                 open,
                 open_plain: open.plain(),
-                approved: r.get::<Option<i64>, _>(6).map(Money::from_cents),
+                approved: r
+                    .get::<Option<i64>, _>(6)
+                    .map(|a| (Money::from_cents(a) - Money::from_cents(r.get(8))).max(Money::ZERO)),
                 claim: r.get(7),
             }
         })
