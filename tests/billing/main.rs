@@ -6,6 +6,7 @@
 mod adjust;
 mod browser;
 mod claims;
+mod deposit;
 mod etims;
 mod mpesa;
 mod remit;

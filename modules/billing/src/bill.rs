@@ -87,6 +87,9 @@ pub enum BillError {
     Stale,
     #[error("nothing to pay")]
     NothingDue,
+    /// The visit has no deposit left to use.
+    #[error("no deposit left")]
+    NoDeposit,
     #[error("no open shift")]
     NoShift,
     /// Cash tendered below what is due, or an M-Pesa or card amount that is not what is due.
@@ -116,6 +119,7 @@ impl BillError {
             BillError::Negative => "billing.error_negative",
             BillError::Stale => "billing.error_stale",
             BillError::NothingDue => "billing.error_nothing_due",
+            BillError::NoDeposit => "billing_deposit.error_none",
             BillError::NoShift => "billing.error_no_shift",
             BillError::Amount => "billing.error_amount_due",
             BillError::ReferenceUsed => "billing.error_reference_used",
@@ -669,94 +673,26 @@ pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, Bill
         _ => return Err(BillError::Amount),
     };
     issue(tx, actor, &bill, Some(p.method), &p.at).await?;
-    let (cash, other) = match p.method {
-        Method::Cash => (due, Money::ZERO),
-        _ => (Money::ZERO, due),
-    };
-    let shift: Option<i64> = sqlx::query(
-        "UPDATE billing_shifts SET cash_taken_cents = cash_taken_cents + $1, \
-         other_taken_cents = other_taken_cents + $2, payments = payments + 1 \
-         WHERE cashier_id = $3 AND status = 'open' RETURNING id",
+    let open = open_patient_invoices(tx, p.visit).await?;
+    let (payment, shift, number) = receive(
+        tx,
+        actor,
+        &Receiving {
+            visit: p.visit,
+            patient: bill.patient,
+            facility: open.first().map(|o| o.2).unwrap_or(1),
+            method: p.method,
+            amount: due,
+            tendered: (p.method == Method::Cash).then_some(p.amount),
+            token: &p.token,
+            mpesa_receipt: p.mpesa_receipt.as_deref(),
+            card_reference: p.card_reference.as_deref(),
+            at: &p.at,
+            purpose: "bill",
+        },
     )
-    .bind(cash)
-    .bind(other)
-    .bind(actor.user_id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .map(|r| r.get(0));
-    let shift = shift.ok_or(BillError::NoShift)?;
-    let open: Vec<(i64, Money, i64)> = sqlx::query(
-        "SELECT id, total_cents - paid_cents - credited_cents, facility_id FROM billing_invoices \
-         WHERE visit_id = $1 AND payer = 'patient' AND status = 'issued' \
-         AND paid_cents + credited_cents < total_cents ORDER BY id",
-    )
-    .bind(p.visit)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2)))
-    .collect();
-    let facility = open.first().map(|o| o.2).unwrap_or(1);
-    let (year, seq, number) = take_number(tx, facility, "RCT", &p.at).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO billing_payments (facility_id, series, year, seq, receipt_number, shift_id, \
-         visit_id, patient_id, method, amount_cents, tendered_cents, form_token, mpesa_receipt, \
-         card_reference, received_by, received_at) \
-         VALUES ($1, 'RCT', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
-    )
-    .bind(facility)
-    .bind(year)
-    .bind(seq)
-    .bind(&number)
-    .bind(shift)
-    .bind(p.visit)
-    .bind(bill.patient)
-    .bind(p.method.code())
-    .bind(due)
-    .bind((p.method == Method::Cash).then_some(p.amount))
-    .bind(&p.token)
-    .bind(p.mpesa_receipt.as_deref())
-    .bind(p.card_reference.as_deref())
-    .bind(actor.user_id)
-    .bind(&p.at)
-    .fetch_one(&mut **tx)
-    .await;
-    let payment: i64 = match inserted {
-        Ok(r) => r.get(0),
-        Err(e) => {
-            let e = DbError::from(e);
-            return Err(match e.unique_constraint() {
-                Some(c) if c.contains("mpesa") || c.contains("card") => BillError::ReferenceUsed,
-                _ => BillError::Db(e),
-            });
-        }
-    };
-    let mut left = due;
-    for (invoice, balance, _) in open {
-        if left <= Money::ZERO {
-            break;
-        }
-        let part = if balance < left { balance } else { left };
-        sqlx::query(
-            "INSERT INTO billing_allocations (payment_id, invoice_id, amount_cents) VALUES ($1, $2, $3)",
-        )
-        .bind(payment)
-        .bind(invoice)
-        .bind(part)
-        .execute(&mut **tx)
-        .await?;
-        one_row(
-            sqlx::query(
-                "UPDATE billing_invoices SET paid_cents = paid_cents + $1 \
-                 WHERE id = $2 AND status = 'issued' AND paid_cents + credited_cents + $1 <= total_cents",
-            )
-            .bind(part)
-            .bind(invoice)
-            .execute(&mut **tx)
-            .await?,
-        )?;
-        left = left - part;
-    }
+    .await?;
+    let left = allocate(tx, payment, &open, due).await?;
     if left != Money::ZERO {
         return Err(BillError::Stale);
     }
@@ -779,4 +715,138 @@ pub async fn pay(tx: &mut Tx, actor: &Actor, p: &Payment) -> Result<Booked, Bill
         change,
         new: true,
     })
+}
+
+/// Money received at the desk, as its receipt records it.
+pub(crate) struct Receiving<'a> {
+    pub visit: VisitId,
+    pub patient: PatientId,
+    pub facility: i64,
+    pub method: Method,
+    pub amount: Money,
+    /// Cash handed over, when more than the amount (the change goes back).
+    pub tendered: Option<Money>,
+    pub token: &'a str,
+    pub mpesa_receipt: Option<&'a str>,
+    pub card_reference: Option<&'a str>,
+    pub at: &'a str,
+    /// `bill` (paid towards invoices now) or `deposit` (held for the visit's bill).
+    pub purpose: &'static str,
+}
+
+/// Books money received into the cashier's open shift under a new receipt number: (payment,
+/// shift, receipt number). The shift's row is moved before the receipt counter, the order every
+/// payment takes its locks in.
+pub(crate) async fn receive(
+    tx: &mut Tx,
+    actor: &Actor,
+    r: &Receiving<'_>,
+) -> Result<(i64, i64, String), BillError> {
+    let (cash, other) = match r.method {
+        Method::Cash => (r.amount, Money::ZERO),
+        _ => (Money::ZERO, r.amount),
+    };
+    let shift: Option<i64> = sqlx::query(
+        "UPDATE billing_shifts SET cash_taken_cents = cash_taken_cents + $1, \
+         other_taken_cents = other_taken_cents + $2, payments = payments + 1 \
+         WHERE cashier_id = $3 AND status = 'open' RETURNING id",
+    )
+    .bind(cash)
+    .bind(other)
+    .bind(actor.user_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| r.get(0));
+    let shift = shift.ok_or(BillError::NoShift)?;
+    let (year, seq, number) = take_number(tx, r.facility, "RCT", r.at).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO billing_payments (facility_id, series, year, seq, receipt_number, shift_id, \
+         visit_id, patient_id, method, amount_cents, tendered_cents, form_token, mpesa_receipt, \
+         card_reference, received_by, received_at, purpose) \
+         VALUES ($1, 'RCT', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         RETURNING id",
+    )
+    .bind(r.facility)
+    .bind(year)
+    .bind(seq)
+    .bind(&number)
+    .bind(shift)
+    .bind(r.visit)
+    .bind(r.patient)
+    .bind(r.method.code())
+    .bind(r.amount)
+    .bind(r.tendered)
+    .bind(r.token)
+    .bind(r.mpesa_receipt)
+    .bind(r.card_reference)
+    .bind(actor.user_id)
+    .bind(r.at)
+    .bind(r.purpose)
+    .fetch_one(&mut **tx)
+    .await;
+    match inserted {
+        Ok(row) => Ok((row.get(0), shift, number)),
+        Err(e) => {
+            let e = DbError::from(e);
+            Err(match e.unique_constraint() {
+                Some(c) if c.contains("mpesa") || c.contains("card") => BillError::ReferenceUsed,
+                _ => BillError::Db(e),
+            })
+        }
+    }
+}
+
+/// The patient's open invoices of the visit, oldest first: (invoice, left to pay, facility).
+pub(crate) async fn open_patient_invoices(
+    tx: &mut Tx,
+    visit: VisitId,
+) -> Result<Vec<(i64, Money, i64)>, DbError> {
+    Ok(sqlx::query(
+        "SELECT id, total_cents - paid_cents - credited_cents, facility_id FROM billing_invoices \
+         WHERE visit_id = $1 AND payer = 'patient' AND status = 'issued' \
+         AND paid_cents + credited_cents < total_cents ORDER BY id",
+    )
+    .bind(visit)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect())
+}
+
+/// Spreads `amount` of a payment over `open` invoices, oldest first, each by a guarded update
+/// of what it has paid: what could not be placed.
+pub(crate) async fn allocate(
+    tx: &mut Tx,
+    payment: i64,
+    open: &[(i64, Money, i64)],
+    amount: Money,
+) -> Result<Money, BillError> {
+    let mut left = amount;
+    for &(invoice, balance, _) in open {
+        if left <= Money::ZERO {
+            break;
+        }
+        let part = balance.min(left);
+        sqlx::query(
+            "INSERT INTO billing_allocations (payment_id, invoice_id, amount_cents) VALUES ($1, $2, $3)",
+        )
+        .bind(payment)
+        .bind(invoice)
+        .bind(part)
+        .execute(&mut **tx)
+        .await?;
+        one_row(
+            sqlx::query(
+                "UPDATE billing_invoices SET paid_cents = paid_cents + $1 \
+                 WHERE id = $2 AND status = 'issued' AND paid_cents + credited_cents + $1 <= total_cents",
+            )
+            .bind(part)
+            .bind(invoice)
+            .execute(&mut **tx)
+            .await?,
+        )?;
+        left = left - part;
+    }
+    Ok(left)
 }

@@ -115,13 +115,15 @@ pub struct Receipt {
     pub invoices: Vec<(String, Money)>,
     /// The first invoice paid, whose KRA eTIMS stamp the receipt carries.
     pub first_invoice: Option<i64>,
+    /// A deposit, held for the visit's bill.
+    pub deposit: bool,
 }
 
 pub async fn receipt(db: &Db, id: i64) -> Result<Option<Receipt>, DbError> {
     let Some(r) = sqlx::query(
         "SELECT p.id, p.receipt_number, p.visit_id, p.patient_id, p.method, p.amount_cents, \
          p.tendered_cents, COALESCE(p.mpesa_receipt, p.card_reference), p.received_at, \
-         (SELECT u.full_name FROM users u WHERE u.id = p.received_by) \
+         (SELECT u.full_name FROM users u WHERE u.id = p.received_by), p.purpose \
          FROM billing_payments p WHERE p.id = $1",
     )
     .bind(id)
@@ -152,6 +154,7 @@ pub async fn receipt(db: &Db, id: i64) -> Result<Option<Receipt>, DbError> {
         first_invoice,
         received_by: r.get(9),
         invoices,
+        deposit: r.get::<String, _>(10) == "deposit",
     }))
 }
 
@@ -380,6 +383,9 @@ pub fn receipt_pdf(
         ),
         (t("billing_docs.method"), method),
     ];
+    if r.deposit {
+        fields.push((t("billing_docs.purpose"), t("billing_docs.deposit")));
+    }
     if let Some(reference) = &r.reference {
         fields.push((t("billing_docs.reference"), reference.clone()));
     }

@@ -11,6 +11,7 @@ mod clearance;
 mod cli;
 pub mod daraja;
 mod demo;
+mod deposit;
 mod docs;
 pub mod etims;
 pub mod model;

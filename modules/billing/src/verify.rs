@@ -50,9 +50,11 @@ const RULES: &[(&str, &str)] = &[
          FROM billing_credit_notes n JOIN billing_requests r ON r.id = n.request_id",
     ),
     (
-        "payment differs from its allocations",
-        "SELECT p.receipt_number, CAST(p.amount_cents - COALESCE((SELECT SUM(a.amount_cents) \
-         FROM billing_allocations a WHERE a.payment_id = p.id), 0) AS BIGINT) FROM billing_payments p",
+        "payment (a deposit: what is used of it) differs from its allocations",
+        "SELECT p.receipt_number, CAST(CASE WHEN p.purpose = 'deposit' THEN COALESCE((SELECT d.used_cents \
+         FROM billing_deposits d WHERE d.payment_id = p.id), -1) ELSE p.amount_cents END \
+         - COALESCE((SELECT SUM(a.amount_cents) FROM billing_allocations a WHERE a.payment_id = p.id), 0) \
+         AS BIGINT) FROM billing_payments p",
     ),
     (
         "remittance differs from its parts",

@@ -171,7 +171,10 @@ pub async fn desk(cx: Ctx, Query(q): Query<DeskQuery>) -> AppResult<Response> {
     render(&cx, "billing/desk.html", c)
 }
 
-async fn visit_context(cx: &Ctx, visit: VisitId) -> AppResult<(tera::Context, bill::Bill)> {
+pub(super) async fn visit_context(
+    cx: &Ctx,
+    visit: VisitId,
+) -> AppResult<(tera::Context, bill::Bill)> {
     let db = &cx.app().db;
     let mut tx = db.begin().await?;
     let loaded = bill::load(&mut tx, visit).await;
@@ -233,12 +236,17 @@ async fn visit_context(cx: &Ctx, visit: VisitId) -> AppResult<(tera::Context, bi
     c.insert("scheme_id", &bill.scheme_id);
     c.insert("schemes", &crate::prices::schemes(db).await?);
     c.insert("token", &hms_core::auth::random_token());
+    c.insert("deposit_token", &hms_core::auth::random_token());
     c.insert("bill_ref", &crate::mpesa::bill_ref(visit));
     c.insert(
         "stk_on",
         &crate::daraja::Daraja::from_config(&cx.app().config).is_some(),
     );
     c.insert("push", &super::mpesa::latest_push(db, visit).await?);
+    let deposits = crate::deposit::of_visit(db, visit).await?;
+    let deposit_left = deposits.iter().fold(Money::ZERO, |s, d| s + d.left);
+    c.insert("deposits", &deposits);
+    c.insert("deposit_left", &deposit_left);
     let phone = patients::contacts(db, &[bill.patient])
         .await?
         .into_iter()
@@ -280,7 +288,7 @@ pub async fn visit_page(cx: Ctx, Path(id): Path<i64>) -> AppResult<Response> {
 }
 
 impl BillError {
-    fn into_app(self) -> AppError {
+    pub(super) fn into_app(self) -> AppError {
         match self {
             BillError::Db(DbError::Conflict) | BillError::Stale => {
                 AppError::Conflict(t(self.key()))
@@ -300,12 +308,7 @@ impl BillError {
 pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
     let visit = VisitId(id);
     let mut errors = FormErrors::new();
-    let method = Method::parse(form.get("method"));
-    let typed = json!({
-        "method": form.get("method"), "amount": form.get("amount"),
-        "mpesa_code": form.get("mpesa_code"), "card_terminal": form.get("card_terminal"),
-        "card_approval": form.get("card_approval"),
-    });
+    let typed = typed_tender(&form);
     let token = form.get("token").trim().to_string();
     if token.is_empty() || token.len() > 100 {
         errors.add("token", t("billing.error_token"));
@@ -316,28 +319,12 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
         .parse::<i64>()
         .ok()
         .map(Money::from_cents);
-    let amount = match model::amount(form.get("amount")) {
-        Ok(a) => Some(a),
-        Err(key) => {
-            errors.add("amount", t(key));
-            None
-        }
-    };
-    let (mut mpesa, mut card) = (None, None);
-    match method {
-        None => errors.add("method", t("billing.error_method")),
-        Some(Method::Mpesa) => match model::mpesa_code(form.get("mpesa_code")) {
-            Ok(code) => mpesa = Some(code),
-            Err(key) => errors.add("mpesa_code", t(key)),
-        },
-        Some(Method::Card) => {
-            match model::card_reference(form.get("card_terminal"), form.get("card_approval")) {
-                Ok(r) => card = Some(r),
-                Err(key) => errors.add("card_approval", t(key)),
-            }
-        }
-        Some(Method::Cash) => {}
-    }
+    let Tender {
+        method,
+        amount,
+        mpesa,
+        card,
+    } = tender(&form, "", &mut errors);
     let Some(expected) = expected else {
         return Err(AppError::Conflict(t("billing.error_stale")));
     };
@@ -417,6 +404,57 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
         "/billing/visits/{id}?receipt={}",
         booked.payment
     )))
+}
+
+/// The money fields of a payment or deposit form, read.
+pub(super) struct Tender {
+    pub method: Option<Method>,
+    pub amount: Option<Money>,
+    pub mpesa: Option<String>,
+    pub card: Option<String>,
+}
+
+/// What was typed into the money fields, to show the form again.
+pub(super) fn typed_tender(form: &Form) -> serde_json::Value {
+    json!({
+        "method": form.get("method"), "amount": form.get("amount"),
+        "mpesa_code": form.get("mpesa_code"), "card_terminal": form.get("card_terminal"),
+        "card_approval": form.get("card_approval"),
+    })
+}
+
+/// Reads `method`, `amount`, `mpesa_code`, `card_terminal` and `card_approval`; a message for
+/// a field goes under `prefix` and its name.
+pub(super) fn tender(form: &Form, prefix: &str, errors: &mut FormErrors) -> Tender {
+    let method = Method::parse(form.get("method"));
+    let amount = match model::amount(form.get("amount")) {
+        Ok(a) => Some(a),
+        Err(key) => {
+            errors.add(&format!("{prefix}amount"), t(key));
+            None
+        }
+    };
+    let (mut mpesa, mut card) = (None, None);
+    match method {
+        None => errors.add(&format!("{prefix}method"), t("billing.error_method")),
+        Some(Method::Mpesa) => match model::mpesa_code(form.get("mpesa_code")) {
+            Ok(code) => mpesa = Some(code),
+            Err(key) => errors.add(&format!("{prefix}mpesa_code"), t(key)),
+        },
+        Some(Method::Card) => {
+            match model::card_reference(form.get("card_terminal"), form.get("card_approval")) {
+                Ok(r) => card = Some(r),
+                Err(key) => errors.add(&format!("{prefix}card_approval"), t(key)),
+            }
+        }
+        Some(Method::Cash) => {}
+    }
+    Tender {
+        method,
+        amount,
+        mpesa,
+        card,
+    }
 }
 
 fn t_change(change: Money) -> String {

@@ -3,6 +3,7 @@
 pub mod adjust;
 pub mod cards;
 pub mod claims;
+pub mod deposit;
 pub mod desk;
 pub mod documents;
 pub mod etims;
@@ -23,6 +24,7 @@ pub fn all() -> Vec<RouteSpec> {
     routes.extend(etims::routes());
     routes.extend(claims::routes());
     routes.extend(remit::routes());
+    routes.extend(deposit::routes());
     routes.extend(shifts::routes());
     routes.extend(prices::routes());
     routes.extend(settings::routes());
