@@ -134,39 +134,89 @@ pub async fn push_failed(db: &Db, checkout: &str, code: &str, words: &str) -> Re
 /// Receives a receipt, with the message it came in (`kind`, `raw`): keeps the message and
 /// records the receipt once, and books it when it names a bill that owes exactly its amount and
 /// a cashier with an open shift asked for it: one transaction. When booking is refused, the
-/// message and the receipt are kept as unmatched in a second one.
+/// message and the receipt are kept as unmatched in a second one. Both go through the group
+/// writer, so callbacks arriving together share a commit.
 pub async fn receive(
     db: &Db,
     (kind, raw): (&str, &str),
     checkout: Option<&str>,
     r: Incoming,
 ) -> Result<Outcome, DbError> {
-    match receive_in(db, (kind, raw), checkout, &r, true).await? {
-        Some(outcome) => Ok(outcome),
-        None => Ok(receive_in(db, (kind, raw), checkout, &r, false)
-            .await?
-            .unwrap_or(Outcome::Unmatched)),
+    let mut received = Received {
+        kind: kind.to_string(),
+        raw: raw.to_string(),
+        checkout: checkout.map(str::to_string),
+        receipt: r,
+        try_booking: true,
+    };
+    match db.write_or_refuse(received.clone(), receive_job).await {
+        Ok(outcome) => Ok(outcome),
+        Err(Attempt::Db(e)) => Err(e),
+        Err(Attempt::Refused) => {
+            received.try_booking = false;
+            match db.write_or_refuse(received, receive_job).await {
+                Ok(outcome) => Ok(outcome),
+                Err(Attempt::Db(e)) => Err(e),
+                Err(Attempt::Refused) => Ok(Outcome::Unmatched),
+            }
+        }
     }
 }
 
-/// One attempt of [`receive`]; `None` when booking was refused (the transaction rolled back).
-async fn receive_in(
-    db: &Db,
-    (kind, raw): (&str, &str),
-    checkout: Option<&str>,
-    r: &Incoming,
+/// What [`receive`] writes: the message, its receipt, and whether to try booking it.
+#[derive(Debug, Clone)]
+struct Received {
+    kind: String,
+    raw: String,
+    checkout: Option<String>,
+    receipt: Incoming,
     try_booking: bool,
-) -> Result<Option<Outcome>, DbError> {
+}
+
+/// Why an attempt of [`receive`] gave up: booking was refused (its writes roll back), or the
+/// database failed.
+enum Attempt {
+    Refused,
+    Db(DbError),
+}
+
+impl From<DbError> for Attempt {
+    fn from(e: DbError) -> Self {
+        Attempt::Db(e)
+    }
+}
+
+impl From<sqlx::Error> for Attempt {
+    fn from(e: sqlx::Error) -> Self {
+        Attempt::Db(e.into())
+    }
+}
+
+fn receive_job<'c>(
+    tx: &'c mut Tx,
+    r: &'c Received,
+) -> hms_core::group_commit::RefusableFuture<'c, Outcome, Attempt> {
+    Box::pin(receive_in(tx, r))
+}
+
+/// One attempt of [`receive`] in `tx`.
+async fn receive_in(tx: &mut Tx, received: &Received) -> Result<Outcome, Attempt> {
+    let Received {
+        kind,
+        raw,
+        checkout,
+        receipt: r,
+        try_booking,
+    } = received;
     let now = hms_core::clock::now_rfc3339();
-    let mut tx = db.begin().await?;
     sqlx::query("INSERT INTO billing_mpesa_messages (kind, body, received_at) VALUES ($1, $2, $3)")
         .bind(kind)
         .bind(raw)
         .bind(&now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let push = match checkout {
-        Some(c) => push_by_checkout(&mut tx, c).await?,
+        Some(c) => push_by_checkout(tx, c).await?,
         None => None,
     };
     let visit = push
@@ -174,7 +224,7 @@ async fn receive_in(
         .or_else(|| r.bill_ref.as_deref().and_then(visit_of_ref));
     // A reference naming no visit is kept as typed, with no visit.
     let visit = match visit {
-        Some(v) => appts::visit_in(&mut tx, v).await?.map(|_| v),
+        Some(v) => appts::visit_in(tx, v).await?.map(|_| v),
         None => None,
     };
     let inserted = sqlx::query(
@@ -191,12 +241,11 @@ async fn receive_in(
     .bind(visit)
     .bind(push.map(|p| p.0))
     .bind(&now)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = inserted else {
         // Seen before: the message is kept, nothing else changes.
-        tx.commit().await?;
-        return Ok(Some(Outcome::Duplicate));
+        return Ok(Outcome::Duplicate);
     };
     let id: i64 = row.get(0);
     if let Some(p) = push {
@@ -207,20 +256,20 @@ async fn receive_in(
         .bind(&r.receipt)
         .bind(&now)
         .bind(p.0)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     // Typed at the desk already: the confirmation confirms it.
     let desk: Option<i64> = sqlx::query("SELECT id FROM billing_payments WHERE mpesa_receipt = $1")
         .bind(&r.receipt)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?
         .map(|p| p.get(0));
     let mut outcome = Outcome::Unmatched;
     if let Some(payment) = desk {
-        mark_booked(&mut tx, id, payment, None).await?;
+        mark_booked(tx, id, payment, None).await?;
         outcome = Outcome::Confirmed(payment);
-    } else if try_booking {
+    } else if *try_booking {
         // The cashier who asked: the push's, or the one whose push for this visit still waits.
         let cashier = match (push, visit) {
             (Some(p), _) => Some(p.2),
@@ -229,7 +278,7 @@ async fn receive_in(
                  AND status IN ('sending', 'waiting', 'confirmed') ORDER BY id DESC LIMIT 1",
             )
             .bind(v)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .map(|r| r.get(0)),
             (None, None) => None,
@@ -241,22 +290,19 @@ async fn receive_in(
                 request_id: None,
             };
             let (booked, rows) =
-                audit::deferring(book_in(&mut tx, &actor, id, visit, (&r.receipt, r.amount))).await;
+                audit::deferring(book_in(tx, &actor, id, visit, (&r.receipt, r.amount))).await;
             match booked? {
                 Ok(payment) => {
-                    rows.append(&mut tx).await?;
+                    rows.append(tx).await?;
                     outcome = Outcome::Booked(payment);
                 }
-                Err(_) => {
-                    tx.rollback().await?;
-                    return Ok(None);
-                }
+                Err(_) => return Err(Attempt::Refused),
             }
         }
     }
     // The audit row last: the chain's head is the last lock a money write takes.
     audit::record(
-        &mut tx,
+        tx,
         &Actor::cli(None),
         Event::new("billing.mpesa.receipt", "billing_mpesa_receipt", Some(id)).detail(json!({
             "receipt": r.receipt, "amount": r.amount.cents(), "source": r.source.code(),
@@ -265,8 +311,7 @@ async fn receive_in(
         })),
     )
     .await?;
-    tx.commit().await?;
-    Ok(Some(outcome))
+    Ok(outcome)
 }
 
 async fn mark_booked(

@@ -345,15 +345,10 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
         at: hms_core::clock::now_rfc3339(),
     };
     let db = &cx.app().db;
-    let actor = cx.actor();
-    let mut tx = db.begin().await?;
-    let booked = match bill::pay_audited(&mut tx, &actor, &payment).await {
-        Ok(b) => {
-            tx.commit().await?;
-            b
-        }
+    // Through the group writer: payments at several desks share commits.
+    let booked = match db.write_or_refuse((cx.actor(), payment), pay_job).await {
+        Ok(b) => b,
         Err(e) => {
-            tx.rollback().await.ok();
             // A second click of the same form, racing the first: the first's payment stands.
             if let BillError::Db(ref d) = e {
                 if d.unique_constraint()
@@ -455,6 +450,13 @@ pub(super) fn tender(form: &Form, prefix: &str, errors: &mut FormErrors) -> Tend
         mpesa,
         card,
     }
+}
+
+fn pay_job<'c>(
+    tx: &'c mut hms_core::db::Tx,
+    (actor, payment): &'c (hms_core::audit::Actor, Payment),
+) -> hms_core::group_commit::RefusableFuture<'c, bill::Booked, BillError> {
+    Box::pin(bill::pay(tx, actor, payment))
 }
 
 fn t_change(change: Money) -> String {
