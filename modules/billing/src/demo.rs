@@ -260,6 +260,39 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                     let mpesa_receipt = (method == Method::Mpesa).then(|| code('S'));
                     let card_reference =
                         (method == Method::Card).then(|| format!("T01/{}", code('A')));
+                    // Now and then the patient left a deposit first (before a procedure),
+                    // which then pays the bill.
+                    if n % 29 == 3 && method == Method::Cash {
+                        let deposit = crate::deposit::NewDeposit {
+                            visit: visit.id,
+                            token: format!("demo-deposit-{}", visit.id.get()),
+                            method,
+                            amount: tendered,
+                            mpesa_receipt: None,
+                            card_reference: None,
+                            at: now.clone(),
+                        };
+                        let taken = crate::deposit::take(&mut tx, &cashier, &deposit).await;
+                        let used = match taken {
+                            Ok(_) => {
+                                crate::deposit::use_for_bill(
+                                    &mut tx, &cashier, visit.id, bill.due, &now,
+                                )
+                                .await
+                            }
+                            Err(e) => Err(e),
+                        };
+                        match used {
+                            Ok(_) => {
+                                tx.commit().await?;
+                                payments += 1;
+                                invoices += 1;
+                            }
+                            Err(bill::BillError::Db(e)) => return Err(e),
+                            Err(_) => tx.rollback().await?,
+                        }
+                        continue;
+                    }
                     let payment = Payment {
                         visit: visit.id,
                         token: format!("demo-{}", visit.id.get()),

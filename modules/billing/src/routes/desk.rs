@@ -192,7 +192,7 @@ pub(super) async fn visit_context(
     )
     .await;
     let receipts = sqlx::query(
-        "SELECT id, receipt_number, method, amount_cents, received_at FROM billing_payments \
+        "SELECT id, receipt_number, method, amount_cents, received_at, purpose FROM billing_payments \
          WHERE visit_id = $1 ORDER BY id",
     )
     .bind(visit)
@@ -206,6 +206,7 @@ pub(super) async fn visit_context(
             "method": t(Method::parse(&r.get::<String, _>(2)).unwrap_or(Method::Cash).label_key()),
             "amount": Money::from_cents(r.get(3)).to_string(),
             "at": hms_core::clock::display_rfc3339(&r.get::<String, _>(4)),
+            "deposit": r.get::<String, _>(5) == "deposit",
         })
     })
     .collect::<Vec<_>>();

@@ -126,9 +126,16 @@ pub(super) async fn print(
     patient: i64,
     number: &str,
 ) -> AppResult<bool> {
-    let mut tx = cx.app().db.begin().await?;
-    let copy = docs::record_print(&mut tx, document, id, cx.user().map(|u| u.id)).await?;
-    tx.commit().await?;
+    // Through the group writer: prints at several desks share a commit.
+    let (document, by) = (document.to_string(), cx.user().map(|u| u.id));
+    let copy = cx
+        .app()
+        .db
+        .write(move |tx| {
+            let document = document.clone();
+            Box::pin(async move { docs::record_print(tx, &document, id, by).await })
+        })
+        .await?;
     cx.audit_read(
         event
             .patient(patient)
