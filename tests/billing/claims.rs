@@ -158,9 +158,46 @@ async fn claims_are_built_sent_and_answered(backend: Backend) {
         "CoverageEligibilityRequest"
     );
 
-    // A pre-authorisation of what the visit will be given.
+    // A pre-authorisation of what the visit will be given: a surgical one needs its clinical
+    // indication and anaesthesia, and a real day; what is wrong is said beside the field.
+    let page = c.get(&format!("/billing/visits/{visit}")).await;
+    assert!(
+        page.body.contains("id=\"preauth-profile\""),
+        "{}",
+        page.body
+    );
+    let at = format!("/billing/visits/{visit}/preauth");
+    let bad = c
+        .post_form(
+            &at,
+            &[("profile", "surgical"), ("session_date", "31/02/2027")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    for field in ["indication", "anaesthesia", "session-date"] {
+        assert!(
+            bad.body.contains(&format!("id=\"preauth-{field}-error\"")),
+            "{field}: {}",
+            bad.body
+        );
+    }
+    let unknown = c.post_form(&at, &[("profile", "dental")]).await;
+    assert!(unknown.status == 422 && unknown.body.contains("id=\"preauth-profile-error\""));
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM billing_claims").await,
+        0,
+        "nothing prepared"
+    );
     let r = c
-        .post_form(&format!("/billing/visits/{visit}/preauth"), &[])
+        .post_form(
+            &at,
+            &[
+                ("profile", "surgical"),
+                ("indication", "Symptomatic gallstones <b>"),
+                ("anaesthesia", "general"),
+                ("session_date", "20/12/2026"),
+            ],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let preauth_uuid = text(
@@ -168,6 +205,21 @@ async fn claims_are_built_sent_and_answered(backend: Backend) {
         "SELECT uuid FROM billing_claims WHERE purpose = 'preauthorization'",
     )
     .await;
+    let preauth: Value = serde_json::from_str(
+        &text(
+            &app,
+            "SELECT bundle FROM billing_claims WHERE purpose = 'preauthorization'",
+        )
+        .await,
+    )
+    .unwrap();
+    let claim = &preauth["entry"][0]["resource"];
+    assert_eq!(claim["subType"]["coding"][0]["code"], "surgical");
+    assert_eq!(
+        claim["supportingInfo"][0]["valueString"],
+        "Symptomatic gallstones <b>"
+    );
+    assert_eq!(claim["supportingInfo"][2]["timingDate"], "2026-12-20");
 
     // The visit's SHA share invoiced, then claimed.
     let r = c

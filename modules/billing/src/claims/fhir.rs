@@ -10,6 +10,53 @@ const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 const SHA_INTERVENTIONS: &str = "https://fhir.sha.go.ke/fhir/CodeSystem/interventions";
 pub(super) const SHA_MEMBER: &str = "https://fhir.sha.go.ke/fhir/NamingSystem/sha-member-number";
 const KMHFL: &str = "https://fhir.health.go.ke/fhir/NamingSystem/kmhfl-code";
+const PREAUTH_TYPES: &str = "https://fhir.sha.go.ke/fhir/CodeSystem/preauth-type";
+const SUPPORTING_INFO: &str = "https://fhir.sha.go.ke/fhir/CodeSystem/supporting-info-category";
+
+/// The IG's specialised pre-authorisation profiles.
+pub const PROFILES: &[&str] = &["imaging", "oncology", "optical", "renal", "surgical"];
+
+/// What a specialised pre-authorisation adds to the claim: the profile and its clinical
+/// details, each sent as the claim's supporting information when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Specialised {
+    /// One of [`PROFILES`].
+    pub profile: String,
+    pub indication: String,
+    pub complaint: String,
+    /// History of the present illness.
+    pub history: String,
+    pub investigations: String,
+    /// Surgical: general, regional, local or sedation.
+    pub anaesthesia: String,
+    /// Oncology and renal: the day the (first) session is expected (`2026-12-08`).
+    pub session_date: Option<String>,
+    /// Optical: the lens prescription.
+    pub lens: String,
+}
+
+impl Specialised {
+    /// The supporting information entries (category code, value), the filled ones only.
+    fn entries(&self) -> Vec<(&'static str, Value)> {
+        let mut out = Vec::new();
+        for (code, text) in [
+            ("clinical-indication", &self.indication),
+            ("chief-complaint", &self.complaint),
+            ("history-of-present-illness", &self.history),
+            ("investigations", &self.investigations),
+            ("anaesthesia-type", &self.anaesthesia),
+            ("lens-prescription", &self.lens),
+        ] {
+            if !text.trim().is_empty() {
+                out.push((code, json!({ "valueString": text.trim() })));
+            }
+        }
+        if let Some(day) = &self.session_date {
+            out.push(("session-expected-date", json!({ "timingDate": day })));
+        }
+        out
+    }
+}
 
 /// What a claim is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +107,8 @@ pub struct Facts {
     pub created: String,
     pub diagnoses: Vec<(Option<String>, String)>,
     pub lines: Vec<Line>,
+    /// A specialised pre-authorisation's profile and details.
+    pub specialised: Option<Specialised>,
 }
 
 fn money(m: Money) -> Value {
@@ -109,6 +158,25 @@ pub fn bundle(f: &Facts) -> Value {
         "item": items,
         "total": money(total),
     });
+    if let Some(s) = &f.specialised {
+        claim["subType"] = json!({ "coding": [{ "system": PREAUTH_TYPES, "code": s.profile }], "text": s.profile });
+        let info: Vec<Value> = s
+            .entries()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (code, value))| {
+                let mut entry = json!({ "sequence": i + 1,
+                    "category": { "coding": [{ "system": SUPPORTING_INFO, "code": code }] } });
+                if let (Some(e), Some(v)) = (entry.as_object_mut(), value.as_object()) {
+                    e.extend(v.clone());
+                }
+                entry
+            })
+            .collect();
+        if !info.is_empty() {
+            claim["supportingInfo"] = json!(info);
+        }
+    }
     if let Some(pre) = &f.preauth_uuid {
         claim["related"] = json!([{ "claim": { "reference": format!("Claim/{pre}") },
             "relationship": { "coding": [{ "code": "prior" }], "text": "pre-auth" } }]);
@@ -210,6 +278,7 @@ mod tests {
                 unit_price: Money::from_shillings(500),
                 net: Money::from_shillings(500),
             }],
+            specialised: None,
         };
         let b = bundle(&f);
         let claim = &b["entry"][0]["resource"];
@@ -230,8 +299,35 @@ mod tests {
             format!("Condition/{}", conditions[0]["id"].as_str().unwrap())
         );
         assert!(claim["item"][0]["productOrService"].get("coding").is_none());
+        assert!(claim.get("subType").is_none() && claim.get("supportingInfo").is_none());
         let id = new_uuid();
         assert_eq!((id.len(), &id[14..15]), (36, "7"));
         assert!("89ab".contains(&id[19..20]), "{id}");
+
+        // A surgical pre-authorisation: its profile and the details given, in order.
+        let surgical = Facts {
+            specialised: Some(Specialised {
+                profile: "surgical".into(),
+                indication: "Symptomatic gallstones".into(),
+                anaesthesia: "general".into(),
+                session_date: Some("2026-12-20".into()),
+                ..Specialised::default()
+            }),
+            ..f
+        };
+        let claim = bundle(&surgical)["entry"][0]["resource"].clone();
+        assert_eq!(claim["subType"]["coding"][0]["code"], "surgical");
+        let info = claim["supportingInfo"].as_array().unwrap();
+        assert_eq!(info.len(), 3);
+        assert_eq!(
+            info[0]["category"]["coding"][0]["code"],
+            "clinical-indication"
+        );
+        assert_eq!(info[0]["valueString"], "Symptomatic gallstones");
+        assert_eq!(info[1]["valueString"], "general");
+        assert_eq!(
+            (info[2]["sequence"].as_u64(), info[2]["timingDate"].as_str()),
+            (Some(3), Some("2026-12-20"))
+        );
     }
 }

@@ -27,7 +27,7 @@ use hms_core::ids::{PatientId, VisitId};
 use hms_core::module::{FactKind, VisitFact};
 use hms_core::money::Money;
 
-pub use fhir::{bundle, Facts, Line, Purpose};
+pub use fhir::{bundle, Facts, Line, Purpose, Specialised, PROFILES};
 pub use hie::{
     check_eligibility, decision, record_answer, submit, Decision, Hie, HieError, SubmitError,
     HIE_TOKEN, HIE_URL,
@@ -176,6 +176,7 @@ fn facts_from(
         start,
         end,
         created: hms_core::clock::now_rfc3339(),
+        specialised: None,
         diagnoses,
         lines,
     }
@@ -262,6 +263,7 @@ pub async fn prepare_preauth(
     actor: &Actor,
     visit: VisitId,
     diagnoses: Vec<(Option<String>, String)>,
+    specialised: Option<fhir::Specialised>,
 ) -> Result<i64, ClaimError> {
     let mut tx = db.begin().await?;
     let bill = crate::bill::load(&mut tx, visit)
@@ -301,6 +303,7 @@ pub async fn prepare_preauth(
     );
     facts.purpose = Purpose::Preauthorization;
     facts.identifier = format!("PA-{}", visit.get());
+    facts.specialised = specialised;
     let mut tx = db.begin().await?;
     let id = insert(
         &mut tx,

@@ -14,11 +14,13 @@ use sqlx::Row;
 
 use hms_core::audit::Event;
 use hms_core::db::DbError;
-use hms_core::http::{csv_attachment, render, see_other, Access, Ctx, FlashKind, Form, RouteSpec};
+use hms_core::http::{
+    csv_attachment, render, render_status, see_other, Access, Ctx, FlashKind, Form, RouteSpec,
+};
 use hms_core::i18n::t;
 use hms_core::ids::VisitId;
 use hms_core::money::Money;
-use hms_core::ui::csv_cell;
+use hms_core::ui::{csv_cell, FormErrors};
 use hms_core::{AppError, AppResult};
 
 use crate::claims::{self, ClaimError, Hie, SubmitError};
@@ -179,14 +181,114 @@ pub async fn prepare(cx: Ctx, form: Form) -> AppResult<Response> {
 
 /// POST `/billing/visits/:id/preauth`.
 #[handler]
-pub async fn preauth(cx: Ctx, Path(id): Path<i64>, _form: Form) -> AppResult<Response> {
+pub async fn preauth(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response> {
     let visit = VisitId(id);
+    let specialised = match specialised(&form) {
+        Ok(s) => s,
+        Err(errors) => {
+            let (mut c, _) = super::desk::visit_context(&cx, visit).await?;
+            c.insert("errors", &errors);
+            c.insert("typed", &json!({ "method": "cash" }));
+            c.insert("preauth_typed", &typed_preauth(&form));
+            return render_status(
+                &cx,
+                poem::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "billing/visit.html",
+                c,
+            );
+        }
+    };
     let found = diagnoses(&cx, visit).await?;
-    let claim = claims::prepare_preauth(&cx.app().db, &cx.actor(), visit, found)
+    let claim = claims::prepare_preauth(&cx.app().db, &cx.actor(), visit, found, specialised)
         .await
         .map_err(claim_error)?;
     cx.flash(FlashKind::Success, t("billing_claims.preauth_flash"));
     Ok(see_other(&format!("/billing/claims/{claim}")))
+}
+
+const PREAUTH_FIELDS: &[&str] = &[
+    "profile",
+    "indication",
+    "complaint",
+    "history",
+    "investigations",
+    "anaesthesia",
+    "session_date",
+    "lens",
+];
+const ANAESTHESIA: &[&str] = &["general", "regional", "local", "sedation"];
+
+fn typed_preauth(form: &Form) -> Value {
+    PREAUTH_FIELDS
+        .iter()
+        .map(|f| (f.to_string(), json!(form.get(f))))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The pre-authorisation form's profile and details: none for a general one; the messages
+/// (under `preauth_` and the field's name) when something is wrong.
+fn specialised(form: &Form) -> Result<Option<claims::Specialised>, FormErrors> {
+    let profile = form.get("profile").trim();
+    if profile.is_empty() {
+        return Ok(None);
+    }
+    let mut errors = FormErrors::new();
+    if !claims::PROFILES.contains(&profile) {
+        errors.add("preauth_profile", t("billing_claims.error_profile"));
+    }
+    let text = |name: &str, errors: &mut FormErrors| {
+        let value = form.get(name).trim().to_string();
+        if value.chars().count() > 500 {
+            errors.add(
+                &format!("preauth_{name}"),
+                t("billing_claims.error_too_long"),
+            );
+        }
+        value
+    };
+    let s = claims::Specialised {
+        profile: profile.to_string(),
+        indication: text("indication", &mut errors),
+        complaint: text("complaint", &mut errors),
+        history: text("history", &mut errors),
+        investigations: text("investigations", &mut errors),
+        anaesthesia: form.get("anaesthesia").trim().to_string(),
+        session_date: None,
+        lens: text("lens", &mut errors),
+    };
+    if s.indication.is_empty() {
+        errors.add("preauth_indication", t("billing_claims.error_indication"));
+    }
+    if !s.anaesthesia.is_empty() && !ANAESTHESIA.contains(&s.anaesthesia.as_str()) {
+        errors.add("preauth_anaesthesia", t("billing_claims.error_anaesthesia"));
+    }
+    if profile == "surgical" && s.anaesthesia.is_empty() {
+        errors.add("preauth_anaesthesia", t("billing_claims.error_anaesthesia"));
+    }
+    if profile == "optical" && s.lens.is_empty() {
+        errors.add("preauth_lens", t("billing_claims.error_lens"));
+    }
+    let day = form.get("session_date").trim();
+    let session_date = if day.is_empty() {
+        None
+    } else {
+        match hms_core::dates::event(day) {
+            Ok(d) => Some(hms_core::dates::text(d)),
+            Err(e) => {
+                errors.add(
+                    "preauth_session_date",
+                    e.message(hms_core::dates::latest_event()),
+                );
+                None
+            }
+        }
+    };
+    if errors.is_empty() {
+        Ok(Some(claims::Specialised { session_date, ..s }))
+    } else {
+        Err(errors)
+    }
 }
 
 /// POST `/billing/visits/:id/eligibility`.
