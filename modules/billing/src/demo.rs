@@ -25,8 +25,9 @@ use hms_core::ids::VisitId;
 use hms_core::money::Money;
 
 use crate::adjust::{self, Kind, NewRequest, RefundMethod};
-use crate::bill::{self, Payment};
+use crate::bill;
 use crate::model::{Method, PayerClass};
+use crate::pay::{self, Payment};
 use crate::prices::{self, PriceLine};
 use crate::shifts;
 
@@ -303,7 +304,7 @@ async fn generate(run: &DemoRun<'_>) -> Result<(), DbError> {
                         card_reference,
                         at: now.clone(),
                     };
-                    match bill::pay_audited(&mut tx, &cashier, &payment).await {
+                    match pay::pay_audited(&mut tx, &cashier, &payment).await {
                         Ok(_) => {
                             tx.commit().await?;
                             payments += 1;

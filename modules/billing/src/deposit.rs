@@ -13,8 +13,9 @@ use hms_core::db::{Db, DbError, Tx};
 use hms_core::ids::VisitId;
 use hms_core::money::Money;
 
-use crate::bill::{self, BillError, Booked, Receiving};
+use crate::bill::{self, BillError};
 use crate::model::{Method, PayerClass};
+use crate::pay::{self, Booked, Receiving};
 
 /// A deposit as the desk typed it.
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub struct NewDeposit {
 
 /// Books a deposit for the visit in the cashier's open shift, with its receipt.
 pub async fn take(tx: &mut Tx, actor: &Actor, d: &NewDeposit) -> Result<Booked, BillError> {
-    if let Some(payment) = bill::by_token(tx, &d.token).await? {
+    if let Some(payment) = pay::by_token(tx, &d.token).await? {
         return Ok(Booked {
             payment,
             change: Money::ZERO,
@@ -45,7 +46,7 @@ pub async fn take(tx: &mut Tx, actor: &Actor, d: &NewDeposit) -> Result<Booked, 
         .ok_or(BillError::NoVisit)?;
     let patient = hms_core::ids::PatientId(visit.get(0));
     let facility: i64 = visit.get(1);
-    let (payment, shift, number) = bill::receive(
+    let (payment, shift, number) = pay::receive(
         tx,
         actor,
         &Receiving {
@@ -129,7 +130,7 @@ pub async fn use_for_bill(
     bill::issue(tx, actor, &loaded, None, at).await?;
     let mut used = Money::ZERO;
     for (deposit, payment, balance) in held {
-        let open = bill::open_patient_invoices(tx, visit).await?;
+        let open = pay::open_patient_invoices(tx, visit).await?;
         let owed = open.iter().fold(Money::ZERO, |s, o| s + o.1);
         let part = balance.min(owed);
         if part <= Money::ZERO {
@@ -146,10 +147,10 @@ pub async fn use_for_bill(
             .execute(&mut **tx)
             .await?,
         )?;
-        if bill::allocate(tx, payment, &open, part).await? != Money::ZERO {
+        if pay::allocate(tx, payment, &open, part).await? != Money::ZERO {
             return Err(BillError::Stale);
         }
-        used = used + part;
+        used += part;
     }
     audit::record(
         tx,

@@ -16,6 +16,7 @@ mod docs;
 pub mod etims;
 pub mod model;
 pub mod mpesa;
+mod pay;
 mod prices;
 mod remit;
 mod routes;

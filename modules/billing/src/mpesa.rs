@@ -15,8 +15,9 @@ use hms_core::db::{Db, DbError, Tx};
 use hms_core::ids::VisitId;
 use hms_core::money::Money;
 
-use crate::bill::{self, BillError, Payment};
+use crate::bill::{self, BillError};
 use crate::model::Method;
+use crate::pay::{self, Payment};
 
 /// The account reference of a visit's bill (AccountReference of a push, BillRefNumber of a
 /// paybill payment): `B` and the visit's number, 12 characters at most.
@@ -392,7 +393,7 @@ async fn book_in(
         card_reference: None,
         at: hms_core::clock::now_rfc3339(),
     };
-    let booked = match bill::pay(tx, actor, &payment).await {
+    let booked = match pay::pay(tx, actor, &payment).await {
         Ok(b) => b,
         Err(BillError::Db(e)) if !e.is_unique() => return Err(e),
         Err(e) => return Ok(Err(e)),

@@ -98,7 +98,7 @@ pub async fn take(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respons
             if matches!(e, BillError::Db(ref d) if d.unique_constraint().is_some_and(|c| c.contains("form_token")))
             {
                 let mut tx = cx.app().db.begin().await?;
-                let earlier = crate::bill::by_token(&mut tx, &new.token).await?;
+                let earlier = crate::pay::by_token(&mut tx, &new.token).await?;
                 tx.rollback().await.ok();
                 if let Some(p) = earlier {
                     return Ok(see_other(&format!("/billing/visits/{id}?receipt={p}")));

@@ -23,8 +23,9 @@ use hms_core::ui::FormErrors;
 use hms_core::{AppError, AppResult};
 use hms_patients::api as patients;
 
-use crate::bill::{self, BillError, Payment};
+use crate::bill::{self, BillError};
 use crate::model::{self, Method, PayerClass};
+use crate::pay::{self as payments, Payment};
 use crate::{COLLECT, INVOICE, VIEW};
 
 const PAGE: i64 = 25;
@@ -356,7 +357,7 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
                     .is_some_and(|c| c.contains("form_token"))
                 {
                     let mut tx = db.begin().await?;
-                    let earlier = bill::by_token(&mut tx, &token).await?;
+                    let earlier = payments::by_token(&mut tx, &token).await?;
                     tx.rollback().await.ok();
                     if let Some(p) = earlier {
                         return Ok(see_other(&format!("/billing/visits/{id}?receipt={p}")));
@@ -456,8 +457,8 @@ pub(super) fn tender(form: &Form, prefix: &str, errors: &mut FormErrors) -> Tend
 fn pay_job<'c>(
     tx: &'c mut hms_core::db::Tx,
     (actor, payment): &'c (hms_core::audit::Actor, Payment),
-) -> hms_core::group_commit::RefusableFuture<'c, bill::Booked, BillError> {
-    Box::pin(bill::pay(tx, actor, payment))
+) -> hms_core::group_commit::RefusableFuture<'c, payments::Booked, BillError> {
+    Box::pin(payments::pay(tx, actor, payment))
 }
 
 fn t_change(change: Money) -> String {
