@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use hms_testkit::{Backend, TestApp};
 
-use super::{cashier, publish, text, visit_with_charge};
+use super::{cashier, publish, sha_prices, text, visit_with_charge};
 
 /// What the simulator saw and how it answers.
 #[derive(Default)]
@@ -116,22 +116,7 @@ async fn claims_are_built_sent_and_answered(backend: Backend) {
     }
     let c = cashier(&app, "sha1", &["accountant"]).await;
     // SHA's prices: the test is covered under its intervention code.
-    let sha = app
-        .scalar("SELECT id FROM billing_schemes WHERE code = 'sha'")
-        .await;
-    assert_eq!(c.get(&format!("/billing/prices/{sha}")).await.status, 200);
-    let today = hms_core::day::Day::today().form();
-    let r = c
-        .post_form(
-            &format!("/billing/prices/{sha}"),
-            &[
-                ("effective_from", today.as_str()),
-                ("note", ""),
-                ("lines", "lab.test.fbc,900,yes,0,SHA-LAB-0042"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    sha_prices(&app, &c).await;
     let empty = c.get("/billing/claims").await;
     assert_eq!(empty.status, 200);
     assert!(empty.body.contains("id=\"none-ready\"") && empty.body.contains("id=\"no-claims\""));

@@ -118,6 +118,28 @@ async fn pay(c: &Client, visit: i64, fields: &[(&str, &str)]) -> hms_testkit::Te
         .await
 }
 
+/// SHA's price list from today, covering the test at KES 900 under an intervention code: the
+/// SHA scheme's id.
+pub(crate) async fn sha_prices(app: &TestApp, c: &Client) -> i64 {
+    let sha = app
+        .scalar("SELECT id FROM billing_schemes WHERE code = 'sha'")
+        .await;
+    assert_eq!(c.get(&format!("/billing/prices/{sha}")).await.status, 200);
+    let today = hms_core::day::Day::today().form();
+    let r = c
+        .post_form(
+            &format!("/billing/prices/{sha}"),
+            &[
+                ("effective_from", today.as_str()),
+                ("note", ""),
+                ("lines", "lab.test.fbc,900,yes,0,SHA-LAB-0042"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    sha
+}
+
 /// Serves `app` (a payment or tax authority's simulator) on a free loopback port: its address.
 pub(crate) async fn serve_simulator(app: impl poem::Endpoint + 'static) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

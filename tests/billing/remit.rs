@@ -5,27 +5,12 @@
 
 use hms_testkit::{each_backend, Client, TestApp};
 
-use super::{cashier, hms_billing_verify, publish, visit_with_charge};
+use super::{cashier, hms_billing_verify, publish, sha_prices, visit_with_charge};
 
 /// An SHA price list covering the test at KES 900, and `n` SHA visits with their SHA share
 /// invoiced: the invoices' ids, oldest first.
 async fn sha_invoices(app: &TestApp, c: &Client, n: usize) -> Vec<i64> {
-    let sha = app
-        .scalar("SELECT id FROM billing_schemes WHERE code = 'sha'")
-        .await;
-    assert_eq!(c.get(&format!("/billing/prices/{sha}")).await.status, 200);
-    let today = hms_core::day::Day::today().form();
-    let r = c
-        .post_form(
-            &format!("/billing/prices/{sha}"),
-            &[
-                ("effective_from", today.as_str()),
-                ("note", ""),
-                ("lines", "lab.test.fbc,900,yes,0,SHA-LAB-0042"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    let sha = sha_prices(app, c).await;
     for i in 0..n {
         let (_, visit, _) = visit_with_charge(app.db(), &format!("R-{i}"), "sha", 1).await;
         assert_eq!(c.get(&format!("/billing/visits/{visit}")).await.status, 200);

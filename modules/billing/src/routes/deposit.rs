@@ -44,9 +44,11 @@ async fn form_again(
     errors: FormErrors,
 ) -> AppResult<Response> {
     let (mut c, _) = visit_context(cx, visit).await?;
-    c.insert("errors", &errors);
+    c.insert("errors", &FormErrors::new());
     c.insert("typed", &json!({ "method": "cash" }));
+    c.insert("deposit_errors", &errors);
     c.insert("deposit_typed", &typed);
+    c.insert("deposit_open", &true);
     render_status(
         cx,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -70,7 +72,7 @@ pub async fn take(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respons
         amount,
         mpesa,
         card,
-    } = tender(&form, "deposit_", &mut errors);
+    } = tender(&form, &mut errors);
     let (Some(method), Some(amount), true) = (method, amount, errors.is_empty()) else {
         return form_again(&cx, visit, typed, errors).await;
     };
@@ -105,9 +107,9 @@ pub async fn take(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Respons
                 }
             }
             let field = match e {
-                BillError::ReferenceUsed if new.mpesa_receipt.is_some() => "deposit_mpesa_code",
-                BillError::ReferenceUsed => "deposit_card_approval",
-                BillError::NoShift => "deposit_form",
+                BillError::ReferenceUsed if new.mpesa_receipt.is_some() => "mpesa_code",
+                BillError::ReferenceUsed => "card_approval",
+                BillError::NoShift => "form",
                 BillError::Db(ref d) if d.is_unique() => {
                     return Err(AppError::Conflict(t("billing.error_stale")))
                 }

@@ -248,6 +248,9 @@ pub(super) async fn visit_context(
     let deposits = crate::deposit::of_visit(db, visit).await?;
     let deposit_left = deposits.iter().fold(Money::ZERO, |s, d| s + d.left);
     c.insert("deposits", &deposits);
+    c.insert("deposit_errors", &FormErrors::new());
+    c.insert("deposit_typed", &json!({ "method": "cash" }));
+    c.insert("deposit_open", &false);
     c.insert("deposit_left", &deposit_left);
     let phone = patients::contacts(db, &[bill.patient])
         .await?
@@ -326,7 +329,7 @@ pub async fn pay(cx: Ctx, Path(id): Path<i64>, form: Form) -> AppResult<Response
         amount,
         mpesa,
         card,
-    } = tender(&form, "", &mut errors);
+    } = tender(&form, &mut errors);
     let Some(expected) = expected else {
         return Err(AppError::Conflict(t("billing.error_stale")));
     };
@@ -421,27 +424,27 @@ pub(super) fn typed_tender(form: &Form) -> serde_json::Value {
 }
 
 /// Reads `method`, `amount`, `mpesa_code`, `card_terminal` and `card_approval`; a message for
-/// a field goes under `prefix` and its name.
-pub(super) fn tender(form: &Form, prefix: &str, errors: &mut FormErrors) -> Tender {
+/// a field goes under its name.
+pub(super) fn tender(form: &Form, errors: &mut FormErrors) -> Tender {
     let method = Method::parse(form.get("method"));
     let amount = match model::amount(form.get("amount")) {
         Ok(a) => Some(a),
         Err(key) => {
-            errors.add(&format!("{prefix}amount"), t(key));
+            errors.add("amount", t(key));
             None
         }
     };
     let (mut mpesa, mut card) = (None, None);
     match method {
-        None => errors.add(&format!("{prefix}method"), t("billing.error_method")),
+        None => errors.add("method", t("billing.error_method")),
         Some(Method::Mpesa) => match model::mpesa_code(form.get("mpesa_code")) {
             Ok(code) => mpesa = Some(code),
-            Err(key) => errors.add(&format!("{prefix}mpesa_code"), t(key)),
+            Err(key) => errors.add("mpesa_code", t(key)),
         },
         Some(Method::Card) => {
             match model::card_reference(form.get("card_terminal"), form.get("card_approval")) {
                 Ok(r) => card = Some(r),
-                Err(key) => errors.add(&format!("{prefix}card_approval"), t(key)),
+                Err(key) => errors.add("card_approval", t(key)),
             }
         }
         Some(Method::Cash) => {}
