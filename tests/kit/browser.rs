@@ -475,16 +475,32 @@ pub async fn viewport(driver: &WebDriver, width: i64, height: i64) -> WebDriverR
         .execute("return [window.innerWidth, window.innerHeight]", vec![])
         .await?
         .convert()?;
-    if inner != [width, height] {
-        let (w, h) = (2 * width - inner[0], 2 * height - inner[1]);
+    // The window's frame is the difference; a loaded machine may apply a resize late, so it is
+    // measured again until the page area is right.
+    let mut inner = inner;
+    for _ in 0..20 {
+        if inner == [width, height] {
+            break;
+        }
+        let (w, h) = (
+            width + (window_size(driver).await?.0 - inner[0]),
+            height + (window_size(driver).await?.1 - inner[1]),
+        );
         driver.set_window_rect(0, 0, w as u32, h as u32).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        inner = driver
+            .execute("return [window.innerWidth, window.innerHeight]", vec![])
+            .await?
+            .convert()?;
     }
-    let inner: Vec<i64> = driver
-        .execute("return [window.innerWidth, window.innerHeight]", vec![])
-        .await?
-        .convert()?;
     assert_eq!(inner, [width, height], "the page area");
     Ok(())
+}
+
+/// The browser window's outer size.
+async fn window_size(driver: &WebDriver) -> WebDriverResult<(i64, i64)> {
+    let rect = driver.get_window_rect().await?;
+    Ok((rect.width, rect.height))
 }
 
 pub async fn select_value(driver: &WebDriver, id: &str, value: &str) -> WebDriverResult<()> {
