@@ -208,7 +208,9 @@ impl Records {
                     "catalogue" => "1".to_string(),
                     "receipts" => self.receipt.to_string(),
                     // None of these made: the page that says so.
-                    "transfers" | "stocktakes" | "dispenses" | "orders" => "1".to_string(),
+                    "transfers" | "stocktakes" | "dispenses" | "orders" | "remittances" => {
+                        "1".to_string()
+                    }
                     other => panic!("which record is :id after {other} in {path}?"),
                 },
                 ":other" => self.other.to_string(),
