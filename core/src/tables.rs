@@ -128,6 +128,9 @@ pub const TABLES: &[(&str, TableClass)] = {
         ("billing_etims_head", Local),
         ("billing_etims_documents", Local),
         ("billing_claims", Ledger),
+        ("billing_remittances", Ledger),
+        ("billing_remittance_parts", Ledger),
+        ("billing_deposits", Ledger),
     ]
 };
 

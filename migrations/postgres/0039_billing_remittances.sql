@@ -20,6 +20,8 @@ CREATE INDEX billing_remittances_recorded ON billing_remittances (recorded_at);
 
 CREATE TABLE billing_remittance_parts (
     id BIGSERIAL PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE DEFAULT hms_uuid7(),
+    facility_id BIGINT NOT NULL DEFAULT 1 REFERENCES facilities (id),
     remittance_id BIGINT NOT NULL REFERENCES billing_remittances (id),
     invoice_id BIGINT NOT NULL REFERENCES billing_invoices (id),
     amount_cents BIGINT NOT NULL CHECK (amount_cents > 0),

@@ -30,6 +30,8 @@ BEGIN
     RETURN NEW;
 END;
 $$;
+CREATE TRIGGER billing_deposits_uuid_fixed BEFORE UPDATE OF uuid ON billing_deposits
+FOR EACH ROW EXECUTE FUNCTION hms_uuid_fixed();
 CREATE TRIGGER billing_deposits_fixed BEFORE UPDATE ON billing_deposits
 FOR EACH ROW EXECUTE FUNCTION billing_deposit_update();
 CREATE TRIGGER billing_deposits_no_delete BEFORE DELETE ON billing_deposits

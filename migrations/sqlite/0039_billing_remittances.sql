@@ -20,6 +20,8 @@ CREATE INDEX billing_remittances_recorded ON billing_remittances (recorded_at);
 
 CREATE TABLE billing_remittance_parts (
     id INTEGER PRIMARY KEY,
+    uuid TEXT UNIQUE,
+    facility_id INTEGER NOT NULL DEFAULT 1 REFERENCES facilities (id),
     remittance_id INTEGER NOT NULL REFERENCES billing_remittances (id),
     invoice_id INTEGER NOT NULL REFERENCES billing_invoices (id),
     amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
@@ -37,7 +39,11 @@ END;
 CREATE TRIGGER billing_remittances_no_delete BEFORE DELETE ON billing_remittances BEGIN
     SELECT RAISE(ABORT, 'billing records are never deleted');
 END;
-CREATE TRIGGER billing_remittance_parts_no_update BEFORE UPDATE ON billing_remittance_parts BEGIN
+CREATE TRIGGER billing_remittance_parts_uuid AFTER INSERT ON billing_remittance_parts WHEN NEW.uuid IS NULL BEGIN
+    UPDATE billing_remittance_parts SET uuid = (SELECT value FROM hms_uuid7) WHERE id = NEW.id;
+END;
+CREATE TRIGGER billing_remittance_parts_no_update BEFORE UPDATE ON billing_remittance_parts
+WHEN OLD.uuid IS NOT NULL BEGIN
     SELECT RAISE(ABORT, 'a remittance never changes: record a credit note or a refund');
 END;
 CREATE TRIGGER billing_remittance_parts_no_delete BEFORE DELETE ON billing_remittance_parts BEGIN

@@ -22,6 +22,10 @@ CREATE INDEX billing_deposits_visit ON billing_deposits (visit_id);
 CREATE TRIGGER billing_deposits_uuid AFTER INSERT ON billing_deposits WHEN NEW.uuid IS NULL BEGIN
     UPDATE billing_deposits SET uuid = (SELECT value FROM hms_uuid7) WHERE id = NEW.id;
 END;
+CREATE TRIGGER billing_deposits_uuid_fixed BEFORE UPDATE OF uuid ON billing_deposits
+WHEN OLD.uuid IS NOT NULL AND NEW.uuid IS NOT OLD.uuid BEGIN
+    SELECT RAISE(ABORT, 'a record''s uuid never changes');
+END;
 -- Only what is used of a deposit moves, and only upwards.
 CREATE TRIGGER billing_deposits_fixed BEFORE UPDATE ON billing_deposits
 WHEN OLD.uuid IS NOT NULL AND (NEW.uuid IS NOT OLD.uuid OR NEW.payment_id IS NOT OLD.payment_id
