@@ -39,11 +39,15 @@ pub async fn take(tx: &mut Tx, actor: &Actor, d: &NewDeposit) -> Result<Booked, 
             new: false,
         });
     }
-    let visit = sqlx::query("SELECT patient_id, facility_id FROM visits WHERE id = $1")
+    let visit = sqlx::query("SELECT patient_id, facility_id, payer FROM visits WHERE id = $1")
         .bind(d.visit)
         .fetch_optional(&mut **tx)
         .await?
         .ok_or(BillError::NoVisit)?;
+    // An exempt visit bills nothing: a deposit could never be used.
+    if PayerClass::of(&visit.get::<String, _>(2)) == PayerClass::Exempt {
+        return Err(BillError::Exempt);
+    }
     let patient = hms_core::ids::PatientId(visit.get(0));
     let facility: i64 = visit.get(1);
     let (payment, shift, number) = pay::receive(
